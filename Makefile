@@ -1,0 +1,53 @@
+# combstore - build, install and test.
+#
+#   make              build the plugin (release) -> target/release/libcombstore.so
+#   make demo         build and run the demo backup sequence (c-harness/demo)
+#   make test         all tests: Rust unit + ffi-tests + C harness scenarios
+#   make install      install plugin, headers and tools under $(DESTDIR)
+#   make deps         install the system packages the build needs (Debian)
+
+PREFIX     ?= /usr/local
+PLUGINDIR  ?= /usr/openv/lib/ost-plugins
+INCLUDEDIR ?= $(PREFIX)/include/combstore
+BINDIR     ?= $(PREFIX)/bin
+CARGO      ?= cargo
+PLUGIN     := target/release/libcombstore.so
+
+.PHONY: all build deps demo test test-rust harness install clean
+
+all: build
+
+# Debian packages: libclang for bindgen (build.rs), a C compiler for the
+# harness, valgrind for harness-valgrind. Skipped when already present.
+deps:
+	@if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ! command -v cc >/dev/null; then \
+	  echo "installing build dependencies (libclang-dev, build-essential)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libclang-dev build-essential pkg-config; \
+	fi
+
+build: deps
+	$(CARGO) build --release --lib
+
+$(PLUGIN): build
+
+demo: build
+	$(MAKE) -C c-harness demo PLUGIN=$(abspath $(PLUGIN))
+
+test-rust: deps
+	$(CARGO) build --release --lib
+	$(CARGO) test --release
+
+harness: build
+	$(MAKE) -C c-harness run PLUGIN=$(abspath $(PLUGIN))
+
+test: test-rust harness
+
+install: build
+	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR)
+	install -m 0755 $(PLUGIN) $(DESTDIR)$(PLUGINDIR)/libstspicombstore.so
+	install -m 0644 include/stspi.h include/stsi.h platforms/linux/stsplat.h $(DESTDIR)$(INCLUDEDIR)/
+
+clean:
+	$(CARGO) clean
+	-$(MAKE) -C c-harness clean

@@ -1,0 +1,347 @@
+/*
+ * stspi.h - OpenStorage plugin entry points implemented by combstore
+ * (libstspicombstore.so). A host loads the library (dlopen) and resolves
+ * these symbols (dlsym), or links with it directly.
+ *
+ * Build with: -I<include dir> -I<platforms dir>/linux -DSTS_EXTERNAL_VENDOR
+ *
+ * General rules, true of every function below unless its text says more:
+ *
+ * - Return value: STS_EOK (0) or one of the STS_E* codes of stsi.h. Every
+ *   function can also return STS_EINTERNAL (a bug was caught inside the
+ *   plugin; no panic or abort ever reaches the host) and, except
+ *   stsp_init, stsp_strerror and the close functions, STS_ENOT_INIT before
+ *   stsp_init or after stsp_terminate.
+ * - Out-parameters are written only when the call returns STS_EOK. A
+ *   required pointer that is NULL gives STS_ENULL; nothing is changed.
+ * - Buffers: the caller owns every buffer it passes; the plugin reads or
+ *   writes it only during the call and keeps no pointer to it. The plugin
+ *   returns no memory the caller must free.
+ * - Handles: a handle is valid from the call that returns it until the
+ *   call that closes it (or until its server handle is closed, or
+ *   stsp_terminate). A closed, unknown or wrong-kind handle gives
+ *   STS_EHANDLE: handle values are never reused within a process, so a
+ *   double close is detected, not undefined.
+ * - Threads: every function is thread-safe. Any handle may be used from
+ *   any thread; calls on one image handle are serialized by the plugin.
+ * - Processes: many processes may open the same server at once. The
+ *   catalog (SQLite, WAL) and file locks coordinate them.
+ * - Names (LSU names, img_basename, img_date): NUL-terminated within their
+ *   arrays, valid UTF-8, no '/', '\\', control characters or "..", and
+ *   not "."; img_basename and LSU names must be non-empty. Otherwise
+ *   STS_ENAME.
+ * - Bad input never changes stored data.
+ */
+#ifndef STSPI_H
+#define STSPI_H
+
+#include "stsi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ================================================================== */
+/* Plugin lifecycle                                                   */
+/* ================================================================== */
+
+/*
+ * stsp_init - first call a host makes; negotiates the API version.
+ *   host_api_version  the STS_VERSION the host was built with.
+ *   info              out: plugin name, vendor, version and API versions.
+ * Returns STS_EOK; STS_ENULL (info NULL); STS_EVERSION (host_api_version
+ * outside STS_VERSION_MIN..STS_VERSION_MAX). Calling it again is allowed
+ * and returns the same information.
+ */
+STS_EXPORT int stsp_init(sts_uint32_t host_api_version, sts_plugin_info_t *info);
+
+/*
+ * stsp_terminate - last call. Closes every handle still open in this
+ * process, as stsp_close_server does. After it, calls other than stsp_init
+ * return STS_ENOT_INIT.
+ * Returns STS_EOK (also when not initialized).
+ */
+STS_EXPORT int stsp_terminate(void);
+
+/*
+ * stsp_claim - does this plugin serve the named storage server?
+ *   server_name  NUL-terminated; combstore claims names that start with
+ *                STS_COMBSTORE_PREFIX ("combstore:").
+ * Returns STS_EOK (claimed); STS_ENOT_MINE (another plugin's name);
+ * STS_ENULL; STS_ENAME (longer than STS_MAX_SERVERNAME - 1 bytes).
+ * Nothing is opened or checked on disk.
+ */
+STS_EXPORT int stsp_claim(const char *server_name);
+
+/*
+ * stsp_strerror - the name and meaning of an error code, as a static
+ * string (never NULL, never to be freed); unknown codes give
+ * "STS_E?: unknown error code". May be called at any time.
+ */
+STS_EXPORT const char *stsp_strerror(int code);
+
+/* ================================================================== */
+/* Servers                                                            */
+/* ================================================================== */
+
+/*
+ * stsp_open_server - open a storage server (a directory).
+ *   server_name  "combstore:<absolute path>". If the directory does not
+ *                exist (its parent must) or is empty, a new server is
+ *                created in it with one LSU named "default". A directory
+ *                that is neither empty nor a combstore server is refused.
+ *   cred         may be NULL when the server has no credentials set.
+ *   sh           out: the server handle.
+ * Opening runs recovery: images whose writer process is gone are
+ * completed abnormally (see stsp_create_image) and unreferenced segment
+ * space is reclaimed.
+ * Returns STS_EOK; STS_ENULL; STS_ENAME (name too long); STS_ENOT_MINE (not
+ * a combstore name); STS_ENOSERVER (path not absolute, parent missing,
+ * foreign directory); STS_EAUTH; STS_EIO; STS_ECORRUPT (catalog damaged);
+ * STS_ETIMEDOUT.
+ */
+STS_EXPORT int stsp_open_server(const char *server_name, const sts_cred_t *cred,
+                                sts_server_handle_t *sh);
+
+/*
+ * stsp_close_server - close a server handle and every image and list
+ * handle opened through it. An image still open for writing is handled
+ * as an abnormal completion: data written through stsp_flush or an
+ * incomplete close is kept, data written after it may be lost, and the
+ * image stays pending (reopenable) with STS_II_ABNORMAL set.
+ * Returns STS_EOK; STS_EHANDLE. A NULL handle gives STS_ENULL.
+ */
+STS_EXPORT int stsp_close_server(sts_server_handle_t sh);
+
+/*
+ * stsp_get_server_prop - properties of an open server.
+ *   info  out: name, capability bitmap (STS_CAP_*), STS_SRV_* flags,
+ *         number of LSUs.
+ * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_EIO.
+ */
+STS_EXPORT int stsp_get_server_prop(sts_server_handle_t sh, sts_server_info_t *info);
+
+/*
+ * stsp_get_server_prop_byname - as stsp_get_server_prop, for a server
+ * named but not open. The server must exist; it is not created.
+ * Returns the codes of stsp_open_server and stsp_get_server_prop.
+ */
+STS_EXPORT int stsp_get_server_prop_byname(const char *server_name, const sts_cred_t *cred,
+                                           sts_server_info_t *info);
+
+/* ================================================================== */
+/* LSUs                                                               */
+/* ================================================================== */
+
+/*
+ * stsp_open_lsu_list - start listing the LSUs of a server, in name order.
+ *   lh  out: a list handle; close it with stsp_close_lsu_list.
+ * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_EIO.
+ */
+STS_EXPORT int stsp_open_lsu_list(sts_server_handle_t sh, sts_lsu_list_handle_t *lh);
+
+/*
+ * stsp_list_lsu - next LSU name.
+ * Returns STS_EOK; STS_ENO_MORE (none left; name untouched); STS_ENULL;
+ * STS_EHANDLE.
+ */
+STS_EXPORT int stsp_list_lsu(sts_lsu_list_handle_t lh, sts_lsu_name_t *name);
+
+/* stsp_close_lsu_list - Returns STS_EOK; STS_ENULL; STS_EHANDLE. */
+STS_EXPORT int stsp_close_lsu_list(sts_lsu_list_handle_t lh);
+
+/*
+ * stsp_get_lsu_prop_byname - properties of an LSU: capacity, logical and
+ * physical bytes used, image count, flags (how deleted space is freed),
+ * label. lsu_used and lsu_used_phys include data committed by writers
+ * still writing (committed at least every 64 MiB and at each flush).
+ * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_ENAME; STS_ENOLSU; STS_EIO.
+ */
+STS_EXPORT int stsp_get_lsu_prop_byname(const sts_lsu_t *lsu, sts_lsu_info_t *info);
+
+/* ================================================================== */
+/* Images: create, write, close                                       */
+/* ================================================================== */
+
+/*
+ * stsp_create_image - create an image and open it for writing.
+ *   lsu          server handle + LSU name.
+ *   def          the image's name (img_basename + img_date); img_flags 0.
+ *   pendingflag  hint: non-zero if this process will create another image
+ *                on the same LSU after this one. It changes no semantics.
+ *   ih           out: a write handle.
+ * The new image has STS_II_IMAGE_PENDING | STS_II_BUSY_WRITE.
+ * Abnormal completion: if the handle's process dies (or its server handle
+ * is closed) before stsp_close_image, the next open of the server clears
+ * STS_II_BUSY_WRITE and sets STS_II_ABNORMAL; data committed by the last
+ * stsp_flush (or periodic commit) is kept and the image stays
+ * STS_II_IMAGE_PENDING, so it can be reopened with STS_O_WRITE. If its
+ * stored data is found damaged, STS_II_IMAGE_PENDING is cleared too: the
+ * image is broken and can only be deleted (STS_EBROKEN).
+ * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_ENAME; STS_EINVAL (img_flags
+ * not 0); STS_ENOLSU; STS_EEXIST; STS_EIO; STS_ENOSPC; STS_ETIMEDOUT.
+ */
+STS_EXPORT int stsp_create_image(const sts_lsu_t *lsu, const sts_image_def_t *def,
+                                 int pendingflag, sts_image_handle_t *ih);
+
+/*
+ * stsp_write_image - write len bytes from buf at offset.
+ *   stat          content description; may be NULL; not recorded.
+ *   buf           len bytes; may be NULL only when len is 0.
+ *   len, offset   multiples of STS_BLOCK_SIZE; len <= STS_MAX_IO_SIZE.
+ *   byteswritten  out: len on success.
+ * Writes may land anywhere: gaps read back as zeros, and ranges already
+ * written may be overwritten while the image is not complete. imo_size
+ * becomes the highest offset + len written. The call may return before
+ * the bytes are on disk; an error in buffered data is returned by the
+ * next stsp_write_image, stsp_flush or stsp_close_image, whichever comes
+ * first, and STS_EPREVIO by every later call on the handle.
+ * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_EMODE (read handle);
+ * STS_EALIGN; STS_ETOOBIG; STS_ERANGE (offset + len overflows); STS_ENOSPC;
+ * STS_EIO; STS_EPREVIO.
+ */
+STS_EXPORT int stsp_write_image(sts_image_handle_t ih, const sts_stat_t *stat, const void *buf,
+                                sts_uint64_t len, sts_uint64_t offset,
+                                sts_uint64_t *byteswritten);
+
+/*
+ * stsp_flush - make everything written through the handle durable: when
+ * it returns STS_EOK the bytes are on stable storage and the catalog rows
+ * that refer to them are committed; imo_size and the LSU statistics
+ * include them for every process.
+ * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_EMODE (read handle); STS_EIO;
+ * STS_ENOSPC; STS_EPREVIO.
+ */
+STS_EXPORT int stsp_flush(sts_image_handle_t ih);
+
+/*
+ * stsp_close_image - close an image handle.
+ *   flags  for a write handle: STS_CLOSEF_IH_COMPLETE (normal completion:
+ *          STS_II_IMAGE_PENDING and STS_II_BUSY_WRITE cleared,
+ *          STS_II_IMAGE_CREATED | STS_II_IMAGE_COMPLETE set, system metadata
+ *          - object id, SHA-1, completion time - recorded; the image can
+ *          never be written again) or STS_CLOSEF_IH_INCOMPLETE
+ *          (checkpoint: STS_II_BUSY_WRITE cleared; the image stays pending
+ *          and can be reopened with STS_O_WRITE). For a read handle, 0.
+ * On STS_EOK everything written is durable (as stsp_flush). On an I/O
+ * error the handle is closed all the same and the image is left as an
+ * abnormal completion (see stsp_create_image). With invalid flags
+ * (STS_EINVAL) nothing happens and the handle stays open.
+ * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_EINVAL; STS_EIO; STS_ENOSPC;
+ * STS_EPREVIO; STS_ECORRUPT (SHA-1 read-back found damage).
+ */
+STS_EXPORT int stsp_close_image(sts_image_handle_t ih, int flags);
+
+/* ================================================================== */
+/* Images: open, read, delete, list, properties                       */
+/* ================================================================== */
+
+/*
+ * stsp_open_image - open an existing image.
+ *   mode  STS_O_READ: the image must be complete; many readers may share
+ *         it. STS_O_WRITE: the image must be pending and not open for
+ *         writing (checkpoint/restart); writing continues at any aligned
+ *         offset, typically appending at imo_size.
+ *   ih    out: the handle.
+ * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_ENAME; STS_EINVAL (mode);
+ * STS_ENOLSU; STS_ENOENT; STS_ENOTCOMPLETE (read of a pending image);
+ * STS_ECOMPLETE (write of a complete image); STS_EBUSY (already open for
+ * writing); STS_EBROKEN; STS_EIO.
+ */
+STS_EXPORT int stsp_open_image(const sts_lsu_t *lsu, const sts_image_def_t *def, int mode,
+                               sts_image_handle_t *ih);
+
+/*
+ * stsp_read_image - read up to len bytes at offset into buf.
+ *   len, offset  multiples of STS_BLOCK_SIZE; len <= STS_MAX_IO_SIZE.
+ *   bytesread    out: bytes placed in buf. Less than len only at the end
+ *                of the image; 0 when offset == imo_size.
+ * Every byte returned has passed its extent checksum; damaged extents
+ * give STS_ECORRUPT and no bytes. If the image is deleted while open, a
+ * read returns correct bytes or STS_ENOENT, never other bytes.
+ * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_EMODE (write handle);
+ * STS_EALIGN; STS_ETOOBIG; STS_ERANGE (offset > imo_size); STS_ECORRUPT;
+ * STS_ENOENT; STS_EIO.
+ */
+STS_EXPORT int stsp_read_image(sts_image_handle_t ih, void *buf, sts_uint64_t len,
+                               sts_uint64_t offset, sts_uint64_t *bytesread);
+
+/*
+ * stsp_delete_image - delete an image and its metadata. Stored bytes no
+ * other image refers to are freed (see lsu_flags for how). All or
+ * nothing: after an error the image is intact.
+ *   asyncflag  accepted; the deletion is complete when the call returns.
+ * Readers already open see correct bytes or STS_ENOENT (stsp_read_image).
+ * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_ENAME; STS_EINVAL
+ * (img_flags); STS_ENOLSU; STS_ENOENT; STS_EBUSY (open for writing by a
+ * live handle); STS_EIO; STS_ETIMEDOUT.
+ */
+STS_EXPORT int stsp_delete_image(const sts_lsu_t *lsu, const sts_image_def_t *def,
+                                 int asyncflag);
+
+/*
+ * stsp_open_image_list - start listing the images of an LSU, in any state,
+ * ordered by (img_basename, img_date) bytewise. Images created or
+ * deleted while listing may or may not appear; none appears twice.
+ *   lh  out: a list handle; close with stsp_close_image_list.
+ * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_ENAME; STS_ENOLSU; STS_EIO.
+ */
+STS_EXPORT int stsp_open_image_list(const sts_lsu_t *lsu, sts_image_list_handle_t *lh);
+
+/*
+ * stsp_list_image - next image name.
+ * Returns STS_EOK; STS_ENO_MORE; STS_ENULL; STS_EHANDLE; STS_EIO.
+ */
+STS_EXPORT int stsp_list_image(sts_image_list_handle_t lh, sts_image_def_t *def);
+
+/* stsp_close_image_list - Returns STS_EOK; STS_ENULL; STS_EHANDLE. */
+STS_EXPORT int stsp_close_image_list(sts_image_list_handle_t lh);
+
+/*
+ * stsp_get_image_prop - properties of an open image. For a write handle
+ * imo_size includes bytes written but not yet flushed.
+ * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_ENOENT (deleted); STS_EIO.
+ */
+STS_EXPORT int stsp_get_image_prop(sts_image_handle_t ih, sts_image_info_t *info);
+
+/*
+ * stsp_get_image_prop_byname - properties of a named image, as committed
+ * (other processes' unflushed writes are not counted).
+ * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_ENAME; STS_EINVAL; STS_ENOLSU;
+ * STS_ENOENT; STS_EIO.
+ */
+STS_EXPORT int stsp_get_image_prop_byname(const sts_lsu_t *lsu, const sts_image_def_t *def,
+                                          sts_image_info_t *info);
+
+/* ================================================================== */
+/* Image metadata (application-defined bytes kept with the image)     */
+/* ================================================================== */
+
+/*
+ * stsp_read_image_meta - read up to len metadata bytes at offset.
+ * Metadata is readable through any handle, read or write, in any state.
+ *   len, offset  any byte values (no alignment); len <= STS_MAX_IMAGE_META.
+ *   bytesread    out: bytes placed in buf; short at the end; 0 at the end.
+ * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_ETOOBIG; STS_ERANGE (offset
+ * beyond the metadata's size); STS_ENOENT (image deleted); STS_EIO.
+ */
+STS_EXPORT int stsp_read_image_meta(sts_image_handle_t ih, void *buf, sts_uint64_t len,
+                                    sts_uint64_t offset, sts_uint64_t *bytesread);
+
+/*
+ * stsp_write_image_meta - write len metadata bytes at offset, before,
+ * during or after the image data, through any handle (also read-only
+ * handles and complete images). Metadata grows to offset + len; a gap
+ * reads as zeros. Durable when the call returns.
+ *   byteswritten  out: len on success.
+ * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_ETOOBIG (offset + len >
+ * STS_MAX_IMAGE_META); STS_ENOENT (image deleted); STS_EIO; STS_ETIMEDOUT.
+ */
+STS_EXPORT int stsp_write_image_meta(sts_image_handle_t ih, const void *buf, sts_uint64_t len,
+                                     sts_uint64_t offset, sts_uint64_t *byteswritten);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STSPI_H */

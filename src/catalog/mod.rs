@@ -1,0 +1,792 @@
+//! The catalog: every row that says what exists and where its bytes are,
+//! in SQLite (WAL, synchronous=FULL). All SQL of the crate lives here.
+//!
+//! A committed catalog transaction is the commit point of every engine
+//! operation. Writers always use `BEGIN IMMEDIATE` ([`write_txn`]) so two
+//! processes never deadlock upgrading read locks; the busy timeout turns a
+//! stuck peer into [`Error::Timeout`] instead of a hang.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
+};
+
+use crate::engine::error::{Error, Result};
+use crate::engine::names::ImageName;
+
+/// Catalog format written in `server.format`.
+pub const FORMAT: &str = "1";
+/// The LSU every new server has.
+pub const DEFAULT_LSU: &str = "default";
+/// Longest chunk (and so longest extent) in bytes. Extent lookups by range
+/// rely on it: an extent overlapping `[a, b)` starts after `a - MAX_CHUNK`.
+pub const MAX_CHUNK: u64 = 1 << 20;
+/// How long a transaction waits for another process's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where an image is in its life. Stored as an integer; never renumber.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageState {
+    /// Open for writing by the owner in `images.writer`.
+    Writing = 0,
+    /// Closed incomplete (checkpoint); may be reopened for writing.
+    Incomplete = 1,
+    /// Writer vanished before close; committed data intact; resumable.
+    Aborted = 2,
+    /// Writer vanished and the committed data is damaged; delete only.
+    Broken = 3,
+    /// Closed complete; read-only forever.
+    Complete = 4,
+}
+
+impl ImageState {
+    fn from_i64(v: i64) -> Result<ImageState> {
+        Ok(match v {
+            0 => ImageState::Writing,
+            1 => ImageState::Incomplete,
+            2 => ImageState::Aborted,
+            3 => ImageState::Broken,
+            4 => ImageState::Complete,
+            _ => return Err(Error::Corrupt(format!("image state {v}"))),
+        })
+    }
+}
+
+/// One `images` row.
+#[derive(Clone, Debug)]
+pub struct ImageRow {
+    pub id: i64,
+    pub lsu_id: i64,
+    pub name: ImageName,
+    pub state: ImageState,
+    pub size: u64,
+    pub ctime_ms: u64,
+    pub mtime_ms: u64,
+    pub complete_ms: u64,
+    pub objid: String,
+    pub sha1: String,
+    pub writer: Option<String>,
+}
+
+/// One `lsus` row.
+#[derive(Clone, Debug)]
+pub struct LsuRow {
+    pub id: i64,
+    pub name: String,
+    pub label: String,
+    pub capacity: u64,
+    pub used: u64,
+    pub used_phys: u64,
+    pub images: u64,
+}
+
+/// A chunk's location and checksum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkRef {
+    pub id: i64,
+    pub segment: i64,
+    pub seg_off: u64,
+    pub len: u64,
+    pub crc: u32,
+}
+
+/// One extent of an image, with its chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExtentRow {
+    pub img_off: u64,
+    pub len: u64,
+    pub chunk_off: u64,
+    pub chunk: ChunkRef,
+}
+
+/// An extent to record: image range -> chunk range.
+#[derive(Clone, Copy, Debug)]
+pub struct NewExtent {
+    pub img_off: u64,
+    pub len: u64,
+    pub chunk_id: i64,
+    pub chunk_off: u64,
+}
+
+/// Dead bytes in a segment waiting to be punched.
+#[derive(Clone, Copy, Debug)]
+pub struct FreeRange {
+    pub id: i64,
+    pub segment: i64,
+    pub seg_off: u64,
+    pub len: u64,
+}
+
+fn u(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn i(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Opens (creating if needed) the catalog at `path` and applies the schema.
+///
+/// # Errors
+/// Catalog errors; [`Error::NoServer`] if the file is another format.
+pub fn open(path: &Path, now_ms: u64, uuid: &str) -> Result<Connection> {
+    let mut conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    let tx = write_txn(&mut conn)?;
+    tx.execute_batch(include_str!("schema.sql"))?;
+    tx.execute(
+        "INSERT OR IGNORE INTO server (key, value) VALUES ('format', ?1), ('uuid', ?2), ('created_ms', ?3)",
+        params![FORMAT, uuid, now_ms.to_string()],
+    )?;
+    tx.execute(
+        "INSERT OR IGNORE INTO lsus (name, created_ms) VALUES (?1, ?2)",
+        params![DEFAULT_LSU, i(now_ms)],
+    )?;
+    tx.commit()?;
+    let format = server_value(&conn, "format")?;
+    if format.as_deref() != Some(FORMAT) {
+        return Err(Error::NoServer(format!(
+            "catalog format {format:?}, expected {FORMAT}"
+        )));
+    }
+    Ok(conn)
+}
+
+/// Starts a write transaction that takes the database write lock at once.
+///
+/// # Errors
+/// [`Error::Timeout`] if another process holds the lock past the timeout.
+pub fn write_txn(conn: &mut Connection) -> Result<Transaction<'_>> {
+    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+}
+
+/// A `server` table value.
+///
+/// # Errors
+/// Catalog errors.
+pub fn server_value(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT value FROM server WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+// ---------------------------------------------------------------- LSUs
+
+fn lsu_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LsuRow> {
+    Ok(LsuRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        label: r.get(2)?,
+        capacity: u(r.get(3)?),
+        used: u(r.get(4)?),
+        used_phys: u(r.get(5)?),
+        images: u(r.get(6)?),
+    })
+}
+
+/// The LSU named `name`.
+///
+/// # Errors
+/// [`Error::NoLsu`]; catalog errors.
+pub fn lsu(conn: &Connection, name: &str) -> Result<LsuRow> {
+    conn.query_row(
+        "SELECT id, name, label, capacity, used, used_phys, images FROM lsus WHERE name = ?1",
+        [name],
+        lsu_from_row,
+    )
+    .optional()?
+    .ok_or_else(|| Error::NoLsu(name.to_owned()))
+}
+
+/// All LSUs in name order.
+///
+/// # Errors
+/// Catalog errors.
+pub fn lsus(conn: &Connection) -> Result<Vec<LsuRow>> {
+    let mut st = conn.prepare(
+        "SELECT id, name, label, capacity, used, used_phys, images FROM lsus ORDER BY name",
+    )?;
+    let rows = st
+        .query_map([], lsu_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Creates an LSU.
+///
+/// # Errors
+/// [`Error::Invalid`] if it exists; catalog errors.
+pub fn create_lsu(tx: &Transaction<'_>, name: &str, now_ms: u64) -> Result<()> {
+    match tx.execute(
+        "INSERT INTO lsus (name, created_ms) VALUES (?1, ?2)",
+        params![name, i(now_ms)],
+    ) {
+        Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
+            Err(Error::Invalid(format!("LSU {name} exists")))
+        }
+        r => r.map(|_| ()).map_err(Error::from),
+    }
+}
+
+// -------------------------------------------------------------- images
+
+const IMAGE_COLS: &str =
+    "id, lsu_id, basename, date, state, size, ctime_ms, mtime_ms, complete_ms, objid, sha1, writer";
+
+fn image_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ImageRow, i64)> {
+    let state: i64 = r.get(4)?;
+    Ok((
+        ImageRow {
+            id: r.get(0)?,
+            lsu_id: r.get(1)?,
+            name: ImageName {
+                basename: r.get(2)?,
+                date: r.get(3)?,
+            },
+            state: ImageState::Writing,
+            size: u(r.get(5)?),
+            ctime_ms: u(r.get(6)?),
+            mtime_ms: u(r.get(7)?),
+            complete_ms: u(r.get(8)?),
+            objid: r.get(9)?,
+            sha1: r.get(10)?,
+            writer: r.get(11)?,
+        },
+        state,
+    ))
+}
+
+fn finish_image(row: Option<(ImageRow, i64)>) -> Result<Option<ImageRow>> {
+    match row {
+        None => Ok(None),
+        Some((mut img, state)) => {
+            img.state = ImageState::from_i64(state)?;
+            Ok(Some(img))
+        }
+    }
+}
+
+/// The image `name` in LSU `lsu_id`, if any.
+///
+/// # Errors
+/// Catalog errors.
+pub fn image_by_name(conn: &Connection, lsu_id: i64, name: &ImageName) -> Result<Option<ImageRow>> {
+    let sql = format!(
+        "SELECT {IMAGE_COLS} FROM images WHERE lsu_id = ?1 AND basename = ?2 AND date = ?3"
+    );
+    finish_image(
+        conn.query_row(
+            &sql,
+            params![lsu_id, name.basename, name.date],
+            image_from_row,
+        )
+        .optional()?,
+    )
+}
+
+/// The image with row id `id`, if it still exists.
+///
+/// # Errors
+/// Catalog errors.
+pub fn image_by_id(conn: &Connection, id: i64) -> Result<Option<ImageRow>> {
+    let sql = format!("SELECT {IMAGE_COLS} FROM images WHERE id = ?1");
+    finish_image(conn.query_row(&sql, [id], image_from_row).optional()?)
+}
+
+/// Creates an image row in state Writing owned by `writer`.
+///
+/// # Errors
+/// [`Error::Exists`]; catalog errors.
+pub fn insert_image(
+    tx: &Transaction<'_>,
+    lsu_id: i64,
+    name: &ImageName,
+    writer: &str,
+    now_ms: u64,
+) -> Result<i64> {
+    let r = tx.execute(
+        "INSERT INTO images (lsu_id, basename, date, state, ctime_ms, mtime_ms, writer) VALUES (?1, ?2, ?3, 0, ?4, ?4, ?5)",
+        params![lsu_id, name.basename, name.date, i(now_ms), writer],
+    );
+    match r {
+        Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
+            Err(Error::Exists(name.to_string()))
+        }
+        Err(e) => Err(e.into()),
+        Ok(_) => Ok(tx.last_insert_rowid()),
+    }
+}
+
+/// Sets an image's state and writer.
+///
+/// # Errors
+/// Catalog errors.
+pub fn set_state(
+    tx: &Transaction<'_>,
+    id: i64,
+    state: ImageState,
+    writer: Option<&str>,
+    now_ms: u64,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE images SET state = ?2, writer = ?3, mtime_ms = ?4 WHERE id = ?1",
+        params![id, state as i64, writer, i(now_ms)],
+    )?;
+    Ok(())
+}
+
+/// Records completion and system metadata.
+///
+/// # Errors
+/// Catalog errors.
+pub fn set_complete(
+    tx: &Transaction<'_>,
+    id: i64,
+    objid: &str,
+    sha1: &str,
+    now_ms: u64,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE images SET state = 4, writer = NULL, objid = ?2, sha1 = ?3, complete_ms = ?4, mtime_ms = ?4 WHERE id = ?1",
+        params![id, objid, sha1, i(now_ms)],
+    )?;
+    Ok(())
+}
+
+/// Sets an image's size.
+///
+/// # Errors
+/// Catalog errors.
+pub fn set_size(tx: &Transaction<'_>, id: i64, size: u64, now_ms: u64) -> Result<()> {
+    tx.execute(
+        "UPDATE images SET size = ?2, mtime_ms = ?3 WHERE id = ?1",
+        params![id, i(size), i(now_ms)],
+    )?;
+    Ok(())
+}
+
+/// Up to `limit` image names of an LSU after `after`, in key order.
+///
+/// # Errors
+/// Catalog errors.
+pub fn list_images(
+    conn: &Connection,
+    lsu_id: i64,
+    after: Option<&ImageName>,
+    limit: usize,
+) -> Result<Vec<ImageName>> {
+    let (b, d) = after.map_or(("", ""), |n| (n.basename.as_str(), n.date.as_str()));
+    let mut st = conn.prepare_cached(
+        "SELECT basename, date FROM images WHERE lsu_id = ?1 AND (?4 = 0 OR basename > ?2 OR (basename = ?2 AND date > ?3))
+         ORDER BY basename, date LIMIT ?5",
+    )?;
+    let rows = st
+        .query_map(
+            params![lsu_id, b, d, after.is_some(), i(limit as u64)],
+            |r| {
+                Ok(ImageName {
+                    basename: r.get(0)?,
+                    date: r.get(1)?,
+                })
+            },
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Images left in state Writing, with their writer tokens.
+///
+/// # Errors
+/// Catalog errors.
+pub fn writing_images(conn: &Connection) -> Result<Vec<(i64, String)>> {
+    let mut st = conn.prepare("SELECT id, writer FROM images WHERE writer IS NOT NULL")?;
+    let rows = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Deletes an image row, its extents and metadata; returns the chunk ids
+/// its extents named (candidates for release).
+///
+/// # Errors
+/// Catalog errors.
+pub fn delete_image_rows(tx: &Transaction<'_>, id: i64) -> Result<Vec<i64>> {
+    let chunks = {
+        let mut st = tx.prepare("SELECT DISTINCT chunk_id FROM extents WHERE image_id = ?1")?;
+        st.query_map([id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<i64>>>()?
+    };
+    tx.execute("DELETE FROM extents WHERE image_id = ?1", [id])?;
+    tx.execute("DELETE FROM image_meta WHERE image_id = ?1", [id])?;
+    tx.execute("DELETE FROM images WHERE id = ?1", [id])?;
+    Ok(chunks)
+}
+
+// ----------------------------------------------------- chunks, extents
+
+/// Records a chunk of `len` bytes at `seg_off` in `segment`.
+///
+/// # Errors
+/// [`Error::Invalid`] if longer than [`MAX_CHUNK`]; catalog errors.
+pub fn insert_chunk(
+    tx: &Transaction<'_>,
+    segment: i64,
+    seg_off: u64,
+    len: u64,
+    crc: u32,
+    lsu_id: i64,
+) -> Result<i64> {
+    if len == 0 || len > MAX_CHUNK {
+        return Err(Error::Invalid(format!("chunk length {len}")));
+    }
+    let mut st = tx.prepare_cached(
+        "INSERT INTO chunks (segment_id, seg_off, len, crc, lsu_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    st.execute(params![segment, i(seg_off), i(len), i64::from(crc), lsu_id])?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Appends an extent that overlaps nothing already recorded.
+///
+/// # Errors
+/// Catalog errors (a constraint error if it did overlap a start).
+pub fn insert_extent(tx: &Transaction<'_>, image_id: i64, e: &NewExtent) -> Result<()> {
+    let mut st = tx.prepare_cached(
+        "INSERT INTO extents (image_id, img_off, len, chunk_id, chunk_off) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    st.execute(params![
+        image_id,
+        i(e.img_off),
+        i(e.len),
+        e.chunk_id,
+        i(e.chunk_off)
+    ])?;
+    Ok(())
+}
+
+/// Records an extent that may overwrite part of existing ones: overlapped
+/// extents are trimmed or split. Returns the chunk ids that lost a
+/// reference (candidates for [`release_orphans`]).
+///
+/// # Errors
+/// Catalog errors.
+pub fn overwrite_extent(tx: &Transaction<'_>, image_id: i64, e: &NewExtent) -> Result<Vec<i64>> {
+    let (a, b) = (e.img_off, e.img_off + e.len);
+    let old: Vec<(u64, u64, i64, u64)> = {
+        let mut st = tx.prepare_cached(
+            "SELECT img_off, len, chunk_id, chunk_off FROM extents
+             WHERE image_id = ?1 AND img_off > ?2 AND img_off < ?3 AND img_off + len > ?4",
+        )?;
+        st.query_map(params![image_id, i(a) - i(MAX_CHUNK), i(b), i(a)], |r| {
+            Ok((u(r.get(0)?), u(r.get(1)?), r.get(2)?, u(r.get(3)?)))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    let mut touched = Vec::with_capacity(old.len());
+    for (off, len, chunk_id, chunk_off) in old {
+        tx.execute(
+            "DELETE FROM extents WHERE image_id = ?1 AND img_off = ?2",
+            params![image_id, i(off)],
+        )?;
+        let end = off + len;
+        if off < a {
+            insert_extent(
+                tx,
+                image_id,
+                &NewExtent {
+                    img_off: off,
+                    len: a - off,
+                    chunk_id,
+                    chunk_off,
+                },
+            )?;
+        }
+        if end > b {
+            let skip = b - off;
+            insert_extent(
+                tx,
+                image_id,
+                &NewExtent {
+                    img_off: b,
+                    len: end - b,
+                    chunk_id,
+                    chunk_off: chunk_off + skip,
+                },
+            )?;
+        }
+        touched.push(chunk_id);
+    }
+    insert_extent(tx, image_id, e)?;
+    Ok(touched)
+}
+
+/// Deletes each chunk in `chunk_ids` that no extent names any more and
+/// queues its bytes in `free_ranges`; returns the queued ranges.
+///
+/// # Errors
+/// Catalog errors.
+pub fn release_orphans(tx: &Transaction<'_>, chunk_ids: &[i64]) -> Result<Vec<FreeRange>> {
+    let mut freed = Vec::new();
+    for &id in chunk_ids {
+        let used: bool = tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM extents WHERE chunk_id = ?1)")?
+            .query_row([id], |r| r.get(0))?;
+        if used {
+            continue;
+        }
+        let gone: Option<(i64, i64, i64)> = tx
+            .prepare_cached("DELETE FROM chunks WHERE id = ?1 RETURNING segment_id, seg_off, len")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        if let Some((segment, off, len)) = gone {
+            tx.prepare_cached(
+                "INSERT INTO free_ranges (segment_id, seg_off, len) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![segment, off, len])?;
+            freed.push(FreeRange {
+                id: tx.last_insert_rowid(),
+                segment,
+                seg_off: u(off),
+                len: u(len),
+            });
+        }
+    }
+    Ok(freed)
+}
+
+/// The extent map of an image, in image order, with chunk locations.
+///
+/// # Errors
+/// Catalog errors.
+pub fn extents(conn: &Connection, image_id: i64) -> Result<Vec<ExtentRow>> {
+    let mut st = conn.prepare_cached(
+        "SELECT e.img_off, e.len, e.chunk_off, c.id, c.segment_id, c.seg_off, c.len, c.crc
+         FROM extents e JOIN chunks c ON c.id = e.chunk_id WHERE e.image_id = ?1 ORDER BY e.img_off",
+    )?;
+    let rows = st
+        .query_map([image_id], |r| {
+            Ok(ExtentRow {
+                img_off: u(r.get(0)?),
+                len: u(r.get(1)?),
+                chunk_off: u(r.get(2)?),
+                chunk: ChunkRef {
+                    id: r.get(3)?,
+                    segment: r.get(4)?,
+                    seg_off: u(r.get(5)?),
+                    len: u(r.get(6)?),
+                    crc: u32::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
+                },
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Number of extents of an image.
+///
+/// # Errors
+/// Catalog errors.
+pub fn extent_count(conn: &Connection, image_id: i64) -> Result<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM extents WHERE image_id = ?1")?
+        .query_row([image_id], |r| r.get(0))?;
+    Ok(u(n))
+}
+
+/// Free ranges still waiting to be punched.
+///
+/// # Errors
+/// Catalog errors.
+pub fn pending_free_ranges(conn: &Connection) -> Result<Vec<FreeRange>> {
+    let mut st =
+        conn.prepare("SELECT id, segment_id, seg_off, len FROM free_ranges ORDER BY id")?;
+    let rows = st
+        .query_map([], |r| {
+            Ok(FreeRange {
+                id: r.get(0)?,
+                segment: r.get(1)?,
+                seg_off: u(r.get(2)?),
+                len: u(r.get(3)?),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Forgets punched free ranges.
+///
+/// # Errors
+/// Catalog errors.
+pub fn forget_free_ranges(tx: &Transaction<'_>, ids: &[i64]) -> Result<()> {
+    let mut st = tx.prepare_cached("DELETE FROM free_ranges WHERE id = ?1")?;
+    for id in ids {
+        st.execute([id])?;
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------ segments
+
+/// Registers a new segment owned by `owner`.
+///
+/// # Errors
+/// Catalog errors.
+pub fn new_segment(tx: &Transaction<'_>, owner: &str, header_len: u64, now_ms: u64) -> Result<i64> {
+    tx.execute(
+        "INSERT INTO segments (owner, committed_end, created_ms) VALUES (?1, ?2, ?3)",
+        params![owner, i(header_len), i(now_ms)],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Takes ownership of an unowned, unsealed segment with room below
+/// `below_end`; returns its id and committed end.
+///
+/// # Errors
+/// Catalog errors.
+pub fn claim_segment(
+    tx: &Transaction<'_>,
+    owner: &str,
+    below_end: u64,
+) -> Result<Option<(i64, u64)>> {
+    Ok(tx
+        .query_row(
+            "UPDATE segments SET owner = ?1 WHERE id = (SELECT id FROM segments WHERE owner IS NULL AND sealed = 0
+               AND committed_end < ?2 ORDER BY id LIMIT 1) RETURNING id, committed_end",
+            params![owner, i(below_end)],
+            |r| Ok((r.get(0)?, u(r.get(1)?))),
+        )
+        .optional()?)
+}
+
+/// Raises a segment's committed end (never lowers it) and may seal it.
+///
+/// # Errors
+/// Catalog errors.
+pub fn advance_segment(tx: &Transaction<'_>, id: i64, end: u64, sealed: bool) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE segments SET committed_end = max(committed_end, ?2), sealed = max(sealed, ?3) WHERE id = ?1",
+    )?
+    .execute(params![id, i(end), sealed])?;
+    Ok(())
+}
+
+/// Gives up ownership of segments (the owner closed or died).
+///
+/// # Errors
+/// Catalog errors.
+pub fn release_segments(tx: &Transaction<'_>, owner: &str) -> Result<()> {
+    tx.execute("UPDATE segments SET owner = NULL WHERE owner = ?1", [owner])?;
+    Ok(())
+}
+
+/// Releases one segment.
+///
+/// # Errors
+/// Catalog errors.
+pub fn release_segment(tx: &Transaction<'_>, id: i64) -> Result<()> {
+    tx.execute("UPDATE segments SET owner = NULL WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// Segments owned by `owner`, with their committed ends.
+///
+/// # Errors
+/// Catalog errors.
+pub fn owned_segments(conn: &Connection, owner: &str) -> Result<Vec<(i64, u64)>> {
+    let mut st = conn.prepare("SELECT id, committed_end FROM segments WHERE owner = ?1")?;
+    let rows = st
+        .query_map([owner], |r| Ok((r.get(0)?, u(r.get(1)?))))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Distinct owner tokens named by images or segments.
+///
+/// # Errors
+/// Catalog errors.
+pub fn owner_tokens(conn: &Connection) -> Result<Vec<String>> {
+    let mut st = conn.prepare(
+        "SELECT writer FROM images WHERE writer IS NOT NULL UNION SELECT owner FROM segments WHERE owner IS NOT NULL",
+    )?;
+    let rows = st
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(rows)
+}
+
+// ------------------------------------------------------------ metadata
+
+/// Reads metadata bytes at `off` into `buf`; returns (bytes read, total size).
+///
+/// # Errors
+/// Catalog errors.
+pub fn read_meta(
+    conn: &Connection,
+    image_id: i64,
+    off: u64,
+    buf: &mut [u8],
+) -> Result<(usize, u64)> {
+    let row: Option<(i64, Vec<u8>)> = conn
+        .prepare_cached(
+            "SELECT length(data), substr(data, ?2 + 1, ?3) FROM image_meta WHERE image_id = ?1",
+        )?
+        .query_row(params![image_id, i(off), i(buf.len() as u64)], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let Some((size, bytes)) = row else {
+        return Ok((0, 0));
+    };
+    let n = bytes.len().min(buf.len());
+    buf[..n].copy_from_slice(&bytes[..n]);
+    Ok((n, u(size)))
+}
+
+/// Writes metadata bytes at `off`, growing (zero-filled) as needed.
+///
+/// # Errors
+/// Catalog errors.
+pub fn write_meta(tx: &Transaction<'_>, image_id: i64, off: u64, data: &[u8]) -> Result<()> {
+    let mut blob: Vec<u8> = tx
+        .query_row(
+            "SELECT data FROM image_meta WHERE image_id = ?1",
+            [image_id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or_default();
+    let off = usize::try_from(off).map_err(|_| Error::TooBig("metadata offset".into()))?;
+    let end = off + data.len();
+    if blob.len() < end {
+        blob.resize(end, 0);
+    }
+    blob[off..end].copy_from_slice(data);
+    tx.execute(
+        "INSERT OR REPLACE INTO image_meta (image_id, data) VALUES (?1, ?2)",
+        params![image_id, blob],
+    )?;
+    Ok(())
+}
+
+/// For each segment an image's chunks live in, the end its bytes need.
+///
+/// # Errors
+/// Catalog errors.
+pub fn segment_needs(conn: &Connection, image_id: i64) -> Result<Vec<(i64, u64)>> {
+    let mut st = conn.prepare(
+        "SELECT c.segment_id, max(c.seg_off + c.len) FROM extents e JOIN chunks c ON c.id = e.chunk_id
+         WHERE e.image_id = ?1 GROUP BY c.segment_id",
+    )?;
+    let rows = st
+        .query_map([image_id], |r| Ok((r.get(0)?, u(r.get(1)?))))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}

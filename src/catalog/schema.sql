@@ -1,0 +1,100 @@
+-- combstore catalog, format 1. Applied idempotently on every open.
+-- docs/format.md explains each table; the triggers keep the per-LSU
+-- statistics exact inside the same transactions that change the rows.
+
+CREATE TABLE IF NOT EXISTS server (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS lsus (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    label      TEXT NOT NULL DEFAULT '',
+    capacity   INTEGER NOT NULL DEFAULT 0,   -- 0: the filesystem's size
+    used       INTEGER NOT NULL DEFAULT 0,   -- sum of images.size
+    used_phys  INTEGER NOT NULL DEFAULT 0,   -- sum of aligned chunk lengths
+    images     INTEGER NOT NULL DEFAULT 0,
+    created_ms INTEGER NOT NULL
+);
+
+-- state: 0 writing, 1 incomplete, 2 aborted (abnormal, resumable),
+--        3 broken (abnormal, damaged), 4 complete
+CREATE TABLE IF NOT EXISTS images (
+    id          INTEGER PRIMARY KEY,
+    lsu_id      INTEGER NOT NULL,
+    basename    TEXT NOT NULL,
+    date        TEXT NOT NULL,
+    state       INTEGER NOT NULL,
+    size        INTEGER NOT NULL DEFAULT 0,
+    ctime_ms    INTEGER NOT NULL,
+    mtime_ms    INTEGER NOT NULL,
+    complete_ms INTEGER NOT NULL DEFAULT 0,
+    objid       TEXT NOT NULL DEFAULT '',
+    sha1        TEXT NOT NULL DEFAULT '',
+    writer      TEXT,                        -- owner token while state = 0
+    UNIQUE (lsu_id, basename, date)
+);
+CREATE INDEX IF NOT EXISTS images_writer ON images (writer) WHERE writer IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS segments (
+    id            INTEGER PRIMARY KEY,
+    owner         TEXT,                      -- owner token of the appending process
+    committed_end INTEGER NOT NULL,          -- no row refers to bytes past this
+    sealed        INTEGER NOT NULL DEFAULT 0,
+    created_ms    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS segments_owner ON segments (owner) WHERE owner IS NOT NULL;
+
+-- A chunk is one checksummed run of bytes in a segment. Its reference
+-- count is the number of extents rows naming it: derived, never stored.
+CREATE TABLE IF NOT EXISTS chunks (
+    id         INTEGER PRIMARY KEY,
+    segment_id INTEGER NOT NULL,
+    seg_off    INTEGER NOT NULL,
+    len        INTEGER NOT NULL,
+    crc        INTEGER NOT NULL,             -- crc32c of the len bytes
+    lsu_id     INTEGER NOT NULL              -- LSU charged for the bytes
+);
+CREATE INDEX IF NOT EXISTS chunks_segment ON chunks (segment_id, seg_off);
+
+-- An image's extent map: image range [img_off, img_off+len) holds chunk
+-- bytes [chunk_off, chunk_off+len).
+CREATE TABLE IF NOT EXISTS extents (
+    image_id  INTEGER NOT NULL,
+    img_off   INTEGER NOT NULL,
+    len       INTEGER NOT NULL,
+    chunk_id  INTEGER NOT NULL,
+    chunk_off INTEGER NOT NULL,
+    PRIMARY KEY (image_id, img_off)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS extents_chunk ON extents (chunk_id);
+
+CREATE TABLE IF NOT EXISTS image_meta (
+    image_id INTEGER PRIMARY KEY,
+    data     BLOB NOT NULL
+);
+
+-- Dead chunk bytes waiting to be punched out of their segment.
+CREATE TABLE IF NOT EXISTS free_ranges (
+    id         INTEGER PRIMARY KEY,
+    segment_id INTEGER NOT NULL,
+    seg_off    INTEGER NOT NULL,
+    len        INTEGER NOT NULL
+);
+
+CREATE TRIGGER IF NOT EXISTS images_ins AFTER INSERT ON images BEGIN
+    UPDATE lsus SET used = used + NEW.size, images = images + 1 WHERE id = NEW.lsu_id;
+END;
+CREATE TRIGGER IF NOT EXISTS images_size AFTER UPDATE OF size ON images BEGIN
+    UPDATE lsus SET used = used - OLD.size + NEW.size WHERE id = NEW.lsu_id;
+END;
+CREATE TRIGGER IF NOT EXISTS images_del AFTER DELETE ON images BEGIN
+    UPDATE lsus SET used = used - OLD.size, images = images - 1 WHERE id = OLD.lsu_id;
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ins AFTER INSERT ON chunks BEGIN
+    UPDATE lsus SET used_phys = used_phys + ((NEW.len + 4095) / 4096) * 4096 WHERE id = NEW.lsu_id;
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_del AFTER DELETE ON chunks BEGIN
+    UPDATE lsus SET used_phys = used_phys - ((OLD.len + 4095) / 4096) * 4096 WHERE id = OLD.lsu_id;
+END;

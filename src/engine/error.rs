@@ -1,0 +1,134 @@
+//! Engine errors.
+//!
+//! Rules: every failure the engine can report is one variant here, named
+//! for what the caller can do about it (fix an argument, wait, delete, give
+//! up). I/O errors keep their `io::Error` and say which object failed.
+//! Corruption is always reported as [`Error::Corrupt`], never as wrong
+//! bytes. The C boundary maps each variant to exactly one STS_E* code in
+//! `ffi::status`; nothing else in the crate chooses codes.
+
+use std::fmt;
+use std::io;
+
+/// Engine result.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Everything that can go wrong in the engine.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// An argument has a value no other variant names (flags, modes).
+    Invalid(String),
+    /// A name breaks the naming rules (see `engine::names`).
+    Name(String),
+    /// A length or offset is not a multiple of the block size.
+    Align,
+    /// An offset lies beyond the end of the object.
+    Range(String),
+    /// A length exceeds a fixed limit.
+    TooBig(String),
+    /// The directory is not (and cannot become) a server.
+    NoServer(String),
+    /// No LSU of that name.
+    NoLsu(String),
+    /// No image of that name, or it was deleted.
+    NoImage(String),
+    /// The image already exists.
+    Exists(String),
+    /// The image is open for writing by a live handle.
+    Busy(String),
+    /// The image is complete and cannot be written.
+    Complete(String),
+    /// The image is not complete and cannot be read.
+    NotComplete(String),
+    /// The image was abnormally completed with damaged data.
+    Broken(String),
+    /// The handle's mode does not allow the operation.
+    Mode(&'static str),
+    /// Credentials do not match.
+    Auth,
+    /// No space on the filesystem.
+    NoSpace(String),
+    /// An I/O error on a named object.
+    Io { what: String, source: io::Error },
+    /// Stored bytes or catalog rows failed verification.
+    Corrupt(String),
+    /// An earlier buffered write on this handle failed.
+    PreviousIo,
+    /// The catalog stayed locked by another process too long.
+    Timeout,
+    /// A catalog (SQLite) error other than busy or full.
+    Catalog(rusqlite::Error),
+}
+
+impl Error {
+    /// Wraps an `io::Error` about `what`, turning ENOSPC/EDQUOT into [`Error::NoSpace`].
+    pub fn io(what: impl Into<String>, source: io::Error) -> Error {
+        let what = what.into();
+        match source.raw_os_error() {
+            Some(libc::ENOSPC) | Some(libc::EDQUOT) => Error::NoSpace(what),
+            _ => Error::Io { what, source },
+        }
+    }
+
+    /// True if retrying the same call later may succeed.
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, Error::Busy(_) | Error::Timeout | Error::NoSpace(_))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Invalid(s) => write!(f, "invalid argument: {s}"),
+            Error::Name(s) => write!(f, "invalid name: {s}"),
+            Error::Align => write!(f, "length or offset is not a multiple of the block size"),
+            Error::Range(s) => write!(f, "offset out of range: {s}"),
+            Error::TooBig(s) => write!(f, "too large: {s}"),
+            Error::NoServer(s) => write!(f, "not a combstore server: {s}"),
+            Error::NoLsu(s) => write!(f, "no such LSU: {s}"),
+            Error::NoImage(s) => write!(f, "no such image: {s}"),
+            Error::Exists(s) => write!(f, "image exists: {s}"),
+            Error::Busy(s) => write!(f, "image is open for writing: {s}"),
+            Error::Complete(s) => write!(f, "image is complete: {s}"),
+            Error::NotComplete(s) => write!(f, "image is not complete: {s}"),
+            Error::Broken(s) => write!(f, "image is broken: {s}"),
+            Error::Mode(s) => write!(f, "not allowed in this handle's mode: {s}"),
+            Error::Auth => write!(f, "credentials do not match"),
+            Error::NoSpace(s) => write!(f, "no space left: {s}"),
+            Error::Io { what, source } => write!(f, "I/O error on {what}: {source}"),
+            Error::Corrupt(s) => write!(f, "corruption: {s}"),
+            Error::PreviousIo => write!(f, "an earlier write on this handle failed"),
+            Error::Timeout => write!(f, "catalog locked by another process for too long"),
+            Error::Catalog(e) => write!(f, "catalog error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            Error::Catalog(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Error {
+        use rusqlite::ErrorCode;
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => Error::Timeout,
+            Some(ErrorCode::DiskFull) => Error::NoSpace("catalog".into()),
+            Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase) => {
+                Error::Corrupt(format!("catalog: {e}"))
+            }
+            Some(ErrorCode::SystemIoFailure) => Error::Io {
+                what: "catalog".into(),
+                source: io::Error::other(e.to_string()),
+            },
+            _ => Error::Catalog(e),
+        }
+    }
+}

@@ -1,0 +1,610 @@
+//! Image handles: a writer that buffers, stores chunks and commits them,
+//! and a reader that verifies every chunk before returning its bytes.
+//!
+//! Commit protocol of a writer (docs/format.md, "Commit protocol"):
+//! 1. chunk bytes are appended to the writer's segment with `pwrite`;
+//! 2. at a commit point (every [`COMMIT_EVERY`] bytes, flush, close) each
+//!    segment written since the last commit is `fdatasync`ed;
+//! 3. one catalog transaction inserts the chunks and extents, advances the
+//!    segments' committed ends and sets the image's size.
+//!
+//! A crash before 3 leaves bytes no row refers to (cut or reused later); a
+//! crash after 3 leaves rows whose bytes are durable. After any failed
+//! write or sync the handle is poisoned: the error is returned once, then
+//! [`Error::PreviousIo`]; fsync is never retried and trusted.
+
+use std::sync::Arc;
+
+use log::{debug, warn};
+use sha1::{Digest, Sha1};
+
+use super::error::{Error, Result};
+use super::names::ImageName;
+use super::server::{MAX_META, SEGMENT_TARGET, Shared, now_ms};
+use crate::catalog::{self, ExtentRow, ImageRow, ImageState, MAX_CHUNK, NewExtent};
+use crate::store::segment::SegmentFile;
+
+/// Lengths and offsets of image I/O are multiples of this.
+pub const BLOCK_SIZE: u64 = 512;
+/// Longest single read or write.
+pub const MAX_IO: u64 = 1 << 30;
+/// A writer commits at least this often (bytes), so other processes see
+/// its size and a crash loses at most this much unflushed data.
+pub const COMMIT_EVERY: u64 = 64 << 20;
+
+/// Image properties.
+#[derive(Clone, Debug)]
+pub struct ImageInfo {
+    pub name: ImageName,
+    pub lsu: String,
+    pub state: ImageState,
+    pub size: u64,
+    pub ctime_ms: u64,
+    pub mtime_ms: u64,
+    pub complete_ms: u64,
+    pub extent_count: u64,
+    pub objid: String,
+    pub sha1: String,
+}
+
+impl ImageInfo {
+    pub(crate) fn from_row(
+        conn: &rusqlite::Connection,
+        row: ImageRow,
+        lsu: String,
+    ) -> Result<ImageInfo> {
+        Ok(ImageInfo {
+            extent_count: catalog::extent_count(conn, row.id)?,
+            name: row.name,
+            lsu,
+            state: row.state,
+            size: row.size,
+            ctime_ms: row.ctime_ms,
+            mtime_ms: row.mtime_ms,
+            complete_ms: row.complete_ms,
+            objid: row.objid,
+            sha1: row.sha1,
+        })
+    }
+}
+
+fn check_io(off: u64, len: u64) -> Result<()> {
+    if off % BLOCK_SIZE != 0 || len % BLOCK_SIZE != 0 {
+        return Err(Error::Align);
+    }
+    if len > MAX_IO {
+        return Err(Error::TooBig(format!("{len} bytes in one call")));
+    }
+    off.checked_add(len)
+        .map(|_| ())
+        .ok_or_else(|| Error::Range("offset + length overflows".into()))
+}
+
+/// Info of image `id` as committed, for any handle.
+fn info_by_id(sh: &Shared, id: i64) -> Result<ImageInfo> {
+    let conn = sh.catalog.lock();
+    let row =
+        catalog::image_by_id(&conn, id)?.ok_or_else(|| Error::NoImage(format!("image #{id}")))?;
+    let lsu = catalog::lsus(&conn)?
+        .into_iter()
+        .find(|l| l.id == row.lsu_id)
+        .map(|l| l.name)
+        .unwrap_or_default();
+    ImageInfo::from_row(&conn, row, lsu)
+}
+
+/// Reads image metadata; returns bytes placed in `buf`.
+fn read_meta(sh: &Shared, id: i64, off: u64, buf: &mut [u8]) -> Result<usize> {
+    if buf.len() as u64 > MAX_META {
+        return Err(Error::TooBig(format!(
+            "metadata read of {} bytes",
+            buf.len()
+        )));
+    }
+    let conn = sh.catalog.lock();
+    if catalog::image_by_id(&conn, id)?.is_none() {
+        return Err(Error::NoImage(format!("image #{id}")));
+    }
+    let (n, size) = catalog::read_meta(&conn, id, off, buf)?;
+    if off > size {
+        return Err(Error::Range(format!(
+            "metadata offset {off} beyond its size {size}"
+        )));
+    }
+    Ok(n)
+}
+
+/// Writes image metadata, durably.
+fn write_meta(sh: &Shared, id: i64, off: u64, data: &[u8]) -> Result<()> {
+    if off
+        .checked_add(data.len() as u64)
+        .is_none_or(|end| end > MAX_META)
+    {
+        return Err(Error::TooBig(format!("metadata past {MAX_META} bytes")));
+    }
+    let mut conn = sh.catalog.lock();
+    let tx = catalog::write_txn(&mut conn)?;
+    if catalog::image_by_id(&tx, id)?.is_none() {
+        return Err(Error::NoImage(format!("image #{id}")));
+    }
+    catalog::write_meta(&tx, id, off, data)?;
+    Ok(tx.commit()?)
+}
+
+/// A chunk stored but not yet committed.
+#[derive(Debug)]
+struct Pending {
+    img_off: u64,
+    len: u64,
+    segment: i64,
+    seg_off: u64,
+    crc: u32,
+}
+
+/// An image open for writing.
+#[derive(Debug)]
+pub struct ImageWriter {
+    sh: Arc<Shared>,
+    id: i64,
+    lsu_id: i64,
+    committed_size: u64,
+    size: u64,
+    buf: Vec<u8>,
+    buf_off: u64,
+    seg: Option<SegmentFile>,
+    retired: Vec<SegmentFile>,
+    pending: Vec<Pending>,
+    pending_bytes: u64,
+    hasher: Option<Sha1>,
+    hashed_upto: u64,
+    failed: bool,
+    closed: bool,
+}
+
+impl ImageWriter {
+    pub(crate) fn new(sh: Arc<Shared>, id: i64, lsu_id: i64, size: u64) -> ImageWriter {
+        ImageWriter {
+            sh,
+            id,
+            lsu_id,
+            committed_size: size,
+            size,
+            buf: Vec::new(),
+            buf_off: 0,
+            seg: None,
+            retired: Vec::new(),
+            pending: Vec::new(),
+            pending_bytes: 0,
+            // A reopened image's earlier bytes were not hashed here: the
+            // SHA-1 is then computed by reading back at completion.
+            hasher: (size == 0).then(Sha1::new),
+            hashed_upto: 0,
+            failed: false,
+            closed: false,
+        }
+    }
+
+    /// Size including bytes not yet committed.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Writes `data` at `off`. May return before the bytes are durable.
+    ///
+    /// # Errors
+    /// [`Error::Align`], [`Error::TooBig`], [`Error::Range`] (nothing
+    /// changed); I/O errors (the handle is then poisoned);
+    /// [`Error::PreviousIo`] once poisoned.
+    pub fn write(&mut self, off: u64, data: &[u8]) -> Result<()> {
+        self.usable()?;
+        check_io(off, data.len() as u64)?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        if let Some(h) = self.hasher.as_mut() {
+            if off == self.hashed_upto {
+                h.update(data);
+                self.hashed_upto += data.len() as u64;
+            } else {
+                self.hasher = None;
+            }
+        }
+        let r = self.store(off, data);
+        self.poison_on_err(r)?;
+        self.size = self.size.max(off + data.len() as u64);
+        if self.pending_bytes >= COMMIT_EVERY {
+            let r = self.commit();
+            self.poison_on_err(r)?;
+        }
+        Ok(())
+    }
+
+    /// Makes everything written durable and visible to other processes.
+    ///
+    /// # Errors
+    /// I/O and catalog errors (the handle is then poisoned).
+    pub fn flush(&mut self) -> Result<()> {
+        self.usable()?;
+        let r = self.commit();
+        self.poison_on_err(r)
+    }
+
+    /// Properties, with the size including uncommitted bytes.
+    ///
+    /// # Errors
+    /// [`Error::NoImage`]; catalog errors.
+    pub fn info(&self) -> Result<ImageInfo> {
+        let mut info = info_by_id(&self.sh, self.id)?;
+        info.size = self.size;
+        Ok(info)
+    }
+
+    /// Reads image metadata.
+    ///
+    /// # Errors
+    /// As [`ImageReader::read_meta`].
+    pub fn read_meta(&self, off: u64, buf: &mut [u8]) -> Result<usize> {
+        read_meta(&self.sh, self.id, off, buf)
+    }
+
+    /// Writes image metadata.
+    ///
+    /// # Errors
+    /// As [`ImageReader::write_meta`].
+    pub fn write_meta(&self, off: u64, data: &[u8]) -> Result<()> {
+        write_meta(&self.sh, self.id, off, data)
+    }
+
+    /// Closes the image complete (with system metadata) or incomplete.
+    /// On error the image is left abnormally completed.
+    ///
+    /// # Errors
+    /// I/O, catalog and [`Error::Corrupt`] errors; [`Error::PreviousIo`].
+    pub fn close(mut self, complete: bool) -> Result<()> {
+        let r = self.finish(complete);
+        if r.is_err() {
+            self.abandon();
+        }
+        r
+    }
+
+    /// Abnormal completion by the owning process (its server handle closed
+    /// with the image open): commits what it can and leaves the image
+    /// pending with the abnormal mark.
+    pub fn abandon(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        if !self.failed {
+            if let Err(e) = self.commit() {
+                warn!("image #{}: commit at abnormal close: {e}", self.id);
+                self.failed = true;
+            }
+        }
+        let r = self.set_state(ImageState::Aborted);
+        if let Err(e) = r {
+            warn!("image #{}: marking abnormal completion: {e}", self.id);
+        }
+        self.release_segments();
+    }
+
+    fn finish(&mut self, complete: bool) -> Result<()> {
+        self.usable()?;
+        self.commit()?;
+        if complete {
+            let sha1 = match self.hasher.take() {
+                Some(h) if self.hashed_upto == self.size => hex(&h.finalize()),
+                _ => self.read_back_sha1()?,
+            };
+            let objid = crate::store::random_hex128();
+            let mut conn = self.sh.catalog.lock();
+            let tx = catalog::write_txn(&mut conn)?;
+            catalog::set_complete(&tx, self.id, &objid, &sha1, now_ms())?;
+            tx.commit()?;
+            debug!(
+                "image #{} complete: {} bytes, sha1 {sha1}",
+                self.id, self.size
+            );
+        } else {
+            self.set_state(ImageState::Incomplete)?;
+        }
+        self.closed = true;
+        self.release_segments();
+        Ok(())
+    }
+
+    fn set_state(&self, state: ImageState) -> Result<()> {
+        let mut conn = self.sh.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        catalog::set_state(&tx, self.id, state, None, now_ms())?;
+        Ok(tx.commit()?)
+    }
+
+    fn read_back_sha1(&self) -> Result<String> {
+        let extents = catalog::extents(&self.sh.catalog.lock(), self.id)?;
+        let mut reader = ImageReader::new(Arc::clone(&self.sh), self.id, self.size, extents);
+        let mut h = Sha1::new();
+        let mut buf = vec![0u8; MAX_CHUNK as usize];
+        let mut off = 0;
+        while off < self.size {
+            let n = reader.read(off, &mut buf)?;
+            h.update(&buf[..n]);
+            off += n as u64;
+        }
+        Ok(hex(&h.finalize()))
+    }
+
+    fn release_segments(&mut self) {
+        let poisoned = self.failed;
+        for seg in self.retired.drain(..).chain(self.seg.take()) {
+            self.sh.return_segment(seg, poisoned);
+        }
+    }
+
+    fn usable(&self) -> Result<()> {
+        if self.failed {
+            return Err(Error::PreviousIo);
+        }
+        if self.closed {
+            return Err(Error::Invalid("image handle is closed".into()));
+        }
+        Ok(())
+    }
+
+    fn poison_on_err(&mut self, r: Result<()>) -> Result<()> {
+        if let Err(e) = &r {
+            if !matches!(e, Error::Timeout) {
+                warn!("image #{}: write failed, handle poisoned: {e}", self.id);
+                self.failed = true;
+            }
+        }
+        r
+    }
+
+    /// Buffers or stores `data` at `off` as chunks of at most MAX_CHUNK.
+    fn store(&mut self, mut off: u64, mut data: &[u8]) -> Result<()> {
+        while !data.is_empty() {
+            if !self.buf.is_empty() && off != self.buf_off + self.buf.len() as u64 {
+                self.emit_buf()?;
+            }
+            if self.buf.is_empty() && data.len() as u64 >= MAX_CHUNK {
+                let (now, rest) = data.split_at(MAX_CHUNK as usize);
+                self.emit(off, now)?;
+                off += MAX_CHUNK;
+                data = rest;
+                continue;
+            }
+            if self.buf.is_empty() {
+                self.buf_off = off;
+                self.buf.reserve_exact(MAX_CHUNK as usize);
+            }
+            let n = (MAX_CHUNK as usize - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..n]);
+            off += n as u64;
+            data = &data[n..];
+            if self.buf.len() as u64 == MAX_CHUNK {
+                self.emit_buf()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn emit_buf(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let r = self.emit(self.buf_off, &buf);
+        self.buf = buf;
+        self.buf.clear();
+        r
+    }
+
+    fn emit(&mut self, img_off: u64, bytes: &[u8]) -> Result<()> {
+        if self.seg.as_ref().is_some_and(|s| s.end() >= SEGMENT_TARGET) {
+            self.retired.extend(self.seg.take());
+        }
+        if self.seg.is_none() {
+            self.seg = Some(self.sh.lease_segment()?);
+        }
+        let seg = self.seg.as_mut().expect("segment leased above");
+        let seg_off = seg
+            .append(bytes)
+            .map_err(|e| Error::io(format!("segment {}", seg.id()), e))?;
+        self.pending.push(Pending {
+            img_off,
+            len: bytes.len() as u64,
+            segment: seg.id(),
+            seg_off,
+            crc: crc32c::crc32c(bytes),
+        });
+        self.pending_bytes += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Steps 2 and 3 of the commit protocol.
+    fn commit(&mut self) -> Result<()> {
+        self.emit_buf()?;
+        if self.pending.is_empty() && self.size == self.committed_size {
+            return Ok(());
+        }
+        for seg in self.retired.iter().chain(self.seg.as_ref()) {
+            seg.sync()
+                .map_err(|e| Error::io(format!("segment {}", seg.id()), e))?;
+        }
+        let mut conn = self.sh.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        let mut end = self.committed_size;
+        let mut touched = Vec::new();
+        for p in &self.pending {
+            let chunk_id =
+                catalog::insert_chunk(&tx, p.segment, p.seg_off, p.len, p.crc, self.lsu_id)?;
+            let e = NewExtent {
+                img_off: p.img_off,
+                len: p.len,
+                chunk_id,
+                chunk_off: 0,
+            };
+            if p.img_off < end {
+                touched.extend(catalog::overwrite_extent(&tx, self.id, &e)?);
+            } else {
+                catalog::insert_extent(&tx, self.id, &e)?;
+            }
+            end = end.max(p.img_off + p.len);
+        }
+        let freed = catalog::release_orphans(&tx, &touched)?;
+        for seg in &self.retired {
+            catalog::advance_segment(&tx, seg.id(), seg.end(), true)?;
+        }
+        if let Some(seg) = &self.seg {
+            catalog::advance_segment(&tx, seg.id(), seg.end(), seg.end() >= SEGMENT_TARGET)?;
+        }
+        catalog::set_size(&tx, self.id, self.size, now_ms())?;
+        tx.commit()?;
+        drop(conn);
+        self.pending.clear();
+        self.pending_bytes = 0;
+        self.committed_size = self.size;
+        for seg in std::mem::take(&mut self.retired) {
+            self.sh.return_segment(seg, false);
+        }
+        self.sh.punch(&freed)
+    }
+}
+
+impl Drop for ImageWriter {
+    fn drop(&mut self) {
+        self.abandon();
+    }
+}
+
+/// An image open for reading (complete images), or a writer's read-back.
+#[derive(Debug)]
+pub struct ImageReader {
+    sh: Arc<Shared>,
+    id: i64,
+    size: u64,
+    extents: Vec<ExtentRow>,
+    /// Chunks verified by this reader recently (sequential reads touch
+    /// one chunk many times; it is checked once).
+    verified: [i64; 4],
+    next_slot: usize,
+}
+
+impl ImageReader {
+    pub(crate) fn new(sh: Arc<Shared>, id: i64, size: u64, extents: Vec<ExtentRow>) -> ImageReader {
+        ImageReader {
+            sh,
+            id,
+            size,
+            extents,
+            verified: [0; 4],
+            next_slot: 0,
+        }
+    }
+
+    /// Size of the image.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Reads at `off` into `buf`; returns bytes read (short only at the end).
+    ///
+    /// # Errors
+    /// [`Error::Align`], [`Error::TooBig`], [`Error::Range`];
+    /// [`Error::Corrupt`] if a chunk fails its checksum or is missing;
+    /// [`Error::NoImage`] if the image was deleted under the reader.
+    pub fn read(&mut self, off: u64, buf: &mut [u8]) -> Result<usize> {
+        check_io(off, buf.len() as u64)?;
+        if off > self.size {
+            return Err(Error::Range(format!(
+                "offset {off} beyond image size {}",
+                self.size
+            )));
+        }
+        let n = (buf.len() as u64).min(self.size - off) as usize;
+        let out = &mut buf[..n];
+        let end = off + n as u64;
+        let mut idx = self.extents.partition_point(|e| e.img_off + e.len <= off);
+        let mut pos = off;
+        while pos < end {
+            let at = (pos - off) as usize;
+            match self.extents.get(idx).copied() {
+                Some(e) if e.img_off <= pos => {
+                    let upto = end.min(e.img_off + e.len);
+                    let from = e.chunk_off + (pos - e.img_off);
+                    let len = (upto - pos) as usize;
+                    self.copy_chunk(&e, from, &mut out[at..at + len])?;
+                    pos = upto;
+                    idx += 1;
+                }
+                next => {
+                    let upto = next.map_or(end, |e| e.img_off.min(end));
+                    out[at..(upto - off) as usize].fill(0);
+                    pos = upto;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Properties as committed.
+    ///
+    /// # Errors
+    /// [`Error::NoImage`] if deleted; catalog errors.
+    pub fn info(&self) -> Result<ImageInfo> {
+        info_by_id(&self.sh, self.id)
+    }
+
+    /// Reads metadata at any byte offset; returns bytes placed in `buf`.
+    ///
+    /// # Errors
+    /// [`Error::TooBig`], [`Error::Range`], [`Error::NoImage`]; catalog errors.
+    pub fn read_meta(&self, off: u64, buf: &mut [u8]) -> Result<usize> {
+        read_meta(&self.sh, self.id, off, buf)
+    }
+
+    /// Writes metadata at any byte offset (allowed on complete images).
+    ///
+    /// # Errors
+    /// [`Error::TooBig`], [`Error::NoImage`]; catalog errors.
+    pub fn write_meta(&self, off: u64, data: &[u8]) -> Result<()> {
+        write_meta(&self.sh, self.id, off, data)
+    }
+
+    fn copy_chunk(&mut self, e: &ExtentRow, from: u64, out: &mut [u8]) -> Result<()> {
+        let c = e.chunk;
+        let map = match self.sh.maps.get(c.segment, c.seg_off + c.len) {
+            Ok(m) => m,
+            Err(err) => {
+                return Err(self.damaged(format!("chunk {} in segment {}: {err}", c.id, c.segment)));
+            }
+        };
+        let bytes = &map[c.seg_off as usize..(c.seg_off + c.len) as usize];
+        if !self.verified.contains(&c.id) {
+            if crc32c::crc32c(bytes) != c.crc {
+                return Err(self.damaged(format!(
+                    "chunk {} in segment {} fails its checksum",
+                    c.id, c.segment
+                )));
+            }
+            self.verified[self.next_slot] = c.id;
+            self.next_slot = (self.next_slot + 1) % self.verified.len();
+        }
+        out.copy_from_slice(&bytes[from as usize..from as usize + out.len()]);
+        Ok(())
+    }
+
+    /// A read failed: the image was deleted under us, or its data is damaged.
+    fn damaged(&self, what: String) -> Error {
+        match catalog::image_by_id(&self.sh.catalog.lock(), self.id) {
+            Ok(None) => Error::NoImage(format!("image #{} was deleted", self.id)),
+            _ => Error::Corrupt(what),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

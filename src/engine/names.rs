@@ -1,0 +1,119 @@
+//! Naming rules for LSUs and images.
+//!
+//! Names become catalog keys and appear in logs and admin output, never in
+//! file paths; the rules still forbid path-like names ('/', '\\', "..") so
+//! that no future layout can be steered outside the server directory, and
+//! control characters so that listings stay printable.
+
+use super::error::{Error, Result};
+
+/// Longest LSU name in bytes (the C array holds one more byte for NUL).
+pub const MAX_LSU_NAME: usize = 127;
+/// Longest image basename in bytes.
+pub const MAX_BASENAME: usize = 255;
+/// Longest image date in bytes.
+pub const MAX_DATE: usize = 31;
+
+/// An image's identity inside an LSU.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ImageName {
+    pub basename: String,
+    pub date: String,
+}
+
+impl ImageName {
+    /// Validates both parts.
+    ///
+    /// # Errors
+    /// [`Error::Name`] when either part breaks the rules.
+    pub fn new(basename: &str, date: &str) -> Result<ImageName> {
+        check(basename, MAX_BASENAME, false, "image basename")?;
+        check(date, MAX_DATE, true, "image date")?;
+        Ok(ImageName {
+            basename: basename.to_owned(),
+            date: date.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for ImageName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.date.is_empty() {
+            write!(f, "{}", self.basename)
+        } else {
+            write!(f, "{}@{}", self.basename, self.date)
+        }
+    }
+}
+
+/// Validates an LSU name.
+///
+/// # Errors
+/// [`Error::Name`] when it breaks the rules.
+pub fn check_lsu(name: &str) -> Result<()> {
+    check(name, MAX_LSU_NAME, false, "LSU name")
+}
+
+/// Validates raw bytes (already cut at NUL) as a name.
+///
+/// # Errors
+/// [`Error::Name`] for invalid UTF-8 or any rule broken.
+pub fn from_bytes<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str> {
+    std::str::from_utf8(bytes).map_err(|_| Error::Name(format!("{what} is not valid UTF-8")))
+}
+
+fn check(name: &str, max: usize, may_be_empty: bool, what: &str) -> Result<()> {
+    let bad = |why: &str| Err(Error::Name(format!("{what} {name:?}: {why}")));
+    if name.is_empty() {
+        return if may_be_empty { Ok(()) } else { bad("empty") };
+    }
+    if name.len() > max {
+        return bad(&format!("longer than {max} bytes"));
+    }
+    if name == "." {
+        return bad("is \".\"");
+    }
+    if name.contains("..") {
+        return bad("contains \"..\"");
+    }
+    if name
+        .chars()
+        .any(|c| c == '/' || c == '\\' || c.is_control())
+    {
+        return bad("contains '/', '\\' or a control character");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_backup_style_names() {
+        assert!(ImageName::new("client1_1700000000_C1_F1", "1700000000").is_ok());
+        assert!(ImageName::new("a.b-c d", "").is_ok());
+        assert!(check_lsu("default").is_ok());
+    }
+
+    #[test]
+    fn rejects_each_bad_class() {
+        for bad in ["", ".", "..", "a/b", "a\\b", "x..y", "tab\there", "nul\0x"] {
+            assert!(
+                matches!(ImageName::new(bad, ""), Err(Error::Name(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            ImageName::new(&"x".repeat(MAX_BASENAME + 1), ""),
+            Err(Error::Name(_))
+        ));
+        assert!(ImageName::new(&"x".repeat(MAX_BASENAME), "").is_ok());
+        assert!(matches!(ImageName::new("ok", "../x"), Err(Error::Name(_))));
+        assert!(matches!(check_lsu(""), Err(Error::Name(_))));
+        assert!(matches!(
+            from_bytes(&[0xff, 0xfe], "x"),
+            Err(Error::Name(_))
+        ));
+    }
+}

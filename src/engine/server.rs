@@ -1,0 +1,519 @@
+//! A storage server: one directory holding the catalog, the segment files
+//! and the owner locks, shared by every process that opens it.
+//!
+//! ```text
+//! <dir>/catalog.db (+ -wal, -shm)   SQLite catalog
+//! <dir>/segments/<id:016x>.seg      append-only segment files
+//! <dir>/locks/<token>.lock          one per live server instance (flock)
+//! <dir>/combstore.log               the plugin's log
+//! ```
+
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use log::{info, warn};
+use parking_lot::Mutex;
+use rusqlite::Connection;
+
+use super::error::{Error, Result};
+use super::image::{ImageInfo, ImageReader, ImageWriter};
+use super::names::{self, ImageName};
+use crate::catalog::{self, FreeRange, ImageState};
+use crate::store::lock::{self, OwnerLock};
+use crate::store::mapped::MapCache;
+use crate::store::segment::{self, HEADER_LEN, SegmentFile};
+
+/// A segment is sealed (never appended again) once it reaches this size.
+pub const SEGMENT_TARGET: u64 = 1 << 30;
+/// Largest image metadata, in bytes.
+pub const MAX_META: u64 = 8 << 20;
+
+const CATALOG_FILE: &str = "catalog.db";
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// An open server. Cheap to clone; all clones share one catalog
+/// connection, one owner lock and one map cache.
+#[derive(Clone, Debug)]
+pub struct Server {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// State shared by a server and the image handles opened through it.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub dir: PathBuf,
+    pub seg_dir: PathBuf,
+    pub lock_dir: PathBuf,
+    pub uuid: String,
+    pub catalog: Mutex<Connection>,
+    pub owner: OwnerLock,
+    pub maps: MapCache,
+    /// Segments this instance owns and no writer is appending to.
+    pub idle: Mutex<Vec<SegmentFile>>,
+}
+
+/// LSU properties.
+#[derive(Clone, Debug)]
+pub struct LsuInfo {
+    pub name: String,
+    pub label: String,
+    pub capacity: u64,
+    pub used: u64,
+    pub used_phys: u64,
+    pub images: u64,
+}
+
+impl Server {
+    /// Opens the server in `dir`, creating it if `dir` does not exist (its
+    /// parent must) or is empty, then recovers what dead processes left.
+    ///
+    /// # Errors
+    /// [`Error::NoServer`] for a relative path, a missing parent or a
+    /// foreign directory; I/O and catalog errors.
+    pub fn open(dir: &Path) -> Result<Server> {
+        if !dir.is_absolute() {
+            return Err(Error::NoServer(format!(
+                "{} is not an absolute path",
+                dir.display()
+            )));
+        }
+        prepare_dir(dir)?;
+        let seg_dir = dir.join("segments");
+        let lock_dir = dir.join("locks");
+        for d in [&seg_dir, &lock_dir] {
+            make_private_dir(d)?;
+        }
+        crate::logging::init(dir);
+        let catalog_path = dir.join(CATALOG_FILE);
+        let conn = catalog::open(&catalog_path, now_ms(), &crate::store::random_hex128())?;
+        let uuid = catalog::server_value(&conn, "uuid")?.unwrap_or_default();
+        let owner = OwnerLock::acquire(&lock_dir).map_err(|e| Error::io("owner lock", e))?;
+        let shared = Arc::new(Shared {
+            dir: dir.to_owned(),
+            maps: MapCache::new(seg_dir.clone()),
+            seg_dir,
+            lock_dir,
+            uuid,
+            catalog: Mutex::new(conn),
+            owner,
+            idle: Mutex::new(Vec::new()),
+        });
+        let server = Server { shared };
+        server.recover()?;
+        info!(
+            "opened server {} as owner {}",
+            dir.display(),
+            server.shared.owner.token()
+        );
+        Ok(server)
+    }
+
+    /// Opens an existing server; never creates one.
+    ///
+    /// # Errors
+    /// [`Error::NoServer`] if `dir` holds no catalog; as [`Server::open`].
+    pub fn open_existing(dir: &Path) -> Result<Server> {
+        if !dir.is_absolute() || !dir.join(CATALOG_FILE).is_file() {
+            return Err(Error::NoServer(format!(
+                "no combstore server in {}",
+                dir.display()
+            )));
+        }
+        Server::open(dir)
+    }
+
+    /// The server directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// Completes abnormally the images of dead writers, cuts the tails of
+    /// their segments, and frees queued dead chunk ranges. Runs on open;
+    /// safe to run at any time and from several processes at once.
+    ///
+    /// # Errors
+    /// I/O and catalog errors.
+    pub fn recover(&self) -> Result<()> {
+        let sh = &self.shared;
+        let tokens = catalog::owner_tokens(&sh.catalog.lock())?;
+        for token in tokens.iter().filter(|t| t.as_str() != sh.owner.token()) {
+            let Some(dead) =
+                lock::claim_if_dead(&sh.lock_dir, token).map_err(|e| Error::io("owner lock", e))?
+            else {
+                continue;
+            };
+            let mut conn = sh.catalog.lock();
+            let tx = catalog::write_txn(&mut conn)?;
+            for (id, writer) in catalog::writing_images(&tx)? {
+                if writer != *token {
+                    continue;
+                }
+                let state = if stored_bytes_present(&sh.seg_dir, &catalog::segment_needs(&tx, id)?)
+                {
+                    ImageState::Aborted
+                } else {
+                    ImageState::Broken
+                };
+                warn!("image {id}: writer {token} vanished; abnormal completion -> {state:?}");
+                catalog::set_state(&tx, id, state, None, now_ms())?;
+            }
+            for (seg, end) in catalog::owned_segments(&tx, token)? {
+                if let Err(e) = SegmentFile::adopt(&sh.seg_dir, seg, end) {
+                    warn!("segment {seg} of dead owner {token}: {e}");
+                }
+            }
+            catalog::release_segments(&tx, token)?;
+            tx.commit()?;
+            drop(conn);
+            dead.forget();
+        }
+        let pending = catalog::pending_free_ranges(&sh.catalog.lock())?;
+        sh.punch(&pending)
+    }
+
+    /// Names of all LSUs, in order.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn lsu_names(&self) -> Result<Vec<String>> {
+        Ok(catalog::lsus(&self.shared.catalog.lock())?
+            .into_iter()
+            .map(|l| l.name)
+            .collect())
+    }
+
+    /// Creates an LSU (the administrator's configuration step).
+    ///
+    /// # Errors
+    /// [`Error::Name`], [`Error::Invalid`] if it exists; catalog errors.
+    pub fn create_lsu(&self, name: &str) -> Result<()> {
+        names::check_lsu(name)?;
+        let mut conn = self.shared.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        catalog::create_lsu(&tx, name, now_ms())?;
+        Ok(tx.commit()?)
+    }
+
+    /// Properties of an LSU. Capacity is the filesystem's size unless a
+    /// quota is configured.
+    ///
+    /// # Errors
+    /// [`Error::NoLsu`]; I/O and catalog errors.
+    pub fn lsu_info(&self, name: &str) -> Result<LsuInfo> {
+        names::check_lsu(name)?;
+        let row = catalog::lsu(&self.shared.catalog.lock(), name)?;
+        let capacity = if row.capacity > 0 {
+            row.capacity
+        } else {
+            fs_capacity(&self.shared.dir)?
+        };
+        Ok(LsuInfo {
+            name: row.name,
+            label: row.label,
+            capacity,
+            used: row.used,
+            used_phys: row.used_phys,
+            images: row.images,
+        })
+    }
+
+    /// Creates an image and opens it for writing.
+    ///
+    /// # Errors
+    /// [`Error::NoLsu`], [`Error::Exists`]; I/O and catalog errors.
+    pub fn create_image(&self, lsu: &str, name: &ImageName) -> Result<ImageWriter> {
+        let sh = &self.shared;
+        let mut conn = sh.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        let lsu_row = catalog::lsu(&tx, lsu)?;
+        let id = catalog::insert_image(&tx, lsu_row.id, name, sh.owner.token(), now_ms())?;
+        tx.commit()?;
+        Ok(ImageWriter::new(Arc::clone(sh), id, lsu_row.id, 0))
+    }
+
+    /// Reopens a pending image for writing (checkpoint/restart).
+    ///
+    /// # Errors
+    /// [`Error::NoImage`], [`Error::Complete`], [`Error::Busy`],
+    /// [`Error::Broken`]; catalog errors.
+    pub fn reopen_image(&self, lsu: &str, name: &ImageName) -> Result<ImageWriter> {
+        let sh = &self.shared;
+        let mut conn = sh.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        let lsu_row = catalog::lsu(&tx, lsu)?;
+        let row = catalog::image_by_name(&tx, lsu_row.id, name)?
+            .ok_or_else(|| Error::NoImage(name.to_string()))?;
+        match row.state {
+            ImageState::Complete => return Err(Error::Complete(name.to_string())),
+            ImageState::Broken => return Err(Error::Broken(name.to_string())),
+            ImageState::Writing if self.writer_alive(row.writer.as_deref())? => {
+                return Err(Error::Busy(name.to_string()));
+            }
+            _ => {}
+        }
+        catalog::set_state(
+            &tx,
+            row.id,
+            ImageState::Writing,
+            Some(sh.owner.token()),
+            now_ms(),
+        )?;
+        tx.commit()?;
+        Ok(ImageWriter::new(
+            Arc::clone(sh),
+            row.id,
+            lsu_row.id,
+            row.size,
+        ))
+    }
+
+    /// Opens a complete image for reading.
+    ///
+    /// # Errors
+    /// [`Error::NoImage`], [`Error::NotComplete`]; catalog errors.
+    pub fn open_image(&self, lsu: &str, name: &ImageName) -> Result<ImageReader> {
+        let conn = self.shared.catalog.lock();
+        let lsu_row = catalog::lsu(&conn, lsu)?;
+        let row = catalog::image_by_name(&conn, lsu_row.id, name)?
+            .ok_or_else(|| Error::NoImage(name.to_string()))?;
+        if row.state != ImageState::Complete {
+            return Err(Error::NotComplete(name.to_string()));
+        }
+        let extents = catalog::extents(&conn, row.id)?;
+        drop(conn);
+        Ok(ImageReader::new(
+            Arc::clone(&self.shared),
+            row.id,
+            row.size,
+            extents,
+        ))
+    }
+
+    /// Deletes an image; frees the stored bytes no other image refers to.
+    ///
+    /// # Errors
+    /// [`Error::NoLsu`], [`Error::NoImage`], [`Error::Busy`]; I/O and
+    /// catalog errors. The image is intact after any error but a failure
+    /// to punch freed space, which recovery retries.
+    pub fn delete_image(&self, lsu: &str, name: &ImageName) -> Result<()> {
+        let sh = &self.shared;
+        let mut conn = sh.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        let lsu_row = catalog::lsu(&tx, lsu)?;
+        let row = catalog::image_by_name(&tx, lsu_row.id, name)?
+            .ok_or_else(|| Error::NoImage(name.to_string()))?;
+        if row.state == ImageState::Writing && self.writer_alive(row.writer.as_deref())? {
+            return Err(Error::Busy(name.to_string()));
+        }
+        let chunks = catalog::delete_image_rows(&tx, row.id)?;
+        let freed = catalog::release_orphans(&tx, &chunks)?;
+        tx.commit()?;
+        drop(conn);
+        info!(
+            "deleted image {name} from LSU {lsu}; {} chunks freed",
+            freed.len()
+        );
+        sh.punch(&freed)
+    }
+
+    /// Properties of a named image, as committed.
+    ///
+    /// # Errors
+    /// [`Error::NoLsu`], [`Error::NoImage`]; catalog errors.
+    pub fn image_info(&self, lsu: &str, name: &ImageName) -> Result<ImageInfo> {
+        let conn = self.shared.catalog.lock();
+        let lsu_row = catalog::lsu(&conn, lsu)?;
+        let row = catalog::image_by_name(&conn, lsu_row.id, name)?
+            .ok_or_else(|| Error::NoImage(name.to_string()))?;
+        ImageInfo::from_row(&conn, row, lsu_row.name)
+    }
+
+    /// Up to `limit` image names of an LSU after `after`, in key order.
+    ///
+    /// # Errors
+    /// [`Error::NoLsu`]; catalog errors.
+    pub fn list_images(
+        &self,
+        lsu: &str,
+        after: Option<&ImageName>,
+        limit: usize,
+    ) -> Result<Vec<ImageName>> {
+        let conn = self.shared.catalog.lock();
+        let lsu_row = catalog::lsu(&conn, lsu)?;
+        catalog::list_images(&conn, lsu_row.id, after, limit)
+    }
+
+    fn writer_alive(&self, writer: Option<&str>) -> Result<bool> {
+        match writer {
+            None => Ok(false),
+            Some(w) if w == self.shared.owner.token() => Ok(true),
+            Some(w) => {
+                lock::is_alive(&self.shared.lock_dir, w).map_err(|e| Error::io("owner lock", e))
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// Takes a segment to append to: an idle one of ours, an unowned one
+    /// with room, or a new one.
+    pub fn lease_segment(&self) -> Result<SegmentFile> {
+        if let Some(seg) = self.idle.lock().pop() {
+            return Ok(seg);
+        }
+        let mut conn = self.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        if let Some((id, end)) = catalog::claim_segment(&tx, self.owner.token(), SEGMENT_TARGET)? {
+            match SegmentFile::adopt(&self.seg_dir, id, end) {
+                Ok(seg) => {
+                    tx.commit()?;
+                    return Ok(seg);
+                }
+                Err(e) => {
+                    // Leave it unclaimed (rolled back) for verify to report;
+                    // mark it sealed so no one tries again.
+                    warn!("segment {id} cannot be adopted: {e}");
+                    catalog::advance_segment(&tx, id, end, true)?;
+                    catalog::release_segment(&tx, id)?;
+                    tx.commit()?;
+                    return self.new_segment(&mut conn);
+                }
+            }
+        }
+        drop(tx);
+        self.new_segment(&mut conn)
+    }
+
+    fn new_segment(&self, conn: &mut Connection) -> Result<SegmentFile> {
+        let tx = catalog::write_txn(conn)?;
+        let id = catalog::new_segment(&tx, self.owner.token(), HEADER_LEN, now_ms())?;
+        tx.commit()?;
+        SegmentFile::create(&self.seg_dir, id, &self.uuid)
+            .map_err(|e| Error::io(format!("segment {id}"), e))
+    }
+
+    /// Returns a segment after a writer is done with it. Its bytes up to
+    /// its end must be committed (or it must be `poisoned`).
+    pub fn return_segment(&self, seg: SegmentFile, poisoned: bool) {
+        if !poisoned && seg.end() < SEGMENT_TARGET {
+            self.idle.lock().push(seg);
+            return;
+        }
+        // Release it; an adopter cuts anything past its committed end.
+        let mut conn = self.catalog.lock();
+        let r = catalog::write_txn(&mut conn).and_then(|tx| {
+            catalog::release_segment(&tx, seg.id())?;
+            Ok(tx.commit()?)
+        });
+        if let Err(e) = r {
+            warn!("releasing segment {}: {e}", seg.id());
+        }
+    }
+
+    /// Punches queued free ranges and forgets them.
+    pub fn punch(&self, ranges: &[FreeRange]) -> Result<()> {
+        if ranges.is_empty() {
+            return Ok(());
+        }
+        let mut done = Vec::with_capacity(ranges.len());
+        for r in ranges {
+            match segment::punch_hole(&self.seg_dir, r.segment, r.seg_off, r.len) {
+                Ok(()) => done.push(r.id),
+                Err(e) => warn!("punching segment {} at {}: {e}", r.segment, r.seg_off),
+            }
+        }
+        let mut conn = self.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        catalog::forget_free_ranges(&tx, &done)?;
+        Ok(tx.commit()?)
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let token = self.owner.token().to_owned();
+        let conn = self.catalog.get_mut();
+        let r = catalog::write_txn(conn).and_then(|tx| {
+            catalog::release_segments(&tx, &token)?;
+            Ok(tx.commit()?)
+        });
+        if let Err(e) = r {
+            warn!("releasing segments at close: {e}");
+        }
+    }
+}
+
+fn stored_bytes_present(seg_dir: &Path, needs: &[(i64, u64)]) -> bool {
+    needs.iter().all(|&(seg, end)| {
+        fs::metadata(segment::segment_path(seg_dir, seg)).is_ok_and(|m| m.len() >= end)
+    })
+}
+
+fn prepare_dir(dir: &Path) -> Result<()> {
+    match fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let parent = dir.parent().unwrap_or(Path::new("/"));
+            if !parent.is_dir() {
+                return Err(Error::NoServer(format!(
+                    "parent of {} does not exist",
+                    dir.display()
+                )));
+            }
+            make_private_dir(dir)
+        }
+        Err(e) => Err(Error::io(dir.display().to_string(), e)),
+        Ok(m) if !m.is_dir() => Err(Error::NoServer(format!(
+            "{} is not a directory",
+            dir.display()
+        ))),
+        Ok(_) => {
+            if dir.join(CATALOG_FILE).exists() {
+                return Ok(());
+            }
+            let mut entries =
+                fs::read_dir(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+            if entries.next().is_some() {
+                return Err(Error::NoServer(format!(
+                    "{} is not empty and holds no combstore catalog",
+                    dir.display()
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn make_private_dir(dir: &Path) -> Result<()> {
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            Err(Error::io(dir.display().to_string(), e))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn fs_capacity(dir: &Path) -> Result<u64> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| Error::Invalid("path contains NUL".into()))?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a valid NUL-terminated path and `st` points to writable
+    // memory of the right type; statvfs fills it on success.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(Error::io("statvfs", std::io::Error::last_os_error()));
+    }
+    // SAFETY: rc == 0, so statvfs initialized `st`.
+    let st = unsafe { st.assume_init() };
+    Ok(st.f_blocks * st.f_frsize)
+}

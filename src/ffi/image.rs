@@ -1,0 +1,433 @@
+//! Image entry points and the image and image-list handle families.
+
+use std::collections::VecDeque;
+use std::ffi::{c_int, c_void};
+
+use parking_lot::Mutex;
+
+use super::args::{IO_LIMIT, image_def, image_name, in_bytes, in_ref, out_bytes, out_ref, put_str};
+use super::boundary::guard_init;
+use super::handles::{Table, id_of, ptr_of};
+use super::server::{Child, disown, lsu_of};
+use super::status::Status;
+use super::sys;
+use crate::engine::{
+    Error, ImageInfo, ImageName, ImageReader, ImageState, ImageWriter, MAX_META, Server,
+};
+
+/// An open image: a writer or a reader.
+pub enum Slot {
+    Writer(ImageWriter),
+    Reader(ImageReader),
+}
+
+/// What an image handle holds. The slot is emptied by close.
+pub struct ImageEntry {
+    server_id: usize,
+    slot: Mutex<Option<Slot>>,
+}
+
+impl ImageEntry {
+    /// Abnormal completion of an open writer (its server was closed).
+    pub fn abandon(&self) {
+        if let Some(Slot::Writer(mut w)) = self.slot.lock().take() {
+            w.abandon();
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Slot) -> Result<T, Status>) -> Result<T, Status> {
+        let mut slot = self.slot.lock();
+        f(slot.as_mut().ok_or(Status(sys::STS_EHANDLE))?)
+    }
+}
+
+/// An image listing in progress: pages fetched by key.
+pub struct ImageList {
+    server_id: usize,
+    server: Server,
+    lsu: String,
+    state: Mutex<ListState>,
+}
+
+#[derive(Default)]
+struct ListState {
+    page: VecDeque<ImageName>,
+    last: Option<ImageName>,
+    done: bool,
+}
+
+const LIST_PAGE: usize = 1000;
+
+pub static IMAGES: Table<ImageEntry> = Table::new();
+pub static IMAGE_LISTS: Table<ImageList> = Table::new();
+
+fn image_of(ih: sys::sts_image_handle_t) -> Result<std::sync::Arc<ImageEntry>, Status> {
+    IMAGES.get(id_of(ih)?)
+}
+
+fn register(
+    server_id: usize,
+    entry: &super::server::ServerEntry,
+    slot: Slot,
+) -> sys::sts_image_handle_t {
+    let id = IMAGES.insert(ImageEntry {
+        server_id,
+        slot: Mutex::new(Some(slot)),
+    });
+    entry.adopt(Child::Image(id));
+    ptr_of(id)
+}
+
+/// STS_II_* flags of a state.
+pub fn state_flags(state: ImageState) -> u32 {
+    let f = match state {
+        ImageState::Writing => sys::STS_II_IMAGE_PENDING | sys::STS_II_BUSY_WRITE,
+        ImageState::Incomplete => sys::STS_II_IMAGE_PENDING,
+        ImageState::Aborted => sys::STS_II_IMAGE_PENDING | sys::STS_II_ABNORMAL,
+        ImageState::Broken => sys::STS_II_ABNORMAL,
+        ImageState::Complete => sys::STS_II_IMAGE_CREATED | sys::STS_II_IMAGE_COMPLETE,
+    };
+    f as u32
+}
+
+fn image_info(i: &ImageInfo) -> sys::sts_image_info_t {
+    let mut info = sys::sts_image_info_t::default();
+    info.imo_flags = state_flags(i.state);
+    info.imo_block_size = sys::STS_BLOCK_SIZE as u32;
+    info.imo_size = i.size;
+    info.imo_ctime_ms = i.ctime_ms;
+    info.imo_mtime_ms = i.mtime_ms;
+    info.imo_complete_ms = i.complete_ms;
+    info.imo_extent_count = i.extent_count;
+    info.imo_def = image_def(&i.name);
+    put_str(&mut info.imo_lsu.sln_name, &i.lsu);
+    put_str(&mut info.imo_objid, &i.objid);
+    put_str(&mut info.imo_sha1, &i.sha1);
+    info
+}
+
+/// See include/stspi.h.
+///
+/// # Safety
+/// Pointers are NULL or valid as the header documents.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stsp_create_image(
+    lsu: *const sys::sts_lsu_t,
+    def: *const sys::sts_image_def_t,
+    _pendingflag: c_int,
+    ih: *mut sys::sts_image_handle_t,
+) -> c_int {
+    guard_init("stsp_create_image", || {
+        // SAFETY: per this function's contract (each helper's).
+        let (ih, def) = unsafe { (out_ref(ih)?, in_ref(def)?) };
+        // SAFETY: as above.
+        let (server_id, entry, lsu) = unsafe { lsu_of(lsu) }?;
+        let name = image_name(def)?;
+        let w = entry.server.create_image(&lsu, &name)?;
+        *ih = register(server_id, &entry, Slot::Writer(w));
+        Ok(())
+    })
+}
+
+/// See include/stspi.h.
+///
+/// # Safety
+/// Pointers are NULL or valid as the header documents.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stsp_open_image(
+    lsu: *const sys::sts_lsu_t,
+    def: *const sys::sts_image_def_t,
+    mode: c_int,
+    ih: *mut sys::sts_image_handle_t,
+) -> c_int {
+    guard_init("stsp_open_image", || {
+        // SAFETY: per this function's contract (each helper's).
+        let (ih, def) = unsafe { (out_ref(ih)?, in_ref(def)?) };
+        // SAFETY: as above.
+        let (server_id, entry, lsu) = unsafe { lsu_of(lsu) }?;
+        let name = image_name(def)?;
+        let slot = match mode {
+            m if m == sys::STS_O_READ => Slot::Reader(entry.server.open_image(&lsu, &name)?),
+            m if m == sys::STS_O_WRITE => Slot::Writer(entry.server.reopen_image(&lsu, &name)?),
+            _ => return Err(Status(sys::STS_EINVAL)),
+        };
+        *ih = register(server_id, &entry, slot);
+        Ok(())
+    })
+}
+
+/// See include/stspi.h.
+///
+/// # Safety
+/// Pointers are NULL or valid as the header documents.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stsp_write_image(
+    ih: sys::sts_image_handle_t,
+    _stat: *const sys::sts_stat_t,
+    buf: *const c_void,
+    len: sys::sts_uint64_t,
+    offset: sys::sts_uint64_t,
+    byteswritten: *mut sys::sts_uint64_t,
+) -> c_int {
+    guard_init("stsp_write_image", || {
+        // SAFETY: per this function's contract.
+        let out = unsafe { out_ref(byteswritten) }?;
+        let img = image_of(ih)?;
+        // SAFETY: per this function's contract.
+        let data = unsafe { in_bytes(buf, len, IO_LIMIT) }?;
+        img.with(|slot| match slot {
+            Slot::Writer(w) => Ok(w.write(offset, data)?),
+            Slot::Reader(_) => Err(Error::Mode("write on a read handle").into()),
+        })?;
+        *out = len;
+        Ok(())
+    })
+}
+
+/// See include/stspi.h.
+#[unsafe(no_mangle)]
+pub extern "C" fn stsp_flush(ih: sys::sts_image_handle_t) -> c_int {
+    guard_init("stsp_flush", || {
+        image_of(ih)?.with(|slot| match slot {
+            Slot::Writer(w) => Ok(w.flush()?),
+            Slot::Reader(_) => Err(Error::Mode("flush on a read handle").into()),
+        })
+    })
+}
+
+/// See include/stspi.h.
+#[unsafe(no_mangle)]
+pub extern "C" fn stsp_close_image(ih: sys::sts_image_handle_t, flags: c_int) -> c_int {
+    guard_init("stsp_close_image", || {
+        let id = id_of(ih)?;
+        let img = IMAGES.get(id)?;
+        let complete = {
+            let slot = img.slot.lock();
+            match slot.as_ref() {
+                Some(Slot::Writer(_)) if flags == sys::STS_CLOSEF_IH_COMPLETE => true,
+                Some(Slot::Writer(_)) if flags == sys::STS_CLOSEF_IH_INCOMPLETE => false,
+                Some(Slot::Reader(_)) if flags == 0 => false,
+                Some(_) => return Err(Status(sys::STS_EINVAL)),
+                None => return Err(Status(sys::STS_EHANDLE)),
+            }
+        };
+        let img = IMAGES.remove(id)?;
+        disown(img.server_id, Child::Image(id));
+        let slot = img.slot.lock().take();
+        match slot {
+            Some(Slot::Writer(w)) => Ok(w.close(complete)?),
+            Some(Slot::Reader(_)) => Ok(()),
+            None => Err(Status(sys::STS_EHANDLE)),
+        }
+    })
+}
+
+/// See include/stspi.h.
+///
+/// # Safety
+/// Pointers are NULL or valid as the header documents.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stsp_read_image(
+    ih: sys::sts_image_handle_t,
+    buf: *mut c_void,
+    len: sys::sts_uint64_t,
+    offset: sys::sts_uint64_t,
+    bytesread: *mut sys::sts_uint64_t,
+) -> c_int {
+    guard_init("stsp_read_image", || {
+        // SAFETY: per this function's contract.
+        let out = unsafe { out_ref(bytesread) }?;
+        let img = image_of(ih)?;
+        // SAFETY: per this function's contract.
+        let dst = unsafe { out_bytes(buf, len, IO_LIMIT) }?;
+        let n = img.with(|slot| match slot {
+            Slot::Reader(r) => Ok(r.read(offset, dst)?),
+            Slot::Writer(_) => Err(Error::Mode("read on a write handle").into()),
+        })?;
+        *out = n as u64;
+        Ok(())
+    })
+}
+
+/// See include/stspi.h.
+///
+/// # Safety
+/// Pointers are NULL or valid as the header documents.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stsp_delete_image(
+    lsu: *const sys::sts_lsu_t,
+    def: *const sys::sts_image_def_t,
+    _asyncflag: c_int,
+) -> c_int {
+    guard_init("stsp_delete_image", || {
+        // SAFETY: per this function's contract (each helper's).
+        let def = unsafe { in_ref(def) }?;
+        // SAFETY: as above.
+        let (_, entry, lsu) = unsafe { lsu_of(lsu) }?;
+        let name = image_name(def)?;
+        Ok(entry.server.delete_image(&lsu, &name)?)
+    })
+}
+
+/// See include/stspi.h.
+///
+/// # Safety
+/// Pointers are NULL or valid as the header documents.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stsp_open_image_list(
+    lsu: *const sys::sts_lsu_t,
+    lh: *mut sys::sts_image_list_handle_t,
+) -> c_int {
+    guard_init("stsp_open_image_list", || {
+        // SAFETY: per this function's contract.
+        let lh = unsafe { out_ref(lh) }?;
+        // SAFETY: as above.
+        let (server_id, entry, lsu) = unsafe { lsu_of(lsu) }?;
+        entry.server.lsu_info(&lsu)?; // the LSU must exist
+        let list = ImageList {
+            server_id,
+            server: entry.server.clone(),
+            lsu,
+            state: Mutex::default(),
+        };
+        let id = IMAGE_LISTS.insert(list);
+        entry.adopt(Child::ImageList(id));
+        *lh = ptr_of(id);
+        Ok(())
+    })
+}
+
+/// See include/stspi.h.
+///
+/// # Safety
+/// `def` is NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stsp_list_image(
+    lh: sys::sts_image_list_handle_t,
+    def: *mut sys::sts_image_def_t,
+) -> c_int {
+    guard_init("stsp_list_image", || {
+        // SAFETY: per this function's contract.
+        let def = unsafe { out_ref(def) }?;
+        let list = IMAGE_LISTS.get(id_of(lh)?)?;
+        let mut st = list.state.lock();
+        if st.page.is_empty() && !st.done {
+            let page = list
+                .server
+                .list_images(&list.lsu, st.last.as_ref(), LIST_PAGE)?;
+            st.done = page.len() < LIST_PAGE;
+            st.last = page.last().cloned();
+            st.page = page.into();
+        }
+        let next = st.page.pop_front().ok_or(Status(sys::STS_ENO_MORE))?;
+        *def = image_def(&next);
+        Ok(())
+    })
+}
+
+/// See include/stspi.h.
+#[unsafe(no_mangle)]
+pub extern "C" fn stsp_close_image_list(lh: sys::sts_image_list_handle_t) -> c_int {
+    guard_init("stsp_close_image_list", || {
+        let id = id_of(lh)?;
+        let list = IMAGE_LISTS.remove(id)?;
+        disown(list.server_id, Child::ImageList(id));
+        Ok(())
+    })
+}
+
+/// See include/stspi.h.
+///
+/// # Safety
+/// `info` is NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stsp_get_image_prop(
+    ih: sys::sts_image_handle_t,
+    info: *mut sys::sts_image_info_t,
+) -> c_int {
+    guard_init("stsp_get_image_prop", || {
+        // SAFETY: per this function's contract.
+        let info = unsafe { out_ref(info) }?;
+        let i = image_of(ih)?.with(|slot| match slot {
+            Slot::Writer(w) => Ok(w.info()?),
+            Slot::Reader(r) => Ok(r.info()?),
+        })?;
+        *info = image_info(&i);
+        Ok(())
+    })
+}
+
+/// See include/stspi.h.
+///
+/// # Safety
+/// Pointers are NULL or valid as the header documents.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stsp_get_image_prop_byname(
+    lsu: *const sys::sts_lsu_t,
+    def: *const sys::sts_image_def_t,
+    info: *mut sys::sts_image_info_t,
+) -> c_int {
+    guard_init("stsp_get_image_prop_byname", || {
+        // SAFETY: per this function's contract (each helper's).
+        let (info, def) = unsafe { (out_ref(info)?, in_ref(def)?) };
+        // SAFETY: as above.
+        let (_, entry, lsu) = unsafe { lsu_of(lsu) }?;
+        let name = image_name(def)?;
+        *info = image_info(&entry.server.image_info(&lsu, &name)?);
+        Ok(())
+    })
+}
+
+/// See include/stspi.h.
+///
+/// # Safety
+/// Pointers are NULL or valid as the header documents.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stsp_read_image_meta(
+    ih: sys::sts_image_handle_t,
+    buf: *mut c_void,
+    len: sys::sts_uint64_t,
+    offset: sys::sts_uint64_t,
+    bytesread: *mut sys::sts_uint64_t,
+) -> c_int {
+    guard_init("stsp_read_image_meta", || {
+        // SAFETY: per this function's contract.
+        let out = unsafe { out_ref(bytesread) }?;
+        let img = image_of(ih)?;
+        // SAFETY: per this function's contract.
+        let dst = unsafe { out_bytes(buf, len, MAX_META) }?;
+        let n = img.with(|slot| match slot {
+            Slot::Writer(w) => Ok(w.read_meta(offset, dst)?),
+            Slot::Reader(r) => Ok(r.read_meta(offset, dst)?),
+        })?;
+        *out = n as u64;
+        Ok(())
+    })
+}
+
+/// See include/stspi.h.
+///
+/// # Safety
+/// Pointers are NULL or valid as the header documents.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stsp_write_image_meta(
+    ih: sys::sts_image_handle_t,
+    buf: *const c_void,
+    len: sys::sts_uint64_t,
+    offset: sys::sts_uint64_t,
+    byteswritten: *mut sys::sts_uint64_t,
+) -> c_int {
+    guard_init("stsp_write_image_meta", || {
+        // SAFETY: per this function's contract.
+        let out = unsafe { out_ref(byteswritten) }?;
+        let img = image_of(ih)?;
+        // SAFETY: per this function's contract.
+        let data = unsafe { in_bytes(buf, len, MAX_META) }?;
+        img.with(|slot| match slot {
+            Slot::Writer(w) => Ok(w.write_meta(offset, data)?),
+            Slot::Reader(r) => Ok(r.write_meta(offset, data)?),
+        })?;
+        *out = len;
+        Ok(())
+    })
+}

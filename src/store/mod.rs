@@ -1,0 +1,36 @@
+//! Stored bytes: append-only segment files, their read-only maps, and the
+//! per-process owner locks that tell live writers from dead ones.
+//!
+//! Nothing here knows about images or the catalog; the engine decides what
+//! to append and records where it went.
+
+pub mod lock;
+pub mod mapped;
+pub mod segment;
+
+/// Chunks start at multiples of this inside a segment, so freeing a dead
+/// chunk with hole punching returns whole filesystem blocks.
+pub const CHUNK_ALIGN: u64 = 4096;
+
+/// Rounds `n` up to [`CHUNK_ALIGN`].
+pub fn align_up(n: u64) -> u64 {
+    n.div_ceil(CHUNK_ALIGN) * CHUNK_ALIGN
+}
+
+/// Fills `buf` with bytes from the OS random source.
+///
+/// # Panics
+/// If the kernel's random source fails, which Linux does not do once booted.
+pub fn random_bytes(buf: &mut [u8]) {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(buf))
+        .expect("read /dev/urandom");
+}
+
+/// A random 128-bit value as 32 lower-case hex digits.
+pub fn random_hex128() -> String {
+    let mut b = [0u8; 16];
+    random_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

@@ -1,0 +1,253 @@
+//! Segment files: append-only containers of chunk bytes.
+//!
+//! Layout (docs/format.md has the byte diagram): a 4096-byte header, then
+//! chunks, each starting at a multiple of [`super::CHUNK_ALIGN`]. The file
+//! holds no per-chunk header: the catalog row (segment, offset, length,
+//! crc32c) is the only index, and the catalog commit is the commit point.
+//!
+//! Writes use `pwrite` into the page cache, then `fdatasync` before the
+//! catalog row that refers to them commits. We do not write through a
+//! shared writable map: a store into a map of sparse or unallocated space
+//! on a full filesystem raises SIGBUS in the host, while `pwrite` returns
+//! ENOSPC. Maps are used only for reading (see `mapped`).
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use super::{CHUNK_ALIGN, align_up};
+
+/// Bytes before the first chunk.
+pub const HEADER_LEN: u64 = 4096;
+/// First eight bytes of every segment file.
+pub const MAGIC: [u8; 8] = *b"CMBSEG01";
+/// Segment format version written in the header.
+pub const VERSION: u32 = 1;
+
+/// Path of segment `id` under the server's `segments/` directory.
+pub fn segment_path(seg_dir: &Path, id: i64) -> PathBuf {
+    seg_dir.join(format!("{id:016x}.seg"))
+}
+
+/// A segment this process appends to.
+#[derive(Debug)]
+pub struct SegmentFile {
+    id: i64,
+    file: File,
+    end: u64,
+}
+
+impl SegmentFile {
+    /// Creates segment `id` with its header, durably (file and directory).
+    ///
+    /// # Errors
+    /// I/O errors; `AlreadyExists` if the file is there.
+    pub fn create(seg_dir: &Path, id: i64, server_uuid: &str) -> io::Result<SegmentFile> {
+        let path = segment_path(seg_dir, id);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
+        file.write_all_at(&encode_header(id, server_uuid), 0)?;
+        file.sync_all()?;
+        File::open(seg_dir)?.sync_all()?;
+        Ok(SegmentFile {
+            id,
+            file,
+            end: HEADER_LEN,
+        })
+    }
+
+    /// Opens segment `id` for appending after `committed_end`, cutting any
+    /// tail a dead writer left beyond it (no catalog row refers to it).
+    ///
+    /// # Errors
+    /// I/O errors; `InvalidData` if the header does not name segment `id`.
+    pub fn adopt(seg_dir: &Path, id: i64, committed_end: u64) -> io::Result<SegmentFile> {
+        let path = segment_path(seg_dir, id);
+        let file = OpenOptions::new().read(true).write(true).open(&path)?;
+        check_header(&file, id)?;
+        let end = committed_end.max(HEADER_LEN);
+        if file.metadata()?.len() > end {
+            file.set_len(end)?;
+            file.sync_all()?;
+        }
+        Ok(SegmentFile { id, file, end })
+    }
+
+    /// Segment id (the catalog's).
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// Offset just past the last appended byte.
+    pub fn end(&self) -> u64 {
+        self.end
+    }
+
+    /// Offset the next chunk will start at.
+    pub fn next_offset(&self) -> u64 {
+        align_up(self.end)
+    }
+
+    /// Appends `data` as one chunk; returns its offset. Not yet durable.
+    ///
+    /// # Errors
+    /// I/O errors (ENOSPC among them). The segment's end is unchanged on error.
+    pub fn append(&mut self, data: &[u8]) -> io::Result<u64> {
+        let off = self.next_offset();
+        debug_assert_eq!(off % CHUNK_ALIGN, 0);
+        self.file.write_all_at(data, off)?;
+        self.end = off + data.len() as u64;
+        Ok(off)
+    }
+
+    /// Makes every appended byte durable (`fdatasync`, which also syncs the
+    /// file size).
+    ///
+    /// # Errors
+    /// I/O errors. After one, the appended bytes must be treated as lost.
+    pub fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
+
+/// Frees `len` bytes at `off` in segment `id` (hole punching). Reads of the
+/// range then return zeros, which fail any non-zero chunk's checksum.
+///
+/// # Errors
+/// I/O errors; a missing file is not an error (nothing to free).
+pub fn punch_hole(seg_dir: &Path, id: i64, off: u64, len: u64) -> io::Result<()> {
+    let file = match OpenOptions::new()
+        .write(true)
+        .open(segment_path(seg_dir, id))
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let len = align_up(len);
+    let (off, len) = (i64::try_from(off), i64::try_from(len));
+    let (Ok(off), Ok(len)) = (off, len) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "range beyond i64",
+        ));
+    };
+    // SAFETY: fallocate on a valid, owned descriptor; no memory is involved.
+    let rc = unsafe {
+        libc::fallocate(
+            file.as_raw_fd(),
+            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+            off,
+            len,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Removes a segment file that no catalog row refers to.
+///
+/// # Errors
+/// I/O errors other than a missing file.
+pub fn remove(seg_dir: &Path, id: i64) -> io::Result<()> {
+    match fs::remove_file(segment_path(seg_dir, id)) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+fn encode_header(id: i64, server_uuid: &str) -> Vec<u8> {
+    let mut h = vec![0u8; HEADER_LEN as usize];
+    h[0..8].copy_from_slice(&MAGIC);
+    h[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    h[16..24].copy_from_slice(&id.to_le_bytes());
+    let uuid = server_uuid.as_bytes();
+    let n = uuid.len().min(32);
+    h[24..24 + n].copy_from_slice(&uuid[..n]);
+    let crc = crc32c::crc32c(&h[..56]);
+    h[56..60].copy_from_slice(&crc.to_le_bytes());
+    h
+}
+
+/// Checks that `file` starts with a valid header for segment `id`.
+///
+/// # Errors
+/// `InvalidData` on a bad magic, version, checksum or id.
+pub fn check_header(file: &File, id: i64) -> io::Result<()> {
+    let mut h = [0u8; 64];
+    file.read_exact_at(&mut h, 0)?;
+    let bad = |why: &str| {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("segment {id}: {why}"),
+        ))
+    };
+    if h[0..8] != MAGIC {
+        return bad("bad magic");
+    }
+    if u32::from_le_bytes(h[8..12].try_into().expect("4 bytes")) != VERSION {
+        return bad("unknown version");
+    }
+    if u32::from_le_bytes(h[56..60].try_into().expect("4 bytes")) != crc32c::crc32c(&h[..56]) {
+        return bad("header checksum mismatch");
+    }
+    if i64::from_le_bytes(h[16..24].try_into().expect("8 bytes")) != id {
+        return bad("header names another segment");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_aligns_chunks_and_adopt_cuts_the_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SegmentFile::create(dir.path(), 7, "u").unwrap();
+        assert_eq!(s.append(&[1u8; 100]).unwrap(), HEADER_LEN);
+        assert_eq!(s.append(&[2u8; 10]).unwrap(), HEADER_LEN + CHUNK_ALIGN);
+        s.sync().unwrap();
+        let committed = HEADER_LEN + 100;
+        drop(s);
+        let s = SegmentFile::adopt(dir.path(), 7, committed).unwrap();
+        assert_eq!(s.end(), committed);
+        let len = fs::metadata(segment_path(dir.path(), 7)).unwrap().len();
+        assert_eq!(len, committed);
+    }
+
+    #[test]
+    fn header_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        SegmentFile::create(dir.path(), 3, "u").unwrap();
+        assert!(SegmentFile::adopt(dir.path(), 4, 0).is_err());
+        let f = OpenOptions::new()
+            .write(true)
+            .open(segment_path(dir.path(), 3))
+            .unwrap();
+        f.write_all_at(b"X", 0).unwrap();
+        assert!(SegmentFile::adopt(dir.path(), 3, 0).is_err());
+    }
+
+    #[test]
+    fn punched_range_reads_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SegmentFile::create(dir.path(), 1, "u").unwrap();
+        let off = s.append(&[9u8; 8192]).unwrap();
+        s.sync().unwrap();
+        punch_hole(dir.path(), 1, off, 8192).unwrap();
+        let f = File::open(segment_path(dir.path(), 1)).unwrap();
+        let mut b = [1u8; 8192];
+        f.read_exact_at(&mut b, off).unwrap();
+        assert!(b.iter().all(|&x| x == 0));
+    }
+}
