@@ -1,0 +1,2979 @@
+/*
+ * replay.c - scenario interpreter for the combstore plugin.
+ *
+ * Loads the plugin with dlopen/dlsym (loader.c) exactly as a backup
+ * application does, then executes a plain-text scenario file: one API call
+ * or harness step per line, each with its expected return code. The format
+ * is documented in README.md; a new call sequence is a new data file.
+ *
+ *   replay [options] FILE [name=value ...]     run a scenario
+ *   replay --run [runner options] FILE...      run scenarios, one child each
+ *
+ * Options: --plugin PATH   (default $COMBSTORE_PLUGIN or
+ *                          ../target/release/libcombstore.so)
+ *          --server DIR    server directory (default: a new temp dir)
+ *          --work DIR      directory for marker files (default: beside it)
+ *          --seed N        base seed (default 0xC0FFEE)
+ *          --section NAME  run only this section (used by `spawn`)
+ *          --who LABEL     label printed on every line of this process
+ *          --stats FILE    append "written read" byte counts at exit
+ */
+#define _GNU_SOURCE
+#include "loader.h"
+#include "pattern.h"
+#include "replay.h"
+#include "sha1.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAXTOK 128
+#define MAXLINE 8192
+#define STRVAL 4096
+
+/* ================================================================== */
+/* Program text                                                       */
+/* ================================================================== */
+
+typedef struct {
+    int no;     /* 1-based line number in the file */
+    char *text; /* raw text */
+    char kw[32]; /* first word, for block matching */
+    char arg1[128]; /* second word */
+} line_t;
+
+typedef struct {
+    char *path;
+    char *dir;
+    line_t *l;
+    int n;
+} prog_t;
+
+/* ================================================================== */
+/* Variables and contexts                                             */
+/* ================================================================== */
+
+enum { VT_INT = 1, VT_STR, VT_SRV, VT_IMG, VT_LLIST, VT_ILIST, VT_THREAD, VT_PROC };
+static const char *vt_names[] = { "?", "integer", "string", "server handle", "image handle",
+                                  "lsu-list handle", "image-list handle", "thread", "process" };
+
+typedef struct {
+    char name[64];
+    int type;
+    unsigned long long n; /* VT_INT; pid for VT_PROC */
+    char *s;              /* VT_STR */
+    void *p;              /* handles, VT_THREAD */
+} var_t;
+
+typedef struct ctx {
+    prog_t *prog;
+    var_t *vars;
+    int nvars, capvars;
+    char who[64];
+    int line;
+    unsigned long long seed;
+    int seed_set;
+    /* results of the last calls, read by @fields */
+    sts_image_info_t img;
+    sts_lsu_info_t lsu;
+    sts_server_info_t srv;
+    sts_plugin_info_t plug;
+    int rc;
+    unsigned long long bytes;
+    char sha1[41];
+    unsigned long long count;
+    char note[512]; /* appended to the step's log line */
+} ctx_t;
+
+typedef struct {
+    pthread_t t;
+    ctx_t *ctx;
+    int from, to;
+    int result;
+    int joined;
+    char section[128];
+} thr_t;
+
+/* ================================================================== */
+/* Globals                                                            */
+/* ================================================================== */
+
+static sts_api_t A;
+static const char *g_plugin;
+static char g_server_dir[2048];
+static char g_server_name[4200];
+static char g_work[2048];
+static const char *g_stats;
+static char g_self[4096];
+static unsigned long long g_seed = 0xC0FFEEull;
+static unsigned long long g_written, g_read;
+static pthread_mutex_t g_out = PTHREAD_MUTEX_INITIALIZER;
+static double g_t0;
+static char g_label[64] = "main";
+static pid_t g_children[256];
+static int g_nchildren;
+static pthread_mutex_t g_children_mu = PTHREAD_MUTEX_INITIALIZER;
+
+double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void count_written(unsigned long long n) { __atomic_fetch_add(&g_written, n, __ATOMIC_RELAXED); }
+static void count_read(unsigned long long n) { __atomic_fetch_add(&g_read, n, __ATOMIC_RELAXED); }
+
+static void write_stats(void)
+{
+    char buf[128];
+    int fd, len;
+    if (!g_stats) return;
+    fd = open(g_stats, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0) return;
+    len = snprintf(buf, sizeof buf, "%llu %llu\n", __atomic_load_n(&g_written, __ATOMIC_RELAXED),
+                   __atomic_load_n(&g_read, __ATOMIC_RELAXED));
+    if (write(fd, buf, (size_t)len) != len) { /* best effort */ }
+    close(fd);
+}
+
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+static void out(ctx_t *c, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static int fail(ctx_t *c, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static void note(ctx_t *c, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+static void out(ctx_t *c, const char *fmt, ...)
+{
+    va_list ap;
+    pthread_mutex_lock(&g_out);
+    printf("[%8.3f %s] ", now_s() - g_t0, c ? c->who : g_label);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    fflush(stdout);
+    pthread_mutex_unlock(&g_out);
+}
+
+static int fail(ctx_t *c, const char *fmt, ...)
+{
+    va_list ap;
+    char msg[2048];
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&g_out);
+    printf("[%8.3f %s] FAIL %s:%d (seed %llu = 0x%llx): %s\n", now_s() - g_t0, c->who,
+           c->prog ? c->prog->path : "?", c->line, c->seed_set ? c->seed : g_seed,
+           c->seed_set ? c->seed : g_seed, msg);
+    fflush(stdout);
+    pthread_mutex_unlock(&g_out);
+    return -1;
+}
+
+static void note(ctx_t *c, const char *fmt, ...)
+{
+    va_list ap;
+    size_t l = strlen(c->note);
+    va_start(ap, fmt);
+    vsnprintf(c->note + l, sizeof c->note - l, fmt, ap);
+    va_end(ap);
+}
+
+static const char *plugin_says(int code)
+{
+    const char *s;
+    if (!A.strerror) return "(no stsp_strerror)";
+    s = A.strerror(code);
+    return s ? s : "(stsp_strerror returned NULL!)";
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "replay: out of memory (%zu bytes)\n", n);
+        exit(3);
+    }
+    return p;
+}
+
+static char *xstrdup(const char *s)
+{
+    char *p = xmalloc(strlen(s) + 1);
+    strcpy(p, s);
+    return p;
+}
+
+static void children_add(pid_t p)
+{
+    pthread_mutex_lock(&g_children_mu);
+    if (g_nchildren < (int)(sizeof g_children / sizeof g_children[0])) g_children[g_nchildren++] = p;
+    pthread_mutex_unlock(&g_children_mu);
+}
+
+static void children_remove(pid_t p)
+{
+    int i;
+    pthread_mutex_lock(&g_children_mu);
+    for (i = 0; i < g_nchildren; i++)
+        if (g_children[i] == p) g_children[i] = g_children[--g_nchildren];
+    pthread_mutex_unlock(&g_children_mu);
+}
+
+static void children_kill_all(void)
+{
+    int i;
+    pthread_mutex_lock(&g_children_mu);
+    for (i = 0; i < g_nchildren; i++) kill(g_children[i], SIGKILL);
+    pthread_mutex_unlock(&g_children_mu);
+}
+
+/* ---------------- variables ---------------- */
+
+static var_t *var_find(ctx_t *c, const char *name)
+{
+    int i;
+    if (name[0] == '$') name++;
+    for (i = 0; i < c->nvars; i++)
+        if (strcmp(c->vars[i].name, name) == 0) return &c->vars[i];
+    return NULL;
+}
+
+static var_t *var_set(ctx_t *c, const char *name)
+{
+    var_t *v;
+    if (name[0] == '$') name++;
+    v = var_find(c, name);
+    if (!v) {
+        if (c->nvars == c->capvars) {
+            c->capvars = c->capvars ? c->capvars * 2 : 32;
+            c->vars = realloc(c->vars, (size_t)c->capvars * sizeof *c->vars);
+            if (!c->vars) exit(3);
+        }
+        v = &c->vars[c->nvars++];
+        memset(v, 0, sizeof *v);
+        snprintf(v->name, sizeof v->name, "%s", name);
+    }
+    free(v->s);
+    v->s = NULL;
+    v->type = 0;
+    v->n = 0;
+    v->p = NULL;
+    return v;
+}
+
+static void var_set_int(ctx_t *c, const char *name, unsigned long long n)
+{
+    var_t *v = var_set(c, name);
+    v->type = VT_INT;
+    v->n = n;
+}
+
+static void var_set_str(ctx_t *c, const char *name, const char *s)
+{
+    var_t *v = var_set(c, name);
+    v->type = VT_STR;
+    v->s = xstrdup(s);
+}
+
+static void var_set_ptr(ctx_t *c, const char *name, int type, void *p)
+{
+    var_t *v = var_set(c, name);
+    v->type = type;
+    v->p = p;
+}
+
+static ctx_t *ctx_new(prog_t *prog, const char *who)
+{
+    ctx_t *c = xmalloc(sizeof *c);
+    memset(c, 0, sizeof *c);
+    c->prog = prog;
+    snprintf(c->who, sizeof c->who, "%s", who);
+    return c;
+}
+
+static ctx_t *ctx_clone(const ctx_t *p, const char *who)
+{
+    ctx_t *c = ctx_new(p->prog, who);
+    int i;
+    c->capvars = p->nvars + 8;
+    c->vars = xmalloc((size_t)c->capvars * sizeof *c->vars);
+    c->nvars = p->nvars;
+    for (i = 0; i < p->nvars; i++) {
+        c->vars[i] = p->vars[i];
+        if (p->vars[i].s) c->vars[i].s = xstrdup(p->vars[i].s);
+    }
+    c->img = p->img;
+    c->lsu = p->lsu;
+    c->srv = p->srv;
+    c->plug = p->plug;
+    return c;
+}
+
+static void ctx_free(ctx_t *c)
+{
+    int i;
+    for (i = 0; i < c->nvars; i++) free(c->vars[i].s);
+    free(c->vars);
+    free(c);
+}
+
+/* ================================================================== */
+/* Loading the program                                                */
+/* ================================================================== */
+
+static void first_words(const char *text, char *kw, size_t kwlen, char *a1, size_t a1len)
+{
+    const char *p = text;
+    size_t n;
+    kw[0] = a1[0] = '\0';
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p == '#') return;
+    for (n = 0; *p && !isspace((unsigned char)*p); p++)
+        if (n + 1 < kwlen) kw[n++] = *p;
+    kw[n] = '\0';
+    while (*p == ' ' || *p == '\t') p++;
+    for (n = 0; *p && !isspace((unsigned char)*p) && *p != '#'; p++)
+        if (n + 1 < a1len) a1[n++] = *p;
+    a1[n] = '\0';
+}
+
+static int match_end(prog_t *p, int i, const char *open, const char *close)
+{
+    int depth = 0, j;
+    for (j = i; j < p->n; j++) {
+        if (strcmp(p->l[j].kw, open) == 0) depth++;
+        else if (strcmp(p->l[j].kw, close) == 0 && --depth == 0) return j;
+    }
+    return -1;
+}
+
+static prog_t *prog_load(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    prog_t *p;
+    char buf[MAXLINE];
+    int cap = 0, i, no = 0;
+    char *slash;
+
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    p = xmalloc(sizeof *p);
+    memset(p, 0, sizeof *p);
+    p->path = xstrdup(path);
+    p->dir = xstrdup(path);
+    slash = strrchr(p->dir, '/');
+    if (slash) *slash = '\0';
+    else strcpy(p->dir, ".");
+    while (fgets(buf, sizeof buf, f)) {
+        size_t l = strlen(buf);
+        no++;
+        while (l && (buf[l - 1] == '\n' || buf[l - 1] == '\r')) buf[--l] = '\0';
+        if (p->n == cap) {
+            cap = cap ? cap * 2 : 128;
+            p->l = realloc(p->l, (size_t)cap * sizeof *p->l);
+            if (!p->l) exit(3);
+        }
+        p->l[p->n].no = no;
+        p->l[p->n].text = xstrdup(buf);
+        first_words(buf, p->l[p->n].kw, sizeof p->l[p->n].kw, p->l[p->n].arg1,
+                    sizeof p->l[p->n].arg1);
+        p->n++;
+    }
+    fclose(f);
+    /* block structure */
+    for (i = 0; i < p->n; i++) {
+        const char *kw = p->l[i].kw;
+        if (strcmp(kw, "section") == 0) {
+            int j = match_end(p, i, "section", "endsection");
+            int k;
+            if (j < 0) {
+                snprintf(err, errlen, "%s:%d: section without endsection", path, p->l[i].no);
+                return NULL;
+            }
+            for (k = i + 1; k < j; k++)
+                if (strcmp(p->l[k].kw, "section") == 0) {
+                    snprintf(err, errlen, "%s:%d: sections do not nest", path, p->l[k].no);
+                    return NULL;
+                }
+        } else if (strcmp(kw, "for") == 0) {
+            if (match_end(p, i, "for", "endfor") < 0) {
+                snprintf(err, errlen, "%s:%d: for without endfor", path, p->l[i].no);
+                return NULL;
+            }
+        }
+    }
+    {
+        int d1 = 0, d2 = 0;
+        for (i = 0; i < p->n; i++) {
+            const char *kw = p->l[i].kw;
+            if (!strcmp(kw, "section")) d1++;
+            if (!strcmp(kw, "endsection") && --d1 < 0) {
+                snprintf(err, errlen, "%s:%d: endsection without section", path, p->l[i].no);
+                return NULL;
+            }
+            if (!strcmp(kw, "for")) d2++;
+            if (!strcmp(kw, "endfor") && --d2 < 0) {
+                snprintf(err, errlen, "%s:%d: endfor without for", path, p->l[i].no);
+                return NULL;
+            }
+        }
+    }
+    return p;
+}
+
+static int find_section(prog_t *p, const char *name, int *from, int *to)
+{
+    int i;
+    for (i = 0; i < p->n; i++) {
+        if (strcmp(p->l[i].kw, "section") == 0 && strcmp(p->l[i].arg1, name) == 0) {
+            *from = i + 1;
+            *to = match_end(p, i, "section", "endsection");
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ================================================================== */
+/* Tokenizing                                                         */
+/* ================================================================== */
+
+typedef struct {
+    char *s;
+    size_t len;
+    int quoted; /* contained a quoted part */
+    int eq;     /* index of a key's '=' (unquoted, before any quote), or -1 */
+} tok_t;
+
+typedef struct {
+    char buf[MAXLINE * 2];
+    tok_t t[MAXTOK];
+    int n;
+    char text[MAXLINE * 2]; /* the expanded line, for logging */
+} toks_t;
+
+static int builtin_var(ctx_t *c, const char *name, char *out, size_t outlen)
+{
+    if (!strcmp(name, "SERVER")) snprintf(out, outlen, "%.4000s", g_server_name);
+    else if (!strcmp(name, "SERVER_DIR")) snprintf(out, outlen, "%s", g_server_dir);
+    else if (!strcmp(name, "WORK")) snprintf(out, outlen, "%s", g_work);
+    else if (!strcmp(name, "PID")) snprintf(out, outlen, "%ld", (long)getpid());
+    else if (!strcmp(name, "SEED")) snprintf(out, outlen, "%llu", g_seed);
+    else if (!strcmp(name, "WHO")) snprintf(out, outlen, "%s", c->who);
+    else if (!strcmp(name, "DIR")) snprintf(out, outlen, "%s", c->prog->dir);
+    else return -1;
+    return 0;
+}
+
+/* expand ${name} (variables and builtins) */
+static int expand(ctx_t *c, const char *in, char *outbuf, size_t outlen)
+{
+    size_t o = 0;
+    const char *p = in;
+    while (*p) {
+        if (p[0] == '$' && p[1] == '{') {
+            const char *e = strchr(p + 2, '}');
+            char name[128], val[STRVAL];
+            var_t *v;
+            size_t nl, vl;
+            if (!e) return fail(c, "unterminated ${ in line");
+            nl = (size_t)(e - (p + 2));
+            if (nl >= sizeof name) return fail(c, "variable name too long");
+            memcpy(name, p + 2, nl);
+            name[nl] = '\0';
+            v = var_find(c, name);
+            if (v && v->type == VT_INT) snprintf(val, sizeof val, "%llu", v->n);
+            else if (v && v->type == VT_STR) snprintf(val, sizeof val, "%s", v->s);
+            else if (v) return fail(c, "${%s} is a %s, not a value", name, vt_names[v->type]);
+            else if (builtin_var(c, name, val, sizeof val) != 0)
+                return fail(c, "undefined variable ${%s}", name);
+            vl = strlen(val);
+            if (o + vl + 1 >= outlen) return fail(c, "line too long after expansion");
+            memcpy(outbuf + o, val, vl);
+            o += vl;
+            p = e + 1;
+        } else {
+            if (o + 2 >= outlen) return fail(c, "line too long after expansion");
+            outbuf[o++] = *p++;
+        }
+    }
+    outbuf[o] = '\0';
+    return 0;
+}
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+static int tokenize(ctx_t *c, const char *raw, toks_t *T)
+{
+    const char *p;
+    size_t o = 0;
+    if (expand(c, raw, T->text, sizeof T->text) != 0) return -1;
+    p = T->text;
+    T->n = 0;
+    for (;;) {
+        tok_t *t;
+        int inq = 0, sawq = 0;
+        while (*p == ' ' || *p == '\t') p++;
+        if (!*p || *p == '#') break;
+        if (T->n == MAXTOK) return fail(c, "too many tokens");
+        t = &T->t[T->n++];
+        t->s = T->buf + o;
+        t->eq = -1;
+        for (; *p; p++) {
+            char ch = *p;
+            if (!inq && (ch == ' ' || ch == '\t')) break;
+            if (ch == '"') {
+                inq = !inq;
+                sawq = 1;
+                continue;
+            }
+            if (inq && ch == '\\' && p[1]) {
+                p++;
+                switch (*p) {
+                case 'n': ch = '\n'; break;
+                case 't': ch = '\t'; break;
+                case 'r': ch = '\r'; break;
+                case '0': ch = '\0'; break;
+                case 'x':
+                    if (hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+                        ch = (char)(hexval(p[1]) * 16 + hexval(p[2]));
+                        p += 2;
+                    } else {
+                        return fail(c, "bad \\x escape");
+                    }
+                    break;
+                default: ch = *p; break;
+                }
+            } else if (!inq && !sawq && ch == '=' && t->eq < 0) {
+                t->eq = (int)(T->buf + o - t->s);
+            }
+            if (o + 2 >= sizeof T->buf) return fail(c, "line too long");
+            T->buf[o++] = ch;
+        }
+        if (inq) return fail(c, "unterminated quote");
+        t->len = (size_t)(T->buf + o - t->s);
+        T->buf[o++] = '\0';
+        t->quoted = sawq;
+        /* a key must look like an identifier */
+        if (t->eq > 0) {
+            int i;
+            for (i = 0; i < t->eq; i++)
+                if (!(islower((unsigned char)t->s[i]) || isdigit((unsigned char)t->s[i]) ||
+                      t->s[i] == '_'))
+                    break;
+            if (i != t->eq) t->eq = -1;
+        } else {
+            t->eq = -1;
+        }
+    }
+    return 0;
+}
+
+/* ================================================================== */
+/* Arguments                                                          */
+/* ================================================================== */
+
+typedef struct {
+    tok_t *pos[MAXTOK];
+    int npos;
+    struct {
+        char key[64];
+        char *val;
+        size_t len;
+        int quoted;
+    } kv[MAXTOK];
+    int nkv;
+    const char *expect; /* text after "->" or "expect", or NULL */
+    toks_t *T;
+} args_t;
+
+static int split_args(ctx_t *c, toks_t *T, args_t *a)
+{
+    int i;
+    memset(a, 0, sizeof *a);
+    a->T = T;
+    for (i = 1; i < T->n; i++) {
+        tok_t *t = &T->t[i];
+        if (!t->quoted && (!strcmp(t->s, "->") || !strcmp(t->s, "expect"))) {
+            if (i + 1 >= T->n) return fail(c, "'%s' needs a value", t->s);
+            if (i + 2 != T->n) return fail(c, "'%s %s' must end the line", t->s, T->t[i + 1].s);
+            a->expect = T->t[i + 1].s;
+            break;
+        }
+        if (t->eq > 0) {
+            int k = a->nkv++;
+            snprintf(a->kv[k].key, sizeof a->kv[k].key, "%.*s", t->eq, t->s);
+            a->kv[k].val = t->s + t->eq + 1;
+            a->kv[k].len = t->len - (size_t)t->eq - 1;
+            a->kv[k].quoted = t->quoted;
+        } else {
+            a->pos[a->npos++] = t;
+        }
+    }
+    return 0;
+}
+
+static int kv_index(args_t *a, const char *key)
+{
+    int i;
+    for (i = 0; i < a->nkv; i++)
+        if (!strcmp(a->kv[i].key, key)) return i;
+    return -1;
+}
+
+static int has_kv(args_t *a, const char *key) { return kv_index(a, key) >= 0; }
+
+/* a positional flag word such as "complete" or "eof" */
+static int has_word(args_t *a, const char *w)
+{
+    int i;
+    for (i = 0; i < a->npos; i++)
+        if (!a->pos[i]->quoted && !strcmp(a->pos[i]->s, w)) return 1;
+    return 0;
+}
+
+/* null=a,b,c: pass NULL for the named pointer parameters */
+static int want_null(args_t *a, const char *what)
+{
+    int i = kv_index(a, "null");
+    const char *p;
+    size_t wl = strlen(what);
+    if (i < 0) return 0;
+    p = a->kv[i].val;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == wl && !strncmp(p, what, l)) return 1;
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+/* value of a string argument, with @fill(c,n) expanded; returns length or -1 */
+static long get_str(ctx_t *c, args_t *a, const char *key, const char *def, char *outbuf,
+                    size_t outlen)
+{
+    int i = kv_index(a, key);
+    const char *v;
+    size_t vl, o = 0, k;
+    if (i < 0) {
+        if (!def) return fail(c, "missing argument %s=", key), -1;
+        snprintf(outbuf, outlen, "%s", def);
+        return (long)strlen(outbuf);
+    }
+    v = a->kv[i].val;
+    vl = a->kv[i].len;
+    for (k = 0; k < vl;) {
+        if (!a->kv[i].quoted && vl - k > 6 && !strncmp(v + k, "@fill(", 6)) {
+            /* @fill(CHAR,COUNT) */
+            const char *q = v + k + 6;
+            char ch = *q;
+            char *end;
+            unsigned long n;
+            if (q[1] != ',') return fail(c, "bad @fill(): use @fill(c,count)"), -1;
+            n = strtoul(q + 2, &end, 0);
+            if (*end != ')') return fail(c, "bad @fill(): use @fill(c,count)"), -1;
+            if (o + n + 1 > outlen) return fail(c, "@fill too long"), -1;
+            memset(outbuf + o, ch, n);
+            o += n;
+            k = (size_t)(end + 1 - v);
+            continue;
+        }
+        if (o + 2 > outlen) return fail(c, "string argument too long"), -1;
+        outbuf[o++] = v[k++];
+    }
+    outbuf[o] = '\0';
+    return (long)o;
+}
+
+/* copy a string into a fixed char array; a string of >= size bytes fills
+ * the array with no NUL (the "unterminated" test case) */
+static void copy_fixed(char *dst, size_t size, const char *src, size_t len)
+{
+    memset(dst, 0, size);
+    memcpy(dst, src, len < size ? len : size);
+}
+
+/* ---------------- expressions ---------------- */
+
+typedef struct {
+    int is_str;
+    unsigned long long n;
+    char s[STRVAL];
+} val_t;
+
+typedef struct {
+    ctx_t *c;
+    const char *p;
+    char err[256];
+} parser_t;
+
+static void skipsp(parser_t *P)
+{
+    while (*P->p == ' ' || *P->p == '\t') P->p++;
+}
+
+static int field_value(ctx_t *c, const char *name, val_t *v, char *err, size_t errlen)
+{
+    v->is_str = 0;
+    v->n = 0;
+#define NUM(nm, expr) if (!strcmp(name, nm)) { v->n = (unsigned long long)(expr); return 0; }
+#define STR(nm, arr) if (!strcmp(name, nm)) { v->is_str = 1; snprintf(v->s, sizeof v->s, "%.*s", (int)sizeof(arr), arr); return 0; }
+    NUM("img.flags", c->img.imo_flags);
+    NUM("img.block_size", c->img.imo_block_size);
+    NUM("img.size", c->img.imo_size);
+    NUM("img.ctime", c->img.imo_ctime_ms);
+    NUM("img.mtime", c->img.imo_mtime_ms);
+    NUM("img.complete", c->img.imo_complete_ms);
+    NUM("img.extents", c->img.imo_extent_count);
+    NUM("img.imgflags", c->img.imo_def.img_flags);
+    STR("img.name", c->img.imo_def.img_basename);
+    STR("img.date", c->img.imo_def.img_date);
+    STR("img.lsu", c->img.imo_lsu.sln_name);
+    STR("img.objid", c->img.imo_objid);
+    STR("img.sha1", c->img.imo_sha1);
+    NUM("lsu.capacity", c->lsu.lsu_capacity);
+    NUM("lsu.used", c->lsu.lsu_used);
+    NUM("lsu.used_phys", c->lsu.lsu_used_phys);
+    NUM("lsu.images", c->lsu.lsu_images);
+    NUM("lsu.flags", c->lsu.lsu_flags);
+    NUM("lsu.block_size", c->lsu.lsu_block_size);
+    STR("lsu.name", c->lsu.lsu_name.sln_name);
+    STR("lsu.label", c->lsu.lsu_label);
+    STR("srv.name", c->srv.srv_server);
+    NUM("srv.cap", (unsigned long long)c->srv.srv_cap[0] | ((unsigned long long)c->srv.srv_cap[1] << 32));
+    NUM("srv.flags", c->srv.srv_flags);
+    NUM("srv.lsu_count", c->srv.srv_lsu_count);
+    NUM("srv.block_size", c->srv.srv_block_size);
+    NUM("srv.api_version", c->srv.srv_api_version);
+    STR("plugin.name", c->plug.pi_name);
+    STR("plugin.vendor", c->plug.pi_vendor);
+    STR("plugin.version", c->plug.pi_version);
+    NUM("plugin.api_min", c->plug.pi_api_version_min);
+    NUM("plugin.api_max", c->plug.pi_api_version_max);
+    NUM("plugin.api", c->plug.pi_api_version);
+    NUM("rc", c->rc);
+    NUM("bytes", c->bytes);
+    NUM("count", c->count);
+    STR("sha1", c->sha1);
+#undef NUM
+#undef STR
+    snprintf(err, errlen, "unknown field @%s", name);
+    return -1;
+}
+
+static int p_or(parser_t *P, val_t *v);
+
+static int p_atom(parser_t *P, val_t *v)
+{
+    char name[128];
+    size_t n = 0;
+    skipsp(P);
+    v->is_str = 0;
+    v->n = 0;
+    if (*P->p == '(') {
+        P->p++;
+        if (p_or(P, v)) return -1;
+        skipsp(P);
+        if (*P->p != ')') {
+            snprintf(P->err, sizeof P->err, "missing ')'");
+            return -1;
+        }
+        P->p++;
+        return 0;
+    }
+    if (isdigit((unsigned char)*P->p)) {
+        char *end;
+        errno = 0;
+        v->n = strtoull(P->p, &end, 0);
+        if (errno) {
+            snprintf(P->err, sizeof P->err, "bad number");
+            return -1;
+        }
+        P->p = end;
+        switch (*P->p) {
+        case 'K': case 'k': v->n <<= 10; P->p++; break;
+        case 'M': case 'm': v->n <<= 20; P->p++; break;
+        case 'G': case 'g': v->n <<= 30; P->p++; break;
+        case 'T': case 't': v->n <<= 40; P->p++; break;
+        default: break;
+        }
+        if (isalnum((unsigned char)*P->p) || *P->p == '_') {
+            snprintf(P->err, sizeof P->err, "bad number suffix '%c'", *P->p);
+            return -1;
+        }
+        return 0;
+    }
+    if (*P->p == '$' || *P->p == '@') {
+        int at = *P->p == '@';
+        P->p++;
+        while (isalnum((unsigned char)*P->p) || *P->p == '_' || (at && *P->p == '.'))
+            if (n + 1 < sizeof name) name[n++] = *P->p++;
+            else P->p++;
+        name[n] = '\0';
+        if (at) return field_value(P->c, name, v, P->err, sizeof P->err);
+        {
+            var_t *var = var_find(P->c, name);
+            if (!var) {
+                char tmp[STRVAL];
+                if (builtin_var(P->c, name, tmp, sizeof tmp) == 0) {
+                    v->is_str = 1;
+                    snprintf(v->s, sizeof v->s, "%s", tmp);
+                    return 0;
+                }
+                snprintf(P->err, sizeof P->err, "undefined variable $%s", name);
+                return -1;
+            }
+            if (var->type == VT_INT) v->n = var->n;
+            else if (var->type == VT_STR) {
+                v->is_str = 1;
+                snprintf(v->s, sizeof v->s, "%s", var->s);
+            } else {
+                snprintf(P->err, sizeof P->err, "$%s is a %s, not a value", name, vt_names[var->type]);
+                return -1;
+            }
+            return 0;
+        }
+    }
+    if (isalpha((unsigned char)*P->p) || *P->p == '_') {
+        unsigned long long cv;
+        int code;
+        while (isalnum((unsigned char)*P->p) || *P->p == '_')
+            if (n + 1 < sizeof name) name[n++] = *P->p++;
+            else P->p++;
+        name[n] = '\0';
+        if (const_lookup(name, &cv) == 0) {
+            v->n = cv;
+            return 0;
+        }
+        if (!strncmp(name, "STS_E", 5) && code_parse(name, &code) == 0) {
+            v->n = (unsigned long long)code;
+            return 0;
+        }
+        if (!strncmp(name, "CAP_", 4) || !strncmp(name, "STS_CAP_", 8)) {
+            static const char *caps[] = { "CLAIM", "OPEN_SERVER", "CLOSE_SERVER", "GET_SERVER_PROP",
+                "GET_SERVER_PROP_BYNAME", "LSU_LIST", "GET_LSU_PROP_BYNAME", "CREATE_IMAGE",
+                "WRITE_IMAGE", "FLUSH", "CLOSE_IMAGE", "OPEN_IMAGE", "READ_IMAGE", "DELETE_IMAGE",
+                "IMAGE_LIST", "GET_IMAGE_PROP", "GET_IMAGE_PROP_BYNAME", "READ_IMAGE_META",
+                "WRITE_IMAGE_META", "OPEN_TARGET_SERVER", "COPY_EXTENT", "COPY_IMAGE",
+                "INCLUDE_IN_IMAGE", "ASYNC_COPY_IMAGE", "NAMED_ASYNC_COPY_IMAGE",
+                "NAMED_ASYNC_WAIT", "NAMED_ASYNC_CANCEL", "EVCHANNEL", "LABEL_LSU" };
+            const char *cn = strstr(name, "CAP_") + 4;
+            size_t i;
+            for (i = 0; i < sizeof caps / sizeof caps[0]; i++)
+                if (!strcmp(caps[i], cn)) {
+                    v->n = 1ull << i;
+                    return 0;
+                }
+        }
+        snprintf(P->err, sizeof P->err, "unknown name '%s'", name);
+        return -1;
+    }
+    snprintf(P->err, sizeof P->err, "unexpected '%s'", P->p);
+    return -1;
+}
+
+static int p_mul(parser_t *P, val_t *v)
+{
+    if (p_atom(P, v)) return -1;
+    for (;;) {
+        val_t r;
+        char op;
+        skipsp(P);
+        op = *P->p;
+        if (op != '*' && op != '/') return 0;
+        P->p++;
+        if (p_atom(P, &r)) return -1;
+        if (v->is_str || r.is_str) {
+            snprintf(P->err, sizeof P->err, "arithmetic on a string");
+            return -1;
+        }
+        if (op == '*') v->n *= r.n;
+        else if (r.n) v->n /= r.n;
+        else {
+            snprintf(P->err, sizeof P->err, "division by zero");
+            return -1;
+        }
+    }
+}
+
+static int p_add(parser_t *P, val_t *v)
+{
+    if (p_mul(P, v)) return -1;
+    for (;;) {
+        val_t r;
+        char op;
+        skipsp(P);
+        op = *P->p;
+        if (op != '+' && op != '-') return 0;
+        P->p++;
+        if (p_mul(P, &r)) return -1;
+        if (v->is_str || r.is_str) {
+            snprintf(P->err, sizeof P->err, "arithmetic on a string");
+            return -1;
+        }
+        v->n = op == '+' ? v->n + r.n : v->n - r.n;
+    }
+}
+
+static int p_or(parser_t *P, val_t *v)
+{
+    if (p_add(P, v)) return -1;
+    for (;;) {
+        val_t r;
+        skipsp(P);
+        if (*P->p != '|') return 0;
+        P->p++;
+        if (p_add(P, &r)) return -1;
+        if (v->is_str || r.is_str) {
+            snprintf(P->err, sizeof P->err, "'|' on a string");
+            return -1;
+        }
+        v->n |= r.n;
+    }
+}
+
+static int eval_str(ctx_t *c, const char *s, val_t *v)
+{
+    parser_t P;
+    P.c = c;
+    P.p = s;
+    P.err[0] = '\0';
+    if (p_or(&P, v)) return fail(c, "in expression '%s': %s", s, P.err);
+    skipsp(&P);
+    if (*P.p) return fail(c, "in expression '%s': unexpected '%s'", s, P.p);
+    return 0;
+}
+
+/* evaluate tokens [i, j) as one side of an assertion / assignment:
+ * a single quoted token is a string literal; a single bare word that is
+ * not a known name is a string literal too */
+static int eval_toks(ctx_t *c, tok_t **t, int n, val_t *v)
+{
+    char buf[MAXLINE];
+    size_t o = 0;
+    int i;
+    if (n <= 0) return fail(c, "missing expression");
+    if (n == 1 && t[0]->quoted) {
+        v->is_str = 1;
+        snprintf(v->s, sizeof v->s, "%.*s", (int)t[0]->len, t[0]->s);
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        size_t l = strlen(t[i]->s);
+        if (o + l + 2 >= sizeof buf) return fail(c, "expression too long");
+        memcpy(buf + o, t[i]->s, l);
+        o += l;
+        buf[o++] = ' ';
+    }
+    buf[o ? o - 1 : 0] = '\0';
+    if (n == 1 && t[0]->s[0] != '$' && t[0]->s[0] != '@' && t[0]->s[0] != '(' &&
+        !isdigit((unsigned char)t[0]->s[0])) {
+        parser_t P;
+        val_t tmp;
+        P.c = c;
+        P.p = buf;
+        if (p_or(&P, &tmp) != 0 || *P.p) {
+            v->is_str = 1;
+            snprintf(v->s, sizeof v->s, "%.4000s", buf);
+            return 0;
+        }
+        *v = tmp;
+        return 0;
+    }
+    return eval_str(c, buf, v);
+}
+
+static int get_num(ctx_t *c, args_t *a, const char *key, int required, unsigned long long def,
+                   unsigned long long *out)
+{
+    int i = kv_index(a, key);
+    val_t v;
+    if (i < 0) {
+        if (required) return fail(c, "missing argument %s=", key);
+        *out = def;
+        return 0;
+    }
+    if (eval_str(c, a->kv[i].val, &v)) return -1;
+    if (v.is_str) return fail(c, "%s= must be a number, got \"%s\"", key, v.s);
+    *out = v.n;
+    return 0;
+}
+
+static int get_seed(ctx_t *c, args_t *a, int required, unsigned long long *seed)
+{
+    if (!has_kv(a, "seed")) {
+        if (required) return fail(c, "missing argument seed=");
+        *seed = 0;
+        return 0;
+    }
+    if (get_num(c, a, "seed", 1, 0, seed)) return -1;
+    c->seed = *seed;
+    c->seed_set = 1;
+    return 0;
+}
+
+/* a handle operand: $var (any handle kind, even closed or of another
+ * kind), "null", or a literal such as 0x1234 */
+static int get_handle(ctx_t *c, tok_t *t, int want, void **outp)
+{
+    if (!t) return fail(c, "missing handle operand");
+    if (!strcmp(t->s, "null") || !strcmp(t->s, "NULL")) {
+        *outp = NULL;
+        return 0;
+    }
+    if (t->s[0] == '$') {
+        var_t *v = var_find(c, t->s);
+        if (!v) return fail(c, "undefined handle %s", t->s);
+        if (v->type < VT_SRV || v->type > VT_ILIST)
+            return fail(c, "%s is a %s, not a handle", t->s, vt_names[v->type]);
+        if (want && v->type != want)
+            out(c, "note: passing %s (%s) where a %s is expected", t->s, vt_names[v->type],
+                vt_names[want]);
+        *outp = v->p;
+        return 0;
+    }
+    if (isdigit((unsigned char)t->s[0])) {
+        char *end;
+        unsigned long long n = strtoull(t->s, &end, 0);
+        if (!*end) {
+            *outp = (void *)(uintptr_t)n;
+            return 0;
+        }
+    }
+    return fail(c, "bad handle operand '%s' (use $name, null or a number)", t->s);
+}
+
+/* allowed keywords per command (space separated); NULL = anything */
+static int check_keys(ctx_t *c, args_t *a, const char *allowed)
+{
+    int i;
+    if (!allowed) return 0;
+    for (i = 0; i < a->nkv; i++) {
+        const char *k = a->kv[i].key;
+        const char *p = allowed;
+        size_t kl = strlen(k);
+        int ok = 0;
+        while (*p) {
+            const char *e = strchr(p, ' ');
+            size_t l = e ? (size_t)(e - p) : strlen(p);
+            if (l == kl && !strncmp(p, k, l)) ok = 1;
+            if (!e) break;
+            p = e + 1;
+        }
+        if (!ok) return fail(c, "unknown argument %s= (allowed: %s)", k, allowed);
+    }
+    return 0;
+}
+
+/* ---------------- expected return codes ---------------- */
+
+static int expect_has(ctx_t *c, args_t *a, int rc, int *matched)
+{
+    const char *p = a->expect;
+    *matched = 0;
+    if (!p) {
+        *matched = rc == STS_EOK;
+        return 0;
+    }
+    if (!strcmp(p, "any")) {
+        *matched = 1;
+        return 0;
+    }
+    while (*p) {
+        const char *e = strchr(p, '|');
+        char buf[64];
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        int code;
+        if (l >= sizeof buf) return fail(c, "bad expected code list '%s'", a->expect);
+        memcpy(buf, p, l);
+        buf[l] = '\0';
+        if (code_parse(buf, &code) != 0) return fail(c, "unknown return code '%s'", buf);
+        if (code == rc) *matched = 1;
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+/* check a call's return code against the line's expectation */
+static int chk(ctx_t *c, args_t *a, const char *fn, int rc)
+{
+    int m;
+    c->rc = rc;
+    if (expect_has(c, a, rc, &m)) return -1;
+    if (!m)
+        return fail(c, "%s returned %s (plugin: \"%s\"), expected %s", fn, code_name(rc),
+                    plugin_says(rc), a->expect ? a->expect : "STS_EOK");
+    return 0;
+}
+
+/* for composite steps: every call must return STS_EOK */
+static int must(ctx_t *c, const char *what, int rc)
+{
+    c->rc = rc;
+    if (rc != STS_EOK)
+        return fail(c, "%s returned %s (plugin: \"%s\")", what, code_name(rc), plugin_says(rc));
+    return 0;
+}
+
+/* out-parameters must be untouched when a call fails (stspi.h) */
+static void sentinel(void *p, size_t n) { memset(p, 0xA5, n); }
+static int untouched(ctx_t *c, const char *fn, const char *what, const void *p, size_t n, int rc)
+{
+    const unsigned char *b = p;
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (b[i] != 0xA5)
+            return fail(c, "%s returned %s but wrote its out-parameter %s (byte %zu)", fn,
+                        code_name(rc), what, i);
+    return 0;
+}
+
+#define NEED(fn)                                                                         \
+    do {                                                                                 \
+        if (!A.fn) return fail(c, "plugin does not export %s", api_symbol_of(&A, &A.fn)); \
+    } while (0)
+
+/* ================================================================== */
+/* Building API arguments                                             */
+/* ================================================================== */
+
+static int make_lsu(ctx_t *c, args_t *a, tok_t *srvtok, sts_lsu_t *lsu)
+{
+    char name[STRVAL];
+    long l;
+    void *h;
+    memset(lsu, 0, sizeof *lsu);
+    if (get_handle(c, srvtok, VT_SRV, &h)) return -1;
+    lsu->sl_server_handle = h;
+    if ((l = get_str(c, a, "lsu", "default", name, sizeof name)) < 0) return -1;
+    copy_fixed(lsu->sl_lsu_name.sln_name, sizeof lsu->sl_lsu_name.sln_name, name, (size_t)l);
+    return 0;
+}
+
+static int make_def(ctx_t *c, args_t *a, sts_image_def_t *def)
+{
+    char buf[STRVAL];
+    long l;
+    unsigned long long f;
+    memset(def, 0, sizeof *def);
+    if ((l = get_str(c, a, "name", NULL, buf, sizeof buf)) < 0) return -1;
+    copy_fixed(def->img_basename, sizeof def->img_basename, buf, (size_t)l);
+    if ((l = get_str(c, a, "date", "", buf, sizeof buf)) < 0) return -1;
+    copy_fixed(def->img_date, sizeof def->img_date, buf, (size_t)l);
+    if (get_num(c, a, "imgflags", 0, 0, &f)) return -1;
+    def->img_flags = (sts_uint32_t)f;
+    return 0;
+}
+
+/* name/date item as used by `images` */
+static void def_str(const sts_image_def_t *d, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.*s/%.*s", (int)sizeof d->img_basename, d->img_basename,
+             (int)sizeof d->img_date, d->img_date);
+}
+
+static void describe_img(ctx_t *c)
+{
+    char f[256];
+    image_flags_str(c->img.imo_flags, f, sizeof f);
+    note(c, "size=%llu flags=%s extents=%llu sha1=%.48s objid=%.48s",
+         (unsigned long long)c->img.imo_size, f, (unsigned long long)c->img.imo_extent_count,
+         c->img.imo_sha1[0] ? c->img.imo_sha1 : "\"\"", c->img.imo_objid[0] ? c->img.imo_objid : "\"\"");
+}
+
+/* buffers for raw calls: lengths up to and beyond STS_MAX_IO_SIZE are
+ * mapped lazily so "too big" cases never fault in the harness */
+static void *buf_alloc(unsigned long long len)
+{
+    void *p;
+    size_t n = (size_t)(len ? len : 1);
+    p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        fprintf(stderr, "replay: mmap %zu bytes failed\n", n);
+        exit(3);
+    }
+    return p;
+}
+static void buf_free(void *p, unsigned long long len) { munmap(p, (size_t)(len ? len : 1)); }
+
+/* ================================================================== */
+/* Commands: lifecycle and servers                                    */
+/* ================================================================== */
+
+typedef int (*cmd_fn)(ctx_t *, args_t *);
+
+static int c_init(ctx_t *c, args_t *a)
+{
+    unsigned long long ver;
+    sts_plugin_info_t info;
+    int rc;
+    NEED(init);
+    if (get_num(c, a, "version", 0, STS_VERSION, &ver)) return -1;
+    sentinel(&info, sizeof info);
+    rc = A.init((sts_uint32_t)ver, want_null(a, "info") ? NULL : &info);
+    if (chk(c, a, "stsp_init", rc)) return -1;
+    if (rc != STS_EOK) return untouched(c, "stsp_init", "info", &info, sizeof info, rc);
+    c->plug = info;
+    note(c, "%.64s / %.64s / %.64s api %u (min %u max %u)", info.pi_name, info.pi_vendor,
+         info.pi_version, info.pi_api_version, info.pi_api_version_min, info.pi_api_version_max);
+    return 0;
+}
+
+static int c_terminate(ctx_t *c, args_t *a)
+{
+    NEED(terminate);
+    return chk(c, a, "stsp_terminate", A.terminate());
+}
+
+static int c_claim(ctx_t *c, args_t *a)
+{
+    char name[STRVAL];
+    NEED(claim);
+    if (get_str(c, a, "name", g_server_name, name, sizeof name) < 0) return -1;
+    return chk(c, a, "stsp_claim", A.claim(want_null(a, "name") ? NULL : name));
+}
+
+static int c_strerror(ctx_t *c, args_t *a)
+{
+    int code;
+    const char *s;
+    char want[STRVAL];
+    NEED(strerror);
+    if (a->npos < 1 || code_parse(a->pos[0]->s, &code)) return fail(c, "strerror CODE");
+    s = A.strerror(code);
+    if (!s) return fail(c, "stsp_strerror(%d) returned NULL", code);
+    note(c, "\"%s\"", s);
+    if (has_kv(a, "contains")) {
+        if (get_str(c, a, "contains", NULL, want, sizeof want) < 0) return -1;
+        if (!strstr(s, want)) return fail(c, "stsp_strerror(%d) = \"%s\" lacks \"%s\"", code, s, want);
+    }
+    return 0;
+}
+
+static int get_cred(ctx_t *c, args_t *a, sts_cred_t *cred, const sts_cred_t **out)
+{
+    char buf[STRVAL];
+    long l;
+    *out = NULL;
+    if (!has_kv(a, "user") && !has_kv(a, "secret")) return 0;
+    memset(cred, 0, sizeof *cred);
+    if ((l = get_str(c, a, "user", "", buf, sizeof buf)) < 0) return -1;
+    copy_fixed(cred->sc_user, sizeof cred->sc_user, buf, (size_t)l);
+    if ((l = get_str(c, a, "secret", "", buf, sizeof buf)) < 0) return -1;
+    copy_fixed(cred->sc_secret, sizeof cred->sc_secret, buf, (size_t)l);
+    *out = cred;
+    return 0;
+}
+
+static int c_open_server(ctx_t *c, args_t *a)
+{
+    char name[STRVAL];
+    sts_cred_t cred;
+    const sts_cred_t *cp;
+    sts_server_handle_t sh;
+    int rc;
+    NEED(open_server);
+    if (a->npos < 1 || a->pos[0]->s[0] != '$') return fail(c, "open_server $srv [name=...]");
+    if (get_str(c, a, "name", g_server_name, name, sizeof name) < 0) return -1;
+    if (get_cred(c, a, &cred, &cp)) return -1;
+    sentinel(&sh, sizeof sh);
+    rc = A.open_server(want_null(a, "name") ? NULL : name, cp, want_null(a, "sh") ? NULL : &sh);
+    if (chk(c, a, "stsp_open_server", rc)) return -1;
+    if (rc != STS_EOK) return untouched(c, "stsp_open_server", "sh", &sh, sizeof sh, rc);
+    var_set_ptr(c, a->pos[0]->s, VT_SRV, sh);
+    return 0;
+}
+
+static int c_close_server(ctx_t *c, args_t *a)
+{
+    void *h;
+    NEED(close_server);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_SRV, &h)) return -1;
+    return chk(c, a, "stsp_close_server", A.close_server(h));
+}
+
+static void describe_srv(ctx_t *c)
+{
+    char f[256];
+    srv_flags_str(c->srv.srv_flags, f, sizeof f);
+    note(c, "%.1024s lsus=%u flags=%s block=%u api=%u cap=%08x%08x", c->srv.srv_server,
+         c->srv.srv_lsu_count, f, c->srv.srv_block_size, c->srv.srv_api_version,
+         c->srv.srv_cap[1], c->srv.srv_cap[0]);
+}
+
+static int c_get_server_prop(ctx_t *c, args_t *a)
+{
+    void *h;
+    sts_server_info_t info;
+    int rc;
+    NEED(get_server_prop);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_SRV, &h)) return -1;
+    sentinel(&info, sizeof info);
+    rc = A.get_server_prop(h, want_null(a, "info") ? NULL : &info);
+    if (chk(c, a, "stsp_get_server_prop", rc)) return -1;
+    if (rc != STS_EOK) return untouched(c, "stsp_get_server_prop", "info", &info, sizeof info, rc);
+    c->srv = info;
+    describe_srv(c);
+    return 0;
+}
+
+static int c_get_server_prop_byname(ctx_t *c, args_t *a)
+{
+    char name[STRVAL];
+    sts_cred_t cred;
+    const sts_cred_t *cp;
+    sts_server_info_t info;
+    int rc;
+    NEED(get_server_prop_byname);
+    if (get_str(c, a, "name", g_server_name, name, sizeof name) < 0) return -1;
+    if (get_cred(c, a, &cred, &cp)) return -1;
+    sentinel(&info, sizeof info);
+    rc = A.get_server_prop_byname(want_null(a, "name") ? NULL : name, cp,
+                                  want_null(a, "info") ? NULL : &info);
+    if (chk(c, a, "stsp_get_server_prop_byname", rc)) return -1;
+    if (rc != STS_EOK)
+        return untouched(c, "stsp_get_server_prop_byname", "info", &info, sizeof info, rc);
+    c->srv = info;
+    describe_srv(c);
+    return 0;
+}
+
+/* ================================================================== */
+/* Commands: LSUs                                                     */
+/* ================================================================== */
+
+static int c_open_lsu_list(ctx_t *c, args_t *a)
+{
+    void *sh;
+    sts_lsu_list_handle_t lh;
+    int rc;
+    NEED(open_lsu_list);
+    if (a->npos < 2 || a->pos[0]->s[0] != '$') return fail(c, "open_lsu_list $list $srv");
+    if (get_handle(c, a->pos[1], VT_SRV, &sh)) return -1;
+    sentinel(&lh, sizeof lh);
+    rc = A.open_lsu_list(sh, want_null(a, "lh") ? NULL : &lh);
+    if (chk(c, a, "stsp_open_lsu_list", rc)) return -1;
+    if (rc != STS_EOK) return untouched(c, "stsp_open_lsu_list", "lh", &lh, sizeof lh, rc);
+    var_set_ptr(c, a->pos[0]->s, VT_LLIST, lh);
+    return 0;
+}
+
+static int c_list_lsu(ctx_t *c, args_t *a)
+{
+    void *lh;
+    sts_lsu_name_t nm;
+    int rc;
+    char want[STRVAL];
+    NEED(list_lsu);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_LLIST, &lh)) return -1;
+    sentinel(&nm, sizeof nm);
+    rc = A.list_lsu(lh, want_null(a, "name") ? NULL : &nm);
+    if (chk(c, a, "stsp_list_lsu", rc)) return -1;
+    if (rc != STS_EOK) return untouched(c, "stsp_list_lsu", "name", &nm, sizeof nm, rc);
+    note(c, "\"%.128s\"", nm.sln_name);
+    if (has_kv(a, "name")) {
+        if (get_str(c, a, "name", NULL, want, sizeof want) < 0) return -1;
+        if (strncmp(nm.sln_name, want, sizeof nm.sln_name) != 0)
+            return fail(c, "stsp_list_lsu gave \"%.128s\", expected \"%s\"", nm.sln_name, want);
+    }
+    return 0;
+}
+
+static int c_close_lsu_list(ctx_t *c, args_t *a)
+{
+    void *lh;
+    NEED(close_lsu_list);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_LLIST, &lh)) return -1;
+    return chk(c, a, "stsp_close_lsu_list", A.close_lsu_list(lh));
+}
+
+/* compare a listing with the expected items: OP is == (exact, in order),
+ * has (each present) or lacks (none present) */
+static int compare_list(ctx_t *c, const char *what, char **got, int ngot, args_t *a, int first)
+{
+    const char *op;
+    int i, j;
+    char all[4096];
+    size_t o = 0;
+    all[0] = '\0';
+    for (i = 0; i < ngot && o + 2 < sizeof all; i++)
+        o += (size_t)snprintf(all + o, sizeof all - o, "%s%s", i ? " " : "", got[i]);
+    c->count = (unsigned long long)ngot;
+    note(c, "%d: %s", ngot, all);
+    if (a->npos <= first) return 0;
+    op = a->pos[first]->s;
+    if (!strcmp(op, "==")) {
+        int nwant = a->npos - first - 1;
+        for (i = 0; i < nwant && i < ngot; i++)
+            if (strcmp(got[i], a->pos[first + 1 + i]->s) != 0) break;
+        if (i != nwant || nwant != ngot) {
+            char exp[4096];
+            size_t e = 0;
+            exp[0] = '\0';
+            for (j = 0; j < nwant && e + 2 < sizeof exp; j++)
+                e += (size_t)snprintf(exp + e, sizeof exp - e, "%s%s", j ? " " : "", a->pos[first + 1 + j]->s);
+            return fail(c, "%s listed [%s], expected exactly [%s]", what, all, exp);
+        }
+        return 0;
+    }
+    if (!strcmp(op, "has") || !strcmp(op, "lacks")) {
+        int want_present = op[0] == 'h';
+        for (j = first + 1; j < a->npos; j++) {
+            int found = 0;
+            for (i = 0; i < ngot; i++)
+                if (!strcmp(got[i], a->pos[j]->s)) found = 1;
+            if (found != want_present)
+                return fail(c, "%s %s %s (listed: [%s])", what, want_present ? "lacks" : "has",
+                            a->pos[j]->s, all);
+        }
+        return 0;
+    }
+    return fail(c, "list operator must be ==, has or lacks, not '%s'", op);
+}
+
+static int c_lsus(ctx_t *c, args_t *a)
+{
+    void *sh;
+    sts_lsu_list_handle_t lh;
+    char *got[512];
+    int n = 0, rc, i, res;
+    NEED(open_lsu_list);
+    NEED(list_lsu);
+    NEED(close_lsu_list);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_SRV, &sh)) return -1;
+    if (must(c, "stsp_open_lsu_list", A.open_lsu_list(sh, &lh))) return -1;
+    for (;;) {
+        sts_lsu_name_t nm;
+        rc = A.list_lsu(lh, &nm);
+        if (rc == STS_ENO_MORE) break;
+        if (must(c, "stsp_list_lsu", rc)) return -1;
+        if (n == 512) return fail(c, "too many LSUs");
+        got[n] = xmalloc(sizeof nm.sln_name + 1);
+        snprintf(got[n], sizeof nm.sln_name + 1, "%.128s", nm.sln_name);
+        n++;
+    }
+    if (must(c, "stsp_close_lsu_list", A.close_lsu_list(lh))) return -1;
+    res = compare_list(c, "LSU list", got, n, a, 1);
+    for (i = 0; i < n; i++) free(got[i]);
+    return res;
+}
+
+static int c_get_lsu_prop(ctx_t *c, args_t *a)
+{
+    sts_lsu_t lsu;
+    sts_lsu_info_t info;
+    int rc;
+    char f[256];
+    NEED(get_lsu_prop_byname);
+    if (make_lsu(c, a, a->npos ? a->pos[0] : NULL, &lsu)) return -1;
+    sentinel(&info, sizeof info);
+    rc = A.get_lsu_prop_byname(want_null(a, "lsu") ? NULL : &lsu, want_null(a, "info") ? NULL : &info);
+    if (chk(c, a, "stsp_get_lsu_prop_byname", rc)) return -1;
+    if (rc != STS_EOK) return untouched(c, "stsp_get_lsu_prop_byname", "info", &info, sizeof info, rc);
+    c->lsu = info;
+    lsu_flags_str(info.lsu_flags, f, sizeof f);
+    note(c, "capacity=%llu used=%llu used_phys=%llu images=%llu flags=%s block=%u label=\"%.128s\"",
+         (unsigned long long)info.lsu_capacity, (unsigned long long)info.lsu_used,
+         (unsigned long long)info.lsu_used_phys, (unsigned long long)info.lsu_images, f,
+         info.lsu_block_size, info.lsu_label);
+    return 0;
+}
+
+/* ================================================================== */
+/* Commands: images                                                   */
+/* ================================================================== */
+
+static int c_create_image(ctx_t *c, args_t *a)
+{
+    sts_lsu_t lsu;
+    sts_image_def_t def;
+    sts_image_handle_t ih;
+    unsigned long long pending;
+    int rc;
+    NEED(create_image);
+    if (a->npos < 2 || a->pos[0]->s[0] != '$') return fail(c, "create_image $img $srv name=... [date=...]");
+    if (make_lsu(c, a, a->pos[1], &lsu) || make_def(c, a, &def)) return -1;
+    if (get_num(c, a, "pending", 0, 0, &pending)) return -1;
+    sentinel(&ih, sizeof ih);
+    rc = A.create_image(want_null(a, "lsu") ? NULL : &lsu, want_null(a, "def") ? NULL : &def,
+                        (int)pending, want_null(a, "ih") ? NULL : &ih);
+    if (chk(c, a, "stsp_create_image", rc)) return -1;
+    if (rc != STS_EOK) return untouched(c, "stsp_create_image", "ih", &ih, sizeof ih, rc);
+    var_set_ptr(c, a->pos[0]->s, VT_IMG, ih);
+    return 0;
+}
+
+static int parse_mode(ctx_t *c, args_t *a, int *mode)
+{
+    char m[64];
+    if (get_str(c, a, "mode", NULL, m, sizeof m) < 0) return -1;
+    if (!strcmp(m, "read")) *mode = STS_O_READ;
+    else if (!strcmp(m, "write")) *mode = STS_O_WRITE;
+    else {
+        val_t v;
+        if (eval_str(c, m, &v)) return -1;
+        *mode = (int)v.n;
+    }
+    return 0;
+}
+
+static int c_open_image(ctx_t *c, args_t *a)
+{
+    sts_lsu_t lsu;
+    sts_image_def_t def;
+    sts_image_handle_t ih;
+    int rc, mode;
+    NEED(open_image);
+    if (a->npos < 2 || a->pos[0]->s[0] != '$')
+        return fail(c, "open_image $img $srv name=... [date=...] mode=read|write");
+    if (make_lsu(c, a, a->pos[1], &lsu) || make_def(c, a, &def) || parse_mode(c, a, &mode)) return -1;
+    sentinel(&ih, sizeof ih);
+    rc = A.open_image(want_null(a, "lsu") ? NULL : &lsu, want_null(a, "def") ? NULL : &def, mode,
+                      want_null(a, "ih") ? NULL : &ih);
+    if (chk(c, a, "stsp_open_image", rc)) return -1;
+    if (rc != STS_EOK) return untouched(c, "stsp_open_image", "ih", &ih, sizeof ih, rc);
+    var_set_ptr(c, a->pos[0]->s, VT_IMG, ih);
+    return 0;
+}
+
+static int c_close_image(ctx_t *c, args_t *a)
+{
+    void *ih;
+    unsigned long long flags = 0;
+    NEED(close_image);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_IMG, &ih)) return -1;
+    if (has_word(a, "complete")) flags = STS_CLOSEF_IH_COMPLETE;
+    else if (has_word(a, "incomplete")) flags = STS_CLOSEF_IH_INCOMPLETE;
+    if (get_num(c, a, "flags", 0, flags, &flags)) return -1;
+    return chk(c, a, "stsp_close_image", A.close_image(ih, (int)flags));
+}
+
+static int c_flush(ctx_t *c, args_t *a)
+{
+    void *ih;
+    NEED(flush);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_IMG, &ih)) return -1;
+    return chk(c, a, "stsp_flush", A.flush(ih));
+}
+
+/* one stsp_write_image call */
+static int c_write_image(ctx_t *c, args_t *a)
+{
+    void *ih;
+    unsigned long long len, off, seed;
+    sts_uint64_t bw;
+    void *buf;
+    sts_stat_t st;
+    int rc;
+    NEED(write_image);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_IMG, &ih)) return -1;
+    if (get_num(c, a, "len", 1, 0, &len) || get_num(c, a, "off", 0, 0, &off) ||
+        get_seed(c, a, 0, &seed))
+        return -1;
+    buf = buf_alloc(len);
+    if (!has_word(a, "zeros") && len <= STS_MAX_IO_SIZE) pattern_fill(seed, off, buf, (size_t)len);
+    memset(&st, 0, sizeof st);
+    sentinel(&bw, sizeof bw);
+    rc = A.write_image(ih, has_word(a, "stat") ? &st : NULL, want_null(a, "buf") ? NULL : buf, len,
+                       off, want_null(a, "written") ? NULL : &bw);
+    buf_free(buf, len);
+    if (chk(c, a, "stsp_write_image", rc)) return -1;
+    if (rc != STS_EOK) return untouched(c, "stsp_write_image", "byteswritten", &bw, sizeof bw, rc);
+    c->bytes = bw;
+    count_written(bw);
+    if (bw != len) return fail(c, "stsp_write_image: byteswritten=%llu, expected %llu", (unsigned long long)bw, len);
+    return 0;
+}
+
+/* a loop of writes: size bytes from off in bs-byte writes */
+static int c_write_data(ctx_t *c, args_t *a)
+{
+    void *ih;
+    unsigned long long size, bs, off, seed, flush_every, done = 0, since_flush = 0;
+    unsigned char *buf;
+    double t0 = now_s(), dt;
+    NEED(write_image);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_IMG, &ih)) return -1;
+    if (get_num(c, a, "size", 1, 0, &size) || get_num(c, a, "bs", 0, 1u << 20, &bs) ||
+        get_num(c, a, "off", 0, 0, &off) || get_seed(c, a, 1, &seed) ||
+        get_num(c, a, "flush_every", 0, 0, &flush_every))
+        return -1;
+    if (bs == 0 || bs > STS_MAX_IO_SIZE) return fail(c, "bad bs=%llu", bs);
+    buf = xmalloc((size_t)bs);
+    while (done < size) {
+        unsigned long long n = size - done < bs ? size - done : bs;
+        sts_uint64_t bw = 0;
+        int rc;
+        pattern_fill(seed, off + done, buf, (size_t)n);
+        rc = A.write_image(ih, NULL, buf, n, off + done, &bw);
+        if (rc != STS_EOK) {
+            free(buf);
+            c->rc = rc;
+            return fail(c, "stsp_write_image(len=%llu, off=%llu) returned %s (plugin: \"%s\") after %llu bytes",
+                        n, off + done, code_name(rc), plugin_says(rc), done);
+        }
+        if (bw != n) {
+            free(buf);
+            return fail(c, "stsp_write_image(len=%llu, off=%llu): byteswritten=%llu", n, off + done, (unsigned long long)bw);
+        }
+        count_written(n);
+        done += n;
+        since_flush += n;
+        if (flush_every && since_flush >= flush_every) {
+            NEED(flush);
+            if (must(c, "stsp_flush", A.flush(ih))) {
+                free(buf);
+                return -1;
+            }
+            since_flush = 0;
+        }
+    }
+    free(buf);
+    dt = now_s() - t0;
+    c->bytes = done;
+    note(c, "%llu bytes at %.1f MiB/s", done, dt > 0 ? (double)done / 1048576.0 / dt : 0.0);
+    return 0;
+}
+
+/* check len bytes read at off: pattern (seed) or zeros */
+static int check_content(ctx_t *c, const char *what, const unsigned char *buf, unsigned long long n,
+                         unsigned long long off, int zeros, unsigned long long seed)
+{
+    size_t bad;
+    if (zeros) {
+        for (bad = 0; bad < n; bad++)
+            if (buf[bad]) break;
+    } else {
+        bad = pattern_mismatch(seed, off, buf, (size_t)n);
+    }
+    if (bad < n) {
+        unsigned char exp = 0;
+        if (!zeros) pattern_fill(seed, off + bad, &exp, 1);
+        return fail(c, "%s: content differs at byte %llu (0x%02x, expected 0x%02x)", what,
+                    off + (unsigned long long)bad, buf[bad], exp);
+    }
+    return 0;
+}
+
+static int c_read_image(ctx_t *c, args_t *a)
+{
+    void *ih;
+    unsigned long long len, off, seed, got;
+    sts_uint64_t br;
+    unsigned char *buf;
+    int rc, res = 0;
+    NEED(read_image);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_IMG, &ih)) return -1;
+    if (get_num(c, a, "len", 1, 0, &len) || get_num(c, a, "off", 0, 0, &off) ||
+        get_seed(c, a, 0, &seed))
+        return -1;
+    buf = buf_alloc(len);
+    sentinel(&br, sizeof br);
+    rc = A.read_image(ih, want_null(a, "buf") ? NULL : buf, len, off, want_null(a, "read") ? NULL : &br);
+    if (chk(c, a, "stsp_read_image", rc)) {
+        buf_free(buf, len);
+        return -1;
+    }
+    if (rc != STS_EOK) {
+        buf_free(buf, len);
+        return untouched(c, "stsp_read_image", "bytesread", &br, sizeof br, rc);
+    }
+    c->bytes = br;
+    count_read(br);
+    note(c, "bytesread=%llu", (unsigned long long)br);
+    if (br > len) res = fail(c, "stsp_read_image: bytesread=%llu > len=%llu", (unsigned long long)br, len);
+    if (!res && has_kv(a, "got")) {
+        if (get_num(c, a, "got", 1, 0, &got)) res = -1;
+        else if (br != got) res = fail(c, "stsp_read_image: bytesread=%llu, expected %llu", (unsigned long long)br, got);
+    }
+    if (!res && (has_kv(a, "seed") || has_word(a, "zeros")))
+        res = check_content(c, "stsp_read_image", buf, br, off, has_word(a, "zeros"), seed);
+    buf_free(buf, len);
+    return res;
+}
+
+/* sequential verification of [off, off+size) against the seed */
+static int verify_range(ctx_t *c, void *ih, unsigned long long off, unsigned long long size,
+                        unsigned long long bs, unsigned long long seed, sha1_ctx *sha)
+{
+    unsigned char *buf = xmalloc((size_t)bs);
+    unsigned long long done = 0;
+    while (done < size) {
+        unsigned long long n = size - done < bs ? size - done : bs;
+        sts_uint64_t br = 0;
+        int rc = A.read_image(ih, buf, n, off + done, &br);
+        if (rc != STS_EOK) {
+            free(buf);
+            c->rc = rc;
+            return fail(c, "stsp_read_image(len=%llu, off=%llu) returned %s (plugin: \"%s\")", n,
+                        off + done, code_name(rc), plugin_says(rc));
+        }
+        count_read(br);
+        if (br != n) {
+            free(buf);
+            return fail(c, "stsp_read_image(len=%llu, off=%llu): bytesread=%llu, expected %llu", n,
+                        off + done, (unsigned long long)br, n);
+        }
+        if (check_content(c, "stsp_read_image", buf, n, off + done, 0, seed)) {
+            free(buf);
+            return -1;
+        }
+        if (sha) sha1_update(sha, buf, (size_t)n);
+        done += n;
+    }
+    free(buf);
+    return 0;
+}
+
+/* a read at the end must give STS_EOK with 0 bytes; beyond it STS_ERANGE */
+static int check_eof(ctx_t *c, void *ih, unsigned long long size)
+{
+    unsigned char b[STS_BLOCK_SIZE];
+    sts_uint64_t br = 12345;
+    int rc = A.read_image(ih, b, STS_BLOCK_SIZE, size, &br);
+    if (rc != STS_EOK) return fail(c, "read at offset == size (%llu) returned %s, expected STS_EOK", size, code_name(rc));
+    if (br != 0) return fail(c, "read at offset == size (%llu) gave %llu bytes, expected 0", size, (unsigned long long)br);
+    br = 12345;
+    rc = A.read_image(ih, b, STS_BLOCK_SIZE, size + STS_BLOCK_SIZE, &br);
+    if (rc != STS_ERANGE)
+        return fail(c, "read at offset size+512 (%llu) returned %s, expected STS_ERANGE", size + STS_BLOCK_SIZE, code_name(rc));
+    return 0;
+}
+
+static int c_verify_data(ctx_t *c, args_t *a)
+{
+    void *ih;
+    unsigned long long size, bs, off, seed;
+    double t0 = now_s(), dt;
+    NEED(read_image);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_IMG, &ih)) return -1;
+    if (get_num(c, a, "size", 1, 0, &size) || get_num(c, a, "bs", 0, 1u << 20, &bs) ||
+        get_num(c, a, "off", 0, 0, &off) || get_seed(c, a, 1, &seed))
+        return -1;
+    if (bs == 0 || bs > STS_MAX_IO_SIZE) return fail(c, "bad bs=%llu", bs);
+    if (verify_range(c, ih, off, size, bs, seed, NULL)) return -1;
+    if (has_word(a, "eof") && check_eof(c, ih, off + size)) return -1;
+    dt = now_s() - t0;
+    c->bytes = size;
+    note(c, "%llu bytes verified at %.1f MiB/s", size, dt > 0 ? (double)size / 1048576.0 / dt : 0.0);
+    return 0;
+}
+
+static int random_reads(ctx_t *c, void *ih, unsigned long long size, unsigned long long seed,
+                        unsigned long long count, unsigned long long maxlen, unsigned long long rseed)
+{
+    prng_t r;
+    unsigned long long i, blocks = size / STS_BLOCK_SIZE, maxb = maxlen / STS_BLOCK_SIZE;
+    unsigned char *buf = xmalloc((size_t)maxlen);
+    if (maxb == 0) maxb = 1;
+    prng_seed(&r, rseed);
+    for (i = 0; i < count; i++) {
+        unsigned long long off, len, exp;
+        sts_uint64_t br = 0;
+        int rc;
+        /* a few fixed edge cases first, then random ones */
+        if (i == 0) off = 0;
+        else if (i == 1) off = blocks ? (blocks - 1) * STS_BLOCK_SIZE : 0;
+        else off = prng_below(&r, blocks + 1) * STS_BLOCK_SIZE;
+        len = (prng_below(&r, maxb) + 1) * STS_BLOCK_SIZE;
+        exp = off + len <= size ? len : size - off;
+        rc = A.read_image(ih, buf, len, off, &br);
+        if (rc != STS_EOK) {
+            free(buf);
+            c->rc = rc;
+            return fail(c, "random read #%llu (rng %llu): stsp_read_image(len=%llu, off=%llu) returned %s (plugin: \"%s\")",
+                        i, rseed, len, off, code_name(rc), plugin_says(rc));
+        }
+        count_read(br);
+        if (br != exp) {
+            free(buf);
+            return fail(c, "random read #%llu (rng %llu): stsp_read_image(len=%llu, off=%llu): bytesread=%llu, expected %llu",
+                        i, rseed, len, off, (unsigned long long)br, exp);
+        }
+        if (check_content(c, "random read", buf, br, off, 0, seed)) {
+            free(buf);
+            return -1;
+        }
+    }
+    free(buf);
+    return 0;
+}
+
+static int c_read_random(ctx_t *c, args_t *a)
+{
+    void *ih;
+    unsigned long long size, seed, count, maxlen, rng;
+    NEED(read_image);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_IMG, &ih)) return -1;
+    if (get_num(c, a, "size", 1, 0, &size) || get_seed(c, a, 1, &seed) ||
+        get_num(c, a, "count", 0, 64, &count) || get_num(c, a, "maxlen", 0, 4u << 20, &maxlen) ||
+        get_num(c, a, "rng", 0, g_seed ^ (unsigned long long)c->line, &rng))
+        return -1;
+    if (maxlen < STS_BLOCK_SIZE || maxlen > (256u << 20)) return fail(c, "bad maxlen=%llu", maxlen);
+    note(c, "rng=%llu", rng);
+    return random_reads(c, ih, size, seed, count, maxlen, rng);
+}
+
+static int is_hex(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
+    return s[n] == '\0';
+}
+
+/* read a whole open image, SHA-1 it, compare with imo_sha1 and (seed=)
+ * with the generated data's SHA-1 */
+static int c_sha1_image(ctx_t *c, args_t *a)
+{
+    void *ih;
+    sts_image_info_t info;
+    unsigned long long seed, pos = 0, bs;
+    unsigned char *buf, dg[20];
+    sha1_ctx sc;
+    char hex[41];
+    NEED(get_image_prop);
+    NEED(read_image);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_IMG, &ih)) return -1;
+    if (get_seed(c, a, 0, &seed) || get_num(c, a, "bs", 0, 1u << 20, &bs)) return -1;
+    if (must(c, "stsp_get_image_prop", A.get_image_prop(ih, &info))) return -1;
+    c->img = info;
+    buf = xmalloc((size_t)bs);
+    sha1_init(&sc);
+    while (pos < info.imo_size) {
+        sts_uint64_t br = 0;
+        int rc = A.read_image(ih, buf, bs, pos, &br);
+        if (rc != STS_EOK) {
+            free(buf);
+            return must(c, "stsp_read_image", rc);
+        }
+        if (br == 0) {
+            free(buf);
+            return fail(c, "stsp_read_image at %llu gave 0 bytes before imo_size %llu", pos,
+                        (unsigned long long)info.imo_size);
+        }
+        count_read(br);
+        sha1_update(&sc, buf, (size_t)br);
+        pos += br;
+    }
+    free(buf);
+    sha1_final(&sc, dg);
+    sha1_hex(dg, hex);
+    snprintf(c->sha1, sizeof c->sha1, "%s", hex);
+    note(c, "sha1=%s size=%llu", hex, pos);
+    if (!is_hex(info.imo_sha1, 40)) return fail(c, "imo_sha1 \"%.48s\" is not 40 lower-case hex digits", info.imo_sha1);
+    if (strcmp(hex, info.imo_sha1) != 0)
+        return fail(c, "SHA-1 of the bytes read (%s) != imo_sha1 (%s)", hex, info.imo_sha1);
+    if (has_kv(a, "seed")) {
+        char exp[41];
+        pattern_sha1(seed, info.imo_size, exp);
+        if (strcmp(exp, hex) != 0)
+            return fail(c, "SHA-1 of the bytes read (%s) != SHA-1 of the seed data (%s)", hex, exp);
+    }
+    return 0;
+}
+
+/* the workhorse: check a complete image end to end */
+static int c_verify_image(ctx_t *c, args_t *a)
+{
+    sts_lsu_t lsu;
+    sts_image_def_t def;
+    sts_image_info_t info, hinfo;
+    sts_image_handle_t ih;
+    unsigned long long seed, size, bs, nrandom, maxlen;
+    unsigned char dg[20];
+    char hex[41], exp[41], f[256];
+    sha1_ctx sc;
+    int res;
+    double t0 = now_s(), dt;
+    NEED(get_image_prop_byname);
+    NEED(open_image);
+    NEED(read_image);
+    NEED(close_image);
+    NEED(get_image_prop);
+    if (make_lsu(c, a, a->npos ? a->pos[0] : NULL, &lsu) || make_def(c, a, &def)) return -1;
+    if (get_seed(c, a, 1, &seed) || get_num(c, a, "size", 1, 0, &size) ||
+        get_num(c, a, "bs", 0, 1u << 20, &bs) || get_num(c, a, "random", 0, 16, &nrandom) ||
+        get_num(c, a, "maxlen", 0, 1u << 20, &maxlen))
+        return -1;
+    if (must(c, "stsp_get_image_prop_byname", A.get_image_prop_byname(&lsu, &def, &info))) return -1;
+    c->img = info;
+    image_flags_str(info.imo_flags, f, sizeof f);
+    if ((info.imo_flags & (STS_II_IMAGE_COMPLETE | STS_II_IMAGE_CREATED)) !=
+            (STS_II_IMAGE_COMPLETE | STS_II_IMAGE_CREATED) ||
+        (info.imo_flags & (STS_II_IMAGE_PENDING | STS_II_BUSY_WRITE | STS_II_ABNORMAL)))
+        return fail(c, "image %s/%s flags %s: expected IMAGE_CREATED|IMAGE_COMPLETE only",
+                    def.img_basename, def.img_date, f);
+    if (info.imo_size != size)
+        return fail(c, "image %s/%s imo_size=%llu, expected %llu", def.img_basename, def.img_date,
+                    (unsigned long long)info.imo_size, size);
+    if (info.imo_block_size != STS_BLOCK_SIZE)
+        return fail(c, "imo_block_size=%u, expected %u", info.imo_block_size, STS_BLOCK_SIZE);
+    if (!is_hex(info.imo_sha1, 40)) return fail(c, "imo_sha1 \"%.48s\" is not 40 lower-case hex digits", info.imo_sha1);
+    if (!is_hex(info.imo_objid, 32)) return fail(c, "imo_objid \"%.48s\" is not 32 lower-case hex digits", info.imo_objid);
+    if (info.imo_complete_ms == 0) return fail(c, "imo_complete_ms is 0 for a complete image");
+    if (strncmp(info.imo_def.img_basename, def.img_basename, sizeof def.img_basename) ||
+        strncmp(info.imo_def.img_date, def.img_date, sizeof def.img_date))
+        return fail(c, "imo_def is %.256s/%.32s, expected %s/%s", info.imo_def.img_basename,
+                    info.imo_def.img_date, def.img_basename, def.img_date);
+    pattern_sha1(seed, size, exp);
+    if (strcmp(exp, info.imo_sha1) != 0)
+        return fail(c, "imo_sha1 %s != SHA-1 of the seed data %s", info.imo_sha1, exp);
+    if (must(c, "stsp_open_image(STS_O_READ)", A.open_image(&lsu, &def, STS_O_READ, &ih))) return -1;
+    sha1_init(&sc);
+    res = verify_range(c, ih, 0, size, bs, seed, &sc);
+    if (!res) {
+        sha1_final(&sc, dg);
+        sha1_hex(dg, hex);
+        snprintf(c->sha1, sizeof c->sha1, "%s", hex);
+        if (strcmp(hex, info.imo_sha1) != 0)
+            res = fail(c, "SHA-1 of the bytes read (%s) != imo_sha1 (%s)", hex, info.imo_sha1);
+    }
+    if (!res) res = check_eof(c, ih, size);
+    if (!res && nrandom) res = random_reads(c, ih, size, seed, nrandom, maxlen, seed ^ 0x5151);
+    if (!res) {
+        if (must(c, "stsp_get_image_prop", A.get_image_prop(ih, &hinfo))) res = -1;
+        else if (hinfo.imo_size != info.imo_size || strcmp(hinfo.imo_sha1, info.imo_sha1) ||
+                 hinfo.imo_flags != info.imo_flags)
+            res = fail(c, "stsp_get_image_prop on the read handle disagrees with _byname");
+    }
+    if (must(c, "stsp_close_image(read handle)", A.close_image(ih, 0))) res = -1;
+    dt = now_s() - t0;
+    if (!res)
+        note(c, "%s/%s: %llu bytes ok, sha1 %s, %.1f MiB/s", def.img_basename, def.img_date, size,
+             info.imo_sha1, dt > 0 ? (double)size / 1048576.0 / dt : 0.0);
+    return res;
+}
+
+static int c_delete_image(ctx_t *c, args_t *a)
+{
+    sts_lsu_t lsu;
+    sts_image_def_t def;
+    unsigned long long async;
+    NEED(delete_image);
+    if (make_lsu(c, a, a->npos ? a->pos[0] : NULL, &lsu) || make_def(c, a, &def)) return -1;
+    if (get_num(c, a, "async", 0, 0, &async)) return -1;
+    return chk(c, a, "stsp_delete_image",
+               A.delete_image(want_null(a, "lsu") ? NULL : &lsu, want_null(a, "def") ? NULL : &def, (int)async));
+}
+
+static int c_get_image_prop(ctx_t *c, args_t *a)
+{
+    void *ih;
+    sts_image_info_t info;
+    int rc;
+    NEED(get_image_prop);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_IMG, &ih)) return -1;
+    sentinel(&info, sizeof info);
+    rc = A.get_image_prop(ih, want_null(a, "info") ? NULL : &info);
+    if (chk(c, a, "stsp_get_image_prop", rc)) return -1;
+    if (rc != STS_EOK) return untouched(c, "stsp_get_image_prop", "info", &info, sizeof info, rc);
+    c->img = info;
+    describe_img(c);
+    return 0;
+}
+
+static int c_get_image_prop_byname(ctx_t *c, args_t *a)
+{
+    sts_lsu_t lsu;
+    sts_image_def_t def;
+    sts_image_info_t info;
+    int rc;
+    NEED(get_image_prop_byname);
+    if (make_lsu(c, a, a->npos ? a->pos[0] : NULL, &lsu) || make_def(c, a, &def)) return -1;
+    sentinel(&info, sizeof info);
+    rc = A.get_image_prop_byname(want_null(a, "lsu") ? NULL : &lsu, want_null(a, "def") ? NULL : &def,
+                                 want_null(a, "info") ? NULL : &info);
+    if (chk(c, a, "stsp_get_image_prop_byname", rc)) return -1;
+    if (rc != STS_EOK) return untouched(c, "stsp_get_image_prop_byname", "info", &info, sizeof info, rc);
+    c->img = info;
+    describe_img(c);
+    return 0;
+}
+
+static int c_open_image_list(ctx_t *c, args_t *a)
+{
+    sts_lsu_t lsu;
+    sts_image_list_handle_t lh;
+    int rc;
+    NEED(open_image_list);
+    if (a->npos < 2 || a->pos[0]->s[0] != '$') return fail(c, "open_image_list $list $srv [lsu=...]");
+    if (make_lsu(c, a, a->pos[1], &lsu)) return -1;
+    sentinel(&lh, sizeof lh);
+    rc = A.open_image_list(want_null(a, "lsu") ? NULL : &lsu, want_null(a, "lh") ? NULL : &lh);
+    if (chk(c, a, "stsp_open_image_list", rc)) return -1;
+    if (rc != STS_EOK) return untouched(c, "stsp_open_image_list", "lh", &lh, sizeof lh, rc);
+    var_set_ptr(c, a->pos[0]->s, VT_ILIST, lh);
+    return 0;
+}
+
+static int c_list_image(ctx_t *c, args_t *a)
+{
+    void *lh;
+    sts_image_def_t def;
+    char got[400], want[STRVAL];
+    int rc;
+    NEED(list_image);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_ILIST, &lh)) return -1;
+    sentinel(&def, sizeof def);
+    rc = A.list_image(lh, want_null(a, "def") ? NULL : &def);
+    if (chk(c, a, "stsp_list_image", rc)) return -1;
+    if (rc != STS_EOK) return untouched(c, "stsp_list_image", "def", &def, sizeof def, rc);
+    def_str(&def, got, sizeof got);
+    note(c, "%s", got);
+    if (a->npos >= 2) {
+        snprintf(want, sizeof want, "%s", a->pos[1]->s);
+        if (!strchr(want, '/')) strcat(want, "/");
+        if (strcmp(got, want)) return fail(c, "stsp_list_image gave %s, expected %s", got, want);
+    }
+    return 0;
+}
+
+static int c_close_image_list(ctx_t *c, args_t *a)
+{
+    void *lh;
+    NEED(close_image_list);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_ILIST, &lh)) return -1;
+    return chk(c, a, "stsp_close_image_list", A.close_image_list(lh));
+}
+
+static int c_images(ctx_t *c, args_t *a)
+{
+    sts_lsu_t lsu;
+    sts_image_list_handle_t lh;
+    char **got = NULL;
+    int n = 0, cap = 0, rc, i, res;
+    NEED(open_image_list);
+    NEED(list_image);
+    NEED(close_image_list);
+    if (make_lsu(c, a, a->npos ? a->pos[0] : NULL, &lsu)) return -1;
+    if (must(c, "stsp_open_image_list", A.open_image_list(&lsu, &lh))) return -1;
+    for (;;) {
+        sts_image_def_t def;
+        rc = A.list_image(lh, &def);
+        if (rc == STS_ENO_MORE) break;
+        if (must(c, "stsp_list_image", rc)) return -1;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            got = realloc(got, (size_t)cap * sizeof *got);
+            if (!got) exit(3);
+        }
+        got[n] = xmalloc(400);
+        def_str(&def, got[n], 400);
+        for (i = 0; i < n; i++)
+            if (!strcmp(got[i], got[n])) return fail(c, "image %s listed twice", got[n]);
+        n++;
+    }
+    if (must(c, "stsp_close_image_list", A.close_image_list(lh))) return -1;
+    /* the contract orders the list by (basename, date) bytewise */
+    for (i = 1; i < n; i++) {
+        char *s1 = strchr(got[i - 1], '/'), *s2 = strchr(got[i], '/');
+        int cmp;
+        *s1 = *s2 = '\0';
+        cmp = strcmp(got[i - 1], got[i]);
+        if (cmp == 0) cmp = strcmp(s1 + 1, s2 + 1);
+        *s1 = *s2 = '/';
+        if (cmp > 0) return fail(c, "image list not in (basename, date) order: %s before %s", got[i - 1], got[i]);
+    }
+    res = compare_list(c, "image list", got, n, a, 1);
+    for (i = 0; i < n; i++) free(got[i]);
+    free(got);
+    return res;
+}
+
+/* ---------------- metadata ---------------- */
+
+static int c_write_meta(ctx_t *c, args_t *a)
+{
+    void *ih;
+    unsigned long long off, len, seed;
+    sts_uint64_t bw;
+    char *buf;
+    int rc;
+    NEED(write_image_meta);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_IMG, &ih)) return -1;
+    if (get_num(c, a, "off", 0, 0, &off) || get_seed(c, a, 0, &seed)) return -1;
+    if (has_kv(a, "text")) {
+        long l;
+        buf = buf_alloc(STRVAL);
+        if ((l = get_str(c, a, "text", NULL, buf, STRVAL)) < 0) return -1;
+        len = (unsigned long long)l;
+        if (has_kv(a, "len") && get_num(c, a, "len", 1, 0, &len)) return -1;
+        if (len > STRVAL) return fail(c, "len= longer than the text buffer");
+        sentinel(&bw, sizeof bw);
+        rc = A.write_image_meta(ih, want_null(a, "buf") ? NULL : buf, len, off,
+                                want_null(a, "written") ? NULL : &bw);
+        buf_free(buf, STRVAL);
+    } else {
+        if (get_num(c, a, "len", 1, 0, &len)) return -1;
+        buf = buf_alloc(len);
+        if (len <= STS_MAX_IMAGE_META * 2ull) pattern_fill(seed, off, buf, (size_t)len);
+        sentinel(&bw, sizeof bw);
+        rc = A.write_image_meta(ih, want_null(a, "buf") ? NULL : buf, len, off,
+                                want_null(a, "written") ? NULL : &bw);
+        buf_free(buf, len);
+    }
+    if (chk(c, a, "stsp_write_image_meta", rc)) return -1;
+    if (rc != STS_EOK) return untouched(c, "stsp_write_image_meta", "byteswritten", &bw, sizeof bw, rc);
+    c->bytes = bw;
+    if (bw != len) return fail(c, "stsp_write_image_meta: byteswritten=%llu, expected %llu", (unsigned long long)bw, len);
+    note(c, "%llu bytes at %llu", len, off);
+    return 0;
+}
+
+static int c_read_meta(ctx_t *c, args_t *a)
+{
+    void *ih;
+    unsigned long long off, len, seed, got;
+    sts_uint64_t br;
+    unsigned char *buf;
+    char text[STRVAL];
+    int rc, res = 0;
+    long tl = -1;
+    NEED(read_image_meta);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_IMG, &ih)) return -1;
+    if (get_num(c, a, "off", 0, 0, &off) || get_seed(c, a, 0, &seed)) return -1;
+    if (has_kv(a, "text") && (tl = get_str(c, a, "text", NULL, text, sizeof text)) < 0) return -1;
+    if (has_kv(a, "len")) {
+        if (get_num(c, a, "len", 1, 0, &len)) return -1;
+    } else if (tl >= 0) {
+        len = (unsigned long long)tl;
+    } else {
+        return fail(c, "read_meta needs len= (or text=)");
+    }
+    buf = buf_alloc(len);
+    sentinel(&br, sizeof br);
+    rc = A.read_image_meta(ih, want_null(a, "buf") ? NULL : buf, len, off, want_null(a, "read") ? NULL : &br);
+    if (chk(c, a, "stsp_read_image_meta", rc)) {
+        buf_free(buf, len);
+        return -1;
+    }
+    if (rc != STS_EOK) {
+        buf_free(buf, len);
+        return untouched(c, "stsp_read_image_meta", "bytesread", &br, sizeof br, rc);
+    }
+    c->bytes = br;
+    note(c, "bytesread=%llu", (unsigned long long)br);
+    if (br > len) res = fail(c, "stsp_read_image_meta: bytesread=%llu > len=%llu", (unsigned long long)br, len);
+    if (!res && has_kv(a, "got")) {
+        if (get_num(c, a, "got", 1, 0, &got)) res = -1;
+        else if (br != got) res = fail(c, "stsp_read_image_meta: bytesread=%llu, expected %llu", (unsigned long long)br, got);
+    }
+    if (!res && tl >= 0) {
+        unsigned long long cmp = br < (unsigned long long)tl ? br : (unsigned long long)tl;
+        if (!has_kv(a, "got") && br != (unsigned long long)tl && br != len)
+            res = fail(c, "stsp_read_image_meta: bytesread=%llu, expected %ld", (unsigned long long)br, tl);
+        else if (memcmp(buf, text, (size_t)cmp) != 0) {
+            char shown[200];
+            size_t i, n = cmp < 60 ? (size_t)cmp : 60;
+            for (i = 0; i < n; i++) shown[i] = isprint(buf[i]) ? (char)buf[i] : '.';
+            shown[n] = '\0';
+            res = fail(c, "metadata at %llu reads \"%s\", expected \"%.60s\"", off, shown, text);
+        }
+    }
+    if (!res && (has_kv(a, "seed") || has_word(a, "zeros")))
+        res = check_content(c, "stsp_read_image_meta", buf, br, off, has_word(a, "zeros"), seed);
+    buf_free(buf, len);
+    return res;
+}
+
+/* ================================================================== */
+/* Commands: variables, assertions, misc                              */
+/* ================================================================== */
+
+static int c_set(ctx_t *c, args_t *a)
+{
+    tok_t *tv[MAXTOK];
+    int i, n = 0, start = 2;
+    val_t v;
+    if (a->T->n < 3 || a->T->t[1].s[0] != '$') return fail(c, "set $var [=] expression");
+    if (!strcmp(a->T->t[2].s, "=") && !a->T->t[2].quoted) start = 3;
+    for (i = start; i < a->T->n; i++) tv[n++] = &a->T->t[i];
+    if (eval_toks(c, tv, n, &v)) return -1;
+    if (v.is_str) var_set_str(c, a->T->t[1].s, v.s);
+    else var_set_int(c, a->T->t[1].s, v.n);
+    if (v.is_str) note(c, "%s = \"%s\"", a->T->t[1].s, v.s);
+    else note(c, "%s = %llu", a->T->t[1].s, v.n);
+    return 0;
+}
+
+static int c_assert(ctx_t *c, args_t *a)
+{
+    static const char *ops[] = { "==", "!=", "<=", ">=", "<", ">", "has", "lacks", "is" };
+    tok_t *lt[MAXTOK], *rt[MAXTOK];
+    int i, k = -1, nl = 0, nr = 0, opi = -1, ok = 0;
+    size_t j;
+    val_t l, r;
+    char ls[STRVAL + 64], rs[STRVAL + 64];
+    for (i = 1; i < a->T->n && k < 0; i++)
+        for (j = 0; j < sizeof ops / sizeof ops[0]; j++)
+            if (!a->T->t[i].quoted && !strcmp(a->T->t[i].s, ops[j])) {
+                k = i;
+                opi = (int)j;
+                break;
+            }
+    if (k < 0) return fail(c, "assert LEFT OP RIGHT (OP: == != < <= > >= has lacks is)");
+    for (i = 1; i < k; i++) lt[nl++] = &a->T->t[i];
+    for (i = k + 1; i < a->T->n; i++) rt[nr++] = &a->T->t[i];
+    if (eval_toks(c, lt, nl, &l)) return -1;
+    if (!strcmp(ops[opi], "is")) {
+        const char *cls = nr == 1 ? rt[0]->s : "";
+        if (!l.is_str) return fail(c, "'is' needs a string on the left");
+        if (!strcmp(cls, "hex40")) ok = is_hex(l.s, 40);
+        else if (!strcmp(cls, "hex32")) ok = is_hex(l.s, 32);
+        else if (!strcmp(cls, "empty")) ok = l.s[0] == '\0';
+        else return fail(c, "'is' classes: hex40 hex32 empty");
+        if (!ok) return fail(c, "assertion failed: \"%s\" is not %s", l.s, cls);
+        note(c, "ok");
+        return 0;
+    }
+    if (eval_toks(c, rt, nr, &r)) return -1;
+    if (l.is_str) snprintf(ls, sizeof ls, "\"%s\"", l.s);
+    else snprintf(ls, sizeof ls, "%llu (0x%llx)", l.n, l.n);
+    if (r.is_str) snprintf(rs, sizeof rs, "\"%s\"", r.s);
+    else snprintf(rs, sizeof rs, "%llu (0x%llx)", r.n, r.n);
+    if (l.is_str != r.is_str) return fail(c, "assert compares a string with a number: %s %s %s", ls, ops[opi], rs);
+    if (l.is_str) {
+        int cmp = strcmp(l.s, r.s);
+        if (!strcmp(ops[opi], "==")) ok = cmp == 0;
+        else if (!strcmp(ops[opi], "!=")) ok = cmp != 0;
+        else return fail(c, "strings compare only with == and !=");
+    } else {
+        switch (opi) {
+        case 0: ok = l.n == r.n; break;
+        case 1: ok = l.n != r.n; break;
+        case 2: ok = l.n <= r.n; break;
+        case 3: ok = l.n >= r.n; break;
+        case 4: ok = l.n < r.n; break;
+        case 5: ok = l.n > r.n; break;
+        case 6: ok = (l.n & r.n) == r.n; break;
+        case 7: ok = (l.n & r.n) == 0; break;
+        default: break;
+        }
+    }
+    if (!ok) {
+        char extra[300] = "";
+        if (opi >= 6 || strstr(a->T->text, "flags")) {
+            char f1[256];
+            image_flags_str((unsigned)l.n, f1, sizeof f1);
+            snprintf(extra, sizeof extra, " [as image flags: %s]", f1);
+        }
+        return fail(c, "assertion failed: %s %s %s%s", ls, ops[opi], rs, extra);
+    }
+    note(c, "ok: %s %s %s", ls, ops[opi], rs);
+    return 0;
+}
+
+static int c_print(ctx_t *c, args_t *a)
+{
+    int i;
+    for (i = 1; i < a->T->n; i++) {
+        val_t v;
+        tok_t *t = &a->T->t[i];
+        if (!t->quoted && (t->s[0] == '$' || t->s[0] == '@') && eval_toks(c, &t, 1, &v) == 0) {
+            if (v.is_str) note(c, "%s ", v.s);
+            else note(c, "%llu ", v.n);
+        } else {
+            note(c, "%s ", t->s);
+        }
+    }
+    return 0;
+}
+
+static int c_pattern_sha1(ctx_t *c, args_t *a)
+{
+    unsigned long long seed, size;
+    char hex[41];
+    if (a->npos < 1 || a->pos[0]->s[0] != '$') return fail(c, "pattern_sha1 $var seed=S size=N");
+    if (get_seed(c, a, 1, &seed) || get_num(c, a, "size", 1, 0, &size)) return -1;
+    pattern_sha1(seed, size, hex);
+    var_set_str(c, a->pos[0]->s, hex);
+    note(c, "%s", hex);
+    return 0;
+}
+
+static int parse_duration_ms(ctx_t *c, const char *s, unsigned long long *ms)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s) return fail(c, "bad duration '%s'", s);
+    if (!strcmp(end, "ms")) *ms = (unsigned long long)v;
+    else if (!strcmp(end, "s") || !*end) *ms = (unsigned long long)(v * 1000.0);
+    else return fail(c, "bad duration '%s' (use 100ms or 2s)", s);
+    return 0;
+}
+
+static void sleep_ms(unsigned long long ms)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)(ms / 1000);
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) { }
+}
+
+static int c_sleep(ctx_t *c, args_t *a)
+{
+    unsigned long long ms;
+    if (a->npos < 1) return fail(c, "sleep DURATION");
+    if (parse_duration_ms(c, a->pos[0]->s, &ms)) return -1;
+    sleep_ms(ms);
+    return 0;
+}
+
+static int c_touch(ctx_t *c, args_t *a)
+{
+    int fd;
+    if (a->npos < 1) return fail(c, "touch PATH");
+    fd = open(a->pos[0]->s, O_WRONLY | O_CREAT, 0644);
+    if (fd < 0) return fail(c, "touch %s: %s", a->pos[0]->s, strerror(errno));
+    fsync(fd);
+    close(fd);
+    return 0;
+}
+
+static int c_rm(ctx_t *c, args_t *a)
+{
+    if (a->npos < 1) return fail(c, "rm PATH");
+    if (unlink(a->pos[0]->s) != 0 && errno != ENOENT) return fail(c, "rm %s: %s", a->pos[0]->s, strerror(errno));
+    return 0;
+}
+
+static void describe_status(int st, char *buf, size_t len)
+{
+    if (WIFEXITED(st)) snprintf(buf, len, "exit %d", WEXITSTATUS(st));
+    else if (WIFSIGNALED(st)) snprintf(buf, len, "signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+    else snprintf(buf, len, "status 0x%x", st);
+}
+
+static int c_wait_file(ctx_t *c, args_t *a)
+{
+    unsigned long long timeout_ms = 60000;
+    double t0 = now_s();
+    pid_t watch = 0;
+    if (a->npos < 1) return fail(c, "wait_file PATH [timeout=60s] [proc=$p]");
+    if (has_kv(a, "timeout") && parse_duration_ms(c, a->kv[kv_index(a, "timeout")].val, &timeout_ms)) return -1;
+    if (has_kv(a, "proc")) {
+        var_t *v = var_find(c, a->kv[kv_index(a, "proc")].val);
+        if (!v || v->type != VT_PROC) return fail(c, "proc= must name a process variable");
+        watch = (pid_t)v->n;
+    }
+    for (;;) {
+        struct stat sb;
+        if (stat(a->pos[0]->s, &sb) == 0) break;
+        if (watch) {
+            int st;
+            pid_t r = waitpid(watch, &st, WNOHANG);
+            if (r == watch) {
+                char d[128];
+                var_t *v = var_find(c, a->kv[kv_index(a, "proc")].val);
+                describe_status(st, d, sizeof d);
+                children_remove(watch);
+                v->p = (void *)1; /* reaped */
+                v->n = (unsigned long long)st | (1ull << 40);
+                if (stat(a->pos[0]->s, &sb) == 0) break;
+                return fail(c, "process %s ended (%s) before %s appeared", a->kv[kv_index(a, "proc")].val, d, a->pos[0]->s);
+            }
+        }
+        if ((now_s() - t0) * 1000.0 > (double)timeout_ms)
+            return fail(c, "timed out after %llu ms waiting for %s", timeout_ms, a->pos[0]->s);
+        sleep_ms(5);
+    }
+    note(c, "after %.0f ms", (now_s() - t0) * 1000.0);
+    return 0;
+}
+
+static int c_hang(ctx_t *c, args_t *a)
+{
+    (void)a;
+    out(c, "hanging until killed");
+    for (;;) pause();
+    return 0;
+}
+
+static int c_noop(ctx_t *c, args_t *a)
+{
+    (void)c;
+    (void)a;
+    return 0;
+}
+
+/* ================================================================== */
+/* Commands: sections, threads, processes                             */
+/* ================================================================== */
+
+static int exec_block(ctx_t *c, int from, int to);
+
+/* name=value pairs of call/thread/spawn/fork become variables */
+static void set_params(ctx_t *c, args_t *a)
+{
+    int i;
+    for (i = 0; i < a->nkv; i++) {
+        val_t v;
+        char *end;
+        const char *s = a->kv[i].val;
+        if (!strcmp(a->kv[i].key, "file") || !strcmp(a->kv[i].key, "who")) continue;
+        /* numbers (also expressions like 300+$i) become integers */
+        if (!a->kv[i].quoted && *s && (isdigit((unsigned char)*s) || *s == '$' || *s == '@' || *s == '(')) {
+            parser_t P;
+            P.c = c;
+            P.p = s;
+            if (p_or(&P, &v) == 0 && !*P.p) {
+                if (v.is_str) var_set_str(c, a->kv[i].key, v.s);
+                else var_set_int(c, a->kv[i].key, v.n);
+                continue;
+            }
+        }
+        (void)end;
+        var_set_str(c, a->kv[i].key, s);
+    }
+}
+
+static int c_call(ctx_t *c, args_t *a)
+{
+    int from, to;
+    if (a->npos < 1) return fail(c, "call SECTION [name=value ...]");
+    if (find_section(c->prog, a->pos[0]->s, &from, &to)) return fail(c, "no section '%s'", a->pos[0]->s);
+    set_params(c, a);
+    {
+        int saved = c->line, r;
+        out(c, "L%d call %s", c->line, a->pos[0]->s);
+        r = exec_block(c, from, to);
+        c->line = saved;
+        return r;
+    }
+}
+
+static void *thread_main(void *arg)
+{
+    thr_t *t = arg;
+    t->result = exec_block(t->ctx, t->from, t->to);
+    if (t->result == 0) out(t->ctx, "section %s done", t->section);
+    return NULL;
+}
+
+static int c_thread(ctx_t *c, args_t *a)
+{
+    thr_t *t;
+    char who[64];
+    if (a->npos < 2 || a->pos[0]->s[0] != '$') return fail(c, "thread $t SECTION [name=value ...]");
+    t = xmalloc(sizeof *t);
+    memset(t, 0, sizeof *t);
+    if (find_section(c->prog, a->pos[1]->s, &t->from, &t->to)) {
+        free(t);
+        return fail(c, "no section '%s'", a->pos[1]->s);
+    }
+    snprintf(t->section, sizeof t->section, "%s", a->pos[1]->s);
+    snprintf(who, sizeof who, "%.40s/%.20s", c->who, a->pos[0]->s + 1);
+    t->ctx = ctx_clone(c, who);
+    set_params(t->ctx, a);
+    if (pthread_create(&t->t, NULL, thread_main, t) != 0) return fail(c, "pthread_create failed");
+    var_set_ptr(c, a->pos[0]->s, VT_THREAD, t);
+    return 0;
+}
+
+static int c_join(ctx_t *c, args_t *a)
+{
+    var_t *v;
+    thr_t *t;
+    const char *want = a->expect ? a->expect : "ok";
+    if (a->npos < 1) return fail(c, "join $t");
+    v = var_find(c, a->pos[0]->s);
+    if (!v || v->type != VT_THREAD) return fail(c, "%s is not a thread", a->pos[0]->s);
+    t = v->p;
+    if (t->joined) return fail(c, "thread %s already joined", a->pos[0]->s);
+    pthread_join(t->t, NULL);
+    t->joined = 1;
+    if (!strcmp(want, "ok") && t->result != 0) return fail(c, "thread %s (section %s) failed", a->pos[0]->s, t->section);
+    if (!strcmp(want, "fail") && t->result == 0) return fail(c, "thread %s succeeded, expected it to fail", a->pos[0]->s);
+    return 0;
+}
+
+static int c_spawn(ctx_t *c, args_t *a)
+{
+    char *argv[MAXTOK + 32];
+    char file[4096], seedbuf[64], who[64], kvbuf[MAXTOK][STRVAL];
+    const char *section = NULL;
+    int n = 0, i, nk = 0;
+    pid_t pid;
+    ctx_t *tmp;
+    if (a->npos < 1 || a->pos[0]->s[0] != '$') return fail(c, "spawn $p SECTION [name=value ...] | spawn $p file=PATH [section=NAME]");
+    if (has_kv(a, "file")) {
+        const char *f = a->kv[kv_index(a, "file")].val;
+        if (f[0] == '/') snprintf(file, sizeof file, "%s", f);
+        else snprintf(file, sizeof file, "%s/%s", c->prog->dir, f);
+        if (a->npos >= 2) section = a->pos[1]->s;
+    } else {
+        int from, to;
+        if (a->npos < 2) return fail(c, "spawn $p SECTION");
+        section = a->pos[1]->s;
+        if (find_section(c->prog, section, &from, &to)) return fail(c, "no section '%s'", section);
+        snprintf(file, sizeof file, "%s", c->prog->path);
+    }
+    snprintf(who, sizeof who, "%s", a->pos[0]->s + 1);
+    snprintf(seedbuf, sizeof seedbuf, "%llu", g_seed);
+    argv[n++] = g_self;
+    argv[n++] = "--plugin";
+    argv[n++] = (char *)g_plugin;
+    argv[n++] = "--server";
+    argv[n++] = g_server_dir;
+    argv[n++] = "--work";
+    argv[n++] = g_work;
+    argv[n++] = "--seed";
+    argv[n++] = seedbuf;
+    argv[n++] = "--who";
+    argv[n++] = who;
+    if (g_stats) {
+        argv[n++] = "--stats";
+        argv[n++] = (char *)g_stats;
+    }
+    if (section) {
+        argv[n++] = "--section";
+        argv[n++] = (char *)section;
+    }
+    argv[n++] = file;
+    /* parameters, evaluated here so expressions like seed=300+$i work */
+    tmp = ctx_new(c->prog, c->who);
+    for (i = 0; i < c->nvars; i++) { /* visible for evaluation only */
+        if (c->vars[i].type == VT_INT) var_set_int(tmp, c->vars[i].name, c->vars[i].n);
+        else if (c->vars[i].type == VT_STR) var_set_str(tmp, c->vars[i].name, c->vars[i].s);
+    }
+    tmp->line = c->line;
+    set_params(tmp, a);
+    for (i = 0; i < a->nkv; i++) {
+        var_t *v;
+        if (!strcmp(a->kv[i].key, "file")) continue;
+        v = var_find(tmp, a->kv[i].key);
+        if (!v) continue;
+        if (v->type == VT_INT) snprintf(kvbuf[nk], STRVAL, "%s=%llu", v->name, v->n);
+        else snprintf(kvbuf[nk], STRVAL, "%s=%s", v->name, v->s);
+        argv[n++] = kvbuf[nk++];
+    }
+    ctx_free(tmp);
+    argv[n] = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) return fail(c, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        execv(g_self, argv);
+        fprintf(stderr, "replay: exec %s: %s\n", g_self, strerror(errno));
+        _exit(127);
+    }
+    children_add(pid);
+    {
+        var_t *v = var_set(c, a->pos[0]->s);
+        v->type = VT_PROC;
+        v->n = (unsigned long long)pid;
+        v->p = NULL;
+    }
+    note(c, "pid %ld", (long)pid);
+    return 0;
+}
+
+static int c_fork(ctx_t *c, args_t *a)
+{
+    int from, to;
+    pid_t pid;
+    if (a->npos < 2 || a->pos[0]->s[0] != '$') return fail(c, "fork $p SECTION [name=value ...]");
+    if (find_section(c->prog, a->pos[1]->s, &from, &to)) return fail(c, "no section '%s'", a->pos[1]->s);
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) return fail(c, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        int r;
+        snprintf(c->who, sizeof c->who, "%s", a->pos[0]->s + 1);
+        g_written = g_read = 0;
+        g_nchildren = 0;
+        set_params(c, a);
+        r = exec_block(c, from, to);
+        write_stats();
+        fflush(stdout);
+        _exit(r == 0 ? 0 : 1);
+    }
+    children_add(pid);
+    {
+        var_t *v = var_set(c, a->pos[0]->s);
+        v->type = VT_PROC;
+        v->n = (unsigned long long)pid;
+    }
+    note(c, "pid %ld", (long)pid);
+    return 0;
+}
+
+static int c_wait(ctx_t *c, args_t *a)
+{
+    var_t *v;
+    int st;
+    char d[128];
+    const char *want = a->expect ? a->expect : "exit=0";
+    unsigned long long timeout_ms = 0;
+    double t0 = now_s();
+    if (a->npos < 1) return fail(c, "wait $p [timeout=..] [-> exit=N|signal=KILL|any]");
+    v = var_find(c, a->pos[0]->s);
+    if (!v || v->type != VT_PROC) return fail(c, "%s is not a process", a->pos[0]->s);
+    if (has_kv(a, "timeout") && parse_duration_ms(c, a->kv[kv_index(a, "timeout")].val, &timeout_ms)) return -1;
+    if (v->p == (void *)1) {
+        st = (int)(v->n & 0xffffffffu); /* already reaped by wait_file */
+    } else {
+        for (;;) {
+            pid_t r = waitpid((pid_t)v->n, &st, timeout_ms ? WNOHANG : 0);
+            if (r == (pid_t)v->n) break;
+            if (r < 0 && errno != EINTR) return fail(c, "waitpid(%llu): %s", v->n, strerror(errno));
+            if (timeout_ms && (now_s() - t0) * 1000.0 > (double)timeout_ms)
+                return fail(c, "process %s still running after %llu ms", a->pos[0]->s, timeout_ms);
+            if (timeout_ms) sleep_ms(5);
+        }
+        children_remove((pid_t)v->n);
+        v->p = (void *)1;
+        v->n = (unsigned long long)(unsigned)st | (1ull << 40);
+    }
+    describe_status(st, d, sizeof d);
+    note(c, "%s", d);
+    if (!strcmp(want, "any")) return 0;
+    if (!strncmp(want, "exit=", 5)) {
+        if (WIFEXITED(st) && WEXITSTATUS(st) == atoi(want + 5)) return 0;
+    } else if (!strncmp(want, "signal=", 7) || !strcmp(want, "killed")) {
+        int sig = SIGKILL;
+        const char *s = want[0] == 'k' ? "KILL" : want + 7;
+        if (isdigit((unsigned char)*s)) sig = atoi(s);
+        else if (!strcmp(s, "KILL")) sig = SIGKILL;
+        else if (!strcmp(s, "TERM")) sig = SIGTERM;
+        else if (!strcmp(s, "SEGV")) sig = SIGSEGV;
+        else if (!strcmp(s, "ABRT")) sig = SIGABRT;
+        else return fail(c, "unknown signal name '%s'", s);
+        if (WIFSIGNALED(st) && WTERMSIG(st) == sig) return 0;
+    } else {
+        return fail(c, "wait expectation must be exit=N, signal=NAME, killed or any");
+    }
+    return fail(c, "process %s ended with %s, expected %s", a->pos[0]->s, d, want);
+}
+
+static int c_kill(ctx_t *c, args_t *a)
+{
+    var_t *v;
+    int sig = SIGKILL;
+    if (a->npos < 1) return fail(c, "kill $p [TERM|KILL|N]");
+    v = var_find(c, a->pos[0]->s);
+    if (!v || v->type != VT_PROC) return fail(c, "%s is not a process", a->pos[0]->s);
+    if (a->npos >= 2) {
+        const char *s = a->pos[1]->s;
+        if (!strcmp(s, "TERM")) sig = SIGTERM;
+        else if (!strcmp(s, "KILL")) sig = SIGKILL;
+        else sig = atoi(s);
+    }
+    if (v->p == (void *)1) return fail(c, "process %s has already ended", a->pos[0]->s);
+    if (kill((pid_t)v->n, sig) != 0) return fail(c, "kill(%llu, %d): %s", v->n, sig, strerror(errno));
+    note(c, "signal %d to pid %llu", sig, v->n);
+    return 0;
+}
+
+/* ================================================================== */
+/* Dispatch                                                           */
+/* ================================================================== */
+
+static const struct {
+    const char *name;
+    cmd_fn fn;
+    const char *keys; /* allowed name= keys; NULL: not checked */
+    int quiet;        /* don't log the step (set/assert log via note) */
+} cmds[] = {
+    { "init", c_init, "version null", 0 },
+    { "terminate", c_terminate, "", 0 },
+    { "claim", c_claim, "name null", 0 },
+    { "strerror", c_strerror, "contains", 0 },
+    { "open_server", c_open_server, "name user secret null", 0 },
+    { "close_server", c_close_server, "", 0 },
+    { "get_server_prop", c_get_server_prop, "null", 0 },
+    { "get_server_prop_byname", c_get_server_prop_byname, "name user secret null", 0 },
+    { "open_lsu_list", c_open_lsu_list, "null", 0 },
+    { "list_lsu", c_list_lsu, "name null", 0 },
+    { "close_lsu_list", c_close_lsu_list, "", 0 },
+    { "lsus", c_lsus, "", 0 },
+    { "get_lsu_prop", c_get_lsu_prop, "lsu null", 0 },
+    { "get_lsu_prop_byname", c_get_lsu_prop, "lsu null", 0 },
+    { "create_image", c_create_image, "lsu name date imgflags pending null", 0 },
+    { "open_image", c_open_image, "lsu name date imgflags mode null", 0 },
+    { "close_image", c_close_image, "flags", 0 },
+    { "write_image", c_write_image, "len off seed null", 0 },
+    { "write_data", c_write_data, "size bs off seed flush_every", 0 },
+    { "flush", c_flush, "", 0 },
+    { "read_image", c_read_image, "len off seed got null", 0 },
+    { "verify_data", c_verify_data, "size bs off seed", 0 },
+    { "read_random", c_read_random, "size seed count maxlen rng", 0 },
+    { "sha1_image", c_sha1_image, "seed bs", 0 },
+    { "verify_image", c_verify_image, "lsu name date seed size bs random maxlen", 0 },
+    { "delete_image", c_delete_image, "lsu name date imgflags async null", 0 },
+    { "get_image_prop", c_get_image_prop, "null", 0 },
+    { "get_image_prop_byname", c_get_image_prop_byname, "lsu name date imgflags null", 0 },
+    { "open_image_list", c_open_image_list, "lsu null", 0 },
+    { "list_image", c_list_image, "null", 0 },
+    { "close_image_list", c_close_image_list, "", 0 },
+    { "images", c_images, "lsu", 0 },
+    { "write_image_meta", c_write_meta, "off len text seed null", 0 },
+    { "write_meta", c_write_meta, "off len text seed null", 0 },
+    { "read_image_meta", c_read_meta, "off len text seed got null", 0 },
+    { "read_meta", c_read_meta, "off len text seed got null", 0 },
+    { "set", c_set, NULL, 0 },
+    { "assert", c_assert, NULL, 0 },
+    { "print", c_print, NULL, 0 },
+    { "pattern_sha1", c_pattern_sha1, "seed size", 0 },
+    { "sleep", c_sleep, "", 0 },
+    { "touch", c_touch, "", 0 },
+    { "rm", c_rm, "", 0 },
+    { "wait_file", c_wait_file, "timeout proc", 0 },
+    { "hang", c_hang, "", 0 },
+    { "timeout", c_noop, NULL, 1 },
+    { "scenario", c_noop, NULL, 1 },
+    { "call", c_call, NULL, 1 },
+    { "thread", c_thread, NULL, 0 },
+    { "join", c_join, "", 0 },
+    { "spawn", c_spawn, NULL, 0 },
+    { "fork", c_fork, NULL, 0 },
+    { "wait", c_wait, "timeout", 0 },
+    { "kill", c_kill, "", 0 },
+};
+
+static int exec_line(ctx_t *c, line_t *ln, toks_t *T)
+{
+    args_t a;
+    size_t i;
+    double t0;
+    int r;
+    const char *cmd = T->t[0].s;
+    for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(cmds[i].name, cmd)) break;
+    if (i == sizeof cmds / sizeof cmds[0]) return fail(c, "unknown command '%s'", cmd);
+    if (split_args(c, T, &a)) return -1;
+    if (check_keys(c, &a, cmds[i].keys)) return -1;
+    c->note[0] = '\0';
+    c->seed_set = 0;
+    t0 = now_s();
+    r = cmds[i].fn(c, &a);
+    if (r == 0 && !cmds[i].quiet) {
+        const char *text = T->text;
+        while (*text == ' ' || *text == '\t') text++;
+        out(c, "L%-3d %s%s%s  [%s %.1f ms]", ln->no, text, c->note[0] ? "  => " : "", c->note,
+            strcmp(cmd, "set") && strcmp(cmd, "assert") && strcmp(cmd, "print") ? code_name(c->rc) : "ok",
+            (now_s() - t0) * 1000.0);
+    }
+    return r;
+}
+
+static int exec_block(ctx_t *c, int from, int to)
+{
+    int i;
+    prog_t *p = c->prog;
+    toks_t *T = xmalloc(sizeof *T);
+    for (i = from; i < to; i++) {
+        line_t *ln = &p->l[i];
+        if (!ln->kw[0]) continue;
+        c->line = ln->no;
+        if (!strcmp(ln->kw, "section")) {
+            i = match_end(p, i, "section", "endsection");
+            continue;
+        }
+        if (!strcmp(ln->kw, "for")) {
+            /* for $i FROM TO (inclusive) ... endfor */
+            int end = match_end(p, i, "for", "endfor");
+            val_t lo, hi;
+            unsigned long long k;
+            if (tokenize(c, ln->text, T)) {
+                free(T);
+                return -1;
+            }
+            if (T->n != 4 || T->t[1].s[0] != '$') {
+                free(T);
+                return fail(c, "for $var FROM TO");
+            }
+            if (eval_str(c, T->t[2].s, &lo) || eval_str(c, T->t[3].s, &hi)) {
+                free(T);
+                return -1;
+            }
+            {
+                char var[64];
+                snprintf(var, sizeof var, "%s", T->t[1].s);
+                for (k = lo.n; k <= hi.n; k++) {
+                    var_set_int(c, var, k);
+                    if (exec_block(c, i + 1, end)) {
+                        free(T);
+                        return -1;
+                    }
+                }
+            }
+            i = end;
+            continue;
+        }
+        if (!strcmp(ln->kw, "endfor") || !strcmp(ln->kw, "endsection")) continue;
+        if (tokenize(c, ln->text, T)) {
+            free(T);
+            return -1;
+        }
+        if (T->n == 0) continue;
+        if (exec_line(c, ln, T)) {
+            free(T);
+            return -1;
+        }
+    }
+    free(T);
+    return 0;
+}
+
+/* ================================================================== */
+/* main                                                               */
+/* ================================================================== */
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: replay [--plugin PATH] [--server DIR] [--work DIR] [--seed N] [--who LABEL]\n"
+            "              [--stats FILE] [--section NAME] FILE [name=value ...]\n"
+            "       replay --run [--plugin PATH] [--root DIR] [--timeout S] [--timeout-scale F]\n"
+            "              [--wrap \"CMD ARGS\"] FILE...\n");
+    exit(2);
+}
+
+static void resolve_self(const char *argv0)
+{
+    char *r = NULL;
+    if (strchr(argv0, '/')) r = realpath(argv0, NULL);
+    if (r) {
+        snprintf(g_self, sizeof g_self, "%s", r);
+        free(r);
+    } else {
+        ssize_t n = readlink("/proc/self/exe", g_self, sizeof g_self - 1);
+        if (n < 0) n = 0;
+        g_self[n] = '\0';
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *section = NULL, *file = NULL, *server = NULL, *work = NULL;
+    char err[4096], missing[4096];
+    prog_t *prog;
+    ctx_t *c;
+    int i, r, from, to;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    g_t0 = now_s();
+    resolve_self(argv[0]);
+    if (argc > 1 && !strcmp(argv[1], "--run")) return runner_main(argc - 1, argv + 1, g_self);
+
+    g_plugin = getenv("COMBSTORE_PLUGIN");
+    if (!g_plugin) g_plugin = "../target/release/libcombstore.so";
+    for (i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        if (!strcmp(o, "--plugin") && i + 1 < argc) g_plugin = argv[++i];
+        else if (!strcmp(o, "--server") && i + 1 < argc) server = argv[++i];
+        else if (!strcmp(o, "--work") && i + 1 < argc) work = argv[++i];
+        else if (!strcmp(o, "--seed") && i + 1 < argc) g_seed = strtoull(argv[++i], NULL, 0);
+        else if (!strcmp(o, "--who") && i + 1 < argc) snprintf(g_label, sizeof g_label, "%s", argv[++i]);
+        else if (!strcmp(o, "--stats") && i + 1 < argc) g_stats = argv[++i];
+        else if (!strcmp(o, "--section") && i + 1 < argc) section = argv[++i];
+        else if (o[0] == '-') usage();
+        else if (!file) file = o;
+        else if (!strchr(o, '=')) usage();
+        else break; /* name=value parameters follow */
+    }
+    if (!file) usage();
+    {
+        /* the plugin path must survive chdir-free exec of children */
+        char *rp = realpath(g_plugin, NULL);
+        if (rp) g_plugin = rp;
+    }
+    if (!server) {
+        char tmpl[] = "/tmp/replay.XXXXXX";
+        char *d = mkdtemp(tmpl);
+        if (!d) {
+            perror("mkdtemp");
+            return 2;
+        }
+        snprintf(g_server_dir, sizeof g_server_dir, "%s/server", d);
+        if (!work) {
+            snprintf(g_work, sizeof g_work, "%s/work", d);
+            mkdir(g_work, 0755);
+        }
+    } else {
+        snprintf(g_server_dir, sizeof g_server_dir, "%s", server);
+    }
+    if (work) snprintf(g_work, sizeof g_work, "%s", work);
+    else if (server) {
+        snprintf(g_work, sizeof g_work, "%s.work", server);
+        mkdir(g_work, 0755);
+    }
+    snprintf(g_server_name, sizeof g_server_name, "%s%s", STS_COMBSTORE_PREFIX, g_server_dir);
+
+    prog = prog_load(file, err, sizeof err);
+    if (!prog) {
+        fprintf(stdout, "FAIL %s\n", err);
+        return 1;
+    }
+    c = ctx_new(prog, g_label);
+    for (; i < argc; i++) {
+        /* name=value parameters (spawned sections) */
+        char *eq = strchr(argv[i], '=');
+        char *end;
+        unsigned long long n;
+        if (!eq) usage();
+        *eq = '\0';
+        n = strtoull(eq + 1, &end, 10);
+        if (eq[1] && !*end) var_set_int(c, argv[i], n);
+        else var_set_str(c, argv[i], eq + 1);
+    }
+
+    if (api_load(&A, g_plugin, missing, sizeof missing, err, sizeof err) != 0) {
+        out(c, "FAIL cannot load plugin: %s", err);
+        return 1;
+    }
+    if (missing[0]) out(c, "warning: plugin lacks %s", missing);
+    if (!section) out(c, "scenario %s  server %s  seed %llu  plugin %s", file, g_server_name, g_seed, g_plugin);
+    else out(c, "section %s of %s (pid %ld)", section, file, (long)getpid());
+
+    if (section) {
+        if (find_section(prog, section, &from, &to)) {
+            c->line = 0;
+            fail(c, "no section '%s'", section);
+            write_stats();
+            return 1;
+        }
+    } else {
+        from = 0;
+        to = prog->n;
+    }
+    r = exec_block(c, from, to);
+    if (r != 0) children_kill_all();
+    write_stats();
+    if (!section) out(c, "%s: %s (written %llu, read %llu bytes)", r == 0 ? "PASS" : "FAIL", file,
+                      g_written, g_read);
+    fflush(stdout);
+    /* skip library destructors of a possibly half-dead plugin on failure */
+    if (r != 0) _exit(1);
+    return 0;
+}
