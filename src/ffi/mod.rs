@@ -59,3 +59,34 @@ fn exports_match_header() {
     same_safe!(image::stsp_close_image(_, _));
     same_safe!(image::stsp_close_image_list(_));
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every export in src/ffi/ runs its body inside the panic boundary.
+    #[test]
+    fn every_export_passes_through_the_panic_guard() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ffi");
+        let mut exports = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (i, _) in text.match_indices("extern \"C\" fn stsp_") {
+                exports += 1;
+                let body = &text[i..];
+                let open = body
+                    .find(") -> ")
+                    .and_then(|p| body[p..].find('{').map(|b| p + b))
+                    .unwrap();
+                let first = body[open..].lines().nth(1).unwrap_or("");
+                assert!(
+                    first.contains("guard_init(")
+                        || first.contains("guard(")
+                        || first.contains("catch_unwind("),
+                    "{}: export at byte {i} does not start with the panic guard: {first:?}",
+                    path.display()
+                );
+            }
+        }
+        assert_eq!(exports, 26, "every stsp_* export is checked");
+    }
+}

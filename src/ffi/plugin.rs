@@ -63,7 +63,9 @@ pub unsafe extern "C" fn stsp_claim(server_name: *const c_char) -> c_int {
 /// See include/stspi.h.
 #[unsafe(no_mangle)]
 pub extern "C" fn stsp_strerror(code: c_int) -> *const c_char {
-    message(code).as_ptr()
+    std::panic::catch_unwind(|| message(code)) // a table lookup, guarded all the same
+        .unwrap_or(c"STS_EINTERNAL: internal error")
+        .as_ptr()
 }
 
 /// The directory a claimed server name denotes.
