@@ -20,7 +20,7 @@ all: build
 # Debian packages: libclang for bindgen (build.rs), a C compiler for the
 # harness, valgrind for harness-valgrind. Skipped when already present.
 deps:
-	@if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ! command -v cc >/dev/null; then \
+	@if ! dpkg -s libclang-dev >/dev/null 2>&1 || ! command -v cc >/dev/null; then \
 	  echo "installing build dependencies (libclang-dev, build-essential)"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libclang-dev build-essential pkg-config; \
