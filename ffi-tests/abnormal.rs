@@ -245,3 +245,42 @@ fn killed_writer_releases_the_image_for_a_new_writer() {
         "dead writer's flushed data",
     );
 }
+
+#[test]
+fn killed_writer_with_damaged_data_leaves_a_broken_image_that_can_only_be_deleted() {
+    // "If its stored data is found damaged, STS_II_IMAGE_PENDING is cleared
+    // too: the image is broken and can only be deleted (STS_EBROKEN)."
+    let mut srv = Server::new();
+    srv.close();
+    let def = image_def("child", "");
+    let mut p = start_killed_writer(&srv, "child", 15, 1 << 20);
+    p.kill9();
+    // damage: cut every non-catalog file of the server back to 4 KiB
+    let mut cut = Vec::new();
+    for rel in srv.tree() {
+        let path = srv.path.join(&rel);
+        if path.is_file()
+            && !crate::integrity::is_catalog(&path)
+            && path.metadata().unwrap().len() > 4096
+        {
+            std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(4096).unwrap();
+            cut.push(rel);
+        }
+    }
+    assert!(!cut.is_empty(), "no data files to damage in {:?}", srv.tree());
+    srv.reopen();
+    let lsu = srv.lsu();
+    let info = must_prop_byname(&lsu, &def);
+    let f = info.imo_flags;
+    assert_eq!(f & c::II_PENDING, 0, "damaged image still PENDING (resumable): {}", flags_str(f));
+    assert_eq!(f & (c::II_BUSY_WRITE | c::II_COMPLETE), 0, "{}", flags_str(f));
+    assert_ne!(f & c::II_ABNORMAL, 0, "ABNORMAL not set: {}", flags_str(f));
+    assert_eq!(try_open(&lsu, &def, c::O_WRITE).map(|_| ()), Err(c::EBROKEN), "write-open of a broken image");
+    let r = try_open(&lsu, &def, c::O_READ).map(|_| ());
+    assert!(
+        r == Err(c::EBROKEN) || r == Err(c::ENOTCOMPLETE),
+        "read-open of a broken image: {r:?} (want EBROKEN or ENOTCOMPLETE)"
+    );
+    assert_rc!(api().delete_image(&lsu, &def, 0), c::EOK, "a broken image can be deleted");
+    assert_eq!(prop_byname(&lsu, &def).map(|_| ()), Err(c::ENOENT));
+}
