@@ -284,3 +284,56 @@ fn killed_writer_with_damaged_data_leaves_a_broken_image_that_can_only_be_delete
     assert_rc!(api().delete_image(&lsu, &def, 0), c::EOK, "a broken image can be deleted");
     assert_eq!(prop_byname(&lsu, &def).map(|_| ()), Err(c::ENOENT));
 }
+
+fn allocated_bytes(root: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    dir_tree(root)
+        .iter()
+        .map(|r| root.join(r))
+        .filter(|p| p.is_file())
+        .map(|p| p.metadata().map(|m| m.blocks() * 512).unwrap_or(0))
+        .sum()
+}
+
+#[test]
+fn recovery_reclaims_space_of_a_killed_writers_unflushed_bytes() {
+    // "Opening runs recovery: images whose writer process is gone are
+    // completed abnormally ... and unreferenced segment space is reclaimed."
+    let mut srv = Server::new();
+    srv.close();
+    let def = image_def("child", "");
+    let flushed = 1usize << 20;
+    let unflushed = 24usize << 20;
+    let base = allocated_bytes(&srv.path);
+    let mut p = spawn_role(
+        "kill_writer",
+        &[&srv.name, "child", "16", &flushed.to_string(), &unflushed.to_string()],
+    );
+    p.expect("READY", Duration::from_secs(120));
+    let before = allocated_bytes(&srv.path);
+    p.kill9();
+    srv.reopen();
+    let after = allocated_bytes(&srv.path);
+    let info = must_prop_byname(&srv.lsu(), &def);
+    eprintln!("allocated bytes: empty {base}, writer killed {before}, after recovery {after}");
+    assert_abnormal(&info, "killed writer");
+    if before >= base + (16 << 20) {
+        assert!(
+            after + (16 << 20) <= before,
+            "unflushed bytes not reclaimed: {before} bytes allocated before recovery, {after} after \
+             (image size {})",
+            info.imo_size
+        );
+    } else {
+        // the plugin kept the unflushed bytes off disk: nothing to reclaim
+        assert!(after <= before + (1 << 20), "recovery allocated space: {before} -> {after}");
+    }
+    // whatever the image kept reads back as written
+    let wh = open(&srv.lsu(), &def, c::O_WRITE);
+    close(wh, c::CLOSE_COMPLETE);
+    let got = read_image(&srv.lsu(), &def);
+    let mut all = seeded(16, flushed);
+    all.extend_from_slice(&seeded(17, unflushed));
+    assert!(got.len() >= flushed, "flushed bytes lost: {} < {flushed}", got.len());
+    assert_bytes_eq(&got, &all[..got.len()], "kept bytes");
+}

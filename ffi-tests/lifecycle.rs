@@ -369,3 +369,24 @@ fn claim_does_not_touch_disk() {
     assert!(!target.exists(), "stsp_claim created the server directory");
     assert!(dir_tree(dir.path()).is_empty());
 }
+
+#[test]
+fn handle_values_are_never_reused_within_the_process() {
+    let srv = Server::new();
+    let lsu = srv.lsu();
+    store_complete(&lsu, &image_def("r", ""), &seeded(1, 512));
+    let mut seen = std::collections::HashSet::new();
+    seen.insert(srv.sh as usize);
+    for i in 0..100 {
+        let ih = open(&lsu, &image_def("r", ""), c::O_READ);
+        assert!(seen.insert(ih as usize), "image handle value {:#x} reused (round {i})", ih as usize);
+        close(ih, 0);
+        let sh = srv.another_handle();
+        assert!(seen.insert(sh as usize), "server handle value {:#x} reused (round {i})", sh as usize);
+        assert_rc!(api().close_server(sh), c::EOK);
+        let mut il: sys::sts_image_list_handle_t = ptr::null_mut();
+        assert_rc!(api().open_image_list(&lsu, &mut il), c::EOK);
+        assert!(seen.insert(il as usize), "list handle value {:#x} reused (round {i})", il as usize);
+        assert_rc!(api().close_image_list(il), c::EOK);
+    }
+}

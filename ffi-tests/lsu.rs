@@ -205,3 +205,26 @@ fn lsu_prop_through_second_server_handle_sees_flushed_writes() {
     assert_rc!(api().close_server(sh2), c::EOK);
     close(ih, c::CLOSE_COMPLETE);
 }
+
+#[test]
+fn writers_commit_at_least_every_64_mib_without_flush() {
+    // "lsu_used and lsu_used_phys include data committed by writers still
+    // writing (committed at least every 64 MiB and at each flush)"
+    let srv = Server::new();
+    let def = image_def("stream", "");
+    let ih = create(&srv.lsu(), &def);
+    let chunk = seeded(8, 1 << 20);
+    for i in 0..72u64 {
+        assert_rc!(write_at(ih, &chunk, i << 20), c::EOK, "write {i}");
+    }
+    // seen through another server handle, as committed
+    let sh2 = srv.another_handle();
+    let lsu2 = lsu_t(sh2, "default");
+    let info = lsu_info(&lsu2).unwrap();
+    assert!(info.lsu_used >= 64 << 20, "lsu_used {} after 72 MiB written without flush", info.lsu_used);
+    assert!(info.lsu_used_phys >= 64 << 20, "lsu_used_phys {} after 72 MiB written without flush", info.lsu_used_phys);
+    let size = must_prop_byname(&lsu2, &def).imo_size;
+    assert!(size >= 64 << 20 && size <= 72 << 20, "committed image size {size}");
+    assert_rc!(api().close_server(sh2), c::EOK);
+    close(ih, c::CLOSE_COMPLETE);
+}

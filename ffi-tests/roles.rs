@@ -25,8 +25,9 @@ where
         .unwrap_or_else(|e| panic!("role arg {i} ({:?}): {e:?}", args[i]))
 }
 
-/// [server, basename, seed, len]: create, write len seeded bytes, flush,
-/// report READY, then hang until killed.
+/// [server, basename, seed, len, (unflushed)]: create, write len seeded bytes,
+/// flush, optionally write `unflushed` more bytes, report READY, then hang
+/// until killed.
 fn kill_writer(args: &[String]) {
     let (server, base, seed, len): (String, String, u64, usize) =
         (arg(args, 0), arg(args, 1), arg(args, 2), arg(args, 3));
@@ -35,6 +36,11 @@ fn kill_writer(args: &[String]) {
     let ih = create(&lsu, &image_def(&base, ""));
     write_chunks(ih, &seeded(seed, len), 0, 256 * 1024);
     flush(ih);
+    // optional: more bytes written after the flush and never flushed
+    if let Some(extra) = args.get(4) {
+        let extra: usize = extra.parse().unwrap();
+        write_chunks(ih, &seeded(seed + 1, extra), len as u64, 1 << 20);
+    }
     say("READY", &format!("{len}"));
     loop {
         std::thread::sleep(std::time::Duration::from_secs(1));
