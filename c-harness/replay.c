@@ -2416,6 +2416,18 @@ static int c_hang(ctx_t *c, args_t *a)
     return 0;
 }
 
+/* raise SIGNAL: die of a signal, as a crashing plugin would (self-tests) */
+static int c_raise(ctx_t *c, args_t *a)
+{
+    const char *s = a->npos ? a->pos[0]->s : "SEGV";
+    int sig = !strcmp(s, "SEGV") ? SIGSEGV : !strcmp(s, "ABRT") ? SIGABRT : !strcmp(s, "KILL") ? SIGKILL : atoi(s);
+    if (sig <= 0) return fail(c, "raise SEGV|ABRT|KILL|N");
+    out(c, "raising signal %d", sig);
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return fail(c, "still alive after raising signal %d", sig);
+}
+
 static int c_noop(ctx_t *c, args_t *a)
 {
     (void)c;
@@ -2749,6 +2761,7 @@ static const struct {
     { "rm", c_rm, "", 0 },
     { "wait_file", c_wait_file, "timeout proc", 0 },
     { "hang", c_hang, "", 0 },
+    { "raise", c_raise, "", 0 },
     { "timeout", c_noop, NULL, 1 },
     { "scenario", c_noop, NULL, 1 },
     { "call", c_call, NULL, 1 },
