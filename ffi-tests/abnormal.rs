@@ -263,25 +263,52 @@ fn killed_writer_with_damaged_data_leaves_a_broken_image_that_can_only_be_delete
             && !crate::integrity::is_catalog(&path)
             && path.metadata().unwrap().len() > 4096
         {
-            std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(4096).unwrap();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_len(4096)
+                .unwrap();
             cut.push(rel);
         }
     }
-    assert!(!cut.is_empty(), "no data files to damage in {:?}", srv.tree());
+    assert!(
+        !cut.is_empty(),
+        "no data files to damage in {:?}",
+        srv.tree()
+    );
     srv.reopen();
     let lsu = srv.lsu();
     let info = must_prop_byname(&lsu, &def);
     let f = info.imo_flags;
-    assert_eq!(f & c::II_PENDING, 0, "damaged image still PENDING (resumable): {}", flags_str(f));
-    assert_eq!(f & (c::II_BUSY_WRITE | c::II_COMPLETE), 0, "{}", flags_str(f));
+    assert_eq!(
+        f & c::II_PENDING,
+        0,
+        "damaged image still PENDING (resumable): {}",
+        flags_str(f)
+    );
+    assert_eq!(
+        f & (c::II_BUSY_WRITE | c::II_COMPLETE),
+        0,
+        "{}",
+        flags_str(f)
+    );
     assert_ne!(f & c::II_ABNORMAL, 0, "ABNORMAL not set: {}", flags_str(f));
-    assert_eq!(try_open(&lsu, &def, c::O_WRITE).map(|_| ()), Err(c::EBROKEN), "write-open of a broken image");
+    assert_eq!(
+        try_open(&lsu, &def, c::O_WRITE).map(|_| ()),
+        Err(c::EBROKEN),
+        "write-open of a broken image"
+    );
     let r = try_open(&lsu, &def, c::O_READ).map(|_| ());
     assert!(
         r == Err(c::EBROKEN) || r == Err(c::ENOTCOMPLETE),
         "read-open of a broken image: {r:?} (want EBROKEN or ENOTCOMPLETE)"
     );
-    assert_rc!(api().delete_image(&lsu, &def, 0), c::EOK, "a broken image can be deleted");
+    assert_rc!(
+        api().delete_image(&lsu, &def, 0),
+        c::EOK,
+        "a broken image can be deleted"
+    );
     assert_eq!(prop_byname(&lsu, &def).map(|_| ()), Err(c::ENOENT));
 }
 
@@ -307,7 +334,13 @@ fn recovery_reclaims_space_of_a_killed_writers_unflushed_bytes() {
     let base = allocated_bytes(&srv.path);
     let mut p = spawn_role(
         "kill_writer",
-        &[&srv.name, "child", "16", &flushed.to_string(), &unflushed.to_string()],
+        &[
+            &srv.name,
+            "child",
+            "16",
+            &flushed.to_string(),
+            &unflushed.to_string(),
+        ],
     );
     p.expect("READY", Duration::from_secs(120));
     let before = allocated_bytes(&srv.path);
@@ -326,7 +359,10 @@ fn recovery_reclaims_space_of_a_killed_writers_unflushed_bytes() {
         );
     } else {
         // the plugin kept the unflushed bytes off disk: nothing to reclaim
-        assert!(after <= before + (1 << 20), "recovery allocated space: {before} -> {after}");
+        assert!(
+            after <= before + (1 << 20),
+            "recovery allocated space: {before} -> {after}"
+        );
     }
     // whatever the image kept reads back as written
     let wh = open(&srv.lsu(), &def, c::O_WRITE);
@@ -334,6 +370,10 @@ fn recovery_reclaims_space_of_a_killed_writers_unflushed_bytes() {
     let got = read_image(&srv.lsu(), &def);
     let mut all = seeded(16, flushed);
     all.extend_from_slice(&seeded(17, unflushed));
-    assert!(got.len() >= flushed, "flushed bytes lost: {} < {flushed}", got.len());
+    assert!(
+        got.len() >= flushed,
+        "flushed bytes lost: {} < {flushed}",
+        got.len()
+    );
     assert_bytes_eq(&got, &all[..got.len()], "kept bytes");
 }

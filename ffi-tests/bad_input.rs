@@ -662,7 +662,10 @@ fn fabricated_handles_are_ehandle() {
             &junk as *const u64 as usize,
         ];
         for v in values {
-            assert_ne!(v, fx.srv.sh as usize, "test bug: fabricated value is a live handle");
+            assert_ne!(
+                v, fx.srv.sh as usize,
+                "test bug: fabricated value is a live handle"
+            );
             let ih: sts_image_handle_t = bogus(v);
             assert_eq!(
                 read_at(ih, 512, 0).map(|_| ()),

@@ -102,7 +102,10 @@ fn write_error_is_reported_then_eprevio_and_the_image_is_completed_abnormally() 
                 libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
                 let mut old = std::mem::zeroed::<libc::rlimit>();
                 assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut old), 0);
-                let lim = libc::rlimit { rlim_cur: 3 << 20, rlim_max: old.rlim_max };
+                let lim = libc::rlimit {
+                    rlim_cur: 3 << 20,
+                    rlim_max: old.rlim_max,
+                };
                 assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
                 old
             };
@@ -115,7 +118,11 @@ fn write_error_is_reported_then_eprevio_and_the_image_is_completed_abnormally() 
                     break;
                 }
             }
-            let rc_flush = if first_err.is_none() { api().flush(ih) } else { c::EPREVIO };
+            let rc_flush = if first_err.is_none() {
+                api().flush(ih)
+            } else {
+                c::EPREVIO
+            };
             unsafe {
                 assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &old), 0);
             }
@@ -129,20 +136,50 @@ fn write_error_is_reported_then_eprevio_and_the_image_is_completed_abnormally() 
                 code_name(first)
             );
             // every later call on the handle: EPREVIO
-            assert_rc!(write_at(ih, &chunk[..512], 0), c::EPREVIO, "write after the error");
+            assert_rc!(
+                write_at(ih, &chunk[..512], 0),
+                c::EPREVIO,
+                "write after the error"
+            );
             assert_rc!(api().flush(ih), c::EPREVIO, "flush after the error");
-            assert_rc!(api().close_image(ih, c::CLOSE_COMPLETE), c::EPREVIO, "close after the error");
-            assert_rc!(api().close_image(ih, c::CLOSE_COMPLETE), c::EHANDLE, "the failed close closed the handle");
+            assert_rc!(
+                api().close_image(ih, c::CLOSE_COMPLETE),
+                c::EPREVIO,
+                "close after the error"
+            );
+            assert_rc!(
+                api().close_image(ih, c::CLOSE_COMPLETE),
+                c::EHANDLE,
+                "the failed close closed the handle"
+            );
             let info = must_prop_byname(&lsu, &def);
             let f = info.imo_flags;
-            assert_eq!(f & (c::II_COMPLETE | c::II_BUSY_WRITE), 0, "{}", flags_str(f));
-            assert_ne!(f & c::II_ABNORMAL, 0, "not an abnormal completion: {}", flags_str(f));
-            assert!(info.imo_size >= flushed.len() as u64, "flushed data lost: size {}", info.imo_size);
+            assert_eq!(
+                f & (c::II_COMPLETE | c::II_BUSY_WRITE),
+                0,
+                "{}",
+                flags_str(f)
+            );
+            assert_ne!(
+                f & c::II_ABNORMAL,
+                0,
+                "not an abnormal completion: {}",
+                flags_str(f)
+            );
+            assert!(
+                info.imo_size >= flushed.len() as u64,
+                "flushed data lost: size {}",
+                info.imo_size
+            );
             srv.reopen();
             let wh = open(&srv.lsu(), &def, c::O_WRITE);
             close(wh, c::CLOSE_COMPLETE);
             let got = read_image(&srv.lsu(), &def);
-            assert_bytes_eq(&got[..flushed.len()], &flushed, "flushed data after the write error");
+            assert_bytes_eq(
+                &got[..flushed.len()],
+                &flushed,
+                "flushed data after the write error",
+            );
         },
     );
 }

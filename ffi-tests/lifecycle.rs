@@ -293,7 +293,11 @@ fn close_functions_after_terminate_return_ehandle_not_enot_init() {
             let mut il: sys::sts_image_list_handle_t = ptr::null_mut();
             assert_rc!(a.open_image_list(&lsu, &mut il), c::EOK);
             assert_rc!(a.terminate(), c::EOK);
-            assert_rc!(a.close_image(ih, c::CLOSE_COMPLETE), c::EHANDLE, "close_image");
+            assert_rc!(
+                a.close_image(ih, c::CLOSE_COMPLETE),
+                c::EHANDLE,
+                "close_image"
+            );
             assert_rc!(a.close_image_list(il), c::EHANDLE, "close_image_list");
             assert_rc!(a.close_lsu_list(ll), c::EHANDLE, "close_lsu_list");
             assert_rc!(a.close_server(sh), c::EHANDLE, "close_server");
@@ -379,14 +383,26 @@ fn handle_values_are_never_reused_within_the_process() {
     seen.insert(srv.sh as usize);
     for i in 0..100 {
         let ih = open(&lsu, &image_def("r", ""), c::O_READ);
-        assert!(seen.insert(ih as usize), "image handle value {:#x} reused (round {i})", ih as usize);
+        assert!(
+            seen.insert(ih as usize),
+            "image handle value {:#x} reused (round {i})",
+            ih as usize
+        );
         close(ih, 0);
         let sh = srv.another_handle();
-        assert!(seen.insert(sh as usize), "server handle value {:#x} reused (round {i})", sh as usize);
+        assert!(
+            seen.insert(sh as usize),
+            "server handle value {:#x} reused (round {i})",
+            sh as usize
+        );
         assert_rc!(api().close_server(sh), c::EOK);
         let mut il: sys::sts_image_list_handle_t = ptr::null_mut();
         assert_rc!(api().open_image_list(&lsu, &mut il), c::EOK);
-        assert!(seen.insert(il as usize), "list handle value {:#x} reused (round {i})", il as usize);
+        assert!(
+            seen.insert(il as usize),
+            "list handle value {:#x} reused (round {i})",
+            il as usize
+        );
         assert_rc!(api().close_image_list(il), c::EOK);
     }
 }

@@ -221,10 +221,21 @@ fn writers_commit_at_least_every_64_mib_without_flush() {
     let sh2 = srv.another_handle();
     let lsu2 = lsu_t(sh2, "default");
     let info = lsu_info(&lsu2).unwrap();
-    assert!(info.lsu_used >= 64 << 20, "lsu_used {} after 72 MiB written without flush", info.lsu_used);
-    assert!(info.lsu_used_phys >= 64 << 20, "lsu_used_phys {} after 72 MiB written without flush", info.lsu_used_phys);
+    assert!(
+        info.lsu_used >= 64 << 20,
+        "lsu_used {} after 72 MiB written without flush",
+        info.lsu_used
+    );
+    assert!(
+        info.lsu_used_phys >= 64 << 20,
+        "lsu_used_phys {} after 72 MiB written without flush",
+        info.lsu_used_phys
+    );
     let size = must_prop_byname(&lsu2, &def).imo_size;
-    assert!(size >= 64 << 20 && size <= 72 << 20, "committed image size {size}");
+    assert!(
+        size >= 64 << 20 && size <= 72 << 20,
+        "committed image size {size}"
+    );
     assert_rc!(api().close_server(sh2), c::EOK);
     close(ih, c::CLOSE_COMPLETE);
 }
