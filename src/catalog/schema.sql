@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS lsus (
 -- state: 0 writing, 1 incomplete, 2 aborted (abnormal, resumable),
 --        3 broken (abnormal, damaged), 4 complete
 CREATE TABLE IF NOT EXISTS images (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: readers detect deletion by id
     lsu_id      INTEGER NOT NULL,
     basename    TEXT NOT NULL,
     date        TEXT NOT NULL,
@@ -49,7 +49,7 @@ CREATE INDEX IF NOT EXISTS segments_owner ON segments (owner) WHERE owner IS NOT
 -- A chunk is one checksummed run of bytes in a segment. Its reference
 -- count is the number of extents rows naming it: derived, never stored.
 CREATE TABLE IF NOT EXISTS chunks (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     segment_id INTEGER NOT NULL,
     seg_off    INTEGER NOT NULL,
     len        INTEGER NOT NULL,

@@ -486,10 +486,6 @@ pub struct ImageReader {
     id: i64,
     size: u64,
     extents: Vec<ExtentRow>,
-    /// Chunks verified by this reader recently (sequential reads touch
-    /// one chunk many times; it is checked once).
-    verified: [i64; 4],
-    next_slot: usize,
 }
 
 impl ImageReader {
@@ -499,8 +495,6 @@ impl ImageReader {
             id,
             size,
             extents,
-            verified: [0; 4],
-            next_slot: 0,
         }
     }
 
@@ -573,7 +567,7 @@ impl ImageReader {
         write_meta(&self.sh, self.id, off, data)
     }
 
-    fn copy_chunk(&mut self, e: &ExtentRow, from: u64, out: &mut [u8]) -> Result<()> {
+    fn copy_chunk(&self, e: &ExtentRow, from: u64, out: &mut [u8]) -> Result<()> {
         let c = e.chunk;
         let map = match self.sh.maps.get(c.segment, c.seg_off + c.len) {
             Ok(m) => m,
@@ -582,17 +576,19 @@ impl ImageReader {
             }
         };
         let bytes = &map[c.seg_off as usize..(c.seg_off + c.len) as usize];
-        if !self.verified.contains(&c.id) {
-            if crc32c::crc32c(bytes) != c.crc {
-                return Err(self.damaged(format!(
-                    "chunk {} in segment {} fails its checksum",
-                    c.id, c.segment
-                )));
-            }
-            self.verified[self.next_slot] = c.id;
-            self.next_slot = (self.next_slot + 1) % self.verified.len();
-        }
+        // Copy first, verify after: the only change our own processes make
+        // to committed bytes is punching a chunk freed by a delete, and a
+        // punched range stays zero. If the punch came before the copy, the
+        // checksum computed after it fails; if after the checksum, the copy
+        // preceded it. Either way no wrong byte is returned as good.
         out.copy_from_slice(&bytes[from as usize..from as usize + out.len()]);
+        if crc32c::crc32c(bytes) != c.crc {
+            out.fill(0);
+            return Err(self.damaged(format!(
+                "chunk {} in segment {} fails its checksum",
+                c.id, c.segment
+            )));
+        }
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use std::ffi::{c_int, c_void};
 use parking_lot::Mutex;
 
 use super::args::{IO_LIMIT, image_def, image_name, in_bytes, in_ref, out_bytes, out_ref, put_str};
-use super::boundary::guard_init;
+use super::boundary::{guard, guard_init};
 use super::handles::{Table, id_of, ptr_of};
 use super::server::{Child, disown, lsu_of};
 use super::status::Status;
@@ -198,7 +198,7 @@ pub extern "C" fn stsp_flush(ih: sys::sts_image_handle_t) -> c_int {
 /// See include/stspi.h.
 #[unsafe(no_mangle)]
 pub extern "C" fn stsp_close_image(ih: sys::sts_image_handle_t, flags: c_int) -> c_int {
-    guard_init("stsp_close_image", || {
+    guard("stsp_close_image", || {
         let id = id_of(ih)?;
         let img = IMAGES.get(id)?;
         let complete = {
@@ -328,7 +328,7 @@ pub unsafe extern "C" fn stsp_list_image(
 /// See include/stspi.h.
 #[unsafe(no_mangle)]
 pub extern "C" fn stsp_close_image_list(lh: sys::sts_image_list_handle_t) -> c_int {
-    guard_init("stsp_close_image_list", || {
+    guard("stsp_close_image_list", || {
         let id = id_of(lh)?;
         let list = IMAGE_LISTS.remove(id)?;
         disown(list.server_id, Child::ImageList(id));

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::args::{self, array_str, in_ref, out_ref, put_str};
-use super::boundary::{api_version, guard_init};
+use super::boundary::{api_version, guard, guard_init};
 use super::handles::{Table, id_of, ptr_of};
 use super::image::{IMAGE_LISTS, IMAGES};
 use super::plugin::server_path;
@@ -152,7 +152,7 @@ pub unsafe extern "C" fn stsp_open_server(
 /// See include/stspi.h.
 #[unsafe(no_mangle)]
 pub extern "C" fn stsp_close_server(sh: sys::sts_server_handle_t) -> c_int {
-    guard_init("stsp_close_server", || {
+    guard("stsp_close_server", || {
         let entry = SERVERS.remove(id_of(sh)?)?;
         entry.close_children();
         Ok(())
@@ -261,7 +261,7 @@ pub unsafe extern "C" fn stsp_list_lsu(
 /// See include/stspi.h.
 #[unsafe(no_mangle)]
 pub extern "C" fn stsp_close_lsu_list(lh: sys::sts_lsu_list_handle_t) -> c_int {
-    guard_init("stsp_close_lsu_list", || {
+    guard("stsp_close_lsu_list", || {
         let id = id_of(lh)?;
         let list = LSU_LISTS.remove(id)?;
         disown(list.server_id, Child::LsuList(id));
