@@ -96,6 +96,7 @@ typedef struct ctx {
     char sha1[41];
     unsigned long long count;
     char note[512]; /* appended to the step's log line */
+    int called;     /* this step called the plugin (chk/must ran) */
 } ctx_t;
 
 typedef struct {
@@ -1125,6 +1126,7 @@ static int chk(ctx_t *c, args_t *a, const char *fn, int rc)
 {
     int m;
     c->rc = rc;
+    c->called = 1;
     if (expect_has(c, a, rc, &m)) return -1;
     if (!m)
         return fail(c, "%s returned %s (plugin: \"%s\"), expected %s", fn, code_name(rc),
@@ -1136,6 +1138,7 @@ static int chk(ctx_t *c, args_t *a, const char *fn, int rc)
 static int must(ctx_t *c, const char *what, int rc)
 {
     c->rc = rc;
+    c->called = 1;
     if (rc != STS_EOK)
         return fail(c, "%s returned %s (plugin: \"%s\")", what, code_name(rc), plugin_says(rc));
     return 0;
@@ -1625,6 +1628,8 @@ static int c_write_data(ctx_t *c, args_t *a)
         get_num(c, a, "flush_every", 0, 0, &flush_every))
         return -1;
     if (bs == 0 || bs > STS_MAX_IO_SIZE) return fail(c, "bad bs=%llu", bs);
+    c->called = 1;
+    c->rc = STS_EOK;
     buf = xmalloc((size_t)bs);
     while (done < size) {
         unsigned long long n = size - done < bs ? size - done : bs;
@@ -1777,6 +1782,8 @@ static int c_verify_data(ctx_t *c, args_t *a)
         get_num(c, a, "off", 0, 0, &off) || get_seed(c, a, 1, &seed))
         return -1;
     if (bs == 0 || bs > STS_MAX_IO_SIZE) return fail(c, "bad bs=%llu", bs);
+    c->called = 1;
+    c->rc = STS_EOK;
     if (verify_range(c, ih, off, size, bs, seed, NULL)) return -1;
     if (has_word(a, "eof") && check_eof(c, ih, off + size)) return -1;
     dt = now_s() - t0;
@@ -1837,6 +1844,8 @@ static int c_read_random(ctx_t *c, args_t *a)
         return -1;
     if (maxlen < STS_BLOCK_SIZE || maxlen > (256u << 20)) return fail(c, "bad maxlen=%llu", maxlen);
     note(c, "rng=%llu", rng);
+    c->called = 1;
+    c->rc = STS_EOK;
     return random_reads(c, ih, size, seed, count, maxlen, rng);
 }
 
@@ -2529,7 +2538,7 @@ static int c_join(ctx_t *c, args_t *a)
 static int c_spawn(ctx_t *c, args_t *a)
 {
     char *argv[MAXTOK + 32];
-    char file[4096], seedbuf[64], who[64], kvbuf[MAXTOK][STRVAL];
+    char file[4096], seedbuf[64], who[64], t0buf[64], kvbuf[MAXTOK][STRVAL];
     const char *section = NULL;
     int n = 0, i, nk = 0;
     pid_t pid;
@@ -2549,6 +2558,7 @@ static int c_spawn(ctx_t *c, args_t *a)
     }
     snprintf(who, sizeof who, "%s", a->pos[0]->s + 1);
     snprintf(seedbuf, sizeof seedbuf, "%llu", g_seed);
+    snprintf(t0buf, sizeof t0buf, "%.6f", g_t0);
     argv[n++] = g_self;
     argv[n++] = "--plugin";
     argv[n++] = (char *)g_plugin;
@@ -2560,6 +2570,8 @@ static int c_spawn(ctx_t *c, args_t *a)
     argv[n++] = seedbuf;
     argv[n++] = "--who";
     argv[n++] = who;
+    argv[n++] = "--t0";
+    argv[n++] = t0buf;
     if (g_stats) {
         argv[n++] = "--stats";
         argv[n++] = (char *)g_stats;
@@ -2787,13 +2799,14 @@ static int exec_line(ctx_t *c, line_t *ln, toks_t *T)
     if (check_keys(c, &a, cmds[i].keys)) return -1;
     c->note[0] = '\0';
     c->seed_set = 0;
+    c->called = 0;
     t0 = now_s();
     r = cmds[i].fn(c, &a);
     if (r == 0 && !cmds[i].quiet) {
         const char *text = T->text;
         while (*text == ' ' || *text == '\t') text++;
         out(c, "L%-3d %s%s%s  [%s %.1f ms]", ln->no, text, c->note[0] ? "  => " : "", c->note,
-            strcmp(cmd, "set") && strcmp(cmd, "assert") && strcmp(cmd, "print") ? code_name(c->rc) : "ok",
+            c->called ? code_name(c->rc) : "ok",
             (now_s() - t0) * 1000.0);
     }
     return r;
@@ -2910,6 +2923,7 @@ int main(int argc, char **argv)
         else if (!strcmp(o, "--who") && i + 1 < argc) snprintf(g_label, sizeof g_label, "%s", argv[++i]);
         else if (!strcmp(o, "--stats") && i + 1 < argc) g_stats = argv[++i];
         else if (!strcmp(o, "--section") && i + 1 < argc) section = argv[++i];
+        else if (!strcmp(o, "--t0") && i + 1 < argc) g_t0 = atof(argv[++i]);
         else if (o[0] == '-') usage();
         else if (!file) file = o;
         else if (!strchr(o, '=')) usage();
