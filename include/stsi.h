@@ -85,7 +85,8 @@ extern "C" {
 #define STS_EVERSION 8     /* the host's API version is not supported */
 #define STS_ENOT_INIT 9    /* stsp_init has not been called (or stsp_terminate was) */
 #define STS_EMODE 10       /* the handle's open mode does not allow the operation
-                              (write on a read handle, read on a write handle) */
+                              (write on a read handle, read on a write handle, a
+                              target-server handle used beyond what it allows) */
 
 /* 20-39: the state of the server, LSU or image */
 #define STS_ENOT_MINE 20   /* stsp_claim: the server name is not a combstore name */
@@ -105,6 +106,8 @@ extern "C" {
 #define STS_ENO_MORE 29    /* a list has no more entries */
 #define STS_EAUTH 30       /* credentials do not match the server's */
 #define STS_ENOTSUP 31     /* the operation is not supported by this plugin */
+#define STS_EXDEV 32       /* the operation needs both images on one server
+                              (stsp_include_in_image) */
 
 /* 40-59: storage */
 #define STS_ENOSPC 40      /* no space left on the filesystem or in the LSU */

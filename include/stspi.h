@@ -314,6 +314,93 @@ STS_EXPORT int stsp_get_image_prop_byname(const sts_lsu_t *lsu, const sts_image_
                                           sts_image_info_t *info);
 
 /* ================================================================== */
+/* Optimized duplication and virtual images (seed 000, slides 11-16)  */
+/*                                                                    */
+/* On one server (one directory) copies and virtual images refer to   */
+/* the stored extents of their sources: no image byte is copied, the  */
+/* cost grows with the number of extents, and stored bytes are freed  */
+/* only when no image refers to them any more. Between two servers    */
+/* the plugin streams the bytes itself with bounded memory.           */
+/* ================================================================== */
+
+/*
+ * stsp_open_target_server - open the server images are copied to.
+ *   source_sh    an open (source) server handle.
+ *   target_name  "combstore:<absolute path>"; may name the source's own
+ *                directory (copies then share stored extents) or another.
+ *                Created as stsp_open_server creates servers.
+ *   cred         may be NULL, as for stsp_open_server.
+ *   target_sh    out: a target handle. It is valid only for
+ *                stsp_create_image, stsp_open_image, stsp_copy_image,
+ *                stsp_get_server_prop and stsp_close_server (and, later,
+ *                the asynchronous copies); any other use gives STS_EMODE.
+ * Returns the codes of stsp_open_server, and STS_EHANDLE (source_sh).
+ */
+STS_EXPORT int stsp_open_target_server(sts_server_handle_t source_sh, const char *target_name,
+                                       const sts_cred_t *cred, sts_server_handle_t *target_sh);
+
+/*
+ * stsp_copy_extent - copy len bytes of one image into another, server-side.
+ *   from_image   a read handle (a complete image). A write handle gives
+ *                STS_EMODE.
+ *   to_image     a write handle. A read handle gives STS_ECOMPLETE (only
+ *                complete images open for reading). The same image as
+ *                from_image gives STS_EINVAL.
+ *   from_offset, to_offset, len  multiples of STS_BLOCK_SIZE;
+ *                from_offset + len must not pass the source's end
+ *                (STS_ERANGE). len may exceed STS_MAX_IO_SIZE.
+ *   flags        0, or STS_CX_APPEND (to_offset is ignored: the bytes go
+ *                at the target's current size), or STS_CX_REMAINDER (len
+ *                is ignored: everything from from_offset to the source's
+ *                end), or both. Other bits give STS_EINVAL.
+ *   bytescopied  out: the bytes copied.
+ * On one server the target refers to the source's stored extents (partial
+ * extents included, still checksum-verified when read); otherwise the
+ * bytes are streamed. Either way the call is durable when it returns, and
+ * when the target is closed complete its SHA-1 is that of its bytes (equal
+ * to the source's when the whole source was copied from offset 0 to 0).
+ * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_EMODE; STS_ECOMPLETE;
+ * STS_EINVAL; STS_EALIGN; STS_ERANGE; STS_ENOENT (source deleted);
+ * STS_ECORRUPT; STS_EIO; STS_ENOSPC; STS_EPREVIO.
+ */
+STS_EXPORT int stsp_copy_extent(sts_image_handle_t from_image, sts_image_handle_t to_image,
+                                sts_uint64_t from_offset, sts_uint64_t to_offset,
+                                sts_uint64_t len, int flags, sts_uint64_t *bytescopied);
+
+/*
+ * stsp_copy_image - copy a whole complete image into a new image in one
+ * call.
+ *   to_lsu    the target LSU; its server handle may be a target handle
+ *             (stsp_open_target_server) or an ordinary one.
+ *   to_def    the new image's name; it must not exist (STS_EEXIST).
+ *   from_lsu  the source LSU, on an ordinary server handle.
+ *   from_def  the source image; it must be complete (STS_ENOTCOMPLETE).
+ *   flags     reserved: 0.
+ * The new image is complete, with the source's size and SHA-1, or, after
+ * any error, does not exist. On one server the copy shares the source's
+ * stored extents in one catalog transaction; between servers the bytes
+ * are streamed and the target's SHA-1 is computed from them and checked
+ * against the source's (a mismatch gives STS_ECORRUPT).
+ * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_EMODE; STS_ENAME; STS_EINVAL;
+ * STS_ENOLSU; STS_ENOENT; STS_ENOTCOMPLETE; STS_EEXIST; STS_ECORRUPT; STS_EIO;
+ * STS_ENOSPC.
+ */
+STS_EXPORT int stsp_copy_image(const sts_lsu_t *to_lsu, const sts_image_def_t *to_def,
+                               const sts_lsu_t *from_lsu, const sts_image_def_t *from_def,
+                               int flags);
+
+/*
+ * stsp_include_in_image - make a range of a virtual image refer to a range
+ * of another image on the same server. Never copies data. Arguments,
+ * flags and codes as stsp_copy_extent, except: the two images must be on
+ * one server (the same directory), otherwise STS_EXDEV.
+ *   bytesincluded  out: the bytes included.
+ */
+STS_EXPORT int stsp_include_in_image(sts_image_handle_t from_image, sts_image_handle_t to_image,
+                                     sts_uint64_t from_offset, sts_uint64_t to_offset,
+                                     sts_uint64_t len, int flags, sts_uint64_t *bytesincluded);
+
+/* ================================================================== */
 /* Image metadata (application-defined bytes kept with the image)     */
 /* ================================================================== */
 

@@ -9,9 +9,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{
-    Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
-};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::engine::error::{Error, Result};
 use crate::engine::names::ImageName;
@@ -170,9 +168,7 @@ pub fn write_txn(conn: &mut Connection) -> Result<Transaction<'_>> {
 /// Catalog errors.
 pub fn server_value(conn: &Connection, key: &str) -> Result<Option<String>> {
     Ok(conn
-        .query_row("SELECT value FROM server WHERE key = ?1", [key], |r| {
-            r.get(0)
-        })
+        .query_row("SELECT value FROM server WHERE key = ?1", [key], |r| r.get(0))
         .optional()?)
 }
 
@@ -209,9 +205,8 @@ pub fn lsu(conn: &Connection, name: &str) -> Result<LsuRow> {
 /// # Errors
 /// Catalog errors.
 pub fn lsus(conn: &Connection) -> Result<Vec<LsuRow>> {
-    let mut st = conn.prepare(
-        "SELECT id, name, label, capacity, used, used_phys, images FROM lsus ORDER BY name",
-    )?;
+    let mut st =
+        conn.prepare("SELECT id, name, label, capacity, used, used_phys, images FROM lsus ORDER BY name")?;
     let rows = st
         .query_map([], lsu_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -277,16 +272,10 @@ fn finish_image(row: Option<(ImageRow, i64)>) -> Result<Option<ImageRow>> {
 /// # Errors
 /// Catalog errors.
 pub fn image_by_name(conn: &Connection, lsu_id: i64, name: &ImageName) -> Result<Option<ImageRow>> {
-    let sql = format!(
-        "SELECT {IMAGE_COLS} FROM images WHERE lsu_id = ?1 AND basename = ?2 AND date = ?3"
-    );
+    let sql = format!("SELECT {IMAGE_COLS} FROM images WHERE lsu_id = ?1 AND basename = ?2 AND date = ?3");
     finish_image(
-        conn.query_row(
-            &sql,
-            params![lsu_id, name.basename, name.date],
-            image_from_row,
-        )
-        .optional()?,
+        conn.query_row(&sql, params![lsu_id, name.basename, name.date], image_from_row)
+            .optional()?,
     )
 }
 
@@ -345,13 +334,7 @@ pub fn set_state(
 ///
 /// # Errors
 /// Catalog errors.
-pub fn set_complete(
-    tx: &Transaction<'_>,
-    id: i64,
-    objid: &str,
-    sha1: &str,
-    now_ms: u64,
-) -> Result<()> {
+pub fn set_complete(tx: &Transaction<'_>, id: i64, objid: &str, sha1: &str, now_ms: u64) -> Result<()> {
     tx.execute(
         "UPDATE images SET state = 4, writer = NULL, objid = ?2, sha1 = ?3, complete_ms = ?4, mtime_ms = ?4 WHERE id = ?1",
         params![id, objid, sha1, i(now_ms)],
@@ -387,15 +370,12 @@ pub fn list_images(
          ORDER BY basename, date LIMIT ?5",
     )?;
     let rows = st
-        .query_map(
-            params![lsu_id, b, d, after.is_some(), i(limit as u64)],
-            |r| {
-                Ok(ImageName {
-                    basename: r.get(0)?,
-                    date: r.get(1)?,
-                })
-            },
-        )?
+        .query_map(params![lsu_id, b, d, after.is_some(), i(limit as u64)], |r| {
+            Ok(ImageName {
+                basename: r.get(0)?,
+                date: r.get(1)?,
+            })
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
@@ -471,14 +451,13 @@ pub fn insert_extent(tx: &Transaction<'_>, image_id: i64, e: &NewExtent) -> Resu
     Ok(())
 }
 
-/// Records an extent that may overwrite part of existing ones: overlapped
-/// extents are trimmed or split. Returns the chunk ids that lost a
-/// reference (candidates for [`release_orphans`]).
+/// Removes image range `[a, b)` from the extent map: overlapped extents
+/// are trimmed or split. Returns the chunk ids that lost a reference
+/// (candidates for [`release_orphans`]).
 ///
 /// # Errors
 /// Catalog errors.
-pub fn overwrite_extent(tx: &Transaction<'_>, image_id: i64, e: &NewExtent) -> Result<Vec<i64>> {
-    let (a, b) = (e.img_off, e.img_off + e.len);
+pub fn clear_range(tx: &Transaction<'_>, image_id: i64, a: u64, b: u64) -> Result<Vec<i64>> {
     let old: Vec<(u64, u64, i64, u64)> = {
         let mut st = tx.prepare_cached(
             "SELECT img_off, len, chunk_id, chunk_off FROM extents
@@ -491,10 +470,8 @@ pub fn overwrite_extent(tx: &Transaction<'_>, image_id: i64, e: &NewExtent) -> R
     };
     let mut touched = Vec::with_capacity(old.len());
     for (off, len, chunk_id, chunk_off) in old {
-        tx.execute(
-            "DELETE FROM extents WHERE image_id = ?1 AND img_off = ?2",
-            params![image_id, i(off)],
-        )?;
+        tx.prepare_cached("DELETE FROM extents WHERE image_id = ?1 AND img_off = ?2")?
+            .execute(params![image_id, i(off)])?;
         let end = off + len;
         if off < a {
             insert_extent(
@@ -523,6 +500,16 @@ pub fn overwrite_extent(tx: &Transaction<'_>, image_id: i64, e: &NewExtent) -> R
         }
         touched.push(chunk_id);
     }
+    Ok(touched)
+}
+
+/// Records an extent that may overwrite part of existing ones (see
+/// [`clear_range`]); returns the chunk ids that lost a reference.
+///
+/// # Errors
+/// Catalog errors.
+pub fn overwrite_extent(tx: &Transaction<'_>, image_id: i64, e: &NewExtent) -> Result<Vec<i64>> {
+    let touched = clear_range(tx, image_id, e.img_off, e.img_off + e.len)?;
     insert_extent(tx, image_id, e)?;
     Ok(touched)
 }
@@ -539,6 +526,14 @@ pub fn release_orphans(tx: &Transaction<'_>, chunk_ids: &[i64]) -> Result<Vec<Fr
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM extents WHERE chunk_id = ?1)")?
             .query_row([id], |r| r.get(0))?;
         if used {
+            // Still shared: keep it charged to an LSU that refers to it.
+            tx.prepare_cached(
+                "UPDATE chunks SET lsu_id = (SELECT i.lsu_id FROM extents e JOIN images i ON i.id = e.image_id
+                   WHERE e.chunk_id = ?1 LIMIT 1)
+                 WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM extents e JOIN images i ON i.id = e.image_id
+                   WHERE e.chunk_id = ?1 AND i.lsu_id = chunks.lsu_id)",
+            )?
+            .execute([id])?;
             continue;
         }
         let gone: Option<(i64, i64, i64)> = tx
@@ -546,10 +541,8 @@ pub fn release_orphans(tx: &Transaction<'_>, chunk_ids: &[i64]) -> Result<Vec<Fr
             .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
         if let Some((segment, off, len)) = gone {
-            tx.prepare_cached(
-                "INSERT INTO free_ranges (segment_id, seg_off, len) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![segment, off, len])?;
+            tx.prepare_cached("INSERT INTO free_ranges (segment_id, seg_off, len) VALUES (?1, ?2, ?3)")?
+                .execute(params![segment, off, len])?;
             freed.push(FreeRange {
                 id: tx.last_insert_rowid(),
                 segment,
@@ -605,8 +598,7 @@ pub fn extent_count(conn: &Connection, image_id: i64) -> Result<u64> {
 /// # Errors
 /// Catalog errors.
 pub fn pending_free_ranges(conn: &Connection) -> Result<Vec<FreeRange>> {
-    let mut st =
-        conn.prepare("SELECT id, segment_id, seg_off, len FROM free_ranges ORDER BY id")?;
+    let mut st = conn.prepare("SELECT id, segment_id, seg_off, len FROM free_ranges ORDER BY id")?;
     let rows = st
         .query_map([], |r| {
             Ok(FreeRange {
@@ -651,11 +643,7 @@ pub fn new_segment(tx: &Transaction<'_>, owner: &str, header_len: u64, now_ms: u
 ///
 /// # Errors
 /// Catalog errors.
-pub fn claim_segment(
-    tx: &Transaction<'_>,
-    owner: &str,
-    below_end: u64,
-) -> Result<Option<(i64, u64)>> {
+pub fn claim_segment(tx: &Transaction<'_>, owner: &str, below_end: u64) -> Result<Option<(i64, u64)>> {
     Ok(tx
         .query_row(
             "UPDATE segments SET owner = ?1 WHERE id = (SELECT id FROM segments WHERE owner IS NULL AND sealed = 0
@@ -728,16 +716,9 @@ pub fn owner_tokens(conn: &Connection) -> Result<Vec<String>> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn read_meta(
-    conn: &Connection,
-    image_id: i64,
-    off: u64,
-    buf: &mut [u8],
-) -> Result<(usize, u64)> {
+pub fn read_meta(conn: &Connection, image_id: i64, off: u64, buf: &mut [u8]) -> Result<(usize, u64)> {
     let row: Option<(i64, Vec<u8>)> = conn
-        .prepare_cached(
-            "SELECT length(data), substr(data, ?2 + 1, ?3) FROM image_meta WHERE image_id = ?1",
-        )?
+        .prepare_cached("SELECT length(data), substr(data, ?2 + 1, ?3) FROM image_meta WHERE image_id = ?1")?
         .query_row(params![image_id, i(off), i(buf.len() as u64)], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
@@ -789,4 +770,61 @@ pub fn segment_needs(conn: &Connection, image_id: i64) -> Result<Vec<(i64, u64)>
         .query_map([image_id], |r| Ok((r.get(0)?, u(r.get(1)?))))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
+}
+
+/// The extents of an image covering `[from, from + len)`, clipped to that
+/// range, in order. Gaps (never written) are simply absent.
+///
+/// # Errors
+/// Catalog errors.
+pub fn extents_in_range(conn: &Connection, image_id: i64, from: u64, len: u64) -> Result<Vec<NewExtent>> {
+    let end = from + len;
+    let mut st = conn.prepare_cached(
+        "SELECT img_off, len, chunk_id, chunk_off FROM extents
+         WHERE image_id = ?1 AND img_off > ?2 AND img_off < ?3 AND img_off + len > ?4 ORDER BY img_off",
+    )?;
+    let rows = st
+        .query_map(params![image_id, i(from) - i(MAX_CHUNK), i(end), i(from)], |r| {
+            Ok((u(r.get(0)?), u(r.get(1)?), r.get::<_, i64>(2)?, u(r.get(3)?)))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows
+        .into_iter()
+        .map(|(off, n, chunk_id, chunk_off)| {
+            let a = off.max(from);
+            let b = (off + n).min(end);
+            NewExtent {
+                img_off: a,
+                len: b - a,
+                chunk_id,
+                chunk_off: chunk_off + (a - off),
+            }
+        })
+        .collect())
+}
+
+/// Gives image `to` the whole extent map of image `from` (same offsets,
+/// same chunks); returns the number of extents.
+///
+/// # Errors
+/// Catalog errors.
+pub fn copy_all_extents(tx: &Transaction<'_>, from: i64, to: i64) -> Result<u64> {
+    let n = tx.execute(
+        "INSERT INTO extents (image_id, img_off, len, chunk_id, chunk_off)
+         SELECT ?2, img_off, len, chunk_id, chunk_off FROM extents WHERE image_id = ?1",
+        params![from, to],
+    )?;
+    Ok(n as u64)
+}
+
+/// Copies image metadata from one image to another (same catalog).
+///
+/// # Errors
+/// Catalog errors.
+pub fn copy_meta(tx: &Transaction<'_>, from: i64, to: i64) -> Result<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO image_meta (image_id, data) SELECT ?2, data FROM image_meta WHERE image_id = ?1",
+        params![from, to],
+    )?;
+    Ok(())
 }

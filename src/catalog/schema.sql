@@ -98,3 +98,10 @@ END;
 CREATE TRIGGER IF NOT EXISTS chunks_del AFTER DELETE ON chunks BEGIN
     UPDATE lsus SET used_phys = used_phys - ((OLD.len + 4095) / 4096) * 4096 WHERE id = OLD.lsu_id;
 END;
+-- A shared chunk is charged to one LSU that refers to it; when the last
+-- reference from that LSU goes, release_orphans moves the charge.
+CREATE TRIGGER IF NOT EXISTS chunks_move AFTER UPDATE OF lsu_id ON chunks
+WHEN OLD.lsu_id <> NEW.lsu_id BEGIN
+    UPDATE lsus SET used_phys = used_phys - ((OLD.len + 4095) / 4096) * 4096 WHERE id = OLD.lsu_id;
+    UPDATE lsus SET used_phys = used_phys + ((NEW.len + 4095) / 4096) * 4096 WHERE id = NEW.lsu_id;
+END;

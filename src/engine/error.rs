@@ -47,6 +47,8 @@ pub enum Error {
     Mode(&'static str),
     /// Credentials do not match.
     Auth,
+    /// The operation needs both images on one server.
+    CrossServer(String),
     /// No space on the filesystem.
     NoSpace(String),
     /// An I/O error on a named object.
@@ -95,6 +97,7 @@ impl fmt::Display for Error {
             Error::Broken(s) => write!(f, "image is broken: {s}"),
             Error::Mode(s) => write!(f, "not allowed in this handle's mode: {s}"),
             Error::Auth => write!(f, "credentials do not match"),
+            Error::CrossServer(s) => write!(f, "images are on different servers: {s}"),
             Error::NoSpace(s) => write!(f, "no space left: {s}"),
             Error::Io { what, source } => write!(f, "I/O error on {what}: {source}"),
             Error::Corrupt(s) => write!(f, "corruption: {s}"),

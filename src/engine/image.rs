@@ -48,11 +48,7 @@ pub struct ImageInfo {
 }
 
 impl ImageInfo {
-    pub(crate) fn from_row(
-        conn: &rusqlite::Connection,
-        row: ImageRow,
-        lsu: String,
-    ) -> Result<ImageInfo> {
+    pub(crate) fn from_row(conn: &rusqlite::Connection, row: ImageRow, lsu: String) -> Result<ImageInfo> {
         Ok(ImageInfo {
             extent_count: catalog::extent_count(conn, row.id)?,
             name: row.name,
@@ -83,8 +79,7 @@ fn check_io(off: u64, len: u64) -> Result<()> {
 /// Info of image `id` as committed, for any handle.
 fn info_by_id(sh: &Shared, id: i64) -> Result<ImageInfo> {
     let conn = sh.catalog.lock();
-    let row =
-        catalog::image_by_id(&conn, id)?.ok_or_else(|| Error::NoImage(format!("image #{id}")))?;
+    let row = catalog::image_by_id(&conn, id)?.ok_or_else(|| Error::NoImage(format!("image #{id}")))?;
     let lsu = catalog::lsus(&conn)?
         .into_iter()
         .find(|l| l.id == row.lsu_id)
@@ -96,10 +91,7 @@ fn info_by_id(sh: &Shared, id: i64) -> Result<ImageInfo> {
 /// Reads image metadata; returns bytes placed in `buf`.
 fn read_meta(sh: &Shared, id: i64, off: u64, buf: &mut [u8]) -> Result<usize> {
     if buf.len() as u64 > MAX_META {
-        return Err(Error::TooBig(format!(
-            "metadata read of {} bytes",
-            buf.len()
-        )));
+        return Err(Error::TooBig(format!("metadata read of {} bytes", buf.len())));
     }
     let conn = sh.catalog.lock();
     if catalog::image_by_id(&conn, id)?.is_none() {
@@ -157,8 +149,19 @@ pub struct ImageWriter {
     pending_bytes: u64,
     hasher: Option<Sha1>,
     hashed_upto: u64,
+    copied: CopiedFrom,
     failed: bool,
     closed: bool,
+}
+
+/// Whether a writer's image so far is exactly a prefix of one complete
+/// image on the same server (shared extents, copied 0..n in order), so
+/// that a whole copy can take the source's SHA-1 instead of reading back.
+#[derive(Debug)]
+enum CopiedFrom {
+    Nothing,
+    Prefix { image_id: i64, size: u64, sha1: String },
+    Mixed,
 }
 
 impl ImageWriter {
@@ -179,6 +182,11 @@ impl ImageWriter {
             // SHA-1 is then computed by reading back at completion.
             hasher: (size == 0).then(Sha1::new),
             hashed_upto: 0,
+            copied: if size == 0 {
+                CopiedFrom::Nothing
+            } else {
+                CopiedFrom::Mixed
+            },
             failed: false,
             closed: false,
         }
@@ -201,6 +209,7 @@ impl ImageWriter {
         if data.is_empty() {
             return Ok(());
         }
+        self.copied = CopiedFrom::Mixed;
         if let Some(h) = self.hasher.as_mut() {
             if off == self.hashed_upto {
                 h.update(data);
@@ -293,8 +302,9 @@ impl ImageWriter {
         self.usable()?;
         self.commit()?;
         if complete {
-            let sha1 = match self.hasher.take() {
-                Some(h) if self.hashed_upto == self.size => hex(&h.finalize()),
+            let sha1 = match (self.hasher.take(), &self.copied) {
+                (Some(h), _) if self.hashed_upto == self.size => hex(&h.finalize()),
+                (_, CopiedFrom::Prefix { size, sha1, .. }) if *size == self.size => sha1.clone(),
                 _ => self.read_back_sha1()?,
             };
             let objid = crate::store::random_hex128();
@@ -302,10 +312,7 @@ impl ImageWriter {
             let tx = catalog::write_txn(&mut conn)?;
             catalog::set_complete(&tx, self.id, &objid, &sha1, now_ms())?;
             tx.commit()?;
-            debug!(
-                "image #{} complete: {} bytes, sha1 {sha1}",
-                self.id, self.size
-            );
+            debug!("image #{} complete: {} bytes, sha1 {sha1}", self.id, self.size);
         } else {
             self.set_state(ImageState::Incomplete)?;
         }
@@ -354,12 +361,138 @@ impl ImageWriter {
 
     fn poison_on_err(&mut self, r: Result<()>) -> Result<()> {
         if let Err(e) = &r {
-            if !matches!(e, Error::Timeout) {
+            // Only failures of stored bytes poison; a refused argument or
+            // a vanished copy source leaves the handle usable.
+            if matches!(
+                e,
+                Error::Io { .. } | Error::NoSpace(_) | Error::Catalog(_) | Error::Corrupt(_)
+            ) {
                 warn!("image #{}: write failed, handle poisoned: {e}", self.id);
                 self.failed = true;
             }
         }
         r
+    }
+
+    /// Copies `len` bytes of `src` at `from` to `to` in this image (holes
+    /// included). On one server the extents are shared and no byte moves;
+    /// between servers the bytes are streamed with one chunk of memory,
+    /// unless `share_only`. Durable when it returns.
+    ///
+    /// # Errors
+    /// [`Error::Align`], [`Error::Range`], [`Error::Invalid`] (same
+    /// image), [`Error::CrossServer`] (`share_only` across servers),
+    /// [`Error::NoImage`] (source deleted); I/O and catalog errors.
+    pub fn copy_from(
+        &mut self,
+        src: &mut ImageReader,
+        from: u64,
+        to: u64,
+        len: u64,
+        share_only: bool,
+    ) -> Result<()> {
+        self.usable()?;
+        if [from, to, len].iter().any(|v| v % BLOCK_SIZE != 0) {
+            return Err(Error::Align);
+        }
+        let same_server = self.sh.uuid == src.sh.uuid;
+        if same_server && self.id == src.id {
+            return Err(Error::Invalid("source and target are the same image".into()));
+        }
+        if from.checked_add(len).is_none_or(|end| end > src.size) || to.checked_add(len).is_none() {
+            return Err(Error::Range(format!(
+                "{len} bytes at {from} pass the source's end {}",
+                src.size
+            )));
+        }
+        if !same_server && share_only {
+            return Err(Error::CrossServer(
+                "a virtual image refers only to images on its own server".into(),
+            ));
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        if same_server {
+            let r = self.share(src, from, to, len);
+            self.poison_on_err(r)
+        } else {
+            self.stream(src, from, to, len)?;
+            self.flush()
+        }
+    }
+
+    /// Same-server copy: the target range refers to the source's chunks.
+    fn share(&mut self, src: &ImageReader, from: u64, to: u64, len: u64) -> Result<()> {
+        self.commit()?;
+        let mut conn = self.sh.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        let source = catalog::image_by_id(&tx, src.id)?
+            .ok_or_else(|| Error::NoImage(format!("copy source image #{} was deleted", src.id)))?;
+        if source.state != ImageState::Complete {
+            return Err(Error::NotComplete(source.name.to_string()));
+        }
+        let pieces = catalog::extents_in_range(&tx, src.id, from, len)?;
+        let touched = if to < self.committed_size {
+            catalog::clear_range(&tx, self.id, to, to + len)?
+        } else {
+            Vec::new()
+        };
+        for p in &pieces {
+            catalog::insert_extent(
+                &tx,
+                self.id,
+                &NewExtent {
+                    img_off: to + (p.img_off - from),
+                    ..*p
+                },
+            )?;
+        }
+        let freed = catalog::release_orphans(&tx, &touched)?;
+        let size = self.size.max(to + len);
+        catalog::set_size(&tx, self.id, size, now_ms())?;
+        tx.commit()?;
+        drop(conn);
+        self.copied = match std::mem::replace(&mut self.copied, CopiedFrom::Mixed) {
+            CopiedFrom::Nothing if from == 0 && to == 0 => CopiedFrom::Prefix {
+                image_id: src.id,
+                size: len,
+                sha1: source.sha1,
+            },
+            CopiedFrom::Prefix {
+                image_id,
+                size: n,
+                sha1,
+            } if image_id == src.id && from == n && to == n => CopiedFrom::Prefix {
+                image_id,
+                size: n + len,
+                sha1,
+            },
+            _ => CopiedFrom::Mixed,
+        };
+        self.hasher = None;
+        self.size = size;
+        self.committed_size = size;
+        self.sh.punch(&freed)
+    }
+
+    /// Cross-server copy: the bytes pass through one chunk of memory.
+    fn stream(&mut self, src: &mut ImageReader, from: u64, to: u64, len: u64) -> Result<()> {
+        let mut buf = vec![0u8; MAX_CHUNK as usize];
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(MAX_CHUNK) as usize;
+            let got = src.read(from + done, &mut buf[..n])?;
+            if got != n {
+                return Err(Error::Range(format!(
+                    "copy source ends at {}",
+                    from + done + got as u64
+                )));
+            }
+            self.write(to + done, &buf[..n])?;
+            done += n as u64;
+        }
+        Ok(())
     }
 
     /// Buffers or stores `data` at `off` as chunks of at most MAX_CHUNK.
@@ -438,8 +571,7 @@ impl ImageWriter {
         let mut end = self.committed_size;
         let mut touched = Vec::new();
         for p in &self.pending {
-            let chunk_id =
-                catalog::insert_chunk(&tx, p.segment, p.seg_off, p.len, p.crc, self.lsu_id)?;
+            let chunk_id = catalog::insert_chunk(&tx, p.segment, p.seg_off, p.len, p.crc, self.lsu_id)?;
             let e = NewExtent {
                 img_off: p.img_off,
                 len: p.len,

@@ -76,10 +76,7 @@ fn check(name: &str, max: usize, may_be_empty: bool, what: &str) -> Result<()> {
     if name.contains("..") {
         return bad("contains \"..\"");
     }
-    if name
-        .chars()
-        .any(|c| c == '/' || c == '\\' || c.is_control())
-    {
+    if name.chars().any(|c| c == '/' || c == '\\' || c.is_control()) {
         return bad("contains '/', '\\' or a control character");
     }
     Ok(())
@@ -99,10 +96,7 @@ mod tests {
     #[test]
     fn rejects_each_bad_class() {
         for bad in ["", ".", "..", "a/b", "a\\b", "x..y", "tab\there", "nul\0x"] {
-            assert!(
-                matches!(ImageName::new(bad, ""), Err(Error::Name(_))),
-                "{bad:?}"
-            );
+            assert!(matches!(ImageName::new(bad, ""), Err(Error::Name(_))), "{bad:?}");
         }
         assert!(matches!(
             ImageName::new(&"x".repeat(MAX_BASENAME + 1), ""),
@@ -111,9 +105,6 @@ mod tests {
         assert!(ImageName::new(&"x".repeat(MAX_BASENAME), "").is_ok());
         assert!(matches!(ImageName::new("ok", "../x"), Err(Error::Name(_))));
         assert!(matches!(check_lsu(""), Err(Error::Name(_))));
-        assert!(matches!(
-            from_bytes(&[0xff, 0xfe], "x"),
-            Err(Error::Name(_))
-        ));
+        assert!(matches!(from_bytes(&[0xff, 0xfe], "x"), Err(Error::Name(_))));
     }
 }

@@ -157,8 +157,7 @@ impl Server {
                 if writer != *token {
                     continue;
                 }
-                let state = if stored_bytes_present(&sh.seg_dir, &catalog::segment_needs(&tx, id)?)
-                {
+                let state = if stored_bytes_present(&sh.seg_dir, &catalog::segment_needs(&tx, id)?) {
                     ImageState::Aborted
                 } else {
                     ImageState::Broken
@@ -250,8 +249,8 @@ impl Server {
         let mut conn = sh.catalog.lock();
         let tx = catalog::write_txn(&mut conn)?;
         let lsu_row = catalog::lsu(&tx, lsu)?;
-        let row = catalog::image_by_name(&tx, lsu_row.id, name)?
-            .ok_or_else(|| Error::NoImage(name.to_string()))?;
+        let row =
+            catalog::image_by_name(&tx, lsu_row.id, name)?.ok_or_else(|| Error::NoImage(name.to_string()))?;
         match row.state {
             ImageState::Complete => return Err(Error::Complete(name.to_string())),
             ImageState::Broken => return Err(Error::Broken(name.to_string())),
@@ -260,20 +259,9 @@ impl Server {
             }
             _ => {}
         }
-        catalog::set_state(
-            &tx,
-            row.id,
-            ImageState::Writing,
-            Some(sh.owner.token()),
-            now_ms(),
-        )?;
+        catalog::set_state(&tx, row.id, ImageState::Writing, Some(sh.owner.token()), now_ms())?;
         tx.commit()?;
-        Ok(ImageWriter::new(
-            Arc::clone(sh),
-            row.id,
-            lsu_row.id,
-            row.size,
-        ))
+        Ok(ImageWriter::new(Arc::clone(sh), row.id, lsu_row.id, row.size))
     }
 
     /// Opens a complete image for reading.
@@ -309,8 +297,8 @@ impl Server {
         let mut conn = sh.catalog.lock();
         let tx = catalog::write_txn(&mut conn)?;
         let lsu_row = catalog::lsu(&tx, lsu)?;
-        let row = catalog::image_by_name(&tx, lsu_row.id, name)?
-            .ok_or_else(|| Error::NoImage(name.to_string()))?;
+        let row =
+            catalog::image_by_name(&tx, lsu_row.id, name)?.ok_or_else(|| Error::NoImage(name.to_string()))?;
         if row.state == ImageState::Writing && self.writer_alive(row.writer.as_deref())? {
             return Err(Error::Busy(name.to_string()));
         }
@@ -323,6 +311,83 @@ impl Server {
             freed.len()
         );
         sh.punch(&freed)
+    }
+
+    /// Copies complete image `from_name` of `src` (another server or this
+    /// one) to a new complete image `to_name` here, with the same size,
+    /// SHA-1 and metadata. On one server the copy shares the source's
+    /// extents in one transaction; otherwise bytes are streamed and the
+    /// SHA-1 computed while copying must match. After an error the target
+    /// does not exist.
+    ///
+    /// # Errors
+    /// [`Error::NoLsu`], [`Error::NoImage`], [`Error::NotComplete`],
+    /// [`Error::Exists`], [`Error::Corrupt`]; I/O and catalog errors.
+    pub fn copy_image(
+        &self,
+        to_lsu: &str,
+        to_name: &ImageName,
+        src: &Server,
+        from_lsu: &str,
+        from_name: &ImageName,
+    ) -> Result<()> {
+        if self.shared.uuid == src.shared.uuid {
+            return self.share_image(to_lsu, to_name, from_lsu, from_name);
+        }
+        let mut reader = src.open_image(from_lsu, from_name)?;
+        let source = reader.info()?;
+        let mut meta = vec![0u8; MAX_META as usize];
+        let meta_len = reader.read_meta(0, &mut meta)?;
+        let mut writer = self.create_image(to_lsu, to_name)?;
+        let copied = (|| {
+            writer.copy_from(&mut reader, 0, 0, source.size, false)?;
+            writer.write_meta(0, &meta[..meta_len])
+        })();
+        let result = copied.and_then(|()| writer.close(true)).and_then(|()| {
+            let target = self.image_info(to_lsu, to_name)?;
+            if target.sha1 == source.sha1 {
+                Ok(())
+            } else {
+                Err(Error::Corrupt(format!(
+                    "copy of {from_name} has SHA-1 {} but the source has {}",
+                    target.sha1, source.sha1
+                )))
+            }
+        });
+        if result.is_err() {
+            if let Err(e) = self.delete_image(to_lsu, to_name) {
+                warn!("removing failed copy {to_name}: {e}");
+            }
+        }
+        result
+    }
+
+    fn share_image(
+        &self,
+        to_lsu: &str,
+        to_name: &ImageName,
+        from_lsu: &str,
+        from_name: &ImageName,
+    ) -> Result<()> {
+        let sh = &self.shared;
+        let mut conn = sh.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        let from_lsu_row = catalog::lsu(&tx, from_lsu)?;
+        let source = catalog::image_by_name(&tx, from_lsu_row.id, from_name)?
+            .ok_or_else(|| Error::NoImage(from_name.to_string()))?;
+        if source.state != ImageState::Complete {
+            return Err(Error::NotComplete(from_name.to_string()));
+        }
+        let to_lsu_row = catalog::lsu(&tx, to_lsu)?;
+        let now = now_ms();
+        let id = catalog::insert_image(&tx, to_lsu_row.id, to_name, sh.owner.token(), now)?;
+        catalog::copy_all_extents(&tx, source.id, id)?;
+        catalog::copy_meta(&tx, source.id, id)?;
+        catalog::set_size(&tx, id, source.size, now)?;
+        catalog::set_complete(&tx, id, &crate::store::random_hex128(), &source.sha1, now)?;
+        tx.commit()?;
+        info!("copied {from_name} to {to_name} by sharing its extents");
+        Ok(())
     }
 
     /// Properties of a named image, as committed.
@@ -341,12 +406,7 @@ impl Server {
     ///
     /// # Errors
     /// [`Error::NoLsu`]; catalog errors.
-    pub fn list_images(
-        &self,
-        lsu: &str,
-        after: Option<&ImageName>,
-        limit: usize,
-    ) -> Result<Vec<ImageName>> {
+    pub fn list_images(&self, lsu: &str, after: Option<&ImageName>, limit: usize) -> Result<Vec<ImageName>> {
         let conn = self.shared.catalog.lock();
         let lsu_row = catalog::lsu(&conn, lsu)?;
         catalog::list_images(&conn, lsu_row.id, after, limit)
@@ -356,9 +416,7 @@ impl Server {
         match writer {
             None => Ok(false),
             Some(w) if w == self.shared.owner.token() => Ok(true),
-            Some(w) => {
-                lock::is_alive(&self.shared.lock_dir, w).map_err(|e| Error::io("owner lock", e))
-            }
+            Some(w) => lock::is_alive(&self.shared.lock_dir, w).map_err(|e| Error::io("owner lock", e)),
         }
     }
 }
@@ -397,8 +455,7 @@ impl Shared {
         let tx = catalog::write_txn(conn)?;
         let id = catalog::new_segment(&tx, self.owner.token(), HEADER_LEN, now_ms())?;
         tx.commit()?;
-        SegmentFile::create(&self.seg_dir, id, &self.uuid)
-            .map_err(|e| Error::io(format!("segment {id}"), e))
+        SegmentFile::create(&self.seg_dir, id, &self.uuid).map_err(|e| Error::io(format!("segment {id}"), e))
     }
 
     /// Returns a segment after a writer is done with it. Its bytes up to
@@ -453,9 +510,9 @@ impl Drop for Shared {
 }
 
 fn stored_bytes_present(seg_dir: &Path, needs: &[(i64, u64)]) -> bool {
-    needs.iter().all(|&(seg, end)| {
-        fs::metadata(segment::segment_path(seg_dir, seg)).is_ok_and(|m| m.len() >= end)
-    })
+    needs
+        .iter()
+        .all(|&(seg, end)| fs::metadata(segment::segment_path(seg_dir, seg)).is_ok_and(|m| m.len() >= end))
 }
 
 fn prepare_dir(dir: &Path) -> Result<()> {
@@ -471,16 +528,12 @@ fn prepare_dir(dir: &Path) -> Result<()> {
             make_private_dir(dir)
         }
         Err(e) => Err(Error::io(dir.display().to_string(), e)),
-        Ok(m) if !m.is_dir() => Err(Error::NoServer(format!(
-            "{} is not a directory",
-            dir.display()
-        ))),
+        Ok(m) if !m.is_dir() => Err(Error::NoServer(format!("{} is not a directory", dir.display()))),
         Ok(_) => {
             if dir.join(CATALOG_FILE).exists() {
                 return Ok(());
             }
-            let mut entries =
-                fs::read_dir(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+            let mut entries = fs::read_dir(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
             if entries.next().is_some() {
                 return Err(Error::NoServer(format!(
                     "{} is not empty and holds no combstore catalog",
@@ -504,8 +557,8 @@ fn make_private_dir(dir: &Path) -> Result<()> {
 fn fs_capacity(dir: &Path) -> Result<u64> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
-    let c = CString::new(dir.as_os_str().as_bytes())
-        .map_err(|_| Error::Invalid("path contains NUL".into()))?;
+    let c =
+        CString::new(dir.as_os_str().as_bytes()).map_err(|_| Error::Invalid("path contains NUL".into()))?;
     let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
     // SAFETY: `c` is a valid NUL-terminated path and `st` points to writable
     // memory of the right type; statvfs fills it on success.

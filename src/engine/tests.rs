@@ -103,10 +103,7 @@ fn checkpoint_restart_appends_and_hashes_whole_image() {
     w.write(0, &a).unwrap();
     w.close(false).unwrap();
     let info = s.image_info("default", &name("c")).unwrap();
-    assert_eq!(
-        (info.state, info.size),
-        (ImageState::Incomplete, a.len() as u64)
-    );
+    assert_eq!((info.state, info.size), (ImageState::Incomplete, a.len() as u64));
     assert!(matches!(
         s.open_image("default", &name("c")),
         Err(Error::NotComplete(_))
@@ -171,10 +168,7 @@ fn abandoned_writer_leaves_committed_data_resumable() {
     w.abandon();
     drop(w);
     let info = s.image_info("default", &name("x")).unwrap();
-    assert_eq!(
-        (info.state, info.size),
-        (ImageState::Aborted, a.len() as u64)
-    );
+    assert_eq!((info.state, info.size), (ImageState::Aborted, a.len() as u64));
     let w = s.reopen_image("default", &name("x")).unwrap();
     w.close(true).unwrap();
     assert_eq!(read_all(&s, &name("x")), a);
@@ -237,29 +231,20 @@ fn metadata_is_independent_of_data_state() {
     assert_eq!(&buf[..n], b"before\0\0\0\0after");
     assert!(matches!(r.read_meta(16, &mut buf), Err(Error::Range(_))));
     assert_eq!(r.read_meta(15, &mut buf).unwrap(), 0);
-    assert!(matches!(
-        r.write_meta(MAX_META, b"x"),
-        Err(Error::TooBig(_))
-    ));
+    assert!(matches!(r.write_meta(MAX_META, b"x"), Err(Error::TooBig(_))));
 }
 
 #[test]
 fn listing_pages_in_key_order() {
     let (_d, s) = server();
     for n in ["b", "a", "c"] {
-        s.create_image("default", &name(n))
-            .unwrap()
-            .close(false)
-            .unwrap();
+        s.create_image("default", &name(n)).unwrap().close(false).unwrap();
     }
     let first = s.list_images("default", None, 2).unwrap();
     assert_eq!(first, vec![name("a"), name("b")]);
     let rest = s.list_images("default", first.last(), 2).unwrap();
     assert_eq!(rest, vec![name("c")]);
-    assert!(matches!(
-        s.list_images("nope", None, 2),
-        Err(Error::NoLsu(_))
-    ));
+    assert!(matches!(s.list_images("nope", None, 2), Err(Error::NoLsu(_))));
 }
 
 #[test]
@@ -274,5 +259,128 @@ fn foreign_and_relative_directories_are_refused() {
     assert!(matches!(
         Server::open_existing(&dir.path().join("none")),
         Err(Error::NoServer(_))
+    ));
+}
+
+fn stored(s: &Server, lsu: &str, n: &str, seed: u64, len: usize) -> Vec<u8> {
+    let bytes = data(seed, len);
+    let mut w = s.create_image(lsu, &name(n)).unwrap();
+    w.write(0, &bytes).unwrap();
+    w.close(true).unwrap();
+    bytes
+}
+
+#[test]
+fn same_server_copy_shares_extents_and_survives_source_delete() {
+    let (_d, s) = server();
+    s.create_lsu("second").unwrap();
+    let bytes = stored(&s, "default", "src", 21, (3 << 20) + 4096);
+    let phys = s.lsu_info("default").unwrap().used_phys;
+    s.copy_image("second", &name("dup"), &s, "default", &name("src"))
+        .unwrap();
+    let dup = s.image_info("second", &name("dup")).unwrap();
+    assert_eq!((dup.state, dup.size), (ImageState::Complete, bytes.len() as u64));
+    assert_eq!(dup.sha1, sha1_hex(&bytes));
+    assert_eq!(s.lsu_info("second").unwrap().used, bytes.len() as u64);
+    assert_eq!(
+        s.lsu_info("second").unwrap().used_phys,
+        0,
+        "shared bytes are charged once"
+    );
+    assert_eq!(s.lsu_info("default").unwrap().used_phys, phys);
+    s.delete_image("default", &name("src")).unwrap();
+    // The charge moves to the LSU that still refers to the bytes.
+    assert_eq!(s.lsu_info("default").unwrap().used_phys, 0);
+    assert_eq!(s.lsu_info("second").unwrap().used_phys, phys);
+    let mut r = s.open_image("second", &name("dup")).unwrap();
+    let mut out = vec![0u8; bytes.len()];
+    assert_eq!(r.read(0, &mut out).unwrap(), bytes.len());
+    assert_eq!(out, bytes);
+    s.delete_image("second", &name("dup")).unwrap();
+    assert_eq!(s.lsu_info("second").unwrap().used_phys, 0);
+}
+
+#[test]
+fn partial_extent_copies_compose_exactly() {
+    let (_d, s) = server();
+    let a = stored(&s, "default", "a", 31, 3 << 20);
+    let b = stored(&s, "default", "b", 32, 2 << 20);
+    let mut ra = s.open_image("default", &name("a")).unwrap();
+    let mut rb = s.open_image("default", &name("b")).unwrap();
+    let mut w = s.create_image("default", &name("v")).unwrap();
+    let mut model = vec![0u8; 4 << 20];
+    // (source, from, to, len)
+    let plan: [(bool, usize, usize, usize); 4] = [
+        (true, 0, 0, 3 << 20),
+        (false, 1536, 512 * 3, 512 * 7),
+        (false, (1 << 20) - 512, (2 << 20) + 512, (1 << 20) + 512),
+        (true, 4096, 3 << 20, 1 << 20),
+    ];
+    for (from_a, from, to, len) in plan {
+        let (r, src) = if from_a { (&mut ra, &a) } else { (&mut rb, &b) };
+        w.copy_from(r, from as u64, to as u64, len as u64, true).unwrap();
+        model[to..to + len].copy_from_slice(&src[from..from + len]);
+    }
+    w.close(true).unwrap();
+    let phys_before_delete = s.lsu_info("default").unwrap().used_phys;
+    assert_eq!(
+        phys_before_delete,
+        (5 << 20) as u64,
+        "the virtual image stored no bytes of its own"
+    );
+    s.delete_image("default", &name("a")).unwrap();
+    s.delete_image("default", &name("b")).unwrap();
+    assert_eq!(read_all(&s, &name("v")), model);
+    assert_eq!(
+        s.image_info("default", &name("v")).unwrap().sha1,
+        sha1_hex(&model)
+    );
+    s.delete_image("default", &name("v")).unwrap();
+    assert_eq!(s.lsu_info("default").unwrap().used_phys, 0);
+}
+
+#[test]
+fn whole_copy_in_order_reuses_source_sha1_and_bad_copies_change_nothing() {
+    let (_d, s) = server();
+    let a = stored(&s, "default", "a", 41, 3 << 20);
+    let mut ra = s.open_image("default", &name("a")).unwrap();
+    let mut w = s.create_image("default", &name("c")).unwrap();
+    assert!(matches!(
+        w.copy_from(&mut ra, 0, 0, 4 << 20, true),
+        Err(Error::Range(_))
+    ));
+    assert!(matches!(
+        w.copy_from(&mut ra, 100, 0, 512, true),
+        Err(Error::Align)
+    ));
+    w.copy_from(&mut ra, 0, 0, 1 << 20, true).unwrap();
+    w.copy_from(&mut ra, 1 << 20, 1 << 20, 2 << 20, true).unwrap();
+    w.close(true).unwrap();
+    assert_eq!(s.image_info("default", &name("c")).unwrap().sha1, sha1_hex(&a));
+    assert_eq!(read_all(&s, &name("c")), a);
+}
+
+#[test]
+fn cross_server_copies_stream_and_include_is_refused() {
+    let (_d1, s1) = server();
+    let (_d2, s2) = server();
+    let a = stored(&s1, "default", "a", 51, (2 << 20) + 512);
+    s2.copy_image("default", &name("a2"), &s1, "default", &name("a"))
+        .unwrap();
+    assert_eq!(s2.image_info("default", &name("a2")).unwrap().sha1, sha1_hex(&a));
+    s1.delete_image("default", &name("a")).unwrap();
+    assert_eq!(read_all(&s2, &name("a2")), a);
+    let mut r = s2.open_image("default", &name("a2")).unwrap();
+    let mut w = s1.create_image("default", &name("v")).unwrap();
+    assert!(matches!(
+        w.copy_from(&mut r, 0, 0, 512, true),
+        Err(Error::CrossServer(_))
+    ));
+    w.copy_from(&mut r, 512, 0, 1 << 20, false).unwrap();
+    w.close(true).unwrap();
+    assert_eq!(read_all(&s1, &name("v")), a[512..512 + (1 << 20)]);
+    assert!(matches!(
+        s2.copy_image("default", &name("a2"), &s1, "default", &name("v")),
+        Err(Error::Exists(_))
     ));
 }

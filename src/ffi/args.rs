@@ -55,10 +55,7 @@ pub unsafe fn c_string<'a>(p: *const c_char, max: usize) -> Result<&'a [u8], Sta
 pub fn array_str(arr: &[c_char]) -> Result<&str, Status> {
     // SAFETY: c_char and u8 have the same size and alignment.
     let bytes = unsafe { std::slice::from_raw_parts(arr.as_ptr().cast::<u8>(), arr.len()) };
-    let n = bytes
-        .iter()
-        .position(|&b| b == 0)
-        .ok_or(err(sys::STS_ENAME))?;
+    let n = bytes.iter().position(|&b| b == 0).ok_or(err(sys::STS_ENAME))?;
     std::str::from_utf8(&bytes[..n]).map_err(|_| err(sys::STS_ENAME))
 }
 
@@ -153,13 +150,8 @@ mod tests {
                 in_bytes(std::ptr::null(), 512, IO_LIMIT),
                 Err(Status(sys::STS_ENULL))
             );
-            assert_eq!(
-                in_bytes(std::ptr::null(), 0, IO_LIMIT).map(<[u8]>::len),
-                Ok(0)
-            );
-            let p = std::ptr::NonNull::<u8>::dangling()
-                .as_ptr()
-                .cast::<c_void>();
+            assert_eq!(in_bytes(std::ptr::null(), 0, IO_LIMIT).map(<[u8]>::len), Ok(0));
+            let p = std::ptr::NonNull::<u8>::dangling().as_ptr().cast::<c_void>();
             assert_eq!(
                 in_bytes(p, IO_LIMIT + 512, IO_LIMIT),
                 Err(Status(sys::STS_ETOOBIG))

@@ -8,12 +8,10 @@ use parking_lot::Mutex;
 use super::args::{IO_LIMIT, image_def, image_name, in_bytes, in_ref, out_bytes, out_ref, put_str};
 use super::boundary::{guard, guard_init};
 use super::handles::{Table, id_of, ptr_of};
-use super::server::{Child, disown, lsu_of};
+use super::server::{Child, disown, lsu_of, lsu_of_any};
 use super::status::Status;
 use super::sys;
-use crate::engine::{
-    Error, ImageInfo, ImageName, ImageReader, ImageState, ImageWriter, MAX_META, Server,
-};
+use crate::engine::{Error, ImageInfo, ImageName, ImageReader, ImageState, ImageWriter, MAX_META, Server};
 
 /// An open image: a writer or a reader.
 pub enum Slot {
@@ -65,11 +63,7 @@ fn image_of(ih: sys::sts_image_handle_t) -> Result<std::sync::Arc<ImageEntry>, S
     IMAGES.get(id_of(ih)?)
 }
 
-fn register(
-    server_id: usize,
-    entry: &super::server::ServerEntry,
-    slot: Slot,
-) -> sys::sts_image_handle_t {
+fn register(server_id: usize, entry: &super::server::ServerEntry, slot: Slot) -> sys::sts_image_handle_t {
     let id = IMAGES.insert(ImageEntry {
         server_id,
         slot: Mutex::new(Some(slot)),
@@ -121,7 +115,7 @@ pub unsafe extern "C" fn stsp_create_image(
         // SAFETY: per this function's contract (each helper's).
         let (ih, def) = unsafe { (out_ref(ih)?, in_ref(def)?) };
         // SAFETY: as above.
-        let (server_id, entry, lsu) = unsafe { lsu_of(lsu) }?;
+        let (server_id, entry, lsu) = unsafe { lsu_of_any(lsu) }?;
         let name = image_name(def)?;
         let w = entry.server.create_image(&lsu, &name)?;
         *ih = register(server_id, &entry, Slot::Writer(w));
@@ -144,7 +138,7 @@ pub unsafe extern "C" fn stsp_open_image(
         // SAFETY: per this function's contract (each helper's).
         let (ih, def) = unsafe { (out_ref(ih)?, in_ref(def)?) };
         // SAFETY: as above.
-        let (server_id, entry, lsu) = unsafe { lsu_of(lsu) }?;
+        let (server_id, entry, lsu) = unsafe { lsu_of_any(lsu) }?;
         let name = image_name(def)?;
         let slot = match mode {
             m if m == sys::STS_O_READ => Slot::Reader(entry.server.open_image(&lsu, &name)?),
@@ -312,9 +306,7 @@ pub unsafe extern "C" fn stsp_list_image(
         let list = IMAGE_LISTS.get(id_of(lh)?)?;
         let mut st = list.state.lock();
         if st.page.is_empty() && !st.done {
-            let page = list
-                .server
-                .list_images(&list.lsu, st.last.as_ref(), LIST_PAGE)?;
+            let page = list.server.list_images(&list.lsu, st.last.as_ref(), LIST_PAGE)?;
             st.done = page.len() < LIST_PAGE;
             st.last = page.last().cloned();
             st.page = page.into();
@@ -429,5 +421,131 @@ pub unsafe extern "C" fn stsp_write_image_meta(
         })?;
         *out = len;
         Ok(())
+    })
+}
+
+/// Shared by stsp_copy_extent and stsp_include_in_image; returns the bytes
+/// copied.
+fn copy_between(
+    from: sys::sts_image_handle_t,
+    to: sys::sts_image_handle_t,
+    from_offset: u64,
+    to_offset: u64,
+    len: u64,
+    flags: c_int,
+    share_only: bool,
+) -> Result<u64, Status> {
+    let known = sys::STS_CX_APPEND | sys::STS_CX_REMAINDER;
+    let (from_id, to_id) = (id_of(from)?, id_of(to)?);
+    let (src, dst) = (IMAGES.get(from_id)?, IMAGES.get(to_id)?);
+    if flags & !known != 0 || from_id == to_id {
+        return Err(Status(sys::STS_EINVAL));
+    }
+    // Lock the two handles in handle order, so two opposite copies wait
+    // for each other instead of deadlocking.
+    let (mut from_slot, mut to_slot) = if from_id < to_id {
+        let f = src.slot.lock();
+        (f, dst.slot.lock())
+    } else {
+        let t = dst.slot.lock();
+        (src.slot.lock(), t)
+    };
+    let reader = match from_slot.as_mut() {
+        Some(Slot::Reader(r)) => r,
+        Some(Slot::Writer(_)) => return Err(Error::Mode("copy source must be a read handle").into()),
+        None => return Err(Status(sys::STS_EHANDLE)),
+    };
+    let writer = match to_slot.as_mut() {
+        Some(Slot::Writer(w)) => w,
+        Some(Slot::Reader(_)) => return Err(Error::Complete("copy target is a complete image".into()).into()),
+        None => return Err(Status(sys::STS_EHANDLE)),
+    };
+    let to_offset = if flags & sys::STS_CX_APPEND != 0 {
+        writer.size()
+    } else {
+        to_offset
+    };
+    let len = if flags & sys::STS_CX_REMAINDER != 0 {
+        reader
+            .size()
+            .checked_sub(from_offset)
+            .ok_or(Status(sys::STS_ERANGE))?
+    } else {
+        len
+    };
+    writer.copy_from(reader, from_offset, to_offset, len, share_only)?;
+    Ok(len)
+}
+
+/// See include/stspi.h.
+///
+/// # Safety
+/// `bytescopied` is NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stsp_copy_extent(
+    from_image: sys::sts_image_handle_t,
+    to_image: sys::sts_image_handle_t,
+    from_offset: sys::sts_uint64_t,
+    to_offset: sys::sts_uint64_t,
+    len: sys::sts_uint64_t,
+    flags: c_int,
+    bytescopied: *mut sys::sts_uint64_t,
+) -> c_int {
+    guard_init("stsp_copy_extent", || {
+        // SAFETY: per this function's contract.
+        let out = unsafe { out_ref(bytescopied) }?;
+        *out = copy_between(from_image, to_image, from_offset, to_offset, len, flags, false)?;
+        Ok(())
+    })
+}
+
+/// See include/stspi.h.
+///
+/// # Safety
+/// `bytesincluded` is NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stsp_include_in_image(
+    from_image: sys::sts_image_handle_t,
+    to_image: sys::sts_image_handle_t,
+    from_offset: sys::sts_uint64_t,
+    to_offset: sys::sts_uint64_t,
+    len: sys::sts_uint64_t,
+    flags: c_int,
+    bytesincluded: *mut sys::sts_uint64_t,
+) -> c_int {
+    guard_init("stsp_include_in_image", || {
+        // SAFETY: per this function's contract.
+        let out = unsafe { out_ref(bytesincluded) }?;
+        *out = copy_between(from_image, to_image, from_offset, to_offset, len, flags, true)?;
+        Ok(())
+    })
+}
+
+/// See include/stspi.h.
+///
+/// # Safety
+/// Pointers are NULL or valid as the header documents.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stsp_copy_image(
+    to_lsu: *const sys::sts_lsu_t,
+    to_def: *const sys::sts_image_def_t,
+    from_lsu: *const sys::sts_lsu_t,
+    from_def: *const sys::sts_image_def_t,
+    flags: c_int,
+) -> c_int {
+    guard_init("stsp_copy_image", || {
+        // SAFETY: per this function's contract (each helper's).
+        let (to_def, from_def) = unsafe { (in_ref(to_def)?, in_ref(from_def)?) };
+        // SAFETY: as above.
+        let (_, to_entry, to_lsu) = unsafe { lsu_of_any(to_lsu) }?;
+        // SAFETY: as above.
+        let (_, from_entry, from_lsu) = unsafe { lsu_of(from_lsu) }?;
+        let (to_name, from_name) = (image_name(to_def)?, image_name(from_def)?);
+        if flags != 0 {
+            return Err(Status(sys::STS_EINVAL));
+        }
+        Ok(to_entry
+            .server
+            .copy_image(&to_lsu, &to_name, &from_entry.server, &from_lsu, &from_name)?)
     })
 }

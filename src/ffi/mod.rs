@@ -45,6 +45,10 @@ fn exports_match_header() {
     same!(image::stsp_get_image_prop_byname(_, _, _));
     same!(image::stsp_read_image_meta(_, _, _, _, _));
     same!(image::stsp_write_image_meta(_, _, _, _, _));
+    same!(server::stsp_open_target_server(_, _, _, _));
+    same!(image::stsp_copy_extent(_, _, _, _, _, _, _));
+    same!(image::stsp_include_in_image(_, _, _, _, _, _, _));
+    same!(image::stsp_copy_image(_, _, _, _, _));
     macro_rules! same_safe {
         ($module:ident :: $name:ident ( $($arg:tt),* )) => {{
             let ours: extern "C" fn($($arg),*) -> _ = $module::$name;
@@ -87,6 +91,6 @@ mod tests {
                 );
             }
         }
-        assert_eq!(exports, 26, "every stsp_* export is checked");
+        assert_eq!(exports, 30, "every stsp_* export is checked");
     }
 }

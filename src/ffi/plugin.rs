@@ -72,8 +72,6 @@ pub extern "C" fn stsp_strerror(code: c_int) -> *const c_char {
 pub fn server_path(name: &[u8]) -> Result<&std::path::Path, Status> {
     use std::os::unix::ffi::OsStrExt;
     let prefix = &sys::STS_COMBSTORE_PREFIX[..sys::STS_COMBSTORE_PREFIX.len() - 1];
-    let rest = name
-        .strip_prefix(prefix)
-        .ok_or(Status(sys::STS_ENOT_MINE))?;
+    let rest = name.strip_prefix(prefix).ok_or(Status(sys::STS_ENOT_MINE))?;
     Ok(std::path::Path::new(std::ffi::OsStr::from_bytes(rest)))
 }

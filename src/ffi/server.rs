@@ -1,6 +1,5 @@
 //! Server and LSU entry points, and the server handle family.
 
-use std::collections::HashSet;
 use std::ffi::{c_char, c_int};
 use std::sync::Arc;
 
@@ -18,8 +17,10 @@ use crate::engine::{LsuInfo, Server};
 /// What a server handle holds.
 pub struct ServerEntry {
     pub server: Server,
+    /// Opened by stsp_open_target_server: only a few calls accept it.
+    target: bool,
     /// Handles opened through this server, closed with it.
-    children: Mutex<HashSet<Child>>,
+    children: Mutex<std::collections::HashSet<Child>>,
 }
 
 /// A handle opened through a server.
@@ -80,22 +81,43 @@ pub fn disown(server_id: usize, child: Child) {
     }
 }
 
-/// The server entry behind a handle.
+/// The server entry behind an ordinary (not target) handle.
 pub fn server_of(sh: sys::sts_server_handle_t) -> Result<(usize, Arc<ServerEntry>), Status> {
+    let (id, entry) = server_of_any(sh)?;
+    if entry.target {
+        return Err(Status(sys::STS_EMODE));
+    }
+    Ok((id, entry))
+}
+
+/// The server entry behind any server handle, target handles included
+/// (for the calls stsp_open_target_server allows).
+pub fn server_of_any(sh: sys::sts_server_handle_t) -> Result<(usize, Arc<ServerEntry>), Status> {
     let id = id_of(sh)?;
     Ok((id, SERVERS.get(id)?))
 }
 
-/// The server entry and LSU name of an `sts_lsu_t`.
+/// The server entry and LSU name of an `sts_lsu_t` on an ordinary handle.
 ///
 /// # Safety
 /// `lsu` is NULL or points to a valid `sts_lsu_t`.
-pub unsafe fn lsu_of(
-    lsu: *const sys::sts_lsu_t,
-) -> Result<(usize, Arc<ServerEntry>, String), Status> {
+pub unsafe fn lsu_of(lsu: *const sys::sts_lsu_t) -> Result<(usize, Arc<ServerEntry>, String), Status> {
+    // SAFETY: per this function's contract.
+    let (id, entry, name) = unsafe { lsu_of_any(lsu) }?;
+    if entry.target {
+        return Err(Status(sys::STS_EMODE));
+    }
+    Ok((id, entry, name))
+}
+
+/// As [`lsu_of`], also accepting target handles.
+///
+/// # Safety
+/// `lsu` is NULL or points to a valid `sts_lsu_t`.
+pub unsafe fn lsu_of_any(lsu: *const sys::sts_lsu_t) -> Result<(usize, Arc<ServerEntry>, String), Status> {
     // SAFETY: per this function's contract.
     let lsu = unsafe { in_ref(lsu) }?;
-    let (id, entry) = server_of(lsu.sl_server_handle)?;
+    let (id, entry) = server_of_any(lsu.sl_server_handle)?;
     let name = array_str(&lsu.sl_lsu_name.sln_name)?;
     crate::engine::names::check_lsu(name)?;
     Ok((id, entry, name.to_owned()))
@@ -140,11 +162,37 @@ pub unsafe extern "C" fn stsp_open_server(
         let sh = unsafe { out_ref(sh) }?;
         // SAFETY: per this function's contract.
         let server = unsafe { open_named(server_name, cred, true) }?;
-        let id = SERVERS.insert(ServerEntry {
+        *sh = ptr_of(SERVERS.insert(ServerEntry {
             server,
-            children: Mutex::new(HashSet::new()),
-        });
-        *sh = ptr_of(id);
+            target: false,
+            children: Mutex::default(),
+        }));
+        Ok(())
+    })
+}
+
+/// See include/stspi.h.
+///
+/// # Safety
+/// Pointers are NULL or valid as the header documents.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stsp_open_target_server(
+    source_sh: sys::sts_server_handle_t,
+    target_name: *const c_char,
+    cred: *const sys::sts_cred_t,
+    target_sh: *mut sys::sts_server_handle_t,
+) -> c_int {
+    guard_init("stsp_open_target_server", || {
+        // SAFETY: per this function's contract.
+        let out = unsafe { out_ref(target_sh) }?;
+        server_of(source_sh)?;
+        // SAFETY: per this function's contract.
+        let server = unsafe { open_named(target_name, cred, true) }?;
+        *out = ptr_of(SERVERS.insert(ServerEntry {
+            server,
+            target: true,
+            children: Mutex::default(),
+        }));
         Ok(())
     })
 }
@@ -163,10 +211,10 @@ fn server_info(server: &Server, info: &mut sys::sts_server_info_t) -> FfiResult 
     let mut si = sys::sts_server_info_t::default();
     let name = format!("combstore:{}", server.dir().display());
     put_str(&mut si.srv_server, &name);
-    for bit in 0..=sys::STS_CAP_WRITE_IMAGE_META {
+    for bit in 0..=sys::STS_CAP_INCLUDE_IN_IMAGE {
         si.srv_cap[(bit / 32) as usize] |= 1 << (bit % 32);
     }
-    si.srv_flags = sys::STS_SRV_IMAGELIST as u32;
+    si.srv_flags = (sys::STS_SRV_IMAGELIST | sys::STS_SRV_IMAGE_COPY | sys::STS_SRV_VIRTUAL_IMAGE) as u32;
     si.srv_lsu_count = u32::try_from(server.lsu_names()?.len()).unwrap_or(u32::MAX);
     si.srv_block_size = sys::STS_BLOCK_SIZE as u32;
     si.srv_api_version = api_version();
@@ -186,7 +234,7 @@ pub unsafe extern "C" fn stsp_get_server_prop(
     guard_init("stsp_get_server_prop", || {
         // SAFETY: per this function's contract.
         let info = unsafe { out_ref(info) }?;
-        let (_, entry) = server_of(sh)?;
+        let (_, entry) = server_of_any(sh)?;
         server_info(&entry.server, info)
     })
 }
@@ -275,7 +323,7 @@ fn lsu_info(l: &LsuInfo) -> sys::sts_lsu_info_t {
     info.lsu_used = l.used;
     info.lsu_used_phys = l.used_phys;
     info.lsu_images = l.images;
-    info.lsu_flags = (sys::STS_LSUF_DISK | sys::STS_LSUF_STORAGE_FREED) as u32;
+    info.lsu_flags = (sys::STS_LSUF_DISK | sys::STS_LSUF_STORAGE_FREED | sys::STS_LSUF_STORAGE_SHARED) as u32;
     info.lsu_block_size = sys::STS_BLOCK_SIZE as u32;
     put_str(&mut info.lsu_name.sln_name, &l.name);
     put_str(&mut info.lsu_label, &l.label);

@@ -38,6 +38,7 @@ pub fn code_of(e: &Error) -> c_int {
         Error::Broken(_) => sys::STS_EBROKEN,
         Error::Mode(_) => sys::STS_EMODE,
         Error::Auth => sys::STS_EAUTH,
+        Error::CrossServer(_) => sys::STS_EXDEV,
         Error::NoSpace(_) => sys::STS_ENOSPC,
         Error::Io { .. } | Error::Catalog(_) => sys::STS_EIO,
         Error::Corrupt(_) => sys::STS_ECORRUPT,
@@ -65,10 +66,7 @@ pub const MESSAGES: &[(c_int, &CStr)] = &[
     ),
     (sys::STS_ERANGE, c"STS_ERANGE: offset beyond the end"),
     (sys::STS_ETOOBIG, c"STS_ETOOBIG: length over the limit"),
-    (
-        sys::STS_EVERSION,
-        c"STS_EVERSION: API version not supported",
-    ),
+    (sys::STS_EVERSION, c"STS_EVERSION: API version not supported"),
     (
         sys::STS_ENOT_INIT,
         c"STS_ENOT_INIT: stsp_init has not been called",
@@ -77,10 +75,7 @@ pub const MESSAGES: &[(c_int, &CStr)] = &[
         sys::STS_EMODE,
         c"STS_EMODE: not allowed in the handle's open mode",
     ),
-    (
-        sys::STS_ENOT_MINE,
-        c"STS_ENOT_MINE: not a combstore server name",
-    ),
+    (sys::STS_ENOT_MINE, c"STS_ENOT_MINE: not a combstore server name"),
     (
         sys::STS_ENOSERVER,
         c"STS_ENOSERVER: no combstore server in that directory",
@@ -88,10 +83,7 @@ pub const MESSAGES: &[(c_int, &CStr)] = &[
     (sys::STS_ENOLSU, c"STS_ENOLSU: no such LSU"),
     (sys::STS_ENOENT, c"STS_ENOENT: no such image"),
     (sys::STS_EEXIST, c"STS_EEXIST: image exists"),
-    (
-        sys::STS_EBUSY,
-        c"STS_EBUSY: image is open for writing elsewhere",
-    ),
+    (sys::STS_EBUSY, c"STS_EBUSY: image is open for writing elsewhere"),
     (
         sys::STS_ECOMPLETE,
         c"STS_ECOMPLETE: image is complete and cannot be written",
@@ -107,6 +99,7 @@ pub const MESSAGES: &[(c_int, &CStr)] = &[
     (sys::STS_ENO_MORE, c"STS_ENO_MORE: no more entries"),
     (sys::STS_EAUTH, c"STS_EAUTH: credentials do not match"),
     (sys::STS_ENOTSUP, c"STS_ENOTSUP: not supported"),
+    (sys::STS_EXDEV, c"STS_EXDEV: the images are on different servers"),
     (sys::STS_ENOSPC, c"STS_ENOSPC: no space left"),
     (sys::STS_EIO, c"STS_EIO: I/O error"),
     (
@@ -166,6 +159,7 @@ mod tests {
             Error::Broken(String::new()),
             Error::Mode(""),
             Error::Auth,
+            Error::CrossServer(String::new()),
             Error::NoSpace(String::new()),
             Error::io("x", io::Error::other("y")),
             Error::io("x", io::Error::from_raw_os_error(libc::ENOSPC)),
@@ -178,6 +172,6 @@ mod tests {
             assert_ne!(code, sys::STS_EINTERNAL, "{e:?}");
             assert!(MESSAGES.iter().any(|(c, _)| *c == code), "{e:?} -> {code}");
         }
-        assert_eq!(code_of(&errors[17]), sys::STS_ENOSPC);
+        assert_eq!(code_of(&errors[18]), sys::STS_ENOSPC);
     }
 }

@@ -137,10 +137,7 @@ fn start_writeback(file: &File, off: u64, len: u64) {
 /// # Errors
 /// I/O errors; a missing file is not an error (nothing to free).
 pub fn punch_hole(seg_dir: &Path, id: i64, off: u64, len: u64) -> io::Result<()> {
-    let file = match OpenOptions::new()
-        .write(true)
-        .open(segment_path(seg_dir, id))
-    {
+    let file = match OpenOptions::new().write(true).open(segment_path(seg_dir, id)) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
@@ -148,10 +145,7 @@ pub fn punch_hole(seg_dir: &Path, id: i64, off: u64, len: u64) -> io::Result<()>
     let len = align_up(len);
     let (off, len) = (i64::try_from(off), i64::try_from(len));
     let (Ok(off), Ok(len)) = (off, len) else {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "range beyond i64",
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "range beyond i64"));
     };
     // SAFETY: fallocate on a valid, owned descriptor; no memory is involved.
     let rc = unsafe {
