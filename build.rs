@@ -6,15 +6,10 @@ use std::env;
 use std::path::PathBuf;
 
 fn main() {
-    let root =
-        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let include = root.join("include");
     let platform = root.join("platforms").join("linux");
-    for f in [
-        "include/stspi.h",
-        "include/stsi.h",
-        "platforms/linux/stsplat.h",
-    ] {
+    for f in ["include/stspi.h", "include/stsi.h", "platforms/linux/stsplat.h"] {
         println!("cargo:rerun-if-changed={f}");
     }
 

@@ -14,8 +14,8 @@ const TOTAL: usize = 1 << 30;
 const WRITE: usize = 1 << 20;
 
 fn main() {
-    let dir = std::env::var("COMBSTORE_BENCH_DIR")
-        .map_or_else(|_| std::env::current_dir().unwrap(), Into::into);
+    let dir =
+        std::env::var("COMBSTORE_BENCH_DIR").map_or_else(|_| std::env::current_dir().unwrap(), Into::into);
     let dir = tempfile::tempdir_in(dir).expect("temp dir");
     let buf: Vec<u8> = (0..WRITE).map(|i| (i * 31 % 251) as u8).collect();
 
