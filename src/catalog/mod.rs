@@ -336,7 +336,8 @@ pub fn set_state(
 /// Catalog errors.
 pub fn set_complete(tx: &Transaction<'_>, id: i64, objid: &str, sha1: &str, now_ms: u64) -> Result<()> {
     tx.execute(
-        "UPDATE images SET state = 4, writer = NULL, objid = ?2, sha1 = ?3, complete_ms = ?4, mtime_ms = ?4 WHERE id = ?1",
+        "UPDATE images SET state = 4, writer = NULL, temporary = 0, objid = ?2, sha1 = ?3, complete_ms = ?4,
+         mtime_ms = ?4 WHERE id = ?1",
         params![id, objid, sha1, i(now_ms)],
     )?;
     Ok(())
@@ -380,14 +381,25 @@ pub fn list_images(
     Ok(rows)
 }
 
-/// Images left in state Writing, with their writer tokens.
+/// Marks an image as a copy in progress: if its writer dies, recovery
+/// deletes it instead of completing it abnormally.
 ///
 /// # Errors
 /// Catalog errors.
-pub fn writing_images(conn: &Connection) -> Result<Vec<(i64, String)>> {
-    let mut st = conn.prepare("SELECT id, writer FROM images WHERE writer IS NOT NULL")?;
+pub fn set_temporary(tx: &Transaction<'_>, id: i64) -> Result<()> {
+    tx.execute("UPDATE images SET temporary = 1 WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// Images left in state Writing, with their writer tokens and whether
+/// they are temporary.
+///
+/// # Errors
+/// Catalog errors.
+pub fn writing_images(conn: &Connection) -> Result<Vec<(i64, String, bool)>> {
+    let mut st = conn.prepare("SELECT id, writer, temporary FROM images WHERE writer IS NOT NULL")?;
     let rows = st
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }

@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS images (
     objid       TEXT NOT NULL DEFAULT '',
     sha1        TEXT NOT NULL DEFAULT '',
     writer      TEXT,                        -- owner token while state = 0
+    temporary   INTEGER NOT NULL DEFAULT 0,  -- 1: a copy in progress; recovery deletes it
     UNIQUE (lsu_id, basename, date)
 );
 CREATE INDEX IF NOT EXISTS images_writer ON images (writer) WHERE writer IS NOT NULL;

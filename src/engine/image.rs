@@ -374,6 +374,14 @@ impl ImageWriter {
         r
     }
 
+    /// Marks the image as a copy in progress (see `catalog::set_temporary`).
+    pub(crate) fn mark_temporary(&self) -> Result<()> {
+        let mut conn = self.sh.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        catalog::set_temporary(&tx, self.id)?;
+        Ok(tx.commit()?)
+    }
+
     /// Copies `len` bytes of `src` at `from` to `to` in this image (holes
     /// included). On one server the extents are shared and no byte moves;
     /// between servers the bytes are streamed with one chunk of memory,

@@ -153,16 +153,24 @@ impl Server {
             };
             let mut conn = sh.catalog.lock();
             let tx = catalog::write_txn(&mut conn)?;
-            for (id, writer) in catalog::writing_images(&tx)? {
+            let mut freed = Vec::new();
+            for (id, writer, temporary) in catalog::writing_images(&tx)? {
                 if writer != *token {
                     continue;
                 }
-                let state = if stored_bytes_present(&sh.seg_dir, &catalog::segment_needs(&tx, id)?) {
+                if temporary {
+                    warn!("image #{id}: copy interrupted by the death of {token}; deleting it");
+                    let chunks = catalog::delete_image_rows(&tx, id)?;
+                    freed.extend(catalog::release_orphans(&tx, &chunks)?);
+                    continue;
+                }
+                let needs = catalog::segment_needs(&tx, id)?;
+                let state = if stored_bytes_present(&sh.seg_dir, &needs) {
                     ImageState::Aborted
                 } else {
                     ImageState::Broken
                 };
-                warn!("image {id}: writer {token} vanished; abnormal completion -> {state:?}");
+                warn!("image #{id}: writer {token} vanished; abnormal completion -> {state:?}");
                 catalog::set_state(&tx, id, state, None, now_ms())?;
             }
             for (seg, end) in catalog::owned_segments(&tx, token)? {
@@ -174,6 +182,7 @@ impl Server {
             tx.commit()?;
             drop(conn);
             dead.forget();
+            sh.punch(&freed)?;
         }
         let pending = catalog::pending_free_ranges(&sh.catalog.lock())?;
         sh.punch(&pending)
@@ -340,6 +349,7 @@ impl Server {
         let meta_len = reader.read_meta(0, &mut meta)?;
         let mut writer = self.create_image(to_lsu, to_name)?;
         let copied = (|| {
+            writer.mark_temporary()?;
             writer.copy_from(&mut reader, 0, 0, source.size, false)?;
             writer.write_meta(0, &meta[..meta_len])
         })();

@@ -384,3 +384,29 @@ fn cross_server_copies_stream_and_include_is_refused() {
         Err(Error::Exists(_))
     ));
 }
+
+#[test]
+fn recovery_deletes_an_interrupted_copy_and_frees_its_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("srv");
+    let s = Server::open(&path).unwrap();
+    let before = s.lsu_info("default").unwrap();
+    let mut w = s.create_image("default", &name("copy")).unwrap();
+    w.mark_temporary().unwrap();
+    w.write(0, &data(61, 2 << 20)).unwrap();
+    w.flush().unwrap();
+    let token = s.shared.owner.token().to_owned();
+    std::mem::forget(w);
+    std::mem::forget(s);
+    std::fs::remove_file(path.join("locks").join(format!("{token}.lock"))).unwrap();
+    let s2 = Server::open(&path).unwrap();
+    assert!(matches!(
+        s2.image_info("default", &name("copy")),
+        Err(Error::NoImage(_))
+    ));
+    let after = s2.lsu_info("default").unwrap();
+    assert_eq!(
+        (after.used, after.used_phys, after.images),
+        (before.used, before.used_phys, before.images)
+    );
+}
