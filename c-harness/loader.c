@@ -45,6 +45,10 @@ static const struct {
     ENTRY(get_image_prop_byname, stsp_get_image_prop_byname),
     ENTRY(read_image_meta, stsp_read_image_meta),
     ENTRY(write_image_meta, stsp_write_image_meta),
+    ENTRY(open_target_server, stsp_open_target_server),
+    ENTRY(copy_extent, stsp_copy_extent),
+    ENTRY(copy_image, stsp_copy_image),
+    ENTRY(include_in_image, stsp_include_in_image),
 };
 
 static void type_check(sts_api_t *a)
@@ -76,6 +80,10 @@ static void type_check(sts_api_t *a)
     TC(get_image_prop_byname, stsp_get_image_prop_byname);
     TC(read_image_meta, stsp_read_image_meta);
     TC(write_image_meta, stsp_write_image_meta);
+    TC(open_target_server, stsp_open_target_server);
+    TC(copy_extent, stsp_copy_extent);
+    TC(copy_image, stsp_copy_image);
+    TC(include_in_image, stsp_include_in_image);
 #undef TC
 }
 
@@ -135,7 +143,7 @@ static const struct {
     C(STS_ERANGE), C(STS_ETOOBIG), C(STS_EVERSION), C(STS_ENOT_INIT), C(STS_EMODE),
     C(STS_ENOT_MINE), C(STS_ENOSERVER), C(STS_ENOLSU), C(STS_ENOENT), C(STS_EEXIST),
     C(STS_EBUSY), C(STS_ECOMPLETE), C(STS_ENOTCOMPLETE), C(STS_EBROKEN), C(STS_ENO_MORE),
-    C(STS_EAUTH), C(STS_ENOTSUP), C(STS_ENOSPC), C(STS_EIO), C(STS_ECORRUPT), C(STS_EPREVIO),
+    C(STS_EAUTH), C(STS_ENOTSUP), C(STS_EXDEV), C(STS_ENOSPC), C(STS_EIO), C(STS_ECORRUPT), C(STS_EPREVIO),
     C(STS_ETIMEDOUT), C(STS_EINTERNAL), C(STS_ENOMEM),
 };
 
@@ -180,7 +188,7 @@ static const struct {
     K(STS_II_IMAGE_PENDING), K(STS_II_BUSY_WRITE), K(STS_II_IMAGE_CREATED),
     K(STS_II_IMAGE_COMPLETE), K(STS_II_FILES_PENDING), K(STS_II_FILES_CREATED),
     K(STS_II_ABNORMAL), K(STS_O_READ), K(STS_O_WRITE), K(STS_CLOSEF_IH_INCOMPLETE),
-    K(STS_CLOSEF_IH_COMPLETE), K(STS_LSUF_DISK), K(STS_LSUF_STORAGE_NOT_FREED),
+    K(STS_CLOSEF_IH_COMPLETE), K(STS_CX_APPEND), K(STS_CX_REMAINDER), K(STS_LSUF_DISK), K(STS_LSUF_STORAGE_NOT_FREED),
     K(STS_LSUF_STORAGE_FREED), K(STS_LSUF_STORAGE_FREED_DEFERRED), K(STS_LSUF_STORAGE_SHARED),
     K(STS_SRV_IMAGELIST), K(STS_SRV_IMAGE_COPY), K(STS_SRV_VIRTUAL_IMAGE), K(STS_SRV_EVENTS),
     K(STS_SRV_CRED),

@@ -1,6 +1,6 @@
 /*
  * loader.h - load the plugin the way a backup application does: dlopen the
- * shared library and resolve every stsp_* entry point of stspi.h with dlsym
+ * shared library and resolve every stsp_* entry point of stspi.h (30) with dlsym
  * into a table of function pointers. Nothing here links against the plugin.
  */
 #ifndef HARNESS_LOADER_H
@@ -42,6 +42,14 @@ typedef struct {
                            sts_uint64_t *);
     int (*write_image_meta)(sts_image_handle_t, const void *, sts_uint64_t, sts_uint64_t,
                             sts_uint64_t *);
+    int (*open_target_server)(sts_server_handle_t, const char *, const sts_cred_t *,
+                              sts_server_handle_t *);
+    int (*copy_extent)(sts_image_handle_t, sts_image_handle_t, sts_uint64_t, sts_uint64_t,
+                       sts_uint64_t, int, sts_uint64_t *);
+    int (*copy_image)(const sts_lsu_t *, const sts_image_def_t *, const sts_lsu_t *,
+                      const sts_image_def_t *, int);
+    int (*include_in_image)(sts_image_handle_t, sts_image_handle_t, sts_uint64_t, sts_uint64_t,
+                            sts_uint64_t, int, sts_uint64_t *);
 } sts_api_t;
 
 /*

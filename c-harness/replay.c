@@ -1166,7 +1166,7 @@ static int untouched(ctx_t *c, const char *fn, const char *what, const void *p, 
 /* Building API arguments                                             */
 /* ================================================================== */
 
-static int make_lsu(ctx_t *c, args_t *a, tok_t *srvtok, sts_lsu_t *lsu)
+static int make_lsu_k(ctx_t *c, args_t *a, tok_t *srvtok, const char *key, sts_lsu_t *lsu)
 {
     char name[STRVAL];
     long l;
@@ -1174,24 +1174,35 @@ static int make_lsu(ctx_t *c, args_t *a, tok_t *srvtok, sts_lsu_t *lsu)
     memset(lsu, 0, sizeof *lsu);
     if (get_handle(c, srvtok, VT_SRV, &h)) return -1;
     lsu->sl_server_handle = h;
-    if ((l = get_str(c, a, "lsu", "default", name, sizeof name)) < 0) return -1;
+    if ((l = get_str(c, a, key, "default", name, sizeof name)) < 0) return -1;
     copy_fixed(lsu->sl_lsu_name.sln_name, sizeof lsu->sl_lsu_name.sln_name, name, (size_t)l);
     return 0;
 }
 
-static int make_def(ctx_t *c, args_t *a, sts_image_def_t *def)
+static int make_def_k(ctx_t *c, args_t *a, const char *nk, const char *dk, const char *fk,
+                      sts_image_def_t *def)
 {
     char buf[STRVAL];
     long l;
     unsigned long long f;
     memset(def, 0, sizeof *def);
-    if ((l = get_str(c, a, "name", NULL, buf, sizeof buf)) < 0) return -1;
+    if ((l = get_str(c, a, nk, NULL, buf, sizeof buf)) < 0) return -1;
     copy_fixed(def->img_basename, sizeof def->img_basename, buf, (size_t)l);
-    if ((l = get_str(c, a, "date", "", buf, sizeof buf)) < 0) return -1;
+    if ((l = get_str(c, a, dk, "", buf, sizeof buf)) < 0) return -1;
     copy_fixed(def->img_date, sizeof def->img_date, buf, (size_t)l);
-    if (get_num(c, a, "imgflags", 0, 0, &f)) return -1;
+    if (get_num(c, a, fk, 0, 0, &f)) return -1;
     def->img_flags = (sts_uint32_t)f;
     return 0;
+}
+
+static int make_lsu(ctx_t *c, args_t *a, tok_t *srvtok, sts_lsu_t *lsu)
+{
+    return make_lsu_k(c, a, srvtok, "lsu", lsu);
+}
+
+static int make_def(ctx_t *c, args_t *a, sts_image_def_t *def)
+{
+    return make_def_k(c, a, "name", "date", "imgflags", def);
 }
 
 /* name/date item as used by `images` */
@@ -1727,8 +1738,9 @@ static int c_read_image(ctx_t *c, args_t *a)
 }
 
 /* sequential verification of [off, off+size) against the seed */
-static int verify_range(ctx_t *c, void *ih, unsigned long long off, unsigned long long size,
-                        unsigned long long bs, unsigned long long seed, sha1_ctx *sha)
+static int verify_range_at(ctx_t *c, void *ih, unsigned long long off, unsigned long long at,
+                           unsigned long long size, unsigned long long bs, unsigned long long seed,
+                           sha1_ctx *sha)
 {
     unsigned char *buf = xmalloc((size_t)bs);
     unsigned long long done = 0;
@@ -1748,7 +1760,7 @@ static int verify_range(ctx_t *c, void *ih, unsigned long long off, unsigned lon
             return fail(c, "stsp_read_image(len=%llu, off=%llu): bytesread=%llu, expected %llu", n,
                         off + done, (unsigned long long)br, n);
         }
-        if (check_content(c, "stsp_read_image", buf, n, off + done, 0, seed)) {
+        if (check_content(c, "stsp_read_image", buf, n, at + done, 0, seed)) {
             free(buf);
             return -1;
         }
@@ -1757,6 +1769,12 @@ static int verify_range(ctx_t *c, void *ih, unsigned long long off, unsigned lon
     }
     free(buf);
     return 0;
+}
+
+static int verify_range(ctx_t *c, void *ih, unsigned long long off, unsigned long long size,
+                        unsigned long long bs, unsigned long long seed, sha1_ctx *sha)
+{
+    return verify_range_at(c, ih, off, off, size, bs, seed, sha);
 }
 
 /* a read at the end must give STS_EOK with 0 bytes; beyond it STS_ERANGE */
@@ -1781,13 +1799,15 @@ static int c_verify_data(ctx_t *c, args_t *a)
     double t0 = now_s(), dt;
     NEED(read_image);
     if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_IMG, &ih)) return -1;
+    unsigned long long at;
     if (get_num(c, a, "size", 1, 0, &size) || get_num(c, a, "bs", 0, 1u << 20, &bs) ||
         get_num(c, a, "off", 0, 0, &off) || get_seed(c, a, 1, &seed))
         return -1;
+    if (get_num(c, a, "at", 0, off, &at)) return -1;
     if (bs == 0 || bs > STS_MAX_IO_SIZE) return fail(c, "bad bs=%llu", bs);
     c->called = 1;
     c->rc = STS_EOK;
-    if (verify_range(c, ih, off, size, bs, seed, NULL)) return -1;
+    if (verify_range_at(c, ih, off, at, size, bs, seed, NULL)) return -1;
     if (has_word(a, "eof") && check_eof(c, ih, off + size)) return -1;
     dt = now_s() - t0;
     c->bytes = size;
@@ -2213,6 +2233,91 @@ static int c_read_meta(ctx_t *c, args_t *a)
         res = check_content(c, "stsp_read_image_meta", buf, br, off, has_word(a, "zeros"), seed);
     buf_free(buf, len);
     return res;
+}
+
+/* ================================================================== */
+/* Commands: duplication and virtual images                           */
+/* ================================================================== */
+
+static int c_open_target_server(ctx_t *c, args_t *a)
+{
+    char name[STRVAL];
+    sts_cred_t cred;
+    const sts_cred_t *cp;
+    sts_server_handle_t th;
+    void *sh;
+    int rc;
+    NEED(open_target_server);
+    if (a->npos < 2 || a->pos[0]->s[0] != '$') return fail(c, "open_target_server $target $source [name=...]");
+    if (get_handle(c, a->pos[1], VT_SRV, &sh)) return -1;
+    if (get_str(c, a, "name", g_server_name, name, sizeof name) < 0) return -1;
+    if (get_cred(c, a, &cred, &cp)) return -1;
+    sentinel(&th, sizeof th);
+    rc = A.open_target_server(sh, want_null(a, "name") ? NULL : name, cp, want_null(a, "sh") ? NULL : &th);
+    if (chk(c, a, "stsp_open_target_server", rc)) return -1;
+    if (rc != STS_EOK) return untouched(c, "stsp_open_target_server", "target_sh", &th, sizeof th, rc);
+    var_set_ptr(c, a->pos[0]->s, VT_SRV, th);
+    return 0;
+}
+
+/* copy_extent / include_in_image $from $to [from_off] [to_off] [len]
+ * [append] [remainder] [flags=N] [got=N] */
+static int extent_op(ctx_t *c, args_t *a, int include)
+{
+    void *from, *to;
+    unsigned long long foff, toff, len, flags = 0, got;
+    sts_uint64_t done;
+    const char *fn = include ? "stsp_include_in_image" : "stsp_copy_extent";
+    int rc;
+    if (include) NEED(include_in_image);
+    else NEED(copy_extent);
+    if (a->npos < 2) return fail(c, "%s $from $to [from_off=] [to_off=] [len=] [append] [remainder]", fn + 5);
+    if (get_handle(c, a->pos[0], VT_IMG, &from) || get_handle(c, a->pos[1], VT_IMG, &to)) return -1;
+    if (get_num(c, a, "from_off", 0, 0, &foff) || get_num(c, a, "to_off", 0, 0, &toff) ||
+        get_num(c, a, "len", 0, 0, &len))
+        return -1;
+    if (has_word(a, "append")) flags |= STS_CX_APPEND;
+    if (has_word(a, "remainder")) flags |= STS_CX_REMAINDER;
+    if (get_num(c, a, "flags", 0, flags, &flags)) return -1;
+    sentinel(&done, sizeof done);
+    rc = include ? A.include_in_image(from, to, foff, toff, len, (int)flags, want_null(a, "done") ? NULL : &done)
+                 : A.copy_extent(from, to, foff, toff, len, (int)flags, want_null(a, "done") ? NULL : &done);
+    if (chk(c, a, fn, rc)) return -1;
+    if (rc != STS_EOK) return untouched(c, fn, "bytes", &done, sizeof done, rc);
+    c->bytes = done;
+    note(c, "%llu bytes", (unsigned long long)done);
+    if (has_kv(a, "got")) {
+        if (get_num(c, a, "got", 1, 0, &got)) return -1;
+    } else if (flags & STS_CX_REMAINDER) {
+        return 0;
+    } else {
+        got = len;
+    }
+    if (done != got) return fail(c, "%s: %llu bytes, expected %llu", fn, (unsigned long long)done, got);
+    return 0;
+}
+
+static int c_copy_extent(ctx_t *c, args_t *a) { return extent_op(c, a, 0); }
+static int c_include_in_image(ctx_t *c, args_t *a) { return extent_op(c, a, 1); }
+
+/* copy_image $to_srv $from_srv to_name= [to_date=] [to_lsu=] from_name=
+ * [from_date=] [from_lsu=] [flags=] */
+static int c_copy_image(ctx_t *c, args_t *a)
+{
+    sts_lsu_t tl, fl;
+    sts_image_def_t td, fd;
+    unsigned long long flags;
+    NEED(copy_image);
+    if (a->npos < 2) return fail(c, "copy_image $to_srv $from_srv to_name=... from_name=...");
+    if (make_lsu_k(c, a, a->pos[0], "to_lsu", &tl) || make_lsu_k(c, a, a->pos[1], "from_lsu", &fl) ||
+        make_def_k(c, a, "to_name", "to_date", "to_imgflags", &td) ||
+        make_def_k(c, a, "from_name", "from_date", "from_imgflags", &fd) ||
+        get_num(c, a, "flags", 0, 0, &flags))
+        return -1;
+    return chk(c, a, "stsp_copy_image",
+               A.copy_image(want_null(a, "to_lsu") ? NULL : &tl, want_null(a, "to_def") ? NULL : &td,
+                            want_null(a, "from_lsu") ? NULL : &fl, want_null(a, "from_def") ? NULL : &fd,
+                            (int)flags));
 }
 
 /* ================================================================== */
@@ -2752,7 +2857,7 @@ static const struct {
     { "write_data", c_write_data, "size bs off seed flush_every", 0 },
     { "flush", c_flush, "", 0 },
     { "read_image", c_read_image, "len off seed got null", 0 },
-    { "verify_data", c_verify_data, "size bs off seed", 0 },
+    { "verify_data", c_verify_data, "size bs off at seed", 0 },
     { "read_random", c_read_random, "size seed count maxlen rng", 0 },
     { "sha1_image", c_sha1_image, "seed bs", 0 },
     { "verify_image", c_verify_image, "lsu name date seed size bs random maxlen", 0 },
@@ -2767,6 +2872,10 @@ static const struct {
     { "write_meta", c_write_meta, "off len text seed null", 0 },
     { "read_image_meta", c_read_meta, "off len text seed got null", 0 },
     { "read_meta", c_read_meta, "off len text seed got null", 0 },
+    { "open_target_server", c_open_target_server, "name user secret null", 0 },
+    { "copy_extent", c_copy_extent, "from_off to_off len flags got null", 0 },
+    { "include_in_image", c_include_in_image, "from_off to_off len flags got null", 0 },
+    { "copy_image", c_copy_image, "to_name to_date to_lsu to_imgflags from_name from_date from_lsu from_imgflags flags null", 0 },
     { "set", c_set, NULL, 0 },
     { "assert", c_assert, NULL, 0 },
     { "print", c_print, NULL, 0 },
