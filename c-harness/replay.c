@@ -25,6 +25,7 @@
 #include "sha1.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -2474,6 +2475,40 @@ static int c_touch(ctx_t *c, args_t *a)
     return 0;
 }
 
+static int c_mkdir(ctx_t *c, args_t *a)
+{
+    if (a->npos < 1) return fail(c, "mkdir PATH");
+    if (mkdir(a->pos[0]->s, 0755) != 0 && errno != EEXIST) return fail(c, "mkdir %s: %s", a->pos[0]->s, strerror(errno));
+    return 0;
+}
+
+static int cmp_str(const void *x, const void *y) { return strcmp(*(char *const *)x, *(char *const *)y); }
+
+/* files DIR [== NAME... | has NAME... | lacks NAME...]: the entries of a
+ * directory (sorted; "." and ".." left out); a missing directory has none */
+static int c_files(ctx_t *c, args_t *a)
+{
+    DIR *d;
+    struct dirent *e;
+    char *got[1024];
+    int n = 0, i, res;
+    if (a->npos < 1) return fail(c, "files DIR [== NAME...|has NAME...|lacks NAME...]");
+    d = opendir(a->pos[0]->s);
+    if (d) {
+        while ((e = readdir(d)) != NULL && n < 1024) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            got[n++] = xstrdup(e->d_name);
+        }
+        closedir(d);
+    } else if (errno != ENOENT) {
+        return fail(c, "opendir %s: %s", a->pos[0]->s, strerror(errno));
+    }
+    qsort(got, (size_t)n, sizeof got[0], cmp_str);
+    res = compare_list(c, "directory", got, n, a, 1);
+    for (i = 0; i < n; i++) free(got[i]);
+    return res;
+}
+
 static int c_rm(ctx_t *c, args_t *a)
 {
     if (a->npos < 1) return fail(c, "rm PATH");
@@ -2883,6 +2918,8 @@ static const struct {
     { "sleep", c_sleep, "", 0 },
     { "touch", c_touch, "", 0 },
     { "rm", c_rm, "", 0 },
+    { "mkdir", c_mkdir, "", 0 },
+    { "files", c_files, "", 0 },
     { "wait_file", c_wait_file, "timeout proc", 0 },
     { "hang", c_hang, "", 0 },
     { "raise", c_raise, "", 0 },
@@ -3062,8 +3099,10 @@ int main(int argc, char **argv)
     } else {
         snprintf(g_server_dir, sizeof g_server_dir, "%s", server);
     }
-    if (work) snprintf(g_work, sizeof g_work, "%s", work);
-    else if (server) {
+    if (work) {
+        snprintf(g_work, sizeof g_work, "%s", work);
+        mkdir(g_work, 0755);
+    } else if (server) {
         snprintf(g_work, sizeof g_work, "%s.work", server);
         mkdir(g_work, 0755);
     }
