@@ -179,6 +179,7 @@ fn rust_view() -> Vec<String> {
         STS_ENO_MORE,
         STS_EAUTH,
         STS_ENOTSUP,
+        STS_EXDEV,
         STS_ENOSPC,
         STS_EIO,
         STS_ECORRUPT,

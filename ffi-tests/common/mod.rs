@@ -53,6 +53,7 @@ pub mod c {
     pub const ENO_MORE: i32 = sys::STS_ENO_MORE as i32;
     pub const EAUTH: i32 = sys::STS_EAUTH as i32;
     pub const ENOTSUP: i32 = sys::STS_ENOTSUP as i32;
+    pub const EXDEV: i32 = sys::STS_EXDEV as i32;
     pub const ENOSPC: i32 = sys::STS_ENOSPC as i32;
     pub const EIO: i32 = sys::STS_EIO as i32;
     pub const ECORRUPT: i32 = sys::STS_ECORRUPT as i32;
@@ -86,6 +87,7 @@ pub mod c {
         ("STS_ENO_MORE", ENO_MORE),
         ("STS_EAUTH", EAUTH),
         ("STS_ENOTSUP", ENOTSUP),
+        ("STS_EXDEV", EXDEV),
         ("STS_ENOSPC", ENOSPC),
         ("STS_EIO", EIO),
         ("STS_ECORRUPT", ECORRUPT),
@@ -121,6 +123,9 @@ pub mod c {
     pub const CLOSE_INCOMPLETE: i32 = sys::STS_CLOSEF_IH_INCOMPLETE as i32;
     pub const CLOSE_COMPLETE: i32 = sys::STS_CLOSEF_IH_COMPLETE as i32;
 
+    pub const CX_APPEND: i32 = sys::STS_CX_APPEND as i32;
+    pub const CX_REMAINDER: i32 = sys::STS_CX_REMAINDER as i32;
+
     pub const LSUF_DISK: u32 = sys::STS_LSUF_DISK as u32;
     pub const LSUF_NOT_FREED: u32 = sys::STS_LSUF_STORAGE_NOT_FREED as u32;
     pub const LSUF_FREED: u32 = sys::STS_LSUF_STORAGE_FREED as u32;
@@ -132,6 +137,11 @@ pub mod c {
     pub const SRV_VIRTUAL_IMAGE: u32 = sys::STS_SRV_VIRTUAL_IMAGE as u32;
     pub const SRV_EVENTS: u32 = sys::STS_SRV_EVENTS as u32;
     pub const SRV_CRED: u32 = sys::STS_SRV_CRED as u32;
+
+    pub const CAP_OPEN_TARGET_SERVER: usize = sys::STS_CAP_OPEN_TARGET_SERVER as usize;
+    pub const CAP_COPY_EXTENT: usize = sys::STS_CAP_COPY_EXTENT as usize;
+    pub const CAP_COPY_IMAGE: usize = sys::STS_CAP_COPY_IMAGE as usize;
+    pub const CAP_INCLUDE_IN_IMAGE: usize = sys::STS_CAP_INCLUDE_IN_IMAGE as usize;
 }
 
 /// "STS_EBUSY (25)" for messages; unknown numbers are shown as such.
@@ -256,6 +266,37 @@ pub type FnReadImageMeta =
     unsafe extern "C" fn(sts_image_handle_t, *mut c_void, u64, u64, *mut u64) -> c_int;
 pub type FnWriteImageMeta =
     unsafe extern "C" fn(sts_image_handle_t, *const c_void, u64, u64, *mut u64) -> c_int;
+pub type FnOpenTargetServer = unsafe extern "C" fn(
+    sts_server_handle_t,
+    *const c_char,
+    *const sts_cred_t,
+    *mut sts_server_handle_t,
+) -> c_int;
+pub type FnCopyExtent = unsafe extern "C" fn(
+    sts_image_handle_t,
+    sts_image_handle_t,
+    u64,
+    u64,
+    u64,
+    c_int,
+    *mut u64,
+) -> c_int;
+pub type FnCopyImage = unsafe extern "C" fn(
+    *const sts_lsu_t,
+    *const sts_image_def_t,
+    *const sts_lsu_t,
+    *const sts_image_def_t,
+    c_int,
+) -> c_int;
+pub type FnIncludeInImage = unsafe extern "C" fn(
+    sts_image_handle_t,
+    sts_image_handle_t,
+    u64,
+    u64,
+    u64,
+    c_int,
+    *mut u64,
+) -> c_int;
 
 /// Compile-time proof that the pointer types above are exactly the
 /// prototypes bindgen generated from include/stspi.h. Generic and never
@@ -289,6 +330,10 @@ fn _prototypes_match_stspi_h<T>() {
     let f: FnGetImagePropByname = sys::stsp_get_image_prop_byname;
     let f: FnReadImageMeta = sys::stsp_read_image_meta;
     let f: FnWriteImageMeta = sys::stsp_write_image_meta;
+    let f: FnOpenTargetServer = sys::stsp_open_target_server;
+    let f: FnCopyExtent = sys::stsp_copy_extent;
+    let f: FnCopyImage = sys::stsp_copy_image;
+    let f: FnIncludeInImage = sys::stsp_include_in_image;
 }
 
 /// Every entry point declared in include/stspi.h.
@@ -319,6 +364,20 @@ pub const ENTRY_POINTS: &[&str] = &[
     "stsp_get_image_prop_byname",
     "stsp_read_image_meta",
     "stsp_write_image_meta",
+    "stsp_open_target_server",
+    "stsp_copy_extent",
+    "stsp_copy_image",
+    "stsp_include_in_image",
+];
+
+/// Entry points the loader resolves optionally (added with optimized
+/// duplication): a library without them still loads and runs every other
+/// test; calling one that is missing panics with "symbol missing".
+pub const OPTIONAL_ENTRY_POINTS: &[&str] = &[
+    "stsp_open_target_server",
+    "stsp_copy_extent",
+    "stsp_copy_image",
+    "stsp_include_in_image",
 ];
 
 // ---------------------------------------------------------------------------
@@ -354,6 +413,11 @@ pub struct Api {
     pub stsp_get_image_prop_byname: FnGetImagePropByname,
     pub stsp_read_image_meta: FnReadImageMeta,
     pub stsp_write_image_meta: FnWriteImageMeta,
+    // optional (see OPTIONAL_ENTRY_POINTS): None when not exported
+    pub stsp_open_target_server: Option<FnOpenTargetServer>,
+    pub stsp_copy_extent: Option<FnCopyExtent>,
+    pub stsp_copy_image: Option<FnCopyImage>,
+    pub stsp_include_in_image: Option<FnIncludeInImage>,
 }
 
 /// Where the built cdylib is.
@@ -396,6 +460,13 @@ fn load() -> Api {
             *s
         }};
     }
+    macro_rules! opt_sym {
+        ($name:ident) => {{
+            let s: Option<libloading::Symbol<'_, _>> =
+                unsafe { lib.get(concat!(stringify!($name), "\0").as_bytes()) }.ok();
+            s.map(|s| *s)
+        }};
+    }
     Api {
         stsp_init: sym!(stsp_init),
         stsp_terminate: sym!(stsp_terminate),
@@ -423,6 +494,10 @@ fn load() -> Api {
         stsp_get_image_prop_byname: sym!(stsp_get_image_prop_byname),
         stsp_read_image_meta: sym!(stsp_read_image_meta),
         stsp_write_image_meta: sym!(stsp_write_image_meta),
+        stsp_open_target_server: opt_sym!(stsp_open_target_server),
+        stsp_copy_extent: opt_sym!(stsp_copy_extent),
+        stsp_copy_image: opt_sym!(stsp_copy_image),
+        stsp_include_in_image: opt_sym!(stsp_include_in_image),
         path,
         lib,
     }
@@ -591,6 +666,63 @@ impl Api {
         n: *mut u64,
     ) -> i32 {
         unsafe { (self.stsp_write_image_meta)(ih, buf, len, off, n) }
+    }
+
+    /// An optional entry point, or a clear failure when the plugin lacks it.
+    fn need<F: Copy>(&self, f: Option<F>, name: &str) -> F {
+        f.unwrap_or_else(|| {
+            panic!(
+                "symbol missing: plugin {} does not export {name}",
+                self.path.display()
+            )
+        })
+    }
+    pub fn open_target_server(
+        &self,
+        source: sts_server_handle_t,
+        name: *const c_char,
+        cred: *const sts_cred_t,
+        target: *mut sts_server_handle_t,
+    ) -> i32 {
+        let f = self.need(self.stsp_open_target_server, "stsp_open_target_server");
+        unsafe { f(source, name, cred, target) }
+    }
+    pub fn copy_extent(
+        &self,
+        from: sts_image_handle_t,
+        to: sts_image_handle_t,
+        from_off: u64,
+        to_off: u64,
+        len: u64,
+        flags: i32,
+        n: *mut u64,
+    ) -> i32 {
+        let f = self.need(self.stsp_copy_extent, "stsp_copy_extent");
+        unsafe { f(from, to, from_off, to_off, len, flags, n) }
+    }
+    pub fn copy_image(
+        &self,
+        to_lsu: *const sts_lsu_t,
+        to_def: *const sts_image_def_t,
+        from_lsu: *const sts_lsu_t,
+        from_def: *const sts_image_def_t,
+        flags: i32,
+    ) -> i32 {
+        let f = self.need(self.stsp_copy_image, "stsp_copy_image");
+        unsafe { f(to_lsu, to_def, from_lsu, from_def, flags) }
+    }
+    pub fn include_in_image(
+        &self,
+        from: sts_image_handle_t,
+        to: sts_image_handle_t,
+        from_off: u64,
+        to_off: u64,
+        len: u64,
+        flags: i32,
+        n: *mut u64,
+    ) -> i32 {
+        let f = self.need(self.stsp_include_in_image, "stsp_include_in_image");
+        unsafe { f(from, to, from_off, to_off, len, flags, n) }
     }
 }
 
@@ -843,6 +975,25 @@ pub fn open_server(name: &str) -> Result<sts_server_handle_t, i32> {
             assert!(
                 !sh.is_null(),
                 "stsp_open_server returned EOK and a NULL handle"
+            );
+            Ok(sh)
+        }
+        rc => Err(rc),
+    }
+}
+
+/// stsp_open_target_server(source, name, NULL, &target).
+pub fn open_target_server(
+    source: sts_server_handle_t,
+    name: &str,
+) -> Result<sts_server_handle_t, i32> {
+    let n = cstring(name);
+    let mut sh: sts_server_handle_t = ptr::null_mut();
+    match api().open_target_server(source, n.as_ptr(), ptr::null(), &mut sh) {
+        0 => {
+            assert!(
+                !sh.is_null(),
+                "stsp_open_target_server returned EOK and a NULL handle"
             );
             Ok(sh)
         }
