@@ -9,6 +9,7 @@ mod roles;
 mod abnormal;
 mod bad_input;
 mod concurrency;
+mod dup;
 mod images;
 mod integrity;
 mod layout;

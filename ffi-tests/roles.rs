@@ -12,6 +12,9 @@ pub fn run(role: &str, args: &[String]) {
         "coop_writer" => coop_writer(args),
         "mixed" => mixed(args),
         "race_creator" => race_creator(args),
+        "dup_churn" => dup_churn(args),
+        "dup_copy_image" => dup_copy_image(args),
+        "dup_xfer_then_hang" => dup_xfer_then_hang(args),
         other => panic!("unknown role {other}"),
     }
 }
@@ -135,4 +138,146 @@ fn race_creator(args: &[String]) {
     }
     assert_rc!(api().close_server(sh), c::EOK);
     say("DONE", "");
+}
+
+// ------------------------------------------------------------------ dup.rs
+
+/// Shared images of the duplication churn: "base-of-<k>"; every copy of
+/// one is named "...-of-<k>", so any process can verify any image.
+pub const DUP_BASES: usize = 4;
+
+pub fn dup_base_name(k: usize) -> String {
+    format!("base-of-{k}")
+}
+
+pub fn dup_base_data(k: usize) -> Vec<u8> {
+    seeded(0xba5e_0000 + k as u64, (k + 1) * (1 << 20) + 512 * (k + 3))
+}
+
+/// The base an image's bytes come from, by its name.
+pub fn dup_base_of(name: &str) -> Option<usize> {
+    name.rsplit_once("-of-")
+        .and_then(|(_, k)| k.parse().ok())
+        .filter(|k| *k < DUP_BASES)
+}
+
+/// [server, prefix, rounds, victim]: STARTED; on stdin GO: `rounds` times
+/// copy_image a base or another process's copy to "<prefix>-NNN-of-<k>"
+/// (the source may vanish under a concurrent delete: STS_ENOENT), verify
+/// the copy, and now and then delete one of this process's copies;
+/// half-way, delete base <victim>. Reports DONE <copies kept>.
+fn dup_churn(args: &[String]) {
+    let server: String = arg(args, 0);
+    let prefix: String = arg(args, 1);
+    let rounds: usize = arg(args, 2);
+    let victim: usize = arg(args, 3);
+    let sh = open_server(&server).unwrap_or_else(|rc| panic!("open_server: {}", code_name(rc)));
+    let lsu = lsu_t(sh, "default");
+    say("STARTED", "");
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "GO", "unexpected command");
+    let mut rng = Rng(fnv1a(&prefix));
+    let mut mine: Vec<String> = Vec::new();
+    let mine_prefix = format!("{prefix}-");
+    for i in 0..rounds {
+        if i == rounds / 2 {
+            let def = image_def(&dup_base_name(victim), "");
+            assert_rc!(
+                api().delete_image(&lsu, &def, 0),
+                c::EOK,
+                "delete base {victim}"
+            );
+        }
+        // a base, or (every third round) a copy made by the other process
+        let mut src = dup_base_name(rng.below(DUP_BASES as u64) as usize);
+        if i % 3 == 2 {
+            let others: Vec<String> = list_basenames(&lsu)
+                .into_iter()
+                .filter(|n| !n.starts_with("base-") && !n.starts_with(&mine_prefix))
+                .collect();
+            if !others.is_empty() {
+                src = others[rng.below(others.len() as u64) as usize].clone();
+            }
+        }
+        let k = dup_base_of(&src).unwrap_or_else(|| panic!("source {src} has no base"));
+        let name = format!("{prefix}-{i:03}-of-{k}");
+        let rc = api().copy_image(&lsu, &image_def(&name, ""), &lsu, &image_def(&src, ""), 0);
+        match rc {
+            0 => {
+                let want = dup_base_data(k);
+                let info = must_prop_byname(&lsu, &image_def(&name, ""));
+                assert_eq!(
+                    cstr(&info.imo_sha1),
+                    sha1_hex(&want),
+                    "sha1 of {name} (copy of {src})"
+                );
+                assert_bytes_eq(&read_image(&lsu, &image_def(&name, "")), &want, &name);
+                mine.push(name);
+            }
+            rc if rc == c::ENOENT => {} // deleted by the other process meanwhile
+            rc => panic!("copy_image {src} -> {name}: {}", code_name(rc)),
+        }
+        if i % 2 == 1 && mine.len() > 2 {
+            let gone = mine.remove(rng.below(mine.len() as u64) as usize);
+            assert_rc!(
+                api().delete_image(&lsu, &image_def(&gone, ""), 0),
+                c::EOK,
+                "delete {gone}"
+            );
+        }
+    }
+    assert_rc!(api().close_server(sh), c::EOK);
+    say("DONE", &mine.len().to_string());
+}
+
+/// [source server, target server, source, target]: open the target server
+/// through stsp_open_target_server, report COPYING, copy_image, report
+/// COPIED <code>, then hang until killed.
+fn dup_copy_image(args: &[String]) {
+    let (server, target, src, dst): (String, String, String, String) =
+        (arg(args, 0), arg(args, 1), arg(args, 2), arg(args, 3));
+    let sh = open_server(&server).unwrap_or_else(|rc| panic!("open_server: {}", code_name(rc)));
+    let th = open_target_server(sh, &target)
+        .unwrap_or_else(|rc| panic!("open_target_server: {}", code_name(rc)));
+    say("COPYING", "");
+    let rc = api().copy_image(
+        &lsu_t(th, "default"),
+        &image_def(&dst, ""),
+        &lsu_t(sh, "default"),
+        &image_def(&src, ""),
+        0,
+    );
+    say("COPIED", &code_name(rc));
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+/// [server, CopyExtent|Include, source, target, len]: create the target,
+/// copy (or include) the source's first len bytes into it, report
+/// DONE <bytes>, then hang until killed (no flush, no close).
+fn dup_xfer_then_hang(args: &[String]) {
+    let (server, op, src, dst, len): (String, String, String, String, u64) = (
+        arg(args, 0),
+        arg(args, 1),
+        arg(args, 2),
+        arg(args, 3),
+        arg(args, 4),
+    );
+    let sh = open_server(&server).unwrap_or_else(|rc| panic!("open_server: {}", code_name(rc)));
+    let lsu = lsu_t(sh, "default");
+    let rh = open(&lsu, &image_def(&src, ""), c::O_READ);
+    let w = create(&lsu, &image_def(&dst, ""));
+    let mut n = u64::MAX;
+    let rc = match op.as_str() {
+        "CopyExtent" => api().copy_extent(rh, w, 0, 0, len, 0, &mut n),
+        "Include" => api().include_in_image(rh, w, 0, 0, len, 0, &mut n),
+        other => panic!("unknown op {other}"),
+    };
+    assert_rc!(rc, c::EOK, "{op} of {len} bytes");
+    say("DONE", &n.to_string());
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
 }
