@@ -19,12 +19,7 @@ fn assert_abnormal(info: &sys::sts_image_info_t, what: &str) {
         "{what}: ABNORMAL not set ({})",
         flags_str(f)
     );
-    assert_ne!(
-        f & c::II_PENDING,
-        0,
-        "{what}: PENDING not set ({})",
-        flags_str(f)
-    );
+    assert_ne!(f & c::II_PENDING, 0, "{what}: PENDING not set ({})", flags_str(f));
     assert_eq!(
         f & (c::II_COMPLETE | c::II_CREATED),
         0,
@@ -66,11 +61,7 @@ fn close_server_with_open_writer_completes_it_abnormally_keeping_flushed_data() 
     close(wh, c::CLOSE_COMPLETE);
     let got = read_image(&srv.lsu(), &def);
     assert_eq!(got.len() as u64, info.imo_size);
-    assert_bytes_eq(
-        &got,
-        &all[..got.len()],
-        "data kept by the abnormal completion",
-    );
+    assert_bytes_eq(&got, &all[..got.len()], "data kept by the abnormal completion");
 }
 
 #[test]
@@ -137,12 +128,7 @@ fn close_server_completes_only_its_own_writers_abnormally() {
 }
 
 /// A child process writes 2 MiB + 512, flushes, and is SIGKILLed.
-fn start_killed_writer(
-    srv: &Server,
-    name: &str,
-    seed: u64,
-    len: usize,
-) -> crate::common::child::ChildProc {
+fn start_killed_writer(srv: &Server, name: &str, seed: u64, len: usize) -> crate::common::child::ChildProc {
     let seed_s = seed.to_string();
     let len_s = len.to_string();
     let mut p = spawn_role("kill_writer", &[&srv.name, name, &seed_s, &len_s]);
@@ -259,10 +245,7 @@ fn killed_writer_with_damaged_data_leaves_a_broken_image_that_can_only_be_delete
     let mut cut = Vec::new();
     for rel in srv.tree() {
         let path = srv.path.join(&rel);
-        if path.is_file()
-            && !crate::integrity::is_catalog(&path)
-            && path.metadata().unwrap().len() > 4096
-        {
+        if path.is_file() && !crate::integrity::is_catalog(&path) && path.metadata().unwrap().len() > 4096 {
             std::fs::OpenOptions::new()
                 .write(true)
                 .open(&path)
@@ -272,11 +255,7 @@ fn killed_writer_with_damaged_data_leaves_a_broken_image_that_can_only_be_delete
             cut.push(rel);
         }
     }
-    assert!(
-        !cut.is_empty(),
-        "no data files to damage in {:?}",
-        srv.tree()
-    );
+    assert!(!cut.is_empty(), "no data files to damage in {:?}", srv.tree());
     srv.reopen();
     let lsu = srv.lsu();
     let info = must_prop_byname(&lsu, &def);
@@ -287,12 +266,7 @@ fn killed_writer_with_damaged_data_leaves_a_broken_image_that_can_only_be_delete
         "damaged image still PENDING (resumable): {}",
         flags_str(f)
     );
-    assert_eq!(
-        f & (c::II_BUSY_WRITE | c::II_COMPLETE),
-        0,
-        "{}",
-        flags_str(f)
-    );
+    assert_eq!(f & (c::II_BUSY_WRITE | c::II_COMPLETE), 0, "{}", flags_str(f));
     assert_ne!(f & c::II_ABNORMAL, 0, "ABNORMAL not set: {}", flags_str(f));
     assert_eq!(
         try_open(&lsu, &def, c::O_WRITE).map(|_| ()),

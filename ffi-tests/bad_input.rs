@@ -19,25 +19,15 @@ fn expect_def_rejected(fx: &Fixture, def: &sts_image_def_t, code: i32, what: &st
     let lsu = fx.lsu();
     let sentinel: sts_image_handle_t = bogus(0x5151);
     let mut ih = sentinel;
-    assert_rc!(
-        a.create_image(&lsu, def, 0, &mut ih),
-        code,
-        "create_image {what}"
-    );
-    assert_eq!(
-        ih, sentinel,
-        "create_image wrote the handle on error ({what})"
-    );
+    assert_rc!(a.create_image(&lsu, def, 0, &mut ih), code, "create_image {what}");
+    assert_eq!(ih, sentinel, "create_image wrote the handle on error ({what})");
     for mode in [c::O_READ, c::O_WRITE] {
         assert_rc!(
             a.open_image(&lsu, def, mode, &mut ih),
             code,
             "open_image mode {mode} {what}"
         );
-        assert_eq!(
-            ih, sentinel,
-            "open_image wrote the handle on error ({what})"
-        );
+        assert_eq!(ih, sentinel, "open_image wrote the handle on error ({what})");
     }
     assert_rc!(a.delete_image(&lsu, def, 0), code, "delete_image {what}");
     let mut info = sts_image_info_t::default();
@@ -72,31 +62,20 @@ fn expect_lsu_rejected(fx: &Fixture, lsu: &sts_lsu_t, code: i32, what: &str) {
         code,
         "open_image write {what}"
     );
-    assert_rc!(
-        a.delete_image(lsu, &fx.keeper, 0),
-        code,
-        "delete_image {what}"
-    );
+    assert_rc!(a.delete_image(lsu, &fx.keeper, 0), code, "delete_image {what}");
     assert_rc!(
         a.get_image_prop_byname(lsu, &fx.keeper, &mut sts_image_info_t::default()),
         code,
         "get_image_prop_byname {what}"
     );
     let mut lh: sts_image_list_handle_t = ptr::null_mut();
-    assert_rc!(
-        a.open_image_list(lsu, &mut lh),
-        code,
-        "open_image_list {what}"
-    );
+    assert_rc!(a.open_image_list(lsu, &mut lh), code, "open_image_list {what}");
     assert_rc!(
         a.get_lsu_prop_byname(lsu, &mut sts_lsu_info_t::default()),
         code,
         "get_lsu_prop_byname {what}"
     );
-    assert!(
-        ih.is_null() && lh.is_null(),
-        "handle written on error ({what})"
-    );
+    assert!(ih.is_null() && lh.is_null(), "handle written on error ({what})");
 }
 
 // ================================================================== NULL pointers
@@ -145,11 +124,7 @@ fn null_server_name_and_out_params_are_enull() {
         c::ENULL,
         "get_server_prop(info NULL)"
     );
-    assert_rc!(
-        a.close_server(ptr::null_mut()),
-        c::ENULL,
-        "close_server(NULL)"
-    );
+    assert_rc!(a.close_server(ptr::null_mut()), c::ENULL, "close_server(NULL)");
     fx.assert_intact();
 }
 
@@ -170,16 +145,8 @@ fn null_lsu_list_args_are_enull() {
     );
     assert_rc!(a.open_lsu_list(fx.srv.sh, &mut lh), c::EOK);
     let mut n = sts_lsu_name_t::default();
-    assert_rc!(
-        a.list_lsu(ptr::null_mut(), &mut n),
-        c::ENULL,
-        "list_lsu(NULL lh)"
-    );
-    assert_rc!(
-        a.list_lsu(lh, ptr::null_mut()),
-        c::ENULL,
-        "list_lsu(name NULL)"
-    );
+    assert_rc!(a.list_lsu(ptr::null_mut(), &mut n), c::ENULL, "list_lsu(NULL lh)");
+    assert_rc!(a.list_lsu(lh, ptr::null_mut()), c::ENULL, "list_lsu(name NULL)");
     // the refused call consumed no entry
     assert_rc!(a.list_lsu(lh, &mut n), c::EOK);
     assert_eq!(cstr(&n.sln_name), "default");
@@ -242,14 +209,7 @@ fn null_write_image_args_are_enull() {
     let buf = seeded(1, 512);
     let mut n = 0u64;
     assert_rc!(
-        a.write_image(
-            ptr::null_mut(),
-            ptr::null(),
-            buf.as_ptr().cast(),
-            512,
-            0,
-            &mut n
-        ),
+        a.write_image(ptr::null_mut(), ptr::null(), buf.as_ptr().cast(), 512, 0, &mut n),
         c::ENULL,
         "ih NULL"
     );
@@ -259,14 +219,7 @@ fn null_write_image_args_are_enull() {
         "buf NULL with len 512"
     );
     assert_rc!(
-        a.write_image(
-            ih,
-            ptr::null(),
-            buf.as_ptr().cast(),
-            512,
-            0,
-            ptr::null_mut()
-        ),
+        a.write_image(ih, ptr::null(), buf.as_ptr().cast(), 512, 0, ptr::null_mut()),
         c::ENULL,
         "byteswritten NULL"
     );
@@ -369,16 +322,8 @@ fn null_image_list_args_are_enull() {
     let a = api();
     let lsu = fx.lsu();
     let mut lh: sts_image_list_handle_t = ptr::null_mut();
-    assert_rc!(
-        a.open_image_list(ptr::null(), &mut lh),
-        c::ENULL,
-        "lsu NULL"
-    );
-    assert_rc!(
-        a.open_image_list(&lsu, ptr::null_mut()),
-        c::ENULL,
-        "lh NULL"
-    );
+    assert_rc!(a.open_image_list(ptr::null(), &mut lh), c::ENULL, "lsu NULL");
+    assert_rc!(a.open_image_list(&lsu, ptr::null_mut()), c::ENULL, "lh NULL");
     assert_rc!(a.open_image_list(&lsu, &mut lh), c::EOK);
     let mut d = sts_image_def_t::default();
     assert_rc!(
@@ -498,10 +443,7 @@ fn null_server_handle_inside_lsu_is_refused() {
             "create_image",
             a.create_image(&lsu, &image_def("fresh", ""), 0, &mut ih),
         ),
-        (
-            "open_image",
-            a.open_image(&lsu, &fx.keeper, c::O_READ, &mut ih),
-        ),
+        ("open_image", a.open_image(&lsu, &fx.keeper, c::O_READ, &mut ih)),
         ("delete_image", a.delete_image(&lsu, &fx.keeper, 0)),
         (
             "get_image_prop_byname",
@@ -573,11 +515,7 @@ fn double_close_of_image_handle_is_ehandle() {
         let a = api();
         let rh = open(&fx.lsu(), &fx.keeper, c::O_READ);
         close(rh, 0);
-        assert_rc!(
-            a.close_image(rh, 0),
-            c::EHANDLE,
-            "second close of a read handle"
-        );
+        assert_rc!(a.close_image(rh, 0), c::EHANDLE, "second close of a read handle");
         let wh = open(&fx.lsu(), &fx.pending, c::O_WRITE);
         close(wh, c::CLOSE_INCOMPLETE);
         assert_rc!(
@@ -604,12 +542,7 @@ fn closed_server_handle_is_ehandle() {
         );
         let mut ll: sts_lsu_list_handle_t = ptr::null_mut();
         assert_rc!(a.open_lsu_list(sh, &mut ll), c::EHANDLE, "open_lsu_list");
-        expect_lsu_rejected(
-            &fx,
-            &lsu_t(sh, "default"),
-            c::EHANDLE,
-            "closed server handle",
-        );
+        expect_lsu_rejected(&fx, &lsu_t(sh, "default"), c::EHANDLE, "closed server handle");
         assert_rc!(a.close_server(sh), c::EHANDLE, "double close_server");
         fx.assert_intact();
     });
@@ -637,11 +570,7 @@ fn closed_list_handles_are_ehandle() {
             c::EHANDLE,
             "list_image after close"
         );
-        assert_rc!(
-            a.close_image_list(il),
-            c::EHANDLE,
-            "double close_image_list"
-        );
+        assert_rc!(a.close_image_list(il), c::EHANDLE, "double close_image_list");
         fx.assert_intact();
     });
 }
@@ -672,27 +601,15 @@ fn fabricated_handles_are_ehandle() {
                 Err(c::EHANDLE),
                 "read_image({v:#x})"
             );
-            assert_rc!(
-                write_at(ih, &[0u8; 512], 0),
-                c::EHANDLE,
-                "write_image({v:#x})"
-            );
+            assert_rc!(write_at(ih, &[0u8; 512], 0), c::EHANDLE, "write_image({v:#x})");
             assert_rc!(a.flush(ih), c::EHANDLE, "flush({v:#x})");
-            assert_eq!(
-                prop(ih).map(|_| ()),
-                Err(c::EHANDLE),
-                "get_image_prop({v:#x})"
-            );
+            assert_eq!(prop(ih).map(|_| ()), Err(c::EHANDLE), "get_image_prop({v:#x})");
             assert_eq!(
                 meta_read(ih, 4, 0).map(|_| ()),
                 Err(c::EHANDLE),
                 "read_image_meta({v:#x})"
             );
-            assert_rc!(
-                meta_write(ih, b"evil", 0),
-                c::EHANDLE,
-                "write_image_meta({v:#x})"
-            );
+            assert_rc!(meta_write(ih, b"evil", 0), c::EHANDLE, "write_image_meta({v:#x})");
             assert_rc!(a.close_image(ih, 0), c::EHANDLE, "close_image({v:#x})");
             let sh: sts_server_handle_t = bogus(v);
             assert_rc!(
@@ -701,11 +618,7 @@ fn fabricated_handles_are_ehandle() {
                 "get_server_prop({v:#x})"
             );
             let mut ll: sts_lsu_list_handle_t = ptr::null_mut();
-            assert_rc!(
-                a.open_lsu_list(sh, &mut ll),
-                c::EHANDLE,
-                "open_lsu_list({v:#x})"
-            );
+            assert_rc!(a.open_lsu_list(sh, &mut ll), c::EHANDLE, "open_lsu_list({v:#x})");
             expect_lsu_rejected(
                 &fx,
                 &lsu_t(sh, "default"),
@@ -726,11 +639,7 @@ fn fabricated_handles_are_ehandle() {
                 c::EHANDLE,
                 "list_image({v:#x})"
             );
-            assert_rc!(
-                a.close_image_list(il),
-                c::EHANDLE,
-                "close_image_list({v:#x})"
-            );
+            assert_rc!(a.close_image_list(il), c::EHANDLE, "close_image_list({v:#x})");
         }
         fx.assert_intact();
     });
@@ -1139,11 +1048,7 @@ fn write_offset_plus_len_overflow_is_erange() {
         c::ERANGE,
         "512 at 2^64-512"
     );
-    assert_rc!(
-        write_at(ih, &buf, u64::MAX - 511),
-        c::ERANGE,
-        "1024 at 2^64-512"
-    );
+    assert_rc!(write_at(ih, &buf, u64::MAX - 511), c::ERANGE, "1024 at 2^64-512");
     assert_rc!(
         write_at(ih, &buf, u64::MAX - 1023),
         c::ERANGE,
@@ -1233,11 +1138,7 @@ fn unclaimed_server_name_is_enot_mine() {
     );
     assert!(sh.is_null());
     assert_rc!(
-        a.get_server_prop_byname(
-            foreign.as_ptr(),
-            ptr::null(),
-            &mut sts_server_info_t::default()
-        ),
+        a.get_server_prop_byname(foreign.as_ptr(), ptr::null(), &mut sts_server_info_t::default()),
         c::ENOT_MINE
     );
     fx.assert_intact();
@@ -1257,11 +1158,7 @@ fn bad_open_mode_is_einval() {
         }
     }
     let p = must_prop_byname(&fx.lsu(), &fx.pending);
-    assert_eq!(
-        p.imo_flags & c::II_BUSY_WRITE,
-        0,
-        "refused open left BUSY_WRITE"
-    );
+    assert_eq!(p.imo_flags & c::II_BUSY_WRITE, 0, "refused open left BUSY_WRITE");
     fx.assert_intact();
 }
 
@@ -1272,24 +1169,16 @@ fn bad_close_flags_on_write_handle_is_einval_and_handle_stays_open() {
     let lsu = fx.lsu();
     let ih = open(&lsu, &fx.pending, c::O_WRITE);
     for flags in [2, 3, -1, 0x100, i32::MIN] {
-        assert_rc!(
-            a.close_image(ih, flags),
-            c::EINVAL,
-            "close flags {flags:#x}"
-        );
+        assert_rc!(a.close_image(ih, flags), c::EINVAL, "close flags {flags:#x}");
     }
     // still open: still BUSY_WRITE, writable, and a second writer is refused
-    let info =
-        prop(ih).unwrap_or_else(|rc| panic!("handle closed by a refused close: {}", code_name(rc)));
+    let info = prop(ih).unwrap_or_else(|rc| panic!("handle closed by a refused close: {}", code_name(rc)));
     assert_ne!(
         info.imo_flags & c::II_BUSY_WRITE,
         0,
         "BUSY_WRITE cleared by a refused close"
     );
-    assert_eq!(
-        try_open(&lsu, &fx.pending, c::O_WRITE).map(|_| ()),
-        Err(c::EBUSY)
-    );
+    assert_eq!(try_open(&lsu, &fx.pending, c::O_WRITE).map(|_| ()), Err(c::EBUSY));
     let more = seeded(2, 512);
     write_all(ih, &more, fx.pending_data.len() as u64);
     close(ih, c::CLOSE_COMPLETE);
@@ -1348,10 +1237,7 @@ fn out_params_are_untouched_on_error() {
         a.get_image_prop_byname(&lsu, &image_def("nosuch", ""), &mut info),
         c::ENOENT
     );
-    assert_eq!(
-        info.imo_flags, 0xabcd,
-        "get_image_prop_byname ENOENT wrote info"
-    );
+    assert_eq!(info.imo_flags, 0xabcd, "get_image_prop_byname ENOENT wrote info");
     let wh = open(&lsu, &fx.pending, c::O_WRITE);
     let mut n = 0x5151u64;
     assert_rc!(

@@ -94,11 +94,7 @@ fn threads_reading_one_image_concurrently_see_correct_bytes() {
                     let end = (off + len).min(data.len() as u64) as usize;
                     for h in [shared.0, own] {
                         let got = read_at(h, len, off).unwrap();
-                        assert_bytes_eq(
-                            &got,
-                            &data[off as usize..end],
-                            &format!("thread {t} {len}@{off}"),
-                        );
+                        assert_bytes_eq(&got, &data[off as usize..end], &format!("thread {t} {len}@{off}"));
                     }
                 }
                 close(own, 0);
@@ -141,10 +137,7 @@ fn threads_racing_to_create_one_name_exactly_one_wins() {
         *count.entry(w.clone()).or_default() += 1;
     }
     assert_eq!(count.len(), 40, "every name created once");
-    assert!(
-        count.values().all(|n| *n == 1),
-        "a name created twice: {count:?}"
-    );
+    assert!(count.values().all(|n| *n == 1), "a name created twice: {count:?}");
     assert_eq!(list_images(&srv.lsu()).len(), 40);
 }
 
@@ -227,10 +220,7 @@ fn other_process_flushed_writes_are_visible_and_it_holds_the_writer() {
     );
     p.expect("READY", Duration::from_secs(120));
     let info = must_prop_byname(&lsu, &def);
-    assert_eq!(
-        info.imo_size, len_a as u64,
-        "flushed size from the other process"
-    );
+    assert_eq!(info.imo_size, len_a as u64, "flushed size from the other process");
     assert_eq!(
         info.imo_flags & (c::II_PENDING | c::II_BUSY_WRITE),
         c::II_PENDING | c::II_BUSY_WRITE,
@@ -327,10 +317,7 @@ fn processes_racing_to_create_one_name_exactly_one_wins() {
         k.wait_success(Duration::from_secs(120));
     }
     let twice: Vec<_> = winners.iter().filter(|(_, c)| **c > 1).collect();
-    assert!(
-        twice.is_empty(),
-        "created by more than one process: {twice:?}"
-    );
+    assert!(twice.is_empty(), "created by more than one process: {twice:?}");
     let listed: HashSet<String> = list_basenames(&srv.lsu()).into_iter().collect();
     let won: HashSet<String> = winners.keys().cloned().collect();
     assert_eq!(won.len(), n, "names created");

@@ -48,8 +48,7 @@ fn must_target(source: sts_server_handle_t, name: &str) -> Sh {
 }
 
 fn must_open_server(name: &str) -> Sh {
-    Sh(open_server(name)
-        .unwrap_or_else(|rc| panic!("stsp_open_server({name}) -> {}", code_name(rc))))
+    Sh(open_server(name).unwrap_or_else(|rc| panic!("stsp_open_server({name}) -> {}", code_name(rc))))
 }
 
 /// A server name for a directory that does not exist yet (its parent does).
@@ -77,8 +76,8 @@ fn stored(lsu: &sts_lsu_t, name: &str, len: u64) -> (sts_image_def_t, Vec<u8>) {
 fn assert_complete_image(lsu: &sts_lsu_t, def: &sts_image_def_t, want: &[u8], what: &str) {
     let info = prop_byname(lsu, def)
         .unwrap_or_else(|rc| panic!("{what}: stsp_get_image_prop_byname -> {}", code_name(rc)));
-    let state = info.imo_flags
-        & (c::II_PENDING | c::II_BUSY_WRITE | c::II_CREATED | c::II_COMPLETE | c::II_ABNORMAL);
+    let state =
+        info.imo_flags & (c::II_PENDING | c::II_BUSY_WRITE | c::II_CREATED | c::II_COMPLETE | c::II_ABNORMAL);
     assert_eq!(
         state,
         c::II_CREATED | c::II_COMPLETE,
@@ -135,13 +134,7 @@ fn place(img: &mut Vec<u8>, src: &[u8], from: u64, to: u64, len: u64) {
 /// Read the complete image at random offsets and lengths and around each
 /// of `edges` (where pieces of the image begin or end, usually inside a
 /// stored extent), comparing with `want`.
-fn assert_partial_reads(
-    lsu: &sts_lsu_t,
-    def: &sts_image_def_t,
-    want: &[u8],
-    edges: &[u64],
-    what: &str,
-) {
+fn assert_partial_reads(lsu: &sts_lsu_t, def: &sts_image_def_t, want: &[u8], edges: &[u64], what: &str) {
     let rh = open(lsu, def, c::O_READ);
     let size = want.len() as u64;
     let check = |off: u64, len: u64| {
@@ -355,21 +348,13 @@ fn target_handle_reports_the_target_server() {
         path.join("catalog.db").exists(),
         "target directory not made a server"
     );
-    let info = server_info(th.0)
-        .unwrap_or_else(|rc| panic!("get_server_prop(target) -> {}", code_name(rc)));
-    assert_eq!(
-        cstr(&info.srv_server),
-        name,
-        "srv_server of the target handle"
-    );
+    let info = server_info(th.0).unwrap_or_else(|rc| panic!("get_server_prop(target) -> {}", code_name(rc)));
+    assert_eq!(cstr(&info.srv_server), name, "srv_server of the target handle");
     assert_eq!(info.srv_block_size as u64, BLK);
     assert_eq!(info.srv_lsu_count, 1);
     let src = server_info(srv.sh).unwrap();
     assert_eq!(info.srv_cap, src.srv_cap, "srv_cap through a target handle");
-    assert_eq!(
-        info.srv_flags, src.srv_flags,
-        "srv_flags through a target handle"
-    );
+    assert_eq!(info.srv_flags, src.srv_flags, "srv_flags through a target handle");
     let oh = must_open_server(&name);
     assert_eq!(list_lsus(oh.0), vec!["default".to_string()]);
 }
@@ -393,8 +378,7 @@ fn target_handle_contract(same_dir: bool) {
     let a = api();
 
     // allowed: get_server_prop
-    let info = server_info(th.0)
-        .unwrap_or_else(|rc| panic!("get_server_prop(target) -> {}", code_name(rc)));
+    let info = server_info(th.0).unwrap_or_else(|rc| panic!("get_server_prop(target) -> {}", code_name(rc)));
     assert_eq!(cstr(&info.srv_server), tname);
     // allowed: create_image (then write and close through the image handle)
     let made = image_def("made", "");
@@ -533,12 +517,7 @@ fn target_handle_contract(same_dir: bool) {
         "refused copy_image created its target"
     );
     assert_complete_image(&ol, &made, &mdata, "image made through the target handle");
-    assert_complete_image(
-        &ol,
-        &pend,
-        &pdata,
-        "image restarted through the target handle",
-    );
+    assert_complete_image(&ol, &pend, &pdata, "image restarted through the target handle");
     assert_complete_image(&ol, &dup, &sdata, "copy through the target handle");
 
     // allowed: close_server; the handle is then gone
@@ -648,16 +627,9 @@ fn copy_image_on_one_server_is_a_complete_identical_image() {
         cstr(&s.imo_sha1),
         "copy's SHA-1 is the source's"
     );
-    assert_eq!(
-        cstr(&t.imo_def.img_date),
-        "20250102",
-        "copy keeps its own name"
-    );
+    assert_eq!(cstr(&t.imo_def.img_date), "20250102", "copy keeps its own name");
     assert_complete_image(&lsu, &sdef, &sdata, "source after the copy");
-    assert_eq!(
-        list_basenames(&lsu),
-        vec!["copy".to_string(), "src".to_string()]
-    );
+    assert_eq!(list_basenames(&lsu), vec!["copy".to_string(), "src".to_string()]);
 }
 
 #[test]
@@ -666,10 +638,7 @@ fn copy_image_on_one_server_adds_logical_bytes_not_stored_bytes() {
     let lsu = srv.lsu();
     let (sdef, sdata) = stored(&lsu, "src", 5 * MIB + 3 * BLK);
     let before = stats(&lsu);
-    assert_rc!(
-        copy_image_rc(&lsu, &image_def("copy", ""), &lsu, &sdef),
-        c::EOK
-    );
+    assert_rc!(copy_image_rc(&lsu, &image_def("copy", ""), &lsu, &sdef), c::EOK);
     let after = stats(&lsu);
     assert_eq!(
         after.lsu_used,
@@ -695,11 +664,7 @@ fn copy_on_one_server_survives_deleting_its_source() {
     let alone = stats(&lsu);
     let cdef = image_def("copy", "");
     assert_rc!(copy_image_rc(&lsu, &cdef, &lsu, &sdef), c::EOK);
-    assert_rc!(
-        api().delete_image(&lsu, &sdef, 0),
-        c::EOK,
-        "delete the source"
-    );
+    assert_rc!(api().delete_image(&lsu, &sdef, 0), c::EOK, "delete the source");
     assert_complete_image(&lsu, &cdef, &sdata, "copy after its source was deleted");
     assert_partial_reads(
         &lsu,
@@ -709,11 +674,7 @@ fn copy_on_one_server_survives_deleting_its_source() {
         "copy after source delete",
     );
     let now = stats(&lsu);
-    assert_eq!(
-        now.lsu_used,
-        start.lsu_used + sdata.len() as u64,
-        "lsu_used"
-    );
+    assert_eq!(now.lsu_used, start.lsu_used + sdata.len() as u64, "lsu_used");
     assert_eq!(now.lsu_images, start.lsu_images + 1, "lsu_images");
     // the shared bytes are still stored, and counted once
     assert_eq!(
@@ -763,10 +724,7 @@ fn target_handle_on_the_same_directory_shares_extents() {
     let before = stats(&lsu);
     let th = must_target(srv.sh, &srv.name);
     let cdef = image_def("copy", "");
-    assert_rc!(
-        copy_image_rc(&lsu_t(th.0, "default"), &cdef, &lsu, &sdef),
-        c::EOK
-    );
+    assert_rc!(copy_image_rc(&lsu_t(th.0, "default"), &cdef, &lsu, &sdef), c::EOK);
     let after = stats(&lsu);
     assert_eq!(after.lsu_used, before.lsu_used + sdata.len() as u64);
     assert_no_bytes_copied(
@@ -804,13 +762,7 @@ fn copy_image_across_servers_streams_an_identical_complete_copy() {
         cstr(&must_prop_byname(&bl, &cdef).imo_sha1),
         cstr(&sinfo.imo_sha1)
     );
-    assert_partial_reads(
-        &bl,
-        &cdef,
-        &sdata,
-        &[MIB, 5 * MIB + 3 * BLK],
-        "copy on server B",
-    );
+    assert_partial_reads(&bl, &cdef, &sdata, &[MIB, 5 * MIB + 3 * BLK], "copy on server B");
     let b = stats(&bl);
     assert_eq!(b.lsu_used, sdata.len() as u64, "B's lsu_used");
     assert!(
@@ -824,11 +776,7 @@ fn copy_image_across_servers_streams_an_identical_complete_copy() {
     let a_after = stats(&srv.lsu());
     assert_eq!(
         (a_after.lsu_used, a_after.lsu_used_phys, a_after.lsu_images),
-        (
-            a_before.lsu_used,
-            a_before.lsu_used_phys,
-            a_before.lsu_images
-        ),
+        (a_before.lsu_used, a_before.lsu_used_phys, a_before.lsu_images),
         "server A's statistics changed"
     );
 }
@@ -952,8 +900,8 @@ fn odd_ranges(op: Op) {
         (3 * MIB + 11 * BLK, MIB, BLK),                 // leaves a gap of zeros before it
         (0, MIB + BLK, 2 * MIB + 3 * BLK),              // several chunks, unaligned to them
         (4 * MIB + 9 * BLK, MIB + 100 * BLK, 50 * BLK), // overwrites the middle of the previous
-        (5 * MIB, 2 * BLK, 3 * BLK), // the source's short last chunk, over piece 1
-        (5 * MIB + 2 * BLK, 4 * MIB, BLK), // the source's last block, after a gap
+        (5 * MIB, 2 * BLK, 3 * BLK),                    // the source's short last chunk, over piece 1
+        (5 * MIB + 2 * BLK, 4 * MIB, BLK),              // the source's last block, after a gap
     ];
     let mut want = Vec::new();
     let mut edges = Vec::new();
@@ -975,21 +923,12 @@ fn odd_ranges(op: Op) {
     }
     close(w, c::CLOSE_COMPLETE);
     close(rh, 0);
-    assert_no_bytes_copied(
-        &before,
-        &stats(&lsu),
-        &format!("{} on one server", op.name()),
-    );
+    assert_no_bytes_copied(&before, &stats(&lsu), &format!("{} on one server", op.name()));
     assert_complete_image(&lsu, &tdef, &want, "composed target");
     assert_partial_reads(&lsu, &tdef, &want, &edges, "composed target");
     // still right once the source is gone
     assert_rc!(api().delete_image(&lsu, &sdef, 0), c::EOK);
-    assert_complete_image(
-        &lsu,
-        &tdef,
-        &want,
-        "composed target after deleting the source",
-    );
+    assert_complete_image(&lsu, &tdef, &want, "composed target after deleting the source");
     assert_partial_reads(
         &lsu,
         &tdef,
@@ -1107,15 +1046,7 @@ fn append_and_remainder(op: Op) {
     let mut want = own.clone();
     for from in [9 * BLK, 0, size - 2 * BLK] {
         let at = want.len() as u64;
-        let n = must_xfer(
-            op,
-            rh,
-            w,
-            from,
-            1 << 40,
-            1 << 41,
-            c::CX_APPEND | c::CX_REMAINDER,
-        );
+        let n = must_xfer(op, rh, w, from, 1 << 40, 1 << 41, c::CX_APPEND | c::CX_REMAINDER);
         assert_eq!(n, size - from, "{} APPEND|REMAINDER from {from}", op.name());
         place(&mut want, &sdata, from, at, size - from);
     }
@@ -1132,12 +1063,7 @@ fn append_and_remainder(op: Op) {
     );
     close(w, c::CLOSE_COMPLETE);
     close(rh, 0);
-    assert_complete_image(
-        &lsu,
-        &whole,
-        &sdata,
-        "whole source appended to an empty image",
-    );
+    assert_complete_image(&lsu, &whole, &sdata, "whole source appended to an empty image");
 }
 
 #[test]
@@ -1249,12 +1175,7 @@ fn copy_extent_and_include_len_may_exceed_max_io_size() {
         close(w, c::CLOSE_COMPLETE);
         let info = must_prop_byname(&lsu, &tdef);
         assert_eq!(info.imo_size, size, "{}: target size", op.name());
-        assert_eq!(
-            cstr(&info.imo_sha1),
-            want_sha,
-            "{}: target SHA-1",
-            op.name()
-        );
+        assert_eq!(cstr(&info.imo_sha1), want_sha, "{}: target SHA-1", op.name());
         let th = open(&lsu, &tdef, c::O_READ);
         assert_bytes_eq(
             &read_at(th, 2 * MIB, c::MAX_IO - MIB).unwrap()[MIB as usize..],
@@ -1280,10 +1201,7 @@ fn durable_when_it_returns(op: Op) {
     let tname = format!("t-{op:?}");
     let opname = format!("{op:?}");
     let lens = len.to_string();
-    let mut p = spawn_role(
-        "dup_xfer_then_hang",
-        &[&srv.name, &opname, "src", &tname, &lens],
-    );
+    let mut p = spawn_role("dup_xfer_then_hang", &[&srv.name, &opname, "src", &tname, &lens]);
     let n = p.expect("DONE", Duration::from_secs(120));
     assert_eq!(n, lens, "bytes reported in the child");
     p.kill9();
@@ -1381,12 +1299,7 @@ fn copy_extent_across_servers_through_a_target_handle_streams_identical_bytes() 
     close(rh, 0);
     let bh = must_open_server(&bname);
     let bl = lsu_t(bh.0, "default");
-    assert_complete_image(
-        &bl,
-        &whole,
-        &sdata,
-        "whole image copied extent by extent to B",
-    );
+    assert_complete_image(&bl, &whole, &sdata, "whole image copied extent by extent to B");
     assert_eq!(
         cstr(&must_prop_byname(&bl, &whole).imo_sha1),
         cstr(&must_prop_byname(&srv.lsu(), &sdef).imo_sha1),
@@ -1402,11 +1315,7 @@ fn copy_extent_across_servers_through_a_target_handle_streams_identical_bytes() 
     let a_after = stats(&srv.lsu());
     assert_eq!(
         (a_after.lsu_used, a_after.lsu_used_phys, a_after.lsu_images),
-        (
-            a_before.lsu_used,
-            a_before.lsu_used_phys,
-            a_before.lsu_images
-        ),
+        (a_before.lsu_used, a_before.lsu_used_phys, a_before.lsu_images),
         "server A changed"
     );
     // B's images do not depend on A's
@@ -1566,12 +1475,7 @@ fn synthetic_full_survives_deleting_its_sources() {
         );
     }
     assert_eq!(list_basenames(&lsu), vec!["synthetic".to_string()]);
-    assert_complete_image(
-        &lsu,
-        &s.synth,
-        &s.want,
-        "synthetic full without its sources",
-    );
+    assert_complete_image(&lsu, &s.synth, &s.want, "synthetic full without its sources");
     assert_partial_reads(
         &lsu,
         &s.synth,
@@ -1580,11 +1484,7 @@ fn synthetic_full_survives_deleting_its_sources() {
         "synthetic full without its sources",
     );
     let now = stats(&lsu);
-    assert_eq!(
-        now.lsu_used,
-        start.lsu_used + s.want.len() as u64,
-        "lsu_used"
-    );
+    assert_eq!(now.lsu_used, start.lsu_used + s.want.len() as u64, "lsu_used");
     assert!(
         now.lsu_used_phys <= built.lsu_used_phys,
         "deleting sources raised lsu_used_phys: {} > {}",
@@ -1941,10 +1841,7 @@ fn write_handle_as_source_is_emode() {
                     c::EMODE,
                     &format!("source: {what}"),
                 );
-                sc.assert_same(
-                    &snap,
-                    &format!("{} from a write handle ({what})", op.name()),
-                );
+                sc.assert_same(&snap, &format!("{} from a write handle ({what})", op.name()));
             }
         }
     }
@@ -2084,17 +1981,7 @@ fn unknown_flag_bits_are_einval() {
             i32::MIN,
             -1,
         ] {
-            expect_xfer(
-                op,
-                sc.rh,
-                sc.th,
-                0,
-                0,
-                BLK,
-                flags,
-                c::EINVAL,
-                "unknown flag bits",
-            );
+            expect_xfer(op, sc.rh, sc.th, 0, 0, BLK, flags, c::EINVAL, "unknown flag bits");
             sc.assert_same(&snap, &format!("{} flags {flags:#x}", op.name()));
         }
     }
@@ -2306,10 +2193,7 @@ fn copy_image_of_an_incomplete_source_is_enotcomplete() {
     let (_, bname) = missing_server(&dir);
     let th = must_target(srv.sh, &bname);
     let before = stats(&lsu);
-    for (what, src) in [
-        ("pending source", &pdef),
-        ("source open for writing", &wdef),
-    ] {
+    for (what, src) in [("pending source", &pdef), ("source open for writing", &wdef)] {
         assert_rc!(
             copy_image_rc(&lsu, &image_def("copy", ""), &lsu, src),
             c::ENOTCOMPLETE,
@@ -2375,11 +2259,7 @@ fn copy_image_from_a_missing_source_is_enoent() {
         c::ENOENT,
         "never existed"
     );
-    assert_rc!(
-        copy_image_rc(&lsu, &cdef, &lsu, &gone),
-        c::ENOENT,
-        "deleted"
-    );
+    assert_rc!(copy_image_rc(&lsu, &cdef, &lsu, &gone), c::ENOENT, "deleted");
     assert_rc!(
         copy_image_rc(&lsu, &cdef, &lsu, &image_def("gone", "other-date")),
         c::ENOENT,
@@ -2454,47 +2334,12 @@ fn copy_image_bad_names_and_lsus_are_refused() {
         &sts_image_def_t,
         i32,
     ); 9] = [
-        (
-            "to_def a/b",
-            &lsu,
-            &image_def("a/b", ""),
-            &lsu,
-            &sdef,
-            c::ENAME,
-        ),
-        (
-            "to_def ..",
-            &lsu,
-            &image_def("..", ""),
-            &lsu,
-            &sdef,
-            c::ENAME,
-        ),
-        (
-            "to_def empty",
-            &lsu,
-            &image_def("", ""),
-            &lsu,
-            &sdef,
-            c::ENAME,
-        ),
-        (
-            "from_def empty",
-            &lsu,
-            &cdef,
-            &lsu,
-            &image_def("", ""),
-            c::ENAME,
-        ),
+        ("to_def a/b", &lsu, &image_def("a/b", ""), &lsu, &sdef, c::ENAME),
+        ("to_def ..", &lsu, &image_def("..", ""), &lsu, &sdef, c::ENAME),
+        ("to_def empty", &lsu, &image_def("", ""), &lsu, &sdef, c::ENAME),
+        ("from_def empty", &lsu, &cdef, &lsu, &image_def("", ""), c::ENAME),
         ("to_def img_flags", &lsu, &flagged, &lsu, &sdef, c::EINVAL),
-        (
-            "from_def img_flags",
-            &lsu,
-            &cdef,
-            &lsu,
-            &src_flagged,
-            c::EINVAL,
-        ),
+        ("from_def img_flags", &lsu, &cdef, &lsu, &src_flagged, c::EINVAL),
         ("to_lsu unknown", &nolsu, &cdef, &lsu, &sdef, c::ENOLSU),
         ("from_lsu unknown", &lsu, &cdef, &nolsu, &sdef, c::ENOLSU),
         ("to_lsu bad name", &badlsu, &cdef, &lsu, &sdef, c::ENAME),
@@ -2513,8 +2358,7 @@ fn copy_image_closed_server_handles_are_ehandle() {
         let lsu = srv.lsu();
         let (sdef, sdata) = stored(&lsu, "src", 8192);
         let b = Server::new();
-        let th =
-            open_target_server(srv.sh, &b.name).unwrap_or_else(|rc| panic!("{}", code_name(rc)));
+        let th = open_target_server(srv.sh, &b.name).unwrap_or_else(|rc| panic!("{}", code_name(rc)));
         assert_rc!(api().close_server(th), c::EOK);
         let closed = srv.another_handle();
         assert_rc!(api().close_server(closed), c::EOK);
@@ -2589,11 +2433,7 @@ fn processes_copying_and_deleting_shared_images_keep_every_image_whole() {
         assert_complete_image(&lsu, &image_def(name, ""), &want, name);
         total += want.len() as u64;
     }
-    assert!(
-        names.len() > 2,
-        "only {} images left: {names:?}",
-        names.len()
-    );
+    assert!(names.len() > 2, "only {} images left: {names:?}", names.len());
     let now = stats(&lsu);
     assert_eq!(
         now.lsu_used, total,

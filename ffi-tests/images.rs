@@ -118,10 +118,7 @@ fn create_image_pendingflag_changes_nothing() {
     let srv = Server::new();
     let lsu = srv.lsu();
     let mut ih: sts_image_handle_t = ptr::null_mut();
-    assert_rc!(
-        api().create_image(&lsu, &image_def("p1", ""), 1, &mut ih),
-        c::EOK
-    );
+    assert_rc!(api().create_image(&lsu, &image_def("p1", ""), 1, &mut ih), c::EOK);
     let a = prop(ih).unwrap();
     close(ih, c::CLOSE_COMPLETE);
     let mut ih2: sts_image_handle_t = ptr::null_mut();
@@ -165,10 +162,7 @@ fn image_name_of_maximum_length_is_valid() {
     let info = must_prop_byname(&lsu, &def);
     assert_eq!(cstr(&info.imo_def.img_basename), base);
     assert_eq!(cstr(&info.imo_def.img_date), date);
-    assert_eq!(
-        list_images(&lsu),
-        vec![(base.into_bytes(), date.into_bytes())]
-    );
+    assert_eq!(list_images(&lsu), vec![(base.into_bytes(), date.into_bytes())]);
 }
 
 // ------------------------------------------------------------------ write
@@ -205,14 +199,7 @@ fn write_accepts_null_and_non_null_stat() {
         c::EOK
     );
     assert_rc!(
-        api().write_image(
-            ih,
-            ptr::null(),
-            data[512..].as_ptr().cast(),
-            512,
-            512,
-            &mut n
-        ),
+        api().write_image(ih, ptr::null(), data[512..].as_ptr().cast(), 512, 512, &mut n),
         c::EOK
     );
     close(ih, c::CLOSE_COMPLETE);
@@ -232,11 +219,7 @@ fn write_of_zero_bytes_with_null_buffer_is_ok() {
         c::EOK
     );
     assert_eq!(n, 0, "byteswritten for len 0");
-    assert_eq!(
-        prop(ih).unwrap().imo_size,
-        1024,
-        "size changed by an empty write"
-    );
+    assert_eq!(prop(ih).unwrap().imo_size, 1024, "size changed by an empty write");
     close(ih, c::CLOSE_COMPLETE);
     assert_bytes_eq(&read_image(&lsu, &def), &seeded(1, 1024), "data");
 }
@@ -249,11 +232,7 @@ fn image_size_on_write_handle_counts_unflushed_bytes() {
     for i in 0..8u64 {
         write_all(ih, &seeded(i, 4096), i * 4096);
         expect += 4096;
-        assert_eq!(
-            prop(ih).unwrap().imo_size,
-            expect,
-            "after write {i}, no flush"
-        );
+        assert_eq!(prop(ih).unwrap().imo_size, expect, "after write {i}, no flush");
     }
     close(ih, c::CLOSE_COMPLETE);
 }
@@ -274,11 +253,7 @@ fn image_size_byname_counts_flushed_bytes() {
         "byname size {unflushed} is neither committed nor written size"
     );
     flush(ih);
-    assert_eq!(
-        must_prop_byname(&lsu, &def).imo_size,
-        8192,
-        "after second flush"
-    );
+    assert_eq!(must_prop_byname(&lsu, &def).imo_size, 8192, "after second flush");
     close(ih, c::CLOSE_COMPLETE);
 }
 
@@ -468,10 +443,7 @@ fn close_complete_sha1_covers_gap_zeros() {
     close(ih, c::CLOSE_COMPLETE);
     let mut want = vec![0u8; (1 << 20) + 512];
     want[1 << 20..].copy_from_slice(&seeded(1, 512));
-    assert_eq!(
-        cstr(&must_prop_byname(&lsu, &def).imo_sha1),
-        sha1_hex(&want)
-    );
+    assert_eq!(cstr(&must_prop_byname(&lsu, &def).imo_sha1), sha1_hex(&want));
 }
 
 #[test]
@@ -483,16 +455,8 @@ fn empty_image_completes_with_sha1_of_nothing() {
     close(ih, c::CLOSE_COMPLETE);
     let info = must_prop_byname(&lsu, &def);
     assert_eq!(info.imo_size, 0);
-    assert_eq!(
-        cstr(&info.imo_sha1),
-        "da39a3ee5e6b4b0d3255bfef95601890afd80709"
-    );
-    assert_flags(
-        &info,
-        c::II_COMPLETE | c::II_CREATED,
-        c::II_PENDING,
-        "empty",
-    );
+    assert_eq!(cstr(&info.imo_sha1), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    assert_flags(&info, c::II_COMPLETE | c::II_CREATED, c::II_PENDING, "empty");
     let rh = open(&lsu, &def, c::O_READ);
     assert_eq!(read_at(rh, 512, 0).unwrap(), Vec::<u8>::new());
     close(rh, 0);
@@ -569,10 +533,7 @@ fn reopen_complete_image_for_write_is_ecomplete() {
     let def = image_def("done", "");
     let data = seeded(1, 2048);
     store_complete(&lsu, &def, &data);
-    assert_eq!(
-        try_open(&lsu, &def, c::O_WRITE).map(|_| ()),
-        Err(c::ECOMPLETE)
-    );
+    assert_eq!(try_open(&lsu, &def, c::O_WRITE).map(|_| ()), Err(c::ECOMPLETE));
     let info = must_prop_byname(&lsu, &def);
     assert_flags(
         &info,
@@ -640,9 +601,7 @@ fn checkpoint_restart_appends_and_completes_whole_image() {
     let srv = Server::new();
     let lsu = srv.lsu();
     let def = image_def("restart", "");
-    let parts: Vec<Vec<u8>> = (0..4)
-        .map(|i| seeded(i, 100 * 1024 + 512 * i as usize))
-        .collect();
+    let parts: Vec<Vec<u8>> = (0..4).map(|i| seeded(i, 100 * 1024 + 512 * i as usize)).collect();
     let mut want = Vec::new();
     let ih = create(&lsu, &def);
     write_all(ih, &parts[0], 0);
@@ -791,10 +750,7 @@ fn read_at_offset_equal_to_size_returns_zero_bytes() {
         c::EOK
     );
     assert_eq!(n, 0);
-    assert!(
-        buf.iter().all(|b| *b == 0x5A),
-        "buffer written beyond bytesread"
-    );
+    assert!(buf.iter().all(|b| *b == 0x5A), "buffer written beyond bytesread");
     close(rh, 0);
 }
 
@@ -804,11 +760,7 @@ fn read_beyond_size_is_erange() {
     let (def, _) = stored(&srv, "beyond", 4096);
     let rh = open(&srv.lsu(), &def, c::O_READ);
     for off in [4096 + 512, 1 << 30, u64::MAX - 511] {
-        assert_eq!(
-            read_at(rh, 512, off).map(|_| ()),
-            Err(c::ERANGE),
-            "offset {off}"
-        );
+        assert_eq!(read_at(rh, 512, off).map(|_| ()), Err(c::ERANGE), "offset {off}");
     }
     close(rh, 0);
 }
@@ -832,8 +784,8 @@ fn reads_at_random_offsets_match() {
     for i in 0..300 {
         let off = rng.below(blocks + 1) * 512;
         let len = rng.below(600) * 512;
-        let got = read_at(rh, len, off)
-            .unwrap_or_else(|rc| panic!("read {i}: {len} at {off}: {}", code_name(rc)));
+        let got =
+            read_at(rh, len, off).unwrap_or_else(|rc| panic!("read {i}: {len} at {off}: {}", code_name(rc)));
         let end = (off + len).min(data.len() as u64) as usize;
         assert_bytes_eq(
             &got,
@@ -906,14 +858,8 @@ fn deleted_image_cannot_be_opened() {
     let srv = Server::new();
     let (def, _) = stored(&srv, "gone", 4096);
     assert_rc!(api().delete_image(&srv.lsu(), &def, 0), c::EOK);
-    assert_eq!(
-        try_open(&srv.lsu(), &def, c::O_READ).map(|_| ()),
-        Err(c::ENOENT)
-    );
-    assert_eq!(
-        try_open(&srv.lsu(), &def, c::O_WRITE).map(|_| ()),
-        Err(c::ENOENT)
-    );
+    assert_eq!(try_open(&srv.lsu(), &def, c::O_READ).map(|_| ()), Err(c::ENOENT));
+    assert_eq!(try_open(&srv.lsu(), &def, c::O_WRITE).map(|_| ()), Err(c::ENOENT));
     assert_rc!(
         api().delete_image(&srv.lsu(), &def, 0),
         c::ENOENT,
@@ -1030,12 +976,7 @@ fn delete_while_reader_open_gives_correct_bytes_or_enoent() {
     }
     match prop(rh) {
         Ok(_) => {}
-        Err(rc) => assert_eq!(
-            rc,
-            c::ENOENT,
-            "get_image_prop after delete: {}",
-            code_name(rc)
-        ),
+        Err(rc) => assert_eq!(rc, c::ENOENT, "get_image_prop after delete: {}", code_name(rc)),
     }
     assert_eq!(ok + gone, 64);
     close(rh, 0);

@@ -154,12 +154,7 @@ fn write_error_is_reported_then_eprevio_and_the_image_is_completed_abnormally() 
             );
             let info = must_prop_byname(&lsu, &def);
             let f = info.imo_flags;
-            assert_eq!(
-                f & (c::II_COMPLETE | c::II_BUSY_WRITE),
-                0,
-                "{}",
-                flags_str(f)
-            );
+            assert_eq!(f & (c::II_COMPLETE | c::II_BUSY_WRITE), 0, "{}", flags_str(f));
             assert_ne!(
                 f & c::II_ABNORMAL,
                 0,

@@ -19,22 +19,14 @@ fn c_view() -> &'static Vec<String> {
         let root = PathBuf::from(ROOT);
         let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
         let out = Command::new(&cc)
-            .args([
-                "-std=c11",
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "-DSTS_EXTERNAL_VENDOR",
-            ])
+            .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-DSTS_EXTERNAL_VENDOR"])
             .arg(format!("-I{}", root.join("include").display()))
             .arg(format!("-I{}", root.join("platforms/linux").display()))
             .arg(root.join("ffi-tests/c/layout.c"))
             .arg("-o")
             .arg(&exe)
             .output()
-            .unwrap_or_else(|e| {
-                panic!("cannot run {cc}: {e} (a C compiler is required: make deps)")
-            });
+            .unwrap_or_else(|e| panic!("cannot run {cc}: {e} (a C compiler is required: make deps)"));
         assert!(
             out.status.success(),
             "{cc} failed on layout.c:\n{}",
@@ -294,8 +286,7 @@ fn structs_have_no_implicit_padding() {
     // per struct: the fields, in offset order, tile [0, sizeof) exactly
     let lines = c_view();
     let mut sizes = std::collections::BTreeMap::new();
-    let mut fields: std::collections::BTreeMap<String, Vec<(usize, usize, String)>> =
-        Default::default();
+    let mut fields: std::collections::BTreeMap<String, Vec<(usize, usize, String)>> = Default::default();
     for l in lines {
         let w: Vec<&str> = l.split_whitespace().collect();
         match w[0] {
@@ -422,16 +413,7 @@ fn layout_program_covers_every_struct_field_and_constant_of_stsi_h() {
 fn cap_isset_helper_matches_the_c_macro() {
     // the server-prop tests read srv_cap with common::cap_isset; it must
     // answer exactly as STS_CAP_ISSET does in C for the same bitmap
-    let cap: [u32; 8] = [
-        0x8000_0001,
-        0x0000_0002,
-        0,
-        0xffff_ffff,
-        0,
-        0,
-        0,
-        0x4000_0000,
-    ];
+    let cap: [u32; 8] = [0x8000_0001, 0x0000_0002, 0, 0xffff_ffff, 0, 0, 0, 0x4000_0000];
     let rust: String = (0..256)
         .filter(|b| cap_isset(&cap, *b))
         .map(|b| format!(" {b}"))

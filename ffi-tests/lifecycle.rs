@@ -45,8 +45,7 @@ fn library_exports_every_stspi_h_entry_point() {
         }
     }
     // and the list above is complete: every STS_EXPORT in stspi.h
-    let header =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/stspi.h")).unwrap();
+    let header = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/stspi.h")).unwrap();
     let mut declared = Vec::new();
     for part in header.split("STS_EXPORT").skip(1) {
         let upto = &part[..part.find('(').unwrap()];
@@ -168,10 +167,7 @@ fn calls_before_init_return_enot_init() {
         let name = cstring(&server_name_for(dir.path()));
         assert_rc!(a.claim(name.as_ptr()), c::ENOT_INIT);
         let mut sh: sts_server_handle_t = ptr::null_mut();
-        assert_rc!(
-            a.open_server(name.as_ptr(), ptr::null(), &mut sh),
-            c::ENOT_INIT
-        );
+        assert_rc!(a.open_server(name.as_ptr(), ptr::null(), &mut sh), c::ENOT_INIT);
         assert!(sh.is_null(), "out-param written on error");
         let mut info = sts_server_info_t::default();
         assert_rc!(
@@ -205,10 +201,7 @@ fn calls_after_terminate_return_enot_init() {
         assert_rc!(a.terminate(), c::EOK);
         assert_rc!(a.claim(name.as_ptr()), c::ENOT_INIT);
         let mut sh: sts_server_handle_t = ptr::null_mut();
-        assert_rc!(
-            a.open_server(name.as_ptr(), ptr::null(), &mut sh),
-            c::ENOT_INIT
-        );
+        assert_rc!(a.open_server(name.as_ptr(), ptr::null(), &mut sh), c::ENOT_INIT);
         let mut info = sts_server_info_t::default();
         assert_rc!(
             a.get_server_prop_byname(name.as_ptr(), ptr::null(), &mut info),
@@ -293,11 +286,7 @@ fn close_functions_after_terminate_return_ehandle_not_enot_init() {
             let mut il: sys::sts_image_list_handle_t = ptr::null_mut();
             assert_rc!(a.open_image_list(&lsu, &mut il), c::EOK);
             assert_rc!(a.terminate(), c::EOK);
-            assert_rc!(
-                a.close_image(ih, c::CLOSE_COMPLETE),
-                c::EHANDLE,
-                "close_image"
-            );
+            assert_rc!(a.close_image(ih, c::CLOSE_COMPLETE), c::EHANDLE, "close_image");
             assert_rc!(a.close_image_list(il), c::EHANDLE, "close_image_list");
             assert_rc!(a.close_lsu_list(ll), c::EHANDLE, "close_lsu_list");
             assert_rc!(a.close_server(sh), c::EHANDLE, "close_server");
@@ -366,10 +355,7 @@ fn claim_accepts_name_of_exactly_max_length() {
 fn claim_does_not_touch_disk() {
     let dir = tempfile::TempDir::new().unwrap();
     let target = dir.path().join("not-created");
-    assert_rc!(
-        api().claim(cstring(&server_name_for(&target)).as_ptr()),
-        c::EOK
-    );
+    assert_rc!(api().claim(cstring(&server_name_for(&target)).as_ptr()), c::EOK);
     assert!(!target.exists(), "stsp_claim created the server directory");
     assert!(dir_tree(dir.path()).is_empty());
 }

@@ -50,13 +50,7 @@ fn image_list_orders_by_basename_then_date_bytewise() {
     let got = list_images(&lsu);
     let show = |v: &Vec<(Vec<u8>, Vec<u8>)>| -> Vec<String> {
         v.iter()
-            .map(|(b, d)| {
-                format!(
-                    "{}/{}",
-                    String::from_utf8_lossy(b),
-                    String::from_utf8_lossy(d)
-                )
-            })
+            .map(|(b, d)| format!("{}/{}", String::from_utf8_lossy(b), String::from_utf8_lossy(d)))
             .collect()
     };
     assert_eq!(show(&got), show(&want));
@@ -70,10 +64,7 @@ fn image_list_includes_images_in_every_state() {
     let ih = create(&lsu, &image_def("checkpointed", ""));
     close(ih, c::CLOSE_INCOMPLETE);
     let open_writer = create(&lsu, &image_def("writing", ""));
-    assert_eq!(
-        list_basenames(&lsu),
-        vec!["checkpointed", "complete", "writing"]
-    );
+    assert_eq!(list_basenames(&lsu), vec!["checkpointed", "complete", "writing"]);
     close(open_writer, c::CLOSE_COMPLETE);
 }
 
@@ -202,11 +193,7 @@ fn two_image_lists_are_independent() {
     assert_rc!(a.list_image(l1, &mut d), c::EOK);
     assert_eq!(cstr(&d.img_basename), "b");
     assert_rc!(a.list_image(l2, &mut d), c::EOK);
-    assert_eq!(
-        cstr(&d.img_basename),
-        "a",
-        "second list starts at the beginning"
-    );
+    assert_eq!(cstr(&d.img_basename), "a", "second list starts at the beginning");
     assert_rc!(a.close_image_list(l1), c::EOK);
     assert_rc!(a.list_image(l2, &mut d), c::EOK);
     assert_eq!(

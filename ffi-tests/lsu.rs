@@ -22,11 +22,7 @@ fn lsu_list_returns_default_then_eno_more() {
         n2.sln_name.iter().all(|c| *c as u8 == b'#'),
         "name written with ENO_MORE"
     );
-    assert_rc!(
-        a.list_lsu(lh, &mut n2),
-        c::ENO_MORE,
-        "second call after the end"
-    );
+    assert_rc!(a.list_lsu(lh, &mut n2), c::ENO_MORE, "second call after the end");
     assert_rc!(a.close_lsu_list(lh), c::EOK);
 }
 
@@ -137,11 +133,7 @@ fn lsu_used_is_sum_of_image_sizes() {
     let lsu = srv.lsu();
     let sizes = [0usize, 512, 4096, 100 * 1024, 3 * 512];
     for (i, s) in sizes.iter().enumerate() {
-        store_complete(
-            &lsu,
-            &image_def(&format!("i{i}"), ""),
-            &seeded(i as u64, *s),
-        );
+        store_complete(&lsu, &image_def(&format!("i{i}"), ""), &seeded(i as u64, *s));
     }
     // a sparse image counts its logical size
     let ih = create(&lsu, &image_def("sparse", ""));

@@ -72,10 +72,7 @@ fn meta_writable_after_complete_through_read_handle() {
         cbytes(&before.imo_sha1),
         "metadata changed the SHA-1"
     );
-    assert_eq!(
-        after.imo_flags, before.imo_flags,
-        "metadata changed the flags"
-    );
+    assert_eq!(after.imo_flags, before.imo_flags, "metadata changed the flags");
 }
 
 #[test]
@@ -165,16 +162,8 @@ fn meta_read_is_short_at_end_and_empty_at_end() {
     let srv = Server::new();
     let ih = create(&srv.lsu(), &image_def("m", ""));
     assert_rc!(meta_write(ih, b"0123456789", 0), c::EOK);
-    assert_eq!(
-        meta_read(ih, 100, 6).unwrap(),
-        b"6789",
-        "short read at the end"
-    );
-    assert_eq!(
-        meta_read(ih, 100, 10).unwrap(),
-        b"",
-        "read at offset == size"
-    );
+    assert_eq!(meta_read(ih, 100, 6).unwrap(), b"6789", "short read at the end");
+    assert_eq!(meta_read(ih, 100, 10).unwrap(), b"", "read at offset == size");
     close(ih, c::CLOSE_COMPLETE);
 }
 
@@ -211,11 +200,7 @@ fn meta_write_past_max_is_etoobig_and_changes_nothing() {
         c::ETOOBIG,
         "offset + len = MAX + 1"
     );
-    assert_rc!(
-        meta_write(ih, b"x", c::MAX_META),
-        c::ETOOBIG,
-        "offset = MAX"
-    );
+    assert_rc!(meta_write(ih, b"x", c::MAX_META), c::ETOOBIG, "offset = MAX");
     assert_rc!(
         meta_write(ih, b"x", u64::MAX),
         c::ETOOBIG,
@@ -244,10 +229,7 @@ fn meta_read_len_over_max_is_etoobig() {
     let srv = Server::new();
     let ih = create(&srv.lsu(), &image_def("m", ""));
     assert_rc!(meta_write(ih, b"abc", 0), c::EOK);
-    assert_eq!(
-        meta_read(ih, c::MAX_META + 1, 0).map(|_| ()),
-        Err(c::ETOOBIG)
-    );
+    assert_eq!(meta_read(ih, c::MAX_META + 1, 0).map(|_| ()), Err(c::ETOOBIG));
     close(ih, c::CLOSE_COMPLETE);
 }
 

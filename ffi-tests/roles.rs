@@ -183,11 +183,7 @@ fn dup_churn(args: &[String]) {
     for i in 0..rounds {
         if i == rounds / 2 {
             let def = image_def(&dup_base_name(victim), "");
-            assert_rc!(
-                api().delete_image(&lsu, &def, 0),
-                c::EOK,
-                "delete base {victim}"
-            );
+            assert_rc!(api().delete_image(&lsu, &def, 0), c::EOK, "delete base {victim}");
         }
         // a base, or (every third round) a copy made by the other process
         let mut src = dup_base_name(rng.below(DUP_BASES as u64) as usize);
@@ -238,8 +234,8 @@ fn dup_copy_image(args: &[String]) {
     let (server, target, src, dst): (String, String, String, String) =
         (arg(args, 0), arg(args, 1), arg(args, 2), arg(args, 3));
     let sh = open_server(&server).unwrap_or_else(|rc| panic!("open_server: {}", code_name(rc)));
-    let th = open_target_server(sh, &target)
-        .unwrap_or_else(|rc| panic!("open_target_server: {}", code_name(rc)));
+    let th =
+        open_target_server(sh, &target).unwrap_or_else(|rc| panic!("open_target_server: {}", code_name(rc)));
     say("COPYING", "");
     let rc = api().copy_image(
         &lsu_t(th, "default"),

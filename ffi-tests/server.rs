@@ -75,10 +75,7 @@ fn open_server_on_regular_file_is_enoserver() {
     let dir = tempfile::TempDir::new().unwrap();
     let f = dir.path().join("file");
     std::fs::write(&f, b"x").unwrap();
-    assert_eq!(
-        open_server(&server_name_for(&f)).map(|_| ()),
-        Err(c::ENOSERVER)
-    );
+    assert_eq!(open_server(&server_name_for(&f)).map(|_| ()), Err(c::ENOSERVER));
     assert_eq!(std::fs::read(&f).unwrap(), b"x");
 }
 
@@ -117,10 +114,7 @@ fn open_server_accepts_null_cred_and_writes_handle() {
     let dir = tempfile::TempDir::new().unwrap();
     let name = cstring(&server_name_for(dir.path()));
     let mut sh: sts_server_handle_t = ptr::null_mut();
-    assert_rc!(
-        api().open_server(name.as_ptr(), ptr::null(), &mut sh),
-        c::EOK
-    );
+    assert_rc!(api().open_server(name.as_ptr(), ptr::null(), &mut sh), c::EOK);
     assert!(!sh.is_null());
     assert_rc!(api().close_server(sh), c::EOK);
 }
@@ -167,11 +161,7 @@ fn server_prop_reports_name_block_size_api_version_and_lsu_count() {
     assert_eq!(cstr(&info.srv_server), srv.name);
     assert_eq!(info.srv_block_size as u64, c::BLOCK);
     assert_eq!(info.srv_api_version, c::VERSION);
-    assert!(
-        info.srv_lsu_count >= 1,
-        "srv_lsu_count {}",
-        info.srv_lsu_count
-    );
+    assert!(info.srv_lsu_count >= 1, "srv_lsu_count {}", info.srv_lsu_count);
     assert_eq!(
         info.srv_lsu_count as usize,
         list_lsus(srv.sh).len(),
@@ -187,10 +177,7 @@ fn server_prop_cap_bits_set_for_every_implemented_entry_point() {
         ("STS_CAP_CLAIM", sys::STS_CAP_CLAIM as usize),
         ("STS_CAP_OPEN_SERVER", sys::STS_CAP_OPEN_SERVER as usize),
         ("STS_CAP_CLOSE_SERVER", sys::STS_CAP_CLOSE_SERVER as usize),
-        (
-            "STS_CAP_GET_SERVER_PROP",
-            sys::STS_CAP_GET_SERVER_PROP as usize,
-        ),
+        ("STS_CAP_GET_SERVER_PROP", sys::STS_CAP_GET_SERVER_PROP as usize),
         (
             "STS_CAP_GET_SERVER_PROP_BYNAME",
             sys::STS_CAP_GET_SERVER_PROP_BYNAME as usize,
@@ -208,22 +195,13 @@ fn server_prop_cap_bits_set_for_every_implemented_entry_point() {
         ("STS_CAP_READ_IMAGE", sys::STS_CAP_READ_IMAGE as usize),
         ("STS_CAP_DELETE_IMAGE", sys::STS_CAP_DELETE_IMAGE as usize),
         ("STS_CAP_IMAGE_LIST", sys::STS_CAP_IMAGE_LIST as usize),
-        (
-            "STS_CAP_GET_IMAGE_PROP",
-            sys::STS_CAP_GET_IMAGE_PROP as usize,
-        ),
+        ("STS_CAP_GET_IMAGE_PROP", sys::STS_CAP_GET_IMAGE_PROP as usize),
         (
             "STS_CAP_GET_IMAGE_PROP_BYNAME",
             sys::STS_CAP_GET_IMAGE_PROP_BYNAME as usize,
         ),
-        (
-            "STS_CAP_READ_IMAGE_META",
-            sys::STS_CAP_READ_IMAGE_META as usize,
-        ),
-        (
-            "STS_CAP_WRITE_IMAGE_META",
-            sys::STS_CAP_WRITE_IMAGE_META as usize,
-        ),
+        ("STS_CAP_READ_IMAGE_META", sys::STS_CAP_READ_IMAGE_META as usize),
+        ("STS_CAP_WRITE_IMAGE_META", sys::STS_CAP_WRITE_IMAGE_META as usize),
     ];
     let missing: Vec<&str> = implemented
         .iter()
@@ -248,22 +226,13 @@ fn server_prop_cap_bits_clear_for_entry_points_not_exported() {
         ),
         (sys::STS_CAP_COPY_EXTENT as usize, "stsp_copy_extent"),
         (sys::STS_CAP_COPY_IMAGE as usize, "stsp_copy_image"),
-        (
-            sys::STS_CAP_INCLUDE_IN_IMAGE as usize,
-            "stsp_include_in_image",
-        ),
-        (
-            sys::STS_CAP_ASYNC_COPY_IMAGE as usize,
-            "stsp_async_copy_image",
-        ),
+        (sys::STS_CAP_INCLUDE_IN_IMAGE as usize, "stsp_include_in_image"),
+        (sys::STS_CAP_ASYNC_COPY_IMAGE as usize, "stsp_async_copy_image"),
         (
             sys::STS_CAP_NAMED_ASYNC_COPY_IMAGE as usize,
             "stsp_named_async_copy_image",
         ),
-        (
-            sys::STS_CAP_NAMED_ASYNC_WAIT as usize,
-            "stsp_named_async_wait",
-        ),
+        (sys::STS_CAP_NAMED_ASYNC_WAIT as usize, "stsp_named_async_wait"),
         (
             sys::STS_CAP_NAMED_ASYNC_CANCEL as usize,
             "stsp_named_async_cancel",
@@ -338,10 +307,7 @@ fn server_prop_byname_does_not_create_a_server() {
         Err(c::ENOSERVER),
         "missing dir"
     );
-    assert!(
-        !missing.exists(),
-        "get_server_prop_byname created the directory"
-    );
+    assert!(!missing.exists(), "get_server_prop_byname created the directory");
     assert_eq!(
         server_info_byname(&server_name_for(dir.path())).map(|_| ()),
         Err(c::ENOSERVER),

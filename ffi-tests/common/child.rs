@@ -31,9 +31,7 @@ fn self_command(test: &str) -> Command {
 
 /// True in the child process spawned by `isolated(test, ..)`.
 pub fn is_isolated_child(test: &str) -> bool {
-    std::env::var(ISOLATED_ENV)
-        .map(|v| v == test)
-        .unwrap_or(false)
+    std::env::var(ISOLATED_ENV).map(|v| v == test).unwrap_or(false)
 }
 
 /// Run `body` in a fresh process (a re-exec of this test binary filtered to

@@ -20,8 +20,8 @@ use std::sync::{Once, OnceLock};
 pub use combstore::sys;
 use sys::{
     sts_cred_t, sts_image_def_t, sts_image_handle_t, sts_image_info_t, sts_image_list_handle_t,
-    sts_lsu_info_t, sts_lsu_list_handle_t, sts_lsu_name_t, sts_lsu_t, sts_plugin_info_t,
-    sts_server_handle_t, sts_server_info_t, sts_stat_t,
+    sts_lsu_info_t, sts_lsu_list_handle_t, sts_lsu_name_t, sts_lsu_t, sts_plugin_info_t, sts_server_handle_t,
+    sts_server_info_t, sts_stat_t,
 };
 
 // ---------------------------------------------------------------------------
@@ -220,50 +220,30 @@ pub type FnStrerror = unsafe extern "C" fn(c_int) -> *const c_char;
 pub type FnOpenServer =
     unsafe extern "C" fn(*const c_char, *const sts_cred_t, *mut sts_server_handle_t) -> c_int;
 pub type FnCloseServer = unsafe extern "C" fn(sts_server_handle_t) -> c_int;
-pub type FnGetServerProp =
-    unsafe extern "C" fn(sts_server_handle_t, *mut sts_server_info_t) -> c_int;
+pub type FnGetServerProp = unsafe extern "C" fn(sts_server_handle_t, *mut sts_server_info_t) -> c_int;
 pub type FnGetServerPropByname =
     unsafe extern "C" fn(*const c_char, *const sts_cred_t, *mut sts_server_info_t) -> c_int;
-pub type FnOpenLsuList =
-    unsafe extern "C" fn(sts_server_handle_t, *mut sts_lsu_list_handle_t) -> c_int;
+pub type FnOpenLsuList = unsafe extern "C" fn(sts_server_handle_t, *mut sts_lsu_list_handle_t) -> c_int;
 pub type FnListLsu = unsafe extern "C" fn(sts_lsu_list_handle_t, *mut sts_lsu_name_t) -> c_int;
 pub type FnCloseLsuList = unsafe extern "C" fn(sts_lsu_list_handle_t) -> c_int;
 pub type FnGetLsuPropByname = unsafe extern "C" fn(*const sts_lsu_t, *mut sts_lsu_info_t) -> c_int;
-pub type FnCreateImage = unsafe extern "C" fn(
-    *const sts_lsu_t,
-    *const sts_image_def_t,
-    c_int,
-    *mut sts_image_handle_t,
-) -> c_int;
-pub type FnWriteImage = unsafe extern "C" fn(
-    sts_image_handle_t,
-    *const sts_stat_t,
-    *const c_void,
-    u64,
-    u64,
-    *mut u64,
-) -> c_int;
+pub type FnCreateImage =
+    unsafe extern "C" fn(*const sts_lsu_t, *const sts_image_def_t, c_int, *mut sts_image_handle_t) -> c_int;
+pub type FnWriteImage =
+    unsafe extern "C" fn(sts_image_handle_t, *const sts_stat_t, *const c_void, u64, u64, *mut u64) -> c_int;
 pub type FnFlush = unsafe extern "C" fn(sts_image_handle_t) -> c_int;
 pub type FnCloseImage = unsafe extern "C" fn(sts_image_handle_t, c_int) -> c_int;
-pub type FnOpenImage = unsafe extern "C" fn(
-    *const sts_lsu_t,
-    *const sts_image_def_t,
-    c_int,
-    *mut sts_image_handle_t,
-) -> c_int;
-pub type FnReadImage =
-    unsafe extern "C" fn(sts_image_handle_t, *mut c_void, u64, u64, *mut u64) -> c_int;
-pub type FnDeleteImage =
-    unsafe extern "C" fn(*const sts_lsu_t, *const sts_image_def_t, c_int) -> c_int;
-pub type FnOpenImageList =
-    unsafe extern "C" fn(*const sts_lsu_t, *mut sts_image_list_handle_t) -> c_int;
+pub type FnOpenImage =
+    unsafe extern "C" fn(*const sts_lsu_t, *const sts_image_def_t, c_int, *mut sts_image_handle_t) -> c_int;
+pub type FnReadImage = unsafe extern "C" fn(sts_image_handle_t, *mut c_void, u64, u64, *mut u64) -> c_int;
+pub type FnDeleteImage = unsafe extern "C" fn(*const sts_lsu_t, *const sts_image_def_t, c_int) -> c_int;
+pub type FnOpenImageList = unsafe extern "C" fn(*const sts_lsu_t, *mut sts_image_list_handle_t) -> c_int;
 pub type FnListImage = unsafe extern "C" fn(sts_image_list_handle_t, *mut sts_image_def_t) -> c_int;
 pub type FnCloseImageList = unsafe extern "C" fn(sts_image_list_handle_t) -> c_int;
 pub type FnGetImageProp = unsafe extern "C" fn(sts_image_handle_t, *mut sts_image_info_t) -> c_int;
 pub type FnGetImagePropByname =
     unsafe extern "C" fn(*const sts_lsu_t, *const sts_image_def_t, *mut sts_image_info_t) -> c_int;
-pub type FnReadImageMeta =
-    unsafe extern "C" fn(sts_image_handle_t, *mut c_void, u64, u64, *mut u64) -> c_int;
+pub type FnReadImageMeta = unsafe extern "C" fn(sts_image_handle_t, *mut c_void, u64, u64, *mut u64) -> c_int;
 pub type FnWriteImageMeta =
     unsafe extern "C" fn(sts_image_handle_t, *const c_void, u64, u64, *mut u64) -> c_int;
 pub type FnOpenTargetServer = unsafe extern "C" fn(
@@ -272,15 +252,8 @@ pub type FnOpenTargetServer = unsafe extern "C" fn(
     *const sts_cred_t,
     *mut sts_server_handle_t,
 ) -> c_int;
-pub type FnCopyExtent = unsafe extern "C" fn(
-    sts_image_handle_t,
-    sts_image_handle_t,
-    u64,
-    u64,
-    u64,
-    c_int,
-    *mut u64,
-) -> c_int;
+pub type FnCopyExtent =
+    unsafe extern "C" fn(sts_image_handle_t, sts_image_handle_t, u64, u64, u64, c_int, *mut u64) -> c_int;
 pub type FnCopyImage = unsafe extern "C" fn(
     *const sts_lsu_t,
     *const sts_image_def_t,
@@ -288,15 +261,8 @@ pub type FnCopyImage = unsafe extern "C" fn(
     *const sts_image_def_t,
     c_int,
 ) -> c_int;
-pub type FnIncludeInImage = unsafe extern "C" fn(
-    sts_image_handle_t,
-    sts_image_handle_t,
-    u64,
-    u64,
-    u64,
-    c_int,
-    *mut u64,
-) -> c_int;
+pub type FnIncludeInImage =
+    unsafe extern "C" fn(sts_image_handle_t, sts_image_handle_t, u64, u64, u64, c_int, *mut u64) -> c_int;
 
 /// Compile-time proof that the pointer types above are exactly the
 /// prototypes bindgen generated from include/stspi.h. Generic and never
@@ -448,15 +414,13 @@ fn load() -> Api {
     macro_rules! sym {
         ($name:ident) => {{
             let s: libloading::Symbol<'_, _> =
-                unsafe { lib.get(concat!(stringify!($name), "\0").as_bytes()) }.unwrap_or_else(
-                    |e| {
-                        panic!(
-                            "plugin {} does not export {}: {e}",
-                            path.display(),
-                            stringify!($name)
-                        )
-                    },
-                );
+                unsafe { lib.get(concat!(stringify!($name), "\0").as_bytes()) }.unwrap_or_else(|e| {
+                    panic!(
+                        "plugin {} does not export {}: {e}",
+                        path.display(),
+                        stringify!($name)
+                    )
+                });
             *s
         }};
     }
@@ -619,12 +583,7 @@ impl Api {
     ) -> i32 {
         unsafe { (self.stsp_read_image)(ih, buf, len, off, n) }
     }
-    pub fn delete_image(
-        &self,
-        lsu: *const sts_lsu_t,
-        def: *const sts_image_def_t,
-        asyncflag: i32,
-    ) -> i32 {
+    pub fn delete_image(&self, lsu: *const sts_lsu_t, def: *const sts_image_def_t, asyncflag: i32) -> i32 {
         unsafe { (self.stsp_delete_image)(lsu, def, asyncflag) }
     }
     pub fn open_image_list(&self, lsu: *const sts_lsu_t, lh: *mut sts_image_list_handle_t) -> i32 {
@@ -751,10 +710,7 @@ pub fn fill_unterminated(dst: &mut [c_char], b: u8) {
 
 /// The bytes of a C char array up to its first NUL (or all of it).
 pub fn cbytes(src: &[c_char]) -> Vec<u8> {
-    src.iter()
-        .map(|c| *c as u8)
-        .take_while(|b| *b != 0)
-        .collect()
+    src.iter().map(|c| *c as u8).take_while(|b| *b != 0).collect()
 }
 
 /// A C char array as a String (lossy).
@@ -894,8 +850,8 @@ impl Server {
 
     fn open_at(dir: tempfile::TempDir, path: PathBuf) -> Server {
         let name = server_name_for(&path);
-        let sh = open_server(&name)
-            .unwrap_or_else(|rc| panic!("stsp_open_server({name}) -> {}", code_name(rc)));
+        let sh =
+            open_server(&name).unwrap_or_else(|rc| panic!("stsp_open_server({name}) -> {}", code_name(rc)));
         Server {
             sh,
             name,
@@ -924,15 +880,14 @@ impl Server {
     /// Close and open again (a new handle, recovery runs).
     pub fn reopen(&mut self) {
         self.close();
-        self.sh = open_server(&self.name)
-            .unwrap_or_else(|rc| panic!("reopen {}: {}", self.name, code_name(rc)));
+        self.sh =
+            open_server(&self.name).unwrap_or_else(|rc| panic!("reopen {}: {}", self.name, code_name(rc)));
         self.open = true;
     }
 
     /// A second, independent handle to the same server (caller closes it).
     pub fn another_handle(&self) -> sts_server_handle_t {
-        open_server(&self.name)
-            .unwrap_or_else(|rc| panic!("second open {}: {}", self.name, code_name(rc)))
+        open_server(&self.name).unwrap_or_else(|rc| panic!("second open {}: {}", self.name, code_name(rc)))
     }
 
     /// Files and directories under the server directory (relative paths).
@@ -972,10 +927,7 @@ pub fn open_server(name: &str) -> Result<sts_server_handle_t, i32> {
     let mut sh: sts_server_handle_t = ptr::null_mut();
     match api().open_server(n.as_ptr(), ptr::null(), &mut sh) {
         0 => {
-            assert!(
-                !sh.is_null(),
-                "stsp_open_server returned EOK and a NULL handle"
-            );
+            assert!(!sh.is_null(), "stsp_open_server returned EOK and a NULL handle");
             Ok(sh)
         }
         rc => Err(rc),
@@ -983,10 +935,7 @@ pub fn open_server(name: &str) -> Result<sts_server_handle_t, i32> {
 }
 
 /// stsp_open_target_server(source, name, NULL, &target).
-pub fn open_target_server(
-    source: sts_server_handle_t,
-    name: &str,
-) -> Result<sts_server_handle_t, i32> {
+pub fn open_target_server(source: sts_server_handle_t, name: &str) -> Result<sts_server_handle_t, i32> {
     let n = cstring(name);
     let mut sh: sts_server_handle_t = ptr::null_mut();
     match api().open_target_server(source, n.as_ptr(), ptr::null(), &mut sh) {
@@ -1053,11 +1002,7 @@ pub fn list_lsus(sh: sts_server_handle_t) -> Vec<String> {
 pub fn list_images(lsu: &sts_lsu_t) -> Vec<(Vec<u8>, Vec<u8>)> {
     let a = api();
     let mut lh: sts_image_list_handle_t = ptr::null_mut();
-    assert_rc!(
-        a.open_image_list(lsu, &mut lh),
-        c::EOK,
-        "stsp_open_image_list"
-    );
+    assert_rc!(a.open_image_list(lsu, &mut lh), c::EOK, "stsp_open_image_list");
     let mut out = Vec::new();
     loop {
         let mut d = sts_image_def_t::default();
@@ -1087,10 +1032,7 @@ pub fn try_create(lsu: &sts_lsu_t, def: &sts_image_def_t) -> Result<sts_image_ha
     let mut ih: sts_image_handle_t = ptr::null_mut();
     match api().create_image(lsu, def, 0, &mut ih) {
         0 => {
-            assert!(
-                !ih.is_null(),
-                "stsp_create_image returned EOK and a NULL handle"
-            );
+            assert!(!ih.is_null(), "stsp_create_image returned EOK and a NULL handle");
             Ok(ih)
         }
         rc => Err(rc),
@@ -1107,18 +1049,11 @@ pub fn create(lsu: &sts_lsu_t, def: &sts_image_def_t) -> sts_image_handle_t {
     })
 }
 
-pub fn try_open(
-    lsu: &sts_lsu_t,
-    def: &sts_image_def_t,
-    mode: i32,
-) -> Result<sts_image_handle_t, i32> {
+pub fn try_open(lsu: &sts_lsu_t, def: &sts_image_def_t, mode: i32) -> Result<sts_image_handle_t, i32> {
     let mut ih: sts_image_handle_t = ptr::null_mut();
     match api().open_image(lsu, def, mode, &mut ih) {
         0 => {
-            assert!(
-                !ih.is_null(),
-                "stsp_open_image returned EOK and a NULL handle"
-            );
+            assert!(!ih.is_null(), "stsp_open_image returned EOK and a NULL handle");
             Ok(ih)
         }
         rc => Err(rc),
@@ -1368,11 +1303,7 @@ impl Fixture {
         );
         let info = must_prop_byname(&lsu, &self.keeper);
         assert_eq!(info.imo_size, self.data.len() as u64, "keeper size changed");
-        assert_eq!(
-            cstr(&info.imo_sha1),
-            sha1_hex(&self.data),
-            "keeper sha1 changed"
-        );
+        assert_eq!(cstr(&info.imo_sha1), sha1_hex(&self.data), "keeper sha1 changed");
         assert_eq!(
             info.imo_flags & (c::II_COMPLETE | c::II_PENDING | c::II_BUSY_WRITE),
             c::II_COMPLETE,
@@ -1388,11 +1319,7 @@ impl Fixture {
         );
         close(ih, 0);
         let p = must_prop_byname(&lsu, &self.pending);
-        assert_eq!(
-            p.imo_size,
-            self.pending_data.len() as u64,
-            "pending size changed"
-        );
+        assert_eq!(p.imo_size, self.pending_data.len() as u64, "pending size changed");
         assert_eq!(
             p.imo_flags & (c::II_COMPLETE | c::II_PENDING | c::II_BUSY_WRITE),
             c::II_PENDING,
