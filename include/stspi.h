@@ -13,7 +13,8 @@
  *   stsp_init, stsp_strerror and the close functions, STS_ENOT_INIT before
  *   stsp_init or after stsp_terminate.
  * - Out-parameters are written only when the call returns STS_EOK. A
- *   required pointer that is NULL gives STS_ENULL; nothing is changed.
+ *   required pointer that is NULL, a NULL handle included, gives
+ *   STS_ENULL; nothing is changed.
  * - Buffers: the caller owns every buffer it passes; the plugin reads or
  *   writes it only during the call and keeps no pointer to it. The plugin
  *   returns no memory the caller must free.
@@ -27,9 +28,9 @@
  * - Processes: many processes may open the same server at once. The
  *   catalog (SQLite, WAL) and file locks coordinate them.
  * - Names (LSU names, img_basename, img_date): NUL-terminated within their
- *   arrays, valid UTF-8, no '/', '\\', control characters or "..", and
- *   not "."; img_basename and LSU names must be non-empty. Otherwise
- *   STS_ENAME.
+ *   arrays, valid UTF-8, with no '/', '\\' or control character and no
+ *   ".." anywhere (so "v1..2" is refused too), and not "."; img_basename
+ *   and LSU names must be non-empty. Otherwise STS_ENAME.
  * - Bad input never changes stored data.
  */
 #ifndef STSPI_H
@@ -51,7 +52,8 @@ extern "C" {
  *   info              out: plugin name, vendor, version and API versions.
  * Returns STS_EOK; STS_ENULL (info NULL); STS_EVERSION (host_api_version
  * outside STS_VERSION_MIN..STS_VERSION_MAX). Calling it again is allowed
- * and returns the same information.
+ * and returns the same information; a failed call leaves an earlier
+ * successful initialization in force.
  */
 STS_EXPORT int stsp_init(sts_uint32_t host_api_version, sts_plugin_info_t *info);
 
@@ -90,7 +92,9 @@ STS_EXPORT const char *stsp_strerror(int code);
  *                exist (its parent must) or is empty, a new server is
  *                created in it with one LSU named "default". A directory
  *                that is neither empty nor a combstore server is refused.
- *   cred         may be NULL when the server has no credentials set.
+ *   cred         may be NULL when the server has no credentials set;
+ *                credentials given to such a server are ignored (their
+ *                strings must still be NUL-terminated: STS_ENAME).
  *   sh           out: the server handle.
  * Opening runs recovery: images whose writer process is gone are
  * completed abnormally (see stsp_create_image) and unreferenced segment
@@ -192,7 +196,8 @@ STS_EXPORT int stsp_create_image(const sts_lsu_t *lsu, const sts_image_def_t *de
  *   byteswritten  out: len on success.
  * Writes may land anywhere: gaps read back as zeros, and ranges already
  * written may be overwritten while the image is not complete. imo_size
- * becomes the highest offset + len written. The call may return before
+ * becomes the highest offset + len written; a write of len 0 writes
+ * nothing and leaves imo_size as it was. The call may return before
  * the bytes are on disk; an error in buffered data is returned by the
  * next stsp_write_image, stsp_flush or stsp_close_image, whichever comes
  * first, and STS_EPREVIO by every later call on the handle.
@@ -344,8 +349,9 @@ STS_EXPORT int stsp_open_target_server(sts_server_handle_t source_sh, const char
  *   from_image   a read handle (a complete image). A write handle gives
  *                STS_EMODE.
  *   to_image     a write handle. A read handle gives STS_ECOMPLETE (only
- *                complete images open for reading). The same image as
- *                from_image gives STS_EINVAL.
+ *                complete images open for reading). The same handle or
+ *                image as from_image gives STS_EINVAL (checked before the
+ *                handle modes).
  *   from_offset, to_offset, len  multiples of STS_BLOCK_SIZE;
  *                from_offset + len must not pass the source's end
  *                (STS_ERANGE). len may exceed STS_MAX_IO_SIZE.
@@ -376,8 +382,8 @@ STS_EXPORT int stsp_copy_extent(sts_image_handle_t from_image, sts_image_handle_
  *   from_lsu  the source LSU, on an ordinary server handle.
  *   from_def  the source image; it must be complete (STS_ENOTCOMPLETE).
  *   flags     reserved: 0.
- * The new image is complete, with the source's size and SHA-1, or, after
- * any error, does not exist. On one server the copy shares the source's
+ * The new image is complete, with the source's size, SHA-1 and metadata
+ * and its own object id (imo_objid), or, after any error, does not exist. On one server the copy shares the source's
  * stored extents in one catalog transaction; between servers the bytes
  * are streamed and the target's SHA-1 is computed from them and checked
  * against the source's (a mismatch gives STS_ECORRUPT).

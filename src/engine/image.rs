@@ -197,6 +197,11 @@ impl ImageWriter {
         self.size
     }
 
+    /// Identity of the image across handles and server instances.
+    pub fn image_key(&self) -> (&str, i64) {
+        (&self.sh.uuid, self.id)
+    }
+
     /// Writes `data` at `off`. May return before the bytes are durable.
     ///
     /// # Errors
@@ -641,6 +646,11 @@ impl ImageReader {
     /// Size of the image.
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// Identity of the image across handles and server instances.
+    pub fn image_key(&self) -> (&str, i64) {
+        (&self.sh.uuid, self.id)
     }
 
     /// Reads at `off` into `buf`; returns bytes read (short only at the end).

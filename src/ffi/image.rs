@@ -450,6 +450,16 @@ fn copy_between(
         let t = dst.slot.lock();
         (src.slot.lock(), t)
     };
+    fn key(slot: &Option<Slot>) -> Option<(&str, i64)> {
+        match slot {
+            Some(Slot::Reader(r)) => Some(r.image_key()),
+            Some(Slot::Writer(w)) => Some(w.image_key()),
+            None => None,
+        }
+    }
+    if key(&from_slot).is_some() && key(&from_slot) == key(&to_slot) {
+        return Err(Status(sys::STS_EINVAL));
+    }
     let reader = match from_slot.as_mut() {
         Some(Slot::Reader(r)) => r,
         Some(Slot::Writer(_)) => return Err(Error::Mode("copy source must be a read handle").into()),
