@@ -3,6 +3,7 @@
 #   make              build the plugin (release) -> target/release/libcombstore.so
 #   make demo         build and run the demo backup sequence (c-harness/demo)
 #   make test         all tests: Rust unit + ffi-tests + C harness scenarios
+#   make harness-valgrind   the C harness scenarios under valgrind memcheck
 #   make install      install plugin, headers and tools under $(DESTDIR)
 #   make deps         install the system packages the build needs (Debian)
 
@@ -13,7 +14,7 @@ BINDIR     ?= $(PREFIX)/bin
 CARGO      ?= cargo
 PLUGIN     := target/release/libcombstore.so
 
-.PHONY: all build deps demo test test-rust harness install clean
+.PHONY: all build deps demo test test-rust harness harness-valgrind install clean
 
 all: build
 
@@ -40,6 +41,11 @@ test-rust: deps
 
 harness: build
 	$(MAKE) -C c-harness run PLUGIN=$(abspath $(PLUGIN))
+
+# The harness under valgrind memcheck (about 3 minutes; not part of `make test`).
+harness-valgrind: build
+	@command -v valgrind >/dev/null || { echo "installing valgrind"; apt-get install -y -qq valgrind; }
+	$(MAKE) -C c-harness valgrind PLUGIN=$(abspath $(PLUGIN))
 
 test: test-rust harness
 
