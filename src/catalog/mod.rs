@@ -6,6 +6,8 @@
 //! processes never deadlock upgrading read locks; the busy timeout turns a
 //! stuck peer into [`Error::Timeout`] instead of a hang.
 
+pub mod audit;
+
 use std::path::Path;
 use std::time::Duration;
 

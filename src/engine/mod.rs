@@ -1,12 +1,14 @@
 //! The storage engine: plain Rust, no FFI types. The C boundary (`ffi`),
 //! the administrator's tool and the tests all drive it through this API.
 
+pub mod audit;
 pub mod error;
 pub mod image;
 pub mod names;
 pub mod server;
 
 pub use crate::catalog::ImageState;
+pub use audit::{CheckReport, Damaged, Finding, Severity, VerifyReport};
 pub use error::{Error, Result};
 pub use image::{BLOCK_SIZE, ImageInfo, ImageReader, ImageWriter, MAX_IO};
 pub use names::ImageName;

@@ -80,6 +80,23 @@ impl Server {
     /// [`Error::NoServer`] for a relative path, a missing parent or a
     /// foreign directory; I/O and catalog errors.
     pub fn open(dir: &Path) -> Result<Server> {
+        let server = Server::open_unrecovered(dir)?;
+        server.recover()?;
+        Ok(server)
+    }
+
+    /// Opens an existing server for inspection without running recovery,
+    /// so that nothing in it changes (the administrator's read-only
+    /// commands). Dead writers' images stay as they were found.
+    ///
+    /// # Errors
+    /// As [`Server::open_existing`].
+    pub fn inspect(dir: &Path) -> Result<Server> {
+        Server::check_existing(dir)?;
+        Server::open_unrecovered(dir)
+    }
+
+    fn open_unrecovered(dir: &Path) -> Result<Server> {
         if !dir.is_absolute() {
             return Err(Error::NoServer(format!(
                 "{} is not an absolute path",
@@ -122,13 +139,18 @@ impl Server {
     /// # Errors
     /// [`Error::NoServer`] if `dir` holds no catalog; as [`Server::open`].
     pub fn open_existing(dir: &Path) -> Result<Server> {
+        Server::check_existing(dir)?;
+        Server::open(dir)
+    }
+
+    fn check_existing(dir: &Path) -> Result<()> {
         if !dir.is_absolute() || !dir.join(CATALOG_FILE).is_file() {
             return Err(Error::NoServer(format!(
                 "no combstore server in {}",
                 dir.display()
             )));
         }
-        Server::open(dir)
+        Ok(())
     }
 
     /// The server directory.

@@ -1,0 +1,155 @@
+//! Read-only queries that check the catalog against itself: the SQL half
+//! of `engine::audit`. Each returns at most `LIMIT` examples of a problem.
+
+use rusqlite::{Connection, params};
+
+use crate::engine::error::Result;
+
+const LIMIT: i64 = 50;
+
+/// SQLite's own integrity check; `["ok"]` when sound.
+///
+/// # Errors
+/// Catalog errors.
+pub fn integrity(conn: &Connection) -> Result<Vec<String>> {
+    let mut st = conn.prepare("PRAGMA integrity_check")?;
+    Ok(st
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?)
+}
+
+fn strings(conn: &Connection, sql: &str) -> Result<Vec<String>> {
+    let mut st = conn.prepare(sql)?;
+    Ok(st
+        .query_map(params![LIMIT], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?)
+}
+
+/// Each named check with the examples of what it found; empty = passed.
+/// Severity is the caller's: all of these are errors except where noted.
+///
+/// # Errors
+/// Catalog errors.
+pub fn structural(conn: &Connection) -> Result<Vec<(&'static str, Vec<String>)>> {
+    let checks: [(&str, &str); 10] = [
+        (
+            "extent names a missing chunk",
+            "SELECT 'image #' || e.image_id || ' at ' || e.img_off FROM extents e
+             LEFT JOIN chunks c ON c.id = e.chunk_id WHERE c.id IS NULL LIMIT ?1",
+        ),
+        (
+            "extent reaches past its chunk",
+            "SELECT 'image #' || e.image_id || ' at ' || e.img_off FROM extents e JOIN chunks c ON c.id = e.chunk_id
+             WHERE e.len <= 0 OR e.chunk_off < 0 OR e.chunk_off + e.len > c.len LIMIT ?1",
+        ),
+        (
+            "extent of a missing image",
+            "SELECT DISTINCT 'image #' || image_id FROM extents WHERE image_id NOT IN (SELECT id FROM images) LIMIT ?1",
+        ),
+        (
+            "extents of one image overlap",
+            "SELECT 'image #' || image_id || ' at ' || img_off FROM (SELECT image_id, img_off,
+               lag(img_off + len) OVER (PARTITION BY image_id ORDER BY img_off) AS prev_end FROM extents)
+             WHERE prev_end > img_off LIMIT ?1",
+        ),
+        (
+            "image smaller than its extents",
+            "SELECT 'image #' || i.id || ' size ' || i.size || ' < ' || x.m FROM images i
+             JOIN (SELECT image_id, max(img_off + len) AS m FROM extents GROUP BY image_id) x ON x.image_id = i.id
+             WHERE x.m > i.size LIMIT ?1",
+        ),
+        (
+            "chunk no extent refers to (leaked space)",
+            "SELECT 'chunk #' || c.id || ' in segment ' || c.segment_id FROM chunks c
+             WHERE NOT EXISTS (SELECT 1 FROM extents e WHERE e.chunk_id = c.id) LIMIT ?1",
+        ),
+        (
+            "chunk outside its segment's committed bytes",
+            "SELECT 'chunk #' || c.id FROM chunks c LEFT JOIN segments s ON s.id = c.segment_id
+             WHERE s.id IS NULL OR c.seg_off < 4096 OR c.seg_off % 4096 <> 0 OR c.len <= 0
+                OR c.seg_off + c.len > s.committed_end LIMIT ?1",
+        ),
+        (
+            "chunks of one segment overlap",
+            "SELECT 'segment ' || segment_id || ' at ' || seg_off FROM (SELECT segment_id, seg_off,
+               lag(seg_off + len) OVER (PARTITION BY segment_id ORDER BY seg_off) AS prev_end FROM chunks)
+             WHERE prev_end > seg_off LIMIT ?1",
+        ),
+        (
+            "LSU statistics differ from the rows",
+            "SELECT l.name || ': used ' || l.used || ' vs ' || coalesce(i.s, 0) || ', images ' || l.images || ' vs '
+                    || coalesce(i.n, 0) || ', used_phys ' || l.used_phys || ' vs ' || coalesce(c.p, 0)
+             FROM lsus l
+             LEFT JOIN (SELECT lsu_id, sum(size) AS s, count(*) AS n FROM images GROUP BY lsu_id) i ON i.lsu_id = l.id
+             LEFT JOIN (SELECT lsu_id, sum((len + 4095) / 4096 * 4096) AS p FROM chunks GROUP BY lsu_id) c
+                    ON c.lsu_id = l.id
+             WHERE l.used <> coalesce(i.s, 0) OR l.images <> coalesce(i.n, 0) OR l.used_phys <> coalesce(c.p, 0)
+             LIMIT ?1",
+        ),
+        (
+            "image of a missing LSU",
+            "SELECT 'image #' || id FROM images WHERE lsu_id NOT IN (SELECT id FROM lsus) LIMIT ?1",
+        ),
+    ];
+    let mut out = Vec::with_capacity(checks.len());
+    for (name, sql) in checks {
+        out.push((name, strings(conn, sql)?));
+    }
+    Ok(out)
+}
+
+/// Chunks charged to an LSU none of whose images refer to them (a
+/// warning: the bytes are counted, in the wrong LSU).
+///
+/// # Errors
+/// Catalog errors.
+pub fn misplaced_charges(conn: &Connection) -> Result<Vec<String>> {
+    strings(
+        conn,
+        "SELECT 'chunk #' || c.id FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM extents e
+           JOIN images i ON i.id = e.image_id WHERE e.chunk_id = c.id AND i.lsu_id = c.lsu_id) LIMIT ?1",
+    )
+}
+
+/// Number of queued free ranges not yet punched.
+///
+/// # Errors
+/// Catalog errors.
+pub fn queued_free_ranges(conn: &Connection) -> Result<u64> {
+    let n: i64 = conn.query_row("SELECT count(*) FROM free_ranges", [], |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Every segment: id, committed end, and the end its chunks need.
+///
+/// # Errors
+/// Catalog errors.
+pub fn segments(conn: &Connection) -> Result<Vec<(i64, u64, u64)>> {
+    let mut st = conn.prepare(
+        "SELECT s.id, s.committed_end, coalesce(max(c.seg_off + c.len), 0) FROM segments s
+         LEFT JOIN chunks c ON c.segment_id = s.id GROUP BY s.id ORDER BY s.id",
+    )?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Sum of aligned chunk lengths: the bytes the catalog accounts for.
+///
+/// # Errors
+/// Catalog errors.
+pub fn accounted_bytes(conn: &Connection) -> Result<u64> {
+    let n: i64 = conn.query_row(
+        "SELECT coalesce(sum((len + 4095) / 4096 * 4096), 0) FROM chunks",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}

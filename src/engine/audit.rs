@@ -1,0 +1,283 @@
+//! Checking a server without changing it: `check` compares the catalog
+//! with itself and with the segment files (no image bytes read); `verify`
+//! re-reads every stored byte in scope, checks each chunk's checksum and
+//! each complete image's SHA-1, and names every damaged image.
+//!
+//! Both collect every finding instead of stopping at the first, so one run
+//! tells an administrator everything that is wrong.
+
+use std::collections::HashSet;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::sync::Arc;
+
+use sha1::{Digest, Sha1};
+
+use super::error::{Error, Result};
+use super::image::ImageReader;
+use super::names::ImageName;
+use super::server::Server;
+use crate::catalog::{self, ImageState, MAX_CHUNK, audit};
+use crate::store::lock;
+use crate::store::segment::{self, HEADER_LEN};
+
+/// How much a finding matters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// A fact worth showing (sizes, counts).
+    Info,
+    /// Not wrong data, but something to act on (recovery pending).
+    Warning,
+    /// The catalog and the stored bytes disagree.
+    Error,
+}
+
+/// One finding of [`Server::check`].
+#[derive(Clone, Debug)]
+pub struct Finding {
+    pub severity: Severity,
+    pub check: String,
+    pub detail: String,
+}
+
+/// What [`Server::check`] found.
+#[derive(Clone, Debug, Default)]
+pub struct CheckReport {
+    pub findings: Vec<Finding>,
+}
+
+impl CheckReport {
+    /// Number of error-level findings.
+    pub fn errors(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count()
+    }
+
+    fn add(&mut self, severity: Severity, check: &str, detail: impl Into<String>) {
+        self.findings.push(Finding {
+            severity,
+            check: check.to_owned(),
+            detail: detail.into(),
+        });
+    }
+}
+
+/// An image [`Server::verify`] found damaged.
+#[derive(Clone, Debug)]
+pub struct Damaged {
+    pub lsu: String,
+    pub name: ImageName,
+    pub reason: String,
+}
+
+/// What [`Server::verify`] read and found.
+#[derive(Clone, Debug, Default)]
+pub struct VerifyReport {
+    pub images: u64,
+    pub bytes: u64,
+    pub damaged: Vec<Damaged>,
+}
+
+impl Server {
+    /// Consistency of the catalog with itself and with the segment files:
+    /// every extent names an existing chunk range, every chunk is referred
+    /// to and lies inside its segment's committed bytes, nothing overlaps,
+    /// LSU statistics equal the rows, segment files exist with valid
+    /// headers and hold every chunk. Reads no image bytes; changes nothing.
+    ///
+    /// # Errors
+    /// Catalog errors that prevent checking at all.
+    pub fn check(&self) -> Result<CheckReport> {
+        let sh = &self.shared;
+        let mut report = CheckReport::default();
+        let conn = sh.catalog.lock();
+        let integrity = audit::integrity(&conn)?;
+        if integrity != ["ok"] {
+            report.add(Severity::Error, "SQLite integrity check", integrity.join("; "));
+        }
+        for (check, examples) in audit::structural(&conn)? {
+            for e in examples {
+                report.add(Severity::Error, check, e);
+            }
+        }
+        for e in audit::misplaced_charges(&conn)? {
+            report.add(
+                Severity::Warning,
+                "chunk charged to an LSU that no longer refers to it",
+                e,
+            );
+        }
+        let queued = audit::queued_free_ranges(&conn)?;
+        if queued > 0 {
+            report.add(
+                Severity::Warning,
+                "freed ranges not yet punched",
+                format!("{queued} (recovery punches them)"),
+            );
+        }
+        for token in catalog::owner_tokens(&conn)? {
+            if token != sh.owner.token()
+                && !lock::is_alive(&sh.lock_dir, &token).map_err(|e| Error::io("lock", e))?
+            {
+                report.add(
+                    Severity::Warning,
+                    "writer gone, recovery pending",
+                    format!("owner {token}"),
+                );
+            }
+        }
+        let segments = audit::segments(&conn)?;
+        let accounted = audit::accounted_bytes(&conn)?;
+        drop(conn);
+
+        let mut known = HashSet::new();
+        let mut allocated = 0u64;
+        for (id, committed_end, needed) in segments {
+            known.insert(id);
+            let path = segment::segment_path(&sh.seg_dir, id);
+            let meta = match fs::metadata(&path) {
+                Ok(m) => m,
+                Err(_) if needed == 0 && committed_end <= HEADER_LEN => continue,
+                Err(e) => {
+                    report.add(
+                        Severity::Error,
+                        "segment file missing",
+                        format!("segment {id}: {e}"),
+                    );
+                    continue;
+                }
+            };
+            allocated += meta.blocks() * 512;
+            if let Err(e) = fs::File::open(&path).and_then(|f| segment::check_header(&f, id)) {
+                report.add(Severity::Error, "segment header", e.to_string());
+            }
+            if meta.len() < needed {
+                report.add(
+                    Severity::Error,
+                    "segment file shorter than its chunks",
+                    format!("segment {id}: {} bytes, chunks need {needed}", meta.len()),
+                );
+            }
+        }
+        if let Ok(dir) = fs::read_dir(&sh.seg_dir) {
+            for entry in dir.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let id = name
+                    .strip_suffix(".seg")
+                    .and_then(|h| i64::from_str_radix(h, 16).ok());
+                if id.is_none_or(|id| !known.contains(&id)) {
+                    report.add(
+                        Severity::Warning,
+                        "file in segments/ the catalog does not know",
+                        name,
+                    );
+                }
+            }
+        }
+        report.add(
+            Severity::Info,
+            "physical usage",
+            format!(
+                "segment files allocate {allocated} bytes; the catalog accounts for {accounted} in chunks"
+            ),
+        );
+        Ok(report)
+    }
+
+    /// Re-reads every stored byte of the images in scope (one LSU, one
+    /// image, or all), checking each chunk's checksum and each complete
+    /// image's SHA-1; `progress` is told the bytes read so far. Changes
+    /// nothing.
+    ///
+    /// # Errors
+    /// [`Error::NoLsu`], [`Error::NoImage`]; catalog errors.
+    pub fn verify(
+        &self,
+        lsu: Option<&str>,
+        image: Option<&ImageName>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<VerifyReport> {
+        let mut report = VerifyReport::default();
+        let lsus = match lsu {
+            Some(l) => vec![l.to_owned()],
+            None => self.lsu_names()?,
+        };
+        for lsu in &lsus {
+            let names = match image {
+                Some(n) => {
+                    self.image_info(lsu, n)?;
+                    vec![n.clone()]
+                }
+                None => self.all_image_names(lsu)?,
+            };
+            for name in names {
+                if let Err(reason) = self.verify_one(lsu, &name, &mut report, progress) {
+                    report.damaged.push(Damaged {
+                        lsu: lsu.clone(),
+                        name,
+                        reason,
+                    });
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    fn all_image_names(&self, lsu: &str) -> Result<Vec<ImageName>> {
+        let mut names = Vec::new();
+        loop {
+            let page = self.list_images(lsu, names.last(), 1000)?;
+            let done = page.len() < 1000;
+            names.extend(page);
+            if done {
+                return Ok(names);
+            }
+        }
+    }
+
+    /// Reads one image; `Err` carries why it is damaged.
+    fn verify_one(
+        &self,
+        lsu: &str,
+        name: &ImageName,
+        report: &mut VerifyReport,
+        progress: &mut dyn FnMut(u64),
+    ) -> std::result::Result<(), String> {
+        let sh = &self.shared;
+        let (row, extents) = {
+            let conn = sh.catalog.lock();
+            let found = catalog::lsu(&conn, lsu)
+                .and_then(|l| catalog::image_by_name(&conn, l.id, name))
+                .map_err(|e| e.to_string())?;
+            let Some(row) = found else { return Ok(()) }; // deleted meanwhile
+            let extents = catalog::extents(&conn, row.id).map_err(|e| e.to_string())?;
+            (row, extents)
+        };
+        report.images += 1;
+        let mut reader = ImageReader::new(Arc::clone(sh), row.id, row.size, extents);
+        let mut hasher = Sha1::new();
+        let mut buf = vec![0u8; MAX_CHUNK as usize];
+        let mut off = 0;
+        while off < row.size {
+            let want = ((row.size - off).min(MAX_CHUNK) as usize).next_multiple_of(512);
+            let n = match reader.read(off, &mut buf[..want]) {
+                Ok(n) => n,
+                Err(Error::NoImage(_)) => return Ok(()), // deleted while verifying
+                Err(e) => return Err(format!("at offset {off}: {e}")),
+            };
+            hasher.update(&buf[..n]);
+            off += n as u64;
+            report.bytes += n as u64;
+            progress(report.bytes);
+        }
+        if row.state == ImageState::Complete {
+            let sha1: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            if sha1 != row.sha1 {
+                return Err(format!("SHA-1 {sha1} differs from the recorded {}", row.sha1));
+            }
+        }
+        Ok(())
+    }
+}
