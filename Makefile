@@ -28,7 +28,7 @@ deps:
 	fi
 
 build: deps
-	$(CARGO) build --release --lib
+	$(CARGO) build --release --lib --bins
 
 $(PLUGIN): build
 
@@ -36,22 +36,23 @@ demo: build
 	$(MAKE) -C c-harness demo PLUGIN=$(abspath $(PLUGIN))
 
 test-rust: deps
-	$(CARGO) build --release --lib
+	$(CARGO) build --release --lib --bins
 	$(CARGO) test --release
 
 harness: build
-	$(MAKE) -C c-harness run PLUGIN=$(abspath $(PLUGIN))
+	$(MAKE) -C c-harness run PLUGIN=$(abspath $(PLUGIN)) COMBSTORE_BIN=$(abspath target/release/combstore)
 
 # The harness under valgrind memcheck (about 3 minutes; not part of `make test`).
 harness-valgrind: build
 	@command -v valgrind >/dev/null || { echo "installing valgrind"; apt-get install -y -qq valgrind; }
-	$(MAKE) -C c-harness valgrind PLUGIN=$(abspath $(PLUGIN))
+	$(MAKE) -C c-harness valgrind PLUGIN=$(abspath $(PLUGIN)) COMBSTORE_BIN=$(abspath target/release/combstore)
 
 test: test-rust harness
 
 install: build
-	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR)
+	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(PLUGIN) $(DESTDIR)$(PLUGINDIR)/libstspicombstore.so
+	install -m 0755 target/release/combstore $(DESTDIR)$(BINDIR)/combstore
 	install -m 0644 include/stspi.h include/stsi.h platforms/linux/stsplat.h $(DESTDIR)$(INCLUDEDIR)/
 
 clean:

@@ -231,6 +231,17 @@ pub fn create_lsu(tx: &Transaction<'_>, name: &str, now_ms: u64) -> Result<()> {
     }
 }
 
+/// Sets an LSU's label.
+///
+/// # Errors
+/// [`Error::NoLsu`]; catalog errors.
+pub fn set_lsu_label(tx: &Transaction<'_>, name: &str, label: &str) -> Result<()> {
+    match tx.execute("UPDATE lsus SET label = ?2 WHERE name = ?1", params![name, label])? {
+        0 => Err(Error::NoLsu(name.to_owned())),
+        _ => Ok(()),
+    }
+}
+
 // -------------------------------------------------------------- images
 
 const IMAGE_COLS: &str =

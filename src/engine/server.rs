@@ -233,6 +233,23 @@ impl Server {
         Ok(tx.commit()?)
     }
 
+    /// Sets an LSU's label (shown in its properties).
+    ///
+    /// # Errors
+    /// [`Error::NoLsu`]; catalog errors.
+    pub fn set_lsu_label(&self, name: &str, label: &str) -> Result<()> {
+        names::check_lsu(name)?;
+        if label.len() > 127 || label.chars().any(char::is_control) {
+            return Err(Error::Invalid(
+                "a label is at most 127 bytes without control characters".into(),
+            ));
+        }
+        let mut conn = self.shared.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        catalog::set_lsu_label(&tx, name, label)?;
+        Ok(tx.commit()?)
+    }
+
     /// Properties of an LSU. Capacity is the filesystem's size unless a
     /// quota is configured.
     ///

@@ -1,0 +1,523 @@
+//! `combstore`: the storage administrator's tool (seed 000, slide 23: LSU
+//! configuration is outside the plugin API; the vendor supplies a tool).
+//! It drives the engine directly, never the C boundary, and coordinates
+//! with running backups through the same catalog transactions and locks.
+//!
+//! Exit status: 0 success; 2 usage; 3 damage or inconsistency found;
+//! 4 server, LSU or image not found; 5 I/O or any other failure.
+
+mod output;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use combstore::engine::{Error, ImageInfo, ImageName, ImageState, Server, Severity};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(name = "combstore", version, about = "Administer combstore storage servers")]
+struct Cli {
+    /// Server directory (default: $COMBSTORE_SERVER).
+    #[arg(short, long, global = true, env = "COMBSTORE_SERVER")]
+    server: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a server directory (refuses a non-empty foreign directory).
+    Init { dir: PathBuf },
+    /// Logical storage units.
+    #[command(subcommand)]
+    Lsu(LsuCommand),
+    /// Images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Re-read every stored byte; report damaged images (exit 3 if any). Changes nothing.
+    Verify {
+        /// Only this LSU.
+        #[arg(long)]
+        lsu: Option<String>,
+        /// Only this image (basename; with --date).
+        #[arg(long)]
+        image: Option<String>,
+        /// Date part of the image name.
+        #[arg(long, default_value = "")]
+        date: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the catalog against itself and the segment files (exit 3 on errors).
+    Doctor {
+        /// First run the recovery the plugin runs on open.
+        #[arg(long)]
+        repair: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per-LSU logical and physical bytes, image counts by state.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Subcommand)]
+enum LsuCommand {
+    /// Create an LSU.
+    Create {
+        name: String,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List LSUs.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one LSU.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// List images (all LSUs unless --lsu).
+    List {
+        #[arg(long)]
+        lsu: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show every property of an image.
+    Show {
+        name: String,
+        #[arg(long, default_value = "")]
+        date: String,
+        #[arg(long, default_value = "default")]
+        lsu: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an image.
+    Delete {
+        name: String,
+        #[arg(long, default_value = "")]
+        date: String,
+        #[arg(long, default_value = "default")]
+        lsu: String,
+    },
+}
+
+/// A failure with its exit class.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        let code = match e {
+            Error::NoServer(_) | Error::NoLsu(_) | Error::NoImage(_) => 4,
+            Error::Corrupt(_) | Error::Broken(_) => 3,
+            Error::Name(_) | Error::Invalid(_) => 2,
+            _ => 5,
+        };
+        Failure {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+type Outcome = Result<ExitCode, Failure>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(f) => {
+            let _ = writeln!(std::io::stderr(), "combstore: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Outcome {
+    let server_dir = || -> Result<PathBuf, Failure> {
+        let dir = cli.server.clone().ok_or(Failure {
+            code: 2,
+            message: "no server directory: pass --server DIR or set COMBSTORE_SERVER".into(),
+        })?;
+        Ok(absolute(&dir))
+    };
+    match cli.command {
+        Command::Init { dir } => init(&absolute(&dir)),
+        Command::Lsu(cmd) => lsu(&server_dir()?, cmd),
+        Command::Image(cmd) => image(&server_dir()?, cmd),
+        Command::Verify {
+            lsu,
+            image,
+            date,
+            json,
+        } => {
+            let name = image.map(|b| ImageName::new(&b, &date)).transpose()?;
+            verify(
+                &Server::inspect(&server_dir()?)?,
+                lsu.as_deref(),
+                name.as_ref(),
+                json,
+            )
+        }
+        Command::Doctor { repair, json } => {
+            let dir = server_dir()?;
+            let server = if repair {
+                Server::open_existing(&dir)?
+            } else {
+                Server::inspect(&dir)?
+            };
+            doctor(&server, json)
+        }
+        Command::Stats { json } => stats(&Server::inspect(&server_dir()?)?, json),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "combstore", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_owned()
+    } else {
+        std::env::current_dir().map(|d| d.join(p)).unwrap_or(p.to_owned())
+    }
+}
+
+fn init(dir: &Path) -> Outcome {
+    let existed = dir.join("catalog.db").exists();
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Failure {
+            code: 5,
+            message: format!("creating {}: {e}", parent.display()),
+        })?;
+    }
+    let server = Server::open(dir)?;
+    if existed {
+        println!("{} is already a combstore server", dir.display());
+    } else {
+        println!(
+            "created server combstore:{} with LSU {:?}",
+            server.dir().display(),
+            server.lsu_names()?.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn lsu_json(i: &combstore::engine::LsuInfo) -> serde_json::Value {
+    json!({"name": i.name, "label": i.label, "capacity": i.capacity, "used": i.used,
+           "used_phys": i.used_phys, "images": i.images})
+}
+
+fn lsu(dir: &Path, cmd: LsuCommand) -> Outcome {
+    match cmd {
+        LsuCommand::Create { name, label } => {
+            let server = Server::open_existing(dir)?;
+            server.create_lsu(&name)?;
+            if !label.is_empty() {
+                server.set_lsu_label(&name, &label)?;
+            }
+            println!("created LSU {name}");
+        }
+        LsuCommand::List { json } => {
+            let server = Server::inspect(dir)?;
+            let infos = server
+                .lsu_names()?
+                .iter()
+                .map(|n| server.lsu_info(n))
+                .collect::<Result<Vec<_>, _>>()?;
+            if json {
+                output::json(&json!(infos.iter().map(lsu_json).collect::<Vec<_>>()));
+            } else {
+                let rows: Vec<Vec<String>> = infos
+                    .iter()
+                    .map(|i| {
+                        vec![
+                            i.name.clone(),
+                            i.images.to_string(),
+                            output::size(i.used),
+                            output::size(i.used_phys),
+                            output::size(i.capacity),
+                            i.label.clone(),
+                        ]
+                    })
+                    .collect();
+                output::table(&["LSU", "IMAGES", "USED", "PHYSICAL", "CAPACITY", "LABEL"], &rows);
+            }
+        }
+        LsuCommand::Show { name, json } => {
+            let info = Server::inspect(dir)?.lsu_info(&name)?;
+            if json {
+                output::json(&lsu_json(&info));
+            } else {
+                let rows = [
+                    ("name", info.name.clone()),
+                    ("label", info.label.clone()),
+                    ("images", info.images.to_string()),
+                    (
+                        "used",
+                        format!("{} ({} bytes)", output::size(info.used), info.used),
+                    ),
+                    (
+                        "used_phys",
+                        format!("{} ({} bytes)", output::size(info.used_phys), info.used_phys),
+                    ),
+                    (
+                        "capacity",
+                        format!("{} ({} bytes)", output::size(info.capacity), info.capacity),
+                    ),
+                ];
+                for (k, v) in rows {
+                    println!("{k:10} {v}");
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn state_name(s: ImageState) -> &'static str {
+    match s {
+        ImageState::Writing => "writing",
+        ImageState::Incomplete => "incomplete",
+        ImageState::Aborted => "aborted",
+        ImageState::Broken => "broken",
+        ImageState::Complete => "complete",
+    }
+}
+
+fn image_json(i: &ImageInfo) -> serde_json::Value {
+    json!({"lsu": i.lsu, "basename": i.name.basename, "date": i.name.date, "state": state_name(i.state),
+           "size": i.size, "ctime_ms": i.ctime_ms, "mtime_ms": i.mtime_ms, "complete_ms": i.complete_ms,
+           "extents": i.extent_count, "objid": i.objid, "sha1": i.sha1})
+}
+
+fn all_images(server: &Server, lsu: &str) -> Result<Vec<ImageInfo>, Failure> {
+    let mut out: Vec<ImageInfo> = Vec::new();
+    loop {
+        let after = out.last().map(|i| i.name.clone());
+        let page = server.list_images(lsu, after.as_ref(), 1000)?;
+        let done = page.len() < 1000;
+        for n in page {
+            match server.image_info(lsu, &n) {
+                Ok(i) => out.push(i),
+                Err(Error::NoImage(_)) => {} // deleted while listing
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if done {
+            return Ok(out);
+        }
+    }
+}
+
+fn image(dir: &Path, cmd: ImageCommand) -> Outcome {
+    match cmd {
+        ImageCommand::List { lsu, json } => {
+            let server = Server::inspect(dir)?;
+            let lsus = match lsu {
+                Some(l) => vec![l],
+                None => server.lsu_names()?,
+            };
+            let mut images = Vec::new();
+            for l in &lsus {
+                images.extend(all_images(&server, l)?);
+            }
+            if json {
+                output::json(&json!(images.iter().map(image_json).collect::<Vec<_>>()));
+            } else {
+                let rows: Vec<Vec<String>> = images
+                    .iter()
+                    .map(|i| {
+                        vec![
+                            i.lsu.clone(),
+                            i.name.basename.clone(),
+                            i.name.date.clone(),
+                            state_name(i.state).to_owned(),
+                            output::size(i.size),
+                            output::time(i.ctime_ms),
+                        ]
+                    })
+                    .collect();
+                output::table(&["LSU", "IMAGE", "DATE", "STATE", "SIZE", "CREATED"], &rows);
+            }
+        }
+        ImageCommand::Show {
+            name,
+            date,
+            lsu,
+            json,
+        } => {
+            let info = Server::inspect(dir)?.image_info(&lsu, &ImageName::new(&name, &date)?)?;
+            if json {
+                output::json(&image_json(&info));
+            } else {
+                let rows = [
+                    ("lsu", info.lsu.clone()),
+                    ("basename", info.name.basename.clone()),
+                    ("date", info.name.date.clone()),
+                    ("state", state_name(info.state).to_owned()),
+                    (
+                        "size",
+                        format!("{} ({} bytes)", output::size(info.size), info.size),
+                    ),
+                    ("created", output::time(info.ctime_ms)),
+                    ("modified", output::time(info.mtime_ms)),
+                    ("completed", output::time(info.complete_ms)),
+                    ("extents", info.extent_count.to_string()),
+                    ("object id", info.objid.clone()),
+                    ("sha1", info.sha1.clone()),
+                ];
+                for (k, v) in rows {
+                    println!("{k:10} {v}");
+                }
+            }
+        }
+        ImageCommand::Delete { name, date, lsu } => {
+            let name = ImageName::new(&name, &date)?;
+            Server::open_existing(dir)?.delete_image(&lsu, &name)?;
+            println!("deleted {name} from LSU {lsu}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(server: &Server, lsu: Option<&str>, image: Option<&ImageName>, json: bool) -> Outcome {
+    let mut total = 0;
+    for l in match lsu {
+        Some(l) => vec![l.to_owned()],
+        None => server.lsu_names()?,
+    } {
+        total += server.lsu_info(&l)?.used;
+    }
+    let bar = output::progress(total, "verify");
+    let report = server.verify(lsu, image, &mut |done| bar.set_position(done))?;
+    bar.finish_and_clear();
+    if json {
+        let damaged: Vec<_> = report
+            .damaged
+            .iter()
+            .map(|d| json!({"lsu": d.lsu, "basename": d.name.basename, "date": d.name.date, "reason": d.reason}))
+            .collect();
+        output::json(&json!({"images": report.images, "bytes": report.bytes, "damaged": damaged}));
+    } else {
+        for d in &report.damaged {
+            println!("DAMAGED {}/{}: {}", d.lsu, d.name, d.reason);
+        }
+        println!(
+            "verified {} images, {} read: {} damaged",
+            report.images,
+            output::size(report.bytes),
+            report.damaged.len()
+        );
+    }
+    Ok(if report.damaged.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
+fn doctor(server: &Server, json: bool) -> Outcome {
+    let report = server.check()?;
+    let label = |s: Severity| match s {
+        Severity::Info => "info",
+        Severity::Warning => "warning",
+        Severity::Error => "error",
+    };
+    if json {
+        let findings: Vec<_> = report
+            .findings
+            .iter()
+            .map(|f| json!({"severity": label(f.severity), "check": f.check, "detail": f.detail}))
+            .collect();
+        output::json(&json!({"errors": report.errors(), "findings": findings}));
+    } else {
+        for f in &report.findings {
+            println!("{:7} {}: {}", label(f.severity), f.check, f.detail);
+        }
+        println!("{} error(s)", report.errors());
+    }
+    Ok(if report.errors() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
+fn stats(server: &Server, json: bool) -> Outcome {
+    let mut rows = Vec::new();
+    let mut out = Vec::new();
+    for name in server.lsu_names()? {
+        let info = server.lsu_info(&name)?;
+        let images = all_images(server, &name)?;
+        let count = |s: ImageState| images.iter().filter(|i| i.state == s).count();
+        let ratio = if info.used_phys == 0 {
+            0.0
+        } else {
+            info.used as f64 / info.used_phys as f64
+        };
+        let states: Vec<(&str, usize)> = [
+            ImageState::Complete,
+            ImageState::Writing,
+            ImageState::Incomplete,
+            ImageState::Aborted,
+            ImageState::Broken,
+        ]
+        .iter()
+        .map(|s| (state_name(*s), count(*s)))
+        .collect();
+        let mut largest: Vec<&ImageInfo> = images.iter().collect();
+        largest.sort_by(|a, b| b.size.cmp(&a.size));
+        largest.truncate(3);
+        out.push(json!({
+            "lsu": name, "used": info.used, "used_phys": info.used_phys, "sharing_ratio": ratio,
+            "images": states.iter().map(|(s, n)| ((*s).to_owned(), json!(n))).collect::<serde_json::Map<_, _>>(),
+            "largest": largest.iter().map(|i| json!({"name": i.name.to_string(), "size": i.size})).collect::<Vec<_>>(),
+        }));
+        rows.push(vec![
+            name,
+            output::size(info.used),
+            output::size(info.used_phys),
+            format!("{ratio:.2}"),
+            states
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(s, n)| format!("{n} {s}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            largest
+                .first()
+                .map(|i| format!("{} ({})", i.name, output::size(i.size)))
+                .unwrap_or_default(),
+        ]);
+    }
+    if json {
+        output::json(&json!(out));
+    } else {
+        output::table(
+            &["LSU", "LOGICAL", "PHYSICAL", "SHARING", "IMAGES", "LARGEST"],
+            &rows,
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
