@@ -11,6 +11,8 @@
  *
  * Options: --plugin PATH   (default $COMBSTORE_PLUGIN or
  *                          ../target/release/libcombstore.so)
+ *          --cli PATH      the administrator's CLI run by `exec combstore ...`
+ *                          (default $COMBSTORE_BIN or ../target/release/combstore)
  *          --server DIR    server directory (default: a new temp dir)
  *          --work DIR      directory for marker files (default: beside it)
  *          --seed N        base seed (default 0xC0FFEE)
@@ -96,6 +98,7 @@ typedef struct ctx {
     unsigned long long bytes;
     char sha1[41];
     unsigned long long count;
+    int exitst;     /* exit status of the last exec (128+N: signal N) */
     char note[512]; /* appended to the step's log line */
     int called;     /* this step called the plugin (chk/must ran) */
 } ctx_t;
@@ -118,6 +121,7 @@ static const char *g_plugin;
 static char g_server_dir[2048];
 static char g_server_name[4200];
 static char g_work[2048];
+static char g_cli[4096]; /* the administrator's CLI: --cli, $COMBSTORE_BIN */
 static const char *g_stats;
 static char g_self[4096];
 static unsigned long long g_seed = 0xC0FFEEull;
@@ -364,6 +368,18 @@ static int match_end(prog_t *p, int i, const char *open, const char *close)
     return -1;
 }
 
+/* the "else" of the if at line i (whose endif is at end), or -1 */
+static int find_else(prog_t *p, int i, int end)
+{
+    int depth = 0, j;
+    for (j = i + 1; j < end; j++) {
+        if (strcmp(p->l[j].kw, "if") == 0) depth++;
+        else if (strcmp(p->l[j].kw, "endif") == 0) depth--;
+        else if (depth == 0 && strcmp(p->l[j].kw, "else") == 0) return j;
+    }
+    return -1;
+}
+
 static prog_t *prog_load(const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
@@ -419,12 +435,31 @@ static prog_t *prog_load(const char *path, char *err, size_t errlen)
                 snprintf(err, errlen, "%s:%d: for without endfor", path, p->l[i].no);
                 return NULL;
             }
+        } else if (strcmp(kw, "if") == 0) {
+            int end = match_end(p, i, "if", "endif"), k, depth = 0, nelse = 0;
+            if (end < 0) {
+                snprintf(err, errlen, "%s:%d: if without endif", path, p->l[i].no);
+                return NULL;
+            }
+            for (k = i + 1; k < end; k++) {
+                if (!strcmp(p->l[k].kw, "if")) depth++;
+                else if (!strcmp(p->l[k].kw, "endif")) depth--;
+                else if (depth == 0 && !strcmp(p->l[k].kw, "else") && ++nelse > 1) {
+                    snprintf(err, errlen, "%s:%d: a second else", path, p->l[k].no);
+                    return NULL;
+                }
+            }
         }
     }
     {
-        int d1 = 0, d2 = 0;
+        int d1 = 0, d2 = 0, d3 = 0;
         for (i = 0; i < p->n; i++) {
             const char *kw = p->l[i].kw;
+            if (!strcmp(kw, "if")) d3++;
+            if ((!strcmp(kw, "endif") && --d3 < 0) || (!strcmp(kw, "else") && d3 == 0)) {
+                snprintf(err, errlen, "%s:%d: %s without if", path, p->l[i].no, kw);
+                return NULL;
+            }
             if (!strcmp(kw, "section")) d1++;
             if (!strcmp(kw, "endsection") && --d1 < 0) {
                 snprintf(err, errlen, "%s:%d: endsection without section", path, p->l[i].no);
@@ -781,6 +816,7 @@ static int field_value(ctx_t *c, const char *name, val_t *v, char *err, size_t e
     NUM("rc", c->rc);
     NUM("bytes", c->bytes);
     NUM("count", c->count);
+    NUM("exit", c->exitst);
     STR("sha1", c->sha1);
 #undef NUM
 #undef STR
@@ -1036,6 +1072,251 @@ static int get_seed(ctx_t *c, args_t *a, int required, unsigned long long *seed)
     if (get_num(c, a, "seed", 1, 0, seed)) return -1;
     c->seed = *seed;
     c->seed_set = 1;
+    return 0;
+}
+
+/* ---------------- content: a seed stream, zeros, or a composition ----------------
+ *
+ * A composition describes an image made of pieces of other images: piece k
+ * covers image offsets [start_k, start_k + len_k) and holds the bytes of the
+ * stream of seed S_k from position AT_k (or zeros). Written "S:AT:LEN,..." in
+ * order from image offset 0; `compose` builds one, `comp=` uses it. */
+
+#define MAXPIECES 128
+
+typedef struct {
+    int zeros;
+    unsigned long long seed, at, len, start;
+} piece_t;
+
+typedef struct {
+    int comp; /* 0: the plain stream of `seed` (or zeros) at the same positions */
+    int zeros;
+    unsigned long long seed;
+    int n;
+    piece_t p[MAXPIECES];
+    unsigned long long total;
+} content_t;
+
+static void content_seed(content_t *ct, unsigned long long seed)
+{
+    memset(ct, 0, sizeof *ct);
+    ct->seed = seed;
+}
+
+static void content_zeros(content_t *ct)
+{
+    memset(ct, 0, sizeof *ct);
+    ct->zeros = 1;
+}
+
+/* the piece holding position pos, or -1 past the end */
+static int piece_at(const content_t *ct, unsigned long long pos)
+{
+    int lo = 0, hi = ct->n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        const piece_t *p = &ct->p[mid];
+        if (pos < p->start) hi = mid - 1;
+        else if (pos >= p->start + p->len) lo = mid + 1;
+        else return mid;
+    }
+    return -1;
+}
+
+static void content_fill(const content_t *ct, unsigned long long pos, void *bufv, size_t len)
+{
+    unsigned char *buf = bufv;
+    if (!ct->comp) {
+        if (ct->zeros) memset(buf, 0, len);
+        else pattern_fill(ct->seed, pos, buf, len);
+        return;
+    }
+    while (len) {
+        int k = piece_at(ct, pos);
+        const piece_t *p;
+        size_t n;
+        if (k < 0) { /* past the composition: zeros */
+            memset(buf, 0, len);
+            return;
+        }
+        p = &ct->p[k];
+        n = p->start + p->len - pos < len ? (size_t)(p->start + p->len - pos) : len;
+        if (p->zeros) memset(buf, 0, n);
+        else pattern_fill(p->seed, p->at + (pos - p->start), buf, n);
+        buf += n;
+        pos += n;
+        len -= n;
+    }
+}
+
+static size_t zeros_mismatch(const unsigned char *b, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (b[i]) return i;
+    return n;
+}
+
+/* index of the first byte of buf differing from the content at pos, or len */
+static size_t content_mismatch(const content_t *ct, unsigned long long pos, const void *bufv, size_t len)
+{
+    const unsigned char *buf = bufv;
+    size_t done = 0;
+    if (!ct->comp) return ct->zeros ? zeros_mismatch(buf, len) : pattern_mismatch(ct->seed, pos, buf, len);
+    while (done < len) {
+        int k = piece_at(ct, pos + done);
+        const piece_t *p;
+        size_t n, bad;
+        if (k < 0) {
+            bad = zeros_mismatch(buf + done, len - done);
+            return done + bad;
+        }
+        p = &ct->p[k];
+        n = p->start + p->len - (pos + done) < len - done ? (size_t)(p->start + p->len - (pos + done)) : len - done;
+        bad = p->zeros ? zeros_mismatch(buf + done, n)
+                       : pattern_mismatch(p->seed, p->at + (pos + done - p->start), buf + done, n);
+        if (bad < n) return done + bad;
+        done += n;
+    }
+    return len;
+}
+
+/* where the expected byte at pos comes from, for messages */
+static void content_where(const content_t *ct, unsigned long long pos, char *out, size_t outlen)
+{
+    int k;
+    if (!ct->comp) {
+        if (ct->zeros) snprintf(out, outlen, "zeros");
+        else snprintf(out, outlen, "seed %llu position %llu", ct->seed, pos);
+        return;
+    }
+    k = piece_at(ct, pos);
+    if (k < 0) snprintf(out, outlen, "past the composition's end %llu", ct->total);
+    else if (ct->p[k].zeros)
+        snprintf(out, outlen, "piece #%d [%llu, +%llu): zeros", k + 1, ct->p[k].start, ct->p[k].len);
+    else
+        snprintf(out, outlen, "piece #%d [%llu, +%llu): seed %llu position %llu", k + 1, ct->p[k].start,
+                 ct->p[k].len, ct->p[k].seed, ct->p[k].at + (pos - ct->p[k].start));
+}
+
+/* SHA-1 (hex) of [0, size) of the content */
+static void content_sha1(const content_t *ct, unsigned long long size, char hex[41])
+{
+    static const size_t chunk = 1u << 20;
+    unsigned char *buf, dg[20];
+    unsigned long long pos = 0;
+    sha1_ctx sc;
+    if (!ct->comp && !ct->zeros) {
+        pattern_sha1(ct->seed, size, hex);
+        return;
+    }
+    buf = xmalloc(chunk);
+    sha1_init(&sc);
+    while (pos < size) {
+        size_t n = size - pos < chunk ? (size_t)(size - pos) : chunk;
+        content_fill(ct, pos, buf, n);
+        sha1_update(&sc, buf, n);
+        pos += n;
+    }
+    sha1_final(&sc, dg);
+    sha1_hex(dg, hex);
+    free(buf);
+}
+
+/* parse "S:AT:LEN[,S:AT:LEN...]" (pieces also separated by blanks; S is an
+ * expression or "zeros"; AT and LEN are expressions) */
+static int parse_comp(ctx_t *c, const char *spec, content_t *ct)
+{
+    const char *p = spec;
+    memset(ct, 0, sizeof *ct);
+    ct->comp = 1;
+    for (;;) {
+        char piece[512], *f[3], *colon;
+        size_t l;
+        int k;
+        val_t v;
+        piece_t *pc;
+        while (*p == ',' || *p == ' ' || *p == '\t') p++;
+        if (!*p) break;
+        l = strcspn(p, ", \t");
+        if (l >= sizeof piece) return fail(c, "composition piece too long: '%.60s...'", p);
+        memcpy(piece, p, l);
+        piece[l] = '\0';
+        p += l;
+        f[0] = piece;
+        for (k = 1; k < 3; k++) {
+            colon = strchr(f[k - 1], ':');
+            if (!colon) return fail(c, "composition piece '%s': use SEED:AT:LEN (SEED may be zeros)", piece);
+            *colon = '\0';
+            f[k] = colon + 1;
+        }
+        if (strchr(f[2], ':')) return fail(c, "composition piece '%s:%s:%s': use SEED:AT:LEN", f[0], f[1], f[2]);
+        if (ct->n == MAXPIECES) return fail(c, "more than %d pieces in a composition", MAXPIECES);
+        pc = &ct->p[ct->n];
+        memset(pc, 0, sizeof *pc);
+        if (!strcmp(f[0], "zeros")) pc->zeros = 1;
+        else {
+            if (eval_str(c, f[0], &v)) return -1;
+            if (v.is_str) return fail(c, "composition: seed '%s' is not a number", f[0]);
+            pc->seed = v.n;
+        }
+        if (eval_str(c, f[1], &v)) return -1;
+        if (v.is_str) return fail(c, "composition: offset '%s' is not a number", f[1]);
+        pc->at = pc->zeros ? 0 : v.n;
+        if (eval_str(c, f[2], &v)) return -1;
+        if (v.is_str) return fail(c, "composition: length '%s' is not a number", f[2]);
+        pc->len = v.n;
+        if (pc->len == 0) continue; /* empty pieces add nothing */
+        pc->start = ct->total;
+        ct->total += pc->len;
+        ct->n++;
+    }
+    if (ct->n == 0) return fail(c, "empty composition '%s'", spec);
+    return 0;
+}
+
+/* the canonical text of a composition: "S:AT:LEN,..." in decimal */
+static void comp_text(const content_t *ct, char *out, size_t outlen)
+{
+    size_t o = 0;
+    int k;
+    out[0] = '\0';
+    for (k = 0; k < ct->n && o + 1 < outlen; k++) {
+        const piece_t *p = &ct->p[k];
+        if (p->zeros) o += (size_t)snprintf(out + o, outlen - o, "%szeros:0:%llu", k ? "," : "", p->len);
+        else o += (size_t)snprintf(out + o, outlen - o, "%s%llu:%llu:%llu", k ? "," : "", p->seed, p->at, p->len);
+    }
+}
+
+/* the content named by a step's arguments: comp=SPEC|$var, seed=S or the
+ * word zeros. Returns 1 if given, 0 if not (ct = seed 0), -1 on error. */
+static int get_content(ctx_t *c, args_t *a, int required, content_t *ct)
+{
+    int i = kv_index(a, "comp");
+    content_seed(ct, 0);
+    if (i >= 0) {
+        const char *spec = a->kv[i].val;
+        if (has_kv(a, "seed") || has_word(a, "zeros")) return fail(c, "comp= and seed=/zeros exclude each other");
+        if (spec[0] == '$' && !a->kv[i].quoted) {
+            var_t *v = var_find(c, spec);
+            if (!v) return fail(c, "undefined variable %s", spec);
+            if (v->type != VT_STR) return fail(c, "%s is a %s, not a composition", spec, vt_names[v->type]);
+            spec = v->s;
+        }
+        return parse_comp(c, spec, ct) ? -1 : 1;
+    }
+    if (has_word(a, "zeros")) {
+        content_zeros(ct);
+        return 1;
+    }
+    if (has_kv(a, "seed")) {
+        unsigned long long seed = 0;
+        if (get_seed(c, a, 1, &seed)) return -1;
+        content_seed(ct, seed);
+        return 1;
+    }
+    if (required) return fail(c, "missing argument seed= (or comp=)");
     return 0;
 }
 
@@ -1633,13 +1914,15 @@ static int c_write_image(ctx_t *c, args_t *a)
 static int c_write_data(ctx_t *c, args_t *a)
 {
     void *ih;
-    unsigned long long size, bs, off, seed, flush_every, done = 0, since_flush = 0;
+    unsigned long long size, bs, off, flush_every, done = 0, since_flush = 0;
     unsigned char *buf;
+    content_t ct;
     double t0 = now_s(), dt;
     NEED(write_image);
     if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_IMG, &ih)) return -1;
-    if (get_num(c, a, "size", 1, 0, &size) || get_num(c, a, "bs", 0, 1u << 20, &bs) ||
-        get_num(c, a, "off", 0, 0, &off) || get_seed(c, a, 1, &seed) ||
+    if (get_content(c, a, 1, &ct) < 0 || get_num(c, a, "bs", 0, 1u << 20, &bs) ||
+        get_num(c, a, "off", 0, 0, &off) ||
+        get_num(c, a, "size", !ct.comp, ct.comp && ct.total > off ? ct.total - off : 0, &size) ||
         get_num(c, a, "flush_every", 0, 0, &flush_every))
         return -1;
     if (bs == 0 || bs > STS_MAX_IO_SIZE) return fail(c, "bad bs=%llu", bs);
@@ -1650,7 +1933,7 @@ static int c_write_data(ctx_t *c, args_t *a)
         unsigned long long n = size - done < bs ? size - done : bs;
         sts_uint64_t bw = 0;
         int rc;
-        pattern_fill(seed, off + done, buf, (size_t)n);
+        content_fill(&ct, off + done, buf, (size_t)n);
         rc = A.write_image(ih, NULL, buf, n, off + done, &bw);
         if (rc != STS_EOK) {
             free(buf);
@@ -1681,22 +1964,19 @@ static int c_write_data(ctx_t *c, args_t *a)
     return 0;
 }
 
-/* check len bytes read at off: pattern (seed) or zeros */
+/* check n bytes read at image offset off against the content from
+ * position pos (pos == off unless the range was copied from elsewhere) */
 static int check_content(ctx_t *c, const char *what, const unsigned char *buf, unsigned long long n,
-                         unsigned long long off, int zeros, unsigned long long seed)
+                         unsigned long long off, unsigned long long pos, const content_t *ct)
 {
-    size_t bad;
-    if (zeros) {
-        for (bad = 0; bad < n; bad++)
-            if (buf[bad]) break;
-    } else {
-        bad = pattern_mismatch(seed, off, buf, (size_t)n);
-    }
+    size_t bad = content_mismatch(ct, pos, buf, (size_t)n);
     if (bad < n) {
         unsigned char exp = 0;
-        if (!zeros) pattern_fill(seed, off + bad, &exp, 1);
-        return fail(c, "%s: content differs at byte %llu (0x%02x, expected 0x%02x)", what,
-                    off + (unsigned long long)bad, buf[bad], exp);
+        char where[256];
+        content_fill(ct, pos + bad, &exp, 1);
+        content_where(ct, pos + bad, where, sizeof where);
+        return fail(c, "%s: content differs at byte %llu (0x%02x, expected 0x%02x from %s)", what,
+                    off + (unsigned long long)bad, buf[bad], exp, where);
     }
     return 0;
 }
@@ -1704,14 +1984,15 @@ static int check_content(ctx_t *c, const char *what, const unsigned char *buf, u
 static int c_read_image(ctx_t *c, args_t *a)
 {
     void *ih;
-    unsigned long long len, off, seed, got;
+    unsigned long long len, off, got;
     sts_uint64_t br;
     unsigned char *buf;
-    int rc, res = 0;
+    int rc, res = 0, check;
+    content_t ct;
     NEED(read_image);
     if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_IMG, &ih)) return -1;
     if (get_num(c, a, "len", 1, 0, &len) || get_num(c, a, "off", 0, 0, &off) ||
-        get_seed(c, a, 0, &seed))
+        (check = get_content(c, a, 0, &ct)) < 0)
         return -1;
     buf = buf_alloc(len);
     sentinel(&br, sizeof br);
@@ -1732,15 +2013,14 @@ static int c_read_image(ctx_t *c, args_t *a)
         if (get_num(c, a, "got", 1, 0, &got)) res = -1;
         else if (br != got) res = fail(c, "stsp_read_image: bytesread=%llu, expected %llu", (unsigned long long)br, got);
     }
-    if (!res && (has_kv(a, "seed") || has_word(a, "zeros")))
-        res = check_content(c, "stsp_read_image", buf, br, off, has_word(a, "zeros"), seed);
+    if (!res && check) res = check_content(c, "stsp_read_image", buf, br, off, off, &ct);
     buf_free(buf, len);
     return res;
 }
 
 /* sequential verification of [off, off+size) against the seed */
 static int verify_range_at(ctx_t *c, void *ih, unsigned long long off, unsigned long long at,
-                           unsigned long long size, unsigned long long bs, unsigned long long seed,
+                           unsigned long long size, unsigned long long bs, const content_t *ct,
                            sha1_ctx *sha)
 {
     unsigned char *buf = xmalloc((size_t)bs);
@@ -1761,7 +2041,7 @@ static int verify_range_at(ctx_t *c, void *ih, unsigned long long off, unsigned 
             return fail(c, "stsp_read_image(len=%llu, off=%llu): bytesread=%llu, expected %llu", n,
                         off + done, (unsigned long long)br, n);
         }
-        if (check_content(c, "stsp_read_image", buf, n, at + done, 0, seed)) {
+        if (check_content(c, "stsp_read_image", buf, n, off + done, at + done, ct)) {
             free(buf);
             return -1;
         }
@@ -1773,9 +2053,9 @@ static int verify_range_at(ctx_t *c, void *ih, unsigned long long off, unsigned 
 }
 
 static int verify_range(ctx_t *c, void *ih, unsigned long long off, unsigned long long size,
-                        unsigned long long bs, unsigned long long seed, sha1_ctx *sha)
+                        unsigned long long bs, const content_t *ct, sha1_ctx *sha)
 {
-    return verify_range_at(c, ih, off, off, size, bs, seed, sha);
+    return verify_range_at(c, ih, off, off, size, bs, ct, sha);
 }
 
 /* a read at the end must give STS_EOK with 0 bytes; beyond it STS_ERANGE */
@@ -1796,19 +2076,20 @@ static int check_eof(ctx_t *c, void *ih, unsigned long long size)
 static int c_verify_data(ctx_t *c, args_t *a)
 {
     void *ih;
-    unsigned long long size, bs, off, seed;
+    unsigned long long size, bs, off, at;
+    content_t ct;
     double t0 = now_s(), dt;
     NEED(read_image);
     if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_IMG, &ih)) return -1;
-    unsigned long long at;
-    if (get_num(c, a, "size", 1, 0, &size) || get_num(c, a, "bs", 0, 1u << 20, &bs) ||
-        get_num(c, a, "off", 0, 0, &off) || get_seed(c, a, 1, &seed))
+    if (get_content(c, a, 1, &ct) < 0 || get_num(c, a, "bs", 0, 1u << 20, &bs) ||
+        get_num(c, a, "off", 0, 0, &off) || get_num(c, a, "at", 0, off, &at))
         return -1;
-    if (get_num(c, a, "at", 0, off, &at)) return -1;
+    /* with a composition, size defaults to the rest of it from `at` */
+    if (get_num(c, a, "size", !ct.comp, ct.comp && ct.total > at ? ct.total - at : 0, &size)) return -1;
     if (bs == 0 || bs > STS_MAX_IO_SIZE) return fail(c, "bad bs=%llu", bs);
     c->called = 1;
     c->rc = STS_EOK;
-    if (verify_range_at(c, ih, off, at, size, bs, seed, NULL)) return -1;
+    if (verify_range_at(c, ih, off, at, size, bs, &ct, NULL)) return -1;
     if (has_word(a, "eof") && check_eof(c, ih, off + size)) return -1;
     dt = now_s() - t0;
     c->bytes = size;
@@ -1816,7 +2097,7 @@ static int c_verify_data(ctx_t *c, args_t *a)
     return 0;
 }
 
-static int random_reads(ctx_t *c, void *ih, unsigned long long size, unsigned long long seed,
+static int random_reads(ctx_t *c, void *ih, unsigned long long size, const content_t *ct,
                         unsigned long long count, unsigned long long maxlen, unsigned long long rseed)
 {
     prng_t r;
@@ -1847,7 +2128,7 @@ static int random_reads(ctx_t *c, void *ih, unsigned long long size, unsigned lo
             return fail(c, "random read #%llu (rng %llu): stsp_read_image(len=%llu, off=%llu): bytesread=%llu, expected %llu",
                         i, rseed, len, off, (unsigned long long)br, exp);
         }
-        if (check_content(c, "random read", buf, br, off, 0, seed)) {
+        if (check_content(c, "random read", buf, br, off, off, ct)) {
             free(buf);
             return -1;
         }
@@ -1859,10 +2140,11 @@ static int random_reads(ctx_t *c, void *ih, unsigned long long size, unsigned lo
 static int c_read_random(ctx_t *c, args_t *a)
 {
     void *ih;
-    unsigned long long size, seed, count, maxlen, rng;
+    unsigned long long size, count, maxlen, rng;
+    content_t ct;
     NEED(read_image);
     if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_IMG, &ih)) return -1;
-    if (get_num(c, a, "size", 1, 0, &size) || get_seed(c, a, 1, &seed) ||
+    if (get_content(c, a, 1, &ct) < 0 || get_num(c, a, "size", !ct.comp, ct.total, &size) ||
         get_num(c, a, "count", 0, 64, &count) || get_num(c, a, "maxlen", 0, 4u << 20, &maxlen) ||
         get_num(c, a, "rng", 0, g_seed ^ (unsigned long long)c->line, &rng))
         return -1;
@@ -1870,7 +2152,7 @@ static int c_read_random(ctx_t *c, args_t *a)
     note(c, "rng=%llu", rng);
     c->called = 1;
     c->rc = STS_EOK;
-    return random_reads(c, ih, size, seed, count, maxlen, rng);
+    return random_reads(c, ih, size, &ct, count, maxlen, rng);
 }
 
 static int is_hex(const char *s, size_t n)
@@ -1887,14 +2169,16 @@ static int c_sha1_image(ctx_t *c, args_t *a)
 {
     void *ih;
     sts_image_info_t info;
-    unsigned long long seed, pos = 0, bs;
+    unsigned long long pos = 0, bs;
     unsigned char *buf, dg[20];
     sha1_ctx sc;
     char hex[41];
+    content_t ct;
+    int check;
     NEED(get_image_prop);
     NEED(read_image);
     if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_IMG, &ih)) return -1;
-    if (get_seed(c, a, 0, &seed) || get_num(c, a, "bs", 0, 1u << 20, &bs)) return -1;
+    if ((check = get_content(c, a, 0, &ct)) < 0 || get_num(c, a, "bs", 0, 1u << 20, &bs)) return -1;
     if (must(c, "stsp_get_image_prop", A.get_image_prop(ih, &info))) return -1;
     c->img = info;
     buf = xmalloc((size_t)bs);
@@ -1923,11 +2207,14 @@ static int c_sha1_image(ctx_t *c, args_t *a)
     if (!is_hex(info.imo_sha1, 40)) return fail(c, "imo_sha1 \"%.48s\" is not 40 lower-case hex digits", info.imo_sha1);
     if (strcmp(hex, info.imo_sha1) != 0)
         return fail(c, "SHA-1 of the bytes read (%s) != imo_sha1 (%s)", hex, info.imo_sha1);
-    if (has_kv(a, "seed")) {
+    if (check) {
         char exp[41];
-        pattern_sha1(seed, info.imo_size, exp);
+        if (ct.comp && ct.total != info.imo_size)
+            return fail(c, "imo_size %llu != the composition's size %llu", (unsigned long long)info.imo_size, ct.total);
+        content_sha1(&ct, info.imo_size, exp);
         if (strcmp(exp, hex) != 0)
-            return fail(c, "SHA-1 of the bytes read (%s) != SHA-1 of the seed data (%s)", hex, exp);
+            return fail(c, "SHA-1 of the bytes read (%s) != SHA-1 of the %s (%s)", hex,
+                        ct.comp ? "composition" : "seed data", exp);
     }
     return 0;
 }
@@ -1939,10 +2226,11 @@ static int c_verify_image(ctx_t *c, args_t *a)
     sts_image_def_t def;
     sts_image_info_t info, hinfo;
     sts_image_handle_t ih;
-    unsigned long long seed, size, bs, nrandom, maxlen;
+    unsigned long long size, bs, nrandom, maxlen;
     unsigned char dg[20];
     char hex[41], exp[41], f[256];
     sha1_ctx sc;
+    content_t ct;
     int res;
     double t0 = now_s(), dt;
     NEED(get_image_prop_byname);
@@ -1951,7 +2239,7 @@ static int c_verify_image(ctx_t *c, args_t *a)
     NEED(close_image);
     NEED(get_image_prop);
     if (make_lsu(c, a, a->npos ? a->pos[0] : NULL, &lsu) || make_def(c, a, &def)) return -1;
-    if (get_seed(c, a, 1, &seed) || get_num(c, a, "size", 1, 0, &size) ||
+    if (get_content(c, a, 1, &ct) < 0 || get_num(c, a, "size", !ct.comp, ct.total, &size) ||
         get_num(c, a, "bs", 0, 1u << 20, &bs) || get_num(c, a, "random", 0, 16, &nrandom) ||
         get_num(c, a, "maxlen", 0, 1u << 20, &maxlen))
         return -1;
@@ -1975,12 +2263,14 @@ static int c_verify_image(ctx_t *c, args_t *a)
         strncmp(info.imo_def.img_date, def.img_date, sizeof def.img_date))
         return fail(c, "imo_def is %.256s/%.32s, expected %s/%s", info.imo_def.img_basename,
                     info.imo_def.img_date, def.img_basename, def.img_date);
-    pattern_sha1(seed, size, exp);
+    if (ct.comp && size != ct.total)
+        return fail(c, "size=%llu but the composition is %llu bytes", size, ct.total);
+    content_sha1(&ct, size, exp);
     if (strcmp(exp, info.imo_sha1) != 0)
-        return fail(c, "imo_sha1 %s != SHA-1 of the seed data %s", info.imo_sha1, exp);
+        return fail(c, "imo_sha1 %s != SHA-1 of the %s %s", info.imo_sha1, ct.comp ? "composition" : "seed data", exp);
     if (must(c, "stsp_open_image(STS_O_READ)", A.open_image(&lsu, &def, STS_O_READ, &ih))) return -1;
     sha1_init(&sc);
-    res = verify_range(c, ih, 0, size, bs, seed, &sc);
+    res = verify_range(c, ih, 0, size, bs, &ct, &sc);
     if (!res) {
         sha1_final(&sc, dg);
         sha1_hex(dg, hex);
@@ -1989,7 +2279,8 @@ static int c_verify_image(ctx_t *c, args_t *a)
             res = fail(c, "SHA-1 of the bytes read (%s) != imo_sha1 (%s)", hex, info.imo_sha1);
     }
     if (!res) res = check_eof(c, ih, size);
-    if (!res && nrandom) res = random_reads(c, ih, size, seed, nrandom, maxlen, seed ^ 0x5151);
+    if (!res && nrandom)
+        res = random_reads(c, ih, size, &ct, nrandom, maxlen, (ct.comp ? ct.total : ct.seed) ^ 0x5151);
     if (!res) {
         if (must(c, "stsp_get_image_prop", A.get_image_prop(ih, &hinfo))) res = -1;
         else if (hinfo.imo_size != info.imo_size || strcmp(hinfo.imo_sha1, info.imo_sha1) ||
@@ -2002,6 +2293,118 @@ static int c_verify_image(ctx_t *c, args_t *a)
         note(c, "%s/%s: %llu bytes ok, sha1 %s, %.1f MiB/s", def.img_basename, def.img_date, size,
              info.imo_sha1, dt > 0 ? (double)size / 1048576.0 / dt : 0.0);
     return res;
+}
+
+/* verify_all $srv [lsu=S] [count=N] [random=8] [bs=1M]: every image of the
+ * LSU is complete and reads back as the composition its metadata names
+ * ("content=SEED:AT:LEN,..."), SHA-1 = imo_sha1 */
+static int c_verify_all(ctx_t *c, args_t *a)
+{
+    sts_lsu_t lsu;
+    sts_image_list_handle_t lh;
+    sts_image_def_t *defs = NULL;
+    int n = 0, cap = 0, rc, i, res = 0;
+    unsigned long long want, nrandom, bs, total = 0;
+    char *meta = xmalloc(STRVAL * 2 + 1);
+    double t0 = now_s(), dt;
+    NEED(open_image_list);
+    NEED(list_image);
+    NEED(close_image_list);
+    NEED(get_image_prop_byname);
+    NEED(open_image);
+    NEED(read_image_meta);
+    if (make_lsu(c, a, a->npos ? a->pos[0] : NULL, &lsu) || get_num(c, a, "random", 0, 8, &nrandom) ||
+        get_num(c, a, "bs", 0, 1u << 20, &bs)) {
+        free(meta);
+        return -1;
+    }
+    if (must(c, "stsp_open_image_list", A.open_image_list(&lsu, &lh))) {
+        free(meta);
+        return -1;
+    }
+    for (;;) {
+        sts_image_def_t def;
+        rc = A.list_image(lh, &def);
+        if (rc == STS_ENO_MORE) break;
+        if (must(c, "stsp_list_image", rc)) {
+            free(defs);
+            free(meta);
+            return -1;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            defs = realloc(defs, (size_t)cap * sizeof *defs);
+            if (!defs) exit(3);
+        }
+        defs[n++] = def;
+    }
+    if (must(c, "stsp_close_image_list", A.close_image_list(lh))) res = -1;
+    for (i = 0; i < n && !res; i++) {
+        sts_image_def_t *def = &defs[i];
+        sts_image_info_t info;
+        sts_image_handle_t ih;
+        sts_uint64_t br = 0;
+        content_t ct;
+        char name[400], f[256], hex[41];
+        unsigned char dg[20];
+        sha1_ctx sc;
+        def_str(def, name, sizeof name);
+        if (must(c, "stsp_get_image_prop_byname", A.get_image_prop_byname(&lsu, def, &info))) {
+            res = -1;
+            break;
+        }
+        image_flags_str(info.imo_flags, f, sizeof f);
+        if (info.imo_flags != (STS_II_IMAGE_CREATED | STS_II_IMAGE_COMPLETE)) {
+            res = fail(c, "image %s: flags %s, expected IMAGE_CREATED|IMAGE_COMPLETE only", name, f);
+            break;
+        }
+        if (must(c, "stsp_open_image(STS_O_READ)", A.open_image(&lsu, def, STS_O_READ, &ih))) {
+            res = fail(c, "image %s could not be opened", name);
+            break;
+        }
+        rc = A.read_image_meta(ih, meta, STRVAL * 2, 0, &br);
+        if (rc != STS_EOK) res = fail(c, "image %s: stsp_read_image_meta returned %s", name, code_name(rc));
+        else {
+            meta[br] = '\0';
+            meta[strcspn(meta, "\n")] = '\0';
+            if (strncmp(meta, "content=", 8))
+                res = fail(c, "image %s: its metadata does not start with content= (\"%.60s\")", name, meta);
+            else if (parse_comp(c, meta + 8, &ct))
+                res = fail(c, "image %s: bad content= in its metadata", name);
+            else if (ct.total != info.imo_size)
+                res = fail(c, "image %s: imo_size %llu, its composition is %llu bytes", name,
+                           (unsigned long long)info.imo_size, ct.total);
+        }
+        if (!res) {
+            sha1_init(&sc);
+            res = verify_range(c, ih, 0, info.imo_size, bs, &ct, &sc);
+            if (res) fail(c, "(in image %s)", name);
+        }
+        if (!res) {
+            sha1_final(&sc, dg);
+            sha1_hex(dg, hex);
+            if (strcmp(hex, info.imo_sha1))
+                res = fail(c, "image %s: SHA-1 of the bytes read (%s) != imo_sha1 (%.48s)", name, hex, info.imo_sha1);
+        }
+        if (!res) res = check_eof(c, ih, info.imo_size);
+        if (!res && nrandom && info.imo_size) {
+            res = random_reads(c, ih, info.imo_size, &ct, nrandom, 1u << 20, ct.total ^ (unsigned long long)i);
+            if (res) fail(c, "(in image %s)", name);
+        }
+        if (must(c, "stsp_close_image(read handle)", A.close_image(ih, 0))) res = -1;
+        total += info.imo_size;
+    }
+    c->count = (unsigned long long)n;
+    free(defs);
+    free(meta);
+    if (res) return -1;
+    dt = now_s() - t0;
+    note(c, "%d images, %llu bytes verified at %.1f MiB/s", n, total, dt > 0 ? (double)total / 1048576.0 / dt : 0.0);
+    if (has_kv(a, "count")) {
+        if (get_num(c, a, "count", 1, 0, &want)) return -1;
+        if ((unsigned long long)n != want) return fail(c, "verify_all: %d images, expected %llu", n, want);
+    }
+    return 0;
 }
 
 static int c_delete_image(ctx_t *c, args_t *a)
@@ -2183,15 +2586,16 @@ static int c_write_meta(ctx_t *c, args_t *a)
 static int c_read_meta(ctx_t *c, args_t *a)
 {
     void *ih;
-    unsigned long long off, len, seed, got;
+    unsigned long long off, len, got;
     sts_uint64_t br;
     unsigned char *buf;
     char text[STRVAL];
-    int rc, res = 0;
+    int rc, res = 0, check;
     long tl = -1;
+    content_t ct;
     NEED(read_image_meta);
     if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_IMG, &ih)) return -1;
-    if (get_num(c, a, "off", 0, 0, &off) || get_seed(c, a, 0, &seed)) return -1;
+    if (get_num(c, a, "off", 0, 0, &off) || (check = get_content(c, a, 0, &ct)) < 0) return -1;
     if (has_kv(a, "text") && (tl = get_str(c, a, "text", NULL, text, sizeof text)) < 0) return -1;
     if (has_kv(a, "len")) {
         if (get_num(c, a, "len", 1, 0, &len)) return -1;
@@ -2230,8 +2634,7 @@ static int c_read_meta(ctx_t *c, args_t *a)
             res = fail(c, "metadata at %llu reads \"%s\", expected \"%.60s\"", off, shown, text);
         }
     }
-    if (!res && (has_kv(a, "seed") || has_word(a, "zeros")))
-        res = check_content(c, "stsp_read_image_meta", buf, br, off, has_word(a, "zeros"), seed);
+    if (!res && check) res = check_content(c, "stsp_read_image_meta", buf, br, off, off, &ct);
     buf_free(buf, len);
     return res;
 }
@@ -2341,34 +2744,36 @@ static int c_set(ctx_t *c, args_t *a)
     return 0;
 }
 
-static int c_assert(ctx_t *c, args_t *a)
+/* evaluate "LEFT OP RIGHT" (tokens t[0..n)); *ok = the result, desc = the
+ * values compared (for messages). Returns -1 on a malformed condition. */
+static int eval_cond(ctx_t *c, tok_t *t, int n, int *ok, char *desc, size_t desclen)
 {
     static const char *ops[] = { "==", "!=", "<=", ">=", "<", ">", "has", "lacks", "is" };
     tok_t *lt[MAXTOK], *rt[MAXTOK];
-    int i, k = -1, nl = 0, nr = 0, opi = -1, ok = 0;
+    int i, k = -1, nl = 0, nr = 0, opi = -1;
     size_t j;
     val_t l, r;
     char ls[STRVAL + 64], rs[STRVAL + 64];
-    for (i = 1; i < a->T->n && k < 0; i++)
+    *ok = 0;
+    for (i = 0; i < n && k < 0; i++)
         for (j = 0; j < sizeof ops / sizeof ops[0]; j++)
-            if (!a->T->t[i].quoted && !strcmp(a->T->t[i].s, ops[j])) {
+            if (!t[i].quoted && !strcmp(t[i].s, ops[j])) {
                 k = i;
                 opi = (int)j;
                 break;
             }
-    if (k < 0) return fail(c, "assert LEFT OP RIGHT (OP: == != < <= > >= has lacks is)");
-    for (i = 1; i < k; i++) lt[nl++] = &a->T->t[i];
-    for (i = k + 1; i < a->T->n; i++) rt[nr++] = &a->T->t[i];
+    if (k < 0) return fail(c, "condition must be LEFT OP RIGHT (OP: == != < <= > >= has lacks is)");
+    for (i = 0; i < k; i++) lt[nl++] = &t[i];
+    for (i = k + 1; i < n; i++) rt[nr++] = &t[i];
     if (eval_toks(c, lt, nl, &l)) return -1;
     if (!strcmp(ops[opi], "is")) {
         const char *cls = nr == 1 ? rt[0]->s : "";
         if (!l.is_str) return fail(c, "'is' needs a string on the left");
-        if (!strcmp(cls, "hex40")) ok = is_hex(l.s, 40);
-        else if (!strcmp(cls, "hex32")) ok = is_hex(l.s, 32);
-        else if (!strcmp(cls, "empty")) ok = l.s[0] == '\0';
+        if (!strcmp(cls, "hex40")) *ok = is_hex(l.s, 40);
+        else if (!strcmp(cls, "hex32")) *ok = is_hex(l.s, 32);
+        else if (!strcmp(cls, "empty")) *ok = l.s[0] == '\0';
         else return fail(c, "'is' classes: hex40 hex32 empty");
-        if (!ok) return fail(c, "assertion failed: \"%s\" is not %s", l.s, cls);
-        note(c, "ok");
+        snprintf(desc, desclen, "\"%.2000s\" is %s", l.s, cls);
         return 0;
     }
     if (eval_toks(c, rt, nr, &r)) return -1;
@@ -2376,35 +2781,48 @@ static int c_assert(ctx_t *c, args_t *a)
     else snprintf(ls, sizeof ls, "%llu (0x%llx)", l.n, l.n);
     if (r.is_str) snprintf(rs, sizeof rs, "\"%s\"", r.s);
     else snprintf(rs, sizeof rs, "%llu (0x%llx)", r.n, r.n);
-    if (l.is_str != r.is_str) return fail(c, "assert compares a string with a number: %s %s %s", ls, ops[opi], rs);
+    if (l.is_str != r.is_str) return fail(c, "a string compared with a number: %s %s %s", ls, ops[opi], rs);
     if (l.is_str) {
         int cmp = strcmp(l.s, r.s);
-        if (!strcmp(ops[opi], "==")) ok = cmp == 0;
-        else if (!strcmp(ops[opi], "!=")) ok = cmp != 0;
+        if (!strcmp(ops[opi], "==")) *ok = cmp == 0;
+        else if (!strcmp(ops[opi], "!=")) *ok = cmp != 0;
         else return fail(c, "strings compare only with == and !=");
     } else {
         switch (opi) {
-        case 0: ok = l.n == r.n; break;
-        case 1: ok = l.n != r.n; break;
-        case 2: ok = l.n <= r.n; break;
-        case 3: ok = l.n >= r.n; break;
-        case 4: ok = l.n < r.n; break;
-        case 5: ok = l.n > r.n; break;
-        case 6: ok = (l.n & r.n) == r.n; break;
-        case 7: ok = (l.n & r.n) == 0; break;
+        case 0: *ok = l.n == r.n; break;
+        case 1: *ok = l.n != r.n; break;
+        case 2: *ok = l.n <= r.n; break;
+        case 3: *ok = l.n >= r.n; break;
+        case 4: *ok = l.n < r.n; break;
+        case 5: *ok = l.n > r.n; break;
+        case 6: *ok = (l.n & r.n) == r.n; break;
+        case 7: *ok = (l.n & r.n) == 0; break;
         default: break;
         }
     }
-    if (!ok) {
+    {
         char extra[300] = "";
-        if (opi >= 6 || strstr(a->T->text, "flags")) {
+        int fl = 0;
+        for (i = 0; i < n; i++)
+            if (strstr(t[i].s, "flags")) fl = 1;
+        if (!l.is_str && (opi >= 6 || fl)) {
             char f1[256];
             image_flags_str((unsigned)l.n, f1, sizeof f1);
             snprintf(extra, sizeof extra, " [as image flags: %s]", f1);
         }
-        return fail(c, "assertion failed: %s %s %s%s", ls, ops[opi], rs, extra);
+        snprintf(desc, desclen, "%.2000s %s %.2000s%s", ls, ops[opi], rs, extra);
     }
-    note(c, "ok: %s %s %s", ls, ops[opi], rs);
+    return 0;
+}
+
+static int c_assert(ctx_t *c, args_t *a)
+{
+    char desc[STRVAL * 2 + 512];
+    int ok;
+    if (a->T->n < 2) return fail(c, "assert LEFT OP RIGHT (OP: == != < <= > >= has lacks is)");
+    if (eval_cond(c, &a->T->t[1], a->T->n - 1, &ok, desc, sizeof desc)) return -1;
+    if (!ok) return fail(c, "assertion failed: %s", desc);
+    note(c, "ok: %s", desc);
     return 0;
 }
 
@@ -2426,13 +2844,39 @@ static int c_print(ctx_t *c, args_t *a)
 
 static int c_pattern_sha1(ctx_t *c, args_t *a)
 {
-    unsigned long long seed, size;
+    unsigned long long size;
     char hex[41];
-    if (a->npos < 1 || a->pos[0]->s[0] != '$') return fail(c, "pattern_sha1 $var seed=S size=N");
-    if (get_seed(c, a, 1, &seed) || get_num(c, a, "size", 1, 0, &size)) return -1;
-    pattern_sha1(seed, size, hex);
+    content_t ct;
+    if (a->npos < 1 || a->pos[0]->s[0] != '$') return fail(c, "pattern_sha1 $var seed=S size=N | comp=C [size=N]");
+    if (get_content(c, a, 1, &ct) < 0 || get_num(c, a, "size", !ct.comp, ct.total, &size)) return -1;
+    content_sha1(&ct, size, hex);
     var_set_str(c, a->pos[0]->s, hex);
     note(c, "%s", hex);
+    return 0;
+}
+
+/* compose $var PIECE... : $var = the composition (canonical text) */
+static int c_compose(ctx_t *c, args_t *a)
+{
+    char spec[STRVAL * 2], canon[STRVAL * 2], hex[41];
+    size_t o = 0;
+    int i;
+    content_t ct;
+    if (a->npos < 2 || a->pos[0]->s[0] != '$') return fail(c, "compose $var SEED:AT:LEN...");
+    spec[0] = '\0';
+    for (i = 1; i < a->npos; i++) {
+        size_t l = strlen(a->pos[i]->s);
+        if (o + l + 2 >= sizeof spec) return fail(c, "composition too long");
+        if (o) spec[o++] = ',';
+        memcpy(spec + o, a->pos[i]->s, l + 1);
+        o += l;
+    }
+    if (parse_comp(c, spec, &ct)) return -1;
+    comp_text(&ct, canon, sizeof canon);
+    if (strlen(canon) + 1 >= sizeof canon) return fail(c, "composition too long");
+    var_set_str(c, a->pos[0]->s, canon);
+    content_sha1(&ct, ct.total, hex);
+    note(c, "%d pieces, %llu bytes, sha1 %s", ct.n, ct.total, hex);
     return 0;
 }
 
@@ -2585,6 +3029,274 @@ static int c_noop(ctx_t *c, args_t *a)
     (void)c;
     (void)a;
     return 0;
+}
+
+/* ================================================================== */
+/* Commands: external programs (the administrator's CLI)              */
+/* ================================================================== */
+
+static int exec_opt(const tok_t *t)
+{
+    static const char *opts[] = { "out", "err", "contains", "lacks", "timeout", "env" };
+    size_t i;
+    if (t->eq <= 0) return 0;
+    for (i = 0; i < sizeof opts / sizeof opts[0]; i++)
+        if ((size_t)t->eq == strlen(opts[i]) && !strncmp(t->s, opts[i], (size_t)t->eq)) return 1;
+    return 0;
+}
+
+/* the whole of a small file (at most 1 MiB), NUL-terminated */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = xmalloc((1u << 20) + 1);
+    size_t n = 0;
+    if (f) {
+        n = fread(buf, 1, 1u << 20, f);
+        fclose(f);
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static void log_output(ctx_t *c, const char *what, const char *text, int maxlines)
+{
+    const char *p = text;
+    int n = 0;
+    while (*p && n < maxlines) {
+        size_t l = strcspn(p, "\n");
+        out(c, "L%-3d   %s| %.*s", c->line, what, (int)(l > 500 ? 500 : l), p);
+        n++;
+        p += l;
+        if (*p == '\n') p++;
+    }
+    if (*p) out(c, "L%-3d   %s| ... (%zu more bytes)", c->line, what, strlen(p));
+}
+
+/* does the exit status st match one of "exit=N|signal=NAME|any" */
+static int status_matches(ctx_t *c, const char *want, int st, int *matched)
+{
+    const char *p = want;
+    *matched = 0;
+    while (*p) {
+        char w[64];
+        size_t l = strcspn(p, "|");
+        if (l >= sizeof w) return fail(c, "bad expectation '%s'", want);
+        memcpy(w, p, l);
+        w[l] = '\0';
+        if (!strcmp(w, "any")) *matched = 1;
+        else if (!strncmp(w, "exit=", 5)) {
+            if (WIFEXITED(st) && WEXITSTATUS(st) == atoi(w + 5)) *matched = 1;
+        } else if (!strncmp(w, "signal=", 7)) {
+            const char *s = w + 7;
+            int sig = isdigit((unsigned char)*s) ? atoi(s) : !strcmp(s, "KILL") ? SIGKILL : !strcmp(s, "TERM") ? SIGTERM
+                    : !strcmp(s, "SEGV") ? SIGSEGV : !strcmp(s, "ABRT") ? SIGABRT : 0;
+            if (!sig) return fail(c, "unknown signal name '%s'", s);
+            if (WIFSIGNALED(st) && WTERMSIG(st) == sig) *matched = 1;
+        } else {
+            return fail(c, "exec expectation must be exit=N, signal=NAME or any (alternatives joined with |), not '%s'", w);
+        }
+        p += l;
+        if (*p == '|') p++;
+    }
+    return 0;
+}
+
+/* exec [out=$v] [err=$v] [contains=S] [lacks=S] [timeout=DUR] [env=NAME=VALUE] PROGRAM ARGS...
+ * [-> exit=N|signal=NAME|any]: run a program (combstore = the administrator's
+ * CLI), log its output, check its exit status (default exit=0) */
+static int c_exec(ctx_t *c, args_t *a)
+{
+    static int counter;
+    char *argv[MAXTOK + 1], outp[4200], errp[4200], d[128], env[STRVAL];
+    char *so, *se;
+    const char *want = a->expect ? a->expect : "exit=0";
+    unsigned long long timeout_ms = 60000;
+    int n = 0, i, st = 0, matched, res = 0, seq;
+    pid_t pid;
+    double t0 = now_s();
+    env[0] = '\0';
+    for (i = 1; i < a->T->n; i++) {
+        tok_t *t = &a->T->t[i];
+        if (!t->quoted && (!strcmp(t->s, "->") || !strcmp(t->s, "expect"))) break;
+        if (exec_opt(t)) continue;
+        argv[n++] = t->s;
+    }
+    argv[n] = NULL;
+    if (n == 0) return fail(c, "exec [options] PROGRAM [ARGS...] [-> exit=N]");
+    if (!strcmp(argv[0], "combstore")) {
+        if (access(g_cli, X_OK) != 0)
+            return fail(c, "the administrator's CLI %s is missing (%s): build it with `cargo build --release --bins` "
+                        "or pass COMBSTORE_BIN=/path/to/combstore to make (replay --cli PATH)", g_cli, strerror(errno));
+        argv[0] = g_cli;
+    }
+    if (has_kv(a, "timeout") && parse_duration_ms(c, a->kv[kv_index(a, "timeout")].val, &timeout_ms)) return -1;
+    if (has_kv(a, "env") && get_str(c, a, "env", NULL, env, sizeof env) < 0) return -1;
+    if (env[0] && !strchr(env, '=')) return fail(c, "env= must be NAME=VALUE");
+    seq = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+    snprintf(outp, sizeof outp, "%s/exec.%ld.%d.out", g_work, (long)getpid(), seq);
+    snprintf(errp, sizeof errp, "%s/exec.%ld.%d.err", g_work, (long)getpid(), seq);
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) return fail(c, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fi = open("/dev/null", O_RDONLY);
+        if (fo < 0 || fe < 0 || fi < 0) _exit(126);
+        dup2(fi, 0);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        if (env[0]) putenv(env);
+        execvp(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    children_add(pid);
+    for (;;) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) break;
+        if (r < 0 && errno != EINTR) {
+            children_remove(pid);
+            return fail(c, "waitpid: %s", strerror(errno));
+        }
+        if ((now_s() - t0) * 1000.0 > (double)timeout_ms) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            children_remove(pid);
+            so = slurp(outp);
+            se = slurp(errp);
+            log_output(c, "stdout", so, 40);
+            log_output(c, "stderr", se, 40);
+            free(so);
+            free(se);
+            unlink(outp);
+            unlink(errp);
+            return fail(c, "%s still running after %llu ms (killed)", argv[0], timeout_ms);
+        }
+        sleep_ms(2);
+    }
+    children_remove(pid);
+    so = slurp(outp);
+    se = slurp(errp);
+    unlink(outp);
+    unlink(errp);
+    log_output(c, "stdout", so, 60);
+    log_output(c, "stderr", se, 60);
+    describe_status(st, d, sizeof d);
+    note(c, "%s after %.0f ms", d, (now_s() - t0) * 1000.0);
+    c->exitst = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 255;
+    if (status_matches(c, want, st, &matched)) res = -1;
+    else if (!matched) {
+        size_t l = strcspn(se, "\n");
+        res = fail(c, "%s ended with %s, expected %s%s%.*s", argv[0], d, want, l ? "; stderr: " : "",
+                   (int)(l > 300 ? 300 : l), se);
+    }
+    if (!res && has_kv(a, "contains")) {
+        char want_s[STRVAL];
+        if (get_str(c, a, "contains", NULL, want_s, sizeof want_s) < 0) res = -1;
+        else if (!strstr(so, want_s)) res = fail(c, "the output of %s lacks \"%s\"", argv[0], want_s);
+    }
+    if (!res && has_kv(a, "lacks")) {
+        char want_s[STRVAL];
+        if (get_str(c, a, "lacks", NULL, want_s, sizeof want_s) < 0) res = -1;
+        else if (strstr(so, want_s)) res = fail(c, "the output of %s has \"%s\"", argv[0], want_s);
+    }
+    if (!res && has_kv(a, "out")) {
+        const char *v = a->kv[kv_index(a, "out")].val;
+        if (v[0] != '$') res = fail(c, "out= must name a variable ($name)");
+        else var_set_str(c, v, so);
+    }
+    if (!res && has_kv(a, "err")) {
+        const char *v = a->kv[kv_index(a, "err")].val;
+        if (v[0] != '$') res = fail(c, "err= must name a variable ($name)");
+        else var_set_str(c, v, se);
+    }
+    free(so);
+    free(se);
+    return res;
+}
+
+/* json_get $var SOURCE KEY: the value of the first "KEY": in the text of
+ * SOURCE (a string variable, e.g. an exec out=), as a number or a string */
+static int c_json_get(ctx_t *c, args_t *a)
+{
+    var_t *src;
+    const char *p, *key;
+    char pat[256];
+    if (a->npos != 3 || a->pos[0]->s[0] != '$' || a->pos[1]->s[0] != '$')
+        return fail(c, "json_get $var $source KEY");
+    src = var_find(c, a->pos[1]->s);
+    if (!src || src->type != VT_STR) return fail(c, "%s is not a string variable", a->pos[1]->s);
+    key = a->pos[2]->s;
+    snprintf(pat, sizeof pat, "\"%s\"", key);
+    for (p = strstr(src->s, pat); p; p = strstr(p + 1, pat)) {
+        const char *q = p + strlen(pat);
+        while (isspace((unsigned char)*q)) q++;
+        if (*q != ':') continue;
+        q++;
+        while (isspace((unsigned char)*q)) q++;
+        if (*q == '"') {
+            char buf[STRVAL];
+            size_t o = 0;
+            for (q++; *q && *q != '"' && o + 8 < sizeof buf; q++) {
+                if (*q == '\\' && q[1]) {
+                    q++;
+                    switch (*q) {
+                    case 'n': buf[o++] = '\n'; break;
+                    case 't': buf[o++] = '\t'; break;
+                    case 'r': buf[o++] = '\r'; break;
+                    case 'b': buf[o++] = '\b'; break;
+                    case 'f': buf[o++] = '\f'; break;
+                    case 'u': {
+                        unsigned cp = 0;
+                        int k;
+                        for (k = 1; k <= 4 && hexval(q[k]) >= 0; k++) cp = cp * 16 + (unsigned)hexval(q[k]);
+                        if (k != 5) return fail(c, "json_get %s: bad \\u escape", key);
+                        q += 4;
+                        if (cp < 0x80) buf[o++] = (char)cp;
+                        else if (cp < 0x800) {
+                            buf[o++] = (char)(0xC0 | (cp >> 6));
+                            buf[o++] = (char)(0x80 | (cp & 0x3F));
+                        } else {
+                            buf[o++] = (char)(0xE0 | (cp >> 12));
+                            buf[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                            buf[o++] = (char)(0x80 | (cp & 0x3F));
+                        }
+                        break;
+                    }
+                    default: buf[o++] = *q; break;
+                    }
+                } else {
+                    buf[o++] = *q;
+                }
+            }
+            if (*q != '"') return fail(c, "json_get %s: unterminated string", key);
+            buf[o] = '\0';
+            var_set_str(c, a->pos[0]->s, buf);
+            note(c, "%s = \"%s\"", a->pos[0]->s, buf);
+            return 0;
+        }
+        if (isdigit((unsigned char)*q)) {
+            char *end;
+            unsigned long long v;
+            errno = 0;
+            v = strtoull(q, &end, 10);
+            if (errno || *end == '.' || *end == 'e' || *end == 'E')
+                return fail(c, "json_get %s: %.40s is not an unsigned integer", key, q);
+            var_set_int(c, a->pos[0]->s, v);
+            note(c, "%s = %llu", a->pos[0]->s, v);
+            return 0;
+        }
+        if (!strncmp(q, "true", 4) || !strncmp(q, "false", 5)) {
+            var_set_int(c, a->pos[0]->s, q[0] == 't');
+            note(c, "%s = %d", a->pos[0]->s, q[0] == 't');
+            return 0;
+        }
+        return fail(c, "json_get %s: unsupported value %.40s", key, q);
+    }
+    return fail(c, "json_get: no key \"%s\" in %s (%.200s)", key, a->pos[1]->s, src->s);
 }
 
 /* ================================================================== */
@@ -2889,13 +3601,13 @@ static const struct {
     { "open_image", c_open_image, "lsu name date imgflags mode null", 0 },
     { "close_image", c_close_image, "flags", 0 },
     { "write_image", c_write_image, "len off seed null", 0 },
-    { "write_data", c_write_data, "size bs off seed flush_every", 0 },
+    { "write_data", c_write_data, "size bs off seed comp flush_every", 0 },
     { "flush", c_flush, "", 0 },
-    { "read_image", c_read_image, "len off seed got null", 0 },
-    { "verify_data", c_verify_data, "size bs off at seed", 0 },
-    { "read_random", c_read_random, "size seed count maxlen rng", 0 },
-    { "sha1_image", c_sha1_image, "seed bs", 0 },
-    { "verify_image", c_verify_image, "lsu name date seed size bs random maxlen", 0 },
+    { "read_image", c_read_image, "len off seed comp got null", 0 },
+    { "verify_data", c_verify_data, "size bs off at seed comp", 0 },
+    { "read_random", c_read_random, "size seed comp count maxlen rng", 0 },
+    { "sha1_image", c_sha1_image, "seed comp bs", 0 },
+    { "verify_image", c_verify_image, "lsu name date seed comp size bs random maxlen", 0 },
     { "delete_image", c_delete_image, "lsu name date imgflags async null", 0 },
     { "get_image_prop", c_get_image_prop, "null", 0 },
     { "get_image_prop_byname", c_get_image_prop_byname, "lsu name date imgflags null", 0 },
@@ -2903,6 +3615,7 @@ static const struct {
     { "list_image", c_list_image, "null", 0 },
     { "close_image_list", c_close_image_list, "", 0 },
     { "images", c_images, "lsu", 0 },
+    { "verify_all", c_verify_all, "lsu count random bs", 0 },
     { "write_image_meta", c_write_meta, "off len text seed null", 0 },
     { "write_meta", c_write_meta, "off len text seed null", 0 },
     { "read_image_meta", c_read_meta, "off len text seed got null", 0 },
@@ -2914,7 +3627,8 @@ static const struct {
     { "set", c_set, NULL, 0 },
     { "assert", c_assert, NULL, 0 },
     { "print", c_print, NULL, 0 },
-    { "pattern_sha1", c_pattern_sha1, "seed size", 0 },
+    { "pattern_sha1", c_pattern_sha1, "seed comp size", 0 },
+    { "compose", c_compose, "", 0 },
     { "sleep", c_sleep, "", 0 },
     { "touch", c_touch, "", 0 },
     { "rm", c_rm, "", 0 },
@@ -2932,6 +3646,8 @@ static const struct {
     { "fork", c_fork, NULL, 0 },
     { "wait", c_wait, "timeout", 0 },
     { "kill", c_kill, "", 0 },
+    { "exec", c_exec, NULL, 0 },
+    { "json_get", c_json_get, "", 0 },
 };
 
 static int exec_line(ctx_t *c, line_t *ln, toks_t *T)
@@ -3005,6 +3721,26 @@ static int exec_block(ctx_t *c, int from, int to)
             i = end;
             continue;
         }
+        if (!strcmp(ln->kw, "if")) {
+            /* if LEFT OP RIGHT ... [else ...] endif */
+            int end = match_end(p, i, "if", "endif"), els = find_else(p, i, end), ok;
+            char desc[STRVAL * 2 + 512];
+            if (tokenize(c, ln->text, T)) {
+                free(T);
+                return -1;
+            }
+            if (eval_cond(c, &T->t[1], T->n - 1, &ok, desc, sizeof desc)) {
+                free(T);
+                return -1;
+            }
+            out(c, "L%-3d %s  => %s: %s", ln->no, T->text + strspn(T->text, " \t"), ok ? "true" : "false", desc);
+            if (ok ? exec_block(c, i + 1, els >= 0 ? els : end) : els >= 0 ? exec_block(c, els + 1, end) : 0) {
+                free(T);
+                return -1;
+            }
+            i = end;
+            continue;
+        }
         if (!strcmp(ln->kw, "endfor") || !strcmp(ln->kw, "endsection")) continue;
         if (tokenize(c, ln->text, T)) {
             free(T);
@@ -3027,10 +3763,10 @@ static int exec_block(ctx_t *c, int from, int to)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: replay [--plugin PATH] [--server DIR] [--work DIR] [--seed N] [--who LABEL]\n"
-            "              [--stats FILE] [--section NAME] FILE [name=value ...]\n"
-            "       replay --run [--plugin PATH] [--root DIR] [--timeout S] [--timeout-scale F]\n"
-            "              [--wrap \"CMD ARGS\"] FILE...\n");
+            "usage: replay [--plugin PATH] [--cli PATH] [--server DIR] [--work DIR] [--seed N]\n"
+            "              [--who LABEL] [--stats FILE] [--section NAME] FILE [name=value ...]\n"
+            "       replay --run [--plugin PATH] [--cli PATH] [--root DIR] [--timeout S]\n"
+            "              [--timeout-scale F] [--wrap \"CMD ARGS\"] FILE...\n");
     exit(2);
 }
 
@@ -3050,7 +3786,7 @@ static void resolve_self(const char *argv0)
 
 int main(int argc, char **argv)
 {
-    const char *section = NULL, *file = NULL, *server = NULL, *work = NULL;
+    const char *section = NULL, *file = NULL, *server = NULL, *work = NULL, *cli = NULL;
     char err[4096], missing[4096];
     prog_t *prog;
     ctx_t *c;
@@ -3073,6 +3809,7 @@ int main(int argc, char **argv)
         else if (!strcmp(o, "--stats") && i + 1 < argc) g_stats = argv[++i];
         else if (!strcmp(o, "--section") && i + 1 < argc) section = argv[++i];
         else if (!strcmp(o, "--t0") && i + 1 < argc) g_t0 = atof(argv[++i]);
+        else if (!strcmp(o, "--cli") && i + 1 < argc) cli = argv[++i];
         else if (o[0] == '-') usage();
         else if (!file) file = o;
         else if (!strchr(o, '=')) usage();
@@ -3083,6 +3820,17 @@ int main(int argc, char **argv)
         /* the plugin path must survive chdir-free exec of children */
         char *rp = realpath(g_plugin, NULL);
         if (rp) g_plugin = rp;
+    }
+    {
+        /* the administrator's CLI for `exec combstore ...`; spawned
+         * processes inherit it through the environment */
+        char *rp;
+        if (!cli) cli = getenv("COMBSTORE_BIN");
+        if (!cli || !*cli) cli = "../target/release/combstore";
+        rp = realpath(cli, NULL);
+        snprintf(g_cli, sizeof g_cli, "%s", rp ? rp : cli);
+        free(rp);
+        setenv("COMBSTORE_BIN", g_cli, 1);
     }
     if (!server) {
         char tmpl[] = "/tmp/replay.XXXXXX";

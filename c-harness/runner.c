@@ -3,7 +3,7 @@
  * process group with a time limit, so a crash or a hang of the plugin shows
  * as FAIL for that scenario and the run goes on.
  *
- *   replay --run [--plugin PATH] [--root DIR] [--timeout S]
+ *   replay --run [--plugin PATH] [--cli PATH] [--root DIR] [--timeout S]
  *                [--timeout-scale F] [--wrap "CMD ARGS..."] FILE...
  *
  * For each FILE (in the order given; the Makefile sorts them) the runner
@@ -15,6 +15,8 @@
  * every scenario passed.
  *
  * A scenario may set its own limit with a line "timeout SECONDS".
+ * --cli names the administrator's CLI (`exec combstore ...` in scenarios);
+ * it is handed down as $COMBSTORE_BIN.
  */
 #define _GNU_SOURCE
 #include "replay.h"
@@ -101,7 +103,7 @@ static void sleep_ms(long ms)
 int runner_main(int argc, char **argv, const char *self)
 {
     const char *plugin = getenv("COMBSTORE_PLUGIN");
-    const char *root = NULL;
+    const char *root = NULL, *cli = getenv("COMBSTORE_BIN");
     double timeout = 120, scale = 1;
     char *wrapv[64];
     int nwrap = 0, i, passed = 0, failed = 0;
@@ -111,6 +113,7 @@ int runner_main(int argc, char **argv, const char *self)
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--plugin") && i + 1 < argc) plugin = argv[++i];
         else if (!strcmp(argv[i], "--root") && i + 1 < argc) root = argv[++i];
+        else if (!strcmp(argv[i], "--cli") && i + 1 < argc) cli = argv[++i];
         else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) timeout = atof(argv[++i]);
         else if (!strcmp(argv[i], "--timeout-scale") && i + 1 < argc) scale = atof(argv[++i]);
         else if (!strcmp(argv[i], "--wrap") && i + 1 < argc) {
@@ -145,7 +148,15 @@ int runner_main(int argc, char **argv, const char *self)
         }
         plugin = rp;
     }
-    printf("plugin %s\nserver dirs under %s\n", plugin, root);
+    if (!cli || !*cli) cli = "../target/release/combstore";
+    {
+        char *rp = realpath(cli, NULL);
+        setenv("COMBSTORE_BIN", rp ? rp : cli, 1);
+        printf("plugin %s\ncli    %s%s\n", plugin, rp ? rp : cli,
+               rp && access(rp, X_OK) == 0 ? "" : " (missing: scenarios that run it will fail)");
+        free(rp);
+    }
+    printf("server dirs under %s\n", root);
     fflush(stdout);
 
     for (; i < argc; i++) {
