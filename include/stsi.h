@@ -54,6 +54,8 @@ extern "C" {
 #define STS_MAX_OBJID 48            /* 32 lower-case hex digits + NUL, padded */
 #define STS_MAX_SHA1_HEX 48         /* 40 lower-case hex digits + NUL, padded */
 #define STS_MAX_PLUGIN_STR 64
+#define STS_MAX_OPNAME 128          /* named asynchronous operations */
+#define STS_MAX_EVTEXT 256          /* sts_event_t.ev_text */
 #define STS_MAX_USER 64
 #define STS_MAX_SECRET 256
 #define STS_MAX_IO_SIZE (1024u * 1024u * 1024u)       /* one read or write */
@@ -108,6 +110,10 @@ extern "C" {
 #define STS_ENOTSUP 31     /* the operation is not supported by this plugin */
 #define STS_EXDEV 32       /* the operation needs both images on one server
                               (stsp_include_in_image) */
+#define STS_ENOOP 33       /* no asynchronous operation of that name */
+#define STS_ECANCELED 34   /* the asynchronous operation was cancelled */
+#define STS_EOPFAILED 35   /* the asynchronous operation failed; its event
+                              carries the cause (ev_status) */
 
 /* 40-59: storage */
 #define STS_ENOSPC 40      /* no space left on the filesystem or in the LSU */
@@ -145,6 +151,28 @@ extern "C" {
 /* stsp_close_image flags */
 #define STS_CLOSEF_IH_INCOMPLETE 0x0u /* checkpoint: the image may be reopened */
 #define STS_CLOSEF_IH_COMPLETE 0x1u   /* normal completion */
+
+/* Timeouts in milliseconds for stsp_get_event and stsp_named_async_wait */
+#define STS_TIMEOUT_NONE 0u              /* do not wait */
+#define STS_TIMEOUT_INFINITE 0xffffffffu /* wait as long as it takes */
+
+/* sts_event_t.ev_type. Events are stored rows of the server's catalog:
+ * every process with the server open sees them, and they outlive the
+ * process that raised them until stsp_delete_event acknowledges them. */
+#define STS_EVT_ASYNC_DONE 1    /* an asynchronous copy finished: ev_status is
+                                   STS_EOK, STS_ECANCELED, or the failure's
+                                   code (an operation whose process died is
+                                   STS_EOPFAILED); ev_op_id / ev_op_name name
+                                   it; ev_lsu/ev_image name the target;
+                                   ev_bytes the bytes of the target image */
+#define STS_EVT_DELETE_DONE 2   /* an asynchronous delete finished: ev_status
+                                   STS_EOK or the failure's code; ev_lsu and
+                                   ev_image name the image */
+#define STS_EVT_LABEL 3         /* an LSU's label changed: ev_lsu, ev_text =
+                                   the new label */
+#define STS_EVT_LOW_SPACE 4     /* an LSU's filesystem fell below its low-space
+                                   threshold: ev_lsu; ev_bytes = free bytes;
+                                   raised once per crossing */
 
 /* stsp_copy_extent flags (optimized duplication) */
 #define STS_CX_APPEND 0x1u     /* append to the target; to_offset is ignored */
@@ -207,6 +235,7 @@ typedef struct sts_server_s *sts_server_handle_t;
 typedef struct sts_image_s *sts_image_handle_t;
 typedef struct sts_lsu_list_s *sts_lsu_list_handle_t;
 typedef struct sts_image_list_s *sts_image_list_handle_t;
+typedef struct sts_evchannel_s *sts_evchannel_handle_t;
 
 /* ------------------------------------------------------------------ */
 /* Structures                                                          */
@@ -293,6 +322,20 @@ typedef struct {
     sts_uint32_t srv_api_version;         /* API version in use */
 } sts_server_info_t;
 
+/* An event, filled by stsp_get_event. 848 bytes. */
+typedef struct {
+    sts_uint64_t ev_id;            /* unique on the server; pass to stsp_delete_event */
+    sts_uint64_t ev_time_ms;       /* when it was raised, ms since the epoch */
+    sts_uint64_t ev_op_id;         /* STS_EVT_ASYNC_DONE: the operation's id */
+    sts_uint64_t ev_bytes;         /* see the event type */
+    sts_uint32_t ev_type;          /* STS_EVT_* */
+    sts_int32_t ev_status;         /* STS_EOK or an STS_E* code */
+    sts_lsu_name_t ev_lsu;
+    sts_image_def_t ev_image;
+    char ev_op_name[STS_MAX_OPNAME]; /* "" for unnamed operations */
+    char ev_text[STS_MAX_EVTEXT];  /* human-readable detail */
+} sts_event_t;
+
 /* C99 compile-time size checks (a negative array size fails to compile). */
 #define STS_STATIC_ASSERT(cond, tag) typedef char sts_static_assert_##tag[(cond) ? 1 : -1]
 STS_STATIC_ASSERT(sizeof(sts_plugin_info_t) == 208, plugin_info);
@@ -304,6 +347,7 @@ STS_STATIC_ASSERT(sizeof(sts_stat_t) == 32, stat);
 STS_STATIC_ASSERT(sizeof(sts_image_info_t) == 568, image_info);
 STS_STATIC_ASSERT(sizeof(sts_lsu_info_t) == 296, lsu_info);
 STS_STATIC_ASSERT(sizeof(sts_server_info_t) == 1072, server_info);
+STS_STATIC_ASSERT(sizeof(sts_event_t) == 848, event);
 
 #ifdef __cplusplus
 }

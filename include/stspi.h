@@ -275,7 +275,11 @@ STS_EXPORT int stsp_read_image(sts_image_handle_t ih, void *buf, sts_uint64_t le
  * stsp_delete_image - delete an image and its metadata. Stored bytes no
  * other image refers to are freed (see lsu_flags for how). All or
  * nothing: after an error the image is intact.
- *   asyncflag  accepted; the deletion is complete when the call returns.
+ *   asyncflag  0: the deletion is complete when the call returns.
+ *              Non-zero: the call checks the request (LSU, name, image
+ *              exists and is not open for writing) and returns; the
+ *              deletion, still all or nothing, runs in the background and
+ *              raises STS_EVT_DELETE_DONE with its result.
  * Readers already open see correct bytes or STS_ENOENT (stsp_read_image).
  * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_ENAME; STS_EINVAL
  * (img_flags); STS_ENOLSU; STS_ENOENT; STS_EBUSY (open for writing by a
@@ -337,8 +341,10 @@ STS_EXPORT int stsp_get_image_prop_byname(const sts_lsu_t *lsu, const sts_image_
  *   cred         may be NULL, as for stsp_open_server.
  *   target_sh    out: a target handle. It is valid only for
  *                stsp_create_image, stsp_open_image, stsp_copy_image,
- *                stsp_get_server_prop and stsp_close_server (and, later,
- *                the asynchronous copies); any other use gives STS_EMODE.
+ *                stsp_async_copy_image, stsp_named_async_copy_image,
+ *                stsp_named_async_wait, stsp_named_async_cancel,
+ *                stsp_get_server_prop and stsp_close_server; any other use
+ *                gives STS_EMODE.
  * Returns the codes of stsp_open_server, and STS_EHANDLE (source_sh).
  */
 STS_EXPORT int stsp_open_target_server(sts_server_handle_t source_sh, const char *target_name,
@@ -405,6 +411,111 @@ STS_EXPORT int stsp_copy_image(const sts_lsu_t *to_lsu, const sts_image_def_t *t
 STS_EXPORT int stsp_include_in_image(sts_image_handle_t from_image, sts_image_handle_t to_image,
                                      sts_uint64_t from_offset, sts_uint64_t to_offset,
                                      sts_uint64_t len, int flags, sts_uint64_t *bytesincluded);
+
+/* ================================================================== */
+/* Events and asynchronous operations (seed 000, part III, slide 22)  */
+/*                                                                    */
+/* Event model: stored and pulled. Each event is a row in the         */
+/* server's catalog, so every process with the server open sees it    */
+/* and it outlives the process that raised it; a channel is a cursor  */
+/* over those rows with a blocking get; stsp_delete_event             */
+/* acknowledges an event for the whole server. Operations run on a    */
+/* pool of worker threads inside the process that started them; their */
+/* state is a catalog row too, so any process can wait for or cancel  */
+/* a named operation. If that process dies, the next open of the      */
+/* server marks its running operations failed (STS_EOPFAILED, with an */
+/* event): never lost silently, never done twice, and a half-copied   */
+/* target never lists as complete (it is deleted).                    */
+/* ================================================================== */
+
+/*
+ * stsp_open_evchannel - open a channel that delivers the server's
+ * events, oldest first, starting with those stored (not yet deleted)
+ * when it opens. Each channel keeps its own position.
+ *   evc  out: the channel; close it with stsp_close_evchannel.
+ * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_EMODE (target handle).
+ */
+STS_EXPORT int stsp_open_evchannel(sts_server_handle_t sh, sts_evchannel_handle_t *evc);
+
+/*
+ * stsp_get_event - the channel's next event.
+ *   timeout_ms  how long to wait for one: STS_TIMEOUT_NONE,
+ *               STS_TIMEOUT_INFINITE, or milliseconds.
+ *   ev          out: the event.
+ * Returns STS_EOK; STS_ENO_MORE (no event arrived within the timeout);
+ * STS_ENULL; STS_EHANDLE (unknown or closed channel); STS_EIO.
+ */
+STS_EXPORT int stsp_get_event(sts_evchannel_handle_t evc, sts_uint32_t timeout_ms, sts_event_t *ev);
+
+/*
+ * stsp_delete_event - acknowledge an event: it is removed from the server
+ * and no channel delivers it again.
+ * Returns STS_EOK; STS_ENOENT (no such event, or already deleted);
+ * STS_ENULL; STS_EHANDLE; STS_EIO.
+ */
+STS_EXPORT int stsp_delete_event(sts_evchannel_handle_t evc, sts_uint64_t ev_id);
+
+/* stsp_close_evchannel - Returns STS_EOK; STS_ENULL; STS_EHANDLE. */
+STS_EXPORT int stsp_close_evchannel(sts_evchannel_handle_t evc);
+
+/*
+ * stsp_async_copy_image - start stsp_copy_image in the background and
+ * return at once. The arguments are checked first (the codes of
+ * stsp_copy_image for names, LSUs, an existing target, a missing or
+ * incomplete source); the copy's result comes as STS_EVT_ASYNC_DONE.
+ *   op_id  out: the operation's id (also in its event).
+ * Returns STS_EOK or the codes of stsp_copy_image.
+ */
+STS_EXPORT int stsp_async_copy_image(const sts_lsu_t *to_lsu, const sts_image_def_t *to_def,
+                                     const sts_lsu_t *from_lsu, const sts_image_def_t *from_def,
+                                     int flags, sts_uint64_t *op_id);
+
+/*
+ * stsp_named_async_copy_image - as stsp_async_copy_image, under a name
+ * by which any process with the server open can wait for it or cancel it.
+ *   op_name  NUL-terminated, name rules as for images, at most
+ *            STS_MAX_OPNAME - 1 bytes; no running operation on the target
+ *            server may have it (STS_EEXIST).
+ * Returns STS_EOK; STS_ENAME; STS_EEXIST; or the codes of stsp_copy_image.
+ */
+STS_EXPORT int stsp_named_async_copy_image(const sts_lsu_t *to_lsu, const sts_image_def_t *to_def,
+                                           const sts_lsu_t *from_lsu, const sts_image_def_t *from_def,
+                                           int flags, const char *op_name);
+
+/*
+ * stsp_named_async_wait - wait for the latest operation of that name on
+ * the server to finish.
+ *   sh          the server the operation copies to (any handle on it).
+ *   timeout_ms  as for stsp_get_event.
+ *   op_status   out (when it finished): STS_EOK, STS_ECANCELED, or the
+ *               code it failed with.
+ * Returns STS_EOK (finished and succeeded); STS_ECANCELED (it was
+ * cancelled); STS_EOPFAILED (it failed; see op_status); STS_ETIMEDOUT
+ * (still running); STS_ENOOP (no operation of that name); STS_ENAME;
+ * STS_ENULL; STS_EHANDLE; STS_EIO.
+ */
+STS_EXPORT int stsp_named_async_wait(sts_server_handle_t sh, const char *op_name, sts_uint32_t timeout_ms,
+                                     int *op_status);
+
+/*
+ * stsp_named_async_cancel - ask the running operation of that name to
+ * stop. It stops at its next check (at least every 16 MiB copied); no
+ * target image remains of it, its space is freed, and its event carries
+ * STS_ECANCELED. A copy that finished before it saw the request stays.
+ * Returns STS_EOK (request recorded); STS_ENOOP (no running operation of
+ * that name); STS_ENAME; STS_ENULL; STS_EHANDLE; STS_EIO.
+ */
+STS_EXPORT int stsp_named_async_cancel(sts_server_handle_t sh, const char *op_name);
+
+/*
+ * stsp_label_lsu - set an LSU's label (lsu_label in its properties) and
+ * raise STS_EVT_LABEL.
+ *   label  NUL-terminated, at most STS_MAX_LABEL - 1 bytes, no control
+ *          characters (STS_ENAME otherwise).
+ * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_EMODE; STS_ENAME; STS_ENOLSU;
+ * STS_EIO.
+ */
+STS_EXPORT int stsp_label_lsu(const sts_lsu_t *lsu, const char *label);
 
 /* ================================================================== */
 /* Image metadata (application-defined bytes kept with the image)     */

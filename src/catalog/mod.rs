@@ -7,6 +7,7 @@
 //! stuck peer into [`Error::Timeout`] instead of a hang.
 
 pub mod audit;
+pub mod events;
 
 use std::path::Path;
 use std::time::Duration;
@@ -119,11 +120,11 @@ pub struct FreeRange {
     pub len: u64,
 }
 
-fn u(v: i64) -> u64 {
+pub(crate) fn u(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-fn i(v: u64) -> i64 {
+pub(crate) fn i(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
@@ -727,7 +728,8 @@ pub fn owned_segments(conn: &Connection, owner: &str) -> Result<Vec<(i64, u64)>>
 /// Catalog errors.
 pub fn owner_tokens(conn: &Connection) -> Result<Vec<String>> {
     let mut st = conn.prepare(
-        "SELECT writer FROM images WHERE writer IS NOT NULL UNION SELECT owner FROM segments WHERE owner IS NOT NULL",
+        "SELECT writer FROM images WHERE writer IS NOT NULL UNION SELECT owner FROM segments WHERE owner IS NOT NULL
+         UNION SELECT owner FROM ops WHERE state = 0",
     )?;
     let rows = st
         .query_map([], |r| r.get(0))?

@@ -15,7 +15,9 @@ CREATE TABLE IF NOT EXISTS lsus (
     used       INTEGER NOT NULL DEFAULT 0,   -- sum of images.size
     used_phys  INTEGER NOT NULL DEFAULT 0,   -- sum of aligned chunk lengths
     images     INTEGER NOT NULL DEFAULT 0,
-    created_ms INTEGER NOT NULL
+    created_ms INTEGER NOT NULL,
+    low_space_pct INTEGER NOT NULL DEFAULT 10,  -- free space threshold, % of the filesystem
+    low_space  INTEGER NOT NULL DEFAULT 0       -- 1 while below it (an event was raised)
 );
 
 -- state: 0 writing, 1 incomplete, 2 aborted (abnormal, resumable),
@@ -106,3 +108,38 @@ WHEN OLD.lsu_id <> NEW.lsu_id BEGIN
     UPDATE lsus SET used_phys = used_phys - ((OLD.len + 4095) / 4096) * 4096 WHERE id = OLD.lsu_id;
     UPDATE lsus SET used_phys = used_phys + ((NEW.len + 4095) / 4096) * 4096 WHERE id = NEW.lsu_id;
 END;
+
+-- Events: a server-wide queue every process sees (STS_EVT_* types).
+-- outcome: 'ok', 'cancelled', 'died', or an error kind name.
+CREATE TABLE IF NOT EXISTS events (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind     INTEGER NOT NULL,
+    time_ms  INTEGER NOT NULL,
+    op_id    INTEGER NOT NULL DEFAULT 0,
+    op_name  TEXT NOT NULL DEFAULT '',
+    outcome  TEXT NOT NULL DEFAULT 'ok',
+    lsu      TEXT NOT NULL DEFAULT '',
+    basename TEXT NOT NULL DEFAULT '',
+    date     TEXT NOT NULL DEFAULT '',
+    bytes    INTEGER NOT NULL DEFAULT 0,
+    text     TEXT NOT NULL DEFAULT ''
+);
+
+-- Asynchronous operations. state: 0 running, 1 finished. The target (a
+-- copy's new image, or the image to delete) is (lsu, basename, date).
+CREATE TABLE IF NOT EXISTS ops (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    name        TEXT,
+    kind        TEXT NOT NULL,
+    state       INTEGER NOT NULL DEFAULT 0,
+    outcome     TEXT NOT NULL DEFAULT '',
+    owner       TEXT NOT NULL,
+    cancel      INTEGER NOT NULL DEFAULT 0,
+    lsu         TEXT NOT NULL,
+    basename    TEXT NOT NULL,
+    date        TEXT NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    finished_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX IF NOT EXISTS ops_running_name ON ops (name) WHERE state = 0 AND name IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ops_name ON ops (name, id);

@@ -49,6 +49,12 @@ pub enum Error {
     Auth,
     /// The operation needs both images on one server.
     CrossServer(String),
+    /// No asynchronous operation of that name (running, for cancel).
+    NoOp(String),
+    /// No event of that id.
+    NoEvent(u64),
+    /// The operation was cancelled.
+    Cancelled,
     /// No space on the filesystem.
     NoSpace(String),
     /// An I/O error on a named object.
@@ -70,6 +76,36 @@ impl Error {
         match source.raw_os_error() {
             Some(libc::ENOSPC) | Some(libc::EDQUOT) => Error::NoSpace(what),
             _ => Error::Io { what, source },
+        }
+    }
+
+    /// The error's kind: stable, storable (async operation outcomes are
+    /// catalog rows), and what the C boundary maps to a code.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Invalid(_) => ErrorKind::Invalid,
+            Error::Name(_) => ErrorKind::Name,
+            Error::Align => ErrorKind::Align,
+            Error::Range(_) => ErrorKind::Range,
+            Error::TooBig(_) => ErrorKind::TooBig,
+            Error::NoServer(_) => ErrorKind::NoServer,
+            Error::NoLsu(_) => ErrorKind::NoLsu,
+            Error::NoImage(_) | Error::NoEvent(_) => ErrorKind::NoImage,
+            Error::Exists(_) => ErrorKind::Exists,
+            Error::Busy(_) => ErrorKind::Busy,
+            Error::Complete(_) => ErrorKind::Complete,
+            Error::NotComplete(_) => ErrorKind::NotComplete,
+            Error::Broken(_) => ErrorKind::Broken,
+            Error::Mode(_) => ErrorKind::Mode,
+            Error::Auth => ErrorKind::Auth,
+            Error::CrossServer(_) => ErrorKind::CrossServer,
+            Error::NoOp(_) => ErrorKind::NoOp,
+            Error::Cancelled => ErrorKind::Cancelled,
+            Error::NoSpace(_) => ErrorKind::NoSpace,
+            Error::Io { .. } | Error::Catalog(_) => ErrorKind::Io,
+            Error::Corrupt(_) => ErrorKind::Corrupt,
+            Error::PreviousIo => ErrorKind::PreviousIo,
+            Error::Timeout => ErrorKind::Timeout,
         }
     }
 
@@ -98,6 +134,9 @@ impl fmt::Display for Error {
             Error::Mode(s) => write!(f, "not allowed in this handle's mode: {s}"),
             Error::Auth => write!(f, "credentials do not match"),
             Error::CrossServer(s) => write!(f, "images are on different servers: {s}"),
+            Error::NoOp(s) => write!(f, "no asynchronous operation named {s:?}"),
+            Error::NoEvent(id) => write!(f, "no event #{id}"),
+            Error::Cancelled => write!(f, "cancelled"),
             Error::NoSpace(s) => write!(f, "no space left: {s}"),
             Error::Io { what, source } => write!(f, "I/O error on {what}: {source}"),
             Error::Corrupt(s) => write!(f, "corruption: {s}"),
@@ -133,5 +172,99 @@ impl From<rusqlite::Error> for Error {
             },
             _ => Error::Catalog(e),
         }
+    }
+}
+
+/// Kinds of [`Error`], with stable names (stored in the catalog).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    Invalid,
+    Name,
+    Align,
+    Range,
+    TooBig,
+    NoServer,
+    NoLsu,
+    NoImage,
+    Exists,
+    Busy,
+    Complete,
+    NotComplete,
+    Broken,
+    Mode,
+    Auth,
+    CrossServer,
+    NoOp,
+    Cancelled,
+    NoSpace,
+    Io,
+    Corrupt,
+    PreviousIo,
+    Timeout,
+}
+
+impl ErrorKind {
+    /// Every kind, for table-driven code and tests.
+    pub const ALL: [ErrorKind; 23] = [
+        ErrorKind::Invalid,
+        ErrorKind::Name,
+        ErrorKind::Align,
+        ErrorKind::Range,
+        ErrorKind::TooBig,
+        ErrorKind::NoServer,
+        ErrorKind::NoLsu,
+        ErrorKind::NoImage,
+        ErrorKind::Exists,
+        ErrorKind::Busy,
+        ErrorKind::Complete,
+        ErrorKind::NotComplete,
+        ErrorKind::Broken,
+        ErrorKind::Mode,
+        ErrorKind::Auth,
+        ErrorKind::CrossServer,
+        ErrorKind::NoOp,
+        ErrorKind::Cancelled,
+        ErrorKind::NoSpace,
+        ErrorKind::Io,
+        ErrorKind::Corrupt,
+        ErrorKind::PreviousIo,
+        ErrorKind::Timeout,
+    ];
+
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::Name => "name",
+            ErrorKind::Align => "align",
+            ErrorKind::Range => "range",
+            ErrorKind::TooBig => "too_big",
+            ErrorKind::NoServer => "no_server",
+            ErrorKind::NoLsu => "no_lsu",
+            ErrorKind::NoImage => "no_image",
+            ErrorKind::Exists => "exists",
+            ErrorKind::Busy => "busy",
+            ErrorKind::Complete => "complete",
+            ErrorKind::NotComplete => "not_complete",
+            ErrorKind::Broken => "broken",
+            ErrorKind::Mode => "mode",
+            ErrorKind::Auth => "auth",
+            ErrorKind::CrossServer => "cross_server",
+            ErrorKind::NoOp => "no_op",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::NoSpace => "no_space",
+            ErrorKind::Io => "io",
+            ErrorKind::Corrupt => "corrupt",
+            ErrorKind::PreviousIo => "previous_io",
+            ErrorKind::Timeout => "timeout",
+        }
+    }
+
+    /// The kind with a stored name (unknown names read as `Io`).
+    pub fn from_name(name: &str) -> ErrorKind {
+        ErrorKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .unwrap_or(ErrorKind::Io)
     }
 }

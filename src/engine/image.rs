@@ -614,7 +614,11 @@ impl ImageWriter {
         for seg in std::mem::take(&mut self.retired) {
             self.sh.return_segment(seg, false);
         }
-        self.sh.punch(&freed)
+        self.sh.punch(&freed)?;
+        if let Err(e) = self.sh.check_low_space(self.lsu_id) {
+            warn!("low-space check: {e}");
+        }
+        Ok(())
     }
 }
 

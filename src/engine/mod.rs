@@ -3,13 +3,16 @@
 
 pub mod audit;
 pub mod error;
+pub mod events;
 pub mod image;
 pub mod names;
+pub mod ops;
 pub mod server;
 
 pub use crate::catalog::ImageState;
 pub use audit::{CheckReport, Damaged, Finding, Severity, VerifyReport};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
+pub use events::{Event, EventKind, Outcome};
 pub use image::{BLOCK_SIZE, ImageInfo, ImageReader, ImageWriter, MAX_IO};
 pub use names::ImageName;
 pub use server::{LsuInfo, MAX_META, Server};

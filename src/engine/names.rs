@@ -54,6 +54,17 @@ pub fn check_lsu(name: &str) -> Result<()> {
     check(name, MAX_LSU_NAME, false, "LSU name")
 }
 
+/// Longest asynchronous operation name in bytes.
+pub const MAX_OP_NAME: usize = 127;
+
+/// Validates an asynchronous operation's name.
+///
+/// # Errors
+/// [`Error::Name`] when it breaks the rules.
+pub fn check_op(name: &str) -> Result<()> {
+    check(name, MAX_OP_NAME, false, "operation name")
+}
+
 /// Validates raw bytes (already cut at NUL) as a name.
 ///
 /// # Errors

@@ -28,6 +28,8 @@ use crate::store::segment::{self, HEADER_LEN, SegmentFile};
 
 /// A segment is sealed (never appended again) once it reaches this size.
 pub const SEGMENT_TARGET: u64 = 1 << 30;
+/// A streamed copy checks for cancellation (and commits) this often.
+pub const CANCEL_STEP: u64 = 16 << 20;
 /// Largest image metadata, in bytes.
 pub const MAX_META: u64 = 8 << 20;
 
@@ -201,9 +203,13 @@ impl Server {
                 }
             }
             catalog::release_segments(&tx, token)?;
+            let failed_ops = super::ops::fail_ops_of(&tx, token)?;
             tx.commit()?;
             drop(conn);
             dead.forget();
+            if failed_ops > 0 {
+                super::events::notify();
+            }
             sh.punch(&freed)?;
         }
         let pending = catalog::pending_free_ranges(&sh.catalog.lock())?;
@@ -247,7 +253,48 @@ impl Server {
         let mut conn = self.shared.catalog.lock();
         let tx = catalog::write_txn(&mut conn)?;
         catalog::set_lsu_label(&tx, name, label)?;
+        let row = catalog::events::EventRow {
+            lsu: name.to_owned(),
+            text: label.to_owned(),
+            ..Default::default()
+        };
+        super::events::raise(&tx, super::events::EventKind::Label, row)?;
+        tx.commit()?;
+        drop(conn);
+        super::events::notify();
+        Ok(())
+    }
+
+    /// Sets the free-space threshold (percent of the filesystem) below
+    /// which the LSU raises a low-space event.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] above 100; [`Error::NoLsu`]; catalog errors.
+    pub fn set_low_space_pct(&self, name: &str, pct: u64) -> Result<()> {
+        if pct > 100 {
+            return Err(Error::Invalid(format!(
+                "low-space threshold {pct}% is above 100%"
+            )));
+        }
+        let mut conn = self.shared.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        catalog::events::set_low_space_pct(&tx, name, pct)?;
         Ok(tx.commit()?)
+    }
+
+    /// True if the image is open for writing by a live handle.
+    ///
+    /// # Errors
+    /// [`Error::NoLsu`], [`Error::NoImage`]; catalog errors.
+    pub fn image_busy(&self, lsu: &str, name: &ImageName) -> Result<bool> {
+        let writer = {
+            let conn = self.shared.catalog.lock();
+            let lsu_row = catalog::lsu(&conn, lsu)?;
+            catalog::image_by_name(&conn, lsu_row.id, name)?
+                .ok_or_else(|| Error::NoImage(name.to_string()))?
+                .writer
+        };
+        self.writer_alive(writer.as_deref())
     }
 
     /// Properties of an LSU. Capacity is the filesystem's size unless a
@@ -379,6 +426,27 @@ impl Server {
         from_lsu: &str,
         from_name: &ImageName,
     ) -> Result<()> {
+        self.copy_image_with(to_lsu, to_name, src, from_lsu, from_name, &|| false)
+    }
+
+    /// [`Server::copy_image`], checking `cancelled` before it starts and
+    /// between every [`CANCEL_STEP`] bytes streamed; a cancelled copy
+    /// leaves no target and returns [`Error::Cancelled`].
+    ///
+    /// # Errors
+    /// As [`Server::copy_image`]; [`Error::Cancelled`].
+    pub fn copy_image_with(
+        &self,
+        to_lsu: &str,
+        to_name: &ImageName,
+        src: &Server,
+        from_lsu: &str,
+        from_name: &ImageName,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<()> {
+        if cancelled() {
+            return Err(Error::Cancelled);
+        }
         if self.shared.uuid == src.shared.uuid {
             return self.share_image(to_lsu, to_name, from_lsu, from_name);
         }
@@ -389,10 +457,25 @@ impl Server {
         let mut writer = self.create_image(to_lsu, to_name)?;
         let copied = (|| {
             writer.mark_temporary()?;
-            writer.copy_from(&mut reader, 0, 0, source.size, false)?;
+            let mut off = 0;
+            while off < source.size {
+                if cancelled() {
+                    return Err(Error::Cancelled);
+                }
+                let n = (source.size - off).min(CANCEL_STEP);
+                writer.copy_from(&mut reader, off, off, n, false)?;
+                off += n;
+            }
             writer.write_meta(0, &meta[..meta_len])
         })();
-        let result = copied.and_then(|()| writer.close(true)).and_then(|()| {
+        let closed = match copied {
+            Ok(()) => writer.close(true),
+            Err(e) => {
+                drop(writer); // abandoned, so the cleanup below may delete it
+                Err(e)
+            }
+        };
+        let result = closed.and_then(|()| {
             let target = self.image_info(to_lsu, to_name)?;
             if target.sha1 == source.sha1 {
                 Ok(())
@@ -525,6 +608,34 @@ impl Shared {
         }
     }
 
+    /// Raises a low-space event when the LSU's filesystem has fallen below
+    /// its threshold since the last check (once per crossing).
+    pub fn check_low_space(&self, lsu_id: i64) -> Result<()> {
+        let (pct, was_low, name) = catalog::events::low_space_state(&self.catalog.lock(), lsu_id)?;
+        let (total, avail) = fs_space(&self.dir)?;
+        let low = total > 0 && u128::from(avail) * 100 < u128::from(total) * u128::from(pct);
+        if low == was_low {
+            return Ok(());
+        }
+        let mut conn = self.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        catalog::events::set_low_space(&tx, lsu_id, low)?;
+        if low {
+            let text = format!("{avail} of {total} bytes free, below the {pct}% threshold");
+            let row = catalog::events::EventRow {
+                lsu: name,
+                bytes: avail,
+                text,
+                ..Default::default()
+            };
+            super::events::raise(&tx, super::events::EventKind::LowSpace, row)?;
+        }
+        tx.commit()?;
+        drop(conn);
+        super::events::notify();
+        Ok(())
+    }
+
     /// Punches queued free ranges and forgets them.
     pub fn punch(&self, ranges: &[FreeRange]) -> Result<()> {
         if ranges.is_empty() {
@@ -604,6 +715,11 @@ fn make_private_dir(dir: &Path) -> Result<()> {
 }
 
 fn fs_capacity(dir: &Path) -> Result<u64> {
+    Ok(fs_space(dir)?.0)
+}
+
+/// The filesystem's total and available bytes.
+fn fs_space(dir: &Path) -> Result<(u64, u64)> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
     let c =
@@ -617,5 +733,5 @@ fn fs_capacity(dir: &Path) -> Result<u64> {
     }
     // SAFETY: rc == 0, so statvfs initialized `st`.
     let st = unsafe { st.assume_init() };
-    Ok(st.f_blocks * st.f_frsize)
+    Ok((st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize))
 }

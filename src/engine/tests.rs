@@ -490,3 +490,164 @@ fn check_finds_leaks_dangling_references_and_wrong_statistics() {
         assert!(checks.contains(&expected), "{expected} not in {checks:?}");
     }
 }
+
+fn next_event(s: &Server, after: u64) -> Event {
+    s.next_event(after, Some(std::time::Duration::from_secs(20)))
+        .unwrap()
+        .expect("an event within 20 s")
+}
+
+#[test]
+fn label_raises_an_event_that_delete_acknowledges() {
+    let (_d, s) = server();
+    s.set_lsu_label("default", "weekly").unwrap();
+    let e = next_event(&s, 0);
+    assert_eq!(
+        (e.kind, e.lsu.as_str(), e.text.as_str()),
+        (EventKind::Label, "default", "weekly")
+    );
+    assert_eq!(s.lsu_info("default").unwrap().label, "weekly");
+    assert!(
+        s.next_event(e.id, Some(std::time::Duration::ZERO))
+            .unwrap()
+            .is_none()
+    );
+    s.delete_event(e.id).unwrap();
+    assert!(matches!(s.delete_event(e.id), Err(Error::NoEvent(_))));
+    assert!(
+        s.next_event(0, Some(std::time::Duration::ZERO))
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn named_async_copy_finishes_with_an_event_and_a_verified_target() {
+    let (_d1, s1) = server();
+    let (_d2, s2) = server();
+    let a = stored(&s1, "default", "a", 81, (3 << 20) + 512);
+    let id = s2
+        .start_copy("default", &name("a2"), &s1, "default", &name("a"), Some("dup-a"))
+        .unwrap();
+    assert_eq!(
+        s2.wait_op("dup-a", Some(std::time::Duration::from_secs(30)))
+            .unwrap(),
+        Outcome::Ok
+    );
+    let e = next_event(&s2, 0);
+    assert_eq!(
+        (e.kind, e.op_id, e.op_name.as_str(), e.outcome),
+        (EventKind::AsyncDone, id, "dup-a", Outcome::Ok)
+    );
+    assert_eq!((e.basename.as_str(), e.bytes), ("a2", a.len() as u64));
+    assert_eq!(read_all(&s2, &name("a2")), a);
+    // Argument errors are synchronous and start nothing.
+    assert!(matches!(
+        s2.start_copy("default", &name("a2"), &s1, "default", &name("a"), None),
+        Err(Error::Exists(_))
+    ));
+    assert!(matches!(
+        s2.start_copy("default", &name("b"), &s1, "default", &name("zz"), None),
+        Err(Error::NoImage(_))
+    ));
+    assert!(matches!(s2.wait_op("nope", None), Err(Error::NoOp(_))));
+    assert!(
+        matches!(s2.cancel_op("dup-a"), Err(Error::NoOp(_))),
+        "a finished op cannot be cancelled"
+    );
+}
+
+#[test]
+fn a_cancelled_stream_copy_leaves_no_target_and_no_space() {
+    let (_d1, s1) = server();
+    let (_d2, s2) = server();
+    stored(&s1, "default", "big", 82, 40 << 20);
+    let before = s2.lsu_info("default").unwrap();
+    let calls = std::cell::Cell::new(0);
+    let cancel_after_first_step = || {
+        calls.set(calls.get() + 1);
+        calls.get() > 2
+    };
+    let r = s2.copy_image_with(
+        "default",
+        &name("big2"),
+        &s1,
+        "default",
+        &name("big"),
+        &cancel_after_first_step,
+    );
+    assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
+    assert!(matches!(
+        s2.image_info("default", &name("big2")),
+        Err(Error::NoImage(_))
+    ));
+    let after = s2.lsu_info("default").unwrap();
+    assert_eq!(
+        (after.used, after.used_phys, after.images),
+        (before.used, before.used_phys, before.images)
+    );
+}
+
+#[test]
+fn async_delete_reports_its_end() {
+    let (_d, s) = server();
+    stored(&s, "default", "old", 83, 1 << 20);
+    let id = s.start_delete("default", &name("old")).unwrap();
+    let e = next_event(&s, 0);
+    assert_eq!(
+        (e.kind, e.op_id, e.outcome, e.basename.as_str()),
+        (EventKind::DeleteDone, id, Outcome::Ok, "old")
+    );
+    assert!(matches!(
+        s.image_info("default", &name("old")),
+        Err(Error::NoImage(_))
+    ));
+    assert!(matches!(
+        s.start_delete("default", &name("old")),
+        Err(Error::NoImage(_))
+    ));
+}
+
+#[test]
+fn operations_of_a_dead_process_are_failed_by_recovery() {
+    let (_d, s) = server();
+    {
+        let mut conn = s.shared.catalog.lock();
+        let tx = crate::catalog::write_txn(&mut conn).unwrap();
+        crate::catalog::events::insert_op(&tx, Some("orphan"), "copy", "deadbeef", "default", "x", "", 1)
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    // The dead owner has no lock file: the waiter runs recovery itself.
+    assert_eq!(
+        s.wait_op("orphan", Some(std::time::Duration::from_secs(5)))
+            .unwrap(),
+        Outcome::OwnerDied
+    );
+    let e = next_event(&s, 0);
+    assert_eq!(
+        (e.kind, e.op_name.as_str(), e.outcome),
+        (EventKind::AsyncDone, "orphan", Outcome::OwnerDied)
+    );
+}
+
+#[test]
+fn low_space_is_raised_once_per_crossing() {
+    let (_d, s) = server();
+    s.set_low_space_pct("default", 100).unwrap();
+    stored(&s, "default", "a", 84, 1 << 20);
+    stored(&s, "default", "b", 85, 1 << 20);
+    let e = next_event(&s, 0);
+    assert_eq!((e.kind, e.lsu.as_str()), (EventKind::LowSpace, "default"));
+    assert!(e.bytes > 0);
+    assert!(
+        s.next_event(e.id, Some(std::time::Duration::ZERO))
+            .unwrap()
+            .is_none(),
+        "raised once"
+    );
+    assert!(matches!(
+        s.set_low_space_pct("default", 101),
+        Err(Error::Invalid(_))
+    ));
+}

@@ -5,6 +5,7 @@ use std::ffi::{CStr, c_int};
 
 use super::sys;
 use crate::engine::Error;
+use crate::engine::error::ErrorKind;
 
 /// A non-OK status on its way to the C caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,28 +23,35 @@ impl From<Error> for Status {
 
 /// The code for an engine error.
 pub fn code_of(e: &Error) -> c_int {
-    match e {
-        Error::Invalid(_) => sys::STS_EINVAL,
-        Error::Name(_) => sys::STS_ENAME,
-        Error::Align => sys::STS_EALIGN,
-        Error::Range(_) => sys::STS_ERANGE,
-        Error::TooBig(_) => sys::STS_ETOOBIG,
-        Error::NoServer(_) => sys::STS_ENOSERVER,
-        Error::NoLsu(_) => sys::STS_ENOLSU,
-        Error::NoImage(_) => sys::STS_ENOENT,
-        Error::Exists(_) => sys::STS_EEXIST,
-        Error::Busy(_) => sys::STS_EBUSY,
-        Error::Complete(_) => sys::STS_ECOMPLETE,
-        Error::NotComplete(_) => sys::STS_ENOTCOMPLETE,
-        Error::Broken(_) => sys::STS_EBROKEN,
-        Error::Mode(_) => sys::STS_EMODE,
-        Error::Auth => sys::STS_EAUTH,
-        Error::CrossServer(_) => sys::STS_EXDEV,
-        Error::NoSpace(_) => sys::STS_ENOSPC,
-        Error::Io { .. } | Error::Catalog(_) => sys::STS_EIO,
-        Error::Corrupt(_) => sys::STS_ECORRUPT,
-        Error::PreviousIo => sys::STS_EPREVIO,
-        Error::Timeout => sys::STS_ETIMEDOUT,
+    code_of_kind(e.kind())
+}
+
+/// The code for an error kind.
+pub fn code_of_kind(kind: ErrorKind) -> c_int {
+    match kind {
+        ErrorKind::Invalid => sys::STS_EINVAL,
+        ErrorKind::Name => sys::STS_ENAME,
+        ErrorKind::Align => sys::STS_EALIGN,
+        ErrorKind::Range => sys::STS_ERANGE,
+        ErrorKind::TooBig => sys::STS_ETOOBIG,
+        ErrorKind::NoServer => sys::STS_ENOSERVER,
+        ErrorKind::NoLsu => sys::STS_ENOLSU,
+        ErrorKind::NoImage => sys::STS_ENOENT,
+        ErrorKind::Exists => sys::STS_EEXIST,
+        ErrorKind::Busy => sys::STS_EBUSY,
+        ErrorKind::Complete => sys::STS_ECOMPLETE,
+        ErrorKind::NotComplete => sys::STS_ENOTCOMPLETE,
+        ErrorKind::Broken => sys::STS_EBROKEN,
+        ErrorKind::Mode => sys::STS_EMODE,
+        ErrorKind::Auth => sys::STS_EAUTH,
+        ErrorKind::CrossServer => sys::STS_EXDEV,
+        ErrorKind::NoOp => sys::STS_ENOOP,
+        ErrorKind::Cancelled => sys::STS_ECANCELED,
+        ErrorKind::NoSpace => sys::STS_ENOSPC,
+        ErrorKind::Io => sys::STS_EIO,
+        ErrorKind::Corrupt => sys::STS_ECORRUPT,
+        ErrorKind::PreviousIo => sys::STS_EPREVIO,
+        ErrorKind::Timeout => sys::STS_ETIMEDOUT,
     }
 }
 
@@ -100,6 +108,15 @@ pub const MESSAGES: &[(c_int, &CStr)] = &[
     (sys::STS_EAUTH, c"STS_EAUTH: credentials do not match"),
     (sys::STS_ENOTSUP, c"STS_ENOTSUP: not supported"),
     (sys::STS_EXDEV, c"STS_EXDEV: the images are on different servers"),
+    (
+        sys::STS_ENOOP,
+        c"STS_ENOOP: no asynchronous operation of that name",
+    ),
+    (sys::STS_ECANCELED, c"STS_ECANCELED: the operation was cancelled"),
+    (
+        sys::STS_EOPFAILED,
+        c"STS_EOPFAILED: the asynchronous operation failed",
+    ),
     (sys::STS_ENOSPC, c"STS_ENOSPC: no space left"),
     (sys::STS_EIO, c"STS_EIO: I/O error"),
     (
@@ -138,6 +155,15 @@ mod tests {
             assert!(msg.to_str().unwrap().starts_with("STS_E"));
         }
         assert_eq!(message(12345), c"STS_E?: unknown error code");
+    }
+
+    #[test]
+    fn every_error_kind_has_a_code_and_a_stable_name() {
+        for kind in ErrorKind::ALL {
+            let code = code_of_kind(kind);
+            assert!(MESSAGES.iter().any(|(c, _)| *c == code), "{kind:?} -> {code}");
+            assert_eq!(ErrorKind::from_name(kind.name()), kind);
+        }
     }
 
     #[test]

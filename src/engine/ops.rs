@@ -1,0 +1,275 @@
+//! Asynchronous operations: copies and deletes that run on a pool of
+//! worker threads in this process, recorded as catalog rows so any process
+//! can wait for or cancel them by name.
+//!
+//! Invariants: an operation row is finished exactly once, in the same
+//! transaction that raises its event; a worker that panics still finishes
+//! its operation (as failed); an operation whose process dies is finished
+//! as `OwnerDied` by the next recovery (never resumed, so never done
+//! twice), and a cross-server copy's half-written target is deleted there
+//! (it is marked temporary until complete).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::{Sender, unbounded};
+use log::{info, warn};
+use rusqlite::Transaction;
+
+use super::error::{Error, Result};
+use super::events::{self, EventKind, Outcome};
+use super::names::{self, ImageName};
+use super::server::{Server, now_ms};
+use crate::catalog::{self, ImageState, events::EventRow};
+use crate::store::lock;
+
+/// Worker threads per process.
+const WORKERS: usize = 2;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+fn submit(job: Job) {
+    static POOL: OnceLock<Sender<Job>> = OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        let (tx, rx) = unbounded::<Job>();
+        for n in 0..WORKERS {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("combstore-op-{n}"))
+                .spawn(move || {
+                    for job in rx {
+                        job();
+                    }
+                });
+            if let Err(e) = spawned {
+                warn!("starting operation worker {n}: {e}");
+            }
+        }
+        tx
+    });
+    if let Err(e) = pool.send(job) {
+        // No worker can run it; run it here rather than lose it.
+        (e.into_inner())();
+    }
+}
+
+fn kind_event(kind: &str) -> EventKind {
+    if kind == "delete" {
+        EventKind::DeleteDone
+    } else {
+        EventKind::AsyncDone
+    }
+}
+
+/// Finishes every running operation of a dead owner (part of recovery).
+pub(crate) fn fail_ops_of(tx: &Transaction<'_>, owner: &str) -> Result<usize> {
+    let ops = catalog::events::running_ops_of(tx, owner)?;
+    for op in &ops {
+        warn!("operation #{} ({}) died with its process", op.id, op.kind);
+        finish_in(tx, op, Outcome::OwnerDied, 0, "the process running it died")?;
+    }
+    Ok(ops.len())
+}
+
+fn finish_in(
+    tx: &Transaction<'_>,
+    op: &catalog::events::OpRow,
+    outcome: Outcome,
+    bytes: u64,
+    text: &str,
+) -> Result<()> {
+    catalog::events::finish_op(tx, op.id, outcome.name(), now_ms())?;
+    let row = EventRow {
+        op_id: op.id,
+        op_name: op.name.clone().unwrap_or_default(),
+        outcome: outcome.name().to_owned(),
+        lsu: op.lsu.clone(),
+        basename: op.basename.clone(),
+        date: op.date.clone(),
+        bytes,
+        text: text.to_owned(),
+        ..EventRow::default()
+    };
+    events::raise(tx, kind_event(&op.kind), row)?;
+    Ok(())
+}
+
+impl Server {
+    /// Checks a copy request as `copy_image` would, records it as a running
+    /// operation, and starts it on the worker pool. Returns its id; its end
+    /// is an `AsyncDone` event.
+    ///
+    /// # Errors
+    /// The request's errors ([`Error::NoLsu`], [`Error::Exists`],
+    /// [`Error::NoImage`], [`Error::NotComplete`], [`Error::Name`],
+    /// [`Error::Exists`] for a running operation of that name).
+    pub fn start_copy(
+        &self,
+        to_lsu: &str,
+        to_name: &ImageName,
+        src: &Server,
+        from_lsu: &str,
+        from_name: &ImageName,
+        op_name: Option<&str>,
+    ) -> Result<u64> {
+        if let Some(n) = op_name {
+            names::check_op(n)?;
+        }
+        self.lsu_info(to_lsu)?;
+        match self.image_info(to_lsu, to_name) {
+            Ok(_) => return Err(Error::Exists(to_name.to_string())),
+            Err(Error::NoImage(_)) => {}
+            Err(e) => return Err(e),
+        }
+        if src.image_info(from_lsu, from_name)?.state != ImageState::Complete {
+            return Err(Error::NotComplete(from_name.to_string()));
+        }
+        let id = self.record_op(op_name, "copy", to_lsu, to_name)?;
+        let (me, src) = (self.clone(), src.clone());
+        let (to_lsu, to_name, from_lsu, from_name) = (
+            to_lsu.to_owned(),
+            to_name.clone(),
+            from_lsu.to_owned(),
+            from_name.clone(),
+        );
+        submit(Box::new(move || {
+            let cancelled = || me.cancel_requested(id);
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                me.copy_image_with(&to_lsu, &to_name, &src, &from_lsu, &from_name, &cancelled)
+            }))
+            .unwrap_or_else(|_| Err(Error::Invalid("internal error in a copy".into())));
+            let bytes = if r.is_ok() {
+                me.image_info(&to_lsu, &to_name).map_or(0, |i| i.size)
+            } else {
+                0
+            };
+            let text = match &r {
+                Ok(()) => format!("copied {from_name} to {to_name}"),
+                Err(e) => format!("copy of {from_name} to {to_name}: {e}"),
+            };
+            me.finish_op(id, Outcome::of(&r), bytes, &text);
+        }));
+        Ok(id)
+    }
+
+    /// Checks a delete request, then deletes in the background; its end is
+    /// a `DeleteDone` event.
+    ///
+    /// # Errors
+    /// [`Error::NoLsu`], [`Error::NoImage`], [`Error::Busy`]; catalog errors.
+    pub fn start_delete(&self, lsu: &str, name: &ImageName) -> Result<u64> {
+        let info = self.image_info(lsu, name)?;
+        if info.state == ImageState::Writing && self.image_busy(lsu, name)? {
+            return Err(Error::Busy(name.to_string()));
+        }
+        let id = self.record_op(None, "delete", lsu, name)?;
+        let me = self.clone();
+        let (lsu, name) = (lsu.to_owned(), name.clone());
+        submit(Box::new(move || {
+            let r = catch_unwind(AssertUnwindSafe(|| me.delete_image(&lsu, &name)))
+                .unwrap_or_else(|_| Err(Error::Invalid("internal error in a delete".into())));
+            let text = match &r {
+                Ok(()) => format!("deleted {name}"),
+                Err(e) => format!("deleting {name}: {e}"),
+            };
+            me.finish_op(id, Outcome::of(&r), 0, &text);
+        }));
+        Ok(id)
+    }
+
+    /// Waits up to `timeout` (None: forever) for the latest operation named
+    /// `name` to finish; returns how it ended.
+    ///
+    /// # Errors
+    /// [`Error::NoOp`]; [`Error::Timeout`] if still running; catalog errors.
+    pub fn wait_op(&self, name: &str, timeout: Option<Duration>) -> Result<Outcome> {
+        names::check_op(name)?;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let op = catalog::events::latest_op(&self.shared.catalog.lock(), name)?
+                .ok_or_else(|| Error::NoOp(name.to_owned()))?;
+            if !op.running {
+                return Ok(Outcome::from_name(&op.outcome));
+            }
+            if op.owner != self.shared.owner.token()
+                && !lock::is_alive(&self.shared.lock_dir, &op.owner).map_err(|e| Error::io("lock", e))?
+            {
+                self.recover()?;
+                continue;
+            }
+            let left = match deadline {
+                None => Duration::from_millis(50),
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => return Err(Error::Timeout),
+                },
+            };
+            events::wait_a_little(left);
+        }
+    }
+
+    /// Asks the running operation named `name` to stop.
+    ///
+    /// # Errors
+    /// [`Error::NoOp`] if none of that name runs; catalog errors.
+    pub fn cancel_op(&self, name: &str) -> Result<()> {
+        names::check_op(name)?;
+        let mut conn = self.shared.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        if !catalog::events::request_cancel(&tx, name)? {
+            return Err(Error::NoOp(name.to_owned()));
+        }
+        tx.commit()?;
+        info!("cancellation of operation {name:?} requested");
+        Ok(())
+    }
+
+    fn record_op(&self, name: Option<&str>, kind: &str, lsu: &str, target: &ImageName) -> Result<u64> {
+        let mut conn = self.shared.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        let id = catalog::events::insert_op(
+            &tx,
+            name,
+            kind,
+            self.shared.owner.token(),
+            lsu,
+            &target.basename,
+            &target.date,
+            now_ms(),
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn cancel_requested(&self, id: u64) -> bool {
+        catalog::events::op_by_id(&self.shared.catalog.lock(), id)
+            .is_ok_and(|op| op.is_some_and(|op| op.cancel))
+    }
+
+    /// Records an operation's end and raises its event. Retries while the
+    /// catalog is busy: an operation must not stay running forever.
+    fn finish_op(&self, id: u64, outcome: Outcome, bytes: u64, text: &str) {
+        for attempt in 0..10 {
+            let r = (|| {
+                let mut conn = self.shared.catalog.lock();
+                let tx = catalog::write_txn(&mut conn)?;
+                let op = catalog::events::op_by_id(&tx, id)?.ok_or_else(|| Error::NoOp(format!("#{id}")))?;
+                if op.running {
+                    finish_in(&tx, &op, outcome, bytes, text)?;
+                }
+                Ok::<_, Error>(tx.commit()?)
+            })();
+            match r {
+                Ok(()) => {
+                    events::notify();
+                    return;
+                }
+                Err(e) => {
+                    warn!("recording the end of operation #{id} (attempt {attempt}): {e}");
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+        }
+    }
+}
