@@ -246,7 +246,7 @@ impl Server {
     pub fn set_lsu_label(&self, name: &str, label: &str) -> Result<()> {
         names::check_lsu(name)?;
         if label.len() > 127 || label.chars().any(char::is_control) {
-            return Err(Error::Invalid(
+            return Err(Error::Name(
                 "a label is at most 127 bytes without control characters".into(),
             ));
         }

@@ -251,7 +251,7 @@ pub unsafe extern "C" fn stsp_read_image(
 pub unsafe extern "C" fn stsp_delete_image(
     lsu: *const sys::sts_lsu_t,
     def: *const sys::sts_image_def_t,
-    _asyncflag: c_int,
+    asyncflag: c_int,
 ) -> c_int {
     guard_init("stsp_delete_image", || {
         // SAFETY: per this function's contract (each helper's).
@@ -259,6 +259,10 @@ pub unsafe extern "C" fn stsp_delete_image(
         // SAFETY: as above.
         let (_, entry, lsu) = unsafe { lsu_of(lsu) }?;
         let name = image_name(def)?;
+        if asyncflag != 0 {
+            entry.server.start_delete(&lsu, &name)?;
+            return Ok(());
+        }
         Ok(entry.server.delete_image(&lsu, &name)?)
     })
 }
@@ -531,6 +535,47 @@ pub unsafe extern "C" fn stsp_include_in_image(
     })
 }
 
+/// The parsed arguments of the copy_image family.
+pub struct CopyArgs {
+    pub to: std::sync::Arc<super::server::ServerEntry>,
+    pub to_lsu: String,
+    pub to_name: ImageName,
+    pub from: std::sync::Arc<super::server::ServerEntry>,
+    pub from_lsu: String,
+    pub from_name: ImageName,
+}
+
+/// Checks the arguments stsp_copy_image and its asynchronous forms share.
+///
+/// # Safety
+/// Pointers are NULL or valid as the header documents.
+pub unsafe fn copy_args(
+    to_lsu: *const sys::sts_lsu_t,
+    to_def: *const sys::sts_image_def_t,
+    from_lsu: *const sys::sts_lsu_t,
+    from_def: *const sys::sts_image_def_t,
+    flags: c_int,
+) -> Result<CopyArgs, Status> {
+    // SAFETY: per this function's contract (each helper's).
+    let (to_def, from_def) = unsafe { (in_ref(to_def)?, in_ref(from_def)?) };
+    // SAFETY: as above.
+    let (_, to, to_lsu) = unsafe { lsu_of_any(to_lsu) }?;
+    // SAFETY: as above.
+    let (_, from, from_lsu) = unsafe { lsu_of(from_lsu) }?;
+    let (to_name, from_name) = (image_name(to_def)?, image_name(from_def)?);
+    if flags != 0 {
+        return Err(Status(sys::STS_EINVAL));
+    }
+    Ok(CopyArgs {
+        to,
+        to_lsu,
+        to_name,
+        from,
+        from_lsu,
+        from_name,
+    })
+}
+
 /// See include/stspi.h.
 ///
 /// # Safety
@@ -544,18 +589,10 @@ pub unsafe extern "C" fn stsp_copy_image(
     flags: c_int,
 ) -> c_int {
     guard_init("stsp_copy_image", || {
-        // SAFETY: per this function's contract (each helper's).
-        let (to_def, from_def) = unsafe { (in_ref(to_def)?, in_ref(from_def)?) };
-        // SAFETY: as above.
-        let (_, to_entry, to_lsu) = unsafe { lsu_of_any(to_lsu) }?;
-        // SAFETY: as above.
-        let (_, from_entry, from_lsu) = unsafe { lsu_of(from_lsu) }?;
-        let (to_name, from_name) = (image_name(to_def)?, image_name(from_def)?);
-        if flags != 0 {
-            return Err(Status(sys::STS_EINVAL));
-        }
-        Ok(to_entry
+        // SAFETY: per this function's contract.
+        let a = unsafe { copy_args(to_lsu, to_def, from_lsu, from_def, flags) }?;
+        Ok(a.to
             .server
-            .copy_image(&to_lsu, &to_name, &from_entry.server, &from_lsu, &from_name)?)
+            .copy_image(&a.to_lsu, &a.to_name, &a.from.server, &a.from_lsu, &a.from_name)?)
     })
 }

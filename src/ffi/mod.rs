@@ -10,6 +10,7 @@ pub mod sys;
 
 mod args;
 mod boundary;
+mod events;
 mod handles;
 mod image;
 mod plugin;
@@ -49,6 +50,13 @@ fn exports_match_header() {
     same!(image::stsp_copy_extent(_, _, _, _, _, _, _));
     same!(image::stsp_include_in_image(_, _, _, _, _, _, _));
     same!(image::stsp_copy_image(_, _, _, _, _));
+    same!(events::stsp_open_evchannel(_, _));
+    same!(events::stsp_get_event(_, _, _));
+    same!(events::stsp_async_copy_image(_, _, _, _, _, _));
+    same!(events::stsp_named_async_copy_image(_, _, _, _, _, _));
+    same!(events::stsp_named_async_wait(_, _, _, _));
+    same!(events::stsp_named_async_cancel(_, _));
+    same!(events::stsp_label_lsu(_, _));
     macro_rules! same_safe {
         ($module:ident :: $name:ident ( $($arg:tt),* )) => {{
             let ours: extern "C" fn($($arg),*) -> _ = $module::$name;
@@ -62,6 +70,8 @@ fn exports_match_header() {
     same_safe!(image::stsp_flush(_));
     same_safe!(image::stsp_close_image(_, _));
     same_safe!(image::stsp_close_image_list(_));
+    same_safe!(events::stsp_delete_event(_, _));
+    same_safe!(events::stsp_close_evchannel(_));
 }
 
 #[cfg(test)]
@@ -91,6 +101,6 @@ mod tests {
                 );
             }
         }
-        assert_eq!(exports, 30, "every stsp_* export is checked");
+        assert_eq!(exports, 39, "every stsp_* export is checked");
     }
 }

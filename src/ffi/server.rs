@@ -29,6 +29,7 @@ pub enum Child {
     Image(usize),
     LsuList(usize),
     ImageList(usize),
+    EvChannel(usize),
 }
 
 impl ServerEntry {
@@ -52,6 +53,7 @@ impl ServerEntry {
                 }
                 Child::LsuList(id) => drop(LSU_LISTS.remove(id)),
                 Child::ImageList(id) => drop(IMAGE_LISTS.remove(id)),
+                Child::EvChannel(id) => drop(super::events::EVCHANNELS.remove(id)),
             }
         }
     }
@@ -211,10 +213,12 @@ fn server_info(server: &Server, info: &mut sys::sts_server_info_t) -> FfiResult 
     let mut si = sys::sts_server_info_t::default();
     let name = format!("combstore:{}", server.dir().display());
     put_str(&mut si.srv_server, &name);
-    for bit in 0..=sys::STS_CAP_INCLUDE_IN_IMAGE {
+    for bit in 0..=sys::STS_CAP_LABEL_LSU {
         si.srv_cap[(bit / 32) as usize] |= 1 << (bit % 32);
     }
-    si.srv_flags = (sys::STS_SRV_IMAGELIST | sys::STS_SRV_IMAGE_COPY | sys::STS_SRV_VIRTUAL_IMAGE) as u32;
+    si.srv_flags =
+        (sys::STS_SRV_IMAGELIST | sys::STS_SRV_IMAGE_COPY | sys::STS_SRV_VIRTUAL_IMAGE | sys::STS_SRV_EVENTS)
+            as u32;
     si.srv_lsu_count = u32::try_from(server.lsu_names()?.len()).unwrap_or(u32::MAX);
     si.srv_block_size = sys::STS_BLOCK_SIZE as u32;
     si.srv_api_version = api_version();
