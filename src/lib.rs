@@ -10,6 +10,7 @@
 //! docs/architecture.md and docs/format.md describe the design and the
 //! on-disk format.
 
+pub mod archive;
 pub mod catalog;
 pub mod engine;
 mod ffi;

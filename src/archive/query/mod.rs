@@ -1,0 +1,1 @@
+//! The 5800 query language: being written.

@@ -1,0 +1,1 @@
+//! The 5800 metadata schema (XML): being written.
