@@ -2858,7 +2858,7 @@ static int c_pattern_sha1(ctx_t *c, args_t *a)
 /* compose $var PIECE... : $var = the composition (canonical text) */
 static int c_compose(ctx_t *c, args_t *a)
 {
-    char spec[STRVAL * 2], canon[STRVAL * 2], hex[41];
+    char spec[STRVAL * 2], canon[STRVAL * 2];
     size_t o = 0;
     int i;
     content_t ct;
@@ -2875,8 +2875,7 @@ static int c_compose(ctx_t *c, args_t *a)
     comp_text(&ct, canon, sizeof canon);
     if (strlen(canon) + 1 >= sizeof canon) return fail(c, "composition too long");
     var_set_str(c, a->pos[0]->s, canon);
-    content_sha1(&ct, ct.total, hex);
-    note(c, "%d pieces, %llu bytes, sha1 %s", ct.n, ct.total, hex);
+    note(c, "%d pieces, %llu bytes", ct.n, ct.total);
     return 0;
 }
 
@@ -3085,8 +3084,9 @@ static int status_matches(ctx_t *c, const char *want, int st, int *matched)
         memcpy(w, p, l);
         w[l] = '\0';
         if (!strcmp(w, "any")) *matched = 1;
-        else if (!strncmp(w, "exit=", 5)) {
-            if (WIFEXITED(st) && WEXITSTATUS(st) == atoi(w + 5)) *matched = 1;
+        else if (!strncmp(w, "exit=", 5) || (w[0] && strspn(w, "0123456789") == l)) {
+            /* exit=N, or a bare N after the first: exit=2|5 */
+            if (WIFEXITED(st) && WEXITSTATUS(st) == atoi(w[0] == 'e' ? w + 5 : w)) *matched = 1;
         } else if (!strncmp(w, "signal=", 7)) {
             const char *s = w + 7;
             int sig = isdigit((unsigned char)*s) ? atoi(s) : !strcmp(s, "KILL") ? SIGKILL : !strcmp(s, "TERM") ? SIGTERM
@@ -3094,7 +3094,7 @@ static int status_matches(ctx_t *c, const char *want, int st, int *matched)
             if (!sig) return fail(c, "unknown signal name '%s'", s);
             if (WIFSIGNALED(st) && WTERMSIG(st) == sig) *matched = 1;
         } else {
-            return fail(c, "exec expectation must be exit=N, signal=NAME or any (alternatives joined with |), not '%s'", w);
+            return fail(c, "exec expectation must be exit=N, signal=NAME or any (alternatives joined with |: exit=2|5), not '%s'", w);
         }
         p += l;
         if (*p == '|') p++;
