@@ -141,6 +141,9 @@ pub(crate) fn wait_a_little(max: Duration) {
 pub(crate) fn raise(tx: &Transaction<'_>, kind: EventKind, mut row: EventRow) -> Result<u64> {
     row.kind = kind as i64;
     row.time_ms = now_ms();
+    if row.outcome.is_empty() {
+        row.outcome = Outcome::Ok.name().to_owned();
+    }
     catalog::events::insert_event(tx, &row)
 }
 

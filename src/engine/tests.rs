@@ -638,7 +638,10 @@ fn low_space_is_raised_once_per_crossing() {
     stored(&s, "default", "a", 84, 1 << 20);
     stored(&s, "default", "b", 85, 1 << 20);
     let e = next_event(&s, 0);
-    assert_eq!((e.kind, e.lsu.as_str()), (EventKind::LowSpace, "default"));
+    assert_eq!(
+        (e.kind, e.lsu.as_str(), e.outcome),
+        (EventKind::LowSpace, "default", Outcome::Ok)
+    );
     assert!(e.bytes > 0);
     assert!(
         s.next_event(e.id, Some(std::time::Duration::ZERO))

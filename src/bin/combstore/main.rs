@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use combstore::engine::{Error, ImageInfo, ImageName, ImageState, Server, Severity};
+use combstore::engine::{Error, EventKind, ImageInfo, ImageName, ImageState, Server, Severity};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -58,6 +58,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show the server's events (oldest first); --follow waits for new ones.
+    Events {
+        #[arg(long)]
+        follow: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Per-LSU logical and physical bytes, image counts by state.
     Stats {
         #[arg(long)]
@@ -79,6 +86,15 @@ enum LsuCommand {
     List {
         #[arg(long)]
         json: bool,
+    },
+    /// Change an LSU's label or low-space threshold.
+    Set {
+        name: String,
+        #[arg(long)]
+        label: Option<String>,
+        /// Raise a low-space event when free space falls below this % of the filesystem.
+        #[arg(long)]
+        low_space_pct: Option<u64>,
     },
     /// Show one LSU.
     Show {
@@ -187,6 +203,7 @@ fn run(cli: Cli) -> Outcome {
             doctor(&server, json)
         }
         Command::Stats { json } => stats(&Server::inspect(&server_dir()?)?, json),
+        Command::Events { follow, json } => events(&Server::inspect(&server_dir()?)?, follow, json),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "combstore", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
@@ -237,6 +254,20 @@ fn lsu(dir: &Path, cmd: LsuCommand) -> Outcome {
                 server.set_lsu_label(&name, &label)?;
             }
             println!("created LSU {name}");
+        }
+        LsuCommand::Set {
+            name,
+            label,
+            low_space_pct,
+        } => {
+            let server = Server::open_existing(dir)?;
+            if let Some(label) = label {
+                server.set_lsu_label(&name, &label)?;
+            }
+            if let Some(pct) = low_space_pct {
+                server.set_low_space_pct(&name, pct)?;
+            }
+            println!("updated LSU {name}");
         }
         LsuCommand::List { json } => {
             let server = Server::inspect(dir)?;
@@ -520,4 +551,63 @@ fn stats(server: &Server, json: bool) -> Outcome {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn event_kind(k: EventKind) -> &'static str {
+    match k {
+        EventKind::AsyncDone => "async-done",
+        EventKind::DeleteDone => "delete-done",
+        EventKind::Label => "label",
+        EventKind::LowSpace => "low-space",
+    }
+}
+
+fn events(server: &Server, follow: bool, json: bool) -> Outcome {
+    let mut after = 0;
+    loop {
+        let batch = if follow {
+            server.next_event(after, None)?.into_iter().collect()
+        } else {
+            server.events_after(after, 1000)?
+        };
+        if batch.is_empty() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        for e in &batch {
+            let image = ImageName {
+                basename: e.basename.clone(),
+                date: e.date.clone(),
+            };
+            if json {
+                println!(
+                    "{}",
+                    json!({"id": e.id, "type": event_kind(e.kind), "time_ms": e.time_ms, "op_id": e.op_id,
+                           "op_name": e.op_name, "outcome": e.outcome.name(), "lsu": e.lsu,
+                           "basename": e.basename, "date": e.date, "bytes": e.bytes, "text": e.text})
+                );
+            } else {
+                let op = if e.op_id > 0 {
+                    format!(" op #{} {}", e.op_id, e.op_name)
+                } else {
+                    String::new()
+                };
+                let target = if e.basename.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {image}")
+                };
+                println!(
+                    "#{} {} {}{op} {}{target} [{}] {}",
+                    e.id,
+                    output::time(e.time_ms),
+                    event_kind(e.kind),
+                    e.lsu,
+                    e.outcome.name(),
+                    e.text
+                );
+            }
+            after = e.id;
+        }
+        let _ = std::io::stdout().flush();
+    }
 }
