@@ -868,10 +868,20 @@ fn deleted_image_cannot_be_opened() {
 }
 
 #[test]
-fn delete_with_async_flag_is_complete_on_return() {
+fn delete_with_async_flag_returns_eok_and_the_image_goes() {
+    // the deletion runs in the background (events.rs checks its
+    // STS_EVT_DELETE_DONE event); the image must be gone soon after
     let srv = Server::new();
     let (def, _) = stored(&srv, "async", 64 * 1024);
     assert_rc!(api().delete_image(&srv.lsu(), &def, 1), c::EOK);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while prop_byname(&srv.lsu(), &def).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "image still there 30 s after an asynchronous delete"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     assert_eq!(prop_byname(&srv.lsu(), &def).map(|_| ()), Err(c::ENOENT));
     assert!(list_images(&srv.lsu()).is_empty());
 }

@@ -126,10 +126,25 @@ fn rust_view() -> Vec<String> {
         srv_block_size,
         srv_api_version
     );
+    s!(sts_event_t);
+    f!(
+        sts_event_t,
+        ev_id,
+        ev_time_ms,
+        ev_op_id,
+        ev_bytes,
+        ev_type,
+        ev_status,
+        ev_lsu,
+        ev_image,
+        ev_op_name,
+        ev_text
+    );
     h!(sts_server_handle_t);
     h!(sts_image_handle_t);
     h!(sts_lsu_list_handle_t);
     h!(sts_image_list_handle_t);
+    h!(sts_evchannel_handle_t);
     k!(
         STS_VERSION,
         STS_VERSION_MIN,
@@ -143,6 +158,8 @@ fn rust_view() -> Vec<String> {
         STS_MAX_OBJID,
         STS_MAX_SHA1_HEX,
         STS_MAX_PLUGIN_STR,
+        STS_MAX_OPNAME,
+        STS_MAX_EVTEXT,
         STS_MAX_USER,
         STS_MAX_SECRET,
         STS_MAX_IO_SIZE,
@@ -172,6 +189,9 @@ fn rust_view() -> Vec<String> {
         STS_EAUTH,
         STS_ENOTSUP,
         STS_EXDEV,
+        STS_ENOOP,
+        STS_ECANCELED,
+        STS_EOPFAILED,
         STS_ENOSPC,
         STS_EIO,
         STS_ECORRUPT,
@@ -190,6 +210,12 @@ fn rust_view() -> Vec<String> {
         STS_O_WRITE,
         STS_CLOSEF_IH_INCOMPLETE,
         STS_CLOSEF_IH_COMPLETE,
+        STS_TIMEOUT_NONE,
+        STS_TIMEOUT_INFINITE,
+        STS_EVT_ASYNC_DONE,
+        STS_EVT_DELETE_DONE,
+        STS_EVT_LABEL,
+        STS_EVT_LOW_SPACE,
         STS_CX_APPEND,
         STS_CX_REMAINDER,
         STS_LSUF_DISK,
@@ -279,6 +305,7 @@ fn struct_sizes_are_the_pinned_sizes() {
     assert_eq!(size_of::<sys::sts_image_info_t>(), 568);
     assert_eq!(size_of::<sys::sts_lsu_info_t>(), 296);
     assert_eq!(size_of::<sys::sts_server_info_t>(), 1072);
+    assert_eq!(size_of::<sys::sts_event_t>(), 848);
 }
 
 #[test]
@@ -381,7 +408,7 @@ fn header_declarations() -> (Vec<(String, Vec<String>)>, Vec<String>) {
 fn layout_program_covers_every_struct_field_and_constant_of_stsi_h() {
     let (structs, consts) = header_declarations();
     assert!(
-        structs.len() >= 9,
+        structs.len() >= 10,
         "parsed only {} structs from stsi.h",
         structs.len()
     );

@@ -79,26 +79,43 @@ int main(void)
     F(sts_server_info_t, srv_block_size);
     F(sts_server_info_t, srv_api_version);
 
+    S(sts_event_t);
+    F(sts_event_t, ev_id);
+    F(sts_event_t, ev_time_ms);
+    F(sts_event_t, ev_op_id);
+    F(sts_event_t, ev_bytes);
+    F(sts_event_t, ev_type);
+    F(sts_event_t, ev_status);
+    F(sts_event_t, ev_lsu);
+    F(sts_event_t, ev_image);
+    F(sts_event_t, ev_op_name);
+    F(sts_event_t, ev_text);
+
     /* handle types are pointers */
     printf("H sts_server_handle_t %zu\n", sizeof(sts_server_handle_t));
     printf("H sts_image_handle_t %zu\n", sizeof(sts_image_handle_t));
     printf("H sts_lsu_list_handle_t %zu\n", sizeof(sts_lsu_list_handle_t));
     printf("H sts_image_list_handle_t %zu\n", sizeof(sts_image_list_handle_t));
+    printf("H sts_evchannel_handle_t %zu\n", sizeof(sts_evchannel_handle_t));
 
     K(STS_VERSION); K(STS_VERSION_MIN); K(STS_VERSION_MAX);
     K(STS_BLOCK_SIZE); K(STS_MAX_SERVERNAME); K(STS_MAX_LSUNAME); K(STS_MAX_IMAGENAME);
     K(STS_MAX_DATE); K(STS_MAX_LABEL); K(STS_MAX_OBJID); K(STS_MAX_SHA1_HEX);
-    K(STS_MAX_PLUGIN_STR); K(STS_MAX_USER); K(STS_MAX_SECRET); K(STS_MAX_IO_SIZE);
+    K(STS_MAX_PLUGIN_STR); K(STS_MAX_OPNAME); K(STS_MAX_EVTEXT); K(STS_MAX_USER);
+    K(STS_MAX_SECRET); K(STS_MAX_IO_SIZE);
     K(STS_MAX_IMAGE_META); K(STS_SRV_CAP_WORDS);
     K(STS_EOK); K(STS_EINVAL); K(STS_ENULL); K(STS_EHANDLE); K(STS_ENAME); K(STS_EALIGN);
     K(STS_ERANGE); K(STS_ETOOBIG); K(STS_EVERSION); K(STS_ENOT_INIT); K(STS_EMODE);
     K(STS_ENOT_MINE); K(STS_ENOSERVER); K(STS_ENOLSU); K(STS_ENOENT); K(STS_EEXIST);
     K(STS_EBUSY); K(STS_ECOMPLETE); K(STS_ENOTCOMPLETE); K(STS_EBROKEN); K(STS_ENO_MORE);
-    K(STS_EAUTH); K(STS_ENOTSUP); K(STS_EXDEV); K(STS_ENOSPC); K(STS_EIO); K(STS_ECORRUPT);
+    K(STS_EAUTH); K(STS_ENOTSUP); K(STS_EXDEV); K(STS_ENOOP); K(STS_ECANCELED);
+    K(STS_EOPFAILED); K(STS_ENOSPC); K(STS_EIO); K(STS_ECORRUPT);
     K(STS_EPREVIO); K(STS_ETIMEDOUT); K(STS_EINTERNAL); K(STS_ENOMEM);
     K(STS_II_IMAGE_PENDING); K(STS_II_BUSY_WRITE); K(STS_II_IMAGE_CREATED);
     K(STS_II_IMAGE_COMPLETE); K(STS_II_FILES_PENDING); K(STS_II_FILES_CREATED); K(STS_II_ABNORMAL);
     K(STS_O_READ); K(STS_O_WRITE); K(STS_CLOSEF_IH_INCOMPLETE); K(STS_CLOSEF_IH_COMPLETE);
+    K(STS_TIMEOUT_NONE); K(STS_TIMEOUT_INFINITE);
+    K(STS_EVT_ASYNC_DONE); K(STS_EVT_DELETE_DONE); K(STS_EVT_LABEL); K(STS_EVT_LOW_SPACE);
     K(STS_CX_APPEND); K(STS_CX_REMAINDER);
     K(STS_LSUF_DISK); K(STS_LSUF_STORAGE_NOT_FREED); K(STS_LSUF_STORAGE_FREED);
     K(STS_LSUF_STORAGE_FREED_DEFERRED); K(STS_LSUF_STORAGE_SHARED);

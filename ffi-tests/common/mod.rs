@@ -19,9 +19,9 @@ use std::sync::{Once, OnceLock};
 
 pub use combstore::sys;
 use sys::{
-    sts_cred_t, sts_image_def_t, sts_image_handle_t, sts_image_info_t, sts_image_list_handle_t,
-    sts_lsu_info_t, sts_lsu_list_handle_t, sts_lsu_name_t, sts_lsu_t, sts_plugin_info_t, sts_server_handle_t,
-    sts_server_info_t, sts_stat_t,
+    sts_cred_t, sts_evchannel_handle_t, sts_event_t, sts_image_def_t, sts_image_handle_t, sts_image_info_t,
+    sts_image_list_handle_t, sts_lsu_info_t, sts_lsu_list_handle_t, sts_lsu_name_t, sts_lsu_t,
+    sts_plugin_info_t, sts_server_handle_t, sts_server_info_t, sts_stat_t,
 };
 
 // ---------------------------------------------------------------------------
@@ -54,6 +54,9 @@ pub mod c {
     pub const EAUTH: i32 = sys::STS_EAUTH as i32;
     pub const ENOTSUP: i32 = sys::STS_ENOTSUP as i32;
     pub const EXDEV: i32 = sys::STS_EXDEV as i32;
+    pub const ENOOP: i32 = sys::STS_ENOOP as i32;
+    pub const ECANCELED: i32 = sys::STS_ECANCELED as i32;
+    pub const EOPFAILED: i32 = sys::STS_EOPFAILED as i32;
     pub const ENOSPC: i32 = sys::STS_ENOSPC as i32;
     pub const EIO: i32 = sys::STS_EIO as i32;
     pub const ECORRUPT: i32 = sys::STS_ECORRUPT as i32;
@@ -88,6 +91,9 @@ pub mod c {
         ("STS_EAUTH", EAUTH),
         ("STS_ENOTSUP", ENOTSUP),
         ("STS_EXDEV", EXDEV),
+        ("STS_ENOOP", ENOOP),
+        ("STS_ECANCELED", ECANCELED),
+        ("STS_EOPFAILED", EOPFAILED),
         ("STS_ENOSPC", ENOSPC),
         ("STS_EIO", EIO),
         ("STS_ECORRUPT", ECORRUPT),
@@ -108,6 +114,9 @@ pub mod c {
     pub const MAX_LSUNAME: usize = sys::STS_MAX_LSUNAME as usize;
     pub const MAX_IMAGENAME: usize = sys::STS_MAX_IMAGENAME as usize;
     pub const MAX_DATE: usize = sys::STS_MAX_DATE as usize;
+    pub const MAX_LABEL: usize = sys::STS_MAX_LABEL as usize;
+    pub const MAX_OPNAME: usize = sys::STS_MAX_OPNAME as usize;
+    pub const MAX_EVTEXT: usize = sys::STS_MAX_EVTEXT as usize;
     pub const SRV_CAP_WORDS: usize = sys::STS_SRV_CAP_WORDS as usize;
 
     pub const II_PENDING: u32 = sys::STS_II_IMAGE_PENDING as u32;
@@ -126,6 +135,14 @@ pub mod c {
     pub const CX_APPEND: i32 = sys::STS_CX_APPEND as i32;
     pub const CX_REMAINDER: i32 = sys::STS_CX_REMAINDER as i32;
 
+    pub const TIMEOUT_NONE: u32 = sys::STS_TIMEOUT_NONE as u32;
+    pub const TIMEOUT_INFINITE: u32 = sys::STS_TIMEOUT_INFINITE as u32;
+
+    pub const EVT_ASYNC_DONE: u32 = sys::STS_EVT_ASYNC_DONE as u32;
+    pub const EVT_DELETE_DONE: u32 = sys::STS_EVT_DELETE_DONE as u32;
+    pub const EVT_LABEL: u32 = sys::STS_EVT_LABEL as u32;
+    pub const EVT_LOW_SPACE: u32 = sys::STS_EVT_LOW_SPACE as u32;
+
     pub const LSUF_DISK: u32 = sys::STS_LSUF_DISK as u32;
     pub const LSUF_NOT_FREED: u32 = sys::STS_LSUF_STORAGE_NOT_FREED as u32;
     pub const LSUF_FREED: u32 = sys::STS_LSUF_STORAGE_FREED as u32;
@@ -142,6 +159,12 @@ pub mod c {
     pub const CAP_COPY_EXTENT: usize = sys::STS_CAP_COPY_EXTENT as usize;
     pub const CAP_COPY_IMAGE: usize = sys::STS_CAP_COPY_IMAGE as usize;
     pub const CAP_INCLUDE_IN_IMAGE: usize = sys::STS_CAP_INCLUDE_IN_IMAGE as usize;
+    pub const CAP_ASYNC_COPY_IMAGE: usize = sys::STS_CAP_ASYNC_COPY_IMAGE as usize;
+    pub const CAP_NAMED_ASYNC_COPY_IMAGE: usize = sys::STS_CAP_NAMED_ASYNC_COPY_IMAGE as usize;
+    pub const CAP_NAMED_ASYNC_WAIT: usize = sys::STS_CAP_NAMED_ASYNC_WAIT as usize;
+    pub const CAP_NAMED_ASYNC_CANCEL: usize = sys::STS_CAP_NAMED_ASYNC_CANCEL as usize;
+    pub const CAP_EVCHANNEL: usize = sys::STS_CAP_EVCHANNEL as usize;
+    pub const CAP_LABEL_LSU: usize = sys::STS_CAP_LABEL_LSU as usize;
 }
 
 /// "STS_EBUSY (25)" for messages; unknown numbers are shown as such.
@@ -263,6 +286,30 @@ pub type FnCopyImage = unsafe extern "C" fn(
 ) -> c_int;
 pub type FnIncludeInImage =
     unsafe extern "C" fn(sts_image_handle_t, sts_image_handle_t, u64, u64, u64, c_int, *mut u64) -> c_int;
+pub type FnOpenEvchannel = unsafe extern "C" fn(sts_server_handle_t, *mut sts_evchannel_handle_t) -> c_int;
+pub type FnGetEvent = unsafe extern "C" fn(sts_evchannel_handle_t, u32, *mut sts_event_t) -> c_int;
+pub type FnDeleteEvent = unsafe extern "C" fn(sts_evchannel_handle_t, u64) -> c_int;
+pub type FnCloseEvchannel = unsafe extern "C" fn(sts_evchannel_handle_t) -> c_int;
+pub type FnAsyncCopyImage = unsafe extern "C" fn(
+    *const sts_lsu_t,
+    *const sts_image_def_t,
+    *const sts_lsu_t,
+    *const sts_image_def_t,
+    c_int,
+    *mut u64,
+) -> c_int;
+pub type FnNamedAsyncCopyImage = unsafe extern "C" fn(
+    *const sts_lsu_t,
+    *const sts_image_def_t,
+    *const sts_lsu_t,
+    *const sts_image_def_t,
+    c_int,
+    *const c_char,
+) -> c_int;
+pub type FnNamedAsyncWait =
+    unsafe extern "C" fn(sts_server_handle_t, *const c_char, u32, *mut c_int) -> c_int;
+pub type FnNamedAsyncCancel = unsafe extern "C" fn(sts_server_handle_t, *const c_char) -> c_int;
+pub type FnLabelLsu = unsafe extern "C" fn(*const sts_lsu_t, *const c_char) -> c_int;
 
 /// Compile-time proof that the pointer types above are exactly the
 /// prototypes bindgen generated from include/stspi.h. Generic and never
@@ -300,6 +347,15 @@ fn _prototypes_match_stspi_h<T>() {
     let f: FnCopyExtent = sys::stsp_copy_extent;
     let f: FnCopyImage = sys::stsp_copy_image;
     let f: FnIncludeInImage = sys::stsp_include_in_image;
+    let f: FnOpenEvchannel = sys::stsp_open_evchannel;
+    let f: FnGetEvent = sys::stsp_get_event;
+    let f: FnDeleteEvent = sys::stsp_delete_event;
+    let f: FnCloseEvchannel = sys::stsp_close_evchannel;
+    let f: FnAsyncCopyImage = sys::stsp_async_copy_image;
+    let f: FnNamedAsyncCopyImage = sys::stsp_named_async_copy_image;
+    let f: FnNamedAsyncWait = sys::stsp_named_async_wait;
+    let f: FnNamedAsyncCancel = sys::stsp_named_async_cancel;
+    let f: FnLabelLsu = sys::stsp_label_lsu;
 }
 
 /// Every entry point declared in include/stspi.h.
@@ -334,16 +390,35 @@ pub const ENTRY_POINTS: &[&str] = &[
     "stsp_copy_extent",
     "stsp_copy_image",
     "stsp_include_in_image",
+    "stsp_open_evchannel",
+    "stsp_get_event",
+    "stsp_delete_event",
+    "stsp_close_evchannel",
+    "stsp_async_copy_image",
+    "stsp_named_async_copy_image",
+    "stsp_named_async_wait",
+    "stsp_named_async_cancel",
+    "stsp_label_lsu",
 ];
 
 /// Entry points the loader resolves optionally (added with optimized
-/// duplication): a library without them still loads and runs every other
-/// test; calling one that is missing panics with "symbol missing".
+/// duplication, then with events and asynchronous operations): a library
+/// without them still loads and runs every other test; calling one that is
+/// missing panics with "symbol missing".
 pub const OPTIONAL_ENTRY_POINTS: &[&str] = &[
     "stsp_open_target_server",
     "stsp_copy_extent",
     "stsp_copy_image",
     "stsp_include_in_image",
+    "stsp_open_evchannel",
+    "stsp_get_event",
+    "stsp_delete_event",
+    "stsp_close_evchannel",
+    "stsp_async_copy_image",
+    "stsp_named_async_copy_image",
+    "stsp_named_async_wait",
+    "stsp_named_async_cancel",
+    "stsp_label_lsu",
 ];
 
 // ---------------------------------------------------------------------------
@@ -384,6 +459,15 @@ pub struct Api {
     pub stsp_copy_extent: Option<FnCopyExtent>,
     pub stsp_copy_image: Option<FnCopyImage>,
     pub stsp_include_in_image: Option<FnIncludeInImage>,
+    pub stsp_open_evchannel: Option<FnOpenEvchannel>,
+    pub stsp_get_event: Option<FnGetEvent>,
+    pub stsp_delete_event: Option<FnDeleteEvent>,
+    pub stsp_close_evchannel: Option<FnCloseEvchannel>,
+    pub stsp_async_copy_image: Option<FnAsyncCopyImage>,
+    pub stsp_named_async_copy_image: Option<FnNamedAsyncCopyImage>,
+    pub stsp_named_async_wait: Option<FnNamedAsyncWait>,
+    pub stsp_named_async_cancel: Option<FnNamedAsyncCancel>,
+    pub stsp_label_lsu: Option<FnLabelLsu>,
 }
 
 /// Where the built cdylib is.
@@ -462,6 +546,15 @@ fn load() -> Api {
         stsp_copy_extent: opt_sym!(stsp_copy_extent),
         stsp_copy_image: opt_sym!(stsp_copy_image),
         stsp_include_in_image: opt_sym!(stsp_include_in_image),
+        stsp_open_evchannel: opt_sym!(stsp_open_evchannel),
+        stsp_get_event: opt_sym!(stsp_get_event),
+        stsp_delete_event: opt_sym!(stsp_delete_event),
+        stsp_close_evchannel: opt_sym!(stsp_close_evchannel),
+        stsp_async_copy_image: opt_sym!(stsp_async_copy_image),
+        stsp_named_async_copy_image: opt_sym!(stsp_named_async_copy_image),
+        stsp_named_async_wait: opt_sym!(stsp_named_async_wait),
+        stsp_named_async_cancel: opt_sym!(stsp_named_async_cancel),
+        stsp_label_lsu: opt_sym!(stsp_label_lsu),
         path,
         lib,
     }
@@ -682,6 +775,64 @@ impl Api {
     ) -> i32 {
         let f = self.need(self.stsp_include_in_image, "stsp_include_in_image");
         unsafe { f(from, to, from_off, to_off, len, flags, n) }
+    }
+    pub fn open_evchannel(&self, sh: sts_server_handle_t, evc: *mut sts_evchannel_handle_t) -> i32 {
+        let f = self.need(self.stsp_open_evchannel, "stsp_open_evchannel");
+        unsafe { f(sh, evc) }
+    }
+    pub fn get_event(&self, evc: sts_evchannel_handle_t, timeout_ms: u32, ev: *mut sts_event_t) -> i32 {
+        let f = self.need(self.stsp_get_event, "stsp_get_event");
+        unsafe { f(evc, timeout_ms, ev) }
+    }
+    pub fn delete_event(&self, evc: sts_evchannel_handle_t, ev_id: u64) -> i32 {
+        let f = self.need(self.stsp_delete_event, "stsp_delete_event");
+        unsafe { f(evc, ev_id) }
+    }
+    pub fn close_evchannel(&self, evc: sts_evchannel_handle_t) -> i32 {
+        let f = self.need(self.stsp_close_evchannel, "stsp_close_evchannel");
+        unsafe { f(evc) }
+    }
+    pub fn async_copy_image(
+        &self,
+        to_lsu: *const sts_lsu_t,
+        to_def: *const sts_image_def_t,
+        from_lsu: *const sts_lsu_t,
+        from_def: *const sts_image_def_t,
+        flags: i32,
+        op_id: *mut u64,
+    ) -> i32 {
+        let f = self.need(self.stsp_async_copy_image, "stsp_async_copy_image");
+        unsafe { f(to_lsu, to_def, from_lsu, from_def, flags, op_id) }
+    }
+    pub fn named_async_copy_image(
+        &self,
+        to_lsu: *const sts_lsu_t,
+        to_def: *const sts_image_def_t,
+        from_lsu: *const sts_lsu_t,
+        from_def: *const sts_image_def_t,
+        flags: i32,
+        op_name: *const c_char,
+    ) -> i32 {
+        let f = self.need(self.stsp_named_async_copy_image, "stsp_named_async_copy_image");
+        unsafe { f(to_lsu, to_def, from_lsu, from_def, flags, op_name) }
+    }
+    pub fn named_async_wait(
+        &self,
+        sh: sts_server_handle_t,
+        op_name: *const c_char,
+        timeout_ms: u32,
+        op_status: *mut c_int,
+    ) -> i32 {
+        let f = self.need(self.stsp_named_async_wait, "stsp_named_async_wait");
+        unsafe { f(sh, op_name, timeout_ms, op_status) }
+    }
+    pub fn named_async_cancel(&self, sh: sts_server_handle_t, op_name: *const c_char) -> i32 {
+        let f = self.need(self.stsp_named_async_cancel, "stsp_named_async_cancel");
+        unsafe { f(sh, op_name) }
+    }
+    pub fn label_lsu(&self, lsu: *const sts_lsu_t, label: *const c_char) -> i32 {
+        let f = self.need(self.stsp_label_lsu, "stsp_label_lsu");
+        unsafe { f(lsu, label) }
     }
 }
 
@@ -1327,4 +1478,185 @@ impl Fixture {
             flags_str(p.imo_flags)
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// Events and asynchronous operations (events.rs and its child roles)
+// ---------------------------------------------------------------------------
+
+/// "STS_EVT_LABEL (3)" for messages.
+pub fn evt_name(t: u32) -> String {
+    let n = match t {
+        x if x == c::EVT_ASYNC_DONE => "STS_EVT_ASYNC_DONE",
+        x if x == c::EVT_DELETE_DONE => "STS_EVT_DELETE_DONE",
+        x if x == c::EVT_LABEL => "STS_EVT_LABEL",
+        x if x == c::EVT_LOW_SPACE => "STS_EVT_LOW_SPACE",
+        _ => "<unknown event type>",
+    };
+    format!("{n} ({t})")
+}
+
+/// One event on one line, for messages and for child-process reports.
+pub fn ev_str(e: &sts_event_t) -> String {
+    format!(
+        "id={} type={} status={} op_id={} op_name={:?} lsu={:?} image={:?}/{:?} bytes={} text={:?} time_ms={}",
+        e.ev_id,
+        evt_name(e.ev_type),
+        code_name(e.ev_status),
+        e.ev_op_id,
+        cstr(&e.ev_op_name),
+        cstr(&e.ev_lsu.sln_name),
+        cstr(&e.ev_image.img_basename),
+        cstr(&e.ev_image.img_date),
+        e.ev_bytes,
+        cstr(&e.ev_text),
+        e.ev_time_ms
+    )
+}
+
+/// An event channel, closed on drop (errors ignored: tests that close it
+/// themselves assert the code).
+pub struct Evc(pub sts_evchannel_handle_t);
+
+impl Evc {
+    /// stsp_open_evchannel(sh, &evc), asserting EOK and a non-NULL handle.
+    pub fn open(sh: sts_server_handle_t) -> Evc {
+        let mut evc: sts_evchannel_handle_t = ptr::null_mut();
+        assert_rc!(api().open_evchannel(sh, &mut evc), c::EOK, "stsp_open_evchannel");
+        assert!(
+            !evc.is_null(),
+            "stsp_open_evchannel returned EOK and a NULL handle"
+        );
+        Evc(evc)
+    }
+
+    /// One stsp_get_event call.
+    pub fn get(&self, timeout_ms: u32) -> Result<sts_event_t, i32> {
+        get_event(self.0, timeout_ms)
+    }
+
+    /// Every event available now (STS_TIMEOUT_NONE until STS_ENO_MORE).
+    pub fn drain(&self) -> Vec<sts_event_t> {
+        let mut out = Vec::new();
+        loop {
+            match self.get(c::TIMEOUT_NONE) {
+                Ok(e) => out.push(e),
+                Err(rc) if rc == c::ENO_MORE => return out,
+                Err(rc) => panic!("stsp_get_event(STS_TIMEOUT_NONE) -> {}", code_name(rc)),
+            }
+            assert!(out.len() < 100_000, "the channel never runs dry");
+        }
+    }
+
+    /// The next event for which `pred` holds, waiting up to `timeout`
+    /// in all; the events skipped on the way are returned with it. Panics
+    /// with everything seen if none arrives in time.
+    pub fn wait_for(
+        &self,
+        timeout: std::time::Duration,
+        what: &str,
+        pred: impl Fn(&sts_event_t) -> bool,
+    ) -> (sts_event_t, Vec<sts_event_t>) {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut skipped = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            // at least 1 ms: 0 would be STS_TIMEOUT_NONE, which is fine too
+            let ms = left.as_millis().clamp(1, u32::MAX as u128 - 1) as u32;
+            match self.get(ms) {
+                Ok(e) if pred(&e) => return (e, skipped),
+                Ok(e) => skipped.push(e),
+                Err(rc) if rc == c::ENO_MORE => {
+                    if std::time::Instant::now() >= deadline {
+                        let seen: Vec<String> = skipped.iter().map(ev_str).collect();
+                        panic!("no event {what} within {timeout:?}; events seen: {seen:#?}");
+                    }
+                }
+                Err(rc) => panic!("stsp_get_event({ms} ms) waiting for {what} -> {}", code_name(rc)),
+            }
+        }
+    }
+}
+
+impl Drop for Evc {
+    fn drop(&mut self) {
+        if let Some(f) = api().stsp_close_evchannel {
+            let _ = unsafe { f(self.0) };
+        }
+    }
+}
+
+/// One stsp_get_event call into a sentinel-filled event; on an error the
+/// event must be untouched (out-parameters are written only on STS_EOK).
+pub fn get_event(evc: sts_evchannel_handle_t, timeout_ms: u32) -> Result<sts_event_t, i32> {
+    let mut e = sentinel_event();
+    match api().get_event(evc, timeout_ms, &mut e) {
+        0 => Ok(e),
+        rc => {
+            assert_event_untouched(&e, &format!("stsp_get_event -> {}", code_name(rc)));
+            Err(rc)
+        }
+    }
+}
+
+/// An event filled with a recognizable pattern.
+pub fn sentinel_event() -> sts_event_t {
+    let mut e = sts_event_t::default();
+    e.ev_id = 0x5e5e_5e5e_5e5e_5e5e;
+    e.ev_time_ms = 0x5e5e_5e5e_5e5e_5e5e;
+    e.ev_op_id = 0x5e5e_5e5e_5e5e_5e5e;
+    e.ev_bytes = 0x5e5e_5e5e_5e5e_5e5e;
+    e.ev_type = 0x5e5e_5e5e;
+    e.ev_status = 0x5e5e_5e5e;
+    fill_unterminated(&mut e.ev_lsu.sln_name, 0x5e);
+    fill_unterminated(&mut e.ev_image.img_basename, 0x5e);
+    fill_unterminated(&mut e.ev_op_name, 0x5e);
+    fill_unterminated(&mut e.ev_text, 0x5e);
+    e
+}
+
+pub fn assert_event_untouched(e: &sts_event_t, what: &str) {
+    let s = sentinel_event();
+    let same = e.ev_id == s.ev_id
+        && e.ev_time_ms == s.ev_time_ms
+        && e.ev_op_id == s.ev_op_id
+        && e.ev_bytes == s.ev_bytes
+        && e.ev_type == s.ev_type
+        && e.ev_status == s.ev_status
+        && e.ev_lsu.sln_name == s.ev_lsu.sln_name
+        && e.ev_image.img_basename == s.ev_image.img_basename
+        && e.ev_op_name == s.ev_op_name
+        && e.ev_text == s.ev_text;
+    assert!(same, "{what}: the event out-parameter was written: {}", ev_str(e));
+}
+
+/// Sentinel for op_status: out-parameters are written only when the call
+/// says the operation finished.
+pub const OP_STATUS_SENTINEL: i32 = 0x0bad_0bad;
+
+/// stsp_named_async_wait(sh, name, timeout_ms, &op_status): (code, op_status
+/// or OP_STATUS_SENTINEL when untouched).
+pub fn named_wait(sh: sts_server_handle_t, name: &str, timeout_ms: u32) -> (i32, i32) {
+    let n = cstring(name);
+    let mut st: c_int = OP_STATUS_SENTINEL;
+    let rc = api().named_async_wait(sh, n.as_ptr(), timeout_ms, &mut st);
+    (rc, st)
+}
+
+/// stsp_named_async_cancel(sh, name).
+pub fn named_cancel(sh: sts_server_handle_t, name: &str) -> i32 {
+    let n = cstring(name);
+    api().named_async_cancel(sh, n.as_ptr())
+}
+
+/// stsp_named_async_copy_image(to, to_def, from, from_def, 0, name).
+pub fn named_copy(
+    to_lsu: &sts_lsu_t,
+    to_def: &sts_image_def_t,
+    from_lsu: &sts_lsu_t,
+    from_def: &sts_image_def_t,
+    name: &str,
+) -> i32 {
+    let n = cstring(name);
+    api().named_async_copy_image(to_lsu, to_def, from_lsu, from_def, 0, n.as_ptr())
 }
