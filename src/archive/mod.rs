@@ -21,6 +21,7 @@
 //! epoch, UTC) -> `v_int`; double -> `v_real`; string, char -> `v_text`;
 //! binary, objectid (30 bytes) -> `v_blob`.
 
+pub mod calendar;
 pub mod query;
 pub mod schema;
 pub mod value;
