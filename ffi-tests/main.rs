@@ -10,6 +10,7 @@ mod abnormal;
 mod bad_input;
 mod concurrency;
 mod dup;
+mod events;
 mod images;
 mod integrity;
 mod layout;

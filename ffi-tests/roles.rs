@@ -15,6 +15,10 @@ pub fn run(role: &str, args: &[String]) {
         "dup_churn" => dup_churn(args),
         "dup_copy_image" => dup_copy_image(args),
         "dup_xfer_then_hang" => dup_xfer_then_hang(args),
+        "ev_reader" => ev_reader(args),
+        "ev_op_waiter" => ev_op_waiter(args),
+        "ev_op_canceller" => ev_op_canceller(args),
+        "ev_copies_then_hang" => ev_copies_then_hang(args),
         other => panic!("unknown role {other}"),
     }
 }
@@ -273,6 +277,94 @@ fn dup_xfer_then_hang(args: &[String]) {
     };
     assert_rc!(rc, c::EOK, "{op} of {len} bytes");
     say("DONE", &n.to_string());
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+// ------------------------------------------------------------------ events.rs
+
+fn read_command(expected: &str) {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), expected, "unexpected command");
+}
+
+/// [server]: open the server and a channel, report EVENT <ev_str> for every
+/// stored event, then DRAINED <n>; on stdin WAIT: one stsp_get_event with
+/// a 10 s timeout, reported as LIVE <ev_str> or LIVE <code>.
+fn ev_reader(args: &[String]) {
+    let server: String = arg(args, 0);
+    let sh = open_server(&server).unwrap_or_else(|rc| panic!("open_server: {}", code_name(rc)));
+    let evc = Evc::open(sh);
+    let stored = evc.drain();
+    for e in &stored {
+        say("EVENT", &ev_str(e));
+    }
+    say("DRAINED", &stored.len().to_string());
+    read_command("WAIT");
+    match evc.get(10_000) {
+        Ok(e) => say("LIVE", &ev_str(&e)),
+        Err(rc) => say("LIVE", &code_name(rc)),
+    }
+    drop(evc);
+    assert_rc!(api().close_server(sh), c::EOK);
+}
+
+/// [server, op name, timeout ms]: open the server, READY; on stdin GO:
+/// stsp_named_async_wait, reported as WAITED <code> <op_status> (numbers;
+/// op_status is OP_STATUS_SENTINEL when untouched).
+fn ev_op_waiter(args: &[String]) {
+    let (server, op, timeout): (String, String, u32) = (arg(args, 0), arg(args, 1), arg(args, 2));
+    let sh = open_server(&server).unwrap_or_else(|rc| panic!("open_server: {}", code_name(rc)));
+    say("READY", "");
+    read_command("GO");
+    let (rc, st) = named_wait(sh, &op, timeout);
+    say("WAITED", &format!("{rc} {st}"));
+    assert_rc!(api().close_server(sh), c::EOK);
+}
+
+/// [server, op name]: open the server, READY; on stdin GO:
+/// stsp_named_async_cancel, reported as CANCELLED <code> (a number).
+fn ev_op_canceller(args: &[String]) {
+    let (server, op): (String, String) = (arg(args, 0), arg(args, 1));
+    let sh = open_server(&server).unwrap_or_else(|rc| panic!("open_server: {}", code_name(rc)));
+    say("READY", "");
+    read_command("GO");
+    let rc = named_cancel(sh, &op);
+    say("CANCELLED", &rc.to_string());
+    assert_rc!(api().close_server(sh), c::EOK);
+}
+
+/// [source server, target server, source image, prefix, count]: open the
+/// target through stsp_open_target_server, start `count` named copies
+/// "<prefix>-<i>" of the source to "<prefix>-copy-<i>", report STARTED,
+/// then hang until killed.
+fn ev_copies_then_hang(args: &[String]) {
+    let (server, target, src, prefix, count): (String, String, String, String, usize) = (
+        arg(args, 0),
+        arg(args, 1),
+        arg(args, 2),
+        arg(args, 3),
+        arg(args, 4),
+    );
+    let sh = open_server(&server).unwrap_or_else(|rc| panic!("open_server: {}", code_name(rc)));
+    let th =
+        open_target_server(sh, &target).unwrap_or_else(|rc| panic!("open_target_server: {}", code_name(rc)));
+    for i in 0..count {
+        assert_rc!(
+            named_copy(
+                &lsu_t(th, "default"),
+                &image_def(&format!("{prefix}-copy-{i}"), ""),
+                &lsu_t(sh, "default"),
+                &image_def(&src, ""),
+                &format!("{prefix}-{i}"),
+            ),
+            c::EOK,
+            "named copy {i}"
+        );
+    }
+    say("STARTED", &count.to_string());
     loop {
         std::thread::sleep(std::time::Duration::from_secs(1));
     }
