@@ -422,10 +422,14 @@ STS_EXPORT int stsp_include_in_image(sts_image_handle_t from_image, sts_image_ha
 /* acknowledges an event for the whole server. Operations run on a    */
 /* pool of worker threads inside the process that started them; their */
 /* state is a catalog row too, so any process can wait for or cancel  */
-/* a named operation. If that process dies, the next open of the      */
-/* server marks its running operations failed (STS_EOPFAILED, with an */
-/* event): never lost silently, never done twice, and a half-copied   */
-/* target never lists as complete (it is deleted).                    */
+/* a named operation. Closing the server handle or stsp_terminate     */
+/* does not stop running operations: they finish while the process   */
+/* lives. An operation's events are stored on the server it copies to */
+/* (read them through an ordinary handle on it). If the process dies, */
+/* the next open of the server marks its running operations failed   */
+/* (STS_EOPFAILED, with an event): never lost silently, never done    */
+/* twice, and a half-copied target never lists as complete (it is     */
+/* deleted).                                                          */
 /* ================================================================== */
 
 /*
@@ -488,7 +492,9 @@ STS_EXPORT int stsp_named_async_copy_image(const sts_lsu_t *to_lsu, const sts_im
  *   sh          the server the operation copies to (any handle on it).
  *   timeout_ms  as for stsp_get_event.
  *   op_status   out (when it finished): STS_EOK, STS_ECANCELED, or the
- *               code it failed with.
+ *               code it failed with. Unlike other out-parameters it is
+ *               also written when the call returns STS_ECANCELED or
+ *               STS_EOPFAILED (and only then, besides STS_EOK).
  * Returns STS_EOK (finished and succeeded); STS_ECANCELED (it was
  * cancelled); STS_EOPFAILED (it failed; see op_status); STS_ETIMEDOUT
  * (still running); STS_ENOOP (no operation of that name); STS_ENAME;
@@ -510,8 +516,9 @@ STS_EXPORT int stsp_named_async_cancel(sts_server_handle_t sh, const char *op_na
 /*
  * stsp_label_lsu - set an LSU's label (lsu_label in its properties) and
  * raise STS_EVT_LABEL.
- *   label  NUL-terminated, at most STS_MAX_LABEL - 1 bytes, no control
- *          characters (STS_ENAME otherwise).
+ *   label  NUL-terminated UTF-8, at most STS_MAX_LABEL - 1 bytes, no
+ *          control characters (DEL included) (STS_ENAME otherwise); an
+ *          empty label clears it.
  * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_EMODE; STS_ENAME; STS_ENOLSU;
  * STS_EIO.
  */

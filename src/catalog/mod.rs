@@ -6,6 +6,7 @@
 //! processes never deadlock upgrading read locks; the busy timeout turns a
 //! stuck peer into [`Error::Timeout`] instead of a hang.
 
+pub mod archive;
 pub mod audit;
 pub mod events;
 
@@ -137,6 +138,8 @@ pub fn open(path: &Path, now_ms: u64, uuid: &str) -> Result<Connection> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // The archive query language's LIKE is case-sensitive (5800 semantics).
+    conn.pragma_update(None, "case_sensitive_like", true)?;
     let tx = write_txn(&mut conn)?;
     tx.execute_batch(include_str!("schema.sql"))?;
     tx.execute(
@@ -313,9 +316,27 @@ pub fn insert_image(
     writer: &str,
     now_ms: u64,
 ) -> Result<i64> {
+    insert_image_as(tx, lsu_id, name, writer, now_ms, false)
+}
+
+/// As [`insert_image`]; `temporary` marks a copy in progress from the
+/// start (recovery deletes it if its writer dies), in the same statement, so no crash can
+/// leave it unmarked.
+///
+/// # Errors
+/// [`Error::Exists`]; catalog errors.
+pub fn insert_image_as(
+    tx: &Transaction<'_>,
+    lsu_id: i64,
+    name: &ImageName,
+    writer: &str,
+    now_ms: u64,
+    temporary: bool,
+) -> Result<i64> {
     let r = tx.execute(
-        "INSERT INTO images (lsu_id, basename, date, state, ctime_ms, mtime_ms, writer) VALUES (?1, ?2, ?3, 0, ?4, ?4, ?5)",
-        params![lsu_id, name.basename, name.date, i(now_ms), writer],
+        "INSERT INTO images (lsu_id, basename, date, state, ctime_ms, mtime_ms, writer, temporary)
+         VALUES (?1, ?2, ?3, 0, ?4, ?4, ?5, ?6)",
+        params![lsu_id, name.basename, name.date, i(now_ms), writer, temporary],
     );
     match r {
         Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
@@ -395,16 +416,6 @@ pub fn list_images(
     Ok(rows)
 }
 
-/// Marks an image as a copy in progress: if its writer dies, recovery
-/// deletes it instead of completing it abnormally.
-///
-/// # Errors
-/// Catalog errors.
-pub fn set_temporary(tx: &Transaction<'_>, id: i64) -> Result<()> {
-    tx.execute("UPDATE images SET temporary = 1 WHERE id = ?1", [id])?;
-    Ok(())
-}
-
 /// Images left in state Writing, with their writer tokens and whether
 /// they are temporary.
 ///
@@ -431,6 +442,7 @@ pub fn delete_image_rows(tx: &Transaction<'_>, id: i64) -> Result<Vec<i64>> {
     };
     tx.execute("DELETE FROM extents WHERE image_id = ?1", [id])?;
     tx.execute("DELETE FROM image_meta WHERE image_id = ?1", [id])?;
+    archive::delete_objects_of_image(tx, id)?;
     tx.execute("DELETE FROM images WHERE id = ?1", [id])?;
     Ok(chunks)
 }

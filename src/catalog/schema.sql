@@ -143,3 +143,35 @@ CREATE TABLE IF NOT EXISTS ops (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS ops_running_name ON ops (name) WHERE state = 0 AND name IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ops_name ON ops (name, id);
+
+-- Archive objects (the 5800 model): one row per metadata record (OID).
+-- Several records may share one data image (storeMetadata). A record is
+-- created in the transaction that completes its data; its fields are
+-- indexed (object_fields) in a second one, and kept in `pending` (JSON)
+-- until then, so an object whose indexing failed is a store index
+-- exception that check_indexed or recovery can still resolve.
+CREATE TABLE IF NOT EXISTS archive_objects (
+    oid      TEXT PRIMARY KEY,               -- 60 lower-case hex digits
+    image_id INTEGER NOT NULL,
+    ctime_ms INTEGER NOT NULL,
+    indexed  INTEGER NOT NULL DEFAULT 0,
+    pending  TEXT
+);
+CREATE INDEX IF NOT EXISTS archive_objects_image ON archive_objects (image_id);
+CREATE INDEX IF NOT EXISTS archive_objects_unindexed ON archive_objects (ctime_ms) WHERE indexed = 0;
+
+-- Field values of indexed objects; exactly one v_* column is set, chosen
+-- by the field's type (archive::FieldType::column).
+CREATE TABLE IF NOT EXISTS object_fields (
+    oid    TEXT NOT NULL,
+    name   TEXT NOT NULL,
+    v_int  INTEGER,
+    v_real REAL,
+    v_text TEXT,
+    v_blob BLOB
+);
+CREATE INDEX IF NOT EXISTS object_fields_oid ON object_fields (oid, name);
+CREATE INDEX IF NOT EXISTS object_fields_int ON object_fields (name, v_int);
+CREATE INDEX IF NOT EXISTS object_fields_real ON object_fields (name, v_real);
+CREATE INDEX IF NOT EXISTS object_fields_text ON object_fields (name, v_text);
+CREATE INDEX IF NOT EXISTS object_fields_blob ON object_fields (name, v_blob);

@@ -209,8 +209,17 @@ impl ImageWriter {
     /// changed); I/O errors (the handle is then poisoned);
     /// [`Error::PreviousIo`] once poisoned.
     pub fn write(&mut self, off: u64, data: &[u8]) -> Result<()> {
-        self.usable()?;
         check_io(off, data.len() as u64)?;
+        self.write_any(off, data)
+    }
+
+    /// [`ImageWriter::write`] without the block-size rule: archive objects
+    /// hold any number of bytes.
+    pub(crate) fn write_any(&mut self, off: u64, data: &[u8]) -> Result<()> {
+        self.usable()?;
+        if off.checked_add(data.len() as u64).is_none() {
+            return Err(Error::Range("offset + length overflows".into()));
+        }
         if data.is_empty() {
             return Ok(());
         }
@@ -304,26 +313,60 @@ impl ImageWriter {
     }
 
     fn finish(&mut self, complete: bool) -> Result<()> {
+        if complete {
+            let objid = crate::store::random_hex128();
+            return self.complete_inner(&objid, |_, _, _, _| Ok(())).map(|_| ());
+        }
         self.usable()?;
         self.commit()?;
-        if complete {
-            let sha1 = match (self.hasher.take(), &self.copied) {
-                (Some(h), _) if self.hashed_upto == self.size => hex(&h.finalize()),
-                (_, CopiedFrom::Prefix { size, sha1, .. }) if *size == self.size => sha1.clone(),
-                _ => self.read_back_sha1()?,
-            };
-            let objid = crate::store::random_hex128();
-            let mut conn = self.sh.catalog.lock();
-            let tx = catalog::write_txn(&mut conn)?;
-            catalog::set_complete(&tx, self.id, &objid, &sha1, now_ms())?;
-            tx.commit()?;
-            debug!("image #{} complete: {} bytes, sha1 {sha1}", self.id, self.size);
-        } else {
-            self.set_state(ImageState::Incomplete)?;
-        }
+        self.set_state(ImageState::Incomplete)?;
         self.closed = true;
         self.release_segments();
         Ok(())
+    }
+
+    /// Completes the image with object id `objid`, running `extra` inside
+    /// the completing transaction (given the image id, size and SHA-1), so
+    /// that whatever it records commits atomically with the completion.
+    /// Returns the size and SHA-1. On error the image is left abandoned.
+    pub(crate) fn complete_with(
+        &mut self,
+        objid: &str,
+        extra: impl FnOnce(&rusqlite::Transaction<'_>, i64, u64, &str) -> Result<()>,
+    ) -> Result<(u64, String)> {
+        let r = self.complete_inner(objid, extra);
+        if r.is_err() {
+            self.abandon();
+        }
+        r
+    }
+
+    fn complete_inner(
+        &mut self,
+        objid: &str,
+        extra: impl FnOnce(&rusqlite::Transaction<'_>, i64, u64, &str) -> Result<()>,
+    ) -> Result<(u64, String)> {
+        self.usable()?;
+        self.commit()?;
+        let sha1 = match (self.hasher.take(), &self.copied) {
+            (Some(h), _) if self.hashed_upto == self.size => hex(&h.finalize()),
+            (_, CopiedFrom::Prefix { size, sha1, .. }) if *size == self.size => sha1.clone(),
+            _ => self.read_back_sha1()?,
+        };
+        let mut conn = self.sh.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        catalog::set_complete(&tx, self.id, objid, &sha1, now_ms())?;
+        extra(&tx, self.id, self.size, &sha1)?;
+        tx.commit()?;
+        drop(conn);
+        debug!("image #{} complete: {} bytes, sha1 {sha1}", self.id, self.size);
+        self.closed = true;
+        self.release_segments();
+        Ok((self.size, sha1))
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.sh
     }
 
     fn set_state(&self, state: ImageState) -> Result<()> {
@@ -377,14 +420,6 @@ impl ImageWriter {
             }
         }
         r
-    }
-
-    /// Marks the image as a copy in progress (see `catalog::set_temporary`).
-    pub(crate) fn mark_temporary(&self) -> Result<()> {
-        let mut conn = self.sh.catalog.lock();
-        let tx = catalog::write_txn(&mut conn)?;
-        catalog::set_temporary(&tx, self.id)?;
-        Ok(tx.commit()?)
     }
 
     /// Copies `len` bytes of `src` at `from` to `to` in this image (holes
@@ -665,6 +700,11 @@ impl ImageReader {
     /// [`Error::NoImage`] if the image was deleted under the reader.
     pub fn read(&mut self, off: u64, buf: &mut [u8]) -> Result<usize> {
         check_io(off, buf.len() as u64)?;
+        self.read_any(off, buf)
+    }
+
+    /// [`ImageReader::read`] without the block-size rule (archive objects).
+    pub(crate) fn read_any(&mut self, off: u64, buf: &mut [u8]) -> Result<usize> {
         if off > self.size {
             return Err(Error::Range(format!(
                 "offset {off} beyond image size {}",

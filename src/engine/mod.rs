@@ -1,6 +1,7 @@
 //! The storage engine: plain Rust, no FFI types. The C boundary (`ffi`),
 //! the administrator's tool and the tests all drive it through this API.
 
+pub mod archive;
 pub mod audit;
 pub mod error;
 pub mod events;

@@ -325,11 +325,22 @@ impl Server {
     /// # Errors
     /// [`Error::NoLsu`], [`Error::Exists`]; I/O and catalog errors.
     pub fn create_image(&self, lsu: &str, name: &ImageName) -> Result<ImageWriter> {
+        self.create_image_as(lsu, name, false)
+    }
+
+    /// Creates an image for a copy or archive store in progress: marked
+    /// temporary in the creating transaction, so a crash at any instant
+    /// leaves nothing recovery does not delete.
+    pub(crate) fn create_temporary_image(&self, lsu: &str, name: &ImageName) -> Result<ImageWriter> {
+        self.create_image_as(lsu, name, true)
+    }
+
+    fn create_image_as(&self, lsu: &str, name: &ImageName, temporary: bool) -> Result<ImageWriter> {
         let sh = &self.shared;
         let mut conn = sh.catalog.lock();
         let tx = catalog::write_txn(&mut conn)?;
         let lsu_row = catalog::lsu(&tx, lsu)?;
-        let id = catalog::insert_image(&tx, lsu_row.id, name, sh.owner.token(), now_ms())?;
+        let id = catalog::insert_image_as(&tx, lsu_row.id, name, sh.owner.token(), now_ms(), temporary)?;
         tx.commit()?;
         Ok(ImageWriter::new(Arc::clone(sh), id, lsu_row.id, 0))
     }
@@ -454,9 +465,8 @@ impl Server {
         let source = reader.info()?;
         let mut meta = vec![0u8; MAX_META as usize];
         let meta_len = reader.read_meta(0, &mut meta)?;
-        let mut writer = self.create_image(to_lsu, to_name)?;
+        let mut writer = self.create_temporary_image(to_lsu, to_name)?;
         let copied = (|| {
-            writer.mark_temporary()?;
             let mut off = 0;
             while off < source.size {
                 if cancelled() {

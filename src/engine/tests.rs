@@ -391,8 +391,7 @@ fn recovery_deletes_an_interrupted_copy_and_frees_its_space() {
     let path = dir.path().join("srv");
     let s = Server::open(&path).unwrap();
     let before = s.lsu_info("default").unwrap();
-    let mut w = s.create_image("default", &name("copy")).unwrap();
-    w.mark_temporary().unwrap();
+    let mut w = s.create_temporary_image("default", &name("copy")).unwrap();
     w.write(0, &data(61, 2 << 20)).unwrap();
     w.flush().unwrap();
     let token = s.shared.owner.token().to_owned();

@@ -1,0 +1,177 @@
+//! SQL for archive objects (metadata records) and their indexed fields.
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::{i, u};
+use crate::engine::error::{Error, Result};
+
+/// One `archive_objects` row.
+#[derive(Clone, Debug)]
+pub struct ObjectRow {
+    pub oid: String,
+    pub image_id: i64,
+    pub ctime_ms: u64,
+    pub indexed: bool,
+    pub pending: Option<String>,
+}
+
+fn object_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRow> {
+    Ok(ObjectRow {
+        oid: r.get(0)?,
+        image_id: r.get(1)?,
+        ctime_ms: u(r.get(2)?),
+        indexed: r.get::<_, i64>(3)? != 0,
+        pending: r.get(4)?,
+    })
+}
+
+/// Records a metadata record whose fields are still to be indexed.
+///
+/// # Errors
+/// Catalog errors.
+pub fn insert_object(
+    tx: &Transaction<'_>,
+    oid: &str,
+    image_id: i64,
+    ctime_ms: u64,
+    pending: &str,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO archive_objects (oid, image_id, ctime_ms, indexed, pending) VALUES (?1, ?2, ?3, 0, ?4)",
+        params![oid, image_id, i(ctime_ms), pending],
+    )?;
+    Ok(())
+}
+
+/// The record with this OID.
+///
+/// # Errors
+/// Catalog errors.
+pub fn object(conn: &Connection, oid: &str) -> Result<Option<ObjectRow>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT oid, image_id, ctime_ms, indexed, pending FROM archive_objects WHERE oid = ?1",
+        )?
+        .query_row([oid], object_from_row)
+        .optional()?)
+}
+
+/// The records of one data image.
+///
+/// # Errors
+/// Catalog errors.
+pub fn objects_of_image(conn: &Connection, image_id: i64) -> Result<Vec<ObjectRow>> {
+    let mut st = conn.prepare_cached(
+        "SELECT oid, image_id, ctime_ms, indexed, pending FROM archive_objects WHERE image_id = ?1",
+    )?;
+    let rows = st
+        .query_map([image_id], object_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Writes a record's field rows and marks it indexed.
+///
+/// # Errors
+/// Catalog errors.
+pub fn index_object(tx: &Transaction<'_>, oid: &str, fields: &[(String, SqlValue)]) -> Result<()> {
+    tx.execute("DELETE FROM object_fields WHERE oid = ?1", [oid])?;
+    let mut st = tx.prepare_cached(
+        "INSERT INTO object_fields (oid, name, v_int, v_real, v_text, v_blob) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for (name, v) in fields {
+        let (mut a, mut b, mut c, mut d) = (SqlValue::Null, SqlValue::Null, SqlValue::Null, SqlValue::Null);
+        match v {
+            SqlValue::Integer(_) => a = v.clone(),
+            SqlValue::Real(_) => b = v.clone(),
+            SqlValue::Text(_) => c = v.clone(),
+            SqlValue::Blob(_) => d = v.clone(),
+            SqlValue::Null => continue,
+        }
+        st.execute(params![oid, name, a, b, c, d])?;
+    }
+    tx.execute(
+        "UPDATE archive_objects SET indexed = 1, pending = NULL WHERE oid = ?1",
+        [oid],
+    )?;
+    Ok(())
+}
+
+/// A record's indexed field rows: (name, value of its set column).
+///
+/// # Errors
+/// Catalog errors.
+pub fn fields(conn: &Connection, oid: &str) -> Result<Vec<(String, SqlValue)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT name, coalesce(v_int, v_real, v_text, v_blob) FROM object_fields WHERE oid = ?1 ORDER BY rowid",
+    )?;
+    let rows = st
+        .query_map([oid], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Deletes a record and its fields; returns its data image id.
+///
+/// # Errors
+/// [`Error::NoImage`] if there is no such record; catalog errors.
+pub fn delete_object(tx: &Transaction<'_>, oid: &str) -> Result<i64> {
+    let image_id: Option<i64> = tx
+        .query_row(
+            "DELETE FROM archive_objects WHERE oid = ?1 RETURNING image_id",
+            [oid],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let image_id = image_id.ok_or_else(|| Error::NoImage(format!("object {oid}")))?;
+    tx.execute("DELETE FROM object_fields WHERE oid = ?1", [oid])?;
+    Ok(image_id)
+}
+
+/// Deletes every record of a data image (the image itself is going).
+///
+/// # Errors
+/// Catalog errors.
+pub fn delete_objects_of_image(tx: &Transaction<'_>, image_id: i64) -> Result<()> {
+    tx.execute(
+        "DELETE FROM object_fields WHERE oid IN (SELECT oid FROM archive_objects WHERE image_id = ?1)",
+        [image_id],
+    )?;
+    tx.execute("DELETE FROM archive_objects WHERE image_id = ?1", [image_id])?;
+    Ok(())
+}
+
+/// Up to `limit` records not yet indexed, oldest first.
+///
+/// # Errors
+/// Catalog errors.
+pub fn unindexed(conn: &Connection, limit: usize) -> Result<Vec<ObjectRow>> {
+    let mut st = conn.prepare_cached(
+        "SELECT oid, image_id, ctime_ms, indexed, pending FROM archive_objects WHERE indexed = 0
+         ORDER BY ctime_ms LIMIT ?1",
+    )?;
+    let rows = st
+        .query_map([i(limit as u64)], object_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Runs a translated query (SQL built only from fixed text and `?`
+/// placeholders by `archive::query`) with its bound parameters; returns
+/// each row's values.
+///
+/// # Errors
+/// Catalog errors.
+pub fn run_query(conn: &Connection, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>> {
+    let mut st = conn.prepare(sql)?;
+    let n = st.column_count();
+    let rows = st
+        .query_map(rusqlite::params_from_iter(params.iter()), |r| {
+            (0..n)
+                .map(|k| r.get::<_, SqlValue>(k))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}

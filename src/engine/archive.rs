@@ -1,0 +1,443 @@
+//! Archive objects (the 5800 model, seed 004) over images: an object's
+//! data is a complete image in the internal LSU `.archive`; each metadata
+//! record (OID) is a row naming that image, so storeMetadata shares the
+//! data (no copy) and the data goes with its last record.
+//!
+//! A store is all or nothing: the data image is temporary until the
+//! transaction that completes it also inserts the record, so an OID exists
+//! only for durable data. The record's fields are indexed (made
+//! queryable) in a second transaction; if that fails, the store still
+//! succeeds with `indexed = false` (a store index exception), the fields
+//! wait in the record, and `check_indexed` or the next recovery indexes
+//! them.
+
+use rusqlite::types::Value as SqlValue;
+use sha1::{Digest, Sha1};
+
+use super::error::{Error, Result};
+use super::image::ImageWriter;
+use super::names::ImageName;
+use super::server::{Server, now_ms};
+use crate::archive::value::Value;
+use crate::archive::{FieldType, Fields};
+use crate::catalog::{self, ImageState};
+
+/// The internal LSU holding archive objects' data.
+pub const ARCHIVE_LSU: &str = ".archive";
+
+/// Test hook: with `COMBSTORE_FAULT_INDEX=1` in the environment, indexing
+/// fails as a failing index insert would, so store index exceptions can
+/// be tested end to end.
+const FAULT_INDEX_ENV: &str = "COMBSTORE_FAULT_INDEX";
+
+/// What a store returns (the system record).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredObject {
+    pub oid: String,
+    pub size: u64,
+    pub ctime_ms: u64,
+    /// SHA-1 of the data, 40 lower-case hex digits.
+    pub sha1: String,
+    pub indexed: bool,
+}
+
+/// A new OID: 30 bytes as 60 lower-case hex digits, laid out as the
+/// 5800's (version 2, external, cell 0, a random 16-byte UID at bytes
+/// 5..21, layout map 0, type 2 = metadata record).
+pub fn new_oid() -> String {
+    let mut b = [0u8; 30];
+    b[0] = 2;
+    crate::store::random_bytes(&mut b[5..21]);
+    b[25] = 2;
+    hex(&b)
+}
+
+/// Decodes an OID (case-insensitive hex) to its canonical form.
+///
+/// # Errors
+/// [`Error::Invalid`] unless it is 60 hex digits.
+pub fn canonical_oid(oid: &str) -> Result<String> {
+    if oid.len() != 60 || !oid.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::Invalid(format!("{oid:?} is not an OID (60 hex digits)")));
+    }
+    Ok(oid.to_ascii_lowercase())
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .filter_map(|k| u8::from_str_radix(&s[2 * k..2 * k + 2], 16).ok())
+        .collect()
+}
+
+/// The system fields of a record.
+fn system_fields(oid: &str, ctime_ms: u64, size: u64, sha1: &str) -> Vec<(String, SqlValue)> {
+    vec![
+        ("system.object_id".into(), SqlValue::Blob(unhex(oid))),
+        ("system.object_ctime".into(), SqlValue::Integer(ctime_ms as i64)),
+        ("system.object_layoutMapId".into(), SqlValue::Integer(0)),
+        ("system.object_size".into(), SqlValue::Integer(size as i64)),
+        ("system.object_hash".into(), SqlValue::Blob(unhex(sha1))),
+        ("system.object_hash_alg".into(), SqlValue::Text("sha1".into())),
+    ]
+}
+
+/// Fields to index, as stored in `archive_objects.pending`.
+fn encode_pending(fields: &[(String, SqlValue)]) -> String {
+    let items: Vec<serde_json::Value> = fields
+        .iter()
+        .map(|(n, v)| match v {
+            SqlValue::Integer(x) => serde_json::json!([n, "i", x]),
+            SqlValue::Real(x) => serde_json::json!([n, "r", x]),
+            SqlValue::Text(x) => serde_json::json!([n, "t", x]),
+            SqlValue::Blob(x) => serde_json::json!([n, "b", hex(x)]),
+            SqlValue::Null => serde_json::json!([n, "n", null]),
+        })
+        .collect();
+    serde_json::Value::Array(items).to_string()
+}
+
+fn decode_pending(s: &str) -> Result<Vec<(String, SqlValue)>> {
+    let bad = || Error::Corrupt(format!("archive record's pending fields: {s:.80}"));
+    let v: serde_json::Value = serde_json::from_str(s).map_err(|_| bad())?;
+    let mut out = Vec::new();
+    for item in v.as_array().ok_or_else(bad)? {
+        let (Some(name), Some(kind)) = (item[0].as_str(), item[1].as_str()) else {
+            return Err(bad());
+        };
+        let value = match kind {
+            "i" => SqlValue::Integer(item[2].as_i64().ok_or_else(bad)?),
+            "r" => SqlValue::Real(item[2].as_f64().ok_or_else(bad)?),
+            "t" => SqlValue::Text(item[2].as_str().ok_or_else(bad)?.to_owned()),
+            "b" => SqlValue::Blob(unhex(item[2].as_str().ok_or_else(bad)?)),
+            _ => SqlValue::Null,
+        };
+        out.push((name.to_owned(), value));
+    }
+    Ok(out)
+}
+
+/// Checks user fields against the schema: every name defined, writable,
+/// and each value of the field's type and within its length.
+///
+/// # Errors
+/// [`Error::Invalid`] naming the field and the problem.
+pub fn check_fields(fields: &[(String, Value)], schema: &dyn Fields) -> Result<Vec<(String, SqlValue)>> {
+    let mut out = Vec::with_capacity(fields.len());
+    for (name, value) in fields {
+        let def = schema
+            .field(name)
+            .ok_or_else(|| Error::Invalid(format!("no field {name:?} in the schema")))?;
+        if !def.writable {
+            return Err(Error::Invalid(format!("field {name:?} is not writable")));
+        }
+        value
+            .check(def)
+            .map_err(|e| Error::Invalid(format!("field {name:?}: {e}")))?;
+        out.push((name.clone(), value.to_sql()));
+    }
+    Ok(out)
+}
+
+/// The value of a stored field, typed by the schema (`None` for a field
+/// the schema no longer defines).
+pub fn typed(ty: FieldType, v: &SqlValue) -> Option<Value> {
+    Some(match (ty, v) {
+        (FieldType::Long, SqlValue::Integer(x)) => Value::Long(*x),
+        (FieldType::Date, SqlValue::Integer(x)) => Value::Date(*x),
+        (FieldType::Time, SqlValue::Integer(x)) => Value::Time(*x),
+        (FieldType::Timestamp, SqlValue::Integer(x)) => Value::Timestamp(*x),
+        (FieldType::Double, SqlValue::Real(x)) => Value::Double(*x),
+        (FieldType::Double, SqlValue::Integer(x)) => Value::Double(*x as f64),
+        (FieldType::String, SqlValue::Text(s)) => Value::String(s.clone()),
+        (FieldType::Char, SqlValue::Text(s)) => Value::Char(s.clone()),
+        (FieldType::Binary, SqlValue::Blob(b)) => Value::Binary(b.clone()),
+        (FieldType::ObjectId, SqlValue::Blob(b)) => Value::ObjectId(b.clone()),
+        _ => return None,
+    })
+}
+
+impl Server {
+    /// Stores an object: data pulled from `read` (which fills the buffer
+    /// and returns the bytes placed, 0 at the end) with user `fields`
+    /// (already checked by [`check_fields`]). Memory stays bounded.
+    ///
+    /// # Errors
+    /// Errors of `read` (the store is then abandoned and leaves nothing);
+    /// I/O and catalog errors.
+    pub fn store_object(
+        &self,
+        read: &mut dyn FnMut(&mut [u8]) -> Result<usize>,
+        fields: Vec<(String, SqlValue)>,
+    ) -> Result<StoredObject> {
+        self.ensure_archive_lsu()?;
+        let uid = crate::store::random_hex128();
+        let mut w = self.create_temporary_image(ARCHIVE_LSU, &ImageName::new(&uid, "")?)?;
+        let stored = (|| {
+            let mut buf = vec![0u8; 1 << 20];
+            let mut off = 0u64;
+            loop {
+                let n = read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                w.write_any(off, &buf[..n.min(buf.len())])?;
+                off += n as u64;
+            }
+            Ok(())
+        })();
+        if let Err(e) = stored {
+            drop(w);
+            let _ = self.delete_image(ARCHIVE_LSU, &ImageName::new(&uid, "")?);
+            return Err(e);
+        }
+        let done = w.close_object(fields)?;
+        Ok(done)
+    }
+
+    /// Creates a new record (new OID and ctime) for the data of `oid`,
+    /// with new user fields; the old record is unchanged.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] (not an OID), [`Error::NoImage`]; catalog errors.
+    pub fn store_metadata(&self, oid: &str, fields: Vec<(String, SqlValue)>) -> Result<StoredObject> {
+        let oid = canonical_oid(oid)?;
+        let sh = &self.shared;
+        let mut conn = sh.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        let rec =
+            catalog::archive::object(&tx, &oid)?.ok_or_else(|| Error::NoImage(format!("object {oid}")))?;
+        let image = catalog::image_by_id(&tx, rec.image_id)?
+            .ok_or_else(|| Error::Corrupt(format!("object {oid} names a missing image")))?;
+        let new = new_oid();
+        let ctime = now_ms();
+        let mut all = system_fields(&new, ctime, image.size, &image.sha1);
+        all.extend(fields);
+        catalog::archive::insert_object(&tx, &new, image.id, ctime, &encode_pending(&all))?;
+        tx.commit()?;
+        drop(conn);
+        let indexed = self.index_object(&new).is_ok();
+        Ok(StoredObject {
+            oid: new,
+            size: image.size,
+            ctime_ms: ctime,
+            sha1: image.sha1,
+            indexed,
+        })
+    }
+
+    /// The system record of an object.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`], [`Error::NoImage`]; catalog errors.
+    pub fn object_record(&self, oid: &str) -> Result<StoredObject> {
+        let oid = canonical_oid(oid)?;
+        let conn = self.shared.catalog.lock();
+        let rec =
+            catalog::archive::object(&conn, &oid)?.ok_or_else(|| Error::NoImage(format!("object {oid}")))?;
+        let image = catalog::image_by_id(&conn, rec.image_id)?
+            .ok_or_else(|| Error::Corrupt(format!("object {oid} names a missing image")))?;
+        Ok(StoredObject {
+            oid,
+            size: image.size,
+            ctime_ms: rec.ctime_ms,
+            sha1: image.sha1,
+            indexed: rec.indexed,
+        })
+    }
+
+    /// Streams bytes `first..=last` (None: to the end) of an object's data
+    /// to `write`, one chunk of memory at a time, verified as read.
+    ///
+    /// # Errors
+    /// [`Error::NoImage`]; [`Error::Corrupt`]; errors of `write`.
+    pub fn retrieve_object(
+        &self,
+        oid: &str,
+        first: u64,
+        last: Option<u64>,
+        write: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let oid = canonical_oid(oid)?;
+        let (image_id, size, extents) = {
+            let conn = self.shared.catalog.lock();
+            let rec = catalog::archive::object(&conn, &oid)?
+                .ok_or_else(|| Error::NoImage(format!("object {oid}")))?;
+            let image = catalog::image_by_id(&conn, rec.image_id)?
+                .ok_or_else(|| Error::NoImage(format!("object {oid}")))?;
+            if image.state != ImageState::Complete {
+                return Err(Error::NotComplete(format!("object {oid}")));
+            }
+            (image.id, image.size, catalog::extents(&conn, image.id)?)
+        };
+        let end = last.map_or(size, |l| l.saturating_add(1).min(size));
+        let mut reader =
+            super::image::ImageReader::new(std::sync::Arc::clone(&self.shared), image_id, size, extents);
+        let mut buf = vec![0u8; 1 << 20];
+        let mut off = first.min(end);
+        while off < end {
+            let n = ((end - off) as usize).min(buf.len());
+            let got = reader.read_any(off, &mut buf[..n])?;
+            if got == 0 {
+                break;
+            }
+            write(&buf[..got])?;
+            off += got as u64;
+        }
+        Ok(())
+    }
+
+    /// Every field of a record (system and user), as stored.
+    ///
+    /// # Errors
+    /// [`Error::NoImage`]; catalog errors.
+    pub fn object_fields(&self, oid: &str) -> Result<Vec<(String, SqlValue)>> {
+        let oid = canonical_oid(oid)?;
+        let conn = self.shared.catalog.lock();
+        let rec =
+            catalog::archive::object(&conn, &oid)?.ok_or_else(|| Error::NoImage(format!("object {oid}")))?;
+        match (rec.indexed, rec.pending) {
+            (false, Some(p)) => decode_pending(&p),
+            _ => catalog::archive::fields(&conn, &oid),
+        }
+    }
+
+    /// Deletes a record; its data goes when no record names it any more.
+    ///
+    /// # Errors
+    /// [`Error::NoImage`]; catalog errors.
+    pub fn delete_object(&self, oid: &str) -> Result<()> {
+        let oid = canonical_oid(oid)?;
+        let (image, last) = {
+            let mut conn = self.shared.catalog.lock();
+            let tx = catalog::write_txn(&mut conn)?;
+            let image_id = catalog::archive::delete_object(&tx, &oid)?;
+            let last = catalog::archive::objects_of_image(&tx, image_id)?.is_empty();
+            let image = catalog::image_by_id(&tx, image_id)?;
+            let lsu = match &image {
+                Some(i) => catalog::lsus(&tx)?
+                    .into_iter()
+                    .find(|l| l.id == i.lsu_id)
+                    .map(|l| l.name),
+                None => None,
+            };
+            tx.commit()?;
+            (image.zip(lsu), last)
+        };
+        // Only archive data goes with its last record; a stsp image stays
+        // an image (its owner deletes it through stsp_delete_image).
+        if let (Some((image, lsu)), true) = (image, last) {
+            if lsu == ARCHIVE_LSU {
+                self.delete_image(&lsu, &image.name)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes a record queryable if it is not yet: -1 already indexed,
+    /// 1 indexed by this call, 0 still not indexed.
+    ///
+    /// # Errors
+    /// [`Error::NoImage`]; catalog errors.
+    pub fn check_indexed(&self, oid: &str) -> Result<i32> {
+        let oid = canonical_oid(oid)?;
+        let rec = catalog::archive::object(&self.shared.catalog.lock(), &oid)?
+            .ok_or_else(|| Error::NoImage(format!("object {oid}")))?;
+        if rec.indexed {
+            return Ok(-1);
+        }
+        Ok(if self.index_object(&oid).is_ok() { 1 } else { 0 })
+    }
+
+    /// Indexes every record still waiting (recovery's healing pass);
+    /// returns how many were indexed.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn heal_index(&self) -> Result<usize> {
+        let waiting = catalog::archive::unindexed(&self.shared.catalog.lock(), 10_000)?;
+        Ok(waiting
+            .iter()
+            .filter(|r| self.index_object(&r.oid).is_ok())
+            .count())
+    }
+
+    /// Time (ms) before which every store index exception is resolved:
+    /// the ctime of the oldest unresolved one, or now if there is none.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn query_integrity_time(&self) -> Result<u64> {
+        let oldest = catalog::archive::unindexed(&self.shared.catalog.lock(), 1)?;
+        Ok(oldest.first().map_or_else(now_ms, |r| r.ctime_ms))
+    }
+
+    /// Runs SQL built by the query translator with its parameters.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn run_object_query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>> {
+        catalog::archive::run_query(&self.shared.catalog.lock(), sql, params)
+    }
+
+    fn index_object(&self, oid: &str) -> Result<()> {
+        if std::env::var_os(FAULT_INDEX_ENV).is_some_and(|v| v == "1") {
+            return Err(Error::Io {
+                what: "index (injected fault)".into(),
+                source: std::io::Error::other("injected"),
+            });
+        }
+        let mut conn = self.shared.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        let Some(rec) = catalog::archive::object(&tx, oid)? else {
+            return Ok(());
+        };
+        if rec.indexed {
+            return Ok(());
+        }
+        let fields = decode_pending(rec.pending.as_deref().unwrap_or("[]"))?;
+        catalog::archive::index_object(&tx, oid, &fields)?;
+        Ok(tx.commit()?)
+    }
+
+    fn ensure_archive_lsu(&self) -> Result<()> {
+        match self.create_lsu(ARCHIVE_LSU) {
+            Ok(()) | Err(Error::Invalid(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl ImageWriter {
+    /// Completes an archive object's data and records it: the record is
+    /// inserted in the completing transaction, then indexed.
+    pub(crate) fn close_object(mut self, fields: Vec<(String, SqlValue)>) -> Result<StoredObject> {
+        let oid = new_oid();
+        let ctime = now_ms();
+        let (size, sha1) = self.complete_with(&oid, |tx, id, size, sha1| {
+            let mut all = system_fields(&oid, ctime, size, sha1);
+            all.extend(fields);
+            catalog::archive::insert_object(tx, &oid, id, ctime, &encode_pending(&all))
+        })?;
+        let server = Server {
+            shared: std::sync::Arc::clone(self.shared()),
+        };
+        drop(self);
+        let indexed = server.index_object(&oid).is_ok();
+        Ok(StoredObject {
+            oid,
+            size,
+            ctime_ms: ctime,
+            sha1,
+            indexed,
+        })
+    }
+}
+
+/// SHA-1 of nothing (a 0-byte object's hash).
+pub fn empty_sha1() -> String {
+    hex(&Sha1::digest([]))
+}
