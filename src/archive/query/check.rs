@@ -61,7 +61,7 @@ fn describe(ty: Ty) -> String {
     match ty {
         Ty::Bool => "a condition".into(),
         Ty::Null => "NULL".into(),
-        Ty::Val(t) => format!("a {} value", t.name()),
+        Ty::Val(t) => format!("{} value", a_type(t)),
     }
 }
 
@@ -259,9 +259,8 @@ impl<'a> Checker<'a> {
                 Err(why) => Err(type_err(
                     e.pos,
                     format!(
-                        "expected a {} literal (compared with a {} operand): {why}",
-                        t.name(),
-                        t.name()
+                        "expected {} literal (the type of the operand it meets): {why}",
+                        a_type(t)
                     ),
                 )),
             },
@@ -326,10 +325,10 @@ impl<'a> Checker<'a> {
                             return Err(type_err(
                                 e.pos,
                                 format!(
-                                    "{what}: expected {} (like the {} operand at position {tpos}), found a {} value",
+                                    "{what}: expected {} (like the {} operand at position {tpos}), found {} value",
                                     classes(&[class(tt)]),
                                     tt.name(),
-                                    t.name()
+                                    a_type(t)
                                 ),
                             ));
                         }
@@ -520,7 +519,7 @@ impl<'a> Checker<'a> {
         {
             return Err(type_err(
                 e.pos,
-                format!("{what}: expected numbers, found a {} value", t.name()),
+                format!("{what}: expected numbers, found {} value", a_type(t)),
             ));
         }
         let ty = target.map_or(Ty::Null, Ty::Val);
@@ -784,6 +783,12 @@ impl<'a> Checker<'a> {
         }
         Ok(f)
     }
+}
+
+/// "a long", "an objectid", ...
+pub(crate) fn a_type(t: FieldType) -> String {
+    let article = if t == FieldType::ObjectId { "an" } else { "a" };
+    format!("{article} {}", t.name())
 }
 
 fn null_frag() -> Frag {

@@ -27,7 +27,9 @@
 //!   INNER JOIN: an object lacking any of them does not match
 //!   (`a IS NOT NULL OR b IS NOT NULL` needs both). A joined value is never
 //!   NULL, so `field IS NULL` is always false and `field IS NOT NULL` true;
-//!   `system.object_id IS NOT NULL` matches every (indexed) object.
+//!   `system.object_id IS NOT NULL` matches every (indexed) object. A
+//!   query naming no field at all (`'a' = 'a'`) matches objects that have
+//!   field rows, i.e. indexed ones.
 //! - Comparisons: numbers with numbers, string/char with string/char (
 //!   SQLite's BINARY collation: code-point order), binary/objectid bytewise,
 //!   date/time/timestamp within their type. A string literal compared with

@@ -2,7 +2,7 @@
 
 use rusqlite::types::Value as SqlValue;
 
-use super::check::{Join, is_text, like_to_glob};
+use super::check::{Join, a_type, is_text, like_to_glob};
 use super::{FieldType, LikeSrc, Param, Placeholder, QueryError, QueryErrorKind, Value};
 
 /// A column of the select list.
@@ -50,9 +50,13 @@ impl Plan {
                 " JOIN object_fields f{n} ON f{n}.oid = o.oid AND f{n}.name = ?"
             ));
         }
-        sql.push_str(&format!(
-            " WHERE ({where_sql}) AND o.oid > ? ORDER BY o.oid LIMIT ?"
-        ));
+        sql.push_str(&format!(" WHERE ({where_sql})"));
+        if joins.is_empty() {
+            // A query naming no field still matches indexed objects only
+            // (those with field rows), like any other.
+            sql.push_str(" AND EXISTS (SELECT 1 FROM object_fields fx WHERE fx.oid = o.oid)");
+        }
+        sql.push_str(" AND o.oid > ? ORDER BY o.oid LIMIT ?");
         Plan {
             joins,
             where_sql,
@@ -141,8 +145,8 @@ impl Plan {
                     QueryErrorKind::Binding,
                     Some(ph.pos),
                     format!(
-                        "no value is bound to parameter {number}: expected a {} value",
-                        ph.ty.name()
+                        "no value is bound to parameter {number}: expected {} value",
+                        a_type(ph.ty)
                     ),
                 )),
             }
@@ -212,10 +216,10 @@ fn binding_err(ph: &Placeholder, v: &Value, why: &str) -> QueryError {
         QueryErrorKind::Binding,
         Some(ph.pos),
         format!(
-            "parameter {} expects a {} value (or its canonical string), but is bound to a {}: {why}",
+            "parameter {} expects {} value (or its canonical string), but is bound to {}: {why}",
             ph.number,
-            ph.ty.name(),
-            v.ty().name()
+            a_type(ph.ty),
+            a_type(v.ty())
         ),
     )
 }

@@ -300,7 +300,11 @@ fn accepted_queries_translate_to_expected_sql_and_params() {
                 " JOIN object_fields f{n} ON f{n}.oid = o.oid AND f{n}.name = ?"
             ));
         }
-        expect_sql.push_str(&format!(" WHERE ({sql}) AND o.oid > ? ORDER BY o.oid LIMIT ?"));
+        expect_sql.push_str(&format!(" WHERE ({sql})"));
+        if joined.is_empty() {
+            expect_sql.push_str(" AND EXISTS (SELECT 1 FROM object_fields fx WHERE fx.oid = o.oid)");
+        }
+        expect_sql.push_str(" AND o.oid > ? ORDER BY o.oid LIMIT ?");
         assert_eq!(plan.sql(), expect_sql, "{q:?}");
     }
     assert!(
