@@ -23,6 +23,9 @@ use super::{FieldType, Fields, Param, Placeholder, QueryError, QueryErrorKind, V
 const MAX_ARITH_CHAIN: usize = 32;
 /// Deepest SQL expression tree we emit (SQLite's limit is 1000).
 pub(crate) const MAX_SQL_DEPTH: usize = 500;
+/// Longest WHERE SQL we emit (LOCATE's start argument appears twice, so
+/// nested LOCATEs could otherwise grow it exponentially).
+const MAX_SQL_LEN: usize = 1 << 20;
 
 /// Operand classes: values of one class compare with each other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -353,6 +356,18 @@ impl<'a> Checker<'a> {
     }
 
     pub(crate) fn emit(&mut self, e: &Expr) -> Result<Frag, QueryError> {
+        let f = self.emit_node(e)?;
+        if f.sql.len() > MAX_SQL_LEN || f.params.len() > super::MAX_PARAMS {
+            return Err(err(
+                QueryErrorKind::TooComplex,
+                e.pos,
+                "the query is too complex (its SQL is too large)",
+            ));
+        }
+        Ok(f)
+    }
+
+    fn emit_node(&mut self, e: &Expr) -> Result<Frag, QueryError> {
         match &e.kind {
             Kind::Or(items) | Kind::And(items) => {
                 let op = if matches!(e.kind, Kind::Or(_)) {
@@ -696,17 +711,20 @@ impl<'a> Checker<'a> {
                     Some(st) => {
                         // The first match at or after `start` (below 1 counts
                         // as 1): instr within substr(hay, start), shifted
-                        // back; 0 when there is none.
+                        // back; 0 (not start - 1) when there is none.
                         let st = self.value_of(st, FieldType::Long, &num, name)?;
                         let st = tpl("max({}, {})", vec![A::F(st), int(1)], long);
-                        let found = tpl(
-                            "instr(substr({}, {}), {})",
-                            vec![A::F(hay), A::F(st.clone()), A::F(needle)],
-                            long,
-                        );
                         tpl(
-                            "(CASE WHEN {} > {} THEN {} + {} - {} ELSE {} END)",
-                            vec![A::F(found.clone()), int(0), A::F(found), A::F(st), int(1), int(0)],
+                            "coalesce(nullif(instr(substr({}, {}), {}), {}) + {} - {}, {})",
+                            vec![
+                                A::F(hay),
+                                A::F(st.clone()),
+                                A::F(needle),
+                                int(0),
+                                A::F(st),
+                                int(1),
+                                int(0),
+                            ],
                             long,
                         )
                     }

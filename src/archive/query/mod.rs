@@ -15,6 +15,12 @@
 //! ORDER BY o.oid LIMIT ?
 //! ```
 //!
+//! The parameters are, in order: the joined fields' names, the WHERE
+//! expression's values, the paging cookie (the last OID of the previous
+//! page, "" first) and the page size. Pages are in OID order. The query's
+//! `?` placeholders ([`Plan::placeholders`]) are resolved by `bind` from
+//! the prepared statement's bindings 1..N.
+//!
 //! # Safety of the SQL
 //! Nothing from the query reaches the SQL text: field names, literals,
 //! bindings and even our own constants are bound parameters; the text is
@@ -30,19 +36,24 @@
 //!   `system.object_id IS NOT NULL` matches every (indexed) object. A
 //!   query naming no field at all (`'a' = 'a'`) matches objects that have
 //!   field rows, i.e. indexed ones.
-//! - Comparisons: numbers with numbers, string/char with string/char (
-//!   SQLite's BINARY collation: code-point order), binary/objectid bytewise,
+//! - Comparisons: numbers with numbers, string/char with string/char
+//!   (SQLite's BINARY collation: code-point order), binary/objectid bytewise,
 //!   date/time/timestamp within their type. A string literal compared with
 //!   an operand of another type is decoded into that type with
-//!   [`Value::decode`] (`type_date = '2010-10-20'`); a bad one is an error.
+//!   [`Value::decode`] (`type_date = '2010-10-20'`, also `type_long = '5'`,
+//!   as the original's string parameters were converted); a bad one is an
+//!   error. Typed literals `{type '...'}` must match their operand's class.
 //! - LIKE is case-sensitive: it is translated to GLOB (see
-//!   [`check::like_to_glob`]), which needs no connection setting (the
+//!   [`like_to_glob`]), which needs no connection setting (the
 //!   catalog's `PRAGMA case_sensitive_like` does not matter).
 //! - `?` takes the type of what it is compared with; its binding is
 //!   checked by [`Plan::bind`] (a string or char binding is accepted for a
 //!   field of any type and decoded from its canonical form; long and
 //!   double bindings are interchangeable; binary and objectid too).
-//! - UCASE/LCASE fold ASCII letters only (SQLite's upper/lower).
+//! - Functions (`{fn NAME(..)}` or bare `NAME(..)`): UCASE/UPPER, LCASE/
+//!   LOWER (ASCII letters only: SQLite's upper/lower), ABS, LENGTH
+//!   (characters of a string, bytes of a binary), SUBSTRING, LOCATE (0 when
+//!   absent), LTRIM, RTRIM, CONCAT, CURDATE, CURTIME, NOW.
 //!   TIMESTAMPADD/TIMESTAMPDIFF support SQL_TSI_FRAC_SECOND .. SQL_TSI_WEEK
 //!   (fixed-length intervals); MONTH/QUARTER/YEAR are "not supported"
 //!   errors. CURRENT_DATE and CURRENT_TIME are local (the process time
