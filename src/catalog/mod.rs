@@ -235,6 +235,31 @@ pub fn create_lsu(tx: &Transaction<'_>, name: &str, now_ms: u64) -> Result<()> {
     }
 }
 
+/// Sets an LSU's capacity quota in bytes (0: the filesystem's size).
+///
+/// # Errors
+/// [`Error::NoLsu`]; catalog errors.
+pub fn set_lsu_capacity(tx: &Transaction<'_>, name: &str, capacity: u64) -> Result<()> {
+    match tx.execute(
+        "UPDATE lsus SET capacity = ?2 WHERE name = ?1",
+        params![name, i(capacity)],
+    )? {
+        0 => Err(Error::NoLsu(name.to_owned())),
+        _ => Ok(()),
+    }
+}
+
+/// Bytes an LSU may still store under its quota (None: no quota).
+///
+/// # Errors
+/// Catalog errors.
+pub fn lsu_room(conn: &Connection, lsu_id: i64) -> Result<Option<u64>> {
+    let (capacity, used): (i64, i64) = conn
+        .prepare_cached("SELECT capacity, used_phys FROM lsus WHERE id = ?1")?
+        .query_row([lsu_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok((capacity > 0).then(|| u(capacity).saturating_sub(u(used))))
+}
+
 /// Sets an LSU's label.
 ///
 /// # Errors

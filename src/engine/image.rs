@@ -150,6 +150,8 @@ pub struct ImageWriter {
     hasher: Option<Sha1>,
     hashed_upto: u64,
     copied: CopiedFrom,
+    /// Bytes the LSU's quota allowed at the last commit (None: no quota).
+    room: Option<u64>,
     failed: bool,
     closed: bool,
 }
@@ -166,6 +168,7 @@ enum CopiedFrom {
 
 impl ImageWriter {
     pub(crate) fn new(sh: Arc<Shared>, id: i64, lsu_id: i64, size: u64) -> ImageWriter {
+        let room = catalog::lsu_room(&sh.catalog.lock(), lsu_id).unwrap_or(None);
         ImageWriter {
             sh,
             id,
@@ -187,6 +190,7 @@ impl ImageWriter {
             } else {
                 CopiedFrom::Mixed
             },
+            room,
             failed: false,
             closed: false,
         }
@@ -583,6 +587,11 @@ impl ImageWriter {
     }
 
     fn emit(&mut self, img_off: u64, bytes: &[u8]) -> Result<()> {
+        if let Some(room) = self.room {
+            if self.pending_bytes + crate::store::align_up(bytes.len() as u64) > room {
+                return Err(Error::NoSpace("the LSU's capacity quota".into()));
+            }
+        }
         if self.seg.as_ref().is_some_and(|s| s.end() >= SEGMENT_TARGET) {
             self.retired.extend(self.seg.take());
         }
@@ -650,6 +659,7 @@ impl ImageWriter {
             self.sh.return_segment(seg, false);
         }
         self.sh.punch(&freed)?;
+        self.room = catalog::lsu_room(&self.sh.catalog.lock(), self.lsu_id)?;
         if let Err(e) = self.sh.check_low_space(self.lsu_id) {
             warn!("low-space check: {e}");
         }

@@ -265,6 +265,20 @@ impl Server {
         Ok(())
     }
 
+    /// Sets an LSU's capacity quota in bytes (0 removes it: the capacity
+    /// is then the filesystem's). Writers refuse chunks that would take
+    /// the LSU's stored bytes past it (STS_ENOSPC); concurrent writers can
+    /// overshoot it by at most one commit interval each.
+    ///
+    /// # Errors
+    /// [`Error::NoLsu`]; catalog errors.
+    pub fn set_lsu_capacity(&self, name: &str, capacity: u64) -> Result<()> {
+        let mut conn = self.shared.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        catalog::set_lsu_capacity(&tx, name, capacity)?;
+        Ok(tx.commit()?)
+    }
+
     /// Sets the free-space threshold (percent of the filesystem) below
     /// which the LSU raises a low-space event.
     ///
@@ -342,6 +356,7 @@ impl Server {
         let lsu_row = catalog::lsu(&tx, lsu)?;
         let id = catalog::insert_image_as(&tx, lsu_row.id, name, sh.owner.token(), now_ms(), temporary)?;
         tx.commit()?;
+        drop(conn); // ImageWriter::new reads the catalog
         Ok(ImageWriter::new(Arc::clone(sh), id, lsu_row.id, 0))
     }
 
@@ -367,6 +382,7 @@ impl Server {
         }
         catalog::set_state(&tx, row.id, ImageState::Writing, Some(sh.owner.token()), now_ms())?;
         tx.commit()?;
+        drop(conn); // ImageWriter::new reads the catalog
         Ok(ImageWriter::new(Arc::clone(sh), row.id, lsu_row.id, row.size))
     }
 

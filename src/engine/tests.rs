@@ -653,3 +653,24 @@ fn low_space_is_raised_once_per_crossing() {
         Err(Error::Invalid(_))
     ));
 }
+
+#[test]
+fn a_capacity_quota_refuses_writes_past_it_and_reports_it() {
+    let (_d, s) = server();
+    s.create_lsu("small").unwrap();
+    s.set_lsu_capacity("small", 3 << 20).unwrap();
+    assert_eq!(s.lsu_info("small").unwrap().capacity, 3 << 20);
+    let mut w = s.create_image("small", &name("fits")).unwrap();
+    w.write(0, &data(91, 2 << 20)).unwrap();
+    w.close(true).unwrap();
+    let mut w = s.create_image("small", &name("too-big")).unwrap();
+    let r = w.write(0, &data(92, 2 << 20));
+    assert!(matches!(r, Err(Error::NoSpace(_))), "{r:?}");
+    drop(w);
+    s.delete_image("small", &name("too-big")).unwrap();
+    s.delete_image("small", &name("fits")).unwrap();
+    let mut w = s.create_image("small", &name("after")).unwrap();
+    w.write(0, &data(93, 2 << 20)).unwrap();
+    w.close(true).unwrap();
+    assert!(matches!(s.set_lsu_capacity("nope", 1), Err(Error::NoLsu(_))));
+}

@@ -81,6 +81,9 @@ enum LsuCommand {
         name: String,
         #[arg(long, default_value = "")]
         label: String,
+        /// Capacity quota, e.g. 500G, 1T, 1048576 (default: the filesystem's size).
+        #[arg(long, value_parser = parse_size)]
+        capacity: Option<u64>,
     },
     /// List LSUs.
     List {
@@ -95,6 +98,9 @@ enum LsuCommand {
         /// Raise a low-space event when free space falls below this % of the filesystem.
         #[arg(long)]
         low_space_pct: Option<u64>,
+        /// Capacity quota (0 removes it), e.g. 500G.
+        #[arg(long, value_parser = parse_size)]
+        capacity: Option<u64>,
     },
     /// Show one LSU.
     Show {
@@ -211,6 +217,31 @@ fn run(cli: Cli) -> Outcome {
     }
 }
 
+/// "1048576", "512K", "1.5G", "1GiB", "2T" -> bytes (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a size"))?;
+    let shift = match unit
+        .trim()
+        .to_ascii_uppercase()
+        .trim_end_matches("IB")
+        .trim_end_matches('B')
+    {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        "P" => 50,
+        _ => return Err(format!("{s:?}: unknown unit (use K, M, G, T, P)")),
+    };
+    Ok((n * (1u64 << shift) as f64) as u64)
+}
+
 fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_owned()
@@ -247,11 +278,18 @@ fn lsu_json(i: &combstore::engine::LsuInfo) -> serde_json::Value {
 
 fn lsu(dir: &Path, cmd: LsuCommand) -> Outcome {
     match cmd {
-        LsuCommand::Create { name, label } => {
+        LsuCommand::Create {
+            name,
+            label,
+            capacity,
+        } => {
             let server = Server::open_existing(dir)?;
             server.create_lsu(&name)?;
             if !label.is_empty() {
                 server.set_lsu_label(&name, &label)?;
+            }
+            if let Some(c) = capacity {
+                server.set_lsu_capacity(&name, c)?;
             }
             println!("created LSU {name}");
         }
@@ -259,8 +297,12 @@ fn lsu(dir: &Path, cmd: LsuCommand) -> Outcome {
             name,
             label,
             low_space_pct,
+            capacity,
         } => {
             let server = Server::open_existing(dir)?;
+            if let Some(c) = capacity {
+                server.set_lsu_capacity(&name, c)?;
+            }
             if let Some(label) = label {
                 server.set_lsu_label(&name, &label)?;
             }
