@@ -250,7 +250,7 @@ int main(int argc, char **argv)
     t = now_s();
     rc = A.get_image_prop_byname(&lsu, &def, &ii);
     image_flags_str(ii.imo_flags, flags, sizeof flags);
-    step("stsp_get_image_prop_byname", rc, STS_EOK, t, "size %llu, flags %s, SHA-1 %.48s, objid %.48s",
+    step("stsp_get_image_prop_byname", rc, STS_EOK, t, "size %llu, flags %s, SHA-1 %.48s, objid %.64s",
          (unsigned long long)ii.imo_size, flags, ii.imo_sha1, ii.imo_objid);
     if (ii.imo_size != IMAGE_BYTES) die("imo_size %llu, expected %llu", (unsigned long long)ii.imo_size, IMAGE_BYTES);
     if ((ii.imo_flags & (STS_II_IMAGE_COMPLETE | STS_II_IMAGE_CREATED)) != (STS_II_IMAGE_COMPLETE | STS_II_IMAGE_CREATED) ||

@@ -1498,7 +1498,7 @@ static void describe_img(ctx_t *c)
 {
     char f[256];
     image_flags_str(c->img.imo_flags, f, sizeof f);
-    note(c, "size=%llu flags=%s extents=%llu sha1=%.48s objid=%.48s",
+    note(c, "size=%llu flags=%s extents=%llu sha1=%.48s objid=%.64s",
          (unsigned long long)c->img.imo_size, f, (unsigned long long)c->img.imo_extent_count,
          c->img.imo_sha1[0] ? c->img.imo_sha1 : "\"\"", c->img.imo_objid[0] ? c->img.imo_objid : "\"\"");
 }
@@ -2257,7 +2257,7 @@ static int c_verify_image(ctx_t *c, args_t *a)
     if (info.imo_block_size != STS_BLOCK_SIZE)
         return fail(c, "imo_block_size=%u, expected %u", info.imo_block_size, STS_BLOCK_SIZE);
     if (!is_hex(info.imo_sha1, 40)) return fail(c, "imo_sha1 \"%.48s\" is not 40 lower-case hex digits", info.imo_sha1);
-    if (!is_hex(info.imo_objid, 32)) return fail(c, "imo_objid \"%.48s\" is not 32 lower-case hex digits", info.imo_objid);
+    if (!is_hex(info.imo_objid, 60)) return fail(c, "imo_objid \"%.64s\" is not 60 lower-case hex digits", info.imo_objid);
     if (info.imo_complete_ms == 0) return fail(c, "imo_complete_ms is 0 for a complete image");
     if (strncmp(info.imo_def.img_basename, def.img_basename, sizeof def.img_basename) ||
         strncmp(info.imo_def.img_date, def.img_date, sizeof def.img_date))
@@ -2770,9 +2770,9 @@ static int eval_cond(ctx_t *c, tok_t *t, int n, int *ok, char *desc, size_t desc
         const char *cls = nr == 1 ? rt[0]->s : "";
         if (!l.is_str) return fail(c, "'is' needs a string on the left");
         if (!strcmp(cls, "hex40")) *ok = is_hex(l.s, 40);
-        else if (!strcmp(cls, "hex32")) *ok = is_hex(l.s, 32);
+        else if (!strcmp(cls, "hex60")) *ok = is_hex(l.s, 60);
         else if (!strcmp(cls, "empty")) *ok = l.s[0] == '\0';
-        else return fail(c, "'is' classes: hex40 hex32 empty");
+        else return fail(c, "'is' classes: hex40 hex60 empty");
         snprintf(desc, desclen, "\"%.2000s\" is %s", l.s, cls);
         return 0;
     }

@@ -463,13 +463,13 @@ fn empty_image_completes_with_sha1_of_nothing() {
 }
 
 #[test]
-fn close_complete_records_objid_of_32_lowercase_hex_digits() {
+fn close_complete_records_objid_of_60_lowercase_hex_digits() {
     let srv = Server::new();
     let lsu = srv.lsu();
     let def = image_def("o", "");
     store_complete(&lsu, &def, &seeded(1, 512));
     let id = cstr(&must_prop_byname(&lsu, &def).imo_objid);
-    assert_eq!(id.len(), 32, "objid {id:?}");
+    assert_eq!(id.len(), 60, "objid {id:?}");
     assert!(
         id.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),

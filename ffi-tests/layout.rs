@@ -302,7 +302,7 @@ fn struct_sizes_are_the_pinned_sizes() {
     assert_eq!(size_of::<sys::sts_lsu_t>(), 136);
     assert_eq!(size_of::<sys::sts_image_def_t>(), 296);
     assert_eq!(size_of::<sys::sts_stat_t>(), 32);
-    assert_eq!(size_of::<sys::sts_image_info_t>(), 568);
+    assert_eq!(size_of::<sys::sts_image_info_t>(), 584);
     assert_eq!(size_of::<sys::sts_lsu_info_t>(), 296);
     assert_eq!(size_of::<sys::sts_server_info_t>(), 1072);
     assert_eq!(size_of::<sys::sts_event_t>(), 848);

@@ -51,7 +51,7 @@ extern "C" {
 #define STS_MAX_IMAGENAME 256       /* img_basename */
 #define STS_MAX_DATE 32             /* img_date */
 #define STS_MAX_LABEL 128
-#define STS_MAX_OBJID 48            /* 32 lower-case hex digits + NUL, padded */
+#define STS_MAX_OBJID 64            /* a 5800 OID: 60 lower-case hex digits + NUL, padded */
 #define STS_MAX_SHA1_HEX 48         /* 40 lower-case hex digits + NUL, padded */
 #define STS_MAX_PLUGIN_STR 64
 #define STS_MAX_OPNAME 128          /* named asynchronous operations */
@@ -284,7 +284,7 @@ typedef struct {
     sts_uint64_t ss_reserved[4];
 } sts_stat_t;
 
-/* Image properties. 568 bytes. */
+/* Image properties. 584 bytes. */
 typedef struct {
     sts_uint32_t imo_flags;        /* STS_II_* */
     sts_uint32_t imo_block_size;   /* STS_BLOCK_SIZE */
@@ -295,7 +295,8 @@ typedef struct {
     sts_uint64_t imo_extent_count; /* stored extents the image refers to */
     sts_image_def_t imo_def;       /* the image's name */
     sts_lsu_name_t imo_lsu;        /* the LSU holding it */
-    char imo_objid[STS_MAX_OBJID]; /* system metadata: object id; "" until complete */
+    char imo_objid[STS_MAX_OBJID]; /* system metadata: the OID of the image's archive
+                                      object (hc_* API); "" until complete */
     char imo_sha1[STS_MAX_SHA1_HEX]; /* system metadata: SHA-1 of the bytes in
                                       lower-case hex; "" until complete */
 } sts_image_info_t;
@@ -344,7 +345,7 @@ STS_STATIC_ASSERT(sizeof(sts_lsu_name_t) == 128, lsu_name);
 STS_STATIC_ASSERT(sizeof(sts_lsu_t) == 136, lsu);
 STS_STATIC_ASSERT(sizeof(sts_image_def_t) == 296, image_def);
 STS_STATIC_ASSERT(sizeof(sts_stat_t) == 32, stat);
-STS_STATIC_ASSERT(sizeof(sts_image_info_t) == 568, image_info);
+STS_STATIC_ASSERT(sizeof(sts_image_info_t) == 584, image_info);
 STS_STATIC_ASSERT(sizeof(sts_lsu_info_t) == 296, lsu_info);
 STS_STATIC_ASSERT(sizeof(sts_server_info_t) == 1072, server_info);
 STS_STATIC_ASSERT(sizeof(sts_event_t) == 848, event);

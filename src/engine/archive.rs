@@ -404,10 +404,43 @@ impl Server {
     }
 
     fn ensure_archive_lsu(&self) -> Result<()> {
-        match self.create_lsu(ARCHIVE_LSU) {
+        match self.create_lsu_any(ARCHIVE_LSU) {
             Ok(()) | Err(Error::Invalid(_)) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Records a complete stsp image as an archive object (inside the
+/// transaction that completes it): system fields plus `ost.lsu`,
+/// `ost.basename` and `ost.date`.
+pub(crate) fn record_image(
+    tx: &rusqlite::Transaction<'_>,
+    image_id: i64,
+    oid: &str,
+    size: u64,
+    sha1: &str,
+) -> Result<()> {
+    let image =
+        catalog::image_by_id(tx, image_id)?.ok_or_else(|| Error::NoImage(format!("image #{image_id}")))?;
+    let lsu = catalog::lsus(tx)?
+        .into_iter()
+        .find(|l| l.id == image.lsu_id)
+        .map(|l| l.name)
+        .unwrap_or_default();
+    let ctime = now_ms();
+    let mut all = system_fields(oid, ctime, size, sha1);
+    all.push(("ost.lsu".into(), SqlValue::Text(lsu)));
+    all.push(("ost.basename".into(), SqlValue::Text(image.name.basename)));
+    all.push(("ost.date".into(), SqlValue::Text(image.name.date)));
+    catalog::archive::insert_object(tx, oid, image_id, ctime, &encode_pending(&all))
+}
+
+impl Server {
+    /// Indexes an object right after the transaction that recorded it;
+    /// a failure leaves a store index exception for later healing.
+    pub(crate) fn index_after_store(&self, oid: &str) -> bool {
+        self.index_object(oid).is_ok()
     }
 }
 

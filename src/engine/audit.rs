@@ -202,7 +202,7 @@ impl Server {
         let mut report = VerifyReport::default();
         let lsus = match lsu {
             Some(l) => vec![l.to_owned()],
-            None => self.lsu_names()?,
+            None => self.all_lsu_names()?,
         };
         for lsu in &lsus {
             let names = match image {

@@ -318,8 +318,15 @@ impl ImageWriter {
 
     fn finish(&mut self, complete: bool) -> Result<()> {
         if complete {
-            let objid = crate::store::random_hex128();
-            return self.complete_inner(&objid, |_, _, _, _| Ok(())).map(|_| ());
+            let oid = super::archive::new_oid();
+            self.complete_inner(&oid, |tx, id, size, sha1| {
+                super::archive::record_image(tx, id, &oid, size, sha1)
+            })?;
+            super::server::Server {
+                shared: Arc::clone(&self.sh),
+            }
+            .index_after_store(&oid);
+            return Ok(());
         }
         self.usable()?;
         self.commit()?;

@@ -221,6 +221,19 @@ impl Server {
     /// # Errors
     /// Catalog errors.
     pub fn lsu_names(&self) -> Result<Vec<String>> {
+        Ok(self
+            .all_lsu_names()?
+            .into_iter()
+            .filter(|n| !n.starts_with('.'))
+            .collect())
+    }
+
+    /// Names of all LSUs, the internal ones (names starting with '.', such
+    /// as the archive's) included: for the administrator.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn all_lsu_names(&self) -> Result<Vec<String>> {
         Ok(catalog::lsus(&self.shared.catalog.lock())?
             .into_iter()
             .map(|l| l.name)
@@ -232,6 +245,15 @@ impl Server {
     /// # Errors
     /// [`Error::Name`], [`Error::Invalid`] if it exists; catalog errors.
     pub fn create_lsu(&self, name: &str) -> Result<()> {
+        if name.starts_with('.') {
+            return Err(Error::Name(format!(
+                "LSU names starting with '.' are reserved: {name}"
+            )));
+        }
+        self.create_lsu_any(name)
+    }
+
+    pub(crate) fn create_lsu_any(&self, name: &str) -> Result<()> {
         names::check_lsu(name)?;
         let mut conn = self.shared.catalog.lock();
         let tx = catalog::write_txn(&mut conn)?;
@@ -542,8 +564,12 @@ impl Server {
         catalog::copy_all_extents(&tx, source.id, id)?;
         catalog::copy_meta(&tx, source.id, id)?;
         catalog::set_size(&tx, id, source.size, now)?;
-        catalog::set_complete(&tx, id, &crate::store::random_hex128(), &source.sha1, now)?;
+        let oid = super::archive::new_oid();
+        catalog::set_complete(&tx, id, &oid, &source.sha1, now)?;
+        super::archive::record_image(&tx, id, &oid, source.size, &source.sha1)?;
         tx.commit()?;
+        drop(conn);
+        self.index_after_store(&oid);
         info!("copied {from_name} to {to_name} by sharing its extents");
         Ok(())
     }

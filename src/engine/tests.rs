@@ -59,7 +59,7 @@ fn sequential_image_round_trips_with_sha1() {
     let info = s.image_info("default", &name("a")).unwrap();
     assert_eq!(info.state, ImageState::Complete);
     assert_eq!(info.sha1, sha1_hex(&bytes));
-    assert_eq!(info.objid.len(), 32);
+    assert_eq!(info.objid.len(), 60);
     assert_eq!(read_all(&s, &name("a")), bytes);
     let lsu = s.lsu_info("default").unwrap();
     assert_eq!(lsu.used, bytes.len() as u64);
@@ -673,4 +673,102 @@ fn a_capacity_quota_refuses_writes_past_it_and_reports_it() {
     w.write(0, &data(93, 2 << 20)).unwrap();
     w.close(true).unwrap();
     assert!(matches!(s.set_lsu_capacity("nope", 1), Err(Error::NoLsu(_))));
+}
+
+fn query_oids(s: &Server, q: &str) -> Vec<String> {
+    let schema = crate::archive::schema::Schema::factory();
+    let plan = crate::archive::query::translate(q, &[], &schema).unwrap();
+    let (sql, params) = plan.bind(&[], "", 1000).unwrap();
+    s.run_object_query(&sql, &params)
+        .unwrap()
+        .into_iter()
+        .map(|row| match &row[0] {
+            rusqlite::types::Value::Text(t) => t.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn complete_images_are_queryable_archive_objects() {
+    let (_d, s) = server();
+    let bytes = stored(&s, "default", "client1_F1", 101, 1 << 20);
+    let info = s.image_info("default", &name("client1_F1")).unwrap();
+    assert_eq!(info.objid.len(), 60);
+    assert_eq!(
+        query_oids(&s, "ost.basename = 'client1_F1'"),
+        vec![info.objid.clone()]
+    );
+    assert_eq!(
+        query_oids(&s, &format!("system.object_size = {}", bytes.len())),
+        vec![info.objid.clone()]
+    );
+    assert!(
+        query_oids(&s, "ost.basename LIKE 'CLIENT%'").is_empty(),
+        "LIKE is case-sensitive"
+    );
+    // The image's data is retrievable by OID.
+    let mut got = Vec::new();
+    s.retrieve_object(&info.objid, 10, Some(25), &mut |b| {
+        got.extend_from_slice(b);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(got, bytes[10..=25]);
+    // Deleting the image deletes its record.
+    s.delete_image("default", &name("client1_F1")).unwrap();
+    assert!(query_oids(&s, "ost.basename = 'client1_F1'").is_empty());
+    assert!(matches!(s.object_record(&info.objid), Err(Error::NoImage(_))));
+}
+
+#[test]
+fn archive_objects_store_share_and_go_with_their_last_record() {
+    use crate::archive::value::Value;
+    let (_d, s) = server();
+    let data_bytes = data(102, 3_000_001); // not a block multiple
+    let mut at = 0;
+    let mut reader = |buf: &mut [u8]| {
+        let n = (data_bytes.len() - at).min(buf.len()).min(70_000);
+        buf[..n].copy_from_slice(&data_bytes[at..at + n]);
+        at += n;
+        Ok(n)
+    };
+    let fields = vec![(
+        "system.test.type_string".to_owned(),
+        Value::String("hello".into()).to_sql(),
+    )];
+    let rec = s.store_object(&mut reader, fields).unwrap();
+    assert_eq!(
+        (rec.size, rec.sha1.clone(), rec.indexed),
+        (data_bytes.len() as u64, sha1_hex(&data_bytes), true)
+    );
+    assert_eq!(
+        query_oids(&s, "system.test.type_string = 'hello'"),
+        vec![rec.oid.clone()]
+    );
+    let rec2 = s.store_metadata(&rec.oid, vec![]).unwrap();
+    assert_ne!(rec2.oid, rec.oid);
+    assert_eq!((rec2.size, &rec2.sha1), (rec.size, &rec.sha1));
+    let phys = s.lsu_info(crate::engine::archive::ARCHIVE_LSU).unwrap().used_phys;
+    assert!(phys > 0);
+    s.delete_object(&rec.oid).unwrap();
+    assert!(matches!(s.delete_object(&rec.oid), Err(Error::NoImage(_))));
+    let mut all = Vec::new();
+    s.retrieve_object(&rec2.oid, 0, None, &mut |b| {
+        all.extend_from_slice(b);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(all, data_bytes, "the data stays while a record names it");
+    assert_eq!(s.check_indexed(&rec2.oid).unwrap(), -1);
+    s.delete_object(&rec2.oid).unwrap();
+    assert_eq!(
+        s.lsu_info(crate::engine::archive::ARCHIVE_LSU).unwrap().used_phys,
+        0,
+        "data freed"
+    );
+    assert!(
+        s.lsu_names().unwrap().iter().all(|n| !n.starts_with('.')),
+        "the archive LSU is internal"
+    );
 }

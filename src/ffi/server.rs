@@ -122,6 +122,9 @@ pub unsafe fn lsu_of_any(lsu: *const sys::sts_lsu_t) -> Result<(usize, Arc<Serve
     let (id, entry) = server_of_any(lsu.sl_server_handle)?;
     let name = array_str(&lsu.sl_lsu_name.sln_name)?;
     crate::engine::names::check_lsu(name)?;
+    if name.starts_with('.') {
+        return Err(Status(sys::STS_ENOLSU)); // internal LSUs are not the plugin API's
+    }
     Ok((id, entry, name.to_owned()))
 }
 

@@ -265,7 +265,7 @@ fn init(dir: &Path) -> Outcome {
         println!(
             "created server combstore:{} with LSU {:?}",
             server.dir().display(),
-            server.lsu_names()?.join(", ")
+            server.all_lsu_names()?.join(", ")
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -409,7 +409,7 @@ fn image(dir: &Path, cmd: ImageCommand) -> Outcome {
             let server = Server::inspect(dir)?;
             let lsus = match lsu {
                 Some(l) => vec![l],
-                None => server.lsu_names()?,
+                None => server.all_lsu_names()?,
             };
             let mut images = Vec::new();
             for l in &lsus {
@@ -478,7 +478,7 @@ fn verify(server: &Server, lsu: Option<&str>, image: Option<&ImageName>, json: b
     let mut total = 0;
     for l in match lsu {
         Some(l) => vec![l.to_owned()],
-        None => server.lsu_names()?,
+        None => server.all_lsu_names()?,
     } {
         total += server.lsu_info(&l)?.used;
     }
@@ -540,7 +540,7 @@ fn doctor(server: &Server, json: bool) -> Outcome {
 fn stats(server: &Server, json: bool) -> Outcome {
     let mut rows = Vec::new();
     let mut out = Vec::new();
-    for name in server.lsu_names()? {
+    for name in server.all_lsu_names()? {
         let info = server.lsu_info(&name)?;
         let images = all_images(server, &name)?;
         let count = |s: ImageState| images.iter().filter(|i| i.state == s).count();
