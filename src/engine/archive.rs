@@ -474,3 +474,46 @@ impl ImageWriter {
 pub fn empty_sha1() -> String {
     hex(&Sha1::digest([]))
 }
+
+/// The schema file in a server directory (the 5800 XML format).
+pub const SCHEMA_FILE: &str = "metadata_config.xml";
+/// The port sessions must name (the 5800's default), unless configured.
+pub const DEFAULT_PORT: i32 = 8080;
+
+impl Server {
+    /// The server's metadata schema, read from its schema file; a server
+    /// without one gets the factory schema written there first.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] with the schema error (line and problem) for a
+    /// bad file; I/O errors.
+    pub fn archive_schema(&self) -> Result<crate::archive::schema::Schema> {
+        use crate::archive::schema::{FACTORY_XML, Schema};
+        let path = self.dir().join(SCHEMA_FILE);
+        let xml = match std::fs::read_to_string(&path) {
+            Ok(x) => x,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let tmp = self.dir().join(format!("{SCHEMA_FILE}.tmp"));
+                std::fs::write(&tmp, FACTORY_XML)
+                    .and_then(|()| std::fs::rename(&tmp, &path))
+                    .map_err(|e| Error::io(path.display().to_string(), e))?;
+                FACTORY_XML.to_owned()
+            }
+            Err(e) => return Err(Error::io(path.display().to_string(), e)),
+        };
+        let schema = Schema::parse(&xml).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        schema
+            .check_server_fields()
+            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        Ok(schema)
+    }
+
+    /// The port archive sessions must name (server setting `hc_port`).
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn archive_port(&self) -> Result<i32> {
+        let v = catalog::server_value(&self.shared.catalog.lock(), "hc_port")?;
+        Ok(v.and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_PORT))
+    }
+}

@@ -772,3 +772,24 @@ fn archive_objects_store_share_and_go_with_their_last_record() {
         "the archive LSU is internal"
     );
 }
+
+#[test]
+fn a_new_server_gets_the_factory_schema_file_and_bad_files_are_named() {
+    let (d, s) = server();
+    let schema = s.archive_schema().unwrap();
+    assert!(schema.field("system.object_size").is_some());
+    assert!(
+        d.path()
+            .join("srv")
+            .join(crate::engine::archive::SCHEMA_FILE)
+            .is_file()
+    );
+    assert_eq!(s.archive_port().unwrap(), 8080);
+    std::fs::write(
+        d.path().join("srv").join(crate::engine::archive::SCHEMA_FILE),
+        "<metadataConfig><schema>",
+    )
+    .unwrap();
+    let e = s.archive_schema().unwrap_err().to_string();
+    assert!(e.contains("line"), "{e}");
+}
