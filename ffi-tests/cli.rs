@@ -1,0 +1,213 @@
+//! The administrator's tool, run as a user runs it: each command's output,
+//! JSON parsed back, and exit status classes (0 ok, 2 usage, 3 damage
+//! found, 4 not found, 5 other).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use combstore::engine::{ImageName, Server};
+
+fn combstore(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_combstore"))
+        .args(args)
+        .env_remove("COMBSTORE_SERVER")
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = combstore(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&ok(args)).unwrap()
+}
+
+fn code(args: &[&str]) -> i32 {
+    combstore(args).status.code().unwrap_or(-1)
+}
+
+/// A server with one complete image of `len` bytes (written through the
+/// engine, as the plugin writes).
+fn server_with_image(len: usize) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("srv");
+    ok(&["init", path.to_str().unwrap()]);
+    let s = Server::open(&path).unwrap();
+    let mut w = s
+        .create_image("default", &ImageName::new("client1_F1", "1700000000").unwrap())
+        .unwrap();
+    let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+    w.write(0, &bytes).unwrap();
+    w.close(true).unwrap();
+    (dir, path)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn init_creates_a_server_and_refuses_a_foreign_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a").join("srv");
+    assert!(ok(&["init", s(&path)]).contains("created server"));
+    assert!(ok(&["init", s(&path)]).contains("already"));
+    std::fs::write(dir.path().join("file"), b"x").unwrap();
+    assert_eq!(code(&["init", s(dir.path())]), 4);
+}
+
+#[test]
+fn lsu_commands_round_trip_through_json() {
+    let (_d, path) = server_with_image(4096);
+    ok(&[
+        "-s",
+        s(&path),
+        "lsu",
+        "create",
+        "weekly",
+        "--capacity",
+        "2G",
+        "--label",
+        "weekly fulls",
+    ]);
+    let list = json(&["-s", s(&path), "lsu", "list", "--json"]);
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["default", "weekly"]);
+    let weekly = json(&["-s", s(&path), "lsu", "show", "weekly", "--json"]);
+    assert_eq!(
+        (weekly["capacity"].as_u64(), weekly["label"].as_str()),
+        (Some(2 << 30), Some("weekly fulls"))
+    );
+    let default = json(&["-s", s(&path), "lsu", "show", "default", "--json"]);
+    assert_eq!(
+        (default["used"].as_u64(), default["images"].as_u64()),
+        (Some(4096), Some(1))
+    );
+    ok(&["-s", s(&path), "lsu", "set", "weekly", "--label", "renamed"]);
+    assert_eq!(
+        json(&["-s", s(&path), "lsu", "show", "weekly", "--json"])["label"],
+        "renamed"
+    );
+    assert_eq!(code(&["-s", s(&path), "lsu", "show", "nope"]), 4);
+    assert_eq!(
+        code(&["-s", s(&path), "lsu", "create", ".hidden"]),
+        2,
+        "reserved names are refused"
+    );
+}
+
+#[test]
+fn image_commands_list_show_and_delete() {
+    let (_d, path) = server_with_image(8192);
+    let list = json(&["-s", s(&path), "image", "list", "--json"]);
+    let img = &list.as_array().unwrap()[0];
+    assert_eq!(
+        (
+            img["basename"].as_str(),
+            img["state"].as_str(),
+            img["size"].as_u64()
+        ),
+        (Some("client1_F1"), Some("complete"), Some(8192))
+    );
+    let show = json(&[
+        "-s",
+        s(&path),
+        "image",
+        "show",
+        "client1_F1",
+        "--date",
+        "1700000000",
+        "--json",
+    ]);
+    assert_eq!(show["sha1"].as_str().unwrap().len(), 40);
+    assert_eq!(show["objid"].as_str().unwrap().len(), 60);
+    assert!(ok(&["-s", s(&path), "image", "list"]).contains("client1_F1"));
+    assert_eq!(code(&["-s", s(&path), "image", "show", "nope"]), 4);
+    ok(&[
+        "-s",
+        s(&path),
+        "image",
+        "delete",
+        "client1_F1",
+        "--date",
+        "1700000000",
+    ]);
+    assert!(
+        json(&["-s", s(&path), "image", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn verify_names_the_image_whose_segment_byte_was_flipped() {
+    use std::os::unix::fs::FileExt;
+    let (_d, path) = server_with_image(1 << 20);
+    assert_eq!(code(&["-s", s(&path), "verify"]), 0);
+    let seg = std::fs::read_dir(path.join("segments"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(seg)
+        .unwrap();
+    let mut b = [0u8; 1];
+    f.read_exact_at(&mut b, 4096 + 777).unwrap();
+    f.write_all_at(&[b[0] ^ 0x40], 4096 + 777).unwrap();
+    let out = combstore(&["-s", s(&path), "verify"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("DAMAGED default/client1_F1@1700000000"));
+    let report =
+        serde_json::from_slice::<serde_json::Value>(&combstore(&["-s", s(&path), "verify", "--json"]).stdout)
+            .unwrap();
+    assert_eq!(report["damaged"][0]["basename"], "client1_F1");
+}
+
+#[test]
+fn doctor_passes_a_sound_server_and_fails_a_tampered_catalog() {
+    let (_d, path) = server_with_image(4096);
+    let report = json(&["-s", s(&path), "doctor", "--json"]);
+    assert_eq!(report["errors"], 0);
+    let conn = rusqlite::Connection::open(path.join("catalog.db")).unwrap();
+    conn.execute("UPDATE lsus SET used = used + 1 WHERE name = 'default'", [])
+        .unwrap();
+    drop(conn);
+    let out = combstore(&["-s", s(&path), "doctor"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("LSU statistics differ"));
+}
+
+#[test]
+fn stats_events_completions_and_usage_errors() {
+    let (_d, path) = server_with_image(4096);
+    let stats = json(&["-s", s(&path), "stats", "--json"]);
+    assert_eq!(stats[0]["images"]["complete"], 1);
+    ok(&["-s", s(&path), "lsu", "set", "default", "--label", "L1"]);
+    let events = ok(&["-s", s(&path), "events", "--json"]);
+    let first: serde_json::Value = serde_json::from_str(events.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (first["type"].as_str(), first["text"].as_str()),
+        (Some("label"), Some("L1"))
+    );
+    assert!(ok(&["completions", "bash"]).contains("combstore"));
+    assert_eq!(code(&["lsu", "list"]), 2, "no server named");
+    assert_eq!(code(&["-s", "/nonexistent/dir", "lsu", "list"]), 4);
+    assert_eq!(code(&["frobnicate"]), 2);
+}
