@@ -49,6 +49,15 @@ static const struct {
     ENTRY(copy_extent, stsp_copy_extent),
     ENTRY(copy_image, stsp_copy_image),
     ENTRY(include_in_image, stsp_include_in_image),
+    ENTRY(open_evchannel, stsp_open_evchannel),
+    ENTRY(get_event, stsp_get_event),
+    ENTRY(delete_event, stsp_delete_event),
+    ENTRY(close_evchannel, stsp_close_evchannel),
+    ENTRY(async_copy_image, stsp_async_copy_image),
+    ENTRY(named_async_copy_image, stsp_named_async_copy_image),
+    ENTRY(named_async_wait, stsp_named_async_wait),
+    ENTRY(named_async_cancel, stsp_named_async_cancel),
+    ENTRY(label_lsu, stsp_label_lsu),
 };
 
 static void type_check(sts_api_t *a)
@@ -84,6 +93,15 @@ static void type_check(sts_api_t *a)
     TC(copy_extent, stsp_copy_extent);
     TC(copy_image, stsp_copy_image);
     TC(include_in_image, stsp_include_in_image);
+    TC(open_evchannel, stsp_open_evchannel);
+    TC(get_event, stsp_get_event);
+    TC(delete_event, stsp_delete_event);
+    TC(close_evchannel, stsp_close_evchannel);
+    TC(async_copy_image, stsp_async_copy_image);
+    TC(named_async_copy_image, stsp_named_async_copy_image);
+    TC(named_async_wait, stsp_named_async_wait);
+    TC(named_async_cancel, stsp_named_async_cancel);
+    TC(label_lsu, stsp_label_lsu);
 #undef TC
 }
 
@@ -144,6 +162,7 @@ static const struct {
     C(STS_ENOT_MINE), C(STS_ENOSERVER), C(STS_ENOLSU), C(STS_ENOENT), C(STS_EEXIST),
     C(STS_EBUSY), C(STS_ECOMPLETE), C(STS_ENOTCOMPLETE), C(STS_EBROKEN), C(STS_ENO_MORE),
     C(STS_EAUTH), C(STS_ENOTSUP), C(STS_EXDEV), C(STS_ENOSPC), C(STS_EIO), C(STS_ECORRUPT), C(STS_EPREVIO),
+    C(STS_ENOOP), C(STS_ECANCELED), C(STS_EOPFAILED),
     C(STS_ETIMEDOUT), C(STS_EINTERNAL), C(STS_ENOMEM),
 };
 
@@ -191,7 +210,9 @@ static const struct {
     K(STS_CLOSEF_IH_COMPLETE), K(STS_CX_APPEND), K(STS_CX_REMAINDER), K(STS_LSUF_DISK), K(STS_LSUF_STORAGE_NOT_FREED),
     K(STS_LSUF_STORAGE_FREED), K(STS_LSUF_STORAGE_FREED_DEFERRED), K(STS_LSUF_STORAGE_SHARED),
     K(STS_SRV_IMAGELIST), K(STS_SRV_IMAGE_COPY), K(STS_SRV_VIRTUAL_IMAGE), K(STS_SRV_EVENTS),
-    K(STS_SRV_CRED),
+    K(STS_SRV_CRED), K(STS_MAX_OPNAME), K(STS_MAX_EVTEXT), K(STS_TIMEOUT_NONE),
+    K(STS_TIMEOUT_INFINITE), K(STS_EVT_ASYNC_DONE), K(STS_EVT_DELETE_DONE), K(STS_EVT_LABEL),
+    K(STS_EVT_LOW_SPACE),
 };
 
 int const_lookup(const char *name, unsigned long long *value)

@@ -1,6 +1,6 @@
 /*
  * loader.h - load the plugin the way a backup application does: dlopen the
- * shared library and resolve every stsp_* entry point of stspi.h (30) with dlsym
+ * shared library and resolve every stsp_* entry point of stspi.h (39) with dlsym
  * into a table of function pointers. Nothing here links against the plugin.
  */
 #ifndef HARNESS_LOADER_H
@@ -50,6 +50,17 @@ typedef struct {
                       const sts_image_def_t *, int);
     int (*include_in_image)(sts_image_handle_t, sts_image_handle_t, sts_uint64_t, sts_uint64_t,
                             sts_uint64_t, int, sts_uint64_t *);
+    int (*open_evchannel)(sts_server_handle_t, sts_evchannel_handle_t *);
+    int (*get_event)(sts_evchannel_handle_t, sts_uint32_t, sts_event_t *);
+    int (*delete_event)(sts_evchannel_handle_t, sts_uint64_t);
+    int (*close_evchannel)(sts_evchannel_handle_t);
+    int (*async_copy_image)(const sts_lsu_t *, const sts_image_def_t *, const sts_lsu_t *,
+                            const sts_image_def_t *, int, sts_uint64_t *);
+    int (*named_async_copy_image)(const sts_lsu_t *, const sts_image_def_t *, const sts_lsu_t *,
+                                  const sts_image_def_t *, int, const char *);
+    int (*named_async_wait)(sts_server_handle_t, const char *, sts_uint32_t, int *);
+    int (*named_async_cancel)(sts_server_handle_t, const char *);
+    int (*label_lsu)(const sts_lsu_t *, const char *);
 } sts_api_t;
 
 /*

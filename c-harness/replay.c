@@ -69,9 +69,10 @@ typedef struct {
 /* Variables and contexts                                             */
 /* ================================================================== */
 
-enum { VT_INT = 1, VT_STR, VT_SRV, VT_IMG, VT_LLIST, VT_ILIST, VT_THREAD, VT_PROC };
+enum { VT_INT = 1, VT_STR, VT_SRV, VT_IMG, VT_LLIST, VT_ILIST, VT_EVC, VT_THREAD, VT_PROC };
 static const char *vt_names[] = { "?", "integer", "string", "server handle", "image handle",
-                                  "lsu-list handle", "image-list handle", "thread", "process" };
+                                  "lsu-list handle", "image-list handle", "event channel",
+                                  "thread", "process" };
 
 typedef struct {
     char name[64];
@@ -94,6 +95,11 @@ typedef struct ctx {
     sts_lsu_info_t lsu;
     sts_server_info_t srv;
     sts_plugin_info_t plug;
+    sts_event_t ev;       /* last event received (get_event, drain_events) */
+    sts_event_t *evs;     /* events collected by get_event/drain_events */
+    int nevs, capevs;
+    int op_status;        /* named_async_wait's op_status */
+    unsigned long long op_id; /* async_copy_image's op_id */
     int rc;
     unsigned long long bytes;
     char sha1[41];
@@ -335,6 +341,7 @@ static void ctx_free(ctx_t *c)
     int i;
     for (i = 0; i < c->nvars; i++) free(c->vars[i].s);
     free(c->vars);
+    free(c->evs);
     free(c);
 }
 
@@ -813,6 +820,19 @@ static int field_value(ctx_t *c, const char *name, val_t *v, char *err, size_t e
     NUM("plugin.api_min", c->plug.pi_api_version_min);
     NUM("plugin.api_max", c->plug.pi_api_version_max);
     NUM("plugin.api", c->plug.pi_api_version);
+    NUM("ev.id", c->ev.ev_id);
+    NUM("ev.time", c->ev.ev_time_ms);
+    NUM("ev.op_id", c->ev.ev_op_id);
+    NUM("ev.bytes", c->ev.ev_bytes);
+    NUM("ev.type", c->ev.ev_type);
+    NUM("ev.status", (unsigned)c->ev.ev_status);
+    STR("ev.lsu", c->ev.ev_lsu.sln_name);
+    STR("ev.name", c->ev.ev_image.img_basename);
+    STR("ev.date", c->ev.ev_image.img_date);
+    STR("ev.op_name", c->ev.ev_op_name);
+    STR("ev.text", c->ev.ev_text);
+    NUM("op_status", (unsigned)c->op_status);
+    NUM("op_id", c->op_id);
     NUM("rc", c->rc);
     NUM("bytes", c->bytes);
     NUM("count", c->count);
@@ -1332,7 +1352,7 @@ static int get_handle(ctx_t *c, tok_t *t, int want, void **outp)
     if (t->s[0] == '$') {
         var_t *v = var_find(c, t->s);
         if (!v) return fail(c, "undefined handle %s", t->s);
-        if (v->type < VT_SRV || v->type > VT_ILIST)
+        if (v->type < VT_SRV || v->type > VT_EVC)
             return fail(c, "%s is a %s, not a handle", t->s, vt_names[v->type]);
         if (want && v->type != want)
             out(c, "note: passing %s (%s) where a %s is expected", t->s, vt_names[v->type],
@@ -2725,6 +2745,347 @@ static int c_copy_image(ctx_t *c, args_t *a)
 }
 
 /* ================================================================== */
+/* Commands: events and asynchronous operations                       */
+/* ================================================================== */
+
+static int parse_duration_ms(ctx_t *c, const char *s, unsigned long long *ms);
+
+/* timeout=none|infinite|DURATION (100ms, 2s) for get_event and
+ * named_async_wait; def when absent */
+static int get_timeout(ctx_t *c, args_t *a, sts_uint32_t def, sts_uint32_t *ms)
+{
+    int i = kv_index(a, "timeout");
+    unsigned long long v;
+    *ms = def;
+    if (i < 0) return 0;
+    if (!strcmp(a->kv[i].val, "none")) *ms = STS_TIMEOUT_NONE;
+    else if (!strcmp(a->kv[i].val, "infinite")) *ms = STS_TIMEOUT_INFINITE;
+    else if (parse_duration_ms(c, a->kv[i].val, &v)) return -1;
+    else if (v >= STS_TIMEOUT_INFINITE) return fail(c, "timeout too long");
+    else *ms = (sts_uint32_t)v;
+    return 0;
+}
+
+static const char *evt_name(unsigned t)
+{
+    switch (t) {
+    case STS_EVT_ASYNC_DONE: return "ASYNC_DONE";
+    case STS_EVT_DELETE_DONE: return "DELETE_DONE";
+    case STS_EVT_LABEL: return "LABEL";
+    case STS_EVT_LOW_SPACE: return "LOW_SPACE";
+    default: return "EVT_?";
+    }
+}
+
+static void ev_str(const sts_event_t *e, char *buf, size_t len)
+{
+    snprintf(buf, len, "id=%llu %s status=%s op_id=%llu op_name=\"%.128s\" lsu=%.128s image=%.256s/%.32s bytes=%llu text=\"%.256s\"",
+             (unsigned long long)e->ev_id, evt_name(e->ev_type), code_name(e->ev_status),
+             (unsigned long long)e->ev_op_id, e->ev_op_name, e->ev_lsu.sln_name,
+             e->ev_image.img_basename, e->ev_image.img_date, (unsigned long long)e->ev_bytes,
+             e->ev_text);
+}
+
+/* an event type: ASYNC_DONE, EVT_ASYNC_DONE, STS_EVT_ASYNC_DONE or a number */
+static int parse_evt(ctx_t *c, const char *s, unsigned *t)
+{
+    static const char *names[] = { NULL, "ASYNC_DONE", "DELETE_DONE", "LABEL", "LOW_SPACE" };
+    unsigned i;
+    char *end;
+    const char *n = s;
+    if (!strncmp(n, "STS_", 4)) n += 4;
+    if (!strncmp(n, "EVT_", 4)) n += 4;
+    for (i = 1; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(n, names[i])) {
+            *t = i;
+            return 0;
+        }
+    *t = (unsigned)strtoul(s, &end, 0);
+    if (*s && !*end) return 0;
+    return fail(c, "unknown event type '%s'", s);
+}
+
+/* does event e match the filters of the line (type= status= lsu= name=
+ * date= op_name= op_id= text= bytes=)? why says the first difference */
+static int ev_match(ctx_t *c, args_t *a, const sts_event_t *e, int *ok, char *why, size_t wl)
+{
+    char buf[STRVAL];
+    long l;
+    unsigned long long n;
+    *ok = 0;
+    if (has_kv(a, "type")) {
+        unsigned t;
+        if (parse_evt(c, a->kv[kv_index(a, "type")].val, &t)) return -1;
+        if (e->ev_type != t) return snprintf(why, wl, "ev_type %s (%u), expected %s", evt_name(e->ev_type), e->ev_type, evt_name(t)), 0;
+    }
+    if (has_kv(a, "status")) {
+        int code;
+        if (code_parse(a->kv[kv_index(a, "status")].val, &code)) return fail(c, "unknown code status=%s", a->kv[kv_index(a, "status")].val);
+        if (e->ev_status != code) return snprintf(why, wl, "ev_status %s, expected %s", code_name(e->ev_status), code_name(code)), 0;
+    }
+#define EVSTR(key, field, what)                                                                         \
+    if (has_kv(a, key)) {                                                                               \
+        if ((l = get_str(c, a, key, "", buf, sizeof buf)) < 0) return -1;                               \
+        if (strnlen(field, sizeof field) != (size_t)l || memcmp(field, buf, (size_t)l))                  \
+            return snprintf(why, wl, "%s \"%.*s\", expected \"%.200s\"", what, (int)strnlen(field, sizeof field), field, buf), 0; \
+    }
+    EVSTR("lsu", e->ev_lsu.sln_name, "ev_lsu")
+    EVSTR("name", e->ev_image.img_basename, "ev_image.img_basename")
+    EVSTR("date", e->ev_image.img_date, "ev_image.img_date")
+    EVSTR("op_name", e->ev_op_name, "ev_op_name")
+    EVSTR("text", e->ev_text, "ev_text")
+#undef EVSTR
+    if (has_kv(a, "op_id")) {
+        if (get_num(c, a, "op_id", 1, 0, &n)) return -1;
+        if (e->ev_op_id != n) return snprintf(why, wl, "ev_op_id %llu, expected %llu", (unsigned long long)e->ev_op_id, n), 0;
+    }
+    if (has_kv(a, "bytes")) {
+        if (get_num(c, a, "bytes", 1, 0, &n)) return -1;
+        if (e->ev_bytes != n) return snprintf(why, wl, "ev_bytes %llu, expected %llu", (unsigned long long)e->ev_bytes, n), 0;
+    }
+    *ok = 1;
+    return 0;
+}
+
+static void ev_keep(ctx_t *c, const sts_event_t *e)
+{
+    if (c->nevs == c->capevs) {
+        c->capevs = c->capevs ? c->capevs * 2 : 64;
+        c->evs = realloc(c->evs, (size_t)c->capevs * sizeof *c->evs);
+        if (!c->evs) exit(3);
+    }
+    c->evs[c->nevs++] = *e;
+    c->ev = *e;
+}
+
+/* open_evchannel $evc $srv */
+static int c_open_evchannel(ctx_t *c, args_t *a)
+{
+    void *sh;
+    sts_evchannel_handle_t evc;
+    int rc;
+    NEED(open_evchannel);
+    if (a->npos < 2 || a->pos[0]->s[0] != '$') return fail(c, "open_evchannel $evc $srv");
+    if (get_handle(c, a->pos[1], VT_SRV, &sh)) return -1;
+    sentinel(&evc, sizeof evc);
+    rc = A.open_evchannel(sh, want_null(a, "evc") ? NULL : &evc);
+    if (chk(c, a, "stsp_open_evchannel", rc)) return -1;
+    if (rc != STS_EOK) return untouched(c, "stsp_open_evchannel", "evc", &evc, sizeof evc, rc);
+    var_set_ptr(c, a->pos[0]->s, VT_EVC, evc);
+    return 0;
+}
+
+static int c_close_evchannel(ctx_t *c, args_t *a)
+{
+    void *evc;
+    NEED(close_evchannel);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_EVC, &evc)) return -1;
+    return chk(c, a, "stsp_close_evchannel", A.close_evchannel(evc));
+}
+
+/* get_event $evc [timeout=..] [filters...]: one stsp_get_event; with
+ * STS_EOK the event must match the filters; @ev.* */
+static int c_get_event(ctx_t *c, args_t *a)
+{
+    void *evc;
+    sts_uint32_t ms;
+    sts_event_t e;
+    char d[1200], why[512];
+    int rc, ok;
+    NEED(get_event);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_EVC, &evc)) return -1;
+    if (get_timeout(c, a, STS_TIMEOUT_NONE, &ms)) return -1;
+    sentinel(&e, sizeof e);
+    rc = A.get_event(evc, ms, want_null(a, "ev") ? NULL : &e);
+    if (chk(c, a, "stsp_get_event", rc)) return -1;
+    if (rc != STS_EOK) return untouched(c, "stsp_get_event", "ev", &e, sizeof e, rc);
+    ev_keep(c, &e);
+    ev_str(&e, d, sizeof d);
+    note(c, "%s", d);
+    if (ev_match(c, a, &e, &ok, why, sizeof why)) return -1;
+    if (!ok) return fail(c, "stsp_get_event: %s (event %s)", why, d);
+    return 0;
+}
+
+/* drain_events $evc [timeout=300ms] [keep] [delete]: stsp_get_event until
+ * STS_ENO_MORE, each call waiting up to timeout; the events are kept for
+ * count_events (replacing those kept before, unless keep); delete
+ * acknowledges each one (stsp_delete_event). @count = events received. */
+static int c_drain_events(ctx_t *c, args_t *a)
+{
+    void *evc;
+    sts_uint32_t ms;
+    int n = 0, rc, del = has_word(a, "delete");
+    NEED(get_event);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_EVC, &evc)) return -1;
+    if (get_timeout(c, a, 300, &ms)) return -1;
+    if (!has_word(a, "keep")) c->nevs = 0;
+    for (;;) {
+        sts_event_t e;
+        char d[1200];
+        sentinel(&e, sizeof e);
+        rc = A.get_event(evc, ms, &e);
+        if (rc == STS_ENO_MORE) {
+            if (untouched(c, "stsp_get_event", "ev", &e, sizeof e, rc)) return -1;
+            break;
+        }
+        if (must(c, "stsp_get_event", rc)) return -1;
+        ev_keep(c, &e);
+        n++;
+        ev_str(&e, d, sizeof d);
+        out(c, "  event %s", d);
+        if (del && must(c, "stsp_delete_event", A.delete_event(evc, e.ev_id))) return -1;
+    }
+    c->rc = STS_ENO_MORE;
+    c->count = (unsigned long long)n;
+    note(c, "%d events%s", n, del ? " (deleted)" : "");
+    return 0;
+}
+
+/* count_events [filters...] [count=N]: the events kept by drain_events /
+ * get_event that match; @count */
+static int c_count_events(ctx_t *c, args_t *a)
+{
+    int i, n = 0, ok;
+    char why[512];
+    unsigned long long want;
+    for (i = 0; i < c->nevs; i++) {
+        if (ev_match(c, a, &c->evs[i], &ok, why, sizeof why)) return -1;
+        if (ok) n++;
+    }
+    c->count = (unsigned long long)n;
+    note(c, "%d of %d events match", n, c->nevs);
+    if (has_kv(a, "count")) {
+        if (get_num(c, a, "count", 1, 0, &want)) return -1;
+        if ((unsigned long long)n != want) {
+            for (i = 0; i < c->nevs; i++) {
+                char d[1200];
+                ev_str(&c->evs[i], d, sizeof d);
+                out(c, "  kept event %s", d);
+            }
+            return fail(c, "count_events: %d matching events, expected %llu", n, want);
+        }
+    }
+    return 0;
+}
+
+/* delete_event $evc [id=N] (default: the last event received) */
+static int c_delete_event(ctx_t *c, args_t *a)
+{
+    void *evc;
+    unsigned long long id;
+    NEED(delete_event);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_EVC, &evc)) return -1;
+    if (get_num(c, a, "id", 0, c->ev.ev_id, &id)) return -1;
+    note(c, "id=%llu", id);
+    return chk(c, a, "stsp_delete_event", A.delete_event(evc, id));
+}
+
+/* async_copy_image / named_async_copy_image $to_srv $from_srv to_name=
+ * [to_date=] [to_lsu=] from_name= [from_date=] [from_lsu=] [flags=]
+ * (unnamed: [op=$var] gets the op id; named: op_name=S) */
+static int async_copy(ctx_t *c, args_t *a, int named)
+{
+    sts_lsu_t tl, fl;
+    sts_image_def_t td, fd;
+    unsigned long long flags;
+    const char *fn = named ? "stsp_named_async_copy_image" : "stsp_async_copy_image";
+    int rc;
+    if (named) NEED(named_async_copy_image);
+    else NEED(async_copy_image);
+    if (a->npos < 2) return fail(c, "%s $to_srv $from_srv to_name=... from_name=...", fn + 5);
+    if (make_lsu_k(c, a, a->pos[0], "to_lsu", &tl) || make_lsu_k(c, a, a->pos[1], "from_lsu", &fl) ||
+        make_def_k(c, a, "to_name", "to_date", "to_imgflags", &td) ||
+        make_def_k(c, a, "from_name", "from_date", "from_imgflags", &fd) ||
+        get_num(c, a, "flags", 0, 0, &flags))
+        return -1;
+    if (named) {
+        char name[STRVAL];
+        if (get_str(c, a, "op_name", NULL, name, sizeof name) < 0) return -1;
+        rc = A.named_async_copy_image(want_null(a, "to_lsu") ? NULL : &tl, want_null(a, "to_def") ? NULL : &td,
+                                      want_null(a, "from_lsu") ? NULL : &fl,
+                                      want_null(a, "from_def") ? NULL : &fd, (int)flags,
+                                      want_null(a, "op_name") ? NULL : name);
+        return chk(c, a, fn, rc);
+    } else {
+        sts_uint64_t id;
+        sentinel(&id, sizeof id);
+        rc = A.async_copy_image(want_null(a, "to_lsu") ? NULL : &tl, want_null(a, "to_def") ? NULL : &td,
+                                want_null(a, "from_lsu") ? NULL : &fl, want_null(a, "from_def") ? NULL : &fd,
+                                (int)flags, want_null(a, "op_id") ? NULL : &id);
+        if (chk(c, a, fn, rc)) return -1;
+        if (rc != STS_EOK) return untouched(c, fn, "op_id", &id, sizeof id, rc);
+        c->op_id = id;
+        note(c, "op_id=%llu", (unsigned long long)id);
+        if (has_kv(a, "op")) var_set_int(c, a->kv[kv_index(a, "op")].val, id);
+        return 0;
+    }
+}
+
+static int c_async_copy_image(ctx_t *c, args_t *a) { return async_copy(c, a, 0); }
+static int c_named_async_copy_image(ctx_t *c, args_t *a) { return async_copy(c, a, 1); }
+
+/* named_async_wait $srv op_name=S [timeout=..] [status=CODE]: @op_status;
+ * op_status must be written exactly for STS_EOK, STS_ECANCELED and
+ * STS_EOPFAILED (STS_EOK / STS_ECANCELED for the first two) */
+static int c_named_async_wait(ctx_t *c, args_t *a)
+{
+    void *sh;
+    char name[STRVAL];
+    sts_uint32_t ms;
+    int st, rc;
+    NEED(named_async_wait);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_SRV, &sh)) return -1;
+    if (get_str(c, a, "op_name", NULL, name, sizeof name) < 0) return -1;
+    if (get_timeout(c, a, STS_TIMEOUT_INFINITE, &ms)) return -1;
+    sentinel(&st, sizeof st);
+    rc = A.named_async_wait(sh, want_null(a, "op_name") ? NULL : name, ms, want_null(a, "op_status") ? NULL : &st);
+    if (chk(c, a, "stsp_named_async_wait", rc)) return -1;
+    if (rc != STS_EOK && rc != STS_ECANCELED && rc != STS_EOPFAILED)
+        return untouched(c, "stsp_named_async_wait", "op_status", &st, sizeof st, rc);
+    if (want_null(a, "op_status")) return 0;
+    {
+        int s2;
+        sentinel(&s2, sizeof s2);
+        if (st == s2) return fail(c, "stsp_named_async_wait returned %s but left op_status unwritten", code_name(rc));
+    }
+    c->op_status = st;
+    note(c, "op_status=%s", code_name(st));
+    if (rc == STS_EOK && st != STS_EOK)
+        return fail(c, "stsp_named_async_wait returned STS_EOK with op_status %s", code_name(st));
+    if (rc == STS_ECANCELED && st != STS_ECANCELED)
+        return fail(c, "stsp_named_async_wait returned STS_ECANCELED with op_status %s", code_name(st));
+    if (has_kv(a, "status")) {
+        int code;
+        if (code_parse(a->kv[kv_index(a, "status")].val, &code)) return fail(c, "unknown code status=%s", a->kv[kv_index(a, "status")].val);
+        if (st != code) return fail(c, "stsp_named_async_wait: op_status %s, expected %s", code_name(st), code_name(code));
+    }
+    return 0;
+}
+
+/* named_async_cancel $srv op_name=S */
+static int c_named_async_cancel(ctx_t *c, args_t *a)
+{
+    void *sh;
+    char name[STRVAL];
+    NEED(named_async_cancel);
+    if (get_handle(c, a->npos ? a->pos[0] : NULL, VT_SRV, &sh)) return -1;
+    if (get_str(c, a, "op_name", NULL, name, sizeof name) < 0) return -1;
+    return chk(c, a, "stsp_named_async_cancel", A.named_async_cancel(sh, want_null(a, "op_name") ? NULL : name));
+}
+
+/* label_lsu $srv [lsu=S] label=S */
+static int c_label_lsu(ctx_t *c, args_t *a)
+{
+    sts_lsu_t lsu;
+    char label[STRVAL];
+    NEED(label_lsu);
+    if (make_lsu(c, a, a->npos ? a->pos[0] : NULL, &lsu)) return -1;
+    if (get_str(c, a, "label", NULL, label, sizeof label) < 0) return -1;
+    return chk(c, a, "stsp_label_lsu", A.label_lsu(want_null(a, "lsu") ? NULL : &lsu, want_null(a, "label") ? NULL : label));
+}
+
+/* ================================================================== */
 /* Commands: variables, assertions, misc                              */
 /* ================================================================== */
 
@@ -3624,6 +3985,17 @@ static const struct {
     { "copy_extent", c_copy_extent, "from_off to_off len flags got null", 0 },
     { "include_in_image", c_include_in_image, "from_off to_off len flags got null", 0 },
     { "copy_image", c_copy_image, "to_name to_date to_lsu to_imgflags from_name from_date from_lsu from_imgflags flags null", 0 },
+    { "open_evchannel", c_open_evchannel, "null", 0 },
+    { "close_evchannel", c_close_evchannel, "", 0 },
+    { "get_event", c_get_event, "timeout type status lsu name date op_name op_id text bytes null", 0 },
+    { "drain_events", c_drain_events, "timeout", 0 },
+    { "count_events", c_count_events, "type status lsu name date op_name op_id text bytes count", 0 },
+    { "delete_event", c_delete_event, "id", 0 },
+    { "async_copy_image", c_async_copy_image, "to_name to_date to_lsu to_imgflags from_name from_date from_lsu from_imgflags flags op null", 0 },
+    { "named_async_copy_image", c_named_async_copy_image, "to_name to_date to_lsu to_imgflags from_name from_date from_lsu from_imgflags flags op_name null", 0 },
+    { "named_async_wait", c_named_async_wait, "op_name timeout status null", 0 },
+    { "named_async_cancel", c_named_async_cancel, "op_name null", 0 },
+    { "label_lsu", c_label_lsu, "lsu label null", 0 },
     { "set", c_set, NULL, 0 },
     { "assert", c_assert, NULL, 0 },
     { "print", c_print, NULL, 0 },
