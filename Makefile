@@ -52,8 +52,10 @@ test: test-rust harness
 install: build
 	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(PLUGIN) $(DESTDIR)$(PLUGINDIR)/libstspicombstore.so
+	ln -sf libstspicombstore.so $(DESTDIR)$(PLUGINDIR)/libhoneycomb.so
 	install -m 0755 target/release/combstore $(DESTDIR)$(BINDIR)/combstore
 	install -m 0644 include/stspi.h include/stsi.h platforms/linux/stsplat.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 include/hc.h include/hcclient.h include/hchost.h $(DESTDIR)$(INCLUDEDIR)/
 
 clean:
 	$(CARGO) clean

@@ -11,6 +11,7 @@ mod bad_input;
 mod concurrency;
 mod dup;
 mod events;
+mod hc;
 mod images;
 mod integrity;
 mod layout;

@@ -17,5 +17,6 @@ mod ffi;
 pub mod logging;
 pub mod store;
 
+pub use ffi::hcsys;
 pub use ffi::status;
 pub use ffi::sys;

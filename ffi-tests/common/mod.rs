@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod child;
+pub mod hc;
 
 use std::ffi::{CString, c_char, c_int, c_void};
 use std::path::{Path, PathBuf};

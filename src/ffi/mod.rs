@@ -12,10 +12,13 @@ mod args;
 mod boundary;
 mod events;
 mod handles;
+mod hc;
 mod image;
 mod plugin;
 mod server;
 pub mod status;
+
+pub use hc::hcsys;
 
 /// Compile-time proof that every export has exactly the signature the
 /// header declares: bindgen's declaration and our definition must coerce
@@ -72,6 +75,81 @@ fn exports_match_header() {
     same_safe!(image::stsp_close_image_list(_));
     same_safe!(events::stsp_delete_event(_, _));
     same_safe!(events::stsp_close_evchannel(_));
+    macro_rules! same_hc {
+        ($module:path => $name:ident ( $($arg:tt),* )) => {{
+            use $module as m;
+            let _both: [unsafe extern "C" fn($($arg),*) -> _; 2] = [hcsys::$name, m::$name];
+        }};
+    }
+    same_hc!(hc => hc_init(_, _, _));
+    same_hc!(hc => hc_cleanup());
+    same_hc!(hc => hc_alloc(_));
+    same_hc!(hc => hc_free(_));
+    same_hc!(hc => hc_realloc(_, _));
+    same_hc!(hc => hc_set_debug_function(_));
+    same_hc!(hc => hc_set_debug_flags(_));
+    same_hc!(hc => hcoa_get_platform_name(_, _));
+    same_hc!(hc => hc_decode_hcerr(_));
+    same_hc!(hc => hc_decode_hc_type(_));
+    same_hc!(hc::session => hc_session_create_ez(_, _, _));
+    same_hc!(hc::session => hc_session_free(_));
+    same_hc!(hc::session => hc_session_get_status(_, _, _));
+    same_hc!(hc::session => hc_session_get_schema(_, _));
+    same_hc!(hc::session => hc_session_get_host(_, _, _));
+    same_hc!(hc::session => hc_session_get_archive(_, _));
+    same_hc!(hc::session => hc_session_get_platform_result(_, _, _));
+    same_hc!(hc::session => hc_schema_get_type(_, _, _));
+    same_hc!(hc::session => hc_schema_get_length(_, _, _));
+    same_hc!(hc::session => hc_schema_get_count(_, _));
+    same_hc!(hc::session => hc_schema_get_type_at_index(_, _, _, _));
+    same_hc!(hc::nvr => hc_nvr_create(_, _, _));
+    same_hc!(hc::nvr => hc_nvr_free(_));
+    same_hc!(hc::nvr => hc_nvr_add_value(_, _, _));
+    same_hc!(hc::nvr => hc_nvr_add_long(_, _, _));
+    same_hc!(hc::nvr => hc_nvr_add_double(_, _, _));
+    same_hc!(hc::nvr => hc_nvr_add_string(_, _, _));
+    same_hc!(hc::nvr => hc_nvr_add_char(_, _, _));
+    same_hc!(hc::nvr => hc_nvr_add_binary(_, _, _, _));
+    same_hc!(hc::nvr => hc_nvr_add_date(_, _, _));
+    same_hc!(hc::nvr => hc_nvr_add_time(_, _, _));
+    same_hc!(hc::nvr => hc_nvr_add_timestamp(_, _, _));
+    same_hc!(hc::nvr => hc_nvr_add_from_string(_, _, _));
+    same_hc!(hc::nvr => hc_nvr_get_count(_, _));
+    same_hc!(hc::nvr => hc_nvr_get_value_at_index(_, _, _, _));
+    same_hc!(hc::nvr => hc_nvr_get_string(_, _, _));
+    same_hc!(hc::nvr => hc_nvr_get_long(_, _, _));
+    same_hc!(hc::nvr => hc_nvr_get_double(_, _, _));
+    same_hc!(hc::nvr => hc_nvr_get_binary(_, _, _, _));
+    same_hc!(hc::nvr => hc_nvr_get_date(_, _, _));
+    same_hc!(hc::nvr => hc_nvr_get_time(_, _, _));
+    same_hc!(hc::nvr => hc_nvr_get_timestamp(_, _, _));
+    same_hc!(hc::nvr => hc_nvr_create_from_string_arrays(_, _, _, _, _));
+    same_hc!(hc::nvr => hc_nvr_convert_to_string_arrays(_, _, _, _));
+    same_hc!(hc::object => hc_store_both_ez(_, _, _, _, _));
+    same_hc!(hc::object => hc_store_both_cell_ez(_, _, _, _, _, _));
+    same_hc!(hc::object => hc_store_metadata_ez(_, _, _, _));
+    same_hc!(hc::object => hc_retrieve_ez(_, _, _, _));
+    same_hc!(hc::object => hc_range_retrieve_ez(_, _, _, _, _, _));
+    same_hc!(hc::object => hc_retrieve_metadata_ez(_, _, _));
+    same_hc!(hc::object => hc_delete_ez(_, _));
+    same_hc!(hc::object => hc_check_indexed_ez(_, _, _));
+    same_hc!(hc::query => hc_query_ez(_, _, _, _, _, _));
+    same_hc!(hc::query => hc_query_holds_ez(_, _, _, _));
+    same_hc!(hc::query => hc_pstmt_create(_, _, _));
+    same_hc!(hc::query => hc_pstmt_free(_));
+    same_hc!(hc::query => hc_pstmt_set_string(_, _, _));
+    same_hc!(hc::query => hc_pstmt_set_char(_, _, _));
+    same_hc!(hc::query => hc_pstmt_set_double(_, _, _));
+    same_hc!(hc::query => hc_pstmt_set_long(_, _, _));
+    same_hc!(hc::query => hc_pstmt_set_date(_, _, _));
+    same_hc!(hc::query => hc_pstmt_set_time(_, _, _));
+    same_hc!(hc::query => hc_pstmt_set_timestamp(_, _, _));
+    same_hc!(hc::query => hc_pstmt_set_binary(_, _, _, _));
+    same_hc!(hc::query => hc_pstmt_query_ez(_, _, _, _, _));
+    same_hc!(hc::query => hc_qrs_next_ez(_, _, _, _));
+    same_hc!(hc::query => hc_qrs_is_query_complete(_, _));
+    same_hc!(hc::query => hc_qrs_get_query_integrity_time(_, _));
+    same_hc!(hc::query => hc_qrs_free(_));
 }
 
 #[cfg(test)]
@@ -83,6 +161,9 @@ mod tests {
         let mut exports = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
+            if !path.is_file() {
+                continue;
+            }
             let text = std::fs::read_to_string(&path).unwrap();
             for (i, _) in text.match_indices("extern \"C\" fn stsp_") {
                 exports += 1;
