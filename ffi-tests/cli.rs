@@ -211,3 +211,67 @@ fn stats_events_completions_and_usage_errors() {
     assert_eq!(code(&["-s", "/nonexistent/dir", "lsu", "list"]), 4);
     assert_eq!(code(&["frobnicate"]), 2);
 }
+
+#[test]
+fn cat_export_query_filters_remove_and_reclaim() {
+    let (d, path) = server_with_image(10_240);
+    let expected: Vec<u8> = (0..10_240).map(|i| (i * 7 % 251) as u8).collect();
+    let out = combstore(&[
+        "-s",
+        s(&path),
+        "image",
+        "cat",
+        "client1_F1",
+        "--date",
+        "1700000000",
+    ]);
+    assert_eq!(out.stdout, expected);
+    let file = d.path().join("export.bin");
+    ok(&[
+        "-s",
+        s(&path),
+        "image",
+        "export",
+        "client1_F1",
+        s(&file),
+        "--date",
+        "1700000000",
+    ]);
+    assert_eq!(std::fs::read(&file).unwrap(), expected);
+    // Complete images are archive objects: the query language finds them.
+    let hits = ok(&[
+        "-s",
+        s(&path),
+        "query",
+        "ost.basename = 'client1_F1'",
+        "--select",
+        "ost.date,system.object_size",
+    ]);
+    assert!(hits.trim_end().ends_with("1700000000  10240"), "{hits}");
+    assert_eq!(ok(&["-s", s(&path), "query", "ost.basename LIKE 'CLIENT%'"]), "");
+    assert_eq!(
+        code(&["-s", s(&path), "query", "ost.basename = "]),
+        2,
+        "a malformed query is a usage error"
+    );
+    // Filters.
+    let by = |args: &[&str]| {
+        json(&[&["-s", s(&path), "image", "list", "--json"], args].concat())
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(by(&["--name", "client?_*"]), 1);
+    assert_eq!(by(&["--name", "other*"]), 0);
+    assert_eq!(by(&["--state", "complete"]), 1);
+    assert_eq!(by(&["--state", "writing"]), 0);
+    assert_eq!(by(&["--since", "2000-01-01"]), 1);
+    assert_eq!(by(&["--since", "2999-01-01"]), 0);
+    // Removing an LSU with images needs --force, which deletes them properly.
+    ok(&["-s", s(&path), "lsu", "create", "spare"]);
+    ok(&["-s", s(&path), "lsu", "remove", "spare"]);
+    assert_eq!(code(&["-s", s(&path), "lsu", "remove", "default"]), 5);
+    assert!(ok(&["-s", s(&path), "lsu", "remove", "default", "--force"]).contains("1 images deleted"));
+    assert!(ok(&["-s", s(&path), "reclaim"]).starts_with("reclaimed"));
+    assert_eq!(json(&["-s", s(&path), "doctor", "--json"])["errors"], 0);
+}

@@ -235,6 +235,22 @@ pub fn create_lsu(tx: &Transaction<'_>, name: &str, now_ms: u64) -> Result<()> {
     }
 }
 
+/// Deletes an LSU that holds no images.
+///
+/// # Errors
+/// [`Error::Busy`] if it holds images; [`Error::NoLsu`]; catalog errors.
+pub fn delete_lsu(tx: &Transaction<'_>, name: &str) -> Result<()> {
+    let row = lsu(tx, name)?;
+    let images: i64 = tx.query_row("SELECT count(*) FROM images WHERE lsu_id = ?1", [row.id], |r| {
+        r.get(0)
+    })?;
+    if images > 0 {
+        return Err(Error::Busy(format!("LSU {name} holds {images} images")));
+    }
+    tx.execute("DELETE FROM lsus WHERE id = ?1", [row.id])?;
+    Ok(())
+}
+
 /// Sets an LSU's capacity quota in bytes (0: the filesystem's size).
 ///
 /// # Errors

@@ -287,6 +287,55 @@ impl Server {
         Ok(())
     }
 
+    /// Removes an LSU. One that still holds images is refused unless
+    /// `force`, which first deletes each image as `delete_image` does
+    /// (images open for writing still refuse: [`Error::Busy`]). Returns
+    /// the number of images deleted.
+    ///
+    /// # Errors
+    /// [`Error::Busy`]; [`Error::NoLsu`]; I/O and catalog errors.
+    pub fn remove_lsu(&self, name: &str, force: bool) -> Result<u64> {
+        names::check_lsu(name)?;
+        let mut deleted = 0;
+        if force {
+            loop {
+                let page = self.list_images(name, None, 1000)?;
+                if page.is_empty() {
+                    break;
+                }
+                for image in &page {
+                    self.delete_image(name, image)?;
+                    deleted += 1;
+                }
+            }
+        }
+        let mut conn = self.shared.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        catalog::delete_lsu(&tx, name)?;
+        tx.commit()?;
+        Ok(deleted)
+    }
+
+    /// Runs space reclamation now: recovery (dead writers' tails cut,
+    /// their temporary images deleted) and every queued free range
+    /// punched. Returns the bytes the catalog stopped accounting for.
+    ///
+    /// # Errors
+    /// I/O and catalog errors.
+    pub fn reclaim(&self) -> Result<u64> {
+        let queued: u64 = {
+            let conn = self.shared.catalog.lock();
+            catalog::pending_free_ranges(&conn)?
+                .iter()
+                .map(|r| crate::store::align_up(r.len))
+                .sum()
+        };
+        let before = catalog::audit::accounted_bytes(&self.shared.catalog.lock())? + queued;
+        self.recover()?;
+        let after = catalog::audit::accounted_bytes(&self.shared.catalog.lock())?;
+        Ok(before.saturating_sub(after))
+    }
+
     /// Sets an LSU's capacity quota in bytes (0 removes it: the capacity
     /// is then the filesystem's). Writers refuse chunks that would take
     /// the LSU's stored bytes past it (STS_ENOSPC); concurrent writers can

@@ -65,6 +65,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run space reclamation now and report the bytes freed.
+    Reclaim,
+    /// Query archive objects (5800 query language), printing OIDs and selected fields.
+    Query {
+        /// The WHERE expression, e.g. "ost.basename LIKE 'client1%'".
+        expr: String,
+        /// Fields to print with each OID, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        select: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Per-LSU logical and physical bytes, image counts by state.
     Stats {
         #[arg(long)]
@@ -102,6 +114,12 @@ enum LsuCommand {
         #[arg(long, value_parser = parse_size)]
         capacity: Option<u64>,
     },
+    /// Remove an LSU; one holding images is refused unless --force (which deletes them).
+    Remove {
+        name: String,
+        #[arg(long)]
+        force: bool,
+    },
     /// Show one LSU.
     Show {
         name: String,
@@ -116,8 +134,38 @@ enum ImageCommand {
     List {
         #[arg(long)]
         lsu: Option<String>,
+        /// Only names matching this pattern (* and ? wildcards).
+        #[arg(long)]
+        name: Option<String>,
+        /// Only images in this state (writing, incomplete, aborted, broken, complete).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only images created on or after this date (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        since: Option<String>,
+        /// Sort by name (default), size or created.
+        #[arg(long, default_value = "name")]
+        sort: String,
         #[arg(long)]
         json: bool,
+    },
+    /// Write an image's bytes to stdout.
+    Cat {
+        name: String,
+        #[arg(long, default_value = "")]
+        date: String,
+        #[arg(long, default_value = "default")]
+        lsu: String,
+    },
+    /// Write an image's bytes to a file.
+    Export {
+        name: String,
+        /// Destination file.
+        output: PathBuf,
+        #[arg(long, default_value = "")]
+        date: String,
+        #[arg(long, default_value = "default")]
+        lsu: String,
     },
     /// Show every property of an image.
     Show {
@@ -210,6 +258,14 @@ fn run(cli: Cli) -> Outcome {
         }
         Command::Stats { json } => stats(&Server::inspect(&server_dir()?)?, json),
         Command::Events { follow, json } => events(&Server::inspect(&server_dir()?)?, follow, json),
+        Command::Reclaim => {
+            let freed = Server::open_existing(&server_dir()?)?.reclaim()?;
+            println!("reclaimed {} ({freed} bytes)", output::size(freed));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Query { expr, select, json } => {
+            query(&Server::inspect(&server_dir()?)?, &expr, &select, json)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "combstore", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
@@ -311,6 +367,10 @@ fn lsu(dir: &Path, cmd: LsuCommand) -> Outcome {
             }
             println!("updated LSU {name}");
         }
+        LsuCommand::Remove { name, force } => {
+            let deleted = Server::open_existing(dir)?.remove_lsu(&name, force)?;
+            println!("removed LSU {name} ({deleted} images deleted)");
+        }
         LsuCommand::List { json } => {
             let server = Server::inspect(dir)?;
             let infos = server
@@ -405,7 +465,14 @@ fn all_images(server: &Server, lsu: &str) -> Result<Vec<ImageInfo>, Failure> {
 
 fn image(dir: &Path, cmd: ImageCommand) -> Outcome {
     match cmd {
-        ImageCommand::List { lsu, json } => {
+        ImageCommand::List {
+            lsu,
+            name,
+            state,
+            since,
+            sort,
+            json,
+        } => {
             let server = Server::inspect(dir)?;
             let lsus = match lsu {
                 Some(l) => vec![l],
@@ -414,6 +481,23 @@ fn image(dir: &Path, cmd: ImageCommand) -> Outcome {
             let mut images = Vec::new();
             for l in &lsus {
                 images.extend(all_images(&server, l)?);
+            }
+            let since_ms = since.as_deref().map(parse_date).transpose()?;
+            images.retain(|i| {
+                name.as_deref().is_none_or(|p| glob(p, &i.name.basename))
+                    && state.as_deref().is_none_or(|s| s == state_name(i.state))
+                    && since_ms.is_none_or(|t| i.ctime_ms >= t)
+            });
+            match sort.as_str() {
+                "size" => images.sort_by(|a, b| b.size.cmp(&a.size)),
+                "created" => images.sort_by_key(|i| i.ctime_ms),
+                "name" => {}
+                other => {
+                    return Err(Failure {
+                        code: 2,
+                        message: format!("--sort {other}: use name, size or created"),
+                    });
+                }
             }
             if json {
                 output::json(&json!(images.iter().map(image_json).collect::<Vec<_>>()));
@@ -464,6 +548,30 @@ fn image(dir: &Path, cmd: ImageCommand) -> Outcome {
                     println!("{k:10} {v}");
                 }
             }
+        }
+        ImageCommand::Cat { name, date, lsu } => {
+            let name = ImageName::new(&name, &date)?;
+            let mut out = std::io::stdout().lock();
+            copy_image_bytes(&Server::inspect(dir)?, &lsu, &name, &mut out, false)?;
+        }
+        ImageCommand::Export {
+            name,
+            output: path,
+            date,
+            lsu,
+        } => {
+            let name = ImageName::new(&name, &date)?;
+            let file = std::fs::File::create(&path).map_err(|e| Failure {
+                code: 5,
+                message: format!("{}: {e}", path.display()),
+            })?;
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            let n = copy_image_bytes(&Server::inspect(dir)?, &lsu, &name, &mut out, true)?;
+            out.flush().map_err(|e| Failure {
+                code: 5,
+                message: format!("{}: {e}", path.display()),
+            })?;
+            println!("exported {name} ({}) to {}", output::size(n), path.display());
         }
         ImageCommand::Delete { name, date, lsu } => {
             let name = ImageName::new(&name, &date)?;
@@ -651,5 +759,122 @@ fn events(server: &Server, follow: bool, json: bool) -> Outcome {
             after = e.id;
         }
         let _ = std::io::stdout().flush();
+    }
+}
+
+/// Streams a complete image's bytes (verified as read) to `out`.
+fn copy_image_bytes(
+    server: &Server,
+    lsu: &str,
+    name: &ImageName,
+    out: &mut dyn Write,
+    bar: bool,
+) -> Result<u64, Failure> {
+    let mut reader = server.open_image(lsu, name)?;
+    let size = reader.size();
+    let progress = if bar {
+        output::progress(size, "export")
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut buf = vec![0u8; 1 << 20];
+    let mut off = 0;
+    while off < size {
+        let n = reader.read(off, &mut buf)?;
+        out.write_all(&buf[..n]).map_err(|e| Failure {
+            code: 5,
+            message: format!("writing {name}: {e}"),
+        })?;
+        off += n as u64;
+        progress.set_position(off);
+    }
+    progress.finish_and_clear();
+    Ok(size)
+}
+
+/// `*` and `?` wildcard match.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// "YYYY-MM-DD" (UTC midnight) -> ms since the epoch.
+fn parse_date(s: &str) -> Result<u64, Failure> {
+    let bad = || Failure {
+        code: 2,
+        message: format!("{s:?} is not a date (YYYY-MM-DD)"),
+    };
+    let v = combstore::archive::value::Value::decode(combstore::archive::FieldType::Date, s)
+        .map_err(|_| bad())?;
+    match v {
+        combstore::archive::value::Value::Date(days) if days >= 0 => Ok(days as u64 * 86_400_000),
+        _ => Err(bad()),
+    }
+}
+
+fn query(server: &Server, expr: &str, select: &[String], json: bool) -> Outcome {
+    let schema = server.archive_schema()?;
+    let selects: Vec<&str> = select.iter().map(String::as_str).collect();
+    let plan = combstore::archive::query::translate(expr, &selects, &schema).map_err(|e| Failure {
+        code: 2,
+        message: format!("query: {e}"),
+    })?;
+    let mut after = String::new();
+    loop {
+        let (sql, params) = plan.bind(&[], &after, 1000).map_err(|e| Failure {
+            code: 2,
+            message: format!("query: {e}"),
+        })?;
+        let rows = server.run_object_query(&sql, &params)?;
+        for row in &rows {
+            let oid = match &row[0] {
+                rusqlite::types::Value::Text(t) => t.clone(),
+                _ => String::new(),
+            };
+            let values: Vec<String> = plan
+                .selects()
+                .iter()
+                .zip(&row[1..])
+                .map(|(col, v)| {
+                    combstore::archive::value::Value::from_sql(col.ty, v.clone())
+                        .map(|v| v.canonical())
+                        .unwrap_or_default()
+                })
+                .collect();
+            if json {
+                let fields: serde_json::Map<String, serde_json::Value> = select
+                    .iter()
+                    .cloned()
+                    .zip(values.into_iter().map(serde_json::Value::String))
+                    .collect();
+                println!("{}", json!({"oid": oid, "fields": fields}));
+            } else {
+                println!(
+                    "{oid}{}",
+                    values.iter().map(|v| format!("  {v}")).collect::<String>()
+                );
+            }
+            after = oid;
+        }
+        if rows.len() < 1000 {
+            return Ok(ExitCode::SUCCESS);
+        }
     }
 }
