@@ -213,7 +213,14 @@ impl Server {
             sh.punch(&freed)?;
         }
         let pending = catalog::pending_free_ranges(&sh.catalog.lock())?;
-        sh.punch(&pending)
+        sh.punch(&pending)?;
+        // Healing: archive records whose indexing failed become queryable.
+        match self.heal_index() {
+            Ok(0) => {}
+            Ok(n) => info!("indexed {n} archive records left unindexed (store index exceptions resolved)"),
+            Err(e) => warn!("healing the archive index: {e}"),
+        }
+        Ok(())
     }
 
     /// Names of all LSUs, in order.

@@ -793,3 +793,27 @@ fn a_new_server_gets_the_factory_schema_file_and_bad_files_are_named() {
     let e = s.archive_schema().unwrap_err().to_string();
     assert!(e.contains("line"), "{e}");
 }
+
+#[test]
+fn recovery_heals_records_left_unindexed() {
+    let (_d, s) = server();
+    stored(&s, "default", "img", 111, 4096);
+    let oid = s.image_info("default", &name("img")).unwrap().objid;
+    // Undo the indexing, as a failed index transaction leaves a record.
+    {
+        let conn = s.shared.catalog.lock();
+        let pending = r#"[["ost.basename","t","img"]]"#;
+        conn.execute("DELETE FROM object_fields WHERE oid = ?1", [&oid])
+            .unwrap();
+        conn.execute(
+            "UPDATE archive_objects SET indexed = 0, pending = ?2 WHERE oid = ?1",
+            [&oid, pending],
+        )
+        .unwrap();
+    }
+    assert!(query_oids(&s, "ost.basename = 'img'").is_empty());
+    assert!(s.query_integrity_time().unwrap() > 0);
+    s.recover().unwrap();
+    assert_eq!(query_oids(&s, "ost.basename = 'img'"), vec![oid.clone()]);
+    assert_eq!(s.check_indexed(&oid).unwrap(), -1);
+}
