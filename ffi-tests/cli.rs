@@ -275,3 +275,64 @@ fn cat_export_query_filters_remove_and_reclaim() {
     assert!(ok(&["-s", s(&path), "reclaim"]).starts_with("reclaimed"));
     assert_eq!(json(&["-s", s(&path), "doctor", "--json"])["errors"], 0);
 }
+
+#[test]
+fn image_show_reports_sharing_and_deferred_reclaim_waits_for_reclaim() {
+    let (_d, path) = server_with_image(1 << 20);
+    let srv = Server::open(&path).unwrap();
+    let src = ImageName::new("client1_F1", "1700000000").unwrap();
+    srv.copy_image(
+        "default",
+        &ImageName::new("copy", "").unwrap(),
+        &srv,
+        "default",
+        &src,
+    )
+    .unwrap();
+    drop(srv);
+    let show = json(&["-s", s(&path), "image", "show", "copy", "--json"]);
+    assert_eq!(
+        (show["shared_bytes"].as_u64(), show["own_bytes"].as_u64()),
+        (Some(1 << 20), Some(0))
+    );
+    assert_eq!(
+        show["flags"],
+        serde_json::json!(["IMAGE_CREATED", "IMAGE_COMPLETE"])
+    );
+    ok(&["-s", s(&path), "lsu", "set", "default", "--reclaim", "deferred"]);
+    assert_eq!(
+        json(&["-s", s(&path), "lsu", "show", "default", "--json"])["reclaim"],
+        "deferred"
+    );
+    ok(&["-s", s(&path), "image", "delete", "copy"]);
+    ok(&[
+        "-s",
+        s(&path),
+        "image",
+        "delete",
+        "client1_F1",
+        "--date",
+        "1700000000",
+    ]);
+    let doctor = json(&["-s", s(&path), "doctor", "--json"]);
+    let findings = doctor["findings"].as_array().unwrap();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["check"] == "freed ranges not yet punched"),
+        "{doctor}"
+    );
+    assert!(ok(&["-s", s(&path), "reclaim"]).contains("(1048576 bytes)"));
+    let doctor = json(&["-s", s(&path), "doctor", "--json"]);
+    assert!(
+        !doctor["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["check"] == "freed ranges not yet punched")
+    );
+    assert_eq!(
+        code(&["-s", s(&path), "lsu", "set", "default", "--reclaim", "later"]),
+        2
+    );
+}

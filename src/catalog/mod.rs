@@ -78,6 +78,8 @@ pub struct LsuRow {
     pub id: i64,
     pub name: String,
     pub label: String,
+    /// 'immediate' or 'deferred'.
+    pub reclaim: String,
     pub capacity: u64,
     pub used: u64,
     pub used_phys: u64,
@@ -189,6 +191,7 @@ fn lsu_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LsuRow> {
         used: u(r.get(4)?),
         used_phys: u(r.get(5)?),
         images: u(r.get(6)?),
+        reclaim: r.get(7)?,
     })
 }
 
@@ -198,7 +201,7 @@ fn lsu_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LsuRow> {
 /// [`Error::NoLsu`]; catalog errors.
 pub fn lsu(conn: &Connection, name: &str) -> Result<LsuRow> {
     conn.query_row(
-        "SELECT id, name, label, capacity, used, used_phys, images FROM lsus WHERE name = ?1",
+        "SELECT id, name, label, capacity, used, used_phys, images, reclaim FROM lsus WHERE name = ?1",
         [name],
         lsu_from_row,
     )
@@ -211,8 +214,9 @@ pub fn lsu(conn: &Connection, name: &str) -> Result<LsuRow> {
 /// # Errors
 /// Catalog errors.
 pub fn lsus(conn: &Connection) -> Result<Vec<LsuRow>> {
-    let mut st =
-        conn.prepare("SELECT id, name, label, capacity, used, used_phys, images FROM lsus ORDER BY name")?;
+    let mut st = conn.prepare(
+        "SELECT id, name, label, capacity, used, used_phys, images, reclaim FROM lsus ORDER BY name",
+    )?;
     let rows = st
         .query_map([], lsu_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -233,6 +237,38 @@ pub fn create_lsu(tx: &Transaction<'_>, name: &str, now_ms: u64) -> Result<()> {
         }
         r => r.map(|_| ()).map_err(Error::from),
     }
+}
+
+/// Sets an LSU's reclaim policy ('immediate' or 'deferred').
+///
+/// # Errors
+/// [`Error::NoLsu`]; catalog errors.
+pub fn set_lsu_reclaim(tx: &Transaction<'_>, name: &str, policy: &str) -> Result<()> {
+    match tx.execute(
+        "UPDATE lsus SET reclaim = ?2 WHERE name = ?1",
+        params![name, policy],
+    )? {
+        0 => Err(Error::NoLsu(name.to_owned())),
+        _ => Ok(()),
+    }
+}
+
+/// Bytes of an image's extents whose chunks another image also refers to,
+/// and bytes only it refers to.
+///
+/// # Errors
+/// Catalog errors.
+pub fn shared_and_own_bytes(conn: &Connection, image_id: i64) -> Result<(u64, u64)> {
+    let (shared, own): (i64, i64) = conn.query_row(
+        "SELECT coalesce(sum(CASE WHEN EXISTS (SELECT 1 FROM extents o WHERE o.chunk_id = e.chunk_id
+                 AND o.image_id <> e.image_id) THEN e.len ELSE 0 END), 0),
+                coalesce(sum(CASE WHEN EXISTS (SELECT 1 FROM extents o WHERE o.chunk_id = e.chunk_id
+                 AND o.image_id <> e.image_id) THEN 0 ELSE e.len END), 0)
+         FROM extents e WHERE e.image_id = ?1",
+        [image_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok((u(shared), u(own)))
 }
 
 /// Deletes an LSU that holds no images.
@@ -615,13 +651,15 @@ pub fn release_orphans(tx: &Transaction<'_>, chunk_ids: &[i64]) -> Result<Vec<Fr
             .execute([id])?;
             continue;
         }
-        let gone: Option<(i64, i64, i64)> = tx
-            .prepare_cached("DELETE FROM chunks WHERE id = ?1 RETURNING segment_id, seg_off, len")?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        let gone: Option<(i64, i64, i64, i64)> = tx
+            .prepare_cached("DELETE FROM chunks WHERE id = ?1 RETURNING segment_id, seg_off, len, lsu_id")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .optional()?;
-        if let Some((segment, off, len)) = gone {
-            tx.prepare_cached("INSERT INTO free_ranges (segment_id, seg_off, len) VALUES (?1, ?2, ?3)")?
-                .execute(params![segment, off, len])?;
+        if let Some((segment, off, len, lsu_id)) = gone {
+            tx.prepare_cached(
+                "INSERT INTO free_ranges (segment_id, seg_off, len, lsu_id) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![segment, off, len, lsu_id])?;
             freed.push(FreeRange {
                 id: tx.last_insert_rowid(),
                 segment,
@@ -677,9 +715,22 @@ pub fn extent_count(conn: &Connection, image_id: i64) -> Result<u64> {
 /// # Errors
 /// Catalog errors.
 pub fn pending_free_ranges(conn: &Connection) -> Result<Vec<FreeRange>> {
-    let mut st = conn.prepare("SELECT id, segment_id, seg_off, len FROM free_ranges ORDER BY id")?;
+    queued_free_ranges(conn, true)
+}
+
+/// Queued free ranges; without `deferred_too`, only those of LSUs whose
+/// reclaim policy is immediate (what recovery punches on every open).
+///
+/// # Errors
+/// Catalog errors.
+pub fn queued_free_ranges(conn: &Connection, deferred_too: bool) -> Result<Vec<FreeRange>> {
+    let mut st = conn.prepare(
+        "SELECT f.id, f.segment_id, f.seg_off, f.len FROM free_ranges f WHERE ?1
+           OR NOT EXISTS (SELECT 1 FROM lsus l WHERE l.id = f.lsu_id AND l.reclaim = 'deferred')
+         ORDER BY f.id",
+    )?;
     let rows = st
-        .query_map([], |r| {
+        .query_map([deferred_too], |r| {
             Ok(FreeRange {
                 id: r.get(0)?,
                 segment: r.get(1)?,

@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS lsus (
     images     INTEGER NOT NULL DEFAULT 0,
     created_ms INTEGER NOT NULL,
     low_space_pct INTEGER NOT NULL DEFAULT 10,  -- free space threshold, % of the filesystem
-    low_space  INTEGER NOT NULL DEFAULT 0       -- 1 while below it (an event was raised)
+    low_space  INTEGER NOT NULL DEFAULT 0,      -- 1 while below it (an event was raised)
+    reclaim    TEXT NOT NULL DEFAULT 'immediate' -- 'immediate' or 'deferred' (see docs/format.md)
 );
 
 -- state: 0 writing, 1 incomplete, 2 aborted (abnormal, resumable),
@@ -83,7 +84,8 @@ CREATE TABLE IF NOT EXISTS free_ranges (
     id         INTEGER PRIMARY KEY,
     segment_id INTEGER NOT NULL,
     seg_off    INTEGER NOT NULL,
-    len        INTEGER NOT NULL
+    len        INTEGER NOT NULL,
+    lsu_id     INTEGER NOT NULL DEFAULT 0    -- LSU the chunk was charged to (its reclaim policy applies)
 );
 
 CREATE TRIGGER IF NOT EXISTS images_ins AFTER INSERT ON images BEGIN

@@ -68,6 +68,9 @@ pub(crate) struct Shared {
 pub struct LsuInfo {
     pub name: String,
     pub label: String,
+    /// Space of deleted images is punched at delete (`false`) or left
+    /// queued for `reclaim` or the next open (`true`).
+    pub deferred_reclaim: bool,
     pub capacity: u64,
     pub used: u64,
     pub used_phys: u64,
@@ -212,7 +215,7 @@ impl Server {
             }
             sh.punch(&freed)?;
         }
-        let pending = catalog::pending_free_ranges(&sh.catalog.lock())?;
+        let pending = catalog::queued_free_ranges(&sh.catalog.lock(), false)?;
         sh.punch(&pending)?;
         // Healing: archive records whose indexing failed become queryable.
         match self.heal_index() {
@@ -339,8 +342,35 @@ impl Server {
         };
         let before = catalog::audit::accounted_bytes(&self.shared.catalog.lock())? + queued;
         self.recover()?;
+        let all = catalog::pending_free_ranges(&self.shared.catalog.lock())?;
+        self.shared.punch(&all)?;
         let after = catalog::audit::accounted_bytes(&self.shared.catalog.lock())?;
         Ok(before.saturating_sub(after))
+    }
+
+    /// Sets whether space of deleted images is freed at delete
+    /// (`deferred` false) or queued for [`Server::reclaim`] or the next
+    /// open (true: deletes do no punching at all).
+    ///
+    /// # Errors
+    /// [`Error::NoLsu`]; catalog errors.
+    pub fn set_lsu_reclaim(&self, name: &str, deferred: bool) -> Result<()> {
+        let mut conn = self.shared.catalog.lock();
+        let tx = catalog::write_txn(&mut conn)?;
+        catalog::set_lsu_reclaim(&tx, name, if deferred { "deferred" } else { "immediate" })?;
+        Ok(tx.commit()?)
+    }
+
+    /// Bytes of an image shared with other images, and its own.
+    ///
+    /// # Errors
+    /// [`Error::NoLsu`], [`Error::NoImage`]; catalog errors.
+    pub fn image_sharing(&self, lsu: &str, name: &ImageName) -> Result<(u64, u64)> {
+        let conn = self.shared.catalog.lock();
+        let lsu_row = catalog::lsu(&conn, lsu)?;
+        let row = catalog::image_by_name(&conn, lsu_row.id, name)?
+            .ok_or_else(|| Error::NoImage(name.to_string()))?;
+        catalog::shared_and_own_bytes(&conn, row.id)
     }
 
     /// Sets an LSU's capacity quota in bytes (0 removes it: the capacity
@@ -403,6 +433,7 @@ impl Server {
             fs_capacity(&self.shared.dir)?
         };
         Ok(LsuInfo {
+            deferred_reclaim: row.reclaim == "deferred",
             name: row.name,
             label: row.label,
             capacity,
@@ -510,6 +541,9 @@ impl Server {
             "deleted image {name} from LSU {lsu}; {} chunks freed",
             freed.len()
         );
+        if lsu_row.reclaim == "deferred" {
+            return Ok(()); // left queued in free_ranges for reclaim or the next open
+        }
         sh.punch(&freed)
     }
 

@@ -330,7 +330,12 @@ fn lsu_info(l: &LsuInfo) -> sys::sts_lsu_info_t {
     info.lsu_used = l.used;
     info.lsu_used_phys = l.used_phys;
     info.lsu_images = l.images;
-    info.lsu_flags = (sys::STS_LSUF_DISK | sys::STS_LSUF_STORAGE_FREED | sys::STS_LSUF_STORAGE_SHARED) as u32;
+    let freed = if l.deferred_reclaim {
+        sys::STS_LSUF_STORAGE_FREED_DEFERRED
+    } else {
+        sys::STS_LSUF_STORAGE_FREED
+    };
+    info.lsu_flags = (sys::STS_LSUF_DISK | freed | sys::STS_LSUF_STORAGE_SHARED) as u32;
     info.lsu_block_size = sys::STS_BLOCK_SIZE as u32;
     put_str(&mut info.lsu_name.sln_name, &l.name);
     put_str(&mut info.lsu_label, &l.label);

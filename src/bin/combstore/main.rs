@@ -96,6 +96,10 @@ enum LsuCommand {
         /// Capacity quota, e.g. 500G, 1T, 1048576 (default: the filesystem's size).
         #[arg(long, value_parser = parse_size)]
         capacity: Option<u64>,
+        /// When deleted images' space is freed: immediate (in the delete) or
+        /// deferred (by `combstore reclaim` or the next open).
+        #[arg(long, value_parser = ["immediate", "deferred"])]
+        reclaim: Option<String>,
     },
     /// List LSUs.
     List {
@@ -113,6 +117,9 @@ enum LsuCommand {
         /// Capacity quota (0 removes it), e.g. 500G.
         #[arg(long, value_parser = parse_size)]
         capacity: Option<u64>,
+        /// immediate or deferred (see lsu create).
+        #[arg(long, value_parser = ["immediate", "deferred"])]
+        reclaim: Option<String>,
     },
     /// Remove an LSU; one holding images is refused unless --force (which deletes them).
     Remove {
@@ -329,7 +336,8 @@ fn init(dir: &Path) -> Outcome {
 
 fn lsu_json(i: &combstore::engine::LsuInfo) -> serde_json::Value {
     json!({"name": i.name, "label": i.label, "capacity": i.capacity, "used": i.used,
-           "used_phys": i.used_phys, "images": i.images})
+           "used_phys": i.used_phys, "images": i.images,
+           "reclaim": if i.deferred_reclaim { "deferred" } else { "immediate" }})
 }
 
 fn lsu(dir: &Path, cmd: LsuCommand) -> Outcome {
@@ -338,6 +346,7 @@ fn lsu(dir: &Path, cmd: LsuCommand) -> Outcome {
             name,
             label,
             capacity,
+            reclaim,
         } => {
             let server = Server::open_existing(dir)?;
             server.create_lsu(&name)?;
@@ -347,6 +356,9 @@ fn lsu(dir: &Path, cmd: LsuCommand) -> Outcome {
             if let Some(c) = capacity {
                 server.set_lsu_capacity(&name, c)?;
             }
+            if let Some(policy) = reclaim {
+                server.set_lsu_reclaim(&name, policy == "deferred")?;
+            }
             println!("created LSU {name}");
         }
         LsuCommand::Set {
@@ -354,10 +366,14 @@ fn lsu(dir: &Path, cmd: LsuCommand) -> Outcome {
             label,
             low_space_pct,
             capacity,
+            reclaim,
         } => {
             let server = Server::open_existing(dir)?;
             if let Some(c) = capacity {
                 server.set_lsu_capacity(&name, c)?;
+            }
+            if let Some(policy) = reclaim {
+                server.set_lsu_reclaim(&name, policy == "deferred")?;
             }
             if let Some(label) = label {
                 server.set_lsu_label(&name, &label)?;
@@ -418,6 +434,15 @@ fn lsu(dir: &Path, cmd: LsuCommand) -> Outcome {
                         "capacity",
                         format!("{} ({} bytes)", output::size(info.capacity), info.capacity),
                     ),
+                    (
+                        "reclaim",
+                        if info.deferred_reclaim {
+                            "deferred"
+                        } else {
+                            "immediate"
+                        }
+                        .to_owned(),
+                    ),
                 ];
                 for (k, v) in rows {
                     println!("{k:10} {v}");
@@ -426,6 +451,17 @@ fn lsu(dir: &Path, cmd: LsuCommand) -> Outcome {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The STS_II_* flags a state shows through the plugin API.
+fn flag_names(s: ImageState) -> Vec<&'static str> {
+    match s {
+        ImageState::Writing => vec!["IMAGE_PENDING", "BUSY_WRITE"],
+        ImageState::Incomplete => vec!["IMAGE_PENDING"],
+        ImageState::Aborted => vec!["IMAGE_PENDING", "ABNORMAL"],
+        ImageState::Broken => vec!["ABNORMAL"],
+        ImageState::Complete => vec!["IMAGE_CREATED", "IMAGE_COMPLETE"],
+    }
 }
 
 fn state_name(s: ImageState) -> &'static str {
@@ -524,9 +560,16 @@ fn image(dir: &Path, cmd: ImageCommand) -> Outcome {
             lsu,
             json,
         } => {
-            let info = Server::inspect(dir)?.image_info(&lsu, &ImageName::new(&name, &date)?)?;
+            let server = Server::inspect(dir)?;
+            let name = ImageName::new(&name, &date)?;
+            let info = server.image_info(&lsu, &name)?;
+            let (shared, own) = server.image_sharing(&lsu, &name)?;
             if json {
-                output::json(&image_json(&info));
+                let mut v = image_json(&info);
+                v["shared_bytes"] = json!(shared);
+                v["own_bytes"] = json!(own);
+                v["flags"] = json!(flag_names(info.state));
+                output::json(&v);
             } else {
                 let rows = [
                     ("lsu", info.lsu.clone()),
@@ -543,6 +586,18 @@ fn image(dir: &Path, cmd: ImageCommand) -> Outcome {
                     ("extents", info.extent_count.to_string()),
                     ("object id", info.objid.clone()),
                     ("sha1", info.sha1.clone()),
+                    ("flags", flag_names(info.state).join("|")),
+                    (
+                        "shared",
+                        format!(
+                            "{} ({shared} bytes referred to by other images too)",
+                            output::size(shared)
+                        ),
+                    ),
+                    (
+                        "own",
+                        format!("{} ({own} bytes only this image refers to)", output::size(own)),
+                    ),
                 ];
                 for (k, v) in rows {
                     println!("{k:10} {v}");
