@@ -134,9 +134,7 @@ pub fn check_fields(fields: &[(String, Value)], schema: &dyn Fields) -> Result<V
         if !def.writable {
             return Err(Error::Invalid(format!("field {name:?} is not writable")));
         }
-        value
-            .check(def)
-            .map_err(|e| Error::Invalid(format!("field {name:?}: {e}")))?;
+        value.check(def).map_err(|e| Error::Invalid(e.to_string()))?; // the message names the field
         out.push((name.clone(), value.to_sql()));
     }
     Ok(out)
