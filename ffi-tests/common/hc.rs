@@ -101,7 +101,8 @@ pub unsafe fn hcoa_get_platform_name(
 pub unsafe fn hc_decode_hcerr(res: hcerr_t) -> *mut ::std::os::raw::c_char {
     static F: OnceLock<usize> = OnceLock::new();
     let addr = *F.get_or_init(|| sym::<usize>("hc_decode_hcerr"));
-    let f: unsafe extern "C" fn(hcerr_t) -> *mut ::std::os::raw::c_char = unsafe { std::mem::transmute(addr) };
+    let f: unsafe extern "C" fn(hcerr_t) -> *mut ::std::os::raw::c_char =
+        unsafe { std::mem::transmute(addr) };
     unsafe { f(res) }
 }
 
@@ -237,7 +238,8 @@ pub unsafe fn hc_schema_get_type_at_index(
 pub unsafe fn hc_decode_hc_type(type_: hc_type_t) -> *mut ::std::os::raw::c_char {
     static F: OnceLock<usize> = OnceLock::new();
     let addr = *F.get_or_init(|| sym::<usize>("hc_decode_hc_type"));
-    let f: unsafe extern "C" fn(hc_type_t) -> *mut ::std::os::raw::c_char = unsafe { std::mem::transmute(addr) };
+    let f: unsafe extern "C" fn(hc_type_t) -> *mut ::std::os::raw::c_char =
+        unsafe { std::mem::transmute(addr) };
     unsafe { f(type_) }
 }
 
@@ -391,7 +393,8 @@ pub unsafe fn hc_nvr_add_from_string(
 pub unsafe fn hc_nvr_get_count(nvr: *mut hc_nvr_t, count: *mut hc_long_t) -> hcerr_t {
     static F: OnceLock<usize> = OnceLock::new();
     let addr = *F.get_or_init(|| sym::<usize>("hc_nvr_get_count"));
-    let f: unsafe extern "C" fn(*mut hc_nvr_t, *mut hc_long_t) -> hcerr_t = unsafe { std::mem::transmute(addr) };
+    let f: unsafe extern "C" fn(*mut hc_nvr_t, *mut hc_long_t) -> hcerr_t =
+        unsafe { std::mem::transmute(addr) };
     unsafe { f(nvr, count) }
 }
 
