@@ -374,13 +374,7 @@ impl Value {
 
 /// Lowercase hex, two digits a byte.
 pub fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    s
+    crate::store::hex(bytes)
 }
 
 /// Hex of either case; an odd digit count is left-justified (the last

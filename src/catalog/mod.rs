@@ -209,6 +209,17 @@ pub fn lsu(conn: &Connection, name: &str) -> Result<LsuRow> {
     .ok_or_else(|| Error::NoLsu(name.to_owned()))
 }
 
+/// The name of LSU `id`.
+///
+/// # Errors
+/// [`Error::NoLsu`]; catalog errors.
+pub fn lsu_name(conn: &Connection, id: i64) -> Result<String> {
+    conn.prepare_cached("SELECT name FROM lsus WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| Error::NoLsu(format!("#{id}")))
+}
+
 /// All LSUs in name order.
 ///
 /// # Errors

@@ -49,7 +49,7 @@ pub fn new_oid() -> String {
     b[0] = 2;
     crate::store::random_bytes(&mut b[5..21]);
     b[25] = 2;
-    hex(&b)
+    crate::store::hex(&b)
 }
 
 /// Decodes an OID (case-insensitive hex) to its canonical form.
@@ -61,10 +61,6 @@ pub fn canonical_oid(oid: &str) -> Result<String> {
         return Err(Error::Invalid(format!("{oid:?} is not an OID (60 hex digits)")));
     }
     Ok(oid.to_ascii_lowercase())
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -93,7 +89,7 @@ fn encode_pending(fields: &[(String, SqlValue)]) -> String {
             SqlValue::Integer(x) => serde_json::json!([n, "i", x]),
             SqlValue::Real(x) => serde_json::json!([n, "r", x]),
             SqlValue::Text(x) => serde_json::json!([n, "t", x]),
-            SqlValue::Blob(x) => serde_json::json!([n, "b", hex(x)]),
+            SqlValue::Blob(x) => serde_json::json!([n, "b", crate::store::hex(x)]),
             SqlValue::Null => serde_json::json!([n, "n", null]),
         })
         .collect();
@@ -316,10 +312,7 @@ impl Server {
             let last = catalog::archive::objects_of_image(&tx, image_id)?.is_empty();
             let image = catalog::image_by_id(&tx, image_id)?;
             let lsu = match &image {
-                Some(i) => catalog::lsus(&tx)?
-                    .into_iter()
-                    .find(|l| l.id == i.lsu_id)
-                    .map(|l| l.name),
+                Some(i) => Some(catalog::lsu_name(&tx, i.lsu_id)?),
                 None => None,
             };
             tx.commit()?;
@@ -421,11 +414,7 @@ pub(crate) fn record_image(
 ) -> Result<()> {
     let image =
         catalog::image_by_id(tx, image_id)?.ok_or_else(|| Error::NoImage(format!("image #{image_id}")))?;
-    let lsu = catalog::lsus(tx)?
-        .into_iter()
-        .find(|l| l.id == image.lsu_id)
-        .map(|l| l.name)
-        .unwrap_or_default();
+    let lsu = catalog::lsu_name(tx, image.lsu_id)?;
     let ctime = now_ms();
     let mut all = system_fields(oid, ctime, size, sha1);
     all.push(("ost.lsu".into(), SqlValue::Text(lsu)));
@@ -470,7 +459,7 @@ impl ImageWriter {
 
 /// SHA-1 of nothing (a 0-byte object's hash).
 pub fn empty_sha1() -> String {
-    hex(&Sha1::digest([]))
+    crate::store::hex(&Sha1::digest([]))
 }
 
 /// The schema file in a server directory (the 5800 XML format).

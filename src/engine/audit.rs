@@ -273,7 +273,7 @@ impl Server {
             progress(report.bytes);
         }
         if row.state == ImageState::Complete {
-            let sha1: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            let sha1 = crate::store::hex(&hasher.finalize());
             if sha1 != row.sha1 {
                 return Err(format!("SHA-1 {sha1} differs from the recorded {}", row.sha1));
             }

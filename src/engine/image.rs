@@ -80,11 +80,7 @@ fn check_io(off: u64, len: u64) -> Result<()> {
 fn info_by_id(sh: &Shared, id: i64) -> Result<ImageInfo> {
     let conn = sh.catalog.lock();
     let row = catalog::image_by_id(&conn, id)?.ok_or_else(|| Error::NoImage(format!("image #{id}")))?;
-    let lsu = catalog::lsus(&conn)?
-        .into_iter()
-        .find(|l| l.id == row.lsu_id)
-        .map(|l| l.name)
-        .unwrap_or_default();
+    let lsu = catalog::lsu_name(&conn, row.lsu_id)?;
     ImageInfo::from_row(&conn, row, lsu)
 }
 
@@ -360,7 +356,7 @@ impl ImageWriter {
         self.usable()?;
         self.commit()?;
         let sha1 = match (self.hasher.take(), &self.copied) {
-            (Some(h), _) if self.hashed_upto == self.size => hex(&h.finalize()),
+            (Some(h), _) if self.hashed_upto == self.size => crate::store::hex(&h.finalize()),
             (_, CopiedFrom::Prefix { size, sha1, .. }) if *size == self.size => sha1.clone(),
             _ => self.read_back_sha1()?,
         };
@@ -398,7 +394,7 @@ impl ImageWriter {
             h.update(&buf[..n]);
             off += n as u64;
         }
-        Ok(hex(&h.finalize()))
+        Ok(crate::store::hex(&h.finalize()))
     }
 
     fn release_segments(&mut self) {
@@ -810,8 +806,4 @@ impl ImageReader {
             _ => Error::Corrupt(what),
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

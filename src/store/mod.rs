@@ -32,5 +32,17 @@ pub fn random_bytes(buf: &mut [u8]) {
 pub fn random_hex128() -> String {
     let mut b = [0u8; 16];
     random_bytes(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    hex(&b)
+}
+
+/// Lower-case hex, two digits a byte: the crate's one encoder (SHA-1s,
+/// OIDs, tokens, binary metadata).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
 }
