@@ -18,6 +18,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, Transactio
 use crate::engine::error::{Error, Result};
 use crate::engine::names::ImageName;
 
+use crate::store::checksum::BlockCrcs;
 /// Catalog format written in `server.format`.
 pub const FORMAT: &str = "1";
 /// The LSU every new server has.
@@ -93,7 +94,7 @@ pub struct ChunkRef {
     pub segment: i64,
     pub seg_off: u64,
     pub len: u64,
-    pub crc: u32,
+    pub crcs: BlockCrcs,
 }
 
 /// One extent of an image, with its chunk.
@@ -546,16 +547,16 @@ pub fn insert_chunk(
     segment: i64,
     seg_off: u64,
     len: u64,
-    crc: u32,
+    crcs: &BlockCrcs,
     lsu_id: i64,
 ) -> Result<i64> {
     if len == 0 || len > MAX_CHUNK {
         return Err(Error::Invalid(format!("chunk length {len}")));
     }
     let mut st = tx.prepare_cached(
-        "INSERT INTO chunks (segment_id, seg_off, len, crc, lsu_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO chunks (segment_id, seg_off, len, crcs, lsu_id) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    st.execute(params![segment, i(seg_off), i(len), i64::from(crc), lsu_id])?;
+    st.execute(params![segment, i(seg_off), i(len), crcs.to_blob(), lsu_id])?;
     Ok(tx.last_insert_rowid())
 }
 
@@ -688,7 +689,7 @@ pub fn release_orphans(tx: &Transaction<'_>, chunk_ids: &[i64]) -> Result<Vec<Fr
 /// Catalog errors.
 pub fn extents(conn: &Connection, image_id: i64) -> Result<Vec<ExtentRow>> {
     let mut st = conn.prepare_cached(
-        "SELECT e.img_off, e.len, e.chunk_off, c.id, c.segment_id, c.seg_off, c.len, c.crc
+        "SELECT e.img_off, e.len, e.chunk_off, c.id, c.segment_id, c.seg_off, c.len, c.crcs
          FROM extents e JOIN chunks c ON c.id = e.chunk_id WHERE e.image_id = ?1 ORDER BY e.img_off",
     )?;
     let rows = st
@@ -702,7 +703,12 @@ pub fn extents(conn: &Connection, image_id: i64) -> Result<Vec<ExtentRow>> {
                     segment: r.get(4)?,
                     seg_off: u(r.get(5)?),
                     len: u(r.get(6)?),
-                    crc: u32::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
+                    crcs: r
+                        .get_ref(7)?
+                        .as_blob()
+                        .ok()
+                        .and_then(|b| BlockCrcs::from_blob(b, u(r.get(6).unwrap_or(0))))
+                        .unwrap_or_else(BlockCrcs::unmatchable),
                 },
             })
         })?

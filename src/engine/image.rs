@@ -18,10 +18,12 @@ use std::sync::Arc;
 use log::{debug, warn};
 use sha1::{Digest, Sha1};
 
+use super::digest::StreamHash;
 use super::error::{Error, Result};
 use super::names::ImageName;
 use super::server::{MAX_META, SEGMENT_TARGET, Shared, now_ms};
 use crate::catalog::{self, ExtentRow, ImageRow, ImageState, MAX_CHUNK, NewExtent};
+use crate::store::checksum::BlockCrcs;
 use crate::store::segment::SegmentFile;
 
 /// Lengths and offsets of image I/O are multiples of this.
@@ -126,7 +128,7 @@ struct Pending {
     len: u64,
     segment: i64,
     seg_off: u64,
-    crc: u32,
+    crcs: BlockCrcs,
 }
 
 /// An image open for writing.
@@ -143,8 +145,7 @@ pub struct ImageWriter {
     retired: Vec<SegmentFile>,
     pending: Vec<Pending>,
     pending_bytes: u64,
-    hasher: Option<Sha1>,
-    hashed_upto: u64,
+    hash: StreamHash,
     copied: CopiedFrom,
     /// Bytes the LSU's quota allowed at the last commit (None: no quota).
     room: Option<u64>,
@@ -179,8 +180,11 @@ impl ImageWriter {
             pending_bytes: 0,
             // A reopened image's earlier bytes were not hashed here: the
             // SHA-1 is then computed by reading back at completion.
-            hasher: (size == 0).then(Sha1::new),
-            hashed_upto: 0,
+            hash: if size == 0 {
+                StreamHash::new()
+            } else {
+                StreamHash::off()
+            },
             copied: if size == 0 {
                 CopiedFrom::Nothing
             } else {
@@ -224,14 +228,6 @@ impl ImageWriter {
             return Ok(());
         }
         self.copied = CopiedFrom::Mixed;
-        if let Some(h) = self.hasher.as_mut() {
-            if off == self.hashed_upto {
-                h.update(data);
-                self.hashed_upto += data.len() as u64;
-            } else {
-                self.hasher = None;
-            }
-        }
         let r = self.store(off, data);
         self.poison_on_err(r)?;
         self.size = self.size.max(off + data.len() as u64);
@@ -355,8 +351,9 @@ impl ImageWriter {
     ) -> Result<(u64, String)> {
         self.usable()?;
         self.commit()?;
-        let sha1 = match (self.hasher.take(), &self.copied) {
-            (Some(h), _) if self.hashed_upto == self.size => crate::store::hex(&h.finalize()),
+        let streamed = std::mem::replace(&mut self.hash, StreamHash::off()).finish(self.size);
+        let sha1 = match (streamed, &self.copied) {
+            (Some(digest), _) => crate::store::hex(&digest),
             (_, CopiedFrom::Prefix { size, sha1, .. }) if *size == self.size => sha1.clone(),
             _ => self.read_back_sha1()?,
         };
@@ -525,7 +522,7 @@ impl ImageWriter {
             },
             _ => CopiedFrom::Mixed,
         };
-        self.hasher = None;
+        self.hash.stop();
         self.size = size;
         self.committed_size = size;
         self.sh.punch(&freed)
@@ -550,18 +547,15 @@ impl ImageWriter {
         Ok(())
     }
 
-    /// Buffers or stores `data` at `off` as chunks of at most MAX_CHUNK.
+    /// Buffers `data` at `off`, storing each chunk of MAX_CHUNK bytes as it
+    /// fills. Every byte passes through the chunk buffer, even from a
+    /// caller's whole-chunk write: the stored buffer then goes to the
+    /// hashing thread while the next one fills (engine::digest), and one
+    /// memory copy costs far less than hashing on the caller's thread.
     fn store(&mut self, mut off: u64, mut data: &[u8]) -> Result<()> {
         while !data.is_empty() {
             if !self.buf.is_empty() && off != self.buf_off + self.buf.len() as u64 {
                 self.emit_buf()?;
-            }
-            if self.buf.is_empty() && data.len() as u64 >= MAX_CHUNK {
-                let (now, rest) = data.split_at(MAX_CHUNK as usize);
-                self.emit(off, now)?;
-                off += MAX_CHUNK;
-                data = rest;
-                continue;
             }
             if self.buf.is_empty() {
                 self.buf_off = off;
@@ -582,10 +576,14 @@ impl ImageWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let buf = std::mem::take(&mut self.buf);
+        let mut buf = std::mem::take(&mut self.buf);
         let r = self.emit(self.buf_off, &buf);
-        self.buf = buf;
-        self.buf.clear();
+        self.buf = if r.is_ok() {
+            self.hash.absorb(self.buf_off, buf)
+        } else {
+            buf.clear();
+            buf
+        };
         r
     }
 
@@ -610,7 +608,7 @@ impl ImageWriter {
             len: bytes.len() as u64,
             segment: seg.id(),
             seg_off,
-            crc: crc32c::crc32c(bytes),
+            crcs: BlockCrcs::of(bytes),
         });
         self.pending_bytes += bytes.len() as u64;
         Ok(())
@@ -631,7 +629,7 @@ impl ImageWriter {
         let mut end = self.committed_size;
         let mut touched = Vec::new();
         for p in &self.pending {
-            let chunk_id = catalog::insert_chunk(&tx, p.segment, p.seg_off, p.len, p.crc, self.lsu_id)?;
+            let chunk_id = catalog::insert_chunk(&tx, p.segment, p.seg_off, p.len, &p.crcs, self.lsu_id)?;
             let e = NewExtent {
                 img_off: p.img_off,
                 len: p.len,
@@ -787,9 +785,10 @@ impl ImageReader {
         // to committed bytes is punching a chunk freed by a delete, and a
         // punched range stays zero. If the punch came before the copy, the
         // checksum computed after it fails; if after the checksum, the copy
-        // preceded it. Either way no wrong byte is returned as good.
+        // preceded it. Either way no wrong byte is returned as good. Only
+        // the checksum blocks the copied range touches are verified.
         out.copy_from_slice(&bytes[from as usize..from as usize + out.len()]);
-        if crc32c::crc32c(bytes) != c.crc {
+        if !c.crcs.verify(bytes, from, out.len() as u64) {
             out.fill(0);
             return Err(self.damaged(format!(
                 "chunk {} in segment {} fails its checksum",

@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod audit;
+mod digest;
 pub mod error;
 pub mod events;
 pub mod image;

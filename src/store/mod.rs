@@ -4,6 +4,7 @@
 //! Nothing here knows about images or the catalog; the engine decides what
 //! to append and records where it went.
 
+pub mod checksum;
 pub mod lock;
 pub mod mapped;
 pub mod segment;
