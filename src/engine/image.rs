@@ -112,6 +112,7 @@ fn write_meta(sh: &Shared, id: i64, off: u64, data: &[u8]) -> Result<()> {
     {
         return Err(Error::TooBig(format!("metadata past {MAX_META} bytes")));
     }
+    sh.ensure_room(data.len() as u64)?;
     let mut conn = sh.catalog.lock();
     let tx = catalog::write_txn(&mut conn)?;
     if catalog::image_by_id(&tx, id)?.is_none() {
@@ -593,6 +594,7 @@ impl ImageWriter {
                 return Err(Error::NoSpace("the LSU's capacity quota".into()));
             }
         }
+        self.sh.ensure_room(crate::store::align_up(bytes.len() as u64))?;
         if self.seg.as_ref().is_some_and(|s| s.end() >= SEGMENT_TARGET) {
             self.retired.extend(self.seg.take());
         }

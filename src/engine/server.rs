@@ -33,6 +33,15 @@ pub const CANCEL_STEP: u64 = 16 << 20;
 /// Largest image metadata, in bytes.
 pub const MAX_META: u64 = 8 << 20;
 
+/// Free space writers leave on the server's filesystem for the catalog:
+/// when image data has filled it, abnormal completions and the deletes
+/// that make room again must still commit. 4 MiB plus 1/1024 of the
+/// filesystem (a delete's catalog transaction is well under 1/4096 of the
+/// image's size).
+pub fn catalog_reserve(fs_total: u64) -> u64 {
+    (4 << 20) + fs_total / 1024
+}
+
 const CATALOG_FILE: &str = "catalog.db";
 
 /// Milliseconds since the Unix epoch.
@@ -748,6 +757,19 @@ impl Shared {
         if let Err(e) = r {
             warn!("releasing segment {}: {e}", seg.id());
         }
+    }
+
+    /// Refuses ([`Error::NoSpace`]) to store `bytes` more if the filesystem
+    /// would then keep less than [`catalog_reserve`] free. Nothing is written.
+    pub fn ensure_room(&self, bytes: u64) -> Result<()> {
+        let (total, avail) = fs_space(&self.dir)?;
+        let reserve = catalog_reserve(total);
+        if avail < bytes.saturating_add(reserve) {
+            return Err(Error::NoSpace(format!(
+                "filesystem: {avail} bytes free, {bytes} to store and {reserve} kept for the catalog"
+            )));
+        }
+        Ok(())
     }
 
     /// Raises a low-space event when the LSU's filesystem has fallen below

@@ -1,0 +1,447 @@
+//! Disk full: a server on a small tmpfs (mounted by the test; skipped with a
+//! printed reason when mounting is not permitted) is filled through the C
+//! entry points until writes fail.
+//!
+//! What must hold: the failing call returns STS_ENOSPC (never STS_EINTERNAL),
+//! every later call on that handle STS_EPREVIO and its close a failure; the
+//! image ends pending and abnormal (or does not exist); every image completed
+//! before reads back byte for byte with its SHA-1; the catalog stays
+//! consistent (`combstore doctor`); lsu_used is the sum of the images' sizes,
+//! lsu_capacity the filesystem's size, lsu_used_phys what the chunks occupy
+//! (never more than the filesystem holds); after deleting images, writing
+//! succeeds again.
+
+use crate::common::*;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// A tmpfs of a fixed size mounted on a fresh temporary directory,
+/// unmounted on drop (lazily if something still holds it open).
+pub struct Tmpfs {
+    dir: Option<tempfile::TempDir>,
+    pub path: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` bytes, or returns why it cannot.
+    pub fn mount(size: u64) -> Result<Tmpfs, String> {
+        let dir = tempfile::TempDir::new().map_err(|e| format!("tempdir: {e}"))?;
+        let path = dir.path().to_path_buf();
+        let target = CString::new(path.as_os_str().as_bytes()).unwrap();
+        let opts = CString::new(format!("size={size},mode=0700")).unwrap();
+        // SAFETY: every pointer is a valid NUL-terminated string.
+        let rc = unsafe {
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                target.as_ptr(),
+                c"tmpfs".as_ptr(),
+                0,
+                opts.as_ptr().cast(),
+            )
+        };
+        if rc != 0 {
+            return Err(format!(
+                "mount -t tmpfs -o size={size} on {}: {}",
+                path.display(),
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(Tmpfs { dir: Some(dir), path })
+    }
+
+    /// (total, available) bytes, as statvfs reports them.
+    pub fn space(&self) -> (u64, u64) {
+        statvfs(&self.path)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let target = CString::new(self.path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        unsafe {
+            if libc::umount2(target.as_ptr(), 0) != 0 {
+                libc::umount2(target.as_ptr(), libc::MNT_DETACH);
+            }
+        }
+        drop(self.dir.take());
+    }
+}
+
+/// (f_blocks * f_frsize, f_bavail * f_frsize) of the filesystem holding `p`.
+pub fn statvfs(p: &Path) -> (u64, u64) {
+    let c = CString::new(p.as_os_str().as_bytes()).unwrap();
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: valid path and writable out-pointer.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
+    assert_eq!(
+        rc,
+        0,
+        "statvfs {}: {}",
+        p.display(),
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: initialized on success.
+    let st = unsafe { st.assume_init() };
+    (st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize)
+}
+
+/// The administrator's tool next to the plugin (target/<profile>/combstore).
+pub fn combstore_bin() -> PathBuf {
+    plugin_path().with_file_name("combstore")
+}
+
+/// `combstore -s DIR ARGS...`: (exit code, stdout, stderr).
+pub fn run_combstore(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(combstore_bin())
+        .arg("-s")
+        .arg(dir)
+        .args(args)
+        .env_remove("COMBSTORE_SERVER")
+        .output()
+        .expect("run combstore");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Mounts a tmpfs of `size` bytes or prints why the test is skipped.
+fn small_fs(test: &str, size: u64) -> Option<Tmpfs> {
+    match Tmpfs::mount(size) {
+        Ok(t) => Some(t),
+        Err(why) => {
+            println!("SKIPPED {test}: cannot mount a small filesystem ({why}); run as root");
+            None
+        }
+    }
+}
+
+/// A server in a new directory on `fs`. The plugin's log file stays out of
+/// it: the first server a process opens chooses the log file, so a
+/// throwaway server on the ordinary temporary filesystem is opened first.
+fn server_on(fs: &Tmpfs) -> Server {
+    drop(Server::new());
+    let dir = tempfile::TempDir::new_in(&fs.path).expect("tempdir on the small filesystem");
+    let path = dir.path().join("srv");
+    let name = server_name_for(&path);
+    let sh = open_server(&name).unwrap_or_else(|rc| panic!("stsp_open_server({name}) -> {}", code_name(rc)));
+    Server {
+        sh,
+        name,
+        path,
+        open: true,
+        dir,
+    }
+}
+
+/// An image stored complete, with the bytes it holds.
+struct Kept {
+    def: sys::sts_image_def_t,
+    data: Vec<u8>,
+}
+
+/// Where and how filling the filesystem stopped.
+struct Failure {
+    /// Image being written when the first error came.
+    def: sys::sts_image_def_t,
+    /// Call that failed first ("create", "write", "flush", "close") and its code.
+    call: &'static str,
+    rc: i32,
+    /// True if the image was created (so it must be in an allowed state).
+    created: bool,
+}
+
+const PIECE: usize = 256 << 10;
+
+/// How the images that fill the filesystem are written, so that the first
+/// failure comes from a different call.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// 2 MiB images: a write that fills the 1 MiB chunk buffer fails.
+    Write,
+    /// 2 MiB images, flushed after every piece: a flush fails.
+    Flush,
+    /// 512 KiB images, buffered until the close: a close fails.
+    Close,
+}
+
+impl Mode {
+    fn image_size(self) -> usize {
+        match self {
+            Mode::Write | Mode::Flush => 2 << 20,
+            Mode::Close => 512 << 10,
+        }
+    }
+}
+
+/// Stores complete images (written in `PIECE` calls) until a call fails.
+fn fill(lsu: &sys::sts_lsu_t, prefix: &str, mode: Mode) -> (Vec<Kept>, Failure) {
+    let mut kept = Vec::new();
+    for i in 0..1000u64 {
+        let def = image_def(&format!("{prefix}{i:03}"), "20240101");
+        let data = seeded(fnv1a(prefix) ^ i, mode.image_size());
+        let ih = match try_create(lsu, &def) {
+            Ok(ih) => ih,
+            Err(rc) => {
+                return (
+                    kept,
+                    Failure {
+                        def,
+                        call: "create",
+                        rc,
+                        created: false,
+                    },
+                );
+            }
+        };
+        let mut fail = None;
+        for (n, piece) in data.chunks(PIECE).enumerate() {
+            let rc = write_at(ih, piece, (n * PIECE) as u64);
+            if rc != c::EOK {
+                fail = Some(("write", rc));
+                break;
+            }
+            if matches!(mode, Mode::Flush) {
+                let rc = api().flush(ih);
+                if rc != c::EOK {
+                    fail = Some(("flush", rc));
+                    break;
+                }
+            }
+        }
+        if let Some((call, rc)) = fail {
+            check_poisoned(ih, rc, call);
+            return (
+                kept,
+                Failure {
+                    def,
+                    call,
+                    rc,
+                    created: true,
+                },
+            );
+        }
+        let rc = api().close_image(ih, c::CLOSE_COMPLETE);
+        if rc != c::EOK {
+            assert_rc!(
+                api().close_image(ih, c::CLOSE_COMPLETE),
+                c::EHANDLE,
+                "a failed close ({}) closes the handle all the same",
+                code_name(rc)
+            );
+            return (
+                kept,
+                Failure {
+                    def,
+                    call: "close",
+                    rc,
+                    created: true,
+                },
+            );
+        }
+        kept.push(Kept { def, data });
+    }
+    panic!("1000 images fit on a small filesystem");
+}
+
+/// After `call` failed with `rc` on write handle `ih`: every later call on
+/// the handle is STS_EPREVIO, the close too, and it closes the handle.
+fn check_poisoned(ih: sys::sts_image_handle_t, rc: i32, call: &str) {
+    println!("first failure: {call} -> {}", code_name(rc));
+    assert_rc!(
+        write_at(ih, &[0u8; 512], 0),
+        c::EPREVIO,
+        "write after the failed {call}"
+    );
+    assert_rc!(api().flush(ih), c::EPREVIO, "flush after the failed {call}");
+    assert_rc!(
+        api().close_image(ih, c::CLOSE_COMPLETE),
+        c::EPREVIO,
+        "close after the failed {call}"
+    );
+    assert_rc!(
+        api().close_image(ih, c::CLOSE_COMPLETE),
+        c::EHANDLE,
+        "the failed close closed the handle"
+    );
+}
+
+/// Every kept image: listed complete with its size and SHA-1; reads back.
+fn check_kept(lsu: &sys::sts_lsu_t, kept: &[Kept]) {
+    for k in kept {
+        let name = cstr(&k.def.img_basename);
+        let info = must_prop_byname(lsu, &k.def);
+        assert_eq!(
+            info.imo_flags & (c::II_COMPLETE | c::II_PENDING | c::II_ABNORMAL),
+            c::II_COMPLETE,
+            "{name}: {}",
+            flags_str(info.imo_flags)
+        );
+        assert_eq!(info.imo_size, k.data.len() as u64, "{name}: size");
+        assert_eq!(cstr(&info.imo_sha1), sha1_hex(&k.data), "{name}: recorded SHA-1");
+        assert_bytes_eq(&read_image(lsu, &k.def), &k.data, &format!("{name} read back"));
+    }
+}
+
+/// The image whose writing failed is pending and abnormal (its committed
+/// bytes kept, resumable), or broken, or was never created.
+fn check_failed_image(lsu: &sys::sts_lsu_t, f: &Failure) {
+    let name = cstr(&f.def.img_basename);
+    match prop_byname(lsu, &f.def) {
+        Err(rc) => {
+            assert!(!f.created, "{name} was created but is gone: {}", code_name(rc));
+            assert_eq!(rc, c::ENOENT, "{name}: {}", code_name(rc));
+        }
+        Ok(info) => {
+            let fl = info.imo_flags;
+            assert_eq!(
+                fl & (c::II_COMPLETE | c::II_BUSY_WRITE),
+                0,
+                "{name}: {}",
+                flags_str(fl)
+            );
+            assert_ne!(fl & c::II_ABNORMAL, 0, "{name}: not abnormal: {}", flags_str(fl));
+            assert!(info.imo_size <= 2 << 20, "{name}: size {}", info.imo_size);
+        }
+    }
+}
+
+/// lsu_used is the sum of the listed images' sizes, lsu_images their
+/// number, lsu_capacity the filesystem's size; lsu_used_phys covers the
+/// complete images and never exceeds what the filesystem holds.
+fn check_lsu_truthful(srv: &Server, kept: &[Kept]) {
+    let lsu = srv.lsu();
+    let info = lsu_info(&lsu).unwrap_or_else(|rc| panic!("stsp_get_lsu_prop_byname -> {}", code_name(rc)));
+    let names = list_images(&lsu);
+    let mut sum = 0;
+    for (b, d) in &names {
+        sum += must_prop_byname(&lsu, &image_def_bytes(b, d)).imo_size;
+    }
+    assert_eq!(info.lsu_used, sum, "lsu_used vs the images' sizes");
+    assert_eq!(info.lsu_images, names.len() as u64, "lsu_images vs the listing");
+    let (total, avail) = statvfs(&srv.path);
+    assert_eq!(info.lsu_capacity, total, "lsu_capacity vs the filesystem's size");
+    let kept_bytes: u64 = kept.iter().map(|k| k.data.len() as u64).sum();
+    assert!(
+        info.lsu_used_phys >= kept_bytes,
+        "lsu_used_phys {} < the complete images' {kept_bytes} bytes",
+        info.lsu_used_phys
+    );
+    assert!(
+        info.lsu_used_phys <= total - avail,
+        "lsu_used_phys {} > the {} bytes in use on the filesystem",
+        info.lsu_used_phys,
+        total - avail
+    );
+}
+
+/// `combstore doctor` finds no error-level inconsistency.
+fn doctor_clean(path: &Path) {
+    let (code, out, err) = run_combstore(path, &["doctor", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("doctor --json (exit {code}): {e}\n{out}\n{err}"));
+    assert_eq!(
+        (code, &report["errors"]),
+        (0, &serde_json::json!(0)),
+        "doctor: {report:#}"
+    );
+}
+
+fn run_fill_delete_refill(test: &str, mode: Mode) {
+    let Some(fs) = small_fs(test, 16 << 20) else {
+        return;
+    };
+    let mut srv = server_on(&fs);
+    let lsu = srv.lsu();
+    let (kept, failure) = fill(&lsu, "img", mode);
+    println!(
+        "{test}: {} images stored, then {} -> {}; fs {:?}",
+        kept.len(),
+        failure.call,
+        code_name(failure.rc),
+        fs.space()
+    );
+    assert!(kept.len() >= 3, "only {} images fit in 16 MiB", kept.len());
+    assert_rc!(
+        failure.rc,
+        c::ENOSPC,
+        "the first failing call ({}) on a full filesystem",
+        failure.call
+    );
+    check_kept(&lsu, &kept);
+    check_failed_image(&lsu, &failure);
+    check_lsu_truthful(&srv, &kept);
+    // After a reopen (recovery runs) nothing changed.
+    srv.reopen();
+    let lsu = srv.lsu();
+    check_kept(&lsu, &kept);
+    check_failed_image(&lsu, &failure);
+    check_lsu_truthful(&srv, &kept);
+    // Deleting images makes room: a new image of the same size fits.
+    let before = lsu_info(&lsu).unwrap();
+    if failure.created {
+        assert_rc!(
+            api().delete_image(&lsu, &failure.def, 0),
+            c::EOK,
+            "delete the failed image"
+        );
+    }
+    let (gone, kept) = kept.split_at(2);
+    for k in gone {
+        assert_rc!(
+            api().delete_image(&lsu, &k.def, 0),
+            c::EOK,
+            "delete {}",
+            cstr(&k.def.img_basename)
+        );
+    }
+    let after = lsu_info(&lsu).unwrap();
+    let freed: u64 = gone.iter().map(|k| k.data.len() as u64).sum();
+    assert!(
+        after.lsu_used_phys + freed <= before.lsu_used_phys,
+        "deleting freed {} bytes, not {freed}",
+        before.lsu_used_phys - after.lsu_used_phys
+    );
+    let def = image_def("again", "20240102");
+    let data = seeded(99, 2 * mode.image_size());
+    store_complete(&lsu, &def, &data);
+    let mut kept: Vec<Kept> = kept
+        .iter()
+        .map(|k| Kept {
+            def: k.def,
+            data: k.data.clone(),
+        })
+        .collect();
+    kept.push(Kept { def, data });
+    check_kept(&lsu, &kept);
+    check_lsu_truthful(&srv, &kept);
+    srv.close();
+    doctor_clean(&srv.path);
+}
+
+#[test]
+fn full_filesystem_write_gives_enospc_and_deleting_makes_room() {
+    run_fill_delete_refill(
+        "diskfull::full_filesystem_write_gives_enospc_and_deleting_makes_room",
+        Mode::Write,
+    );
+}
+
+#[test]
+fn full_filesystem_flush_gives_enospc_and_deleting_makes_room() {
+    run_fill_delete_refill(
+        "diskfull::full_filesystem_flush_gives_enospc_and_deleting_makes_room",
+        Mode::Flush,
+    );
+}
+
+#[test]
+fn full_filesystem_close_gives_enospc_and_deleting_makes_room() {
+    run_fill_delete_refill(
+        "diskfull::full_filesystem_close_gives_enospc_and_deleting_makes_room",
+        Mode::Close,
+    );
+}
