@@ -11,6 +11,7 @@
 //! (never more than the filesystem holds); after deleting images, writing
 //! succeeds again.
 
+use crate::common::child::isolated;
 use crate::common::*;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -444,4 +445,51 @@ fn full_filesystem_close_gives_enospc_and_deleting_makes_room() {
         "diskfull::full_filesystem_close_gives_enospc_and_deleting_makes_room",
         Mode::Close,
     );
+}
+
+#[test]
+fn failed_append_gives_back_what_it_wrote() {
+    // A file-size limit (RLIMIT_FSIZE, SIGXFSZ ignored) stops a chunk's
+    // pwrite part way, as a full filesystem does: the partial chunk must not
+    // stay allocated in the segment (on a full filesystem nothing else would
+    // free it until another writer adopts the segment).
+    isolated("diskfull::failed_append_gives_back_what_it_wrote", || {
+        let srv = Server::new();
+        let ih = create(&srv.lsu(), &image_def("limited", ""));
+        write_all(ih, &seeded(5, 1 << 20), 0);
+        flush(ih);
+        let segs = std::fs::read_dir(srv.path.join("segments")).unwrap();
+        let seg = segs.map(|e| e.unwrap().path()).next().expect("a segment file");
+        let committed = std::fs::metadata(&seg).unwrap().len();
+        assert_eq!(committed, 4096 + (1 << 20), "segment header + one chunk");
+        let rc = with_file_size_limit(committed + (300 << 10), || {
+            write_at(ih, &seeded(6, 1 << 20), 1 << 20)
+        });
+        assert!(rc == c::EIO || rc == c::ENOSPC, "{}", code_name(rc));
+        assert_eq!(
+            std::fs::metadata(&seg).unwrap().len(),
+            committed,
+            "the failed chunk's bytes stayed in the segment"
+        );
+        assert_rc!(api().close_image(ih, c::CLOSE_COMPLETE), c::EPREVIO);
+    });
+}
+
+/// Runs `f` with RLIMIT_FSIZE at `limit` bytes and SIGXFSZ ignored.
+fn with_file_size_limit<T>(limit: u64, f: impl FnOnce() -> T) -> T {
+    // SAFETY: plain libc calls on valid, initialized structures; the test
+    // runs in its own process (isolated), so the limit affects no other test.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        let mut old = std::mem::zeroed::<libc::rlimit>();
+        assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut old), 0);
+        let lim = libc::rlimit {
+            rlim_cur: limit,
+            rlim_max: old.rlim_max,
+        };
+        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
+        let r = f();
+        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &old), 0);
+        r
+    }
 }

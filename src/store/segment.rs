@@ -101,7 +101,12 @@ impl SegmentFile {
     pub fn append(&mut self, data: &[u8]) -> io::Result<u64> {
         let off = self.next_offset();
         debug_assert_eq!(off % CHUNK_ALIGN, 0);
-        self.file.write_all_at(data, off)?;
+        if let Err(e) = self.file.write_all_at(data, off) {
+            // Give back what a partial write took (on a full filesystem it
+            // would otherwise stay allocated until the segment is adopted).
+            let _ = self.file.set_len(self.end);
+            return Err(e);
+        }
         self.end = off + data.len() as u64;
         start_writeback(&self.file, off, data.len() as u64);
         Ok(off)
