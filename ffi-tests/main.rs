@@ -9,6 +9,7 @@ mod roles;
 mod abnormal;
 mod bad_input;
 mod concurrency;
+mod corruption;
 mod diskfull;
 mod dup;
 mod events;
