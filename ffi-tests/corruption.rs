@@ -374,6 +374,38 @@ fn catalog_chunk_length_huge() {
     );
 }
 
+#[test]
+fn catalog_chunk_length_shorter_than_its_extent() {
+    damaged_row("alpha", 2, "UPDATE chunks SET len = 4096 WHERE id = ?", |c| {
+        chunk("alpha", c)
+    });
+}
+
+#[test]
+fn catalog_extent_offset_past_its_chunk() {
+    damaged_row(
+        "bravo",
+        1,
+        "UPDATE extents SET chunk_off = 1048576 WHERE chunk_id = ?",
+        |c| chunk("bravo", c),
+    );
+}
+
+#[test]
+fn catalog_extent_longer_than_its_chunk() {
+    // The extent now also claims the next half MiB from past its chunk's end.
+    damaged_row(
+        "alpha",
+        0,
+        "UPDATE extents SET len = 1572864 WHERE chunk_id = ?",
+        |c| Bad {
+            image: "alpha",
+            must: c.img_off + c.len..c.img_off + c.len + (1 << 19),
+            may: c.img_off + c.len..c.img_off + c.len + (1 << 19),
+        },
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Catalog file damaged (SQLite rejects it) or rolled back (WAL lost).
 // ---------------------------------------------------------------------------

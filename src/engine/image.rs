@@ -776,6 +776,13 @@ impl ImageReader {
 
     fn copy_chunk(&self, e: &ExtentRow, from: u64, out: &mut [u8]) -> Result<()> {
         let c = e.chunk;
+        if from.checked_add(out.len() as u64).is_none_or(|end| end > c.len) {
+            // Only a damaged catalog row has an extent reach past its chunk.
+            return Err(self.damaged(format!(
+                "an extent reaches past the {} bytes of chunk {} in segment {}",
+                c.len, c.id, c.segment
+            )));
+        }
         let map = match self.sh.maps.get(c.segment, c.seg_off + c.len) {
             Ok(m) => m,
             Err(err) => {
