@@ -406,6 +406,21 @@ fn catalog_extent_longer_than_its_chunk() {
     );
 }
 
+#[test]
+fn catalog_chunk_value_of_the_wrong_type() {
+    damaged_row(
+        "charlie",
+        1,
+        "UPDATE chunks SET seg_off = 'not a number' WHERE id = ?",
+        |_| whole("charlie"),
+    );
+}
+
+#[test]
+fn catalog_chunk_row_missing() {
+    damaged_row("alpha", 1, "DELETE FROM chunks WHERE id = ?", |_| whole("alpha"));
+}
+
 // ---------------------------------------------------------------------------
 // Catalog file damaged (SQLite rejects it) or rolled back (WAL lost).
 // ---------------------------------------------------------------------------

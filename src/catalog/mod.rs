@@ -688,9 +688,12 @@ pub fn release_orphans(tx: &Transaction<'_>, chunk_ids: &[i64]) -> Result<Vec<Fr
 /// # Errors
 /// Catalog errors.
 pub fn extents(conn: &Connection, image_id: i64) -> Result<Vec<ExtentRow>> {
+    // LEFT JOIN: an extent whose chunk row is missing (damage) fails as
+    // Error::Corrupt (a NULL chunk id), never reads as a hole of zeros.
     let mut st = conn.prepare_cached(
         "SELECT e.img_off, e.len, e.chunk_off, c.id, c.segment_id, c.seg_off, c.len, c.crcs
-         FROM extents e JOIN chunks c ON c.id = e.chunk_id WHERE e.image_id = ?1 ORDER BY e.img_off",
+         FROM extents e LEFT JOIN chunks c ON c.id = e.chunk_id
+         WHERE e.image_id = ?1 ORDER BY e.img_off",
     )?;
     let rows = st
         .query_map([image_id], |r| {

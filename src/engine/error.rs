@@ -160,6 +160,16 @@ impl std::error::Error for Error {
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Error {
         use rusqlite::ErrorCode;
+        // The catalog never stores a value of another type, a NULL where a
+        // value belongs, or an integer out of range: only damage does.
+        if matches!(
+            e,
+            rusqlite::Error::InvalidColumnType(..)
+                | rusqlite::Error::FromSqlConversionFailure(..)
+                | rusqlite::Error::IntegralValueOutOfRange(..)
+        ) {
+            return Error::Corrupt(format!("catalog row: {e}"));
+        }
         match e.sqlite_error_code() {
             Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => Error::Timeout,
             Some(ErrorCode::DiskFull) => Error::NoSpace("catalog".into()),
