@@ -542,6 +542,45 @@ fn scene_with_wal_only_images() -> Scene {
 }
 
 #[test]
+fn catalog_wal_lost_rolls_back_to_the_checkpoint_and_writing_still_works() {
+    let s = scene_with_wal_only_images();
+    let copy = copy_server(s.dir(), "catalog.db-wal");
+    let mut srv = Server {
+        sh: open_server(&server_name_for(copy.path())).expect("open a catalog whose WAL is lost"),
+        name: server_name_for(copy.path()),
+        path: copy.path().to_path_buf(),
+        open: true,
+        dir: copy,
+    };
+    let lsu = srv.lsu();
+    check_images(&lsu, &s.images[..3], &[]);
+    for name in ["delta", "echo"] {
+        assert_rc!(
+            prop_byname(&lsu, &image_def(name, ""))
+                .map(|_| 0)
+                .unwrap_or_else(|rc| rc),
+            c::ENOENT,
+            "{name}, committed only to the lost WAL"
+        );
+    }
+    // Two concurrent writers again: segment files the rolled-back catalog
+    // does not know must not stop them.
+    let (f, g) = (seeded(0xf6, 1 << 20), seeded(0x07, 1 << 20));
+    let wf = create(&lsu, &image_def("foxtrot", ""));
+    let wg = create(&lsu, &image_def("golf", ""));
+    write_all(wf, &f, 0);
+    write_all(wg, &g, 0);
+    close(wf, c::CLOSE_COMPLETE);
+    close(wg, c::CLOSE_COMPLETE);
+    let mut images: Vec<(&str, Vec<u8>)> = s.images[..3].to_vec();
+    images.push(("foxtrot", f));
+    images.push(("golf", g));
+    check_images(&lsu, &images, &[]);
+    srv.close();
+    assert_verify_names(&srv.path, &[]);
+}
+
+#[test]
 fn catalog_shm_lost_keeps_every_committed_image() {
     let s = scene_with_wal_only_images();
     let copy = copy_server(s.dir(), "catalog.db-shm");

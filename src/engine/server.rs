@@ -738,7 +738,22 @@ impl Shared {
         let tx = catalog::write_txn(conn)?;
         let id = catalog::new_segment(&tx, self.owner.token(), HEADER_LEN, now_ms())?;
         tx.commit()?;
-        SegmentFile::create(&self.seg_dir, id, &self.uuid).map_err(|e| Error::io(format!("segment {id}"), e))
+        let created = match SegmentFile::create(&self.seg_dir, id, &self.uuid) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // A file no catalog row names: the catalog lost it (rolled
+                // back, WAL lost). Keep it aside for the administrator.
+                let path = segment::segment_path(&self.seg_dir, id);
+                let aside = path.with_extension(format!("seg.stray-{}", now_ms()));
+                warn!(
+                    "segment file {} unknown to the catalog; moved to {}",
+                    path.display(),
+                    aside.display()
+                );
+                fs::rename(&path, &aside).and_then(|()| SegmentFile::create(&self.seg_dir, id, &self.uuid))
+            }
+            r => r,
+        };
+        created.map_err(|e| Error::io(format!("segment {id}"), e))
     }
 
     /// Returns a segment after a writer is done with it. Its bytes up to
