@@ -15,6 +15,7 @@ use crate::common::child::isolated;
 use crate::common::*;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// A tmpfs of a fixed size mounted on a fresh temporary directory,
@@ -445,6 +446,134 @@ fn full_filesystem_close_gives_enospc_and_deleting_makes_room() {
         "diskfull::full_filesystem_close_gives_enospc_and_deleting_makes_room",
         Mode::Close,
     );
+}
+
+/// Fills the filesystem holding `path` with a file of that name until
+/// writing fails with ENOSPC (as another program would); returns its size.
+fn fill_with_file(path: &Path) -> u64 {
+    let f = std::fs::File::create(path).unwrap();
+    let mut len = 0u64;
+    for block in [64 << 10, 4096] {
+        let buf = vec![0x55u8; block];
+        loop {
+            match f.write_all_at(&buf, len) {
+                Ok(()) => len += block as u64,
+                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
+                Err(e) => panic!("filling {}: {e}", path.display()),
+            }
+        }
+    }
+    f.set_len(len).unwrap();
+    len
+}
+
+#[test]
+fn full_catalog_gives_enospc_and_nothing_is_lost() {
+    // Another program fills the filesystem, the catalog's reserve included:
+    // then SQLite's own writes (WAL growth) fail too.
+    let test = "diskfull::full_catalog_gives_enospc_and_nothing_is_lost";
+    let Some(fs) = small_fs(test, 16 << 20) else {
+        return;
+    };
+    let mut srv = server_on(&fs);
+    let lsu = srv.lsu();
+    let mut kept = Vec::new();
+    for (i, name) in ["one", "two"].into_iter().enumerate() {
+        let def = image_def(name, "");
+        let data = seeded(70 + i as u64, 1 << 20);
+        store_complete(&lsu, &def, &data);
+        kept.push(Kept { def, data });
+    }
+    let open_def = image_def("open", "");
+    let flushed = seeded(80, 512 << 10);
+    let wh = create(&lsu, &open_def);
+    write_all(wh, &flushed, 0);
+    flush(wh);
+    let filler = fs.path.join("filler");
+    fill_with_file(&filler);
+    println!("{test}: filesystem after the filler: {:?}", fs.space());
+
+    // Data and metadata are refused before anything is written.
+    assert_rc!(
+        write_at(wh, &seeded(81, 1 << 20), flushed.len() as u64),
+        c::ENOSPC,
+        "a write on a full filesystem"
+    );
+    let rc = api().close_image(wh, c::CLOSE_COMPLETE);
+    assert_rc!(rc, c::EPREVIO, "close after the failed write");
+    let rh = open(&lsu, &kept[0].def, c::O_READ);
+    assert_rc!(
+        meta_write(rh, &[7u8; 4096], 0),
+        c::ENOSPC,
+        "metadata on a full filesystem"
+    );
+    close(rh, 0);
+    // Catalog changes fail with STS_ENOSPC once SQLite cannot grow its WAL.
+    let mut created = Vec::new();
+    let mut first_err = None;
+    for i in 0..200 {
+        let def = image_def(&format!("empty{i:03}"), "");
+        match try_create(&lsu, &def) {
+            Ok(ih) => {
+                let rc = api().close_image(ih, c::CLOSE_INCOMPLETE);
+                assert!(
+                    rc == c::EOK || rc == c::ENOSPC,
+                    "close incomplete: {}",
+                    code_name(rc)
+                );
+                created.push(def);
+            }
+            Err(rc) => {
+                first_err = Some(rc);
+                break;
+            }
+        }
+    }
+    let rc = first_err.expect("200 image rows fit in a full catalog");
+    assert_rc!(rc, c::ENOSPC, "creating an image when the catalog cannot grow");
+    check_kept(&lsu, &kept);
+
+    // The other program's file goes: everything works again, nothing lost.
+    std::fs::remove_file(&filler).unwrap();
+    srv.reopen();
+    let lsu = srv.lsu();
+    check_kept(&lsu, &kept);
+    let info = must_prop_byname(&lsu, &open_def);
+    assert_eq!(
+        info.imo_flags & (c::II_PENDING | c::II_ABNORMAL | c::II_BUSY_WRITE | c::II_COMPLETE),
+        c::II_PENDING | c::II_ABNORMAL,
+        "the writer that failed: {}",
+        flags_str(info.imo_flags)
+    );
+    assert_eq!(info.imo_size, flushed.len() as u64, "its flushed bytes are kept");
+    let wh = open(&lsu, &open_def, c::O_WRITE);
+    close(wh, c::CLOSE_COMPLETE);
+    assert_bytes_eq(
+        &read_image(&lsu, &open_def),
+        &flushed,
+        "the failed writer's flushed bytes",
+    );
+    for def in &created {
+        assert_rc!(
+            api().delete_image(&lsu, def, 0),
+            c::EOK,
+            "delete {}",
+            cstr(&def.img_basename)
+        );
+    }
+    let def = image_def("after", "");
+    let data = seeded(90, 2 << 20);
+    store_complete(&lsu, &def, &data);
+    kept.push(Kept { def, data });
+    check_kept(&lsu, &kept);
+    let mut all = kept;
+    all.push(Kept {
+        def: open_def,
+        data: flushed,
+    });
+    check_lsu_truthful(&srv, &all);
+    srv.close();
+    doctor_clean(&srv.path);
 }
 
 #[test]
