@@ -66,6 +66,15 @@ impl ImageInfo {
     }
 }
 
+/// The highest end offset of image bytes: the catalog stores offsets and
+/// sizes as SQLite (signed 64-bit) integers.
+pub const MAX_END: u64 = i64::MAX as u64;
+
+/// `off + len`, if it neither overflows nor passes [`MAX_END`].
+fn end_within(off: u64, len: u64) -> Option<u64> {
+    off.checked_add(len).filter(|end| *end <= MAX_END)
+}
+
 fn check_io(off: u64, len: u64) -> Result<()> {
     if off % BLOCK_SIZE != 0 || len % BLOCK_SIZE != 0 {
         return Err(Error::Align);
@@ -73,9 +82,9 @@ fn check_io(off: u64, len: u64) -> Result<()> {
     if len > MAX_IO {
         return Err(Error::TooBig(format!("{len} bytes in one call")));
     }
-    off.checked_add(len)
+    end_within(off, len)
         .map(|_| ())
-        .ok_or_else(|| Error::Range("offset + length overflows".into()))
+        .ok_or_else(|| Error::Range(format!("offset + length passes {MAX_END}")))
 }
 
 /// Info of image `id` as committed, for any handle.
@@ -222,8 +231,8 @@ impl ImageWriter {
     /// hold any number of bytes.
     pub(crate) fn write_any(&mut self, off: u64, data: &[u8]) -> Result<()> {
         self.usable()?;
-        if off.checked_add(data.len() as u64).is_none() {
-            return Err(Error::Range("offset + length overflows".into()));
+        if end_within(off, data.len() as u64).is_none() {
+            return Err(Error::Range(format!("offset + length passes {MAX_END}")));
         }
         if data.is_empty() {
             return Ok(());
@@ -452,7 +461,7 @@ impl ImageWriter {
         if same_server && self.id == src.id {
             return Err(Error::Invalid("source and target are the same image".into()));
         }
-        if from.checked_add(len).is_none_or(|end| end > src.size) || to.checked_add(len).is_none() {
+        if from.checked_add(len).is_none_or(|end| end > src.size) || end_within(to, len).is_none() {
             return Err(Error::Range(format!(
                 "{len} bytes at {from} pass the source's end {}",
                 src.size
@@ -688,8 +697,16 @@ pub struct ImageReader {
 impl ImageReader {
     pub(crate) fn new(sh: Arc<Shared>, id: i64, size: u64, extents: Vec<ExtentRow>) -> ImageReader {
         ImageReader {
+    /// Where a sequential reader's next read starts.
+    next_seq: u64,
+    /// Image offset up to which read-ahead has been asked for.
+    ahead_to: u64,
             sh,
             id,
+/// A sequential reader keeps this many image bytes ahead of its position
+/// on their way into the page cache.
+const READ_AHEAD: u64 = 8 << 20;
+
             size,
             extents,
         }
@@ -697,6 +714,8 @@ impl ImageReader {
 
     /// Size of the image.
     pub fn size(&self) -> u64 {
+            next_seq: 0,
+            ahead_to: 0,
         self.size
     }
 
@@ -732,6 +751,10 @@ impl ImageReader {
         while pos < end {
             let at = (pos - off) as usize;
             match self.extents.get(idx).copied() {
+        if off == self.next_seq {
+            self.read_ahead(end);
+        }
+        self.next_seq = end;
                 Some(e) if e.img_off <= pos => {
                     let upto = end.min(e.img_off + e.len);
                     let from = e.chunk_off + (pos - e.img_off);
@@ -763,6 +786,23 @@ impl ImageReader {
     /// # Errors
     /// [`Error::TooBig`], [`Error::Range`], [`Error::NoImage`]; catalog errors.
     pub fn read_meta(&self, off: u64, buf: &mut [u8]) -> Result<usize> {
+    /// A sequential read ends at `end`: once less than half of
+    /// [`READ_AHEAD`] lies prefetched beyond it, asks for the chunks of the
+    /// next stretch (one `madvise` per extent, so once per chunk).
+    fn read_ahead(&mut self, end: u64) {
+        if self.ahead_to >= end + READ_AHEAD / 2 || end >= self.size {
+            return;
+        }
+        let from = self.ahead_to.max(end);
+        let to = (end + READ_AHEAD).min(self.size);
+        let first = self.extents.partition_point(|e| e.img_off + e.len <= from);
+        for e in self.extents[first..].iter().take_while(|e| e.img_off < to) {
+            let c = e.chunk;
+            self.sh.maps.will_need(c.segment, c.seg_off, c.len);
+        }
+        self.ahead_to = to;
+    }
+
         read_meta(&self.sh, self.id, off, buf)
     }
 

@@ -76,6 +76,19 @@ impl MapCache {
         Ok(map)
     }
 
+    /// Asks the kernel to start reading `[off, off + len)` of segment `id`
+    /// into the page cache now (`MADV_WILLNEED`), so a sequential reader
+    /// finds its next chunks there instead of faulting them in one
+    /// read-ahead window at a time. Advisory: failures are ignored.
+    pub fn will_need(&self, id: i64, off: u64, len: u64) {
+        let Ok(map) = self.get(id, off + len) else {
+            return;
+        };
+        if let (Ok(off), Ok(len)) = (usize::try_from(off), usize::try_from(len)) {
+            let _ = map.advise_range(memmap2::Advice::WillNeed, off, len);
+        }
+    }
+
     /// Drops the map of segment `id` (after it was removed).
     pub fn forget(&self, id: i64) {
         self.maps.lock().remove(&id);
