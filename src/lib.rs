@@ -14,6 +14,8 @@ pub mod archive;
 pub mod catalog;
 pub mod engine;
 mod ffi;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod logging;
 pub mod store;
 
