@@ -868,7 +868,8 @@ pub fn owner_tokens(conn: &Connection) -> Result<Vec<String>> {
 /// # Errors
 /// Catalog errors.
 pub fn read_meta(conn: &Connection, image_id: i64, off: u64, buf: &mut [u8]) -> Result<(usize, u64)> {
-    let row: Option<(i64, Vec<u8>)> = conn
+    // substr() of a zero-length blob is NULL (metadata written with 0 bytes).
+    let row: Option<(i64, Option<Vec<u8>>)> = conn
         .prepare_cached("SELECT length(data), substr(data, ?2 + 1, ?3) FROM image_meta WHERE image_id = ?1")?
         .query_row(params![image_id, i(off), i(buf.len() as u64)], |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -877,6 +878,7 @@ pub fn read_meta(conn: &Connection, image_id: i64, off: u64, buf: &mut [u8]) -> 
     let Some((size, bytes)) = row else {
         return Ok((0, 0));
     };
+    let bytes = bytes.unwrap_or_default();
     let n = bytes.len().min(buf.len());
     buf[..n].copy_from_slice(&bytes[..n]);
     Ok((n, u(size)))
