@@ -66,15 +66,6 @@ impl ImageInfo {
     }
 }
 
-/// The highest end offset of image bytes: the catalog stores offsets and
-/// sizes as SQLite (signed 64-bit) integers.
-pub const MAX_END: u64 = i64::MAX as u64;
-
-/// `off + len`, if it neither overflows nor passes [`MAX_END`].
-fn end_within(off: u64, len: u64) -> Option<u64> {
-    off.checked_add(len).filter(|end| *end <= MAX_END)
-}
-
 fn check_io(off: u64, len: u64) -> Result<()> {
     if off % BLOCK_SIZE != 0 || len % BLOCK_SIZE != 0 {
         return Err(Error::Align);
@@ -82,9 +73,9 @@ fn check_io(off: u64, len: u64) -> Result<()> {
     if len > MAX_IO {
         return Err(Error::TooBig(format!("{len} bytes in one call")));
     }
-    end_within(off, len)
+    off.checked_add(len)
         .map(|_| ())
-        .ok_or_else(|| Error::Range(format!("offset + length passes {MAX_END}")))
+        .ok_or_else(|| Error::Range("offset + length overflows".into()))
 }
 
 /// Info of image `id` as committed, for any handle.
@@ -231,8 +222,8 @@ impl ImageWriter {
     /// hold any number of bytes.
     pub(crate) fn write_any(&mut self, off: u64, data: &[u8]) -> Result<()> {
         self.usable()?;
-        if end_within(off, data.len() as u64).is_none() {
-            return Err(Error::Range(format!("offset + length passes {MAX_END}")));
+        if off.checked_add(data.len() as u64).is_none() {
+            return Err(Error::Range("offset + length overflows".into()));
         }
         if data.is_empty() {
             return Ok(());
@@ -461,7 +452,7 @@ impl ImageWriter {
         if same_server && self.id == src.id {
             return Err(Error::Invalid("source and target are the same image".into()));
         }
-        if from.checked_add(len).is_none_or(|end| end > src.size) || end_within(to, len).is_none() {
+        if from.checked_add(len).is_none_or(|end| end > src.size) || to.checked_add(len).is_none() {
             return Err(Error::Range(format!(
                 "{len} bytes at {from} pass the source's end {}",
                 src.size
@@ -692,30 +683,30 @@ pub struct ImageReader {
     id: i64,
     size: u64,
     extents: Vec<ExtentRow>,
-}
-
-impl ImageReader {
-    pub(crate) fn new(sh: Arc<Shared>, id: i64, size: u64, extents: Vec<ExtentRow>) -> ImageReader {
-        ImageReader {
     /// Where a sequential reader's next read starts.
     next_seq: u64,
     /// Image offset up to which read-ahead has been asked for.
     ahead_to: u64,
-            sh,
-            id,
+}
+
 /// A sequential reader keeps this many image bytes ahead of its position
 /// on their way into the page cache.
 const READ_AHEAD: u64 = 8 << 20;
 
+impl ImageReader {
+    pub(crate) fn new(sh: Arc<Shared>, id: i64, size: u64, extents: Vec<ExtentRow>) -> ImageReader {
+        ImageReader {
+            sh,
+            id,
             size,
             extents,
+            next_seq: 0,
+            ahead_to: 0,
         }
     }
 
     /// Size of the image.
     pub fn size(&self) -> u64 {
-            next_seq: 0,
-            ahead_to: 0,
         self.size
     }
 
@@ -746,15 +737,15 @@ const READ_AHEAD: u64 = 8 << 20;
         let n = (buf.len() as u64).min(self.size - off) as usize;
         let out = &mut buf[..n];
         let end = off + n as u64;
+        if off == self.next_seq {
+            self.read_ahead(end);
+        }
+        self.next_seq = end;
         let mut idx = self.extents.partition_point(|e| e.img_off + e.len <= off);
         let mut pos = off;
         while pos < end {
             let at = (pos - off) as usize;
             match self.extents.get(idx).copied() {
-        if off == self.next_seq {
-            self.read_ahead(end);
-        }
-        self.next_seq = end;
                 Some(e) if e.img_off <= pos => {
                     let upto = end.min(e.img_off + e.len);
                     let from = e.chunk_off + (pos - e.img_off);
@@ -781,11 +772,6 @@ const READ_AHEAD: u64 = 8 << 20;
         info_by_id(&self.sh, self.id)
     }
 
-    /// Reads metadata at any byte offset; returns bytes placed in `buf`.
-    ///
-    /// # Errors
-    /// [`Error::TooBig`], [`Error::Range`], [`Error::NoImage`]; catalog errors.
-    pub fn read_meta(&self, off: u64, buf: &mut [u8]) -> Result<usize> {
     /// A sequential read ends at `end`: once less than half of
     /// [`READ_AHEAD`] lies prefetched beyond it, asks for the chunks of the
     /// next stretch (one `madvise` per extent, so once per chunk).
@@ -803,6 +789,11 @@ const READ_AHEAD: u64 = 8 << 20;
         self.ahead_to = to;
     }
 
+    /// Reads metadata at any byte offset; returns bytes placed in `buf`.
+    ///
+    /// # Errors
+    /// [`Error::TooBig`], [`Error::Range`], [`Error::NoImage`]; catalog errors.
+    pub fn read_meta(&self, off: u64, buf: &mut [u8]) -> Result<usize> {
         read_meta(&self.sh, self.id, off, buf)
     }
 
