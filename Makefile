@@ -4,6 +4,8 @@
 #   make demo         build and run the demo backup sequence (c-harness/demo)
 #   make test         all tests: Rust unit + ffi-tests + C harness scenarios
 #   make harness-valgrind   the C harness scenarios under valgrind memcheck
+#   make bench        benchmark suite, quick set (< 5 min): table + bench/results/latest.json
+#   make bench-full   the same with the larger sizes (1,000,000 images/objects, 4 GiB RSS test)
 #   make install      install plugin, headers and tools under $(DESTDIR)
 #   make deps         install the system packages the build needs (Debian)
 
@@ -14,7 +16,7 @@ BINDIR     ?= $(PREFIX)/bin
 CARGO      ?= cargo
 PLUGIN     := target/release/libcombstore.so
 
-.PHONY: all build deps demo test test-rust harness harness-valgrind install clean
+.PHONY: all build deps demo test test-rust harness harness-valgrind install clean bench bench-full bench-peers
 
 all: build
 
@@ -48,6 +50,23 @@ harness-valgrind: build
 	$(MAKE) -C c-harness valgrind PLUGIN=$(abspath $(PLUGIN)) COMBSTORE_BIN=$(abspath target/release/combstore)
 
 test: test-rust harness
+
+# Benchmarks (issue 8, bench/suite.rs; never part of `make test`): the
+# plugin through its C entry points vs write()+fsync, SHA-1, borg, restic.
+bench: build bench-peers
+	$(CARGO) bench --bench suite -- --quick
+
+bench-full: build bench-peers
+	$(CARGO) bench --bench suite -- --full
+
+# The peers the suite compares with; without them it skips their figures.
+bench-peers:
+	@if ! command -v borg >/dev/null || ! command -v restic >/dev/null; then \
+	  echo "installing benchmark peers (borgbackup, restic)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq borgbackup restic; } \
+	    || echo "cannot install borgbackup/restic: the benchmark skips them"; \
+	fi
 
 install: build
 	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR)

@@ -504,3 +504,48 @@ impl Server {
         Ok(v.and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_PORT))
     }
 }
+
+impl Server {
+    /// Bulk prefill for the catalog-scale benchmarks (bench/suite): one
+    /// complete, empty image per item, named `item.0` in `lsu`, with its
+    /// archive record (system fields plus `item.1`, already checked by
+    /// [`check_fields`]) indexed. Items are committed in transactions of
+    /// `batch`: the rows a create and close complete of each would leave,
+    /// without their per-image syncs. Not for applications.
+    ///
+    /// # Errors
+    /// [`Error::NoLsu`], [`Error::Exists`]; catalog errors (the batches
+    /// committed before stay).
+    pub fn prefill_empty_images(
+        &self,
+        lsu: &str,
+        items: impl IntoIterator<Item = (ImageName, Vec<(String, SqlValue)>)>,
+        batch: usize,
+    ) -> Result<u64> {
+        if lsu == ARCHIVE_LSU {
+            self.ensure_archive_lsu()?;
+        }
+        let sha1 = empty_sha1();
+        let sh = &self.shared;
+        let mut items = items.into_iter().peekable();
+        let mut count = 0u64;
+        while items.peek().is_some() {
+            let mut conn = sh.catalog.lock();
+            let tx = catalog::write_txn(&mut conn)?;
+            let lsu_id = catalog::lsu(&tx, lsu)?.id;
+            for (name, fields) in items.by_ref().take(batch.max(1)) {
+                let now = now_ms();
+                let id = catalog::insert_image(&tx, lsu_id, &name, sh.owner.token(), now)?;
+                let oid = new_oid();
+                catalog::set_complete(&tx, id, &oid, &sha1, now)?;
+                let mut all = system_fields(&oid, now, 0, &sha1);
+                all.extend(fields);
+                catalog::archive::insert_object(&tx, &oid, id, now, &encode_pending(&all))?;
+                catalog::archive::index_object(&tx, &oid, &all)?;
+                count += 1;
+            }
+            tx.commit()?;
+        }
+        Ok(count)
+    }
+}
