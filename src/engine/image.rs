@@ -364,6 +364,7 @@ impl ImageWriter {
         extra(&tx, self.id, self.size, &sha1)?;
         tx.commit()?;
         drop(conn);
+        crate::store::crash::point("complete.after_commit");
         debug!("image #{} complete: {} bytes, sha1 {sha1}", self.id, self.size);
         self.closed = true;
         self.release_segments();
@@ -506,6 +507,7 @@ impl ImageWriter {
         catalog::set_size(&tx, self.id, size, now_ms())?;
         tx.commit()?;
         drop(conn);
+        crate::store::crash::point("share.after_commit");
         self.copied = match std::mem::replace(&mut self.copied, CopiedFrom::Mixed) {
             CopiedFrom::Nothing if from == 0 && to == 0 => CopiedFrom::Prefix {
                 image_id: src.id,
@@ -605,6 +607,7 @@ impl ImageWriter {
         let seg_off = seg
             .append(bytes)
             .map_err(|e| Error::io(format!("segment {}", seg.id()), e))?;
+        crate::store::crash::point("write.after_append");
         self.pending.push(Pending {
             img_off,
             len: bytes.len() as u64,
@@ -626,6 +629,7 @@ impl ImageWriter {
             seg.sync()
                 .map_err(|e| Error::io(format!("segment {}", seg.id()), e))?;
         }
+        crate::store::crash::point("write.after_sync");
         let mut conn = self.sh.catalog.lock();
         let tx = catalog::write_txn(&mut conn)?;
         let mut end = self.committed_size;
@@ -655,6 +659,7 @@ impl ImageWriter {
         catalog::set_size(&tx, self.id, self.size, now_ms())?;
         tx.commit()?;
         drop(conn);
+        crate::store::crash::point("write.after_commit");
         self.pending.clear();
         self.pending_bytes = 0;
         self.committed_size = self.size;

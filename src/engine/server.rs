@@ -214,10 +214,12 @@ impl Server {
                     warn!("segment {seg} of dead owner {token}: {e}");
                 }
             }
+            crate::store::crash::point("recover.after_cut");
             catalog::release_segments(&tx, token)?;
             let failed_ops = super::ops::fail_ops_of(&tx, token)?;
             tx.commit()?;
             drop(conn);
+            crate::store::crash::point("recover.after_commit");
             dead.forget();
             if failed_ops > 0 {
                 super::events::notify();
@@ -351,6 +353,7 @@ impl Server {
         };
         let before = catalog::audit::accounted_bytes(&self.shared.catalog.lock())? + queued;
         self.recover()?;
+        crate::store::crash::point("reclaim.after_recover");
         let all = catalog::pending_free_ranges(&self.shared.catalog.lock())?;
         self.shared.punch(&all)?;
         let after = catalog::audit::accounted_bytes(&self.shared.catalog.lock())?;
@@ -546,6 +549,7 @@ impl Server {
         let freed = catalog::release_orphans(&tx, &chunks)?;
         tx.commit()?;
         drop(conn);
+        crate::store::crash::point("delete.after_commit");
         info!(
             "deleted image {name} from LSU {lsu}; {} chunks freed",
             freed.len()
@@ -623,6 +627,7 @@ impl Server {
             }
         };
         let result = closed.and_then(|()| {
+            crate::store::crash::point("stream.after_close");
             let target = self.image_info(to_lsu, to_name)?;
             if target.sha1 == source.sha1 {
                 Ok(())
@@ -668,6 +673,7 @@ impl Server {
         super::archive::record_image(&tx, id, &oid, source.size, &source.sha1)?;
         tx.commit()?;
         drop(conn);
+        crate::store::crash::point("copy.after_commit");
         self.index_after_store(&oid);
         info!("copied {from_name} to {to_name} by sharing its extents");
         Ok(())
@@ -738,6 +744,7 @@ impl Shared {
         let tx = catalog::write_txn(conn)?;
         let id = catalog::new_segment(&tx, self.owner.token(), HEADER_LEN, now_ms())?;
         tx.commit()?;
+        crate::store::crash::point("segment.after_row");
         let created = match SegmentFile::create(&self.seg_dir, id, &self.uuid) {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 // A file no catalog row names: the catalog lost it (rolled
@@ -822,11 +829,13 @@ impl Shared {
         }
         let mut done = Vec::with_capacity(ranges.len());
         for r in ranges {
+            crate::store::crash::point("punch.before_hole");
             match segment::punch_hole(&self.seg_dir, r.segment, r.seg_off, r.len) {
                 Ok(()) => done.push(r.id),
                 Err(e) => warn!("punching segment {} at {}: {e}", r.segment, r.seg_off),
             }
         }
+        crate::store::crash::point("punch.before_forget");
         let mut conn = self.catalog.lock();
         let tx = catalog::write_txn(&mut conn)?;
         catalog::forget_free_ranges(&tx, &done)?;

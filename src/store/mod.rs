@@ -5,6 +5,7 @@
 //! to append and records where it went.
 
 pub mod checksum;
+pub mod crash;
 pub mod lock;
 pub mod mapped;
 pub mod segment;

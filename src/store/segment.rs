@@ -52,9 +52,11 @@ impl SegmentFile {
             .create_new(true)
             .mode(0o600)
             .open(&path)?;
+        super::crash::point("segment.before_header");
         file.write_all_at(&encode_header(id, server_uuid), 0)?;
         file.sync_all()?;
         File::open(seg_dir)?.sync_all()?;
+        super::crash::synced(&file, HEADER_LEN);
         Ok(SegmentFile {
             id,
             file,
@@ -76,6 +78,7 @@ impl SegmentFile {
             file.set_len(end)?;
             file.sync_all()?;
         }
+        super::crash::synced(&file, end);
         Ok(SegmentFile { id, file, end })
     }
 
@@ -118,7 +121,9 @@ impl SegmentFile {
     /// # Errors
     /// I/O errors. After one, the appended bytes must be treated as lost.
     pub fn sync(&self) -> io::Result<()> {
-        self.file.sync_data()
+        self.file.sync_data()?;
+        super::crash::synced(&self.file, self.end);
+        Ok(())
     }
 }
 
