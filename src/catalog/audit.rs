@@ -141,6 +141,21 @@ pub fn segments(conn: &Connection) -> Result<Vec<(i64, u64, u64)>> {
     Ok(rows)
 }
 
+/// Number of chunks, and the sum of the aligned lengths of the freed
+/// ranges queued and not yet punched.
+///
+/// # Errors
+/// Catalog errors.
+pub fn chunks_and_queued_bytes(conn: &Connection) -> Result<(u64, u64)> {
+    let (chunks, queued): (i64, i64) = conn.query_row(
+        "SELECT (SELECT count(*) FROM chunks),
+                (SELECT coalesce(sum((len + 4095) / 4096 * 4096), 0) FROM free_ranges)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok((u64::try_from(chunks).unwrap_or(0), u64::try_from(queued).unwrap_or(0)))
+}
+
 /// Sum of aligned chunk lengths: the bytes the catalog accounts for.
 ///
 /// # Errors

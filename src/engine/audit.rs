@@ -80,6 +80,29 @@ pub struct VerifyReport {
     pub damaged: Vec<Damaged>,
 }
 
+/// Space the segment files take, beside what the catalog accounts for
+/// ([`Server::space`]). With every writer dead and recovery run, `tails`
+/// is 0 and `headers + accounted <= allocated <= headers + accounted +
+/// queued` plus filesystem metadata (docs/reliability.md, "Crash torture").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Space {
+    /// Segment files present.
+    pub files: u64,
+    /// Bytes the filesystem allocates to them (`st_blocks` * 512).
+    pub allocated: u64,
+    /// Their headers ([`HEADER_LEN`] each).
+    pub headers: u64,
+    /// Chunk lengths rounded up to 4096: the bytes the catalog accounts for.
+    pub accounted: u64,
+    /// Number of chunks.
+    pub chunks: u64,
+    /// Freed ranges queued and not yet punched, rounded up to 4096.
+    pub queued: u64,
+    /// Bytes of segment files past their committed end (a live writer's
+    /// uncommitted bytes, or a dead one's tail that recovery cuts).
+    pub tails: u64,
+}
+
 impl Server {
     /// Consistency of the catalog with itself and with the segment files:
     /// every extent names an existing chunk range, every chunk is referred
@@ -129,11 +152,9 @@ impl Server {
             }
         }
         let segments = audit::segments(&conn)?;
-        let accounted = audit::accounted_bytes(&conn)?;
         drop(conn);
 
         let mut known = HashSet::new();
-        let mut allocated = 0u64;
         for (id, committed_end, needed) in segments {
             known.insert(id);
             let path = segment::segment_path(&sh.seg_dir, id);
@@ -149,7 +170,6 @@ impl Server {
                     continue;
                 }
             };
-            allocated += meta.blocks() * 512;
             if let Err(e) = fs::File::open(&path).and_then(|f| segment::check_header(&f, id)) {
                 report.add(Severity::Error, "segment header", e.to_string());
             }
@@ -176,14 +196,52 @@ impl Server {
                 }
             }
         }
+        let space = self.space()?;
         report.add(
             Severity::Info,
             "physical usage",
             format!(
-                "segment files allocate {allocated} bytes; the catalog accounts for {accounted} in chunks"
+                "segment files allocate {} bytes; the catalog accounts for {} in chunks",
+                space.allocated, space.accounted
             ),
         );
         Ok(report)
+    }
+
+    /// Space taken by the segment files against the catalog's accounting
+    /// (see [`Space`]). Reads no image bytes; changes nothing.
+    ///
+    /// # Errors
+    /// Catalog errors; I/O errors other than a missing segment file.
+    pub fn space(&self) -> Result<Space> {
+        let sh = &self.shared;
+        let (segments, accounted, (chunks, queued)) = {
+            let conn = sh.catalog.lock();
+            (
+                audit::segments(&conn)?,
+                audit::accounted_bytes(&conn)?,
+                audit::chunks_and_queued_bytes(&conn)?,
+            )
+        };
+        let mut space = Space {
+            accounted,
+            chunks,
+            queued,
+            ..Space::default()
+        };
+        for (id, committed_end, _) in segments {
+            let path = segment::segment_path(&sh.seg_dir, id);
+            let meta = match fs::metadata(&path) {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(format!("segment {id}"), e)),
+            };
+            space.files += 1;
+            space.allocated += meta.blocks() * 512;
+            space.headers += HEADER_LEN;
+            space.tails += meta.len().saturating_sub(committed_end.max(HEADER_LEN));
+        }
+        Ok(space)
     }
 
     /// Re-reads every stored byte of the images in scope (one LSU, one
