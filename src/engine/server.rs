@@ -210,6 +210,9 @@ impl Server {
                 catalog::set_state(&tx, id, state, None, now_ms())?;
             }
             for (seg, end) in catalog::owned_segments(&tx, token)? {
+                if let Err(e) = segment::remove_partial(&sh.seg_dir, seg) {
+                    warn!("partial segment file {seg} of dead owner {token}: {e}");
+                }
                 if let Err(e) = SegmentFile::adopt(&sh.seg_dir, seg, end) {
                     warn!("segment {seg} of dead owner {token}: {e}");
                 }

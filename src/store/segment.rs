@@ -31,6 +31,24 @@ pub fn segment_path(seg_dir: &Path, id: i64) -> PathBuf {
     seg_dir.join(format!("{id:016x}.seg"))
 }
 
+/// Where [`SegmentFile::create`] writes segment `id`'s header before
+/// linking the file into place.
+pub fn partial_path(seg_dir: &Path, id: i64) -> PathBuf {
+    seg_dir.join(format!("{id:016x}.seg.new"))
+}
+
+/// Removes the partial file a crash inside [`SegmentFile::create`] may have
+/// left (recovery does this for the segments of a dead owner).
+///
+/// # Errors
+/// I/O errors other than a missing file.
+pub fn remove_partial(seg_dir: &Path, id: i64) -> io::Result<()> {
+    match fs::remove_file(partial_path(seg_dir, id)) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// A segment this process appends to.
 #[derive(Debug)]
 pub struct SegmentFile {
@@ -41,20 +59,31 @@ pub struct SegmentFile {
 
 impl SegmentFile {
     /// Creates segment `id` with its header, durably (file and directory).
+    /// The header is written and synced under a temporary name
+    /// ([`partial_path`]) and then linked into place, so that a crash at any
+    /// instant leaves the segment file whole or absent, never without its
+    /// header (recovery removes a leftover partial file: [`remove_partial`]).
     ///
     /// # Errors
     /// I/O errors; `AlreadyExists` if the file is there.
     pub fn create(seg_dir: &Path, id: i64, server_uuid: &str) -> io::Result<SegmentFile> {
         let path = segment_path(seg_dir, id);
+        let partial = partial_path(seg_dir, id);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .create_new(true)
+            .create(true)
+            .truncate(true)
             .mode(0o600)
-            .open(&path)?;
+            .open(&partial)?;
         super::crash::point("segment.before_header");
         file.write_all_at(&encode_header(id, server_uuid), 0)?;
         file.sync_all()?;
+        super::crash::point("segment.before_link");
+        // link, unlike rename, fails if the name exists (AlreadyExists)
+        let linked = fs::hard_link(&partial, &path);
+        let _ = fs::remove_file(&partial);
+        linked?;
         File::open(seg_dir)?.sync_all()?;
         super::crash::synced(&file, HEADER_LEN);
         Ok(SegmentFile {
@@ -242,6 +271,22 @@ mod tests {
         assert_eq!(s.end(), committed);
         let len = fs::metadata(segment_path(dir.path(), 7)).unwrap().len();
         assert_eq!(len, committed);
+    }
+
+    #[test]
+    fn create_links_a_whole_file_and_a_partial_one_is_removable() {
+        let dir = tempfile::tempdir().unwrap();
+        SegmentFile::create(dir.path(), 5, "u").unwrap();
+        assert!(!partial_path(dir.path(), 5).exists(), "partial file left after create");
+        let f = File::open(segment_path(dir.path(), 5)).unwrap();
+        check_header(&f, 5).unwrap();
+        let e = SegmentFile::create(dir.path(), 5, "u").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        // what a crash before the link leaves behind
+        fs::write(partial_path(dir.path(), 6), b"").unwrap();
+        remove_partial(dir.path(), 6).unwrap();
+        assert!(!partial_path(dir.path(), 6).exists());
+        remove_partial(dir.path(), 6).unwrap();
     }
 
     #[test]
