@@ -9,6 +9,7 @@ mod roles;
 mod abnormal;
 mod bad_input;
 mod concurrency;
+mod crashpoints;
 mod corruption;
 mod diskfull;
 mod dup;
@@ -22,6 +23,7 @@ mod listing;
 mod lsu;
 mod metadata;
 mod server;
+mod torture;
 
 /// Host of the child-process roles (roles.rs). In a child started by
 /// `common::child::spawn_role` it runs the requested role; run normally it

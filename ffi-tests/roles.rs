@@ -19,6 +19,10 @@ pub fn run(role: &str, args: &[String]) {
         "ev_op_waiter" => ev_op_waiter(args),
         "ev_op_canceller" => ev_op_canceller(args),
         "ev_copies_then_hang" => ev_copies_then_hang(args),
+        "torture_worker" => crate::torture::worker(args),
+        "torture_check" => crate::torture::checker(args),
+        "crash_prelude" => crate::crashpoints::prelude(args),
+        "crash_script" => crate::crashpoints::script(args),
         other => panic!("unknown role {other}"),
     }
 }

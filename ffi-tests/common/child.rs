@@ -57,10 +57,17 @@ pub fn isolated(test: &str, body: impl FnOnce()) {
 
 /// Start the `role_host` test in a child process running `role` with `args`.
 pub fn spawn_role(role: &str, args: &[&str]) -> ChildProc {
+    spawn_role_with(role, args, |_| {})
+}
+
+/// As [`spawn_role`], with `configure` applied to the command first (extra
+/// environment, a process group of its own, ...).
+pub fn spawn_role_with(role: &str, args: &[&str], configure: impl FnOnce(&mut Command)) -> ChildProc {
     let mut cmd = self_command("role_host");
     cmd.env(ROLE_ENV, role)
         .env(ARGS_ENV, args.join(&SEP.to_string()))
         .stdin(Stdio::piped());
+    configure(&mut cmd);
     ChildProc::spawn(cmd)
 }
 
