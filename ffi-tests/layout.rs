@@ -151,6 +151,7 @@ fn rust_view() -> Vec<String> {
         STS_VERSION_MAX,
         STS_BLOCK_SIZE,
         STS_MAX_SERVERNAME,
+        STS_MAX_SERVER_DIR,
         STS_MAX_LSUNAME,
         STS_MAX_IMAGENAME,
         STS_MAX_DATE,

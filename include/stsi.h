@@ -47,6 +47,8 @@ extern "C" {
 
 #define STS_BLOCK_SIZE 512          /* read/write lengths and offsets are multiples */
 #define STS_MAX_SERVERNAME 1024     /* "combstore:" + absolute directory path */
+#define STS_MAX_SERVER_DIR 480      /* that directory path, also with symbolic links
+                                       resolved (a limit of the SQLite catalog) */
 #define STS_MAX_LSUNAME 128
 #define STS_MAX_IMAGENAME 256       /* img_basename */
 #define STS_MAX_DATE 32             /* img_date */

@@ -92,6 +92,15 @@ STS_EXPORT const char *stsp_strerror(int code);
  *                exist (its parent must) or is empty, a new server is
  *                created in it with one LSU named "default". A directory
  *                that is neither empty nor a combstore server is refused.
+ *                The path must be valid UTF-8 with no control character
+ *                and no "." or ".." component, and at most
+ *                STS_MAX_SERVER_DIR bytes, also with symbolic links
+ *                resolved (STS_ENAME). It may lead through symbolic links
+ *                (the administrator's choice); inside it the plugin
+ *                creates only names of its own: no argument of any call
+ *                (LSU, image or operation names, labels) becomes a path.
+ *                Directories it creates are 0700, files 0600, whatever
+ *                the umask.
  *   cred         may be NULL when the server has no credentials set;
  *                credentials given to such a server are ignored (their
  *                strings must still be NUL-terminated: STS_ENAME).
@@ -99,10 +108,10 @@ STS_EXPORT const char *stsp_strerror(int code);
  * Opening runs recovery: images whose writer process is gone are
  * completed abnormally (see stsp_create_image) and unreferenced segment
  * space is reclaimed.
- * Returns STS_EOK; STS_ENULL; STS_ENAME (name too long); STS_ENOT_MINE (not
- * a combstore name); STS_ENOSERVER (path not absolute, parent missing,
- * foreign directory); STS_EAUTH; STS_EIO; STS_ECORRUPT (catalog damaged);
- * STS_ETIMEDOUT.
+ * Returns STS_EOK; STS_ENULL; STS_ENAME (name too long, or a path breaking
+ * the rules above); STS_ENOT_MINE (not a combstore name); STS_ENOSERVER
+ * (path not absolute, parent missing, foreign directory); STS_EAUTH;
+ * STS_EIO; STS_ECORRUPT (catalog damaged); STS_ETIMEDOUT.
  */
 STS_EXPORT int stsp_open_server(const char *server_name, const sts_cred_t *cred,
                                 sts_server_handle_t *sh);

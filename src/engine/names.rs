@@ -65,6 +65,38 @@ pub fn check_op(name: &str) -> Result<()> {
     check(name, MAX_OP_NAME, false, "operation name")
 }
 
+/// Longest server directory path in bytes, also once symbolic links are
+/// resolved: the SQLite catalog's unix VFS handles paths of up to 512
+/// bytes, and "/catalog.db-journal" must still fit.
+pub const MAX_SERVER_DIR: usize = 480;
+
+/// The server directory a client names (the part of a server name after
+/// "combstore:", or a 5800 session's host): valid UTF-8, at most
+/// [`MAX_SERVER_DIR`] bytes, without control characters and, if
+/// absolute, without "." or ".." components, so that the name says
+/// plainly which directory it is. (It must be absolute,
+/// which [`Server::open`](super::Server::open) checks: STS_ENOSERVER.) The
+/// directory itself may be reached through symbolic links (the
+/// administrator's choice); inside it the engine opens only names of its
+/// own, never one taken from an argument.
+///
+/// # Errors
+/// [`Error::Name`] for bytes breaking the rules.
+pub fn server_dir(bytes: &[u8]) -> Result<&std::path::Path> {
+    let s = from_bytes(bytes, "server directory")?;
+    let bad = |why: &str| Err(Error::Name(format!("server directory {s:?}: {why}")));
+    if s.chars().any(char::is_control) {
+        return bad("contains a control character");
+    }
+    if s.len() > MAX_SERVER_DIR {
+        return bad(&format!("longer than {MAX_SERVER_DIR} bytes"));
+    }
+    if s.starts_with('/') && s.split('/').any(|c| c == "." || c == "..") {
+        return bad("has a \".\" or \"..\" component");
+    }
+    Ok(std::path::Path::new(s))
+}
+
 /// Validates raw bytes (already cut at NUL) as a name.
 ///
 /// # Errors
@@ -102,6 +134,24 @@ mod tests {
         assert!(ImageName::new("client1_1700000000_C1_F1", "1700000000").is_ok());
         assert!(ImageName::new("a.b-c d", "").is_ok());
         assert!(check_lsu("default").is_ok());
+    }
+
+    #[test]
+    fn server_directories_are_plain_absolute_paths() {
+        for good in ["/srv/backup", "/", "/a b/c.d/..e/f..", "/srv/backup/"] {
+            assert_eq!(server_dir(good.as_bytes()).unwrap(), std::path::Path::new(good));
+        }
+        for bad in [&b"/srv/../etc"[..], b"/srv/..", b"/./srv", b"/srv/.", b"/a\nb", b"/\xff", b"/a\x7fb"] {
+            assert!(matches!(server_dir(bad), Err(Error::Name(_))), "{bad:?}");
+        }
+        let at_limit = format!("/{}", "d".repeat(MAX_SERVER_DIR - 1));
+        assert!(server_dir(at_limit.as_bytes()).is_ok());
+        let over = format!("{at_limit}d");
+        assert!(matches!(server_dir(over.as_bytes()), Err(Error::Name(_))));
+        // relative paths pass here; the open refuses them (STS_ENOSERVER)
+        for rel in ["./srv", "../srv", "srv", ""] {
+            assert_eq!(server_dir(rel.as_bytes()).unwrap(), std::path::Path::new(rel));
+        }
     }
 
     #[test]

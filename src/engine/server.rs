@@ -128,6 +128,7 @@ impl Server {
         let conn = catalog::open(&catalog_path, now_ms(), &crate::store::random_hex128())?;
         let uuid = catalog::server_value(&conn, "uuid")?.unwrap_or_default();
         let owner = OwnerLock::acquire(&lock_dir).map_err(|e| Error::io("owner lock", e))?;
+        check_real_len(dir)?;
         let shared = Arc::new(Shared {
             dir: dir.to_owned(),
             maps: MapCache::new(seg_dir.clone()),
@@ -916,6 +917,26 @@ fn fs_space(dir: &Path) -> Result<(u64, u64)> {
     let c =
         CString::new(dir.as_os_str().as_bytes()).map_err(|_| Error::Invalid("path contains NUL".into()))?;
     let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+/// Refuses ([`Error::Name`]) a directory whose path, or real path with
+/// symbolic links resolved (what SQLite opens), is longer than
+/// [`names::MAX_SERVER_DIR`] bytes. A directory not created yet counts
+/// with its parent's real path.
+fn check_real_len(dir: &Path) -> Result<()> {
+    let real = fs::canonicalize(dir).ok().or_else(|| {
+        let parent = fs::canonicalize(dir.parent()?).ok()?;
+        Some(parent.join(dir.file_name()?))
+    });
+    let len = real.as_deref().unwrap_or(dir).as_os_str().len().max(dir.as_os_str().len());
+    if len > names::MAX_SERVER_DIR {
+        return Err(Error::Name(format!(
+            "{}: the server directory's path (symbolic links resolved) is longer than {} bytes",
+            dir.display(),
+            names::MAX_SERVER_DIR
+        )));
+    }
+    Ok(())
+}
+
     // SAFETY: `c` is a valid NUL-terminated path and `st` points to writable
     // memory of the right type; statvfs fills it on success.
     let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };

@@ -56,7 +56,7 @@ pub unsafe extern "C" fn stsp_claim(server_name: *const c_char) -> c_int {
     guard_init("stsp_claim", || {
         // SAFETY: per this function's contract.
         let name = unsafe { args::c_string(server_name, sys::STS_MAX_SERVERNAME as usize) }?;
-        server_path(name).map(|_| ())
+        claimed(name).map(|_| ())
     })
 }
 
@@ -68,10 +68,18 @@ pub extern "C" fn stsp_strerror(code: c_int) -> *const c_char {
         .as_ptr()
 }
 
-/// The directory a claimed server name denotes.
-pub fn server_path(name: &[u8]) -> Result<&std::path::Path, Status> {
-    use std::os::unix::ffi::OsStrExt;
+// the C header and the engine agree on the server directory limit
+const _: () = assert!(sys::STS_MAX_SERVER_DIR as usize == crate::engine::names::MAX_SERVER_DIR);
+
+/// The part of a server name after "combstore:" (STS_ENOT_MINE if it has
+/// another prefix). Claiming looks no further.
+fn claimed(name: &[u8]) -> Result<&[u8], Status> {
     let prefix = &sys::STS_COMBSTORE_PREFIX[..sys::STS_COMBSTORE_PREFIX.len() - 1];
-    let rest = name.strip_prefix(prefix).ok_or(Status(sys::STS_ENOT_MINE))?;
-    Ok(std::path::Path::new(std::ffi::OsStr::from_bytes(rest)))
+    name.strip_prefix(prefix).ok_or(Status(sys::STS_ENOT_MINE))
+}
+
+/// The directory a claimed server name denotes (rules:
+/// [`crate::engine::names::server_dir`]).
+pub fn server_path(name: &[u8]) -> Result<&std::path::Path, Status> {
+    Ok(crate::engine::names::server_dir(claimed(name)?)?)
 }

@@ -2,7 +2,6 @@
 //! accessors.
 
 use std::ffi::{CString, c_char, c_void};
-use std::path::Path;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -78,9 +77,9 @@ pub fn hc_type(t: FieldType) -> hc_type_t {
 }
 
 fn open(host: &[u8], port: i32) -> HcResult<Session> {
-    let dir = std::str::from_utf8(host)
-        .map_err(|_| err_msg(sys::HCERR_CONNECTION_FAILED, "the host is not UTF-8"))?;
-    let path = Path::new(dir);
+    let path = crate::engine::names::server_dir(host)
+        .map_err(|e| err_msg(sys::HCERR_CONNECTION_FAILED, format!("host: {e}")))?;
+    let dir = path.to_str().unwrap_or_default();
     if !path.is_absolute() {
         return Err(err_msg(
             sys::HCERR_CONNECTION_FAILED,
