@@ -211,7 +211,8 @@ STS_EXPORT int stsp_create_image(const sts_lsu_t *lsu, const sts_image_def_t *de
  * next stsp_write_image, stsp_flush or stsp_close_image, whichever comes
  * first, and STS_EPREVIO by every later call on the handle.
  * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_EMODE (read handle);
- * STS_EALIGN; STS_ETOOBIG; STS_ERANGE (offset + len overflows); STS_ENOSPC;
+ * STS_EALIGN; STS_ETOOBIG; STS_ERANGE (offset + len passes 2^63 - 1, the
+ * largest image end the catalog stores); STS_ENOSPC;
  * STS_EIO; STS_EPREVIO.
  */
 STS_EXPORT int stsp_write_image(sts_image_handle_t ih, const sts_stat_t *stat, const void *buf,
@@ -368,8 +369,9 @@ STS_EXPORT int stsp_open_target_server(sts_server_handle_t source_sh, const char
  *                image as from_image gives STS_EINVAL (checked before the
  *                handle modes).
  *   from_offset, to_offset, len  multiples of STS_BLOCK_SIZE;
- *                from_offset + len must not pass the source's end
- *                (STS_ERANGE). len may exceed STS_MAX_IO_SIZE.
+ *                from_offset + len must not pass the source's end,
+ *                nor to_offset + len 2^63 - 1 (STS_ERANGE). len may
+ *                exceed STS_MAX_IO_SIZE.
  *   flags        0, or STS_CX_APPEND (to_offset is ignored: the bytes go
  *                at the target's current size), or STS_CX_REMAINDER (len
  *                is ignored: everything from from_offset to the source's

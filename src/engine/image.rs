@@ -66,6 +66,15 @@ impl ImageInfo {
     }
 }
 
+/// The highest end offset of image bytes: the catalog stores offsets and
+/// sizes as SQLite (signed 64-bit) integers.
+pub const MAX_END: u64 = i64::MAX as u64;
+
+/// `off + len`, if it neither overflows nor passes [`MAX_END`].
+fn end_within(off: u64, len: u64) -> Option<u64> {
+    off.checked_add(len).filter(|end| *end <= MAX_END)
+}
+
 fn check_io(off: u64, len: u64) -> Result<()> {
     if off % BLOCK_SIZE != 0 || len % BLOCK_SIZE != 0 {
         return Err(Error::Align);
@@ -73,9 +82,9 @@ fn check_io(off: u64, len: u64) -> Result<()> {
     if len > MAX_IO {
         return Err(Error::TooBig(format!("{len} bytes in one call")));
     }
-    off.checked_add(len)
+    end_within(off, len)
         .map(|_| ())
-        .ok_or_else(|| Error::Range("offset + length overflows".into()))
+        .ok_or_else(|| Error::Range(format!("offset + length passes {MAX_END}")))
 }
 
 /// Info of image `id` as committed, for any handle.
@@ -222,8 +231,8 @@ impl ImageWriter {
     /// hold any number of bytes.
     pub(crate) fn write_any(&mut self, off: u64, data: &[u8]) -> Result<()> {
         self.usable()?;
-        if off.checked_add(data.len() as u64).is_none() {
-            return Err(Error::Range("offset + length overflows".into()));
+        if end_within(off, data.len() as u64).is_none() {
+            return Err(Error::Range(format!("offset + length passes {MAX_END}")));
         }
         if data.is_empty() {
             return Ok(());
@@ -453,7 +462,7 @@ impl ImageWriter {
         if same_server && self.id == src.id {
             return Err(Error::Invalid("source and target are the same image".into()));
         }
-        if from.checked_add(len).is_none_or(|end| end > src.size) || to.checked_add(len).is_none() {
+        if from.checked_add(len).is_none_or(|end| end > src.size) || end_within(to, len).is_none() {
             return Err(Error::Range(format!(
                 "{len} bytes at {from} pass the source's end {}",
                 src.size
