@@ -138,6 +138,26 @@ pub(crate) fn i(v: u64) -> i64 {
 /// Catalog errors; [`Error::NoServer`] if the file is another format.
 pub fn open(path: &Path, now_ms: u64, uuid: &str) -> Result<Connection> {
     let mut conn = Connection::open(path)?;
+    // SQLite creates a new database 0644 (less the umask) and gives the -wal
+    // and -shm files the database's mode: creating it 0600 first keeps all
+    // three private to the owner whatever the umask. Only a new file: closing
+    // a descriptor of our own on an existing catalog would drop every POSIX
+    // lock SQLite holds on it in this process (another server instance's),
+    // and another process could then checkpoint and delete the WAL under it.
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::io(path.display().to_string(), e));
+            }
+            _ => {}
+        }
+    }
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
