@@ -18,6 +18,11 @@
  * - Buffers: the caller owns every buffer it passes; the plugin reads or
  *   writes it only during the call and keeps no pointer to it. The plugin
  *   returns no memory the caller must free.
+ * - Overlapping arguments: every input is read before any output is
+ *   written, so an out-parameter may overlap an input of the same call
+ *   (stsp_get_image_prop_byname(&lsu, &info.imo_def, &info) refreshes info
+ *   in place), and a data buffer is filled before the byte count is
+ *   stored.
  * - Handles: a handle is valid from the call that returns it until the
  *   call that closes it (or until its server handle is closed, or
  *   stsp_terminate). A closed, unknown or wrong-kind handle gives

@@ -364,12 +364,20 @@ pub unsafe extern "C" fn stsp_get_image_prop_byname(
     info: *mut sys::sts_image_info_t,
 ) -> c_int {
     guard_init("stsp_get_image_prop_byname", || {
+        // `info` may overlap `def` (a caller refreshing an sts_image_info_t
+        // in place passes &info.imo_def): the name is copied out of `def`
+        // before any reference to `info` exists.
+        if info.is_null() {
+            return Err(Status(sys::STS_ENULL));
+        }
         // SAFETY: per this function's contract (each helper's).
-        let (info, def) = unsafe { (out_ref(info)?, in_ref(def)?) };
+        let def = unsafe { in_ref(def) }?;
         // SAFETY: as above.
         let (_, entry, lsu) = unsafe { lsu_of(lsu) }?;
         let name = image_name(def)?;
-        *info = image_info(&entry.server.image_info(&lsu, &name)?);
+        let value = image_info(&entry.server.image_info(&lsu, &name)?);
+        // SAFETY: non-NULL and valid for writes per the contract.
+        *unsafe { out_ref(info) }? = value;
         Ok(())
     })
 }
