@@ -19,7 +19,21 @@ use std::path::{Path, PathBuf};
 
 /// `combstore verify --json`: exit code and the basenames it names damaged.
 fn verify(dir: &Path) -> (i32, BTreeSet<String>) {
+    verify_or_refusal(dir).unwrap_or_else(|err| panic!("verify refused the server: {err}"))
+}
+
+/// As [`verify`], or Err(its message) if it refuses a catalog it cannot
+/// read at all (then with the damage exit status, 3).
+fn verify_or_refusal(dir: &Path) -> Result<(i32, BTreeSet<String>), String> {
     let (code, out, err) = run_combstore(dir, &["verify", "--json"]);
+    if out.is_empty() {
+        assert_eq!(code, 3, "verify printed nothing: {err}");
+        assert!(
+            err.contains("corrupt"),
+            "verify refused the catalog but not as damage: {err}"
+        );
+        return Err(err);
+    }
     let report: serde_json::Value = serde_json::from_str(&out)
         .unwrap_or_else(|e| panic!("verify --json (exit {code}): {e}\nstdout {out}\nstderr {err}"));
     let names = report["damaged"]
@@ -28,7 +42,7 @@ fn verify(dir: &Path) -> (i32, BTreeSet<String>) {
         .iter()
         .map(|d| d["basename"].as_str().unwrap().to_owned())
         .collect();
-    (code, names)
+    Ok((code, names))
 }
 
 fn assert_verify_names(dir: &Path, want: &[&str]) {
@@ -491,10 +505,12 @@ fn catalog_truncated_gives_ecorrupt_never_wrong_bytes() {
         Err(rc) => {
             assert_rc!(rc, c::ECORRUPT, "stsp_open_server of a truncated catalog");
             tools_refuse(s.dir());
+            println!("truncated catalog: open gives ECORRUPT");
         }
         Ok(sh) => {
             s.srv.sh = sh;
             s.srv.open = true;
+            println!("truncated catalog: opens; reads give the bytes or ECORRUPT");
             let all: Vec<Bad> = s.images.iter().map(|(n, _)| whole(*n)).collect();
             check_images(&s.srv.lsu(), &s.images, &all);
         }
@@ -594,4 +610,112 @@ fn catalog_shm_lost_keeps_every_committed_image() {
     check_images(&srv.lsu(), &s.images, &[]);
     srv.close();
     assert_verify_names(&srv.path, &[]);
+}
+
+#[test]
+fn damaged_segment_header_leaves_images_readable_and_writing_works() {
+    let mut s = Scene::new(false);
+    let seg = chunks_of(s.dir(), "alpha")[0].segment;
+    flip_byte(&segment_file(s.dir(), seg), 3); // the magic
+    s.check_reads(&[]);
+    s.srv.reopen();
+    let data = seeded(0xd4, 2 << 20);
+    store_complete(&s.srv.lsu(), &image_def("delta", ""), &data);
+    s.images.push(("delta", data));
+    s.srv.close();
+    s.check_reads(&[]);
+    assert!(
+        chunks_of(s.dir(), "delta").iter().all(|c| c.segment != seg),
+        "a segment with a damaged header was appended to"
+    );
+    assert_verify_names(s.dir(), &[]);
+    let (code, out, _) = run_combstore(s.dir(), &["doctor"]);
+    assert_eq!(code, 3, "doctor reports the damaged header: {out}");
+    assert!(out.contains("segment header"), "{out}");
+}
+
+/// Every b-tree of the catalog (table or index) in turn gets a root page
+/// SQLite must reject. Opening gives STS_EOK or STS_ECORRUPT; when it
+/// opens, every image reads back exactly or fails with STS_ECORRUPT, and
+/// verify names exactly the images that failed.
+#[test]
+fn every_catalog_btree_damaged_in_turn_never_crashes_nor_returns_wrong_bytes() {
+    let probe = Scene::new(false);
+    let db = Connection::open_with_flags(probe.dir().join("catalog.db"), OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap();
+    let trees: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE rootpage > 1 ORDER BY rootpage")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    drop((db, probe));
+    assert!(trees.len() >= 10, "b-trees: {trees:?}");
+    let mut outcomes = Vec::new();
+    for tree in &trees {
+        let s = Scene::new(false);
+        let off = root_page_offset(s.dir(), tree);
+        rw(&s.dir().join("catalog.db"))
+            .write_all_at(&[0x6b], off)
+            .unwrap();
+        let failed = match open_server(&s.srv.name) {
+            Err(rc) => {
+                assert_rc!(rc, c::ECORRUPT, "open with b-tree {tree} damaged");
+                tools_refuse(s.dir());
+                outcomes.push(format!("{tree}: open ECORRUPT"));
+                continue;
+            }
+            Ok(sh) => {
+                let lsu = lsu_t(sh, "default");
+                let failed = unreadable_images(&lsu, &s.images, tree);
+                assert_rc!(api().close_server(sh), c::EOK);
+                failed
+            }
+        };
+        // verify names exactly the images that failed, or, when it cannot
+        // even list them, refuses the catalog as damaged.
+        let verdict = match verify_or_refusal(s.dir()) {
+            Ok((code, named)) => {
+                assert_eq!(named, failed, "{tree}: verify vs the images that failed to read");
+                assert_eq!(
+                    code,
+                    if failed.is_empty() { 0 } else { 3 },
+                    "{tree}: verify's exit"
+                );
+                "verify names them"
+            }
+            Err(_) => "verify refuses the catalog",
+        };
+        outcomes.push(format!("{tree}: {} images unreadable, {verdict}", failed.len()));
+    }
+    println!("{outcomes:#?}");
+}
+
+/// The images that cannot be read through (all-or-nothing per image here:
+/// the damage is in the catalog); asserts no read returns wrong bytes and
+/// every error is STS_ECORRUPT.
+fn unreadable_images(lsu: &sys::sts_lsu_t, images: &[(&str, Vec<u8>)], what: &str) -> BTreeSet<String> {
+    let mut failed = BTreeSet::new();
+    for (name, data) in images {
+        let ih = match try_open(lsu, &image_def(name, ""), c::O_READ) {
+            Ok(ih) => ih,
+            Err(rc) => {
+                assert_rc!(rc, c::ECORRUPT, "{what}: open {name}");
+                failed.insert(name.to_string());
+                continue;
+            }
+        };
+        for off in (0..data.len() as u64).step_by(1 << 20) {
+            match read_at(ih, 1 << 20, off) {
+                Ok(got) => assert_bytes_eq(&got, &data[off as usize..off as usize + got.len()], name),
+                Err(rc) => {
+                    assert_rc!(rc, c::ECORRUPT, "{what}: read {name} at {off}");
+                    failed.insert(name.to_string());
+                }
+            }
+        }
+        close(ih, 0);
+    }
+    failed
 }
