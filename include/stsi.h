@@ -118,10 +118,14 @@ extern "C" {
                               carries the cause (ev_status) */
 
 /* 40-59: storage */
-#define STS_ENOSPC 40      /* no space left on the filesystem or in the LSU */
+#define STS_ENOSPC 40      /* no space left on the filesystem or in the LSU; any
+                              call that changes the catalog may return it when
+                              the filesystem is full */
 #define STS_EIO 41         /* an I/O error from the filesystem or the catalog */
 #define STS_ECORRUPT 42    /* stored bytes or catalog rows fail verification;
-                              no bytes are returned for them */
+                              no bytes are returned for them; any call that
+                              reads the catalog may return it when the catalog
+                              is damaged */
 #define STS_EPREVIO 43     /* an earlier buffered write on this handle failed; the
                               data since the last flush is lost; close the handle */
 #define STS_ETIMEDOUT 44   /* another process held the catalog lock too long */
