@@ -19,34 +19,38 @@ macro_rules! need_hc {
     };
 }
 
-fn cs(s: &str) -> CString {
+pub(crate) fn cs(s: &str) -> CString {
     CString::new(s).unwrap()
 }
 
-fn name(code: hcerr_t) -> String {
+pub(crate) fn name(code: hcerr_t) -> String {
     unsafe { CStr::from_ptr(hc_decode_hcerr(code)) }
         .to_string_lossy()
         .into_owned()
 }
 
 #[track_caller]
-fn ok(code: hcerr_t, what: &str) {
+pub(crate) fn ok(code: hcerr_t, what: &str) {
     assert_eq!(code, HCERR_OK, "{what} -> {}", name(code));
 }
 
 #[track_caller]
-fn rc(code: hcerr_t, want: hcerr_t, what: &str) {
+pub(crate) fn rc(code: hcerr_t, want: hcerr_t, what: &str) {
     assert_eq!(code, want, "{what} -> {} (want {})", name(code), name(want));
 }
 
-struct Sess {
-    s: *mut hc_session_t,
+pub(crate) struct Sess {
+    pub(crate) s: *mut hc_session_t,
     _srv: Server,
 }
 
 impl Sess {
-    fn new() -> Sess {
-        let srv = Server::new();
+    pub(crate) fn new() -> Sess {
+        Sess::on(Server::new())
+    }
+
+    /// A session on `srv` (whose schema file may have been edited).
+    pub(crate) fn on(srv: Server) -> Sess {
         let host = cs(srv.path.to_str().unwrap());
         let mut s = null_mut();
         ok(
@@ -56,7 +60,7 @@ impl Sess {
         Sess { s, _srv: srv }
     }
 
-    fn status(&self) -> (i32, String) {
+    pub(crate) fn status(&self) -> (i32, String) {
         let (mut code, mut text) = (0, null_mut());
         ok(
             unsafe { hc_session_get_status(self.s, &mut code, &mut text) },
@@ -68,7 +72,7 @@ impl Sess {
         )
     }
 
-    fn nvr(&self) -> *mut hc_nvr_t {
+    pub(crate) fn nvr(&self) -> *mut hc_nvr_t {
         let mut n = null_mut();
         ok(unsafe { hc_nvr_create(self.s, 0, &mut n) }, "nvr_create");
         n
@@ -113,7 +117,7 @@ unsafe extern "C" fn bad_writer(_: *mut c_void, _: *mut c_char, n: c_long) -> c_
     n - 1
 }
 
-fn store(s: &Sess, data: &[u8], nvr: *mut hc_nvr_t) -> (hcerr_t, hc_system_record_t) {
+pub(crate) fn store(s: &Sess, data: &[u8], nvr: *mut hc_nvr_t) -> (hcerr_t, hc_system_record_t) {
     let mut src = Src {
         data,
         pos: 0,
@@ -131,13 +135,13 @@ fn store(s: &Sess, data: &[u8], nvr: *mut hc_nvr_t) -> (hcerr_t, hc_system_recor
     (r, rec)
 }
 
-fn oid_of(rec: &hc_system_record_t) -> String {
+pub(crate) fn oid_of(rec: &hc_system_record_t) -> String {
     unsafe { CStr::from_ptr(rec.oid.as_ptr()) }
         .to_string_lossy()
         .into_owned()
 }
 
-fn hc_oid_from(s: &str) -> hc_oid {
+pub(crate) fn hc_oid_from(s: &str) -> hc_oid {
     let mut o: hc_oid = [0; 61];
     for (d, b) in o.iter_mut().zip(s.bytes().take(60)) {
         *d = b as c_char;
@@ -145,7 +149,7 @@ fn hc_oid_from(s: &str) -> hc_oid {
     o
 }
 
-fn retrieve(s: &Sess, oid: &hc_oid) -> (hcerr_t, Vec<u8>) {
+pub(crate) fn retrieve(s: &Sess, oid: &hc_oid) -> (hcerr_t, Vec<u8>) {
     let mut out = Vec::new();
     let r = unsafe {
         hc_retrieve_ez(
@@ -175,7 +179,7 @@ fn range(s: &Sess, oid: &hc_oid, a: i64, b: i64) -> (hcerr_t, Vec<u8>) {
 
 /// Runs a query to the end: the OIDs and, with selects, each row's NVR
 /// as string pairs.
-fn query(
+pub(crate) fn query(
     s: &Sess,
     q: &str,
     selects: &[&str],
@@ -208,7 +212,7 @@ fn query(
     Ok(rows)
 }
 
-fn drain(rs: *mut hc_query_result_set_t) -> Vec<(String, Vec<(String, String)>)> {
+pub(crate) fn drain(rs: *mut hc_query_result_set_t) -> Vec<(String, Vec<(String, String)>)> {
     let mut rows = Vec::new();
     loop {
         let mut oid: hc_oid = [0; 61];
@@ -242,7 +246,7 @@ fn drain(rs: *mut hc_query_result_set_t) -> Vec<(String, Vec<(String, String)>)>
 }
 
 /// Consumes an NVR into (name, value) strings.
-fn to_strings(nvr: *mut hc_nvr_t) -> Vec<(String, String)> {
+pub(crate) fn to_strings(nvr: *mut hc_nvr_t) -> Vec<(String, String)> {
     let (mut names, mut values, mut n) = (null_mut(), null_mut(), 0);
     ok(
         unsafe { hc_nvr_convert_to_string_arrays(nvr, &mut names, &mut values, &mut n) },
@@ -273,7 +277,7 @@ fn to_strings(nvr: *mut hc_nvr_t) -> Vec<(String, String)> {
     out
 }
 
-fn get(pairs: &[(String, String)], name: &str) -> Option<String> {
+pub(crate) fn get(pairs: &[(String, String)], name: &str) -> Option<String> {
     pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
 }
 
