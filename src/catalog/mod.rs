@@ -137,7 +137,6 @@ pub(crate) fn i(v: u64) -> i64 {
 /// # Errors
 /// Catalog errors; [`Error::NoServer`] if the file is another format.
 pub fn open(path: &Path, now_ms: u64, uuid: &str) -> Result<Connection> {
-    let mut conn = Connection::open(path)?;
     // SQLite creates a new database 0644 (less the umask) and gives the -wal
     // and -shm files the database's mode: creating it 0600 first keeps all
     // three private to the owner whatever the umask. Only a new file: closing
@@ -158,6 +157,7 @@ pub fn open(path: &Path, now_ms: u64, uuid: &str) -> Result<Connection> {
             _ => {}
         }
     }
+    let mut conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;

@@ -462,6 +462,23 @@ pub fn empty_sha1() -> String {
     crate::store::hex(&Sha1::digest([]))
 }
 
+/// Writes a new file of the server directory, 0600 whatever the umask
+/// (a leftover of the same name is replaced, not reused with its mode).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(bytes)
+}
+
 /// The schema file in a server directory (the 5800 XML format).
 pub const SCHEMA_FILE: &str = "metadata_config.xml";
 /// The port sessions must name (the 5800's default), unless configured.
@@ -480,23 +497,6 @@ impl Server {
         let xml = match std::fs::read_to_string(&path) {
             Ok(x) => x,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-/// Writes a new file of the server directory, 0600 whatever the umask
-/// (a leftover of the same name is replaced, not reused with its mode).
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-        _ => {}
-    }
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?
-        .write_all(bytes)
-}
-
                 let tmp = self.dir().join(format!("{SCHEMA_FILE}.tmp"));
                 write_private(&tmp, FACTORY_XML.as_bytes())
                     .and_then(|()| std::fs::rename(&tmp, &path))

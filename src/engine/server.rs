@@ -117,6 +117,7 @@ impl Server {
                 dir.display()
             )));
         }
+        check_real_len(dir)?;
         prepare_dir(dir)?;
         let seg_dir = dir.join("segments");
         let lock_dir = dir.join("locks");
@@ -128,7 +129,6 @@ impl Server {
         let conn = catalog::open(&catalog_path, now_ms(), &crate::store::random_hex128())?;
         let uuid = catalog::server_value(&conn, "uuid")?.unwrap_or_default();
         let owner = OwnerLock::acquire(&lock_dir).map_err(|e| Error::io("owner lock", e))?;
-        check_real_len(dir)?;
         let shared = Arc::new(Shared {
             dir: dir.to_owned(),
             maps: MapCache::new(seg_dir.clone()),
@@ -897,26 +897,6 @@ fn prepare_dir(dir: &Path) -> Result<()> {
     }
 }
 
-fn make_private_dir(dir: &Path) -> Result<()> {
-    match fs::DirBuilder::new().mode(0o700).create(dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-            Err(Error::io(dir.display().to_string(), e))
-        }
-        _ => Ok(()),
-    }
-}
-
-fn fs_capacity(dir: &Path) -> Result<u64> {
-    Ok(fs_space(dir)?.0)
-}
-
-/// The filesystem's total and available bytes.
-fn fs_space(dir: &Path) -> Result<(u64, u64)> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let c =
-        CString::new(dir.as_os_str().as_bytes()).map_err(|_| Error::Invalid("path contains NUL".into()))?;
-    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
 /// Refuses ([`Error::Name`]) a directory whose path, or real path with
 /// symbolic links resolved (what SQLite opens), is longer than
 /// [`names::MAX_SERVER_DIR`] bytes. A directory not created yet counts
@@ -937,6 +917,26 @@ fn check_real_len(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+fn make_private_dir(dir: &Path) -> Result<()> {
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            Err(Error::io(dir.display().to_string(), e))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn fs_capacity(dir: &Path) -> Result<u64> {
+    Ok(fs_space(dir)?.0)
+}
+
+/// The filesystem's total and available bytes.
+fn fs_space(dir: &Path) -> Result<(u64, u64)> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c =
+        CString::new(dir.as_os_str().as_bytes()).map_err(|_| Error::Invalid("path contains NUL".into()))?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
     // SAFETY: `c` is a valid NUL-terminated path and `st` points to writable
     // memory of the right type; statvfs fills it on success.
     let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
