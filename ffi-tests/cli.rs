@@ -336,3 +336,156 @@ fn image_show_reports_sharing_and_deferred_reclaim_waits_for_reclaim() {
         2
     );
 }
+
+/// `init --user --password-file` and `credentials set|show|clear`: the
+/// catalog keeps a salted hash, never the secret; bad secrets and user
+/// names are usage errors (exit 2).
+#[test]
+fn credentials_commands_set_show_and_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("srv");
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "hunter2-secret\n").unwrap();
+    assert_eq!(
+        code(&["init", s(&path), "--user", "backup"]),
+        2,
+        "--user needs --password-file"
+    );
+    assert!(!path.exists());
+    let out = ok(&["init", s(&path), "--user", "backup", "--password-file", s(&pw)]);
+    assert!(
+        out.contains("created server") && out.contains("\"backup\""),
+        "{out}"
+    );
+    let show = json(&["-s", s(&path), "credentials", "show", "--json"]);
+    assert_eq!(show, serde_json::json!({"required": true, "user": "backup"}));
+    let mut stored = Vec::new();
+    for f in ["catalog.db", "catalog.db-wal"] {
+        stored.extend(std::fs::read(path.join(f)).unwrap_or_default());
+    }
+    assert!(
+        !stored.windows(7).any(|w| w == b"hunter2"),
+        "the secret is stored in clear"
+    );
+    assert!(
+        stored.windows(12).any(|w| w == b"pbkdf2-sha1$"),
+        "the hash is stored"
+    );
+    // the secret from stdin ("-"); empty is refused
+    let mut child = Command::new(env!("CARGO_BIN_EXE_combstore"))
+        .args([
+            "-s",
+            s(&path),
+            "credentials",
+            "set",
+            "--user",
+            "ops",
+            "--password-file",
+            "-",
+        ])
+        .env_remove("COMBSTORE_SERVER")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"from stdin\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(ok(&["-s", s(&path), "credentials", "show"]).contains("\"ops\""));
+    let set = |user: &str| {
+        code(&[
+            "-s",
+            s(&path),
+            "credentials",
+            "set",
+            "--user",
+            user,
+            "--password-file",
+            "-",
+        ])
+    };
+    assert_eq!(set("ops"), 2, "empty secret (stdin closed)");
+    std::fs::write(&pw, "x").unwrap();
+    assert_eq!(
+        code(&[
+            "-s",
+            s(&path),
+            "credentials",
+            "set",
+            "--user",
+            "",
+            "--password-file",
+            s(&pw)
+        ]),
+        2,
+        "empty user"
+    );
+    assert_eq!(
+        code(&[
+            "-s",
+            s(&path),
+            "credentials",
+            "set",
+            "--user",
+            "a\tb",
+            "--password-file",
+            s(&pw)
+        ]),
+        2,
+        "control character in the user name"
+    );
+    assert!(
+        ok(&["-s", s(&path), "credentials", "show"]).contains("\"ops\""),
+        "refused sets changed nothing"
+    );
+    assert!(ok(&["-s", s(&path), "credentials", "clear"]).contains("removed"));
+    let show = json(&["-s", s(&path), "credentials", "show", "--json"]);
+    assert_eq!(show, serde_json::json!({"required": false, "user": null}));
+    assert_eq!(
+        code(&["-s", s(&dir.path().join("none")), "credentials", "show"]),
+        4
+    );
+}
+
+/// `combstore init` under umask 0: the parents it creates and the server
+/// directory are 0700, every file 0600.
+#[test]
+fn init_creates_private_directories_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a").join("b").join("srv");
+    let st = Command::new("sh")
+        .args([
+            "-c",
+            "umask 0 && exec \"$0\" init \"$1\"",
+            env!("CARGO_BIN_EXE_combstore"),
+            s(&path),
+        ])
+        .env_remove("COMBSTORE_SERVER")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    for d in [dir.path().join("a"), dir.path().join("a/b"), path.clone()] {
+        assert_eq!(mode(&d), 0o700, "{}", d.display());
+    }
+    let mut files = 0;
+    for e in walk(&path) {
+        let want = if e.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode(&e), want, "{}", e.display());
+        files += usize::from(e.is_file());
+    }
+    assert!(files >= 2, "catalog and log at least");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
+}

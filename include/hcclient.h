@@ -75,10 +75,13 @@ typedef void hc_unique_values_result_set_t;
 /* Sessions                                                            */
 /* ------------------------------------------------------------------ */
 
-/* host: the server directory (absolute path); port: -1 for the default
- * 8080. Sets *sessionp = NULL first. NULL arguments: HCERR_ILLEGAL_ARGUMENT;
- * no server there or another port: HCERR_CONNECTION_FAILED; a bad schema
- * file: HCERR_INVALID_SCHEMA. The schema is read once per session. */
+/* host: the server directory (absolute path; the rules of stsp_open_server's
+ * server names apply); port: -1 for the default 8080. Sets *sessionp =
+ * NULL first. NULL arguments: HCERR_ILLEGAL_ARGUMENT; a host breaking the
+ * rules, no server there, another port, or a server that requires
+ * credentials (which this API cannot pass; see stsp_open_server):
+ * HCERR_CONNECTION_FAILED; a bad schema file: HCERR_INVALID_SCHEMA. The
+ * schema is read once per session. */
 HONEYCOMB_EXTERN hcerr_t hc_session_create_ez(char *host, int port, hc_session_t **sessionp);
 HONEYCOMB_EXTERN hcerr_t hc_session_free(hc_session_t *session);
 /* HTTP-style status of the last operation (200 OK, 400, 404, 500) and its

@@ -106,9 +106,15 @@ STS_EXPORT const char *stsp_strerror(int code);
  *                (LSU, image or operation names, labels) becomes a path.
  *                Directories it creates are 0700, files 0600, whatever
  *                the umask.
- *   cred         may be NULL when the server has no credentials set;
- *                credentials given to such a server are ignored (their
- *                strings must still be NUL-terminated: STS_ENAME).
+ *   cred         the user name (UTF-8) and secret (any bytes) set by the
+ *                administrator (combstore init --user, combstore
+ *                credentials set); both must match, else STS_EAUTH (also
+ *                for NULL), and nothing is locked or recovered. A server
+ *                without credentials (STS_SRV_CRED clear in srv_flags)
+ *                admits every client: cred may be NULL and is ignored
+ *                (its strings must still be NUL-terminated: STS_ENAME).
+ *                Credentials are checked when a handle is opened; changing
+ *                them does not close handles already open.
  *   sh           out: the server handle.
  * Opening runs recovery: images whose writer process is gone are
  * completed abnormally (see stsp_create_image) and unreferenced segment
@@ -133,8 +139,8 @@ STS_EXPORT int stsp_close_server(sts_server_handle_t sh);
 
 /*
  * stsp_get_server_prop - properties of an open server.
- *   info  out: name, capability bitmap (STS_CAP_*), STS_SRV_* flags,
- *         number of LSUs.
+ *   info  out: name, capability bitmap (STS_CAP_*), STS_SRV_* flags
+ *         (STS_SRV_CRED: opening requires credentials), number of LSUs.
  * Returns STS_EOK; STS_ENULL; STS_EHANDLE; STS_EIO.
  */
 STS_EXPORT int stsp_get_server_prop(sts_server_handle_t sh, sts_server_info_t *info);

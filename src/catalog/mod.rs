@@ -8,6 +8,7 @@
 
 pub mod archive;
 pub mod audit;
+pub mod cred;
 pub mod events;
 
 use std::path::Path;

@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod audit;
+pub mod cred;
 mod digest;
 pub mod error;
 pub mod events;

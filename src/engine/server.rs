@@ -18,6 +18,7 @@ use log::{info, warn};
 use parking_lot::Mutex;
 use rusqlite::Connection;
 
+use super::cred::Access;
 use super::error::{Error, Result};
 use super::image::{ImageInfo, ImageReader, ImageWriter};
 use super::names::{self, ImageName};
@@ -94,7 +95,17 @@ impl Server {
     /// [`Error::NoServer`] for a relative path, a missing parent or a
     /// foreign directory; I/O and catalog errors.
     pub fn open(dir: &Path) -> Result<Server> {
-        let server = Server::open_unrecovered(dir)?;
+        Server::open_as(dir, &Access::Owner)
+    }
+
+    /// As [`Server::open`] for `access`: a client is admitted only if the
+    /// server's credentials allow it (checked before recovery runs and
+    /// before any lock is taken).
+    ///
+    /// # Errors
+    /// [`Error::Auth`]; as [`Server::open`].
+    pub fn open_as(dir: &Path, access: &Access<'_>) -> Result<Server> {
+        let server = Server::open_unrecovered(dir, access)?;
         server.recover()?;
         Ok(server)
     }
@@ -107,10 +118,10 @@ impl Server {
     /// As [`Server::open_existing`].
     pub fn inspect(dir: &Path) -> Result<Server> {
         Server::check_existing(dir)?;
-        Server::open_unrecovered(dir)
+        Server::open_unrecovered(dir, &Access::Owner)
     }
 
-    fn open_unrecovered(dir: &Path) -> Result<Server> {
+    fn open_unrecovered(dir: &Path, access: &Access<'_>) -> Result<Server> {
         if !dir.is_absolute() {
             return Err(Error::NoServer(format!(
                 "{} is not an absolute path",
@@ -127,6 +138,7 @@ impl Server {
         crate::logging::init(dir);
         let catalog_path = dir.join(CATALOG_FILE);
         let conn = catalog::open(&catalog_path, now_ms(), &crate::store::random_hex128())?;
+        super::cred::authorize(&conn, access)?;
         let uuid = catalog::server_value(&conn, "uuid")?.unwrap_or_default();
         let owner = OwnerLock::acquire(&lock_dir).map_err(|e| Error::io("owner lock", e))?;
         let shared = Arc::new(Shared {
@@ -154,8 +166,16 @@ impl Server {
     /// # Errors
     /// [`Error::NoServer`] if `dir` holds no catalog; as [`Server::open`].
     pub fn open_existing(dir: &Path) -> Result<Server> {
+        Server::open_existing_as(dir, &Access::Owner)
+    }
+
+    /// As [`Server::open_existing`] for `access` (see [`Server::open_as`]).
+    ///
+    /// # Errors
+    /// [`Error::Auth`]; as [`Server::open_existing`].
+    pub fn open_existing_as(dir: &Path, access: &Access<'_>) -> Result<Server> {
         Server::check_existing(dir)?;
-        Server::open(dir)
+        Server::open_as(dir, access)
     }
 
     fn check_existing(dir: &Path) -> Result<()> {

@@ -53,10 +53,16 @@ pub unsafe fn c_string<'a>(p: *const c_char, max: usize) -> Result<&'a [u8], Sta
 /// The string in a fixed C array: up to the first NUL, which must exist,
 /// as UTF-8.
 pub fn array_str(arr: &[c_char]) -> Result<&str, Status> {
+    std::str::from_utf8(array_bytes(arr)?).map_err(|_| err(sys::STS_ENAME))
+}
+
+/// The bytes in a fixed C array up to the first NUL, which must exist
+/// (any bytes: secrets need not be UTF-8).
+pub fn array_bytes(arr: &[c_char]) -> Result<&[u8], Status> {
     // SAFETY: c_char and u8 have the same size and alignment.
     let bytes = unsafe { std::slice::from_raw_parts(arr.as_ptr().cast::<u8>(), arr.len()) };
     let n = bytes.iter().position(|&b| b == 0).ok_or(err(sys::STS_ENAME))?;
-    std::str::from_utf8(&bytes[..n]).map_err(|_| err(sys::STS_ENAME))
+    Ok(&bytes[..n])
 }
 
 /// Copies `s` into a fixed C array, truncated to leave room for the NUL,

@@ -12,6 +12,7 @@ use super::image::{IMAGE_LISTS, IMAGES};
 use super::plugin::server_path;
 use super::status::{FfiResult, Status};
 use super::sys;
+use crate::engine::cred::{Access, Credentials};
 use crate::engine::{LsuInfo, Server};
 
 /// What a server handle holds.
@@ -140,15 +141,19 @@ unsafe fn open_named(
     // SAFETY: per this function's contract.
     let name = unsafe { args::c_string(server_name, sys::STS_MAX_SERVERNAME as usize) }?;
     let dir = server_path(name)?;
-    if !cred.is_null() {
-        // SAFETY: non-NULL, valid per the contract.
-        let cred = unsafe { &*cred };
-        array_str(&cred.sc_user)?;
-    }
+    // SAFETY: NULL or valid, per the contract.
+    let cred = match unsafe { cred.as_ref() } {
+        Some(c) => Some(Credentials {
+            user: array_str(&c.sc_user)?,
+            secret: args::array_bytes(&c.sc_secret)?,
+        }),
+        None => None,
+    };
+    let access = Access::Client(cred);
     Ok(if create {
-        Server::open(dir)?
+        Server::open_as(dir, &access)?
     } else {
-        Server::open_existing(dir)?
+        Server::open_existing_as(dir, &access)?
     })
 }
 
@@ -222,6 +227,9 @@ fn server_info(server: &Server, info: &mut sys::sts_server_info_t) -> FfiResult 
     si.srv_flags =
         (sys::STS_SRV_IMAGELIST | sys::STS_SRV_IMAGE_COPY | sys::STS_SRV_VIRTUAL_IMAGE | sys::STS_SRV_EVENTS)
             as u32;
+    if server.credentials_user()?.is_some() {
+        si.srv_flags |= sys::STS_SRV_CRED as u32;
+    }
     si.srv_lsu_count = u32::try_from(server.lsu_names()?.len()).unwrap_or(u32::MAX);
     si.srv_block_size = sys::STS_BLOCK_SIZE as u32;
     si.srv_api_version = api_version();

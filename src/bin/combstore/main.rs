@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use combstore::engine::cred::Credentials;
 use combstore::engine::{Error, EventKind, ImageInfo, ImageName, ImageState, Server, Severity};
 use serde_json::json;
 
@@ -29,7 +30,20 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Create a server directory (refuses a non-empty foreign directory).
-    Init { dir: PathBuf },
+    /// Directories it creates are 0700, files 0600, whatever the umask.
+    Init {
+        dir: PathBuf,
+        /// Require these credentials from plugin clients (with --password-file).
+        #[arg(long, requires = "password_file")]
+        user: Option<String>,
+        /// File holding the secret (one trailing newline is dropped; "-" reads stdin).
+        #[arg(long, requires = "user")]
+        password_file: Option<PathBuf>,
+    },
+    /// Credentials plugin clients must pass to stsp_open_server
+    /// (a server without them admits every client).
+    #[command(subcommand)]
+    Credentials(CredCommand),
     /// Logical storage units.
     #[command(subcommand)]
     Lsu(LsuCommand),
@@ -84,6 +98,25 @@ enum Command {
     },
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Subcommand)]
+enum CredCommand {
+    /// Set (or replace) the user name and secret; open handles stay open.
+    Set {
+        #[arg(long)]
+        user: String,
+        /// File holding the secret (one trailing newline is dropped; "-" reads stdin).
+        #[arg(long)]
+        password_file: PathBuf,
+    },
+    /// Remove the credentials: every client is admitted again.
+    Clear,
+    /// Show whether credentials are required, and for which user.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -237,7 +270,18 @@ fn run(cli: Cli) -> Outcome {
         Ok(absolute(&dir))
     };
     match cli.command {
-        Command::Init { dir } => init(&absolute(&dir)),
+        Command::Init {
+            dir,
+            user,
+            password_file,
+        } => {
+            let cred = match (user, password_file) {
+                (Some(u), Some(f)) => Some((u, read_secret(&f)?)),
+                _ => None,
+            };
+            init(&absolute(&dir), cred)
+        }
+        Command::Credentials(cmd) => credentials(&server_dir()?, cmd),
         Command::Lsu(cmd) => lsu(&server_dir()?, cmd),
         Command::Image(cmd) => image(&server_dir()?, cmd),
         Command::Verify {
@@ -313,15 +357,24 @@ fn absolute(p: &Path) -> PathBuf {
     }
 }
 
-fn init(dir: &Path) -> Outcome {
+fn init(dir: &Path, cred: Option<(String, Vec<u8>)>) -> Outcome {
+    use std::os::unix::fs::DirBuilderExt;
     let existed = dir.join("catalog.db").exists();
     if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| Failure {
-            code: 5,
-            message: format!("creating {}: {e}", parent.display()),
-        })?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(|e| Failure {
+                code: 5,
+                message: format!("creating {}: {e}", parent.display()),
+            })?;
     }
     let server = Server::open(dir)?;
+    if let Some((user, secret)) = &cred {
+        server.set_credentials(Some(Credentials { user, secret }))?;
+        println!("clients must now pass credentials for user {user:?}");
+    }
     if existed {
         println!("{} is already a combstore server", dir.display());
     } else {
@@ -330,6 +383,58 @@ fn init(dir: &Path) -> Outcome {
             server.dir().display(),
             server.all_lsu_names()?.join(", ")
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The secret in `path` ("-": stdin), without one trailing newline.
+fn read_secret(path: &Path) -> Result<Vec<u8>, Failure> {
+    use std::io::Read;
+    let mut secret = Vec::new();
+    let res = if path == Path::new("-") {
+        std::io::stdin().read_to_end(&mut secret).map(|_| ())
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut secret).map(|_| ()))
+    };
+    res.map_err(|e| Failure {
+        code: 5,
+        message: format!("{}: {e}", path.display()),
+    })?;
+    for end in [&b"\r\n"[..], b"\n"] {
+        if let Some(s) = secret.strip_suffix(end) {
+            secret.truncate(s.len());
+            break;
+        }
+    }
+    Ok(secret)
+}
+
+fn credentials(dir: &Path, cmd: CredCommand) -> Outcome {
+    let server = Server::open_existing(dir)?;
+    match cmd {
+        CredCommand::Set { user, password_file } => {
+            let secret = read_secret(&password_file)?;
+            server.set_credentials(Some(Credentials {
+                user: &user,
+                secret: &secret,
+            }))?;
+            println!("clients must now pass credentials for user {user:?}");
+        }
+        CredCommand::Clear => {
+            server.set_credentials(None)?;
+            println!("credentials removed: every client is admitted");
+        }
+        CredCommand::Show { json } => {
+            let user = server.credentials_user()?;
+            if json {
+                println!("{}", json!({"required": user.is_some(), "user": user}));
+            } else {
+                match user {
+                    Some(u) => println!("credentials required for user {u:?}"),
+                    None => println!("no credentials required"),
+                }
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

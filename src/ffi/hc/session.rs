@@ -11,6 +11,7 @@ use super::{HcError, HcResult, SCHEMAS, SESSIONS, c_str, err, err_msg, guard, lo
 use crate::archive::FieldType;
 use crate::archive::schema::{DEFAULT_LENGTH, Schema};
 use crate::engine::Server;
+use crate::engine::cred::Access;
 use crate::engine::archive::DEFAULT_PORT;
 
 /// A session's schema snapshot with C copies of the field names.
@@ -87,7 +88,14 @@ fn open(host: &[u8], port: i32) -> HcResult<Session> {
         ));
     }
     let conn = |e: crate::engine::Error| err_msg(sys::HCERR_CONNECTION_FAILED, e.to_string());
-    let server = Server::open_existing(path).map_err(conn)?;
+    // the 5800 API cannot pass credentials: a server that has them refuses it
+    let server = Server::open_existing_as(path, &Access::Client(None)).map_err(|e| match e {
+        crate::engine::Error::Auth => err_msg(
+            sys::HCERR_CONNECTION_FAILED,
+            format!("{dir}: the server requires credentials, which the 5800 API cannot pass"),
+        ),
+        e => conn(e),
+    })?;
     let want = if port == -1 { DEFAULT_PORT } else { port };
     let have = server.archive_port().map_err(conn)?;
     if want != have {
