@@ -456,8 +456,8 @@ impl World {
         let Some(i) = self.writer(input) else { return };
         let from_key = self.key(input);
         let share_only = input.one_in(3);
-        let (from, len, misaligned_a) = Self::io_range(input, OFF_BLOCKS / 4);
-        let (to, _, misaligned_b) = Self::io_range(input, OFF_BLOCKS);
+        let (from, len, _) = Self::io_range(input, OFF_BLOCKS / 4);
+        let (to, _, _) = Self::io_range(input, OFF_BLOCKS);
         let to_key = self.writers[i].key;
         self.log.push(format!(
             "copy_from {from_key:?} {from}+{len} -> {to_key:?} at {to} share_only {share_only}"
@@ -467,7 +467,7 @@ impl World {
             return;
         };
         let src_bytes = self.model[&from_key].bytes.clone();
-        let want = if misaligned_a || misaligned_b {
+        let want = if [from, to, len].iter().any(|v| v % BLOCK != 0) {
             Err(ErrorKind::Align)
         } else if from + len > src_bytes.len() as u64 {
             Err(ErrorKind::Range)

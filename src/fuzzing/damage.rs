@@ -19,6 +19,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use rusqlite::Connection;
+use rusqlite::types::Value as SqlValue;
+
 use super::Scratch;
 use super::input::{Input, pattern};
 use crate::engine::{ImageName, Server};
@@ -50,6 +53,11 @@ pub fn run(data: &[u8]) {
     let mut catalog_damaged = false;
     let mut edits = Vec::new();
     for _ in 0..=input.byte() % MAX_EDITS {
+        if input.one_in(3) {
+            catalog_damaged = true;
+            edits.push(row_edit(&dir.join("catalog.db"), &mut input));
+            continue;
+        }
         let (rel, _) = &t.files[input.below(t.files.len())];
         catalog_damaged |= rel.starts_with("catalog.db");
         edits.push(edit(&dir.join(rel), &mut input));
@@ -122,6 +130,60 @@ fn edit(path: &Path, input: &mut Input<'_>) -> String {
     };
     std::fs::write(path, &bytes).expect("rewriting a scratch file");
     format!("{}: {what} at {at} of {len}", path.display())
+}
+
+/// Catalog tables a row edit may change.
+const TABLES: [&str; 9] = [
+    "images",
+    "extents",
+    "chunks",
+    "segments",
+    "free_ranges",
+    "lsus",
+    "image_meta",
+    "server",
+    "archive_objects",
+];
+
+/// Changes or deletes one row of a catalog table through SQL: damage
+/// SQLite cannot notice (a flipped bit inside a record, a lost row).
+fn row_edit(catalog: &Path, input: &mut Input<'_>) -> String {
+    let table = TABLES[input.below(TABLES.len())];
+    let (pick, delete, k) = (input.below(64), input.one_in(8), input.below(1 << 12));
+    let value = match input.byte() % 6 {
+        0 => SqlValue::Null,
+        1 => SqlValue::Integer(i64::from(input.u16() as i16)),
+        2 => SqlValue::Integer(if input.byte() % 2 == 0 { i64::MAX } else { i64::MIN }),
+        3 => SqlValue::Text(String::from_utf8_lossy(&pattern(u64::from(input.byte()), 4)).into_owned()),
+        4 => SqlValue::Blob(pattern(u64::from(input.byte()), usize::from(input.byte() % 16))),
+        _ => SqlValue::Integer(i64::from(input.u32())),
+    };
+    let relative = matches!(value, SqlValue::Integer(_)) && input.one_in(2);
+    let Ok(conn) = Connection::open(catalog) else {
+        return format!("{table}: no catalog");
+    };
+    let (key, cols) = if table == "extents" {
+        ("(image_id, img_off)", "image_id, img_off")
+    } else {
+        ("rowid", "rowid")
+    };
+    let columns: Vec<String> = conn
+        .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+        .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+        .unwrap_or_default();
+    let Some(column) = columns.get(pick % columns.len().max(1)) else {
+        return format!("{table}: unreadable");
+    };
+    let row = format!(
+        "{key} = (SELECT {cols} FROM {table} ORDER BY {cols} LIMIT 1 OFFSET ?2 % max(1, (SELECT count(*) FROM {table})))"
+    );
+    let sql = match (delete, relative) {
+        (true, _) => format!("DELETE FROM {table} WHERE ?1 IS ?1 AND {row}"),
+        (false, true) => format!("UPDATE {table} SET {column} = {column} + ?1 WHERE {row}"),
+        (false, false) => format!("UPDATE {table} SET {column} = ?1 WHERE {row}"),
+    };
+    let done = conn.execute(&sql, rusqlite::params![value, k as i64]);
+    format!("{sql} [{value:?}, {k}] -> {done:?}")
 }
 
 /// Reads every complete image of the template; returns those that read
