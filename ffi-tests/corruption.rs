@@ -518,8 +518,9 @@ fn catalog_truncated_gives_ecorrupt_never_wrong_bytes() {
 }
 
 /// Copies the server's files but `skip` (the catalog's WAL or shared
-/// memory index) to a new directory, as a crash that lost them leaves it.
-fn copy_server(from: &Path, skip: &str) -> tempfile::TempDir {
+/// memory index) to a new directory, as a crash that lost it leaves them,
+/// and opens the copy.
+fn open_copy(from: &Path, skip: &str) -> Server {
     let to = tempfile::TempDir::new().unwrap();
     for rel in dir_tree(from) {
         let (src, dst) = (from.join(&rel), to.path().join(&rel));
@@ -529,7 +530,8 @@ fn copy_server(from: &Path, skip: &str) -> tempfile::TempDir {
             std::fs::copy(&src, &dst).unwrap();
         }
     }
-    to
+    let path = to.path().to_path_buf();
+    Server::open_at(to, path)
 }
 
 /// Three images checkpointed into catalog.db, then two more written by
@@ -560,14 +562,7 @@ fn scene_with_wal_only_images() -> Scene {
 #[test]
 fn catalog_wal_lost_rolls_back_to_the_checkpoint_and_writing_still_works() {
     let s = scene_with_wal_only_images();
-    let copy = copy_server(s.dir(), "catalog.db-wal");
-    let mut srv = Server {
-        sh: open_server(&server_name_for(copy.path())).expect("open a catalog whose WAL is lost"),
-        name: server_name_for(copy.path()),
-        path: copy.path().to_path_buf(),
-        open: true,
-        dir: copy,
-    };
+    let mut srv = open_copy(s.dir(), "catalog.db-wal");
     let lsu = srv.lsu();
     check_images(&lsu, &s.images[..3], &[]);
     for name in ["delta", "echo"] {
@@ -599,14 +594,7 @@ fn catalog_wal_lost_rolls_back_to_the_checkpoint_and_writing_still_works() {
 #[test]
 fn catalog_shm_lost_keeps_every_committed_image() {
     let s = scene_with_wal_only_images();
-    let copy = copy_server(s.dir(), "catalog.db-shm");
-    let mut srv = Server {
-        sh: open_server(&server_name_for(copy.path())).expect("open a catalog whose -shm is lost"),
-        name: server_name_for(copy.path()),
-        path: copy.path().to_path_buf(),
-        open: true,
-        dir: copy,
-    };
+    let mut srv = open_copy(s.dir(), "catalog.db-shm");
     check_images(&srv.lsu(), &s.images, &[]);
     srv.close();
     assert_verify_names(&srv.path, &[]);

@@ -128,15 +128,7 @@ fn server_on(fs: &Tmpfs) -> Server {
     drop(Server::new());
     let dir = tempfile::TempDir::new_in(&fs.path).expect("tempdir on the small filesystem");
     let path = dir.path().join("srv");
-    let name = server_name_for(&path);
-    let sh = open_server(&name).unwrap_or_else(|rc| panic!("stsp_open_server({name}) -> {}", code_name(rc)));
-    Server {
-        sh,
-        name,
-        path,
-        open: true,
-        dir,
-    }
+    Server::open_at(dir, path)
 }
 
 /// An image stored complete, with the bytes it holds.

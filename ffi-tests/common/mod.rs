@@ -1000,7 +1000,9 @@ impl Server {
         Self::open_at(dir, path)
     }
 
-    fn open_at(dir: tempfile::TempDir, path: PathBuf) -> Server {
+    /// A server opened (created if new) at `path`, inside `dir`, which is
+    /// removed on drop.
+    pub fn open_at(dir: tempfile::TempDir, path: PathBuf) -> Server {
         let name = server_name_for(&path);
         let sh =
             open_server(&name).unwrap_or_else(|rc| panic!("stsp_open_server({name}) -> {}", code_name(rc)));
