@@ -20,7 +20,14 @@ const ISOLATED_OK: &str = "@@ISOLATED-OK@@";
 const SEP: char = '\u{1f}';
 
 fn self_command(test: &str) -> Command {
-    let exe = std::env::current_exe().expect("current_exe");
+    // /proc/self/exe is this very binary even after a rebuild in the shared
+    // target directory has replaced (deleted) the file it was started from.
+    let proc_exe = std::path::Path::new("/proc/self/exe");
+    let exe = if proc_exe.exists() {
+        proc_exe.to_path_buf()
+    } else {
+        std::env::current_exe().expect("current_exe")
+    };
     let mut cmd = Command::new(exe);
     cmd.args(["--exact", test, "--nocapture", "--test-threads=1"]);
     cmd.env_remove(ISOLATED_ENV)
