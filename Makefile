@@ -4,6 +4,7 @@
 #   make demo         build and run the demo backup sequence (c-harness/demo)
 #   make test         all tests: Rust unit + ffi-tests + C harness scenarios
 #   make harness-valgrind   the C harness scenarios under valgrind memcheck
+#   make torture      crash torture, 240 kill points; make crashpoints: crash-point injection
 #   make bench        benchmark suite, quick set (< 5 min): table + bench/results/latest.json
 #   make bench-full   the same with the larger sizes (1,000,000 images/objects, 4 GiB RSS test)
 #   make install      install plugin, headers and tools under $(DESTDIR)
@@ -50,6 +51,21 @@ harness-valgrind: build
 	$(MAKE) -C c-harness valgrind PLUGIN=$(abspath $(PLUGIN)) COMBSTORE_BIN=$(abspath target/release/combstore)
 
 test: test-rust harness
+
+# Crash torture, long (docs/reliability.md, "Crash torture"): 240 kill
+# points (`make test` runs 30). TORTURE_KILLS=n for more; a failed round
+# prints COMBSTORE_TORTURE_SEED=<seed>, which reruns it alone.
+TORTURE_KILLS ?= 240
+.PHONY: torture crashpoints
+torture: build
+	COMBSTORE_TORTURE_KILLS=$(TORTURE_KILLS) $(CARGO) test --release --test ffi torture::crash_torture -- --nocapture
+
+# Crash-point injection (docs/reliability.md; also part of `make test`):
+# the plugin and combstore built with --features crash-points into
+# target/crashpoints, crashed at every crash::point of src/ in turn.
+crashpoints: build
+	$(CARGO) build --release --lib --bins --features crash-points --target-dir target/crashpoints
+	COMBSTORE_CRASHPOINTS_DIR=$(abspath target/crashpoints/release) $(CARGO) test --release --test ffi crashpoints:: -- --nocapture
 
 # Benchmarks (issue 8, bench/suite.rs; never part of `make test`): the
 # plugin through its C entry points vs write()+fsync, SHA-1, borg, restic.
