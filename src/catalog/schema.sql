@@ -173,7 +173,11 @@ CREATE TABLE IF NOT EXISTS object_fields (
     v_blob BLOB
 );
 CREATE INDEX IF NOT EXISTS object_fields_oid ON object_fields (oid, name);
-CREATE INDEX IF NOT EXISTS object_fields_int ON object_fields (name, v_int);
-CREATE INDEX IF NOT EXISTS object_fields_real ON object_fields (name, v_real);
-CREATE INDEX IF NOT EXISTS object_fields_text ON object_fields (name, v_text);
-CREATE INDEX IF NOT EXISTS object_fields_blob ON object_fields (name, v_blob);
+-- One partial index per value column: a row enters only the index of its
+-- own column (two index inserts a field, not five), and every comparison
+-- the query translator emits on a column implies it is not NULL, so the
+-- planner can still use these for `name = ? AND v_x <op> ?`.
+CREATE INDEX IF NOT EXISTS object_fields_int ON object_fields (name, v_int) WHERE v_int IS NOT NULL;
+CREATE INDEX IF NOT EXISTS object_fields_real ON object_fields (name, v_real) WHERE v_real IS NOT NULL;
+CREATE INDEX IF NOT EXISTS object_fields_text ON object_fields (name, v_text) WHERE v_text IS NOT NULL;
+CREATE INDEX IF NOT EXISTS object_fields_blob ON object_fields (name, v_blob) WHERE v_blob IS NOT NULL;

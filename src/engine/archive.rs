@@ -12,6 +12,7 @@
 //! them.
 
 use rusqlite::types::Value as SqlValue;
+use log::warn;
 use sha1::{Digest, Sha1};
 
 use super::error::{Error, Result};
@@ -211,9 +212,9 @@ impl Server {
         let mut all = system_fields(&new, ctime, image.size, &image.sha1);
         all.extend(fields);
         catalog::archive::insert_object(&tx, &new, image.id, ctime, &encode_pending(&all))?;
+        let indexed = index_within(&tx, &new)?;
         tx.commit()?;
         drop(conn);
-        let indexed = self.index_object(&new).is_ok();
         Ok(StoredObject {
             oid: new,
             size: image.size,
@@ -375,22 +376,9 @@ impl Server {
     }
 
     fn index_object(&self, oid: &str) -> Result<()> {
-        if std::env::var_os(FAULT_INDEX_ENV).is_some_and(|v| v == "1") {
-            return Err(Error::Io {
-                what: "index (injected fault)".into(),
-                source: std::io::Error::other("injected"),
-            });
-        }
         let mut conn = self.shared.catalog.lock();
         let tx = catalog::write_txn(&mut conn)?;
-        let Some(rec) = catalog::archive::object(&tx, oid)? else {
-            return Ok(());
-        };
-        if rec.indexed {
-            return Ok(());
-        }
-        let fields = decode_pending(rec.pending.as_deref().unwrap_or("[]"))?;
-        catalog::archive::index_object(&tx, oid, &fields)?;
+        index_rows(&tx, oid)?;
         Ok(tx.commit()?)
     }
 
@@ -400,6 +388,45 @@ impl Server {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Makes record `oid` queryable: its pending fields become index rows.
+fn index_rows(tx: &rusqlite::Transaction<'_>, oid: &str) -> Result<()> {
+    if std::env::var_os(FAULT_INDEX_ENV).is_some_and(|v| v == "1") {
+        return Err(Error::Io {
+            what: "index (injected fault)".into(),
+            source: std::io::Error::other("injected"),
+        });
+    }
+    let Some(rec) = catalog::archive::object(tx, oid)? else {
+        return Ok(());
+    };
+    if rec.indexed {
+        return Ok(());
+    }
+    let fields = decode_pending(rec.pending.as_deref().unwrap_or("[]"))?;
+    catalog::archive::index_object(tx, oid, &fields)
+}
+
+/// Indexes record `oid` inside the transaction that stores it, under a
+/// savepoint: if indexing fails, only its rows roll back and the store
+/// still commits, unindexed (a store index exception, which
+/// `check_indexed` and the background heal resolve later). One commit
+/// then makes an object both durable and queryable. Returns whether it
+/// was indexed.
+///
+/// # Errors
+/// Only if the savepoint itself cannot be opened or closed (the enclosing
+/// transaction is then unusable and must not commit).
+pub(crate) fn index_within(tx: &rusqlite::Transaction<'_>, oid: &str) -> Result<bool> {
+    tx.execute_batch("SAVEPOINT index_object")?;
+    let r = index_rows(tx, oid);
+    if let Err(e) = &r {
+        warn!("object {oid} stored unindexed (store index exception): {e}");
+        tx.execute_batch("ROLLBACK TO index_object")?;
+    }
+    tx.execute_batch("RELEASE index_object")?;
+    Ok(r.is_ok())
 }
 
 /// Records a complete stsp image as an archive object (inside the
@@ -423,30 +450,21 @@ pub(crate) fn record_image(
     catalog::archive::insert_object(tx, oid, image_id, ctime, &encode_pending(&all))
 }
 
-impl Server {
-    /// Indexes an object right after the transaction that recorded it;
-    /// a failure leaves a store index exception for later healing.
-    pub(crate) fn index_after_store(&self, oid: &str) -> bool {
-        self.index_object(oid).is_ok()
-    }
-}
-
 impl ImageWriter {
     /// Completes an archive object's data and records it: the record is
-    /// inserted in the completing transaction, then indexed.
+    /// inserted and indexed in the completing transaction.
     pub(crate) fn close_object(mut self, fields: Vec<(String, SqlValue)>) -> Result<StoredObject> {
         let oid = new_oid();
         let ctime = now_ms();
+        let mut indexed = false;
         let (size, sha1) = self.complete_with(&oid, |tx, id, size, sha1| {
             let mut all = system_fields(&oid, ctime, size, sha1);
             all.extend(fields);
-            catalog::archive::insert_object(tx, &oid, id, ctime, &encode_pending(&all))
+            catalog::archive::insert_object(tx, &oid, id, ctime, &encode_pending(&all))?;
+            indexed = index_within(tx, &oid)?;
+            Ok(())
         })?;
-        let server = Server {
-            shared: std::sync::Arc::clone(self.shared()),
-        };
         drop(self);
-        let indexed = server.index_object(&oid).is_ok();
         Ok(StoredObject {
             oid,
             size,

@@ -695,10 +695,10 @@ impl Server {
         let oid = super::archive::new_oid();
         catalog::set_complete(&tx, id, &oid, &source.sha1, now)?;
         super::archive::record_image(&tx, id, &oid, source.size, &source.sha1)?;
+        super::archive::index_within(&tx, &oid)?;
         tx.commit()?;
         drop(conn);
         crate::store::crash::point("copy.after_commit");
-        self.index_after_store(&oid);
         info!("copied {from_name} to {to_name} by sharing its extents");
         Ok(())
     }
