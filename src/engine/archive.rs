@@ -6,13 +6,13 @@
 //! A store is all or nothing: the data image is temporary until the
 //! transaction that completes it also inserts the record, so an OID exists
 //! only for durable data. The record's fields are indexed (made
-//! queryable) in a second transaction; if that fails, the store still
-//! succeeds with `indexed = false` (a store index exception), the fields
-//! wait in the record, and `check_indexed` or the next recovery indexes
-//! them.
+//! queryable) in the same transaction under a savepoint; if indexing
+//! fails, only the savepoint rolls back and the store still succeeds with
+//! `indexed = false` (a store index exception): the fields wait in the
+//! record, and `check_indexed` or the next recovery indexes them.
 
-use rusqlite::types::Value as SqlValue;
 use log::warn;
+use rusqlite::types::Value as SqlValue;
 use sha1::{Digest, Sha1};
 
 use super::error::{Error, Result};
