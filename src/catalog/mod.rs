@@ -783,14 +783,20 @@ pub fn queued_free_ranges(conn: &Connection, deferred_too: bool) -> Result<Vec<F
     Ok(rows)
 }
 
-/// Forgets punched free ranges.
+/// Forgets punched free ranges. A row goes only if it still names the
+/// range that was punched: free range ids are rowids, which SQLite reuses
+/// once the highest is deleted, so after another process forgot the same
+/// range, a range queued since may carry its id (it would be forgotten
+/// without being punched, and its space lost).
 ///
 /// # Errors
 /// Catalog errors.
-pub fn forget_free_ranges(tx: &Transaction<'_>, ids: &[i64]) -> Result<()> {
-    let mut st = tx.prepare_cached("DELETE FROM free_ranges WHERE id = ?1")?;
-    for id in ids {
-        st.execute([id])?;
+pub fn forget_free_ranges(tx: &Transaction<'_>, ranges: &[FreeRange]) -> Result<()> {
+    let mut st = tx.prepare_cached(
+        "DELETE FROM free_ranges WHERE id = ?1 AND segment_id = ?2 AND seg_off = ?3 AND len = ?4",
+    )?;
+    for r in ranges {
+        st.execute(params![r.id, r.segment, i(r.seg_off), i(r.len)])?;
     }
     Ok(())
 }
@@ -1001,4 +1007,31 @@ pub fn copy_meta(tx: &Transaction<'_>, from: i64, to: i64) -> Result<()> {
         params![from, to],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forgetting_a_punched_range_spares_a_new_range_that_reuses_its_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open(&dir.path().join("catalog.db"), 0, "u").unwrap();
+        let tx = write_txn(&mut conn).unwrap();
+        // range 1 was punched and forgotten by another process; its id now
+        // names a range queued since
+        tx.execute("INSERT INTO free_ranges (id, segment_id, seg_off, len) VALUES (1, 2, 8192, 100)", [])
+            .unwrap();
+        let stale = FreeRange {
+            id: 1,
+            segment: 2,
+            seg_off: 4096,
+            len: 100,
+        };
+        forget_free_ranges(&tx, &[stale]).unwrap();
+        assert_eq!(queued_free_ranges(&tx, true).unwrap().len(), 1, "the new range was forgotten");
+        let punched = FreeRange { seg_off: 8192, ..stale };
+        forget_free_ranges(&tx, &[punched]).unwrap();
+        assert!(queued_free_ranges(&tx, true).unwrap().is_empty());
+    }
 }

@@ -855,7 +855,7 @@ impl Shared {
         for r in ranges {
             crate::store::crash::point("punch.before_hole");
             match segment::punch_hole(&self.seg_dir, r.segment, r.seg_off, r.len) {
-                Ok(()) => done.push(r.id),
+                Ok(()) => done.push(*r),
                 Err(e) => warn!("punching segment {} at {}: {e}", r.segment, r.seg_off),
             }
         }
