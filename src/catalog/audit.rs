@@ -153,7 +153,10 @@ pub fn chunks_and_queued_bytes(conn: &Connection) -> Result<(u64, u64)> {
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    Ok((u64::try_from(chunks).unwrap_or(0), u64::try_from(queued).unwrap_or(0)))
+    Ok((
+        u64::try_from(chunks).unwrap_or(0),
+        u64::try_from(queued).unwrap_or(0),
+    ))
 }
 
 /// Sum of aligned chunk lengths: the bytes the catalog accounts for.

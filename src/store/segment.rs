@@ -277,7 +277,10 @@ mod tests {
     fn create_links_a_whole_file_and_a_partial_one_is_removable() {
         let dir = tempfile::tempdir().unwrap();
         SegmentFile::create(dir.path(), 5, "u").unwrap();
-        assert!(!partial_path(dir.path(), 5).exists(), "partial file left after create");
+        assert!(
+            !partial_path(dir.path(), 5).exists(),
+            "partial file left after create"
+        );
         let f = File::open(segment_path(dir.path(), 5)).unwrap();
         check_header(&f, 5).unwrap();
         let e = SegmentFile::create(dir.path(), 5, "u").unwrap_err();
