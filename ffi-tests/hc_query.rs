@@ -202,36 +202,20 @@ fn injection_in_values_and_names_means_its_literal_text() {
     );
     // Statement separators, comments, SQL words and unknown or quoted
     // names are refused, with the position of the offending token.
-    refused(
-        &s,
-        "filesystem.mimetype = ''; DROP TABLE objects; --'",
-        &[],
-        Some(24),
-    );
-    refused(&s, "filesystem.uid = 1 -- AND filesystem.uid = 2", &[], Some(19));
-    refused(&s, "filesystem.uid = 1 /* */", &[], Some(19));
-    refused(
-        &s,
-        "filesystem.uid = 1 UNION SELECT oid FROM archive_objects",
-        &[],
-        Some(19),
-    );
-    refused(
-        &s,
-        "filesystem.uid IN (SELECT v_int FROM object_fields)",
-        &[],
-        Some(19),
-    );
-    refused(&s, "filesystem.uid = 1) OR (1=1", &[], Some(18));
-    refused(&s, "\"a; DROP\" = 1", &[], Some(0));
-    refused(&s, "\"filesystem.uid\\\" = 1 OR \\\"x\" = 1", &[], Some(0));
-    refused(&s, "object_fields.v_int = 1", &[], Some(0));
-    refused(
-        &s,
-        "filesystem.uid = 1 OR 1=1; DELETE FROM archive_objects",
-        &[],
-        Some(25),
-    );
+    for (q, position) in [
+        ("filesystem.mimetype = ''; DROP TABLE objects; --'", 24),
+        ("filesystem.uid = 1 -- AND filesystem.uid = 2", 19),
+        ("filesystem.uid = 1 /* */", 19),
+        ("filesystem.uid = 1 UNION SELECT oid FROM archive_objects", 19),
+        ("filesystem.uid IN (SELECT v_int FROM object_fields)", 19),
+        ("filesystem.uid = 1) OR (1=1", 18),
+        ("\"a; DROP\" = 1", 0),
+        ("\"filesystem.uid\\\" = 1 OR \\\"x\" = 1", 0),
+        ("object_fields.v_int = 1", 0),
+        ("filesystem.uid = 1 OR 1=1; DELETE FROM archive_objects", 25),
+    ] {
+        refused(&s, q, &[], Some(position));
+    }
     // Select lists holding SQL are refused.
     for sel in [
         "filesystem.mimetype FROM archive_objects; --",

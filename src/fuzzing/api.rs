@@ -234,10 +234,14 @@ impl World {
             let img = self.model.get_mut(&key).expect("writer's image");
             put(&mut img.bytes, off as usize, &data);
         }
-        let size = self.model[&key].bytes.len() as u64;
+        self.check_writer_size(i, "write");
+    }
+
+    fn check_writer_size(&self, i: usize, after: &str) {
+        let size = self.model[&self.writers[i].key].bytes.len() as u64;
         if self.writers[i].w.size() != size {
             self.fail(&format!(
-                "writer size {} != model {size}",
+                "writer size {} after {after}, model {size}",
                 self.writers[i].w.size()
             ));
         }
@@ -482,13 +486,7 @@ impl World {
             let img = self.model.get_mut(&to_key).expect("writer's image");
             put(&mut img.bytes, to as usize, &piece);
         }
-        let size = self.model[&to_key].bytes.len() as u64;
-        if self.writers[i].w.size() != size {
-            self.fail(&format!(
-                "size {} after copy_from, model {size}",
-                self.writers[i].w.size()
-            ));
-        }
+        self.check_writer_size(i, "copy_from");
     }
 
     /// Metadata written or read through a writer or a reader.
