@@ -4,6 +4,7 @@
 #   make demo         build and run the demo backup sequence (c-harness/demo)
 #   make test         all tests: Rust unit + ffi-tests + C harness scenarios
 #   make harness-valgrind   the C harness scenarios under valgrind memcheck
+#   make fuzz-smoke   build the cargo-fuzz targets and run each 60 s (docs/reliability.md)
 #   make torture      crash torture, 240 kill points; make crashpoints: crash-point injection
 #   make bench        benchmark suite, quick set (< 5 min): table + bench/results/latest.json
 #   make bench-full   the same with the larger sizes (1,000,000 images/objects, 4 GiB RSS test)
@@ -49,6 +50,27 @@ harness: build
 harness-valgrind: build
 	@command -v valgrind >/dev/null || { echo "installing valgrind"; apt-get install -y -qq valgrind; }
 	$(MAKE) -C c-harness valgrind PLUGIN=$(abspath $(PLUGIN)) COMBSTORE_BIN=$(abspath target/release/combstore)
+
+# Fuzzing (docs/reliability.md, "Fuzzing"; not part of `make test`): builds
+# the cargo-fuzz targets of fuzz/ and runs each for FUZZ_SECONDS on its
+# corpus (fuzz/corpus/<target>, kept between runs), seeds and regression
+# inputs. RUSTC_BOOTSTRAP=1 lets cargo-fuzz's nightly flags work on a
+# stable toolchain. FUZZ_SANITIZER=address for ASan (about 5x slower).
+FUZZ_SECONDS   ?= 60
+FUZZ_SANITIZER ?= none
+FUZZ_TARGETS   ?= api query damage
+.PHONY: fuzz-smoke
+fuzz-smoke: deps
+	@$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build -s $(FUZZ_SANITIZER)
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t; \
+	  extra=; [ -d fuzz/regressions/$$t ] && extra=fuzz/regressions/$$t; \
+	  dict=; [ -f fuzz/$$t.dict ] && dict=-dict=fuzz/$$t.dict; \
+	  echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -s $(FUZZ_SANITIZER) $$t fuzz/corpus/$$t fuzz/seeds/$$t $$extra \
+	    -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$dict || exit 1; \
+	done
 
 test: test-rust harness
 
