@@ -18,8 +18,8 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, Transactio
 
 use crate::engine::error::{Error, Result};
 use crate::engine::names::ImageName;
-
 use crate::store::checksum::BlockCrcs;
+
 /// Catalog format written in `server.format`.
 pub const FORMAT: &str = "1";
 /// The LSU every new server has.
@@ -510,21 +510,31 @@ pub fn list_images(
     after: Option<&ImageName>,
     limit: usize,
 ) -> Result<Vec<ImageName>> {
-    let (b, d) = after.map_or(("", ""), |n| (n.basename.as_str(), n.date.as_str()));
-    let mut st = conn.prepare_cached(
-        "SELECT basename, date FROM images WHERE lsu_id = ?1 AND (?4 = 0 OR basename > ?2 OR (basename = ?2 AND date > ?3))
-         ORDER BY basename, date LIMIT ?5",
-    )?;
-    let rows = st
-        .query_map(params![lsu_id, b, d, after.is_some(), i(limit as u64)], |r| {
-            Ok(ImageName {
-                basename: r.get(0)?,
-                date: r.get(1)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let row = |r: &rusqlite::Row<'_>| {
+        Ok(ImageName {
+            basename: r.get(0)?,
+            date: r.get(1)?,
+        })
+    };
+    // The row-value comparison lets SQLite seek the (lsu_id, basename,
+    // date) index to the page's start: each page costs its own rows, so a
+    // full listing is linear in the number of images, not quadratic.
+    let rows = match after {
+        Some(n) => conn
+            .prepare_cached(LIST_AFTER)?
+            .query_map(params![lsu_id, n.basename, n.date, i(limit as u64)], row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        None => conn
+            .prepare_cached("SELECT basename, date FROM images WHERE lsu_id = ?1 ORDER BY basename, date LIMIT ?2")?
+            .query_map(params![lsu_id, i(limit as u64)], row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+    };
     Ok(rows)
 }
+
+/// One page of an LSU's image names after a given name.
+const LIST_AFTER: &str = "SELECT basename, date FROM images WHERE lsu_id = ?1 AND (basename, date) > (?2, ?3)
+     ORDER BY basename, date LIMIT ?4";
 
 /// Images left in state Writing, with their writer tokens and whether
 /// they are temporary.
@@ -1033,5 +1043,23 @@ mod tests {
         let punched = FreeRange { seg_off: 8192, ..stale };
         forget_free_ranges(&tx, &[punched]).unwrap();
         assert!(queued_free_ranges(&tx, true).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_listing_page_seeks_to_its_start_instead_of_scanning_from_the_first_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(&dir.path().join("catalog.db"), 0, "u").unwrap();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {LIST_AFTER}"))
+            .unwrap()
+            .query_map(params![1, "b", "d", 10], |r| r.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            plan.iter().any(|p| p.contains("lsu_id=? AND (basename,date)>(?,?)")),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{plan:?}");
     }
 }
