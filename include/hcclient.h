@@ -152,7 +152,9 @@ HONEYCOMB_EXTERN hcerr_t hc_store_metadata_ez(hc_session_t *session, hc_oid *oid
                                               hc_system_record_t *system_record);
 HONEYCOMB_EXTERN hcerr_t hc_retrieve_ez(hc_session_t *session, write_to_data_destination data_writer,
                                         void *stream, hc_oid *oid);
-/* Bytes firstbyte..lastbyte inclusive; lastbyte -1 means to the end. */
+/* Bytes firstbyte..lastbyte inclusive; lastbyte -1 means to the end,
+ * firstbyte -1 from the start; other negative positions, or lastbyte <
+ * firstbyte: HCERR_ILLEGAL_ARGUMENT. A range past the end is clipped. */
 HONEYCOMB_EXTERN hcerr_t hc_range_retrieve_ez(hc_session_t *session, write_to_data_destination data_writer,
                                               void *stream, hc_oid *oid, hc_long_t firstbyte,
                                               hc_long_t lastbyte);

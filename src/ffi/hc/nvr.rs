@@ -709,7 +709,9 @@ pub unsafe extern "C" fn hc_nvr_create_from_string_arrays(
         if nvrp.is_null() || nitems < 0 || (nitems > 0 && (names.is_null() || values.is_null())) {
             return Err(err(sys::HCERR_ILLEGAL_ARGUMENT));
         }
-        let n = Nvr::new(Arc::clone(&s.schema), nitems as usize);
+        // capacity as hc_nvr_create caps it: a huge nitems must not make
+        // the allocation fail (an abort) before the arrays are read
+        let n = Nvr::new(Arc::clone(&s.schema), (nitems as usize).min(10_000));
         for i in 0..nitems as usize {
             // SAFETY: both arrays hold nitems pointers (caller's contract).
             let (name, value) = unsafe { (*names.add(i), *values.add(i)) };

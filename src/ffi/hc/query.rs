@@ -68,7 +68,7 @@ fn selects_of<'a>(selects: *mut sys::hc_string_t, n: c_int) -> HcResult<Option<V
     if n < 1 {
         return Err(err(sys::HCERR_MISSING_SELECT_CLAUSE));
     }
-    let mut out = Vec::with_capacity(n as usize);
+    let mut out = Vec::with_capacity((n as usize).min(64)); // not n: no allocation failure (abort)
     for i in 0..n as usize {
         // SAFETY: the array holds n strings (caller's contract).
         let s = unsafe { c_str(*selects.add(i))? };
