@@ -4,6 +4,7 @@
 #   make demo         build and run the demo backup sequence (c-harness/demo)
 #   make test         all tests: Rust unit + ffi-tests + C harness scenarios
 #   make harness-valgrind   the C harness scenarios under valgrind memcheck
+#   make harness-asan       the C harness built with AddressSanitizer (+ leak checks)
 #   make fuzz-smoke   build the cargo-fuzz targets and run each 60 s (docs/reliability.md)
 #   make torture      crash torture, 240 kill points; make crashpoints: crash-point injection
 #   make bench        benchmark suite, quick set (< 5 min): table + bench/results/latest.json
@@ -50,6 +51,13 @@ harness: build
 harness-valgrind: build
 	@command -v valgrind >/dev/null || { echo "installing valgrind"; apt-get install -y -qq valgrind; }
 	$(MAKE) -C c-harness valgrind PLUGIN=$(abspath $(PLUGIN)) COMBSTORE_BIN=$(abspath target/release/combstore)
+
+# The harness's C code (replay, demo, hcarchive) built with -fsanitize=address;
+# every scenario, failing on any ASan or LeakSanitizer report (about 2 minutes;
+# not part of `make test`; docs/reliability.md, "Sanitizers").
+.PHONY: harness-asan
+harness-asan: build
+	$(MAKE) -C c-harness asan PLUGIN=$(abspath $(PLUGIN)) COMBSTORE_BIN=$(abspath target/release/combstore)
 
 # Fuzzing (docs/reliability.md, "Fuzzing"; not part of `make test`): builds
 # the cargo-fuzz targets of fuzz/ and runs each for FUZZ_SECONDS on its

@@ -345,6 +345,16 @@ static void ctx_free(ctx_t *c)
     free(c);
 }
 
+static void prog_free(prog_t *p)
+{
+    int i;
+    for (i = 0; i < p->n; i++) free(p->l[i].text);
+    free(p->l);
+    free(p->path);
+    free(p->dir);
+    free(p);
+}
+
 /* ================================================================== */
 /* Loading the program                                                */
 /* ================================================================== */
@@ -3706,6 +3716,35 @@ static int c_call(ctx_t *c, args_t *a)
     }
 }
 
+/* every thread started, so main can free the joined ones at the end */
+static thr_t **g_threads;
+static int g_nthreads, g_capthreads;
+static pthread_mutex_t g_threads_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void threads_add(thr_t *t)
+{
+    pthread_mutex_lock(&g_threads_mu);
+    if (g_nthreads == g_capthreads) {
+        g_capthreads = g_capthreads ? g_capthreads * 2 : 16;
+        g_threads = realloc(g_threads, (size_t)g_capthreads * sizeof *g_threads);
+        if (!g_threads) exit(3);
+    }
+    g_threads[g_nthreads++] = t;
+    pthread_mutex_unlock(&g_threads_mu);
+}
+
+static void threads_free_joined(void)
+{
+    int i;
+    pthread_mutex_lock(&g_threads_mu);
+    for (i = 0; i < g_nthreads; i++)
+        if (g_threads[i]->joined) free(g_threads[i]);
+    free(g_threads);
+    g_threads = NULL;
+    g_nthreads = g_capthreads = 0;
+    pthread_mutex_unlock(&g_threads_mu);
+}
+
 static void *thread_main(void *arg)
 {
     thr_t *t = arg;
@@ -3730,6 +3769,7 @@ static int c_thread(ctx_t *c, args_t *a)
     t->ctx = ctx_clone(c, who);
     set_params(t->ctx, a);
     if (pthread_create(&t->t, NULL, thread_main, t) != 0) return fail(c, "pthread_create failed");
+    threads_add(t);
     var_set_ptr(c, a->pos[0]->s, VT_THREAD, t);
     return 0;
 }
@@ -3746,6 +3786,8 @@ static int c_join(ctx_t *c, args_t *a)
     if (t->joined) return fail(c, "thread %s already joined", a->pos[0]->s);
     pthread_join(t->t, NULL);
     t->joined = 1;
+    ctx_free(t->ctx); /* the thread's variables; t stays for the checks */
+    t->ctx = NULL;
     if (!strcmp(want, "ok") && t->result != 0) return fail(c, "thread %s (section %s) failed", a->pos[0]->s, t->section);
     if (!strcmp(want, "fail") && t->result == 0) return fail(c, "thread %s succeeded, expected it to fail", a->pos[0]->s);
     return 0;
@@ -4273,5 +4315,9 @@ int main(int argc, char **argv)
     fflush(stdout);
     /* skip library destructors of a possibly half-dead plugin on failure */
     if (r != 0) _exit(1);
+    /* what LeakSanitizer (make asan) would otherwise report */
+    threads_free_joined();
+    ctx_free(c);
+    prog_free(prog);
     return 0;
 }

@@ -105,7 +105,7 @@ int runner_main(int argc, char **argv, const char *self)
     const char *plugin = getenv("COMBSTORE_PLUGIN");
     const char *root = NULL, *cli = getenv("COMBSTORE_BIN");
     double timeout = 120, scale = 1;
-    char *wrapv[64];
+    char *wrapv[64], *plugin_rp;
     int nwrap = 0, i, passed = 0, failed = 0;
     char rootbuf[4096];
 
@@ -139,15 +139,13 @@ int runner_main(int argc, char **argv, const char *self)
         snprintf(rootbuf, sizeof rootbuf, "%s", d);
         root = rootbuf;
     }
-    {
-        char *rp = realpath(plugin, NULL);
-        if (!rp) {
-            printf("plugin %s: %s\n", plugin, strerror(errno));
-            printf("0 passed, %d failed\n", argc - i);
-            return 1;
-        }
-        plugin = rp;
+    plugin_rp = realpath(plugin, NULL);
+    if (!plugin_rp) {
+        printf("plugin %s: %s\n", plugin, strerror(errno));
+        printf("0 passed, %d failed\n", argc - i);
+        return 1;
     }
+    plugin = plugin_rp;
     if (!cli || !*cli) cli = "../target/release/combstore";
     {
         char *rp = realpath(cli, NULL);
@@ -265,5 +263,6 @@ int runner_main(int argc, char **argv, const char *self)
     }
     printf("%d passed, %d failed\n", passed, failed);
     fflush(stdout);
+    free(plugin_rp);
     return failed ? 1 : 0;
 }
