@@ -57,7 +57,6 @@ struct Reader {
 }
 
 struct World {
-    _scratch: Scratch,
     dirs: Vec<PathBuf>,
     servers: Vec<Server>,
     model: BTreeMap<Key, Img>,
@@ -65,6 +64,8 @@ struct World {
     readers: Vec<Reader>,
     generations: u64,
     log: Vec<String>,
+    /// Last, so it is removed after the servers and handles are dropped.
+    _scratch: Scratch,
 }
 
 /// Runs one input. Panics when the engine and the model disagree.
@@ -120,7 +121,6 @@ impl World {
             })
             .collect();
         World {
-            _scratch: scratch,
             dirs,
             servers,
             model: BTreeMap::new(),
@@ -128,6 +128,7 @@ impl World {
             readers: Vec::new(),
             generations: 0,
             log: Vec::new(),
+            _scratch: scratch,
         }
     }
 
