@@ -392,7 +392,7 @@ fn credentials_commands_set_show_and_clear() {
     child.stdin.take().unwrap().write_all(b"from stdin\n").unwrap();
     assert!(child.wait().unwrap().success());
     assert!(ok(&["-s", s(&path), "credentials", "show"]).contains("\"ops\""));
-    let set = |user: &str| {
+    let set = |user: &str, file: &str| {
         code(&[
             "-s",
             s(&path),
@@ -401,39 +401,13 @@ fn credentials_commands_set_show_and_clear() {
             "--user",
             user,
             "--password-file",
-            "-",
+            file,
         ])
     };
-    assert_eq!(set("ops"), 2, "empty secret (stdin closed)");
+    assert_eq!(set("ops", "-"), 2, "empty secret (stdin closed)");
     std::fs::write(&pw, "x").unwrap();
-    assert_eq!(
-        code(&[
-            "-s",
-            s(&path),
-            "credentials",
-            "set",
-            "--user",
-            "",
-            "--password-file",
-            s(&pw)
-        ]),
-        2,
-        "empty user"
-    );
-    assert_eq!(
-        code(&[
-            "-s",
-            s(&path),
-            "credentials",
-            "set",
-            "--user",
-            "a\tb",
-            "--password-file",
-            s(&pw)
-        ]),
-        2,
-        "control character in the user name"
-    );
+    assert_eq!(set("", s(&pw)), 2, "empty user");
+    assert_eq!(set("a\tb", s(&pw)), 2, "control character in the user name");
     assert!(
         ok(&["-s", s(&path), "credentials", "show"]).contains("\"ops\""),
         "refused sets changed nothing"

@@ -550,41 +550,50 @@ fn h_open_server(env: &Env) {
         "non-UTF-8 secret"
     );
     assert_rc!(a.close_server(sh), c::EOK);
-    let mut unterminated = cred;
-    fill_unterminated(&mut unterminated.sc_secret, b's');
-    assert_rc!(
-        a.open_server(n.as_ptr(), &unterminated, &mut sh),
-        c::ENAME,
-        "secret"
-    );
-    let mut unterminated = cred;
-    fill_unterminated(&mut unterminated.sc_user, b'u');
-    assert_rc!(
-        a.open_server(n.as_ptr(), &unterminated, &mut sh),
-        c::ENAME,
-        "user"
-    );
-    let mut bad_user = cred;
-    set_cstr(&mut bad_user.sc_user, b"\xff");
-    assert_rc!(
-        a.open_server(n.as_ptr(), &bad_user, &mut sh),
-        c::ENAME,
-        "non-UTF-8 user"
-    );
+    let mut bad = [cred, cred, cred];
+    fill_unterminated(&mut bad[0].sc_secret, b's');
+    fill_unterminated(&mut bad[1].sc_user, b'u');
+    set_cstr(&mut bad[2].sc_user, b"\xff");
+    for (cr, what) in bad
+        .iter()
+        .zip(["unterminated secret", "unterminated user", "non-UTF-8 user"])
+    {
+        assert_rc!(a.open_server(n.as_ptr(), cr, &mut sh), c::ENAME, "{what}");
+    }
 }
 
 fn h_close_server(env: &Env) {
     let a = api();
     let sh = open_server_or_panic(&env.name);
-    assert_rc!(a.close_server(sh), c::EOK);
-    assert_rc!(a.close_server(sh), c::EHANDLE, "double close");
-    for h in [usize::MAX, usize::MAX / 2, 1 << 40] {
+    expect_double_close("close_server", sh, |h| a.close_server(h), bogus(usize::MAX));
+    for h in [usize::MAX / 2, 1 << 40] {
         assert_rc!(a.close_server(bogus(h)), c::EHANDLE, "fabricated {h:#x}");
     }
     // a handle of another kind
     let ih = open(&env.lsu(), &env.keeper, c::O_READ);
     assert_rc!(a.close_server(ih.cast()), c::EHANDLE, "image handle");
     close(ih, 0);
+}
+
+/// `call` on a server handle that was closed and on a fabricated one:
+/// STS_EHANDLE both times.
+fn expect_dead_server_handles(env: &Env, what: &str, mut call: impl FnMut(sts_server_handle_t) -> i32) {
+    let sh = open_server_or_panic(&env.name);
+    assert_rc!(api().close_server(sh), c::EOK);
+    assert_rc!(call(sh), c::EHANDLE, "{what}: closed server handle");
+    assert_rc!(
+        call(bogus(usize::MAX)),
+        c::EHANDLE,
+        "{what}: fabricated server handle"
+    );
+}
+
+/// A handle from `open` closes once (EOK), then STS_EHANDLE, as does a
+/// fabricated one.
+fn expect_double_close<H: Copy>(what: &str, h: H, close: impl Fn(H) -> i32, fabricated: H) {
+    assert_rc!(close(h), c::EOK, "{what}");
+    assert_rc!(close(h), c::EHANDLE, "{what}: double close");
+    assert_rc!(close(fabricated), c::EHANDLE, "{what}: fabricated");
 }
 
 fn h_get_server_prop(env: &Env) {
@@ -594,16 +603,9 @@ fn h_get_server_prop(env: &Env) {
         env.name,
         "srv_server names the server exactly"
     );
-    let sh = open_server_or_panic(&env.name);
-    assert_rc!(a.close_server(sh), c::EOK);
     let mut info = sts_server_info_t::default();
     info.srv_lsu_count = 0x5151;
-    assert_rc!(a.get_server_prop(sh, &mut info), c::EHANDLE, "closed");
-    assert_rc!(
-        a.get_server_prop(bogus(usize::MAX), &mut info),
-        c::EHANDLE,
-        "fabricated"
-    );
+    expect_dead_server_handles(env, "get_server_prop", |sh| a.get_server_prop(sh, &mut info));
     assert_eq!(info.srv_lsu_count, 0x5151);
 }
 
@@ -624,16 +626,8 @@ fn h_get_server_prop_byname(env: &Env) {
 // ====================================================================== LSUs
 
 fn h_open_lsu_list(env: &Env) {
-    let a = api();
-    let sh = open_server_or_panic(&env.name);
-    assert_rc!(a.close_server(sh), c::EOK);
     let mut lh: sts_lsu_list_handle_t = ptr::null_mut();
-    assert_rc!(a.open_lsu_list(sh, &mut lh), c::EHANDLE, "closed server");
-    assert_rc!(
-        a.open_lsu_list(bogus(usize::MAX), &mut lh),
-        c::EHANDLE,
-        "fabricated"
-    );
+    expect_dead_server_handles(env, "open_lsu_list", |sh| api().open_lsu_list(sh, &mut lh));
     assert!(lh.is_null());
 }
 
@@ -658,9 +652,7 @@ fn h_close_lsu_list(env: &Env) {
     let a = api();
     let mut lh: sts_lsu_list_handle_t = ptr::null_mut();
     assert_rc!(a.open_lsu_list(env.sh, &mut lh), c::EOK);
-    assert_rc!(a.close_lsu_list(lh), c::EOK);
-    assert_rc!(a.close_lsu_list(lh), c::EHANDLE, "double close");
-    assert_rc!(a.close_lsu_list(bogus(usize::MAX)), c::EHANDLE, "fabricated");
+    expect_double_close("close_lsu_list", lh, |h| a.close_lsu_list(h), bogus(usize::MAX));
 }
 
 fn h_get_lsu_prop_byname(env: &Env) {
@@ -914,9 +906,12 @@ fn h_close_image_list(env: &Env) {
     let a = api();
     let mut lh: sts_image_list_handle_t = ptr::null_mut();
     assert_rc!(a.open_image_list(&env.lsu(), &mut lh), c::EOK);
-    assert_rc!(a.close_image_list(lh), c::EOK);
-    assert_rc!(a.close_image_list(lh), c::EHANDLE, "double close");
-    assert_rc!(a.close_image_list(bogus(usize::MAX)), c::EHANDLE, "fabricated");
+    expect_double_close(
+        "close_image_list",
+        lh,
+        |h| a.close_image_list(h),
+        bogus(usize::MAX),
+    );
 }
 
 fn h_get_image_prop(env: &Env) {
@@ -1035,15 +1030,11 @@ fn h_open_target_server(env: &Env) {
         let mut t: sts_server_handle_t = ptr::null_mut();
         a.open_target_server(env.sh, n, ptr::null(), &mut t)
     });
-    let sh = open_server_or_panic(&env.name);
-    assert_rc!(a.close_server(sh), c::EOK);
     let n = cstring(&env.tgt_name);
     let mut t: sts_server_handle_t = ptr::null_mut();
-    assert_rc!(
-        a.open_target_server(sh, n.as_ptr(), ptr::null(), &mut t),
-        c::EHANDLE,
-        "closed source"
-    );
+    expect_dead_server_handles(env, "open_target_server (source)", |sh| {
+        a.open_target_server(sh, n.as_ptr(), ptr::null(), &mut t)
+    });
     assert!(!env.root.join("tgt").exists(), "a refused target was created");
 }
 
@@ -1171,16 +1162,8 @@ fn open_evc(sh: sts_server_handle_t) -> sts_evchannel_handle_t {
 }
 
 fn h_open_evchannel(env: &Env) {
-    let a = api();
-    let sh = open_server_or_panic(&env.name);
-    assert_rc!(a.close_server(sh), c::EOK);
     let mut evc: sts_evchannel_handle_t = ptr::null_mut();
-    assert_rc!(a.open_evchannel(sh, &mut evc), c::EHANDLE, "closed server");
-    assert_rc!(
-        a.open_evchannel(bogus(usize::MAX), &mut evc),
-        c::EHANDLE,
-        "fabricated"
-    );
+    expect_dead_server_handles(env, "open_evchannel", |sh| api().open_evchannel(sh, &mut evc));
     assert!(evc.is_null());
 }
 
@@ -1219,10 +1202,12 @@ fn h_delete_event(env: &Env) {
 
 fn h_close_evchannel(env: &Env) {
     let a = api();
-    let evc = open_evc(env.sh);
-    assert_rc!(a.close_evchannel(evc), c::EOK);
-    assert_rc!(a.close_evchannel(evc), c::EHANDLE, "double close");
-    assert_rc!(a.close_evchannel(bogus(usize::MAX)), c::EHANDLE, "fabricated");
+    expect_double_close(
+        "close_evchannel",
+        open_evc(env.sh),
+        |h| a.close_evchannel(h),
+        bogus(usize::MAX),
+    );
 }
 
 fn h_async_copy_image(env: &Env) {
