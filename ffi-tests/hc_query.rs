@@ -50,7 +50,7 @@ fn server_with_schema(extra: &str) -> Server {
 /// then be NULL).
 fn session(srv: &Server) -> Result<*mut hc_session_t, hcerr_t> {
     let host = cs(srv.path.to_str().unwrap());
-    let mut s = 0x1usize as *mut hc_session_t;
+    let mut s = std::ptr::dangling_mut::<hc_session_t>(); // not NULL: a failure must set NULL
     let r = unsafe { hc_session_create_ez(host.as_ptr().cast_mut(), -1, &mut s) };
     if r == HCERR_OK {
         Ok(s)

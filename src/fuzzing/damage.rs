@@ -82,9 +82,9 @@ pub fn run(data: &[u8]) {
             "{wrong:?} read back wrong and neither check nor verify reports it (verify: {damaged:?}): {edits:?}"
         );
     }
-    let _ = server
-        .lsu_names()
-        .map(|lsus| lsus.iter().map(|l| server.list_images(l, None, 100)).count());
+    for lsu in server.lsu_names().unwrap_or_default() {
+        let _ = server.list_images(&lsu, None, 100);
+    }
     if !inspect {
         write_more(&server, catalog_damaged, &edits);
     }
