@@ -6,12 +6,12 @@
 //!
 //!     make bench        # quick set (< 5 minutes)
 //!     make bench-full   # larger sizes (1,000,000 images/objects, 4 GiB RSS test)
-//!     cargo bench --bench suite -- [--quick|--full|--smoke] [--only SECTION,..] [--size-mib N] [--no-peers] [--keep]
+//!     cargo bench --bench suite -- [--quick|--full|--smoke] [--only SECTION,..] [--size-mib N] [--reps N] [--no-peers] [--keep]
 //!
 //! Sections: ingest, concurrent, restore, dup, catalog, memory, archive.
 //! Prints a table (figure, value, ratio, target, PASS/BELOW) and writes
-//! bench/results/latest.json (a partial run, with --only, --size-mib or
-//! --smoke, writes bench/results/partial.json). Child processes are this binary
+//! bench/results/latest.json (a partial run, with --only, --size-mib,
+//! --reps or --smoke, writes bench/results/partial.json). Child processes are this binary
 //! re-executed with `--role NAME ARGS..` (roles.rs).
 
 #[path = "../ffi-tests/common/mod.rs"]
@@ -58,8 +58,10 @@ pub struct Config {
     pub stream_len: u64,
     /// Repetitions of each single-stream and restore measurement (best kept).
     pub reps: usize,
-    /// Repetitions of each concurrent ingest measurement.
+    /// Repetitions of each concurrent ingest measurement, and the bytes
+    /// all writers of one together write.
     pub conc_reps: usize,
+    pub conc_len: u64,
     /// 64 KiB random reads.
     pub random_reads: usize,
     /// Memory test: the small and the large image.
@@ -81,16 +83,17 @@ impl Config {
         Config {
             full: false,
             seed: 8,
-            stream_len: GIB,
+            stream_len: 512 * MIB,
             reps: 3,
             conc_reps: 2,
-            random_reads: 4096,
+            conc_len: 512 * MIB,
+            random_reads: 2048,
             rss_sizes: (256 * MIB, GIB),
-            catalog_images: 100_000,
+            catalog_images: 50_000,
             create_samples: 300,
             byname_samples: 2000,
-            hc_store: 1000,
-            hc_query_objects: 100_000,
+            hc_store: 500,
+            hc_query_objects: 20_000,
             hc_queries: 10,
             peers: true,
         }
@@ -102,6 +105,7 @@ impl Config {
             stream_len: 32 * MIB,
             reps: 1,
             conc_reps: 1,
+            conc_len: 32 * MIB,
             random_reads: 256,
             rss_sizes: (16 * MIB, 64 * MIB),
             catalog_images: 2000,
@@ -117,8 +121,10 @@ impl Config {
     fn full() -> Config {
         Config {
             full: true,
+            stream_len: GIB,
             reps: 5,
             conc_reps: 3,
+            conc_len: GIB,
             random_reads: 16384,
             rss_sizes: (GIB, 4 * GIB),
             catalog_images: 1_000_000,
@@ -137,6 +143,7 @@ impl Config {
             "stream_bytes": self.stream_len,
             "reps": self.reps,
             "concurrent_reps": self.conc_reps,
+            "concurrent_bytes": self.conc_len,
             "random_reads_64k": self.random_reads,
             "rss_image_bytes": [self.rss_sizes.0, self.rss_sizes.1],
             "catalog_images": self.catalog_images,
@@ -157,18 +164,18 @@ pub struct Ctx {
     pub drop: DropMode,
     pub figures: Vec<Figure>,
     pub notes: Vec<String>,
-    /// Generation 1 and 2 of the stream, pre-generated once.
+    /// Generation 1 of the stream, pre-generated once.
     pub stream: PathBuf,
     pub stream_sha1: String,
-    pub gen2: PathBuf,
     /// The main server (work/main-server) and its kept image of the stream.
     pub srv: Option<contenders::Srv>,
     pub image: String,
     /// Best single-stream plugin ingest (1 MiB writes): MB/s and seconds.
     pub single_mbs: f64,
     pub single_secs: f64,
-    /// Best reference A (one writer), MB/s.
+    /// Best reference A and A64 (one writer), MB/s.
     pub ref_a_mbs: f64,
+    pub ref_a64_mbs: f64,
     pub peers: Vec<peers::Peer>,
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
@@ -257,6 +264,10 @@ fn main() {
                     panic!("unknown section {bad}; sections: {}", SECTIONS.join(","));
                 }
             }
+            "--reps" => {
+                cfg.reps = it.next().and_then(|s| s.parse().ok()).expect("--reps N");
+                partial = true;
+            }
             "--size-mib" => {
                 cfg.stream_len = it
                     .next()
@@ -306,12 +317,12 @@ fn run(cfg: Config, only: &[String], keep: bool, partial: bool) {
         notes: vec![format!("cold-ish reads: {drop_text}")],
         stream: work.join("stream-gen1.bin"),
         stream_sha1: String::new(),
-        gen2: work.join("stream-gen2.bin"),
         srv: None,
         image: "stream1".into(),
         single_mbs: 0.0,
         single_secs: 0.0,
         ref_a_mbs: 0.0,
+        ref_a64_mbs: 0.0,
         peers: Vec::new(),
         extra: serde_json::Map::new(),
     };

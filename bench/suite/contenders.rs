@@ -115,8 +115,20 @@ pub fn ingest(lsu: &sys::sts_lsu_t, image: &str, src: &Source, buf_size: usize) 
     (bytes, secs)
 }
 
-/// Reference A (and B with `sha`): write() to a new file, then fsync.
-pub fn reference(src: &Source, dst: &Path, buf_size: usize, sha: bool) -> (u64, f64, Option<String>) {
+/// How a reference writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ref {
+    /// A: write() to a new file, then fsync.
+    A,
+    /// B: A plus SHA-1 of the bytes.
+    B,
+    /// A with an fdatasync every 64 MiB (the plugin's commit interval).
+    A64,
+}
+
+/// A reference: the bytes written, seconds, the SHA-1 for [`Ref::B`].
+pub fn reference(src: &Source, dst: &Path, buf_size: usize, how: Ref) -> (u64, f64, Option<String>) {
+    let sha = how == Ref::B;
     let mut read = src.open();
     let mut buf = vec![0u8; buf_size];
     let ((bytes, digest), secs) = crate::util::timed(|| {
@@ -133,6 +145,9 @@ pub fn reference(src: &Source, dst: &Path, buf_size: usize, sha: bool) -> (u64, 
             }
             f.write_all(&buf[..n]).expect("write reference file");
             total += n as u64;
+            if how == Ref::A64 && total % (64 << 20) == 0 {
+                f.sync_data().expect("fdatasync reference file");
+            }
         }
         f.sync_all().expect("fsync reference file");
         (total, h.map(|h| datagen::hex(&h.finalize())))

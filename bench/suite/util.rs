@@ -41,6 +41,9 @@ pub fn best_interleaved(
             unsafe { libc::sync() };
             let (bytes, secs) = run(i, rep);
             let mbs = mb_per_s(bytes, secs);
+            if std::env::var_os("COMBSTORE_BENCH_VERBOSE").is_some() {
+                println!("    contender {i} run {rep}: {mbs:.0} MB/s ({secs:.3} s)");
+            }
             if mbs > best[i].0 {
                 best[i] = (mbs, secs);
             }

@@ -14,8 +14,8 @@ use crate::contenders::Srv;
 use crate::datagen;
 use crate::util::{human_bytes, timed};
 
-/// Checks the generator, writes both generations of the stream to files
-/// in the work dir (every contender reads these, page-cached) and opens
+/// Checks the generator, writes generation 1 of the stream to a file in
+/// the work dir (every contender reads these, page-cached) and opens
 /// the main server.
 pub fn prepare(ctx: &mut Ctx) {
     let seed = ctx.cfg.seed;
@@ -23,13 +23,12 @@ pub fn prepare(ctx: &mut Ctx) {
     let len = ctx.cfg.stream_len;
     let (sha1, secs) = timed(|| datagen::to_file(&ctx.stream, seed, 1, len).expect("write generation 1"));
     ctx.stream_sha1 = sha1;
-    let (_, secs2) = timed(|| datagen::to_file(&ctx.gen2, seed, 2, len).expect("write generation 2"));
     let st = datagen::stats(seed, len);
     let pct = |n: u64| 100.0 * n as f64 / st.blocks as f64;
     ctx.note(format!(
         "stream: {} per generation, seed {seed}, 64 KiB blocks: {:.1}% text-like, {:.1}% repeats of earlier blocks, \
          generation 2 edits {:.1}% of blocks (unaligned overwrite/insert/delete of 1..512 bytes); \
-         pre-generated to files in the work dir ({secs:.1} s + {secs2:.1} s), read by every contender from the page cache",
+         generation 1 pre-generated to a file in the work dir ({secs:.1} s), read by every contender from the page cache",
         human_bytes(len),
         pct(st.text_blocks),
         pct(st.repeated_blocks),
