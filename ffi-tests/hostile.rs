@@ -817,10 +817,14 @@ fn h_close_image(env: &Env) {
 
 fn h_open_image(env: &Env) {
     let a = api();
-    for mode in [i32::MIN, i32::MAX, -1, 0, 3] {
+    // an invalid mode is refused whatever the image's state
+    for (def, mode) in [env.keeper, env.pending]
+        .into_iter()
+        .flat_map(|d| [i32::MIN, i32::MAX, -1, 0, 3].map(|m| (d, m)))
+    {
         let mut ih: sts_image_handle_t = ptr::null_mut();
         assert_rc!(
-            a.open_image(&env.lsu(), &env.keeper, mode, &mut ih),
+            a.open_image(&env.lsu(), &def, mode, &mut ih),
             c::EINVAL,
             "mode {mode}"
         );
