@@ -80,6 +80,24 @@ impl Child {
     }
 }
 
+/// Prefills `n` images or objects (role `prefill-images` or
+/// `prefill-objects`) in the server at `dir` and records the time as
+/// figure `key`, with `note` saying what was created and how.
+pub fn prefill_figure(ctx: &mut crate::Ctx, objects: bool, dir: &Path, n: u64, key: &str, note: &str) {
+    let (role, what) = if objects {
+        ("prefill-objects", "objects")
+    } else {
+        ("prefill-images", "images")
+    };
+    let r = run_child(role, &[dir.display().to_string(), n.to_string()], "prefilled");
+    let secs: f64 = r[1].parse().expect("prefill seconds");
+    let label = format!(
+        "{}: prefill {n} {what} (engine direct)",
+        key.split('.').next().unwrap_or(key)
+    );
+    ctx.add(crate::report::Figure::new(key, &label, secs, "s").note(note));
+}
+
 /// Runs a role, returning the fields of its one result line.
 pub fn run_child(role: &str, args: &[String], word: &str) -> Vec<String> {
     let mut c = Child::spawn(role, args);

@@ -10,7 +10,7 @@ use crate::Ctx;
 use crate::common::hc::*;
 use crate::contenders::Srv;
 use crate::report::Figure;
-use crate::roles::run_child;
+use crate::roles::prefill_figure;
 use crate::util::{p50_p99, read_full};
 
 const OBJECT: usize = 4096;
@@ -93,17 +93,14 @@ pub fn run(ctx: &mut Ctx) {
             .note("5 metadata fields each (filesystem.uid/gid/mode/mtime/mimetype); each store durable and indexed when it returns"),
     );
 
-    let r = run_child(
-        "prefill-objects",
-        &[dir.display().to_string(), m.to_string()],
-        "prefilled",
-    );
-    let prefill_secs: f64 = r[1].parse().expect("prefill seconds");
-    ctx.add(
-        Figure::new("archive.prefill", &format!("archive: prefill {m} objects (engine direct)"), prefill_secs, "s").note(
-            "created by the engine's Rust API (Server::prefill_empty_images in the .archive LSU: empty data, the \
-             same five fields, indexed, 10,000 per transaction), not through C",
-        ),
+    prefill_figure(
+        ctx,
+        true,
+        &dir,
+        m,
+        "archive.prefill",
+        "created by the engine's Rust API (Server::prefill_empty_images in the .archive LSU: empty data, the \
+         same five fields, indexed, 10,000 per transaction), not through C",
     );
 
     let mut lat = Vec::new();

@@ -9,7 +9,7 @@ use crate::common::{self, api, c, sys};
 use crate::contenders::{Srv, def};
 use crate::datagen::SplitMix;
 use crate::report::{Figure, Target};
-use crate::roles::{prefilled_image, run_child};
+use crate::roles::{prefill_figure, prefilled_image};
 use crate::util::{logical_bytes, p50_p99, read_full};
 
 const SMALL: usize = 64 << 10;
@@ -18,18 +18,15 @@ pub fn run(ctx: &mut Ctx) {
     let n = ctx.cfg.catalog_images;
     println!("5. catalog scale ({n} images)");
     let dir = ctx.work.join("scale-server");
-    let r = run_child(
-        "prefill-images",
-        &[dir.display().to_string(), n.to_string()],
-        "prefilled",
-    );
-    let prefill_secs: f64 = r[1].parse().expect("prefill seconds");
-    ctx.add(
-        Figure::new("catalog.prefill", &format!("catalog: prefill {n} images (engine direct)"), prefill_secs, "s").note(
-            "created by the engine's Rust API (Server::prefill_empty_images: the rows of create + close complete, \
-             archive records indexed, 10,000 images per transaction), not through C; everything after it is \
-             through the C entry points",
-        ),
+    prefill_figure(
+        ctx,
+        false,
+        &dir,
+        n,
+        "catalog.prefill",
+        "created by the engine's Rust API (Server::prefill_empty_images: the rows of create + close complete, \
+         archive records indexed, 10,000 images per transaction), not through C; everything after it is \
+         through the C entry points",
     );
     let srv = Srv::open(&dir);
     let lsu = srv.lsu();
