@@ -661,17 +661,19 @@ fn every_catalog_btree_damaged_in_turn_never_crashes_nor_returns_wrong_bytes() {
                 failed
             }
         };
-        // verify names exactly the images that failed, or, when it cannot
-        // even list them, refuses the catalog as damaged.
+        // verify names exactly the images that failed and reports the
+        // catalog's damage (SQLite's integrity check) with the damage
+        // exit, or, when it cannot even list the images, refuses the
+        // catalog as damaged.
         let verdict = match verify_or_refusal(s.dir()) {
             Ok((code, named)) => {
                 assert_eq!(named, failed, "{tree}: verify vs the images that failed to read");
-                assert_eq!(
-                    code,
-                    if failed.is_empty() { 0 } else { 3 },
-                    "{tree}: verify's exit"
-                );
-                "verify names them"
+                assert_eq!(code, 3, "{tree}: verify's exit on a damaged catalog");
+                let (_, out, _) = run_combstore(s.dir(), &["verify", "--json"]);
+                let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+                let catalog = report["catalog"].as_array().expect("catalog findings");
+                assert!(!catalog.is_empty(), "{tree}: verify does not report the damaged catalog");
+                "verify names them and the catalog's damage"
             }
             Err(_) => "verify refuses the catalog",
         };

@@ -78,6 +78,16 @@ pub struct VerifyReport {
     pub images: u64,
     pub bytes: u64,
     pub damaged: Vec<Damaged>,
+    /// What SQLite's integrity check found wrong with the catalog (empty
+    /// when sound).
+    pub catalog: Vec<String>,
+}
+
+impl VerifyReport {
+    /// Whether everything in scope, catalog included, is sound.
+    pub fn sound(&self) -> bool {
+        self.damaged.is_empty() && self.catalog.is_empty()
+    }
 }
 
 /// Space the segment files take, beside what the catalog accounts for
@@ -247,10 +257,13 @@ impl Server {
     /// Re-reads every stored byte of the images in scope (one LSU, one
     /// image, or all), checking each chunk's checksum and each complete
     /// image's SHA-1; `progress` is told the bytes read so far. Changes
-    /// nothing.
+    /// nothing. The catalog also gets SQLite's integrity check: damage
+    /// there is reported ([`VerifyReport::catalog`]) even when every image
+    /// still reads back, since the server may no longer open.
     ///
     /// # Errors
-    /// [`Error::NoLsu`], [`Error::NoImage`]; catalog errors.
+    /// [`Error::NoLsu`], [`Error::NoImage`]; catalog errors (a catalog too
+    /// damaged to list its images).
     pub fn verify(
         &self,
         lsu: Option<&str>,
@@ -258,6 +271,13 @@ impl Server {
         progress: &mut dyn FnMut(u64),
     ) -> Result<VerifyReport> {
         let mut report = VerifyReport::default();
+        // A check that cannot even run is a finding too (SQLite refuses
+        // some damaged pages outright); the images are verified anyway.
+        let integrity =
+            audit::integrity(&self.shared.catalog.lock()).unwrap_or_else(|e| vec![e.to_string()]);
+        if integrity != ["ok"] {
+            report.catalog = integrity;
+        }
         let lsus = match lsu {
             Some(l) => vec![l.to_owned()],
             None => self.all_lsu_names()?,

@@ -152,7 +152,6 @@ impl Server {
             idle: Mutex::new(Vec::new()),
         });
         let server = Server { shared };
-        server.recover()?;
         info!(
             "opened server {} as owner {}",
             dir.display(),

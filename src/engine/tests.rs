@@ -198,6 +198,25 @@ fn recovery_completes_dead_writers_abnormally() {
 }
 
 #[test]
+fn inspect_leaves_a_dead_writers_image_as_found_and_open_recovers_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("srv");
+    let s = Server::open(&path).unwrap();
+    let mut w = s.create_image("default", &name("k")).unwrap();
+    w.write(0, &data(5, 1 << 20)).unwrap();
+    w.flush().unwrap();
+    let token = s.shared.owner.token().to_owned();
+    std::mem::forget(w);
+    std::mem::forget(s);
+    std::fs::remove_file(path.join("locks").join(format!("{token}.lock"))).unwrap();
+    let seen = Server::inspect(&path).unwrap();
+    assert_eq!(seen.image_info("default", &name("k")).unwrap().state, ImageState::Writing);
+    drop(seen);
+    let s2 = Server::open(&path).unwrap();
+    assert_eq!(s2.image_info("default", &name("k")).unwrap().state, ImageState::Aborted);
+}
+
+#[test]
 fn corrupted_chunk_is_an_error_not_wrong_bytes() {
     use std::os::unix::fs::FileExt;
     let (d, s) = server();

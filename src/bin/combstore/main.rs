@@ -759,7 +759,9 @@ fn verify(server: &Server, lsu: Option<&str>, image: Option<&ImageName>, json: b
             .iter()
             .map(|d| json!({"lsu": d.lsu, "basename": d.name.basename, "date": d.name.date, "reason": d.reason}))
             .collect();
-        output::json(&json!({"images": report.images, "bytes": report.bytes, "damaged": damaged}));
+        output::json(
+            &json!({"images": report.images, "bytes": report.bytes, "damaged": damaged, "catalog": report.catalog}),
+        );
     } else {
         for d in &report.damaged {
             println!("DAMAGED {}/{}: {}", d.lsu, d.name, d.reason);
@@ -771,7 +773,13 @@ fn verify(server: &Server, lsu: Option<&str>, image: Option<&ImageName>, json: b
             report.damaged.len()
         );
     }
-    Ok(if report.damaged.is_empty() {
+    if !report.catalog.is_empty() {
+        eprintln!(
+            "combstore: the catalog is corrupt (SQLite integrity check): {}",
+            report.catalog.join("; ")
+        );
+    }
+    Ok(if report.sound() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(3)
