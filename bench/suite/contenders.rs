@@ -93,6 +93,11 @@ pub fn def(name: &str) -> sys::sts_image_def_t {
     common::image_def(name, "1700000000")
 }
 
+/// stsp_delete_image.
+pub fn delete(lsu: &sys::sts_lsu_t, image: &str) {
+    crate::assert_rc!(api().delete_image(lsu, &def(image), 0), c::EOK, "delete {image}");
+}
+
 /// create, write everything from `src` in `buf_size` writes, close
 /// complete: the bytes written and the seconds taken.
 pub fn ingest(lsu: &sys::sts_lsu_t, image: &str, src: &Source, buf_size: usize) -> (u64, f64) {

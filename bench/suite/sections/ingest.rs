@@ -2,20 +2,12 @@
 
 use std::sync::Barrier;
 
-use crate::common::{self, Shared, c};
+use crate::common::{self, Shared};
 use crate::contenders::{self, Ref, Source, def};
 use crate::peers::{Kind, Peer};
 use crate::report::{Figure, Target};
 use crate::util::{best_interleaved, human_bytes, mb_per_s, physical_bytes};
 use crate::{Ctx, roles};
-
-fn delete(lsu: &combstore::sys::sts_lsu_t, image: &str) {
-    crate::assert_rc!(
-        common::api().delete_image(lsu, &def(image), 0),
-        c::EOK,
-        "delete {image}"
-    );
-}
 
 pub fn single(ctx: &mut Ctx) {
     println!("1. ingest, one stream");
@@ -57,7 +49,7 @@ pub fn single(ctx: &mut Ctx) {
                 "SHA-1 recorded by the plugin"
             );
             if name != image {
-                delete(&lsu, &name);
+                contenders::delete(&lsu, &name);
             }
             (b, s)
         }
@@ -155,7 +147,7 @@ fn generation2(ctx: &mut Ctx) {
                  no deduplication yet: it costs its full size",
         ),
     );
-    delete(&lsu, "stream2");
+    contenders::delete(&lsu, "stream2");
 }
 
 fn peers(ctx: &mut Ctx, plugin_mbs: f64) {
@@ -215,7 +207,7 @@ fn plugin_threads(ctx: &Ctx, n: usize) -> (u64, f64) {
     });
     let secs = start.elapsed().as_secs_f64();
     for i in 0..n {
-        delete(&ctx.srv().lsu(), &format!("conc{n}_{i}"));
+        contenders::delete(&ctx.srv().lsu(), &format!("conc{n}_{i}"));
     }
     (part * n as u64, secs)
 }
@@ -280,7 +272,7 @@ fn plugin_processes(ctx: &Ctx, n: usize) -> (u64, f64) {
         k.finish();
     }
     for i in 0..n {
-        delete(&ctx.srv().lsu(), &format!("proc{n}_{i}"));
+        contenders::delete(&ctx.srv().lsu(), &format!("proc{n}_{i}"));
     }
     (part * n as u64, secs)
 }
