@@ -10,18 +10,25 @@ use crate::util::{best_interleaved, mb_per_s, warm};
 
 const RANDOM_LEN: usize = 64 << 10;
 
+/// A raw copy of the stream (write() + fsync) and an image of it (1 MiB
+/// writes), written one after the other the first time this is called,
+/// so that neither is fresher than the other in caches below the guest
+/// (a VM host's); the stream file itself, every ingest's input, is.
+pub fn fresh_pair(ctx: &mut Ctx) -> (std::path::PathBuf, String) {
+    let raw = ctx.work.join("fresh-raw.bin");
+    let image = "fresh1".to_owned();
+    if !raw.exists() {
+        let src = Source::file(&ctx.stream, 0, ctx.cfg.stream_len);
+        contenders::reference(&src, &raw, 1 << 20, Ref::A);
+        contenders::ingest(&ctx.srv().lsu(), &image, &src, 1 << 20);
+    }
+    (raw, image)
+}
+
 pub fn run(ctx: &mut Ctx) {
     println!("3. restore");
     let len = ctx.cfg.stream_len;
-    // A raw copy and an image of the stream written one after the other
-    // now, so that neither is fresher in caches below the guest (a VM
-    // host's) than the other; the stream file itself is every ingest's
-    // input and would be.
-    let stream = ctx.work.join("restore-raw.bin");
-    let image = "restore1".to_owned();
-    let src = Source::file(&ctx.stream, 0, len);
-    contenders::reference(&src, &stream, 1 << 20, Ref::A);
-    contenders::ingest(&ctx.srv().lsu(), &image, &src, 1 << 20);
+    let (stream, image) = fresh_pair(ctx);
     let sha = contenders::image_sha1(&ctx.srv().lsu(), &image);
     assert_eq!(
         sha, ctx.stream_sha1,
@@ -133,7 +140,5 @@ pub fn run(ctx: &mut Ctx) {
         }
     }
     ctx.peers = peers;
-    std::fs::remove_file(&stream).expect("remove raw copy");
-    contenders::delete(&ctx.srv().lsu(), &image);
     warm(&ctx.stream);
 }
