@@ -836,3 +836,44 @@ fn recovery_heals_records_left_unindexed() {
     assert_eq!(query_oids(&s, "ost.basename = 'img'"), vec![oid.clone()]);
     assert_eq!(s.check_indexed(&oid).unwrap(), -1);
 }
+
+#[test]
+fn prefill_empty_images_leaves_what_create_and_close_leave() {
+    use rusqlite::types::Value as SqlValue;
+    let (_d, s) = server();
+    let names: Vec<ImageName> = (0..5).map(|i| name(&format!("pre{i}"))).collect();
+    let items = names.iter().map(|n| {
+        let f = [
+            ("ost.lsu", "default"),
+            ("ost.basename", n.basename.as_str()),
+            ("ost.date", "1"),
+        ];
+        (
+            n.clone(),
+            f.map(|(k, v)| (k.to_owned(), SqlValue::Text(v.to_owned())))
+                .to_vec(),
+        )
+    });
+    assert_eq!(
+        s.prefill_empty_images("default", items, 2).unwrap(),
+        5,
+        "in batches of 2"
+    );
+    assert_eq!(s.list_images("default", None, 10).unwrap(), names);
+    let info = s.image_info("default", &names[3]).unwrap();
+    assert_eq!((info.state, info.size), (ImageState::Complete, 0));
+    assert_eq!(info.sha1, archive::empty_sha1());
+    assert_eq!(s.check_indexed(&info.objid).unwrap(), -1, "indexed");
+    assert_eq!(query_oids(&s, "ost.basename = 'pre3'"), vec![info.objid.clone()]);
+    assert!(read_all(&s, &names[3]).is_empty());
+    assert_eq!(s.lsu_info("default").unwrap().images, 5);
+    // A name taken: the batch holding it rolls back, earlier batches stay.
+    let again = vec![(name("pre5"), vec![]), (name("pre0"), vec![])];
+    assert!(matches!(
+        s.prefill_empty_images("default", again, 10),
+        Err(Error::Exists(_))
+    ));
+    assert_eq!(s.lsu_info("default").unwrap().images, 5);
+    s.delete_image("default", &names[0]).unwrap();
+    assert_eq!(s.lsu_info("default").unwrap().images, 4);
+}
