@@ -5,8 +5,8 @@
 #   make test         all tests: Rust unit + ffi-tests + C harness scenarios
 #   make harness-valgrind   the C harness scenarios under valgrind memcheck
 #   make harness-asan       the C harness built with AddressSanitizer (+ leak checks)
-#   make fuzz-smoke   build the cargo-fuzz targets and run each 60 s (docs/reliability.md)
 #   make torture      crash torture, 240 kill points; make crashpoints: crash-point injection
+#   make fuzz-smoke   build the cargo-fuzz targets and run each 60 s (docs/reliability.md)
 #   make bench        benchmark suite, quick set (< 5 min): table + bench/results/latest.json
 #   make bench-full   the same with the larger sizes (1,000,000 images/objects, 4 GiB RSS test)
 #   make install      install plugin, headers and tools under $(DESTDIR)
