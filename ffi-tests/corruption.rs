@@ -672,7 +672,10 @@ fn every_catalog_btree_damaged_in_turn_never_crashes_nor_returns_wrong_bytes() {
                 let (_, out, _) = run_combstore(s.dir(), &["verify", "--json"]);
                 let report: serde_json::Value = serde_json::from_str(&out).unwrap();
                 let catalog = report["catalog"].as_array().expect("catalog findings");
-                assert!(!catalog.is_empty(), "{tree}: verify does not report the damaged catalog");
+                assert!(
+                    !catalog.is_empty(),
+                    "{tree}: verify does not report the damaged catalog"
+                );
                 "verify names them and the catalog's damage"
             }
             Err(_) => "verify refuses the catalog",

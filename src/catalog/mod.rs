@@ -525,7 +525,9 @@ pub fn list_images(
             .query_map(params![lsu_id, n.basename, n.date, i(limit as u64)], row)?
             .collect::<rusqlite::Result<Vec<_>>>()?,
         None => conn
-            .prepare_cached("SELECT basename, date FROM images WHERE lsu_id = ?1 ORDER BY basename, date LIMIT ?2")?
+            .prepare_cached(
+                "SELECT basename, date FROM images WHERE lsu_id = ?1 ORDER BY basename, date LIMIT ?2",
+            )?
             .query_map(params![lsu_id, i(limit as u64)], row)?
             .collect::<rusqlite::Result<Vec<_>>>()?,
     };
@@ -1030,8 +1032,11 @@ mod tests {
         let tx = write_txn(&mut conn).unwrap();
         // range 1 was punched and forgotten by another process; its id now
         // names a range queued since
-        tx.execute("INSERT INTO free_ranges (id, segment_id, seg_off, len) VALUES (1, 2, 8192, 100)", [])
-            .unwrap();
+        tx.execute(
+            "INSERT INTO free_ranges (id, segment_id, seg_off, len) VALUES (1, 2, 8192, 100)",
+            [],
+        )
+        .unwrap();
         let stale = FreeRange {
             id: 1,
             segment: 2,
@@ -1039,8 +1044,15 @@ mod tests {
             len: 100,
         };
         forget_free_ranges(&tx, &[stale]).unwrap();
-        assert_eq!(queued_free_ranges(&tx, true).unwrap().len(), 1, "the new range was forgotten");
-        let punched = FreeRange { seg_off: 8192, ..stale };
+        assert_eq!(
+            queued_free_ranges(&tx, true).unwrap().len(),
+            1,
+            "the new range was forgotten"
+        );
+        let punched = FreeRange {
+            seg_off: 8192,
+            ..stale
+        };
         forget_free_ranges(&tx, &[punched]).unwrap();
         assert!(queued_free_ranges(&tx, true).unwrap().is_empty());
     }
@@ -1057,7 +1069,8 @@ mod tests {
             .collect::<rusqlite::Result<_>>()
             .unwrap();
         assert!(
-            plan.iter().any(|p| p.contains("lsu_id=? AND (basename,date)>(?,?)")),
+            plan.iter()
+                .any(|p| p.contains("lsu_id=? AND (basename,date)>(?,?)")),
             "{plan:?}"
         );
         assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{plan:?}");

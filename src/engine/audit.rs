@@ -273,8 +273,7 @@ impl Server {
         let mut report = VerifyReport::default();
         // A check that cannot even run is a finding too (SQLite refuses
         // some damaged pages outright); the images are verified anyway.
-        let integrity =
-            audit::integrity(&self.shared.catalog.lock()).unwrap_or_else(|e| vec![e.to_string()]);
+        let integrity = audit::integrity(&self.shared.catalog.lock()).unwrap_or_else(|e| vec![e.to_string()]);
         if integrity != ["ok"] {
             report.catalog = integrity;
         }

@@ -141,7 +141,15 @@ mod tests {
         for good in ["/srv/backup", "/", "/a b/c.d/..e/f..", "/srv/backup/"] {
             assert_eq!(server_dir(good.as_bytes()).unwrap(), std::path::Path::new(good));
         }
-        for bad in [&b"/srv/../etc"[..], b"/srv/..", b"/./srv", b"/srv/.", b"/a\nb", b"/\xff", b"/a\x7fb"] {
+        for bad in [
+            &b"/srv/../etc"[..],
+            b"/srv/..",
+            b"/./srv",
+            b"/srv/.",
+            b"/a\nb",
+            b"/\xff",
+            b"/a\x7fb",
+        ] {
             assert!(matches!(server_dir(bad), Err(Error::Name(_))), "{bad:?}");
         }
         let at_limit = format!("/{}", "d".repeat(MAX_SERVER_DIR - 1));

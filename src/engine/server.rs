@@ -925,7 +925,12 @@ fn check_real_len(dir: &Path) -> Result<()> {
         let parent = fs::canonicalize(dir.parent()?).ok()?;
         Some(parent.join(dir.file_name()?))
     });
-    let len = real.as_deref().unwrap_or(dir).as_os_str().len().max(dir.as_os_str().len());
+    let len = real
+        .as_deref()
+        .unwrap_or(dir)
+        .as_os_str()
+        .len()
+        .max(dir.as_os_str().len());
     if len > names::MAX_SERVER_DIR {
         return Err(Error::Name(format!(
             "{}: the server directory's path (symbolic links resolved) is longer than {} bytes",

@@ -174,6 +174,16 @@ fn abandoned_writer_leaves_committed_data_resumable() {
     assert_eq!(read_all(&s, &name("x")), a);
 }
 
+/// Simulates the process that owns `s` dying with `w` open: leaks the
+/// writer and the server (no Drop runs) and drops the owner lock's flock
+/// by removing its file.
+fn die(s: Server, w: ImageWriter, path: &std::path::Path) {
+    let token = s.shared.owner.token().to_owned();
+    std::mem::forget(w);
+    std::mem::forget(s);
+    std::fs::remove_file(path.join("locks").join(format!("{token}.lock"))).unwrap();
+}
+
 #[test]
 fn recovery_completes_dead_writers_abnormally() {
     let dir = tempfile::tempdir().unwrap();
@@ -183,12 +193,7 @@ fn recovery_completes_dead_writers_abnormally() {
     w.write(0, &data(5, 1 << 20)).unwrap();
     w.flush().unwrap();
     w.write(1 << 20, &data(6, 1 << 20)).unwrap(); // buffered, never committed
-    // Simulate the process dying: leak the writer and the server (no
-    // Drop runs) and drop the owner lock's flock by removing the file.
-    let token = s.shared.owner.token().to_owned();
-    std::mem::forget(w);
-    std::mem::forget(s);
-    std::fs::remove_file(path.join("locks").join(format!("{token}.lock"))).unwrap();
+    die(s, w, &path);
     let s2 = Server::open(&path).unwrap();
     let info = s2.image_info("default", &name("k")).unwrap();
     assert_eq!((info.state, info.size), (ImageState::Aborted, 1 << 20));
@@ -205,15 +210,18 @@ fn inspect_leaves_a_dead_writers_image_as_found_and_open_recovers_it() {
     let mut w = s.create_image("default", &name("k")).unwrap();
     w.write(0, &data(5, 1 << 20)).unwrap();
     w.flush().unwrap();
-    let token = s.shared.owner.token().to_owned();
-    std::mem::forget(w);
-    std::mem::forget(s);
-    std::fs::remove_file(path.join("locks").join(format!("{token}.lock"))).unwrap();
+    die(s, w, &path);
     let seen = Server::inspect(&path).unwrap();
-    assert_eq!(seen.image_info("default", &name("k")).unwrap().state, ImageState::Writing);
+    assert_eq!(
+        seen.image_info("default", &name("k")).unwrap().state,
+        ImageState::Writing
+    );
     drop(seen);
     let s2 = Server::open(&path).unwrap();
-    assert_eq!(s2.image_info("default", &name("k")).unwrap().state, ImageState::Aborted);
+    assert_eq!(
+        s2.image_info("default", &name("k")).unwrap().state,
+        ImageState::Aborted
+    );
 }
 
 #[test]

@@ -92,15 +92,25 @@ mod tests {
 
     #[test]
     fn blob_round_trip_and_block_count_rules() {
-        let bytes: Vec<u8> = (0..(3 * CRC_BLOCK as usize + 100)).map(|i| (i % 253) as u8).collect();
+        let bytes: Vec<u8> = (0..(3 * CRC_BLOCK as usize + 100))
+            .map(|i| (i % 253) as u8)
+            .collect();
         let c = BlockCrcs::of(&bytes);
         let blob = c.to_blob();
         assert_eq!(blob.len(), 16);
         assert_eq!(BlockCrcs::from_blob(&blob, bytes.len() as u64), Some(c));
-        assert_eq!(BlockCrcs::from_blob(&blob, 3 * CRC_BLOCK), None, "one block short");
+        assert_eq!(
+            BlockCrcs::from_blob(&blob, 3 * CRC_BLOCK),
+            None,
+            "one block short"
+        );
         assert_eq!(BlockCrcs::from_blob(&blob[..12], bytes.len() as u64), None);
         assert_eq!(BlockCrcs::from_blob(&[], 1), None);
-        assert_eq!(BlockCrcs::from_blob(&[0; 68], 17 * CRC_BLOCK), None, "too many blocks");
+        assert_eq!(
+            BlockCrcs::from_blob(&[0; 68], 17 * CRC_BLOCK),
+            None,
+            "too many blocks"
+        );
     }
 
     #[test]
@@ -115,6 +125,9 @@ mod tests {
         assert!(!c.verify(&bytes, 2 * CRC_BLOCK - 1, 2), "straddles into block 2");
         assert!(!c.verify(&bytes, 2 * CRC_BLOCK + 100, 1));
         assert!(!BlockCrcs::unmatchable().verify(&bytes, 0, 1));
-        assert!(!c.verify(&bytes[..CRC_BLOCK as usize], 0, 1), "wrong chunk length");
+        assert!(
+            !c.verify(&bytes[..CRC_BLOCK as usize], 0, 1),
+            "wrong chunk length"
+        );
     }
 }

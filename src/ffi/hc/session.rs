@@ -11,8 +11,8 @@ use super::{HcError, HcResult, SCHEMAS, SESSIONS, c_str, err, err_msg, guard, lo
 use crate::archive::FieldType;
 use crate::archive::schema::{DEFAULT_LENGTH, Schema};
 use crate::engine::Server;
-use crate::engine::cred::Access;
 use crate::engine::archive::DEFAULT_PORT;
+use crate::engine::cred::Access;
 
 /// A session's schema snapshot with C copies of the field names.
 pub struct SchemaC {
