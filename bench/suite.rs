@@ -208,9 +208,8 @@ impl Ctx {
     }
 
     /// As [`Ctx::cold`] for the main server's segments and `others`,
-    /// with the server closed and reopened around it: the kernel keeps
-    /// pages a process has mapped, and the plugin reads through maps it
-    /// keeps while the server is open.
+    /// with the server closed and reopened around it, so that nothing the
+    /// server holds open (descriptors, caches) outlives the drop.
     pub fn cold_server(&mut self, others: &[&std::path::Path]) {
         let dir = self.srv().dir.clone();
         self.srv = None;

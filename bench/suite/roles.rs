@@ -141,6 +141,24 @@ pub fn run(args: &[String]) {
             let (bytes, secs) = contenders::restore(&srv.lsu(), &args[1], 1 << 20, |_| ());
             println!("done {bytes} {secs}");
         }
+        "random" | "raw-random" => {
+            // DIR IMAGE SEED LEN N, or FILE SEED LEN N: the restore
+            // section's random reads alone (for profiling)
+            let k = usize::from(role == "random");
+            let offsets = crate::sections::restore::random_offsets(
+                arg(args, k + 1),
+                arg(args, k + 2),
+                arg(args, k + 3),
+            );
+            let len = crate::sections::restore::RANDOM_LEN;
+            let secs = if k == 1 {
+                let srv = Srv::open(Path::new(&args[0]));
+                contenders::restore_random(&srv.lsu(), &args[1], &offsets, len)
+            } else {
+                contenders::raw_random(Path::new(&args[0]), &offsets, len)
+            };
+            println!("done {secs}");
+        }
         "list" => {
             let srv = Srv::open(Path::new(&args[0]));
             let (names, secs) = timed(|| common::list_images(&srv.lsu()).len());

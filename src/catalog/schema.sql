@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     segment_id INTEGER NOT NULL,
     seg_off    INTEGER NOT NULL,
     len        INTEGER NOT NULL,
-    crcs       BLOB NOT NULL,                -- crc32c of each 64 KiB block, u32 LE each
+    crcs       BLOB NOT NULL,                -- crc32c of each 16 KiB block, u32 LE each
     lsu_id     INTEGER NOT NULL              -- LSU charged for the bytes
 );
 CREATE INDEX IF NOT EXISTS chunks_segment ON chunks (segment_id, seg_off);

@@ -24,6 +24,7 @@ use super::names::ImageName;
 use super::server::{MAX_META, SEGMENT_TARGET, Shared, now_ms};
 use crate::catalog::{self, ExtentRow, ImageRow, ImageState, MAX_CHUNK, NewExtent};
 use crate::store::checksum::BlockCrcs;
+use crate::store::read::SegmentReads;
 use crate::store::segment::SegmentFile;
 
 /// Lengths and offsets of image I/O are multiples of this.
@@ -705,25 +706,22 @@ pub struct ImageReader {
     id: i64,
     size: u64,
     extents: Vec<ExtentRow>,
-    /// Where a sequential reader's next read starts.
-    next_seq: u64,
-    /// Image offset up to which read-ahead has been asked for.
-    ahead_to: u64,
+    /// This reader's segment descriptors (its own read-ahead state).
+    segs: SegmentReads,
+    /// Whole checksum blocks around a read that covers part of one.
+    scratch: Vec<u8>,
 }
-
-/// A sequential reader keeps this many image bytes ahead of its position
-/// on their way into the page cache.
-const READ_AHEAD: u64 = 8 << 20;
 
 impl ImageReader {
     pub(crate) fn new(sh: Arc<Shared>, id: i64, size: u64, extents: Vec<ExtentRow>) -> ImageReader {
+        let segs = SegmentReads::new(&sh.seg_dir);
         ImageReader {
             sh,
             id,
             size,
             extents,
-            next_seq: 0,
-            ahead_to: 0,
+            segs,
+            scratch: Vec::new(),
         }
     }
 
@@ -759,10 +757,6 @@ impl ImageReader {
         let n = (buf.len() as u64).min(self.size - off) as usize;
         let out = &mut buf[..n];
         let end = off + n as u64;
-        if off == self.next_seq {
-            self.read_ahead(end);
-        }
-        self.next_seq = end;
         let mut idx = self.extents.partition_point(|e| e.img_off + e.len <= off);
         let mut pos = off;
         while pos < end {
@@ -794,23 +788,6 @@ impl ImageReader {
         info_by_id(&self.sh, self.id)
     }
 
-    /// A sequential read ends at `end`: once less than half of
-    /// [`READ_AHEAD`] lies prefetched beyond it, asks for the chunks of the
-    /// next stretch (one `madvise` per extent, so once per chunk).
-    fn read_ahead(&mut self, end: u64) {
-        if self.ahead_to >= end + READ_AHEAD / 2 || end >= self.size {
-            return;
-        }
-        let from = self.ahead_to.max(end);
-        let to = (end + READ_AHEAD).min(self.size);
-        let first = self.extents.partition_point(|e| e.img_off + e.len <= from);
-        for e in self.extents[first..].iter().take_while(|e| e.img_off < to) {
-            let c = e.chunk;
-            self.sh.maps.will_need(c.segment, c.seg_off, c.len);
-        }
-        self.ahead_to = to;
-    }
-
     /// Reads metadata at any byte offset; returns bytes placed in `buf`.
     ///
     /// # Errors
@@ -827,37 +804,47 @@ impl ImageReader {
         write_meta(&self.sh, self.id, off, data)
     }
 
-    fn copy_chunk(&self, e: &ExtentRow, from: u64, out: &mut [u8]) -> Result<()> {
+    /// Copies `out.len()` bytes of `e`'s chunk, from chunk offset `from`,
+    /// into `out` and verifies the checksum blocks they touch: a read of
+    /// whole blocks goes straight into `out`, a read of part of a block
+    /// reads the blocks around it into `scratch` (store::read says why
+    /// there are no maps).
+    ///
+    /// Copy first, verify after: the only change our own processes make to
+    /// committed bytes is punching a chunk freed by a delete, and a punched
+    /// range reads as zeros, which fail the checksum. On any failure `out`
+    /// is zeroed: no unverified byte is returned.
+    fn copy_chunk(&mut self, e: &ExtentRow, from: u64, out: &mut [u8]) -> Result<()> {
         let c = e.chunk;
-        if from.checked_add(out.len() as u64).is_none_or(|end| end > c.len) {
+        let len = out.len() as u64;
+        if from.checked_add(len).is_none_or(|end| end > c.len) {
             // Only a damaged catalog row has an extent reach past its chunk.
             return Err(self.damaged(format!(
                 "an extent reaches past the {} bytes of chunk {} in segment {}",
                 c.len, c.id, c.segment
             )));
         }
-        let map = match self.sh.maps.get(c.segment, c.seg_off + c.len) {
-            Ok(m) => m,
-            Err(err) => {
-                return Err(self.damaged(format!("chunk {} in segment {}: {err}", c.id, c.segment)));
-            }
+        let (start, end) = BlockCrcs::blocks_around(c.len, from, len);
+        let read = if (start, end) == (from, from + len) {
+            self.segs
+                .read_exact_at(c.segment, c.seg_off + from, out)
+                .map(|()| c.crcs.verify_blocks(c.len, from, out))
+        } else {
+            self.scratch.resize((end - start) as usize, 0);
+            let r = self
+                .segs
+                .read_exact_at(c.segment, c.seg_off + start, &mut self.scratch);
+            let at = (from - start) as usize;
+            out.copy_from_slice(&self.scratch[at..at + out.len()]);
+            r.map(|()| c.crcs.verify_blocks(c.len, start, &self.scratch))
         };
-        let bytes = &map[c.seg_off as usize..(c.seg_off + c.len) as usize];
-        // Copy first, verify after: the only change our own processes make
-        // to committed bytes is punching a chunk freed by a delete, and a
-        // punched range stays zero. If the punch came before the copy, the
-        // checksum computed after it fails; if after the checksum, the copy
-        // preceded it. Either way no wrong byte is returned as good. Only
-        // the checksum blocks the copied range touches are verified.
-        out.copy_from_slice(&bytes[from as usize..from as usize + out.len()]);
-        if !c.crcs.verify(bytes, from, out.len() as u64) {
-            out.fill(0);
-            return Err(self.damaged(format!(
-                "chunk {} in segment {} fails its checksum",
-                c.id, c.segment
-            )));
-        }
-        Ok(())
+        let why = match read {
+            Ok(true) => return Ok(()),
+            Ok(false) => "fails its checksum".to_owned(),
+            Err(err) => format!("cannot be read: {err}"),
+        };
+        out.fill(0);
+        Err(self.damaged(format!("chunk {} in segment {} {why}", c.id, c.segment)))
     }
 
     /// A read failed: the image was deleted under us, or its data is damaged.

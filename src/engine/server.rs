@@ -24,7 +24,6 @@ use super::image::{ImageInfo, ImageReader, ImageWriter};
 use super::names::{self, ImageName};
 use crate::catalog::{self, FreeRange, ImageState};
 use crate::store::lock::{self, OwnerLock};
-use crate::store::mapped::MapCache;
 use crate::store::segment::{self, HEADER_LEN, SegmentFile};
 
 /// A segment is sealed (never appended again) once it reaches this size.
@@ -68,7 +67,6 @@ pub(crate) struct Shared {
     pub uuid: String,
     pub catalog: Mutex<Connection>,
     pub owner: OwnerLock,
-    pub maps: MapCache,
     /// Segments this instance owns and no writer is appending to.
     pub idle: Mutex<Vec<SegmentFile>>,
 }
@@ -143,7 +141,6 @@ impl Server {
         let owner = OwnerLock::acquire(&lock_dir).map_err(|e| Error::io("owner lock", e))?;
         let shared = Arc::new(Shared {
             dir: dir.to_owned(),
-            maps: MapCache::new(seg_dir.clone()),
             seg_dir,
             lock_dir,
             uuid,

@@ -1,15 +1,20 @@
 //! Chunk checksums: one crc32c per [`CRC_BLOCK`] bytes of a chunk.
 //!
-//! A read verifies the blocks it touches, not the whole chunk: a 64 KiB
-//! random read of a 1 MiB chunk then checksums (and, cold, faults in)
-//! 64 KiB instead of 1 MiB. Every returned byte is still covered by a
-//! verified checksum. In the catalog the list is a blob of little-endian
-//! u32s, one per block, the last block possibly short.
+//! A read verifies the blocks it touches, not the whole chunk, and must
+//! read all of them from disk: every returned byte is covered by a
+//! verified checksum. The block size trades read amplification against
+//! catalog space. Issue 8 measured cold random 64 KiB reads at 4 KiB-
+//! aligned offsets, reading the covering blocks of a raw file: 0.75x of
+//! the plain reads' speed with 64 KiB blocks (128 KiB read for most of
+//! them), 0.9x with 16 KiB blocks. A 16 KiB block costs 4 bytes of catalog
+//! per 16 KiB stored (256 bytes per full chunk, 0.025%). In the catalog
+//! the list is a blob of little-endian u32s, one per block, the last block
+//! possibly short.
 
 /// Bytes covered by one checksum.
-pub const CRC_BLOCK: u64 = 64 << 10;
+pub const CRC_BLOCK: u64 = 16 << 10;
 /// Most blocks in a chunk (chunks are at most 1 MiB).
-pub const MAX_BLOCKS: usize = 16;
+pub const MAX_BLOCKS: usize = 64;
 
 /// The checksums of one chunk's blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,20 +74,44 @@ impl BlockCrcs {
         }
     }
 
+    /// The block-aligned stretch of a chunk of `chunk_len` bytes that a
+    /// read of `[from, from + len)` must verify: from the start of its
+    /// first block to the end of its last (or of the chunk).
+    pub fn blocks_around(chunk_len: u64, from: u64, len: u64) -> (u64, u64) {
+        let start = from / CRC_BLOCK * CRC_BLOCK;
+        let end = (from + len).div_ceil(CRC_BLOCK) * CRC_BLOCK;
+        (start, end.min(chunk_len).max(start))
+    }
+
     /// Whether the blocks of `chunk` (all its bytes) that overlap
     /// `[from, from + len)` match their checksums.
     pub fn verify(&self, chunk: &[u8], from: u64, len: u64) -> bool {
-        let blocks = chunk.len().div_ceil(CRC_BLOCK as usize);
-        if blocks != usize::from(self.n) || len == 0 {
-            return len == 0 && blocks == usize::from(self.n);
+        let chunk_len = chunk.len() as u64;
+        let (start, end) = Self::blocks_around(chunk_len, from, len);
+        len > 0
+            && end <= chunk_len
+            && self.verify_blocks(chunk_len, start, &chunk[start as usize..end as usize])
+    }
+
+    /// Whether `bytes`, the stretch of a chunk of `chunk_len` bytes that
+    /// starts at the block boundary `start` and ends at a block boundary or
+    /// at the chunk's end, match their blocks' checksums.
+    pub fn verify_blocks(&self, chunk_len: u64, start: u64, bytes: &[u8]) -> bool {
+        let blocks = chunk_len.div_ceil(CRC_BLOCK);
+        let end = start + bytes.len() as u64;
+        if blocks != u64::from(self.n)
+            || bytes.is_empty()
+            || start % CRC_BLOCK != 0
+            || end > chunk_len
+            || (end % CRC_BLOCK != 0 && end != chunk_len)
+        {
+            return false;
         }
-        let first = (from / CRC_BLOCK) as usize;
-        let last = ((from + len - 1) / CRC_BLOCK) as usize;
-        (first..=last.min(blocks - 1)).all(|b| {
-            let start = b * CRC_BLOCK as usize;
-            let end = (start + CRC_BLOCK as usize).min(chunk.len());
-            crc32c::crc32c(&chunk[start..end]) == self.crcs[b]
-        })
+        let first = (start / CRC_BLOCK) as usize;
+        bytes
+            .chunks(CRC_BLOCK as usize)
+            .zip(&self.crcs[first..usize::from(self.n)])
+            .all(|(block, &crc)| crc32c::crc32c(block) == crc)
     }
 }
 
@@ -107,7 +136,7 @@ mod tests {
         assert_eq!(BlockCrcs::from_blob(&blob[..12], bytes.len() as u64), None);
         assert_eq!(BlockCrcs::from_blob(&[], 1), None);
         assert_eq!(
-            BlockCrcs::from_blob(&[0; 68], 17 * CRC_BLOCK),
+            BlockCrcs::from_blob(&[0; 4 * (MAX_BLOCKS + 1)], (MAX_BLOCKS as u64 + 1) * CRC_BLOCK),
             None,
             "too many blocks"
         );
@@ -128,6 +157,40 @@ mod tests {
         assert!(
             !c.verify(&bytes[..CRC_BLOCK as usize], 0, 1),
             "wrong chunk length"
+        );
+        assert!(!c.verify(&bytes, 0, 0), "an empty range proves nothing");
+    }
+
+    #[test]
+    fn verify_blocks_wants_whole_blocks_of_the_right_chunk() {
+        let len = 3 * CRC_BLOCK + 100;
+        let mut bytes: Vec<u8> = (0..len as usize).map(|i| (i % 249) as u8).collect();
+        let c = BlockCrcs::of(&bytes);
+        let b = CRC_BLOCK as usize;
+        assert!(c.verify_blocks(len, 0, &bytes));
+        assert!(c.verify_blocks(len, CRC_BLOCK, &bytes[b..2 * b]));
+        assert!(
+            c.verify_blocks(len, 3 * CRC_BLOCK, &bytes[3 * b..]),
+            "short last block"
+        );
+        assert!(!c.verify_blocks(len, 1, &bytes[1..b + 1]), "unaligned start");
+        assert!(!c.verify_blocks(len, 0, &bytes[..b + 1]), "unaligned end");
+        assert!(!c.verify_blocks(len, 0, &[]), "empty");
+        assert!(!c.verify_blocks(len + 1, 0, &bytes), "wrong chunk length");
+        assert!(
+            !c.verify_blocks(len, 2 * CRC_BLOCK, &bytes[..2 * b]),
+            "past the end"
+        );
+        bytes[b + 5] ^= 0x80;
+        assert!(!c.verify_blocks(len, CRC_BLOCK, &bytes[b..2 * b]));
+        assert!(c.verify_blocks(len, 2 * CRC_BLOCK, &bytes[2 * b..]));
+        assert_eq!(
+            BlockCrcs::blocks_around(len, CRC_BLOCK + 100, 10),
+            (CRC_BLOCK, 2 * CRC_BLOCK)
+        );
+        assert_eq!(
+            BlockCrcs::blocks_around(len, 3 * CRC_BLOCK + 1, 99),
+            (3 * CRC_BLOCK, len)
         );
     }
 }

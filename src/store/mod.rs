@@ -1,4 +1,4 @@
-//! Stored bytes: append-only segment files, their read-only maps, and the
+//! Stored bytes: append-only segment files, reading them back, and the
 //! per-process owner locks that tell live writers from dead ones.
 //!
 //! Nothing here knows about images or the catalog; the engine decides what
@@ -7,7 +7,7 @@
 pub mod checksum;
 pub mod crash;
 pub mod lock;
-pub mod mapped;
+pub mod read;
 pub mod segment;
 
 /// Chunks start at multiples of this inside a segment, so freeing a dead

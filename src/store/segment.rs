@@ -9,7 +9,7 @@
 //! catalog row that refers to them commits. We do not write through a
 //! shared writable map: a store into a map of sparse or unallocated space
 //! on a full filesystem raises SIGBUS in the host, while `pwrite` returns
-//! ENOSPC. Maps are used only for reading (see `mapped`).
+//! ENOSPC. Reading is `store::read` (pread too).
 
 use std::fs::{self, File, OpenOptions};
 use std::io;

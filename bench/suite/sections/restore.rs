@@ -8,7 +8,7 @@ use crate::datagen::SplitMix;
 use crate::report::{Figure, Target};
 use crate::util::{best_interleaved, mb_per_s, warm};
 
-const RANDOM_LEN: usize = 64 << 10;
+pub const RANDOM_LEN: usize = 64 << 10;
 
 /// A raw copy of the stream (write() + fsync) and an image of it (1 MiB
 /// writes), written one after the other the first time this is called,
@@ -23,6 +23,14 @@ pub fn fresh_pair(ctx: &mut Ctx) -> (std::path::PathBuf, String) {
         contenders::ingest(&ctx.srv().lsu(), &image, &src, 1 << 20);
     }
     (raw, image)
+}
+
+/// The random reads' offsets: `n` 4 KiB-aligned starts of [`RANDOM_LEN`]
+/// reads inside `len` bytes, the same for every contender.
+pub fn random_offsets(seed: u64, len: u64, n: usize) -> Vec<u64> {
+    let mut r = SplitMix(seed ^ 0x7261_6e64);
+    let slots = (len - RANDOM_LEN as u64) / 4096;
+    (0..n).map(|_| r.below(slots) * 4096).collect()
 }
 
 pub fn run(ctx: &mut Ctx) {
@@ -63,9 +71,7 @@ pub fn run(ctx: &mut Ctx) {
         .target(Target::AtLeast(0.9)),
     );
 
-    let mut r = SplitMix(ctx.cfg.seed ^ 0x7261_6e64);
-    let slots = (len - RANDOM_LEN as u64) / 4096;
-    let offsets: Vec<u64> = (0..ctx.cfg.random_reads).map(|_| r.below(slots) * 4096).collect();
+    let offsets = random_offsets(ctx.cfg.seed, len, ctx.cfg.random_reads);
     let bytes = (offsets.len() * RANDOM_LEN) as u64;
     let best = best_interleaved(2, ctx.cfg.reps, |i, _| {
         ctx.cold_server(&[&stream]);
