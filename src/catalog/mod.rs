@@ -1,5 +1,6 @@
 //! The catalog: every row that says what exists and where its bytes are,
-//! in SQLite (WAL, synchronous=FULL). All SQL of the crate lives here.
+//! in SQLite (WAL, synchronous=FULL but for [`commit_lazily`], checkpoints
+//! on a thread: [`checkpoint`]). All SQL of the crate lives here.
 //!
 //! A committed catalog transaction is the commit point of every engine
 //! operation. Writers always use `BEGIN IMMEDIATE` ([`write_txn`]) so two
@@ -8,6 +9,7 @@
 
 pub mod archive;
 pub mod audit;
+pub mod checkpoint;
 pub mod cred;
 pub mod events;
 
@@ -162,6 +164,7 @@ pub fn open(path: &Path, now_ms: u64, uuid: &str) -> Result<Connection> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "wal_autocheckpoint", checkpoint::FALLBACK_PAGES)?;
     // The archive query language's LIKE is case-sensitive (5800 semantics).
     conn.pragma_update(None, "case_sensitive_like", true)?;
     let tx = write_txn(&mut conn)?;
@@ -190,6 +193,29 @@ pub fn open(path: &Path, now_ms: u64, uuid: &str) -> Result<Connection> {
 /// [`Error::Timeout`] if another process holds the lock past the timeout.
 pub fn write_txn(conn: &mut Connection) -> Result<Transaction<'_>> {
     Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+}
+
+/// Runs `f` in a write transaction committed with `synchronous=NORMAL`:
+/// the commit does not wait for the WAL to reach the disk. It is durable
+/// at once against a crash of the process, and against power loss once
+/// any later commit of any process is (every other commit waits for the
+/// WAL, which holds this one's pages before its own). Only for commits
+/// that acknowledge no data: an image's creation, whose bytes only a
+/// later, durable commit can make count.
+///
+/// # Errors
+/// As `f`; catalog errors.
+pub fn commit_lazily<T>(conn: &mut Connection, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let done = write_txn(conn).and_then(|tx| {
+        let v = f(&tx)?;
+        tx.commit()?;
+        Ok(v)
+    });
+    // Back to durable commits before anything else can commit on `conn`
+    // (the caller holds it); failing that, the connection is unusable.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    done
 }
 
 /// A `server` table value.
@@ -1024,6 +1050,36 @@ pub fn copy_meta(tx: &Transaction<'_>, from: i64, to: i64) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lazy_commit_leaves_the_connection_committing_durably() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open(&dir.path().join("c.db"), 0, "u").unwrap();
+        let sync = |c: &Connection| -> i64 { c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap() };
+        assert_eq!(sync(&conn), 2, "FULL after open");
+        let n = commit_lazily(&mut conn, |tx| {
+            assert_eq!(sync(tx), 1, "NORMAL inside");
+            tx.execute("INSERT INTO lsus (name, created_ms) VALUES ('a', 0)", [])?;
+            Ok(7)
+        })
+        .unwrap();
+        assert_eq!((n, sync(&conn)), (7, 2));
+        let e = commit_lazily(&mut conn, |tx| -> Result<()> {
+            tx.execute("INSERT INTO lsus (name, created_ms) VALUES ('b', 0)", [])?;
+            Err(Error::Busy("refused".into()))
+        })
+        .unwrap_err();
+        assert!(matches!(e, Error::Busy(_)), "{e}");
+        assert_eq!(sync(&conn), 2, "FULL again after a failed transaction");
+        let names: Vec<String> = conn
+            .prepare("SELECT name FROM lsus ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(names, ["a", "default"], "the failed one rolled back");
+    }
 
     #[test]
     fn forgetting_a_punched_range_spares_a_new_range_that_reuses_its_id() {

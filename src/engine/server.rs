@@ -22,6 +22,7 @@ use super::cred::Access;
 use super::error::{Error, Result};
 use super::image::{ImageInfo, ImageReader, ImageWriter};
 use super::names::{self, ImageName};
+use crate::catalog::checkpoint::Checkpointer;
 use crate::catalog::{self, FreeRange, ImageState};
 use crate::store::lock::{self, OwnerLock};
 use crate::store::segment::{self, HEADER_LEN, SegmentFile};
@@ -65,6 +66,9 @@ pub(crate) struct Shared {
     pub seg_dir: PathBuf,
     pub lock_dir: PathBuf,
     pub uuid: String,
+    /// Background checkpoints (none for inspection); stopped before the
+    /// catalog connection closes.
+    pub _checkpointer: Option<Checkpointer>,
     pub catalog: Mutex<Connection>,
     pub owner: OwnerLock,
     /// Segments this instance owns and no writer is appending to.
@@ -103,7 +107,7 @@ impl Server {
     /// # Errors
     /// [`Error::Auth`]; as [`Server::open`].
     pub fn open_as(dir: &Path, access: &Access<'_>) -> Result<Server> {
-        let server = Server::open_unrecovered(dir, access)?;
+        let server = Server::open_unrecovered(dir, access, true)?;
         server.recover()?;
         Ok(server)
     }
@@ -116,10 +120,12 @@ impl Server {
     /// As [`Server::open_existing`].
     pub fn inspect(dir: &Path) -> Result<Server> {
         Server::check_existing(dir)?;
-        Server::open_unrecovered(dir, &Access::Owner)
+        Server::open_unrecovered(dir, &Access::Owner, false)
     }
 
-    fn open_unrecovered(dir: &Path, access: &Access<'_>) -> Result<Server> {
+    /// Opens the catalog and takes an owner lock; `checkpoints` starts the
+    /// background checkpointer (catalog::checkpoint).
+    fn open_unrecovered(dir: &Path, access: &Access<'_>, checkpoints: bool) -> Result<Server> {
         if !dir.is_absolute() {
             return Err(Error::NoServer(format!(
                 "{} is not an absolute path",
@@ -139,11 +145,17 @@ impl Server {
         super::cred::authorize(&conn, access)?;
         let uuid = catalog::server_value(&conn, "uuid")?.unwrap_or_default();
         let owner = OwnerLock::acquire(&lock_dir).map_err(|e| Error::io("owner lock", e))?;
+        let checkpointer = if checkpoints {
+            Some(Checkpointer::start(&catalog_path)?)
+        } else {
+            None
+        };
         let shared = Arc::new(Shared {
             dir: dir.to_owned(),
             seg_dir,
             lock_dir,
             uuid,
+            _checkpointer: checkpointer,
             catalog: Mutex::new(conn),
             owner,
             idle: Mutex::new(Vec::new()),
@@ -493,12 +505,14 @@ impl Server {
     fn create_image_as(&self, lsu: &str, name: &ImageName, temporary: bool) -> Result<ImageWriter> {
         let sh = &self.shared;
         let mut conn = sh.catalog.lock();
-        let tx = catalog::write_txn(&mut conn)?;
-        let lsu_row = catalog::lsu(&tx, lsu)?;
-        let id = catalog::insert_image_as(&tx, lsu_row.id, name, sh.owner.token(), now_ms(), temporary)?;
-        tx.commit()?;
+        // No data is acknowledged yet: see catalog::commit_lazily.
+        let (lsu_id, id) = catalog::commit_lazily(&mut conn, |tx| {
+            let lsu_row = catalog::lsu(tx, lsu)?;
+            let id = catalog::insert_image_as(tx, lsu_row.id, name, sh.owner.token(), now_ms(), temporary)?;
+            Ok((lsu_row.id, id))
+        })?;
         drop(conn); // ImageWriter::new reads the catalog
-        Ok(ImageWriter::new(Arc::clone(sh), id, lsu_row.id, 0))
+        Ok(ImageWriter::new(Arc::clone(sh), id, lsu_id, 0))
     }
 
     /// Reopens a pending image for writing (checkpoint/restart).
