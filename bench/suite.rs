@@ -173,6 +173,8 @@ pub struct Ctx {
     /// Best single-stream plugin ingest (1 MiB writes): MB/s and seconds.
     pub single_mbs: f64,
     pub single_secs: f64,
+    /// CPUs the best single 1 MiB ingest kept busy.
+    pub single_cpus: f64,
     /// Best reference A and A64 (one writer), MB/s.
     pub ref_a_mbs: f64,
     pub ref_a64_mbs: f64,
@@ -320,6 +322,7 @@ fn run(cfg: Config, only: &[String], keep: bool, partial: bool) {
         image: "stream1".into(),
         single_mbs: 0.0,
         single_secs: 0.0,
+        single_cpus: 0.0,
         ref_a_mbs: 0.0,
         ref_a64_mbs: 0.0,
         peers: Vec::new(),

@@ -79,6 +79,16 @@ pub fn cpu_model() -> String {
         .map_or_else(|| "unknown".into(), |s| s.trim().to_owned())
 }
 
+/// CPU seconds (user + system) this process and its threads have used.
+pub fn cpu_secs() -> f64 {
+    // SAFETY: getrusage fills the struct we pass; zeroed is a valid start.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer to an owned rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }

@@ -6,7 +6,7 @@ use crate::common::{self, Shared};
 use crate::contenders::{self, Ref, Source, def};
 use crate::peers::{Kind, Peer};
 use crate::report::{Figure, Target};
-use crate::util::{best_interleaved, human_bytes, mb_per_s, physical_bytes};
+use crate::util::{best_interleaved, cores, cpu_secs, human_bytes, mb_per_s, physical_bytes};
 use crate::{Ctx, roles};
 
 pub fn single(ctx: &mut Ctx) {
@@ -19,6 +19,9 @@ pub fn single(ctx: &mut Ctx) {
     let image = ctx.image.clone();
     let stream_sha1 = ctx.stream_sha1.clone();
     let refs = [Ref::A, Ref::B, Ref::A64];
+    // CPU seconds per wall second of each 1 MiB plugin run (SHA-1 on the
+    // writer's hashing thread included, and reading the input file)
+    let mut cpus_1m: Vec<(f64, f64)> = Vec::new();
     let best = best_interleaved(5, reps, |i, rep| match i {
         0..3 => {
             let (b, s, sha) = contenders::reference(&src, &ref_file, 1 << 20, refs[i]);
@@ -40,7 +43,11 @@ pub fn single(ctx: &mut Ctx) {
             } else {
                 format!("single_{buf}_{rep}")
             };
+            let cpu0 = cpu_secs();
             let (b, s) = contenders::ingest(&lsu, &name, &src, buf);
+            if i == 3 {
+                cpus_1m.push((s, (cpu_secs() - cpu0) / s));
+            }
             assert_eq!(b, len);
             let info = common::must_prop_byname(&lsu, &def(&name));
             assert_eq!(
@@ -58,6 +65,10 @@ pub fn single(ctx: &mut Ctx) {
     ctx.ref_a64_mbs = best[2].0;
     ctx.single_mbs = best[3].0;
     ctx.single_secs = best[3].1;
+    ctx.single_cpus = cpus_1m
+        .iter()
+        .min_by(|x, y| x.0.total_cmp(&y.0))
+        .map_or(0.0, |c| c.1);
     let mbs: Vec<f64> = best.iter().map(|b| b.0).collect();
     let (a, b, a64, p1m, p256k) = (mbs[0], mbs[1], mbs[2], mbs[3], mbs[4]);
     ctx.add(Figure::new(
@@ -107,6 +118,18 @@ pub fn single(ctx: &mut Ctx) {
             .ratio(a64, "ref A64"),
         );
     }
+    ctx.add(
+        Figure::new(
+            "ingest.plugin_1m_cpus",
+            "ingest: plugin, 1 MiB writes, CPU use",
+            ctx.single_cpus,
+            "CPUs",
+        )
+        .note(
+            "CPU seconds (user + system, all threads: the writer, its SHA-1 thread, reading the input file) \
+             per second of the best 1 MiB run",
+        ),
+    );
     ctx.note(format!(
         "ingest: best of {reps} runs each, interleaved in rotated order, sync before each; plugin = stsp_create_image + stsp_write_image + \
          stsp_close_image(COMPLETE) (durable, SHA-1 recorded and checked); the references write the same bytes \
@@ -280,6 +303,22 @@ fn plugin_processes(ctx: &Ctx, n: usize) -> (u64, f64) {
 pub fn concurrent(ctx: &mut Ctx) {
     println!("2. ingest, concurrent");
     let single = ctx.single_mbs;
+    if ctx.single_cpus > 0.0 {
+        // One stream already keeps `single_cpus` busy (its hashing thread
+        // overlaps its writes): n streams can gain at most cores / that.
+        let ceiling = cores() as f64 / ctx.single_cpus;
+        ctx.add(
+            Figure::new(
+                "concurrent.cpu_ceiling",
+                &format!("concurrent ingest: CPU ceiling on {} cores", cores()),
+                ceiling,
+                "x 1 stream",
+            )
+            .note(
+                "cores / CPU use of one stream: the most n streams could gain over one if the CPU were the only limit",
+            ),
+        );
+    }
     for n in [2, 4, 8] {
         // References, plugin threads, and for 2 writers plugin processes.
         let k = if n == 2 { 4 } else { 3 };
