@@ -742,20 +742,23 @@ pub fn release_orphans(tx: &Transaction<'_>, chunk_ids: &[i64]) -> Result<Vec<Fr
     Ok(freed)
 }
 
-/// The extent map of an image, in image order, with chunk locations.
+/// Up to `limit` extents of an image that end after image offset `from`,
+/// in image order, with chunk locations (a reader's window of the map).
 ///
 /// # Errors
 /// Catalog errors.
-pub fn extents(conn: &Connection, image_id: i64) -> Result<Vec<ExtentRow>> {
+pub fn extents_from(conn: &Connection, image_id: i64, from: u64, limit: usize) -> Result<Vec<ExtentRow>> {
     // LEFT JOIN: an extent whose chunk row is missing (damage) fails as
     // Error::Corrupt (a NULL chunk id), never reads as a hole of zeros.
     let mut st = conn.prepare_cached(
         "SELECT e.img_off, e.len, e.chunk_off, c.id, c.segment_id, c.seg_off, c.len, c.crcs
          FROM extents e LEFT JOIN chunks c ON c.id = e.chunk_id
-         WHERE e.image_id = ?1 ORDER BY e.img_off",
+         WHERE e.image_id = ?1 AND e.img_off > ?2 AND e.img_off + e.len > ?3
+         ORDER BY e.img_off LIMIT ?4",
     )?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = st
-        .query_map([image_id], |r| {
+        .query_map(params![image_id, i(from) - i(MAX_CHUNK), i(from), limit], |r| {
             Ok(ExtentRow {
                 img_off: u(r.get(0)?),
                 len: u(r.get(1)?),

@@ -257,7 +257,7 @@ impl Server {
         write: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
         let oid = canonical_oid(oid)?;
-        let (image_id, size, extents) = {
+        let (image_id, size) = {
             let conn = self.shared.catalog.lock();
             let rec = catalog::archive::object(&conn, &oid)?
                 .ok_or_else(|| Error::NoImage(format!("object {oid}")))?;
@@ -266,11 +266,10 @@ impl Server {
             if image.state != ImageState::Complete {
                 return Err(Error::NotComplete(format!("object {oid}")));
             }
-            (image.id, image.size, catalog::extents(&conn, image.id)?)
+            (image.id, image.size)
         };
         let end = last.map_or(size, |l| l.saturating_add(1).min(size));
-        let mut reader =
-            super::image::ImageReader::new(std::sync::Arc::clone(&self.shared), image_id, size, extents);
+        let mut reader = super::image::ImageReader::new(std::sync::Arc::clone(&self.shared), image_id, size);
         let mut buf = vec![0u8; 1 << 20];
         let mut off = first.min(end);
         while off < end {

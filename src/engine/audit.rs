@@ -323,17 +323,16 @@ impl Server {
         progress: &mut dyn FnMut(u64),
     ) -> std::result::Result<(), String> {
         let sh = &self.shared;
-        let (row, extents) = {
+        let row = {
             let conn = sh.catalog.lock();
             let found = catalog::lsu(&conn, lsu)
                 .and_then(|l| catalog::image_by_name(&conn, l.id, name))
                 .map_err(|e| e.to_string())?;
             let Some(row) = found else { return Ok(()) }; // deleted meanwhile
-            let extents = catalog::extents(&conn, row.id).map_err(|e| e.to_string())?;
-            (row, extents)
+            row
         };
         report.images += 1;
-        let mut reader = ImageReader::new(Arc::clone(sh), row.id, row.size, extents);
+        let mut reader = ImageReader::new(Arc::clone(sh), row.id, row.size);
         let mut hasher = Sha1::new();
         let mut buf = vec![0u8; MAX_CHUNK as usize];
         let mut off = 0;

@@ -389,8 +389,7 @@ impl ImageWriter {
     }
 
     fn read_back_sha1(&self) -> Result<String> {
-        let extents = catalog::extents(&self.sh.catalog.lock(), self.id)?;
-        let mut reader = ImageReader::new(Arc::clone(&self.sh), self.id, self.size, extents);
+        let mut reader = ImageReader::new(Arc::clone(&self.sh), self.id, self.size);
         let mut h = Sha1::new();
         let mut buf = vec![0u8; MAX_CHUNK as usize];
         let mut off = 0;
@@ -700,26 +699,46 @@ impl Drop for ImageWriter {
 }
 
 /// An image open for reading (complete images), or a writer's read-back.
+///
+/// The reader holds a window of the image's extent map, not all of it, so
+/// its memory does not grow with the image: an image of at most
+/// [`WINDOW`] extents (4 GiB in 1 MiB chunks) is loaded whole at the first
+/// read; a larger one [`WINDOW`] extents at a time as a sequential reader
+/// moves on, and [`JUMP_WINDOW`] at a time where a reader jumps.
+/// Complete images never change, and image ids are never reused, so a
+/// window loaded late shows what one loaded at open would have; a window
+/// loaded after the image was deleted is refused ([`Error::NoImage`]).
 #[derive(Debug)]
 pub struct ImageReader {
     sh: Arc<Shared>,
     id: i64,
     size: u64,
-    extents: Vec<ExtentRow>,
+    /// Every extent that overlaps `[win_from, win_to)`, in image order.
+    window: Vec<ExtentRow>,
+    win_from: u64,
+    win_to: u64,
     /// This reader's segment descriptors (its own read-ahead state).
     segs: SegmentReads,
     /// Whole checksum blocks around a read that covers part of one.
     scratch: Vec<u8>,
 }
 
+/// Extents a reader loads at a time while reading on (about 320 bytes
+/// each). Tiny in unit tests, so that every test image spans windows.
+pub const WINDOW: usize = if cfg!(test) { 5 } else { 4096 };
+/// Extents a reader loads where it jumps to (random reads of a large image).
+pub const JUMP_WINDOW: usize = if cfg!(test) { 2 } else { 256 };
+
 impl ImageReader {
-    pub(crate) fn new(sh: Arc<Shared>, id: i64, size: u64, extents: Vec<ExtentRow>) -> ImageReader {
+    pub(crate) fn new(sh: Arc<Shared>, id: i64, size: u64) -> ImageReader {
         let segs = SegmentReads::new(&sh.seg_dir);
         ImageReader {
             sh,
             id,
             size,
-            extents,
+            window: Vec::new(),
+            win_from: 0,
+            win_to: 0,
             segs,
             scratch: Vec::new(),
         }
@@ -757,27 +776,61 @@ impl ImageReader {
         let n = (buf.len() as u64).min(self.size - off) as usize;
         let out = &mut buf[..n];
         let end = off + n as u64;
-        let mut idx = self.extents.partition_point(|e| e.img_off + e.len <= off);
         let mut pos = off;
         while pos < end {
-            let at = (pos - off) as usize;
-            match self.extents.get(idx).copied() {
-                Some(e) if e.img_off <= pos => {
-                    let upto = end.min(e.img_off + e.len);
-                    let from = e.chunk_off + (pos - e.img_off);
-                    let len = (upto - pos) as usize;
-                    self.copy_chunk(&e, from, &mut out[at..at + len])?;
-                    pos = upto;
-                    idx += 1;
-                }
-                next => {
-                    let upto = next.map_or(end, |e| e.img_off.min(end));
-                    out[at..(upto - off) as usize].fill(0);
-                    pos = upto;
+            if pos < self.win_from || pos >= self.win_to {
+                self.load_window(pos)?;
+            }
+            let stop = end.min(self.win_to);
+            let mut idx = self.window.partition_point(|e| e.img_off + e.len <= pos);
+            while pos < stop {
+                let at = (pos - off) as usize;
+                match self.window.get(idx).copied() {
+                    Some(e) if e.img_off <= pos => {
+                        let upto = stop.min(e.img_off + e.len);
+                        let from = e.chunk_off + (pos - e.img_off);
+                        let len = (upto - pos) as usize;
+                        self.copy_chunk(&e, from, &mut out[at..at + len])?;
+                        pos = upto;
+                        idx += 1;
+                    }
+                    next => {
+                        let upto = next.map_or(stop, |e| e.img_off.min(stop));
+                        out[at..(upto - off) as usize].fill(0);
+                        pos = upto;
+                    }
                 }
             }
         }
         Ok(n)
+    }
+
+    /// Loads the window of the extent map that starts at `pos` (see the
+    /// type's docs).
+    fn load_window(&mut self, pos: u64) -> Result<()> {
+        let first = self.win_to == 0;
+        let (from, limit) = if first {
+            (0, WINDOW)
+        } else if pos == self.win_to {
+            (pos, WINDOW)
+        } else {
+            (pos, JUMP_WINDOW)
+        };
+        let conn = self.sh.catalog.lock();
+        let rows = catalog::extents_from(&conn, self.id, from, limit)?;
+        // After the extents: a delete that committed before they were read
+        // is seen here (a delete removes image and extents together).
+        if catalog::image_by_id(&conn, self.id)?.is_none() {
+            return Err(Error::NoImage(format!("image #{} was deleted", self.id)));
+        }
+        drop(conn);
+        self.win_from = from;
+        self.win_to = match rows.last() {
+            Some(last) if rows.len() == limit => last.img_off + last.len,
+            _ => u64::MAX, // no extent beyond: the rest is a hole
+        };
+        self.window = rows;
+        Ok(())
     }
 
     /// Properties as committed.

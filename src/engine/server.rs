@@ -563,14 +563,8 @@ impl Server {
         if row.state != ImageState::Complete {
             return Err(Error::NotComplete(name.to_string()));
         }
-        let extents = catalog::extents(&conn, row.id)?;
         drop(conn);
-        Ok(ImageReader::new(
-            Arc::clone(&self.shared),
-            row.id,
-            row.size,
-            extents,
-        ))
+        Ok(ImageReader::new(Arc::clone(&self.shared), row.id, row.size))
     }
 
     /// Deletes an image; frees the stored bytes no other image refers to.

@@ -908,3 +908,68 @@ fn room_checks_grant_a_bounded_credit_and_refuse_what_would_eat_the_reserve() {
     assert!(matches!(e, Error::NoSpace(_)), "{e}");
     assert_eq!(*sh.room.lock(), 0);
 }
+
+/// An image of many extents with holes, read through windows of the
+/// extent map (WINDOW and JUMP_WINDOW are tiny in unit tests):
+/// sequentially with several read sizes, backwards and at random; then
+/// deleted under a reader, whose next window is refused.
+#[test]
+fn readers_page_through_the_extent_map_in_windows() {
+    use super::image::{JUMP_WINDOW, WINDOW};
+    let (_d, s) = server();
+    let size = 40 * 8192 + 512;
+    let mut model = vec![0u8; size];
+    let mut w = s.create_image("default", &name("win")).unwrap();
+    // 40 pieces of 3 KiB every 8 KiB (a hole after each), then a tail
+    for k in 0..40 {
+        let d = data(k as u64 + 100, 3072);
+        let off = k * 8192 + (k % 3) * 512;
+        model[off..off + 3072].copy_from_slice(&d);
+        w.write(off as u64, &d).unwrap();
+        w.flush().unwrap(); // one chunk, one extent each
+    }
+    let tail = data(99, 512);
+    model[size - 512..].copy_from_slice(&tail);
+    w.write((size - 512) as u64, &tail).unwrap();
+    w.close(true).unwrap();
+    assert!(41 > 4 * WINDOW && WINDOW > JUMP_WINDOW, "the test spans windows");
+
+    for step in [512usize, 4096, 8192 * 3, size.next_multiple_of(512)] {
+        let mut r = s.open_image("default", &name("win")).unwrap();
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; step];
+        while got.len() < size {
+            let n = r.read(got.len() as u64, &mut buf).unwrap();
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(got == model, "sequential reads of {step} bytes");
+    }
+    let mut r = s.open_image("default", &name("win")).unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut rng = 7u64;
+    for k in 0..200 {
+        let off = if k < 80 {
+            (size / 512 - 1 - k) * 512 // backwards
+        } else {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (rng >> 33) as usize % (size / 512) * 512
+        };
+        let n = r.read(off as u64, &mut buf).unwrap();
+        assert!(buf[..n] == model[off..off + n], "read at {off}");
+    }
+
+    let mut r = s.open_image("default", &name("win")).unwrap();
+    r.read(0, &mut buf).unwrap();
+    s.delete_image("default", &name("win")).unwrap();
+    let mut seen = 0;
+    let e = loop {
+        match r.read(seen, &mut buf) {
+            Ok(n) => seen += n as u64,
+            Err(e) => break e,
+        }
+        assert!(seen < size as u64, "read the whole deleted image");
+    };
+    assert!(matches!(e, Error::NoImage(_)), "{e}");
+}
