@@ -176,8 +176,17 @@ CREATE INDEX IF NOT EXISTS object_fields_oid ON object_fields (oid, name);
 -- One partial index per value column: a row enters only the index of its
 -- own column (two index inserts a field, not five), and every comparison
 -- the query translator emits on a column implies it is not NULL, so the
--- planner can still use these for `name = ? AND v_x <op> ?`.
-CREATE INDEX IF NOT EXISTS object_fields_int ON object_fields (name, v_int) WHERE v_int IS NOT NULL;
-CREATE INDEX IF NOT EXISTS object_fields_real ON object_fields (name, v_real) WHERE v_real IS NOT NULL;
-CREATE INDEX IF NOT EXISTS object_fields_text ON object_fields (name, v_text) WHERE v_text IS NOT NULL;
-CREATE INDEX IF NOT EXISTS object_fields_blob ON object_fields (name, v_blob) WHERE v_blob IS NOT NULL;
+-- planner can still use these for `name = ? AND v_x <op> ?`. The oid
+-- ends each key: for `name = ? AND v_x = ?` the matches come out in oid
+-- order, so a result page (`f1.oid > cookie ORDER BY f1.oid LIMIT n`) is
+-- one index range, not a search and sort of every match per page. Issue 8
+-- measured, at 200,000 objects: paging through a 1% equality query, cold,
+-- 0.23 s instead of 0.54-1.6 s; the catalog 25% larger (785 vs 629 MB).
+DROP INDEX IF EXISTS object_fields_int;
+DROP INDEX IF EXISTS object_fields_real;
+DROP INDEX IF EXISTS object_fields_text;
+DROP INDEX IF EXISTS object_fields_blob;
+CREATE INDEX IF NOT EXISTS object_fields_int_oid ON object_fields (name, v_int, oid) WHERE v_int IS NOT NULL;
+CREATE INDEX IF NOT EXISTS object_fields_real_oid ON object_fields (name, v_real, oid) WHERE v_real IS NOT NULL;
+CREATE INDEX IF NOT EXISTS object_fields_text_oid ON object_fields (name, v_text, oid) WHERE v_text IS NOT NULL;
+CREATE INDEX IF NOT EXISTS object_fields_blob_oid ON object_fields (name, v_blob, oid) WHERE v_blob IS NOT NULL;

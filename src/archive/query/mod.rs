@@ -11,8 +11,8 @@
 //! SELECT o.oid[, fA.v_text, ...] FROM archive_objects o
 //!   JOIN object_fields f1 ON f1.oid = o.oid AND f1.name = ?
 //!   JOIN object_fields f2 ON f2.oid = o.oid AND f2.name = ?
-//! WHERE (<expression over f1.v_int, f2.v_text, ...>) AND o.oid > ?
-//! ORDER BY o.oid LIMIT ?
+//! WHERE (<expression over f1.v_int, f2.v_text, ...>) AND f1.oid > ?
+//! ORDER BY f1.oid LIMIT ?          (o.oid when no field is joined)
 //! ```
 //!
 //! The parameters are, in order: the joined fields' names, the WHERE

@@ -56,7 +56,11 @@ impl Plan {
             // (those with field rows), like any other.
             sql.push_str(" AND EXISTS (SELECT 1 FROM object_fields fx WHERE fx.oid = o.oid)");
         }
-        sql.push_str(" AND o.oid > ? ORDER BY o.oid LIMIT ?");
+        // Page by the first joined field's oid (equal to o.oid by the join):
+        // the value indexes end in oid, so for an equality on that field a
+        // page is one index range (catalog/schema.sql).
+        let key = if joins.is_empty() { "o.oid" } else { "f1.oid" };
+        sql.push_str(&format!(" AND {key} > ? ORDER BY {key} LIMIT ?"));
         Plan {
             joins,
             where_sql,

@@ -302,7 +302,8 @@ fn accepted_queries_translate_to_expected_sql_and_params() {
         if joined.is_empty() {
             expect_sql.push_str(" AND EXISTS (SELECT 1 FROM object_fields fx WHERE fx.oid = o.oid)");
         }
-        expect_sql.push_str(" AND o.oid > ? ORDER BY o.oid LIMIT ?");
+        let key = if joined.is_empty() { "o.oid" } else { "f1.oid" };
+        expect_sql.push_str(&format!(" AND {key} > ? ORDER BY {key} LIMIT ?"));
         assert_eq!(plan.sql(), expect_sql, "{q:?}");
     }
     assert!(
@@ -390,7 +391,7 @@ fn select_list_joins_and_columns() {
          JOIN object_fields f1 ON f1.oid = o.oid AND f1.name = ? \
          JOIN object_fields f2 ON f2.oid = o.oid AND f2.name = ? \
          JOIN object_fields f3 ON f3.oid = o.oid AND f3.name = ? \
-         WHERE ((f1.v_int > ?)) AND o.oid > ? ORDER BY o.oid LIMIT ?"
+         WHERE ((f1.v_int > ?)) AND f1.oid > ? ORDER BY f1.oid LIMIT ?"
     );
     let (_, params) = plan.bind(&[], "ab", 3).unwrap();
     assert_eq!(
