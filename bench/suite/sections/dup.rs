@@ -17,11 +17,21 @@ pub fn run(ctx: &mut Ctx) {
     let catalog = ctx.srv().dir.clone();
     let (seg0, all0) = (physical_bytes(&segs), physical_bytes(&catalog));
     let phys0 = common::lsu_info(&lsu).expect("lsu info").lsu_used_phys;
-    let (rc, secs) = timed(|| api().copy_image(&lsu, &def("stream1_copy"), &lsu, &def(&ctx.image), 0));
+    // The first copy is kept for the checks; more copies (deleted again)
+    // give a best-of time like every other figure: one copy is one catalog
+    // commit, whose sync time swings with the neighbours' I/O.
+    let (rc, mut secs) = timed(|| api().copy_image(&lsu, &def("stream1_copy"), &lsu, &def(&ctx.image), 0));
     crate::assert_rc!(rc, c::EOK, "same-server stsp_copy_image");
     let seg_added = physical_bytes(&segs).saturating_sub(seg0);
     let all_added = physical_bytes(&catalog).saturating_sub(all0);
     let phys_added = common::lsu_info(&lsu).expect("lsu info").lsu_used_phys - phys0;
+    for k in 1..ctx.cfg.reps {
+        let name = format!("stream1_copy_{k}");
+        let (rc, s) = timed(|| api().copy_image(&lsu, &def(&name), &lsu, &def(&ctx.image), 0));
+        crate::assert_rc!(rc, c::EOK, "same-server stsp_copy_image");
+        secs = secs.min(s);
+        crate::contenders::delete(&lsu, &name);
+    }
     let copy = common::must_prop_byname(&lsu, &def("stream1_copy"));
     assert_eq!(common::cstr(&copy.imo_sha1), ctx.stream_sha1, "the copy's SHA-1");
     ctx.add(
@@ -32,7 +42,11 @@ pub fn run(ctx: &mut Ctx) {
             "ms",
         )
         .ratio(ctx.single_secs * 1e3, "write time")
-        .target(Target::AtMost(0.01)),
+        .target(Target::AtMost(0.01))
+        .note(&format!(
+            "best of {} copies of the ingested image, each one catalog transaction (extents shared, no bytes copied)",
+            ctx.cfg.reps.max(1)
+        )),
     );
     ctx.add(
         Figure::new(
