@@ -727,6 +727,50 @@ fn stored(srv: &Server, name: &str, len: usize) -> (sys::sts_image_def_t, Vec<u8
     (def, data)
 }
 
+/// More extents than a reader loads at once (4096, engine::image::WINDOW):
+/// 5,000 pieces of 512 bytes, each followed by a 512-byte hole, read back
+/// whole in 1 MiB reads (the reader moves window by window), at random
+/// (it jumps), and backwards.
+#[test]
+fn an_image_of_more_extents_than_a_reader_window_reads_back_exactly() {
+    let srv = Server::new();
+    let def = image_def("many_extents", "");
+    let pieces = 5000usize;
+    let mut model = vec![0u8; pieces * 1024];
+    let ih = create(&srv.lsu(), &def);
+    for k in 0..pieces {
+        let d = seeded(k as u64 + 1, 512);
+        model[k * 1024..k * 1024 + 512].copy_from_slice(&d);
+        assert_rc!(write_at(ih, &d, (k * 1024) as u64), c::EOK, "write piece {k}");
+    }
+    close(ih, c::CLOSE_COMPLETE);
+    let info = must_prop_byname(&srv.lsu(), &def);
+    assert_eq!(
+        info.imo_size as usize,
+        model.len() - 512,
+        "ends with the last piece"
+    );
+    model.truncate(model.len() - 512);
+    assert_eq!(cstr(&info.imo_sha1), sha1_hex(&model));
+
+    let rh = open(&srv.lsu(), &def, c::O_READ);
+    assert!(read_all(rh) == model, "sequential 1 MiB reads");
+    let mut x = 17u64;
+    for k in 0..300 {
+        let off = if k < 100 {
+            model.len() - 4096 * (k + 1) // backwards
+        } else {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as usize % (model.len() / 512 - 8) * 512
+        };
+        let got = read_at(rh, 4096, off as u64).unwrap();
+        assert!(got[..] == model[off..off + 4096], "4 KiB read at {off}");
+    }
+    close(rh, 0);
+}
+
 #[test]
 fn read_is_short_at_end_of_image() {
     let srv = Server::new();
