@@ -184,16 +184,25 @@ fn die(s: Server, w: ImageWriter, path: &std::path::Path) {
     std::fs::remove_file(path.join("locks").join(format!("{token}.lock"))).unwrap();
 }
 
+/// A server at `path` whose writer of image "k" died after committing
+/// 1 MiB (`data(5, ..)`), with `buffered` bytes more written but never
+/// committed.
+fn dead_writer_of_k(path: &std::path::Path, buffered: usize) {
+    let s = Server::open(path).unwrap();
+    let mut w = s.create_image("default", &name("k")).unwrap();
+    w.write(0, &data(5, 1 << 20)).unwrap();
+    w.flush().unwrap();
+    if buffered > 0 {
+        w.write(1 << 20, &data(6, buffered)).unwrap();
+    }
+    die(s, w, path);
+}
+
 #[test]
 fn recovery_completes_dead_writers_abnormally() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("srv");
-    let s = Server::open(&path).unwrap();
-    let mut w = s.create_image("default", &name("k")).unwrap();
-    w.write(0, &data(5, 1 << 20)).unwrap();
-    w.flush().unwrap();
-    w.write(1 << 20, &data(6, 1 << 20)).unwrap(); // buffered, never committed
-    die(s, w, &path);
+    dead_writer_of_k(&path, 1 << 20);
     let s2 = Server::open(&path).unwrap();
     let info = s2.image_info("default", &name("k")).unwrap();
     assert_eq!((info.state, info.size), (ImageState::Aborted, 1 << 20));
@@ -206,11 +215,7 @@ fn recovery_completes_dead_writers_abnormally() {
 fn inspect_leaves_a_dead_writers_image_as_found_and_open_recovers_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("srv");
-    let s = Server::open(&path).unwrap();
-    let mut w = s.create_image("default", &name("k")).unwrap();
-    w.write(0, &data(5, 1 << 20)).unwrap();
-    w.flush().unwrap();
-    die(s, w, &path);
+    dead_writer_of_k(&path, 0);
     let seen = Server::inspect(&path).unwrap();
     assert_eq!(
         seen.image_info("default", &name("k")).unwrap().state,

@@ -83,16 +83,6 @@ impl BlockCrcs {
         (start, end.min(chunk_len).max(start))
     }
 
-    /// Whether the blocks of `chunk` (all its bytes) that overlap
-    /// `[from, from + len)` match their checksums.
-    pub fn verify(&self, chunk: &[u8], from: u64, len: u64) -> bool {
-        let chunk_len = chunk.len() as u64;
-        let (start, end) = Self::blocks_around(chunk_len, from, len);
-        len > 0
-            && end <= chunk_len
-            && self.verify_blocks(chunk_len, start, &chunk[start as usize..end as usize])
-    }
-
     /// Whether `bytes`, the stretch of a chunk of `chunk_len` bytes that
     /// starts at the block boundary `start` and ends at a block boundary or
     /// at the chunk's end, match their blocks' checksums.
@@ -118,6 +108,19 @@ impl BlockCrcs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl BlockCrcs {
+        /// Whether the blocks of `chunk` (all its bytes) that overlap
+        /// `[from, from + len)` match their checksums: what a reader's
+        /// check comes to.
+        fn verify(&self, chunk: &[u8], from: u64, len: u64) -> bool {
+            let chunk_len = chunk.len() as u64;
+            let (start, end) = Self::blocks_around(chunk_len, from, len);
+            len > 0
+                && end <= chunk_len
+                && self.verify_blocks(chunk_len, start, &chunk[start as usize..end as usize])
+        }
+    }
 
     #[test]
     fn blob_round_trip_and_block_count_rules() {
