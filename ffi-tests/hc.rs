@@ -1234,3 +1234,125 @@ fn stsp_image_is_an_archive_object() {
     ok(r, "retrieve image");
     assert!(got == data, "image data");
 }
+
+/// Issue 14: doubles went through the store's JSON with a parser that is
+/// off by one unit in the last place for about one value in nine. Every
+/// double must come back bit for bit from store, storeMetadata, metadata
+/// retrieval and select lists, and be found by an equality query.
+#[test]
+fn doubles_round_trip_bit_exactly() {
+    need_hc!();
+    let s = Sess::new();
+    let d = cs("system.test.type_double");
+    let dp = d.as_ptr().cast_mut();
+    let mut vals = vec![
+        376.86291232399077,
+        0.1,
+        -0.0,
+        0.0,
+        -2.5,
+        1e300,
+        f64::MIN_POSITIVE,
+        5e-324,
+        f64::MAX,
+        -f64::MAX,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+    ];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    while vals.len() < 60 {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let v = f64::from_bits(x);
+        if v.is_finite() {
+            vals.push(v);
+        }
+        // and values of everyday magnitude with 17 significant digits
+        vals.push((x >> 11) as f64 / (1u64 << 53) as f64 * 1000.0);
+    }
+    let bits_of = |n: *mut hc_nvr_t| {
+        let mut y = 0.0;
+        ok(unsafe { hc_nvr_get_double(n, dp, &mut y) }, "get double");
+        y.to_bits()
+    };
+    let meta_bits = |oid: &str| {
+        let mut m = null_mut();
+        let o = hc_oid_from(oid);
+        ok(
+            unsafe { hc_retrieve_metadata_ez(s.s, &o as *const _ as *mut _, &mut m) },
+            "retrieve metadata",
+        );
+        let b = bits_of(m);
+        ok(unsafe { hc_nvr_free(m) }, "free");
+        b
+    };
+    // (value, oid) of every record stored
+    let mut stored = Vec::new();
+    for (i, v) in vals.iter().enumerate() {
+        let n = s.nvr();
+        ok(unsafe { hc_nvr_add_double(n, dp, *v) }, "add double");
+        let (r, rec) = store(&s, format!("object {i}").as_bytes(), n);
+        ok(r, "store");
+        ok(unsafe { hc_nvr_free(n) }, "free");
+        let oid = oid_of(&rec);
+        assert_eq!(meta_bits(&oid), v.to_bits(), "store of {v:e}");
+        stored.push((*v, oid));
+        // storeMetadata: a second record of the same data with the same value
+        let mut rec2 = rec;
+        let n2 = s.nvr();
+        ok(unsafe { hc_nvr_add_double(n2, dp, *v) }, "add double");
+        ok(
+            unsafe { hc_store_metadata_ez(s.s, &mut rec2.oid, n2, &mut rec2) },
+            "store_metadata",
+        );
+        ok(unsafe { hc_nvr_free(n2) }, "free");
+        let oid2 = oid_of(&rec2);
+        assert_eq!(meta_bits(&oid2), v.to_bits(), "storeMetadata of {v:e}");
+        stored.push((*v, oid2));
+    }
+    // The issue's own example, as a literal in the query language.
+    let hits = query(&s, "system.test.type_double = 376.86291232399077", &[], 10).unwrap();
+    assert_eq!(hits.len(), 2, "both records of 376.86291232399077");
+    // Every value through a bound parameter, with the value selected.
+    for (v, oid) in &stored {
+        if v.is_nan() {
+            continue; // NaN equals nothing
+        }
+        let mut ps = null_mut();
+        ok(
+            unsafe { hc_pstmt_create(s.s, c"system.test.type_double = ?".as_ptr().cast_mut(), &mut ps) },
+            "pstmt",
+        );
+        ok(unsafe { hc_pstmt_set_double(ps, 1, *v) }, "bind");
+        let mut sel = [dp];
+        let mut rs = null_mut();
+        ok(
+            unsafe { hc_pstmt_query_ez(ps, sel.as_mut_ptr(), 1, 500, &mut rs) },
+            "query",
+        );
+        let mut found = false;
+        loop {
+            let mut o: hc_oid = [0; 61];
+            let mut nvr = null_mut();
+            let mut fin = 0;
+            ok(unsafe { hc_qrs_next_ez(rs, &mut o, &mut nvr, &mut fin) }, "next");
+            if fin == 1 {
+                break;
+            }
+            let got = unsafe { CStr::from_ptr(o.as_ptr()) }
+                .to_string_lossy()
+                .into_owned();
+            let b = bits_of(nvr);
+            ok(unsafe { hc_nvr_free(nvr) }, "free");
+            if got == *oid {
+                found = true;
+                assert_eq!(b, v.to_bits(), "selected value of {v:e}");
+            }
+        }
+        ok(unsafe { hc_qrs_free(rs) }, "qrs_free");
+        ok(unsafe { hc_pstmt_free(ps) }, "pstmt_free");
+        assert!(found, "{v:e} = ? finds its record");
+    }
+}

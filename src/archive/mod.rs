@@ -13,13 +13,21 @@
 //! archive_objects(oid TEXT PRIMARY KEY, ...)      -- one row per metadata record (OID)
 //! object_fields(oid TEXT, name TEXT,              -- one row per field value of an object,
 //!               v_int INTEGER, v_real REAL,       -- system fields included; exactly one
-//!               v_text TEXT, v_blob BLOB)         -- v_* column is set, by the field's type
+//!               v_text TEXT, v_blob BLOB,         -- v_* column is set, by the field's type
+//!               v_bits BLOB)                      -- exact bits of a double REAL cannot hold
 //! ```
 //!
 //! Column per type (see [`FieldType::column`]): long, date (days since
 //! 1970-01-01), time (seconds since midnight), timestamp (ms since the
 //! epoch, UTC) -> `v_int`; double -> `v_real`; string, char -> `v_text`;
 //! binary, objectid (30 bytes) -> `v_blob`.
+//!
+//! Doubles are stored exactly: SQLite keeps a REAL's 8 bytes as they are,
+//! except NaN (it stores NULL) and -0.0 (stored as the integer 0, read
+//! back as +0.0). For those two `v_bits` also holds the value's IEEE bits
+//! (8 bytes, little-endian) and `v_real` the value comparisons should see
+//! (NULL, 0.0); a double is read back as `coalesce(v_bits, v_real)` and
+//! [`value::Value::from_sql`] turns an 8-byte blob into its double.
 
 pub mod calendar;
 pub mod query;

@@ -193,8 +193,11 @@ impl Value {
 
     /// The inverse of [`Value::to_sql`]: a column value read back as a
     /// value of type `ty`. An integer is accepted for a double column
-    /// (SQLite may hand a REAL back as an integer); anything else that is
-    /// not the type's storage class is an error.
+    /// (SQLite may hand a REAL back as an integer), and so is an 8-byte
+    /// blob: the IEEE bits (little-endian) of a double that SQLite's REAL
+    /// cannot hold (NaN, -0.0; the `v_bits` column, see the module docs of
+    /// `archive`). Anything else that is not the type's storage class is an
+    /// error.
     pub fn from_sql(ty: FieldType, v: rusqlite::types::Value) -> Result<Value, ValueError> {
         use rusqlite::types::Value as V;
         let value = match (ty, v) {
@@ -204,6 +207,9 @@ impl Value {
             (FieldType::Timestamp, V::Integer(i)) => Value::Timestamp(i),
             (FieldType::Double, V::Real(r)) => Value::Double(r),
             (FieldType::Double, V::Integer(i)) => Value::Double(i as f64),
+            (FieldType::Double, V::Blob(b)) if b.len() == 8 => {
+                Value::Double(f64::from_le_bytes(b.try_into().unwrap_or_default()))
+            }
             (FieldType::String, V::Text(s)) => Value::String(s),
             (FieldType::Char, V::Text(s)) => Value::Char(s),
             (FieldType::Binary, V::Blob(b)) => Value::Binary(b),

@@ -78,18 +78,25 @@ pub fn objects_of_image(conn: &Connection, image_id: i64) -> Result<Vec<ObjectRo
 pub fn index_object(tx: &Transaction<'_>, oid: &str, fields: &[(String, SqlValue)]) -> Result<()> {
     tx.execute("DELETE FROM object_fields WHERE oid = ?1", [oid])?;
     let mut st = tx.prepare_cached(
-        "INSERT INTO object_fields (oid, name, v_int, v_real, v_text, v_blob) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO object_fields (oid, name, v_int, v_real, v_text, v_blob, v_bits) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
     for (name, v) in fields {
         let (mut a, mut b, mut c, mut d) = (SqlValue::Null, SqlValue::Null, SqlValue::Null, SqlValue::Null);
+        let mut bits = SqlValue::Null;
         match v {
             SqlValue::Integer(_) => a = v.clone(),
-            SqlValue::Real(_) => b = v.clone(),
+            SqlValue::Real(x) => {
+                b = v.clone();
+                // SQLite stores NaN as NULL and -0.0 as 0: keep the exact bits
+                if x.is_nan() || (*x == 0.0 && x.is_sign_negative()) {
+                    bits = SqlValue::Blob(x.to_le_bytes().to_vec());
+                }
+            }
             SqlValue::Text(_) => c = v.clone(),
             SqlValue::Blob(_) => d = v.clone(),
             SqlValue::Null => continue,
         }
-        st.execute(params![oid, name, a, b, c, d])?;
+        st.execute(params![oid, name, a, b, c, d, bits])?;
     }
     tx.execute(
         "UPDATE archive_objects SET indexed = 1, pending = NULL WHERE oid = ?1",
@@ -98,13 +105,14 @@ pub fn index_object(tx: &Transaction<'_>, oid: &str, fields: &[(String, SqlValue
     Ok(())
 }
 
-/// A record's indexed field rows: (name, value of its set column).
+/// A record's indexed field rows: (name, value of its set column; for a
+/// double REAL cannot hold, its 8-byte `v_bits`).
 ///
 /// # Errors
 /// Catalog errors.
 pub fn fields(conn: &Connection, oid: &str) -> Result<Vec<(String, SqlValue)>> {
     let mut st = conn.prepare_cached(
-        "SELECT name, coalesce(v_int, v_real, v_text, v_blob) FROM object_fields WHERE oid = ?1 ORDER BY rowid",
+        "SELECT name, coalesce(v_int, v_bits, v_real, v_text, v_blob) FROM object_fields WHERE oid = ?1 ORDER BY rowid",
     )?;
     let rows = st
         .query_map([oid], |r| Ok((r.get(0)?, r.get(1)?)))?

@@ -30,7 +30,7 @@ pub const DEFAULT_LSU: &str = "default";
 /// rely on it: an extent overlapping `[a, b)` starts after `a - MAX_CHUNK`.
 pub const MAX_CHUNK: u64 = 1 << 20;
 /// How long a transaction waits for another process's lock.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where an image is in its life. Stored as an integer; never renumber.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,6 +169,7 @@ pub fn open(path: &Path, now_ms: u64, uuid: &str) -> Result<Connection> {
     conn.pragma_update(None, "case_sensitive_like", true)?;
     let tx = write_txn(&mut conn)?;
     tx.execute_batch(include_str!("schema.sql"))?;
+    add_missing_columns(&tx)?;
     tx.execute(
         "INSERT OR IGNORE INTO server (key, value) VALUES ('format', ?1), ('uuid', ?2), ('created_ms', ?3)",
         params![FORMAT, uuid, now_ms.to_string()],
@@ -185,6 +186,28 @@ pub fn open(path: &Path, now_ms: u64, uuid: &str) -> Result<Connection> {
         )));
     }
     Ok(conn)
+}
+
+/// Columns added to tables after servers with the table existed (the
+/// schema's `CREATE TABLE IF NOT EXISTS` leaves an existing table as it
+/// is): (table, column, declaration).
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    // issue 14: exact doubles (archive module docs)
+    ("object_fields", "v_bits", "BLOB"),
+];
+
+fn add_missing_columns(tx: &Transaction<'_>) -> Result<()> {
+    for (table, column, decl) in ADDED_COLUMNS {
+        let have: i64 = tx.query_row(
+            "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
+            params![table, column],
+            |r| r.get(0),
+        )?;
+        if have == 0 {
+            tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Starts a write transaction that takes the database write lock at once.

@@ -170,7 +170,8 @@ CREATE TABLE IF NOT EXISTS object_fields (
     v_int  INTEGER,
     v_real REAL,
     v_text TEXT,
-    v_blob BLOB
+    v_blob BLOB,
+    v_bits BLOB    -- a double's IEEE bits (8 bytes LE) when v_real cannot hold it (NaN, -0.0)
 );
 CREATE INDEX IF NOT EXISTS object_fields_oid ON object_fields (oid, name);
 -- One partial index per value column: a row enters only the index of its

@@ -82,13 +82,17 @@ fn system_fields(oid: &str, ctime_ms: u64, size: u64, sha1: &str) -> Vec<(String
     ]
 }
 
-/// Fields to index, as stored in `archive_objects.pending`.
+/// Fields to index, as stored in `archive_objects.pending`. A double is
+/// kept as the integer of its IEEE bits (tag "d"): exact for every value,
+/// NaN and -0.0 included, whatever parses the text. Records written
+/// before issue 14 hold doubles as JSON numbers (tag "r"), which
+/// serde_json's `float_roundtrip` parser reads back exactly.
 fn encode_pending(fields: &[(String, SqlValue)]) -> String {
     let items: Vec<serde_json::Value> = fields
         .iter()
         .map(|(n, v)| match v {
             SqlValue::Integer(x) => serde_json::json!([n, "i", x]),
-            SqlValue::Real(x) => serde_json::json!([n, "r", x]),
+            SqlValue::Real(x) => serde_json::json!([n, "d", x.to_bits()]),
             SqlValue::Text(x) => serde_json::json!([n, "t", x]),
             SqlValue::Blob(x) => serde_json::json!([n, "b", crate::store::hex(x)]),
             SqlValue::Null => serde_json::json!([n, "n", null]),
@@ -107,6 +111,7 @@ fn decode_pending(s: &str) -> Result<Vec<(String, SqlValue)>> {
         };
         let value = match kind {
             "i" => SqlValue::Integer(item[2].as_i64().ok_or_else(bad)?),
+            "d" => SqlValue::Real(f64::from_bits(item[2].as_u64().ok_or_else(bad)?)),
             "r" => SqlValue::Real(item[2].as_f64().ok_or_else(bad)?),
             "t" => SqlValue::Text(item[2].as_str().ok_or_else(bad)?.to_owned()),
             "b" => SqlValue::Blob(unhex(item[2].as_str().ok_or_else(bad)?)),
@@ -140,19 +145,7 @@ pub fn check_fields(fields: &[(String, Value)], schema: &dyn Fields) -> Result<V
 /// The value of a stored field, typed by the schema (`None` for a field
 /// the schema no longer defines).
 pub fn typed(ty: FieldType, v: &SqlValue) -> Option<Value> {
-    Some(match (ty, v) {
-        (FieldType::Long, SqlValue::Integer(x)) => Value::Long(*x),
-        (FieldType::Date, SqlValue::Integer(x)) => Value::Date(*x),
-        (FieldType::Time, SqlValue::Integer(x)) => Value::Time(*x),
-        (FieldType::Timestamp, SqlValue::Integer(x)) => Value::Timestamp(*x),
-        (FieldType::Double, SqlValue::Real(x)) => Value::Double(*x),
-        (FieldType::Double, SqlValue::Integer(x)) => Value::Double(*x as f64),
-        (FieldType::String, SqlValue::Text(s)) => Value::String(s.clone()),
-        (FieldType::Char, SqlValue::Text(s)) => Value::Char(s.clone()),
-        (FieldType::Binary, SqlValue::Blob(b)) => Value::Binary(b.clone()),
-        (FieldType::ObjectId, SqlValue::Blob(b)) => Value::ObjectId(b.clone()),
-        _ => return None,
-    })
+    Value::from_sql(ty, v.clone()).ok()
 }
 
 impl Server {

@@ -294,6 +294,17 @@ fn foreign_and_relative_directories_are_refused() {
     ));
 }
 
+#[test]
+fn a_first_open_that_died_half_way_is_finished_by_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    for d in ["segments", "locks"] {
+        std::fs::create_dir(dir.path().join(d)).unwrap();
+    }
+    std::fs::write(dir.path().join("combstore.log"), b"").unwrap();
+    let s = Server::open(dir.path()).unwrap();
+    assert_eq!(s.lsu_info("default").unwrap().images, 0);
+}
+
 fn stored(s: &Server, lsu: &str, n: &str, seed: u64, len: usize) -> Vec<u8> {
     let bytes = data(seed, len);
     let mut w = s.create_image(lsu, &name(n)).unwrap();
@@ -977,4 +988,29 @@ fn readers_page_through_the_extent_map_in_windows() {
         assert!(seen < size as u64, "read the whole deleted image");
     };
     assert!(matches!(e, Error::NoImage(_)), "{e}");
+}
+
+#[test]
+fn archive_doubles_are_stored_bit_exactly() {
+    use crate::archive::value::Value;
+    let (_d, s) = server();
+    for x in [376.86291232399077, -0.0, f64::NAN, 5e-324, -f64::MAX, 0.1] {
+        let mut done = false;
+        let mut reader = |buf: &mut [u8]| {
+            if done {
+                return Ok(0);
+            }
+            done = true;
+            buf[0] = 7;
+            Ok(1)
+        };
+        let fields = vec![("system.test.type_double".to_owned(), Value::Double(x).to_sql())];
+        let rec = s.store_object(&mut reader, fields).unwrap();
+        let got = s.object_fields(&rec.oid).unwrap();
+        let v = got.iter().find(|(n, _)| n == "system.test.type_double").unwrap();
+        match crate::engine::archive::typed(crate::archive::FieldType::Double, &v.1) {
+            Some(Value::Double(y)) => assert_eq!(y.to_bits(), x.to_bits(), "{x:e}"),
+            other => panic!("{x:e}: {other:?}"),
+        }
+    }
 }

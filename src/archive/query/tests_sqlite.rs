@@ -23,6 +23,7 @@ CREATE TABLE object_fields (
     name   TEXT NOT NULL,
     v_int  INTEGER,
     v_real REAL,
+    v_bits BLOB,
     v_text TEXT,
     v_blob BLOB
 );
