@@ -323,3 +323,31 @@ fn processes_racing_to_create_one_name_exactly_one_wins() {
     assert_eq!(won.len(), n, "names created");
     assert_eq!(listed, won);
 }
+
+/// Issue 14: six backup jobs starting together on a fresh server
+/// directory. Every first open succeeds: none sees a half-created
+/// directory as foreign (STS_ENOSERVER) or times out on the catalog's
+/// creation within milliseconds (STS_ETIMEDOUT).
+#[test]
+fn processes_opening_new_servers_at_once_all_succeed() {
+    let base = tempfile::TempDir::new().expect("tempdir");
+    let servers: Vec<String> = (0..10)
+        .map(|i| format!("combstore:{}", base.path().join(format!("srv{i}")).display()))
+        .collect();
+    let args: Vec<&str> = servers.iter().map(String::as_str).collect();
+    let mut kids: Vec<_> = (0..6).map(|_| spawn_role("first_opener", &args)).collect();
+    for k in kids.iter_mut() {
+        k.expect("STARTED", Duration::from_secs(120));
+    }
+    for k in kids.iter_mut() {
+        k.send("GO");
+    }
+    let mut results = Vec::new();
+    for k in kids.iter_mut() {
+        results.extend(k.collect("RESULT"));
+        k.wait_success(Duration::from_secs(120));
+    }
+    let failed: Vec<_> = results.iter().filter(|r| !r.starts_with("OK ")).collect();
+    assert!(failed.is_empty(), "failed first opens: {failed:?}");
+    assert_eq!(results.len(), 60);
+}

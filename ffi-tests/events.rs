@@ -1293,7 +1293,7 @@ fn named_wait_on_a_running_copy_is_etimedout() {
     );
     assert_eq!(
         named_wait(th.0, "slow", c::TIMEOUT_NONE),
-        (c::ETIMEDOUT, OP_STATUS_SENTINEL),
+        (c::EINPROGRESS, OP_STATUS_SENTINEL),
         "wait(STS_TIMEOUT_NONE) on a running copy: (rc, op_status untouched)"
     );
     let t = Instant::now();
@@ -1301,7 +1301,7 @@ fn named_wait_on_a_running_copy_is_etimedout() {
     let waited = t.elapsed();
     assert_eq!(
         (rc, st),
-        (c::ETIMEDOUT, OP_STATUS_SENTINEL),
+        (c::EINPROGRESS, OP_STATUS_SENTINEL),
         "wait(100 ms) on a running copy"
     );
     assert!(
@@ -1379,7 +1379,7 @@ fn named_operations_belong_to_the_server_they_copy_to() {
     let bh = must_open_server(&r.name);
     assert_eq!(
         named_wait(bh.0, "over-there", c::TIMEOUT_NONE),
-        (c::ETIMEDOUT, OP_STATUS_SENTINEL),
+        (c::EINPROGRESS, OP_STATUS_SENTINEL),
         "wait through an ordinary handle on the target"
     );
     assert_eq!(
@@ -1402,7 +1402,7 @@ fn named_copy_under_a_running_name_is_eexist() {
     assert_rc!(named_copy(&tl, &cdef, &srv.lsu(), &sdef, "busy-name"), c::EOK);
     assert_eq!(
         named_wait(th.0, "busy-name", c::TIMEOUT_NONE),
-        (c::ETIMEDOUT, OP_STATUS_SENTINEL),
+        (c::EINPROGRESS, OP_STATUS_SENTINEL),
         "the first copy is running"
     );
     let other = image_def("other", "");
@@ -1460,7 +1460,7 @@ fn named_op_name_may_be_reused_after_it_finished_and_wait_follows_the_latest() {
     // wait now follows the second (running) op, not the finished first
     assert_eq!(
         named_wait(th.0, "again", c::TIMEOUT_NONE),
-        (c::ETIMEDOUT, OP_STATUS_SENTINEL),
+        (c::EINPROGRESS, OP_STATUS_SENTINEL),
         "wait on the reused name while the second op runs"
     );
     assert_rc!(named_cancel(th.0, "again"), c::EOK, "cancel the second op");
@@ -1699,7 +1699,7 @@ fn named_copy_whose_source_is_deleted_midway_fails_or_completes_whole() {
         c::EOK
     );
     wait_for_progress(&r.path, base, PIECE, || {
-        named_wait(th.0, "orphaned", c::TIMEOUT_NONE).0 == c::ETIMEDOUT
+        named_wait(th.0, "orphaned", c::TIMEOUT_NONE).0 == c::EINPROGRESS
     });
     assert_rc!(
         api().delete_image(&srv.lsu(), &sdef, 0),
@@ -1762,7 +1762,7 @@ fn cancel_stops_a_large_cross_server_copy_and_frees_its_space() {
     );
     // act once the copy is under way
     wait_for_progress(&r.path, base, PIECE, || {
-        named_wait(th.0, "stop-me", c::TIMEOUT_NONE).0 == c::ETIMEDOUT
+        named_wait(th.0, "stop-me", c::TIMEOUT_NONE).0 == c::EINPROGRESS
     });
     assert_rc!(named_cancel(th.0, "stop-me"), c::EOK, "cancel a running copy");
     assert_eq!(

@@ -198,6 +198,7 @@ fn rust_view() -> Vec<String> {
         STS_ECORRUPT,
         STS_EPREVIO,
         STS_ETIMEDOUT,
+        STS_EINPROGRESS,
         STS_EINTERNAL,
         STS_ENOMEM,
         STS_II_IMAGE_PENDING,

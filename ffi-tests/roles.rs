@@ -12,6 +12,7 @@ pub fn run(role: &str, args: &[String]) {
         "coop_writer" => coop_writer(args),
         "mixed" => mixed(args),
         "race_creator" => race_creator(args),
+        "first_opener" => first_opener(args),
         "dup_churn" => dup_churn(args),
         "dup_copy_image" => dup_copy_image(args),
         "dup_xfer_then_hang" => dup_xfer_then_hang(args),
@@ -145,6 +146,24 @@ fn race_creator(args: &[String]) {
         }
     }
     assert_rc!(api().close_server(sh), c::EOK);
+    say("DONE", "");
+}
+
+/// [server...]: after GO, open and close each server in turn, reporting
+/// RESULT "OK <server>" or "FAILED <server>: <code>" for each.
+fn first_opener(args: &[String]) {
+    say("STARTED", "");
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).unwrap();
+    for server in args {
+        match open_server(server) {
+            Ok(sh) => {
+                assert_rc!(api().close_server(sh), c::EOK);
+                say("RESULT", &format!("OK {server}"));
+            }
+            Err(rc) => say("RESULT", &format!("FAILED {server}: {}", code_name(rc))),
+        }
+    }
     say("DONE", "");
 }
 

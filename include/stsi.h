@@ -116,6 +116,8 @@ extern "C" {
 #define STS_ECANCELED 34   /* the asynchronous operation was cancelled */
 #define STS_EOPFAILED 35   /* the asynchronous operation failed; its event
                               carries the cause (ev_status) */
+#define STS_EINPROGRESS 36 /* stsp_named_async_wait: the asynchronous operation
+                              is still running when the timeout ends */
 
 /* 40-59: storage */
 #define STS_ENOSPC 40      /* no space left on the filesystem or in the LSU; any
@@ -128,7 +130,9 @@ extern "C" {
                               is damaged */
 #define STS_EPREVIO 43     /* an earlier buffered write on this handle failed; the
                               data since the last flush is lost; close the handle */
-#define STS_ETIMEDOUT 44   /* another process held the catalog lock too long */
+#define STS_ETIMEDOUT 44   /* another process held the catalog (or the server
+                              directory's setup lock) for longer than 60 s;
+                              returned for nothing else */
 
 /* 60-69: the plugin itself */
 #define STS_EINTERNAL 60   /* an internal error (a bug) was caught; nothing of the

@@ -518,9 +518,10 @@ STS_EXPORT int stsp_named_async_copy_image(const sts_lsu_t *to_lsu, const sts_im
  *               also written when the call returns STS_ECANCELED or
  *               STS_EOPFAILED (and only then, besides STS_EOK).
  * Returns STS_EOK (finished and succeeded); STS_ECANCELED (it was
- * cancelled); STS_EOPFAILED (it failed; see op_status); STS_ETIMEDOUT
- * (still running); STS_ENOOP (no operation of that name); STS_ENAME;
- * STS_ENULL; STS_EHANDLE; STS_EIO.
+ * cancelled); STS_EOPFAILED (it failed; see op_status); STS_EINPROGRESS
+ * (still running when timeout_ms ended); STS_ENOOP (no operation of that name); STS_ENAME;
+ * STS_ENULL; STS_EHANDLE; STS_EIO; STS_ETIMEDOUT (the catalog was locked
+ * by another process for too long).
  */
 STS_EXPORT int stsp_named_async_wait(sts_server_handle_t sh, const char *op_name, sts_uint32_t timeout_ms,
                                      int *op_status);

@@ -63,6 +63,7 @@ pub mod c {
     pub const ECORRUPT: i32 = sys::STS_ECORRUPT as i32;
     pub const EPREVIO: i32 = sys::STS_EPREVIO as i32;
     pub const ETIMEDOUT: i32 = sys::STS_ETIMEDOUT as i32;
+    pub const EINPROGRESS: i32 = sys::STS_EINPROGRESS as i32;
     pub const EINTERNAL: i32 = sys::STS_EINTERNAL as i32;
     pub const ENOMEM: i32 = sys::STS_ENOMEM as i32;
 
@@ -100,6 +101,7 @@ pub mod c {
         ("STS_ECORRUPT", ECORRUPT),
         ("STS_EPREVIO", EPREVIO),
         ("STS_ETIMEDOUT", ETIMEDOUT),
+        ("STS_EINPROGRESS", EINPROGRESS),
         ("STS_EINTERNAL", EINTERNAL),
         ("STS_ENOMEM", ENOMEM),
     ];

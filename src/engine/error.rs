@@ -65,6 +65,8 @@ pub enum Error {
     PreviousIo,
     /// The catalog stayed locked by another process too long.
     Timeout,
+    /// The asynchronous operation waited for is still running.
+    Running(String),
     /// A catalog (SQLite) error other than busy or full.
     Catalog(rusqlite::Error),
 }
@@ -106,6 +108,7 @@ impl Error {
             Error::Corrupt(_) => ErrorKind::Corrupt,
             Error::PreviousIo => ErrorKind::PreviousIo,
             Error::Timeout => ErrorKind::Timeout,
+            Error::Running(_) => ErrorKind::Running,
         }
     }
 
@@ -142,6 +145,7 @@ impl fmt::Display for Error {
             Error::Corrupt(s) => write!(f, "corruption: {s}"),
             Error::PreviousIo => write!(f, "an earlier write on this handle failed"),
             Error::Timeout => write!(f, "catalog locked by another process for too long"),
+            Error::Running(s) => write!(f, "asynchronous operation {s:?} is still running"),
             Error::Catalog(e) => write!(f, "catalog error: {e}"),
         }
     }
@@ -211,11 +215,12 @@ pub enum ErrorKind {
     Corrupt,
     PreviousIo,
     Timeout,
+    Running,
 }
 
 impl ErrorKind {
     /// Every kind, for table-driven code and tests.
-    pub const ALL: [ErrorKind; 23] = [
+    pub const ALL: [ErrorKind; 24] = [
         ErrorKind::Invalid,
         ErrorKind::Name,
         ErrorKind::Align,
@@ -239,6 +244,7 @@ impl ErrorKind {
         ErrorKind::Corrupt,
         ErrorKind::PreviousIo,
         ErrorKind::Timeout,
+        ErrorKind::Running,
     ];
 
     /// The stored name.
@@ -267,6 +273,7 @@ impl ErrorKind {
             ErrorKind::Corrupt => "corrupt",
             ErrorKind::PreviousIo => "previous_io",
             ErrorKind::Timeout => "timeout",
+            ErrorKind::Running => "running",
         }
     }
 

@@ -182,7 +182,8 @@ impl Server {
     /// `name` to finish; returns how it ended.
     ///
     /// # Errors
-    /// [`Error::NoOp`]; [`Error::Timeout`] if still running; catalog errors.
+    /// [`Error::NoOp`]; [`Error::Running`] if still running after `timeout`;
+    /// catalog errors.
     pub fn wait_op(&self, name: &str, timeout: Option<Duration>) -> Result<Outcome> {
         names::check_op(name)?;
         let deadline = timeout.map(|t| Instant::now() + t);
@@ -202,7 +203,7 @@ impl Server {
                 None => Duration::from_millis(50),
                 Some(d) => match d.checked_duration_since(Instant::now()) {
                     Some(left) if !left.is_zero() => left,
-                    _ => return Err(Error::Timeout),
+                    _ => return Err(Error::Running(name.to_owned())),
                 },
             };
             events::wait_a_little(left);

@@ -24,7 +24,7 @@ use super::image::{ImageInfo, ImageReader, ImageWriter};
 use super::names::{self, ImageName};
 use crate::catalog::checkpoint::Checkpointer;
 use crate::catalog::{self, FreeRange, ImageState};
-use crate::store::lock::{self, OwnerLock};
+use crate::store::lock::{self, OwnerLock, SetupLock};
 use crate::store::segment::{self, HEADER_LEN, SegmentFile};
 
 /// A segment is sealed (never appended again) once it reaches this size.
@@ -100,7 +100,10 @@ pub struct LsuInfo {
 
 impl Server {
     /// Opens the server in `dir`, creating it if `dir` does not exist (its
-    /// parent must) or is empty, then recovers what dead processes left.
+    /// parent must), is empty, or holds only what a first open that died
+    /// half-way left, then recovers what dead processes left. Any number
+    /// of processes and threads may open (and so create) one server at
+    /// once.
     ///
     /// # Errors
     /// [`Error::NoServer`] for a relative path, a missing parent or a
@@ -142,7 +145,13 @@ impl Server {
             )));
         }
         check_real_len(dir)?;
-        prepare_dir(dir)?;
+        ensure_dir(dir)?;
+        // The directory's setup and the catalog's creation happen under the
+        // setup lock (store::lock::SetupLock): safe under any concurrency.
+        let setup = SetupLock::acquire(dir, catalog::BUSY_TIMEOUT)
+            .map_err(|e| Error::io(dir.display().to_string(), e))?
+            .ok_or(Error::Timeout)?;
+        check_ours(dir)?;
         let seg_dir = dir.join("segments");
         let lock_dir = dir.join("locks");
         for d in [&seg_dir, &lock_dir] {
@@ -151,6 +160,7 @@ impl Server {
         crate::logging::init(dir);
         let catalog_path = dir.join(CATALOG_FILE);
         let conn = catalog::open(&catalog_path, now_ms(), &crate::store::random_hex128())?;
+        drop(setup);
         super::cred::authorize(&conn, access)?;
         let uuid = catalog::server_value(&conn, "uuid")?.unwrap_or_default();
         let owner = OwnerLock::acquire(&lock_dir).map_err(|e| Error::io("owner lock", e))?;
@@ -918,7 +928,7 @@ fn stored_bytes_present(seg_dir: &Path, needs: &[(i64, u64)]) -> bool {
         .all(|&(seg, end)| fs::metadata(segment::segment_path(seg_dir, seg)).is_ok_and(|m| m.len() >= end))
 }
 
-fn prepare_dir(dir: &Path) -> Result<()> {
+fn ensure_dir(dir: &Path) -> Result<()> {
     match fs::metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let parent = dir.parent().unwrap_or(Path::new("/"));
@@ -932,20 +942,36 @@ fn prepare_dir(dir: &Path) -> Result<()> {
         }
         Err(e) => Err(Error::io(dir.display().to_string(), e)),
         Ok(m) if !m.is_dir() => Err(Error::NoServer(format!("{} is not a directory", dir.display()))),
-        Ok(_) => {
-            if dir.join(CATALOG_FILE).exists() {
-                return Ok(());
-            }
-            let mut entries = fs::read_dir(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
-            if entries.next().is_some() {
-                return Err(Error::NoServer(format!(
-                    "{} is not empty and holds no combstore catalog",
-                    dir.display()
-                )));
-            }
-            Ok(())
+        Ok(_) => Ok(()),
+    }
+}
+
+/// What an open may leave in a server directory before its catalog
+/// exists (a first open that died half-way): such a directory is still
+/// ours to finish; anything else makes it foreign.
+fn setup_leftover(name: &std::ffi::OsStr) -> bool {
+    let name = name.to_string_lossy();
+    matches!(name.as_ref(), "segments" | "locks") || name.starts_with("combstore.log")
+}
+
+/// Refuses ([`Error::NoServer`]) a directory that holds no catalog and
+/// something besides what a first open creates before its catalog.
+/// Called under the setup lock, so no other open is half-way through.
+fn check_ours(dir: &Path) -> Result<()> {
+    if dir.join(CATALOG_FILE).exists() {
+        return Ok(());
+    }
+    let entries = fs::read_dir(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir.display().to_string(), e))?;
+        if !setup_leftover(&entry.file_name()) {
+            return Err(Error::NoServer(format!(
+                "{} is not empty and holds no combstore catalog",
+                dir.display()
+            )));
         }
     }
+    Ok(())
 }
 
 /// Refuses ([`Error::Name`]) a directory whose path, or real path with

@@ -52,6 +52,7 @@ pub fn code_of_kind(kind: ErrorKind) -> c_int {
         ErrorKind::Corrupt => sys::STS_ECORRUPT,
         ErrorKind::PreviousIo => sys::STS_EPREVIO,
         ErrorKind::Timeout => sys::STS_ETIMEDOUT,
+        ErrorKind::Running => sys::STS_EINPROGRESS,
     }
 }
 
@@ -131,6 +132,10 @@ pub const MESSAGES: &[(c_int, &CStr)] = &[
         sys::STS_ETIMEDOUT,
         c"STS_ETIMEDOUT: catalog locked by another process too long",
     ),
+    (
+        sys::STS_EINPROGRESS,
+        c"STS_EINPROGRESS: the asynchronous operation is still running",
+    ),
     (sys::STS_EINTERNAL, c"STS_EINTERNAL: internal error"),
     (sys::STS_ENOMEM, c"STS_ENOMEM: out of memory"),
 ];
@@ -192,6 +197,7 @@ mod tests {
             Error::Corrupt(String::new()),
             Error::PreviousIo,
             Error::Timeout,
+            Error::Running(String::new()),
         ];
         for e in &errors {
             let code = code_of(e);

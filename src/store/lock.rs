@@ -12,6 +12,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// The lock this server instance holds while it lives.
 #[derive(Debug)]
@@ -53,6 +54,44 @@ impl OwnerLock {
 impl Drop for OwnerLock {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// An exclusive `flock` on a server directory itself, held while an open
+/// prepares the directory and opens (or creates) the catalog. The first
+/// open of a new server is then, to every other process, either not
+/// started or finished: none sees a half-created directory (which would
+/// look foreign) or races another through the catalog's creation (where
+/// SQLite answers "busy" at once, without waiting). Held only for the
+/// setup; the kernel drops it if the process dies.
+#[derive(Debug)]
+pub struct SetupLock {
+    _dir: File,
+}
+
+impl SetupLock {
+    /// Takes the lock on the existing directory `dir`, waiting up to
+    /// `timeout`; `None` if another holder kept it that long.
+    ///
+    /// # Errors
+    /// I/O errors opening or locking the directory.
+    pub fn acquire(dir: &Path, timeout: Duration) -> io::Result<Option<SetupLock>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY)
+            .open(dir)?;
+        let deadline = Instant::now() + timeout;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            if try_flock(&file)? {
+                return Ok(Some(SetupLock { _dir: file }));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
     }
 }
 
@@ -123,6 +162,19 @@ fn try_flock(file: &File) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn setup_lock_excludes_a_second_holder_until_dropped() {
+        let d = tempfile::tempdir().unwrap();
+        let first = SetupLock::acquire(d.path(), Duration::ZERO).unwrap().unwrap();
+        assert!(
+            SetupLock::acquire(d.path(), Duration::from_millis(30))
+                .unwrap()
+                .is_none()
+        );
+        drop(first);
+        assert!(SetupLock::acquire(d.path(), Duration::ZERO).unwrap().is_some());
+    }
 
     #[test]
     fn live_owner_is_alive_until_dropped() {
