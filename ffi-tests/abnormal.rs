@@ -351,3 +351,31 @@ fn recovery_reclaims_space_of_a_killed_writers_unflushed_bytes() {
     );
     assert_bytes_eq(&got, &all[..got.len()], "kept bytes");
 }
+
+/// Issue 14: a process that had the server open before the writer died
+/// (so ran no recovery since) must not see the dead writer's image as
+/// BUSY_WRITE while stsp_open_image would let it write: properties tell
+/// whether the writer lives, as open does.
+#[test]
+fn killed_writer_is_not_busy_to_a_process_that_had_the_server_open() {
+    let srv = Server::new();
+    let lsu = srv.lsu();
+    let def = image_def("child", "");
+    let mut p = start_killed_writer(&srv, "child", 15, 8192);
+    assert_ne!(
+        must_prop_byname(&lsu, &def).imo_flags & c::II_BUSY_WRITE,
+        0,
+        "busy while the writer lives"
+    );
+    p.kill9();
+    assert_abnormal(&must_prop_byname(&lsu, &def), "prop_byname after the kill");
+    // and what open allows agrees
+    let wh = try_open(&lsu, &def, c::O_WRITE)
+        .unwrap_or_else(|rc| panic!("open for write after the writer died: {}", code_name(rc)));
+    assert_ne!(
+        must_prop_byname(&lsu, &def).imo_flags & c::II_BUSY_WRITE,
+        0,
+        "busy again with a live writer"
+    );
+    close(wh, c::CLOSE_INCOMPLETE);
+}

@@ -51,12 +51,25 @@ pub struct ImageInfo {
 }
 
 impl ImageInfo {
-    pub(crate) fn from_row(conn: &rusqlite::Connection, row: ImageRow, lsu: String) -> Result<ImageInfo> {
+    /// The properties of `row`. An image whose writer died and has not
+    /// been recovered yet (by this process: recovery runs on open) is
+    /// reported as what it is and what open allows, aborted: pending, not
+    /// busy, abnormal. Recovery may still find it broken.
+    pub(crate) fn from_row(
+        sh: &Shared,
+        conn: &rusqlite::Connection,
+        row: ImageRow,
+        lsu: String,
+    ) -> Result<ImageInfo> {
+        let state = match row.state {
+            ImageState::Writing if !sh.writer_alive(row.writer.as_deref())? => ImageState::Aborted,
+            s => s,
+        };
         Ok(ImageInfo {
             extent_count: catalog::extent_count(conn, row.id)?,
             name: row.name,
             lsu,
-            state: row.state,
+            state,
             size: row.size,
             ctime_ms: row.ctime_ms,
             mtime_ms: row.mtime_ms,
@@ -93,7 +106,7 @@ fn info_by_id(sh: &Shared, id: i64) -> Result<ImageInfo> {
     let conn = sh.catalog.lock();
     let row = catalog::image_by_id(&conn, id)?.ok_or_else(|| Error::NoImage(format!("image #{id}")))?;
     let lsu = catalog::lsu_name(&conn, row.lsu_id)?;
-    ImageInfo::from_row(&conn, row, lsu)
+    ImageInfo::from_row(sh, &conn, row, lsu)
 }
 
 /// Reads image metadata; returns bytes placed in `buf`.

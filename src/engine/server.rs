@@ -736,7 +736,7 @@ impl Server {
         let lsu_row = catalog::lsu(&conn, lsu)?;
         let row = catalog::image_by_name(&conn, lsu_row.id, name)?
             .ok_or_else(|| Error::NoImage(name.to_string()))?;
-        ImageInfo::from_row(&conn, row, lsu_row.name)
+        ImageInfo::from_row(&self.shared, &conn, row, lsu_row.name)
     }
 
     /// Up to `limit` image names of an LSU after `after`, in key order.
@@ -750,15 +750,21 @@ impl Server {
     }
 
     fn writer_alive(&self, writer: Option<&str>) -> Result<bool> {
-        match writer {
-            None => Ok(false),
-            Some(w) if w == self.shared.owner.token() => Ok(true),
-            Some(w) => lock::is_alive(&self.shared.lock_dir, w).map_err(|e| Error::io("owner lock", e)),
-        }
+        self.shared.writer_alive(writer)
     }
 }
 
 impl Shared {
+    /// Whether the owner of `writer` (a token) lives: this instance, or a
+    /// process holding its owner lock.
+    pub fn writer_alive(&self, writer: Option<&str>) -> Result<bool> {
+        match writer {
+            None => Ok(false),
+            Some(w) if w == self.owner.token() => Ok(true),
+            Some(w) => lock::is_alive(&self.lock_dir, w).map_err(|e| Error::io("owner lock", e)),
+        }
+    }
+
     /// Takes a segment to append to: an idle one of ours, an unowned one
     /// with room, or a new one.
     pub fn lease_segment(&self) -> Result<SegmentFile> {

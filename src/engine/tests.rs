@@ -217,10 +217,21 @@ fn inspect_leaves_a_dead_writers_image_as_found_and_open_recovers_it() {
     let path = dir.path().join("srv");
     dead_writer_of_k(&path, 0);
     let seen = Server::inspect(&path).unwrap();
+    // reported as what it is (its writer is dead) ...
     assert_eq!(
         seen.image_info("default", &name("k")).unwrap().state,
-        ImageState::Writing
+        ImageState::Aborted
     );
+    // ... while the catalog row stays as found
+    let row = {
+        let conn = seen.shared.catalog.lock();
+        let lsu = crate::catalog::lsu(&conn, "default").unwrap();
+        crate::catalog::image_by_name(&conn, lsu.id, &name("k"))
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(row.state, ImageState::Writing);
+    assert!(row.writer.is_some());
     drop(seen);
     let s2 = Server::open(&path).unwrap();
     assert_eq!(
