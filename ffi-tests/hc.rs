@@ -424,6 +424,57 @@ fn sessions_and_bad_sessions() {
     assert!(s.is_null());
 }
 
+/// Issue 14: a failed session create says why, through hc_get_last_error
+/// (there is no session whose status could hold the text).
+#[test]
+fn failed_session_creates_say_why() {
+    need_hc!();
+    let srv = Server::new();
+    let plain = tempfile::TempDir::new().unwrap();
+    let last = || {
+        let mut p = null_mut();
+        ok(unsafe { hc_get_last_error(&mut p) }, "get_last_error");
+        unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+    };
+    let cases = [
+        (
+            srv.path.to_str().unwrap().to_owned(),
+            9999,
+            "port is 8080, not 9999",
+        ),
+        ("/nonexistent/combstore-hc".to_owned(), -1, "does not exist"),
+        ("relative/dir".to_owned(), -1, "absolute"),
+        (
+            plain.path().to_str().unwrap().to_owned(),
+            -1,
+            "not a combstore server (yet): create it with `combstore init",
+        ),
+    ];
+    for (host, port, why) in cases {
+        let h = cs(&host);
+        let mut s = null_mut();
+        rc(
+            unsafe { hc_session_create_ez(h.as_ptr().cast_mut(), port, &mut s) },
+            HCERR_CONNECTION_FAILED,
+            &host,
+        );
+        let text = last();
+        assert!(
+            text.starts_with("hc_session_create_ez: ") && text.contains(why),
+            "{host}: {text:?} should say {why:?}"
+        );
+    }
+    assert!(
+        std::fs::read_dir(plain.path()).unwrap().next().is_none(),
+        "a failed create leaves a plain directory as it was"
+    );
+    rc(
+        unsafe { hc_get_last_error(null_mut()) },
+        HCERR_ILLEGAL_ARGUMENT,
+        "NULL errstr",
+    );
+}
+
 #[test]
 fn schema_accessors_over_the_factory_schema() {
     need_hc!();

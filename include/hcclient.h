@@ -94,6 +94,16 @@ HONEYCOMB_EXTERN hcerr_t hc_session_get_archive(hc_session_t *session, hc_archiv
 HONEYCOMB_EXTERN hcerr_t hc_session_get_platform_result(hc_session_t *session, int32_t *connect_errno,
                                                         int32_t *platform_result);
 
+/* combstore extension: the reason for the calling thread's last hc_* call
+ * that failed, "<function>: <reason>", or "" if none has. It is how an
+ * application learns why hc_session_create_ez failed, when there is no
+ * session whose status could hold the text (e.g. "/srv/x does not exist",
+ * "/srv/x is not a combstore server yet: create it with `combstore init
+ * /srv/x`", "the server's archive port is 8080, not 8081"). *errstr is
+ * owned by the library (thread-local): never free it; it stays valid until
+ * this thread's next failing hc_* call. NULL errstr: HCERR_ILLEGAL_ARGUMENT. */
+HONEYCOMB_EXTERN hcerr_t hc_get_last_error(char **errstr);
+
 /* ------------------------------------------------------------------ */
 /* Schema                                                              */
 /* ------------------------------------------------------------------ */

@@ -106,6 +106,14 @@ pub unsafe fn hc_decode_hcerr(res: hcerr_t) -> *mut ::std::os::raw::c_char {
     unsafe { f(res) }
 }
 
+pub unsafe fn hc_get_last_error(errstr: *mut *mut ::std::os::raw::c_char) -> hcerr_t {
+    static F: OnceLock<usize> = OnceLock::new();
+    let addr = *F.get_or_init(|| sym::<usize>("hc_get_last_error"));
+    let f: unsafe extern "C" fn(*mut *mut ::std::os::raw::c_char) -> hcerr_t =
+        unsafe { std::mem::transmute(addr) };
+    unsafe { f(errstr) }
+}
+
 pub unsafe fn hc_session_create_ez(
     host: *mut ::std::os::raw::c_char,
     port: ::std::os::raw::c_int,

@@ -206,14 +206,33 @@ impl Server {
         Server::open_as(dir, access)
     }
 
+    /// Refuses a directory that is not a server (yet), saying why.
+    ///
+    /// # Errors
+    /// [`Error::NoServer`] for a relative path, a missing directory or
+    /// one without a catalog; [`Error::Io`] if it cannot be read
+    /// (permission denied).
     fn check_existing(dir: &Path) -> Result<()> {
-        if !dir.is_absolute() || !dir.join(CATALOG_FILE).is_file() {
-            return Err(Error::NoServer(format!(
-                "no combstore server in {}",
-                dir.display()
-            )));
+        let shown = dir.display();
+        if !dir.is_absolute() {
+            return Err(Error::NoServer(format!("{shown} is not an absolute path")));
         }
-        Ok(())
+        let catalog = dir.join(CATALOG_FILE);
+        match fs::metadata(&catalog) {
+            Ok(m) if m.is_file() => Ok(()),
+            Ok(_) => Err(Error::NoServer(format!("{shown} holds no combstore catalog"))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match fs::metadata(dir) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err(Error::NoServer(format!("{shown} does not exist")))
+                }
+                Err(e) => Err(Error::io(shown.to_string(), e)),
+                Ok(m) if !m.is_dir() => Err(Error::NoServer(format!("{shown} is not a directory"))),
+                Ok(_) => Err(Error::NoServer(format!(
+                    "{shown} is not a combstore server (yet): create it with `combstore init {shown}`"
+                ))),
+            },
+            Err(e) => Err(Error::io(catalog.display().to_string(), e)),
+        }
     }
 
     /// The server directory.

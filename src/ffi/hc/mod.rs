@@ -80,7 +80,9 @@ pub fn guard(name: &str, body: impl FnOnce() -> HcResult) -> hcerr_t {
         Ok(Ok(())) => sys::HCERR_OK,
         Ok(Err(e)) => {
             log::debug!("{name} -> {}: {}", e.code, e.msg);
-            debug_report(&format!("{name}: {}", e.msg));
+            let text = format!("{name}: {}", e.msg);
+            debug_report(&text);
+            set_last_error(text);
             e.code
         }
         Err(panic) => {
@@ -460,6 +462,32 @@ fn decode(code: hcerr_t) -> &'static CStr {
     NAMES.get(code as usize).copied().unwrap_or(c"UNKNOWN ERROR")
 }
 
+thread_local! {
+    /// The text of this thread's last failed call (`hc_get_last_error`).
+    static LAST_ERROR: std::cell::RefCell<std::ffi::CString> = std::cell::RefCell::new(std::ffi::CString::default());
+}
+
+fn set_last_error(text: String) {
+    let text = std::ffi::CString::new(text.replace('\0', " ")).unwrap_or_default();
+    LAST_ERROR.with(|e| *e.borrow_mut() = text);
+}
+
+/// The reason for this thread's last failed call (see hcclient.h).
+/// Through guard_value, not guard: a failure here must not replace the text.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hc_get_last_error(errstr: *mut *mut c_char) -> hcerr_t {
+    guard_value("hc_get_last_error", sys::HCERR_PLATFORM_GENERAL_ERROR, || {
+        if errstr.is_null() {
+            return sys::HCERR_ILLEGAL_ARGUMENT;
+        }
+        let p = LAST_ERROR.with(|e| e.borrow().as_ptr().cast_mut());
+        // SAFETY: checked non-NULL; writable by the caller's contract. The
+        // text lives in this thread's LAST_ERROR until it is next replaced.
+        unsafe { *errstr = p };
+        sys::HCERR_OK
+    })
+}
+
 /// The enumerator's name as a static string, or "UNKNOWN ERROR".
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hc_decode_hcerr(res: hcerr_t) -> *mut c_char {
@@ -528,7 +556,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(exports, 71, "every hc_* export is checked");
+        assert_eq!(exports, 72, "every hc_* export is checked");
     }
 
     #[test]
