@@ -2,7 +2,8 @@
 #
 #   make              build the plugin (release) -> target/release/libcombstore.so
 #   make demo         build and run the demo backup sequence (c-harness/demo)
-#   make test         all tests: Rust unit + ffi-tests + C harness scenarios
+#   make test         all tests: fmt and clippy checks, Rust unit + ffi-tests + C harness scenarios
+#   make lint         cargo fmt --check and clippy (all targets, warnings are errors)
 #   make harness-valgrind   the C harness scenarios under valgrind memcheck
 #   make harness-asan       the C harness built with AddressSanitizer (+ leak checks)
 #   make torture      crash torture, 240 kill points; make crashpoints: crash-point injection
@@ -80,7 +81,17 @@ fuzz-smoke: deps
 	    -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$dict || exit 1; \
 	done
 
-test: test-rust harness
+# Formatting and lints first: a red lint fails `make test` (and so CI) in
+# seconds, before the long runs. rustfmt and clippy come with rustup's
+# default profile; added if a minimal toolchain lacks them.
+.PHONY: lint
+lint: deps
+	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --all-targets -- -D warnings
+
+test: lint test-rust harness
 
 # Crash torture, long (docs/reliability.md, "Crash torture"): 240 kill
 # points (`make test` runs 30). TORTURE_KILLS=n for more; a failed round

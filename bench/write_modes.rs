@@ -22,6 +22,7 @@ fn main() {
     let path = dir.path().join("pwrite.seg");
     let f = OpenOptions::new()
         .create(true)
+        .truncate(true)
         .read(true)
         .write(true)
         .open(&path)
@@ -38,6 +39,7 @@ fn main() {
     let path = dir.path().join("mmap.seg");
     let f = OpenOptions::new()
         .create(true)
+        .truncate(true)
         .read(true)
         .write(true)
         .open(&path)

@@ -511,7 +511,7 @@ fn catalog_truncated_gives_ecorrupt_never_wrong_bytes() {
             s.srv.sh = sh;
             s.srv.open = true;
             println!("truncated catalog: opens; reads give the bytes or ECORRUPT");
-            let all: Vec<Bad> = s.images.iter().map(|(n, _)| whole(*n)).collect();
+            let all: Vec<Bad> = s.images.iter().map(|(n, _)| whole(n)).collect();
             check_images(&s.srv.lsu(), &s.images, &all);
         }
     }

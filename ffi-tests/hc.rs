@@ -179,12 +179,10 @@ fn range(s: &Sess, oid: &hc_oid, a: i64, b: i64) -> (hcerr_t, Vec<u8>) {
 
 /// Runs a query to the end: the OIDs and, with selects, each row's NVR
 /// as string pairs.
-pub(crate) fn query(
-    s: &Sess,
-    q: &str,
-    selects: &[&str],
-    per_fetch: c_int,
-) -> Result<Vec<(String, Vec<(String, String)>)>, hcerr_t> {
+/// Result rows: (OID, selected (name, value) pairs).
+pub(crate) type Rows = Vec<(String, Vec<(String, String)>)>;
+
+pub(crate) fn query(s: &Sess, q: &str, selects: &[&str], per_fetch: c_int) -> Result<Rows, hcerr_t> {
     let q = cs(q);
     let sel: Vec<CString> = selects.iter().map(|x| cs(x)).collect();
     let mut ptrs: Vec<*mut c_char> = sel.iter().map(|x| x.as_ptr().cast_mut()).collect();
@@ -212,11 +210,11 @@ pub(crate) fn query(
     Ok(rows)
 }
 
-pub(crate) fn drain(rs: *mut hc_query_result_set_t) -> Vec<(String, Vec<(String, String)>)> {
+pub(crate) fn drain(rs: *mut hc_query_result_set_t) -> Rows {
     let mut rows = Vec::new();
     loop {
         let mut oid: hc_oid = [0; 61];
-        let mut nvr = 1usize as *mut hc_nvr_t;
+        let mut nvr = std::ptr::dangling_mut::<hc_nvr_t>(); // overwritten by the call
         let mut fin = -1;
         ok(
             unsafe { hc_qrs_next_ez(rs, &mut oid, &mut nvr, &mut fin) },
@@ -340,7 +338,7 @@ fn sessions_and_bad_sessions() {
     need_hc!();
     let srv = Server::new();
     let host = cs(srv.path.to_str().unwrap());
-    let mut s = 1usize as *mut hc_session_t;
+    let mut s = std::ptr::dangling_mut::<hc_session_t>(); // set to NULL by the failure
     rc(
         unsafe { hc_session_create_ez(host.as_ptr().cast_mut(), 9999, &mut s) },
         HCERR_CONNECTION_FAILED,

@@ -274,7 +274,8 @@ fn server_name_of(sh: sts_server_handle_t) -> String {
 
 /// One hostile pass per export, in the order of include/stspi.h, except
 /// stsp_terminate, which closes everything and so runs last.
-const TABLE: &[(&str, fn(&Env))] = &[
+type Pass = (&'static str, fn(&Env));
+const TABLE: &[Pass] = &[
     ("stsp_init", h_init),
     ("stsp_claim", h_claim),
     ("stsp_strerror", h_strerror),
@@ -757,7 +758,7 @@ fn h_write_image(env: &Env) {
     for off in [
         u64::MAX - 511,
         u64::MAX - 4095,
-        u64::MAX & !511,
+        !511u64,
         1 << 63,
         (1 << 63) - 4096,
     ] {
@@ -1053,11 +1054,11 @@ fn copy_ranges(
     let size = env.data.len() as u64;
     let mut n = 0x5151u64;
     for (from, to, len) in [
-        (0u64, 0u64, u64::MAX & !511),
+        (0u64, 0u64, !511u64),
         (0, 0, size + 512),
-        (u64::MAX & !511, 0, 512),
-        (size - 512, 0, u64::MAX & !511),
-        (0, u64::MAX & !511, 512),
+        (!511u64, 0, 512),
+        (size - 512, 0, !511u64),
+        (0, !511u64, 512),
         (0, u64::MAX - 4095, 4096),
         (0, 1 << 63, 512),
         (0, (1 << 63) - 512, 512),

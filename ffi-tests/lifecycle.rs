@@ -49,12 +49,7 @@ fn library_exports_every_stspi_h_entry_point() {
     let mut declared = Vec::new();
     for part in header.split("STS_EXPORT").skip(1) {
         let upto = &part[..part.find('(').unwrap()];
-        let name = upto
-            .trim()
-            .rsplit(|c: char| c == ' ' || c == '*')
-            .next()
-            .unwrap()
-            .to_string();
+        let name = upto.trim().rsplit([' ', '*']).next().unwrap().to_string();
         declared.push(name);
     }
     let mut listed: Vec<String> = ENTRY_POINTS.iter().map(|s| s.to_string()).collect();

@@ -225,7 +225,7 @@ fn writers_commit_at_least_every_64_mib_without_flush() {
     );
     let size = must_prop_byname(&lsu2, &def).imo_size;
     assert!(
-        size >= 64 << 20 && size <= 72 << 20,
+        (64 << 20..=72 << 20).contains(&size),
         "committed image size {size}"
     );
     assert_rc!(api().close_server(sh2), c::EOK);

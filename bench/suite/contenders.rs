@@ -23,6 +23,9 @@ pub enum Source {
     Gen { seed: u64, generation: u8, len: u64 },
 }
 
+/// A reader filling a buffer, returning 0 at the end.
+pub type Reader = Box<dyn FnMut(&mut [u8]) -> usize + Send>;
+
 impl Source {
     pub fn file(path: &Path, off: u64, len: u64) -> Source {
         Source::File {
@@ -33,7 +36,7 @@ impl Source {
     }
 
     /// A reader filling a buffer, returning 0 at the end.
-    pub fn open(&self) -> Box<dyn FnMut(&mut [u8]) -> usize + Send> {
+    pub fn open(&self) -> Reader {
         match self.clone() {
             Source::File { path, off, len } => {
                 let mut f = File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

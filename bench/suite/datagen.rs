@@ -89,7 +89,7 @@ pub struct Stream {
 
 impl Stream {
     pub fn new(seed: u64, generation: u8, len: u64) -> Stream {
-        let mut r = SplitMix(seed ^ 0x766f_6361_62);
+        let mut r = SplitMix(seed ^ 0x76_6f63_6162);
         let words = (0..VOCABULARY)
             .map(|_| {
                 let n = 2 + r.below(9) as usize;

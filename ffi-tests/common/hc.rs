@@ -3,6 +3,8 @@
 //! once; a library without the hc_* API makes `available()` false, so the
 //! stsp_* tests are unaffected.
 #![allow(dead_code, clippy::too_many_arguments)]
+// Each wrapper's safety contract is its C declaration's (include/hcclient.h).
+#![allow(clippy::missing_safety_doc)]
 
 use std::ffi::c_void;
 use std::sync::OnceLock;

@@ -9,6 +9,11 @@
 //!   child process (`isolated`), which uses `lib()` (loaded, not initialized).
 //! * Every test builds its own server in a fresh TempDir (`Server::new`).
 #![allow(dead_code)]
+// The Api methods pass raw pointers straight to the C entry points: tests
+// hand them NULL, dangling and forged pointers on purpose, to check the
+// plugin's own argument checks. The error-code constants are cast to i32
+// whatever integer type bindgen gives them (build.rs), so the casts stay.
+#![allow(clippy::not_unsafe_ptr_arg_deref, clippy::unnecessary_cast)]
 
 pub mod child;
 pub mod hc;
@@ -318,7 +323,7 @@ pub type FnLabelLsu = unsafe extern "C" fn(*const sts_lsu_t, *const c_char) -> c
 /// prototypes bindgen generated from include/stspi.h. Generic and never
 /// instantiated, so it is type-checked but never code-generated (no link
 /// dependency on the symbols).
-#[allow(unused_variables)]
+#[allow(unused_variables, clippy::extra_unused_type_parameters)]
 fn _prototypes_match_stspi_h<T>() {
     let f: FnInit = sys::stsp_init;
     let f: FnTerminate = sys::stsp_terminate;
@@ -935,6 +940,7 @@ pub fn seeded(seed: u64, len: usize) -> Vec<u8> {
 /// A small deterministic PRNG for random offsets.
 pub struct Rng(pub u64);
 impl Rng {
+    #[allow(clippy::should_implement_trait)] // an endless stream, not an Iterator
     pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -989,6 +995,7 @@ pub struct Server {
 
 impl Server {
     /// A server created in a fresh, empty temporary directory.
+    #[allow(clippy::new_without_default)] // creates a directory: not a default value
     pub fn new() -> Server {
         let dir = tempfile::TempDir::new().expect("tempdir");
         let path = dir.path().to_path_buf();
@@ -1418,6 +1425,7 @@ pub struct Fixture {
 
 impl Fixture {
     /// "keeper" (complete, 3 blocks + meta) and "pending" (closed incomplete, 2 blocks).
+    #[allow(clippy::new_without_default)] // creates a server: not a default value
     pub fn new() -> Fixture {
         let srv = Server::new();
         let lsu = srv.lsu();

@@ -1,6 +1,6 @@
 //! 7. Archive API (hc_*): stores of small objects with metadata through
-//! hc_store_both_ez (objects/s), and hc_query_ez selecting 1% of M
-//! objects (latency).
+//!    hc_store_both_ez (objects/s), and hc_query_ez selecting 1% of M
+//!    objects (latency).
 
 use std::ffi::{CString, c_char, c_long, c_void};
 use std::ptr::null_mut;

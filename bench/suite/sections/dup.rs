@@ -1,5 +1,5 @@
 //! 4. Duplication: stsp_copy_image on one server (time, physical bytes
-//! added) and to a second server directory vs `cp` of the raw file.
+//!    added) and to a second server directory vs `cp` of the raw file.
 
 use std::fs::File;
 use std::process::Command;

@@ -1,5 +1,5 @@
 //! 6. Memory: peak RSS (VmHWM) of a process ingesting a small and a large
-//! image; it must not grow with the image size.
+//!    image; it must not grow with the image size.
 
 use crate::Ctx;
 use crate::report::{Figure, Target};

@@ -1,6 +1,6 @@
 //! 3. Restore: sequential 1 MiB reads and random 64 KiB reads of the
-//! stream's image vs the same reads of the raw stream file, both
-//! cold-ish; peers' restores.
+//!    stream's image vs the same reads of the raw stream file, both
+//!    cold-ish; peers' restores.
 
 use crate::Ctx;
 use crate::contenders::{self, Ref, Source};

@@ -1,6 +1,6 @@
 //! 5. Catalog scale: N images in one LSU (prefilled by the engine
-//! directly), then through C: create+close latency of a small image,
-//! get_image_prop_byname latency, a full listing, the catalog's size.
+//!    directly), then through C: create+close latency of a small image,
+//!    get_image_prop_byname latency, a full listing, the catalog's size.
 
 use std::time::Instant;
 

@@ -350,7 +350,7 @@ pub unsafe extern "C" fn combstore_hc_set_low_speed_time(seconds: c_long) -> hce
         if seconds < 0 {
             return Err(err(sys::HCERR_ILLEGAL_ARGUMENT));
         }
-        LOW_SPEED_TIME.store(seconds as i64, Ordering::Release);
+        LOW_SPEED_TIME.store(seconds, Ordering::Release);
         Ok(())
     })
 }

@@ -247,11 +247,14 @@ pub unsafe extern "C" fn hc_session_get_platform_result(
 // Schema
 // ---------------------------------------------------------------------------
 
+// The handle table holds an Arc per entry; the schema is an Arc of its own
+// because sessions share it with the table.
+#[allow(clippy::redundant_allocation)]
 fn schema_of(p: *mut c_void) -> HcResult<Arc<Arc<SchemaC>>> {
     lookup(&SCHEMAS, p, sys::HCERR_INVALID_SCHEMA, sys::HCERR_INVALID_SCHEMA)
 }
 
-fn field_of<'a>(sch: &'a SchemaC, name: *mut c_char) -> HcResult<&'a crate::archive::FieldDef> {
+fn field_of(sch: &SchemaC, name: *mut c_char) -> HcResult<&crate::archive::FieldDef> {
     // SAFETY: name is NULL or a C string.
     let name = unsafe { c_str(name)? };
     if sch.schema.is_empty() {
