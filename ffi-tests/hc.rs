@@ -398,7 +398,7 @@ fn sessions_and_bad_sessions() {
         "status after free",
     );
     rc(
-        unsafe { hc_session_get_status(0x1234 as *mut _, &mut code, null_mut()) },
+        unsafe { hc_session_get_status(0x7fff_dead_beef0_usize as *mut _, &mut code, null_mut()) },
         HCERR_INVALID_SESSION,
         "forged",
     );
@@ -1199,7 +1199,7 @@ fn bad_input_stores_nothing() {
         "NULL session",
     );
     rc(
-        unsafe { hc_store_both_ez(s.s, Some(reader), null_mut(), 0x999 as *mut _, &mut rec) },
+        unsafe { hc_store_both_ez(s.s, Some(reader), null_mut(), 0x7fff_dead_beef0_usize as *mut _, &mut rec) },
         HCERR_INVALID_NVR,
         "forged nvr",
     );

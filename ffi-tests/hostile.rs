@@ -410,6 +410,7 @@ fn is_engine_name(p: &Path) -> bool {
         s.as_ref(),
         "catalog.db" | "catalog.db-wal" | "catalog.db-shm" | "segments" | "locks" | "combstore.log"
     ) || s == "metadata_config.xml"
+        || s == "combstore.log.1"
         || hex_file("segments/", 16, ".seg")
         || hex_file("locks/", 32, ".lock")
 }

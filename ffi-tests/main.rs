@@ -22,6 +22,7 @@ mod integrity;
 mod layout;
 mod lifecycle;
 mod listing;
+mod logging;
 mod lsu;
 mod metadata;
 mod server;

@@ -18,10 +18,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam::channel::{self, RecvTimeoutError, Sender};
-use log::debug;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::engine::error::Result;
+use crate::logging::ServerLog;
 
 /// How often the checkpointer runs.
 pub const INTERVAL: Duration = Duration::from_millis(100);
@@ -37,11 +37,12 @@ pub struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Starts checkpointing the catalog at `path` on its own connection.
+    /// Starts checkpointing the catalog at `path` on its own connection;
+    /// failures are logged to `log` (debug: the next one retries).
     ///
     /// # Errors
     /// Catalog errors opening the connection; I/O errors starting the thread.
-    pub fn start(path: &Path) -> Result<Checkpointer> {
+    pub fn start(path: &Path, log: ServerLog) -> Result<Checkpointer> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -53,7 +54,7 @@ impl Checkpointer {
             .spawn(move || {
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(INTERVAL) {
                     if let Err(e) = checkpoint(&conn) {
-                        debug!("background checkpoint: {e}");
+                        crate::log_debug!(log, "background checkpoint: {e}");
                     }
                 }
             })
@@ -97,7 +98,7 @@ mod tests {
         // the rows are in the WAL only until a checkpoint copies them
         let db_len = || std::fs::metadata(&path).unwrap().len();
         assert!(db_len() < 200 * 4000, "checkpointed by the commit itself");
-        let cp = Checkpointer::start(&path).unwrap();
+        let cp = Checkpointer::start(&path, crate::logging::ServerLog::open(dir.path())).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while db_len() < 200 * 4000 {
             assert!(std::time::Instant::now() < deadline, "no checkpoint within 20 s");

@@ -11,7 +11,6 @@
 //! `indexed = false` (a store index exception): the fields wait in the
 //! record, and `check_indexed` or the next recovery indexes them.
 
-use log::warn;
 use rusqlite::types::Value as SqlValue;
 use sha1::{Digest, Sha1};
 
@@ -22,6 +21,7 @@ use super::server::{Server, now_ms};
 use crate::archive::value::Value;
 use crate::archive::{FieldType, Fields};
 use crate::catalog::{self, ImageState};
+use crate::logging::ServerLog;
 
 /// The internal LSU holding archive objects' data.
 pub const ARCHIVE_LSU: &str = ".archive";
@@ -205,7 +205,7 @@ impl Server {
         let mut all = system_fields(&new, ctime, image.size, &image.sha1);
         all.extend(fields);
         catalog::archive::insert_object(&tx, &new, image.id, ctime, &encode_pending(&all))?;
-        let indexed = index_within(&tx, &new)?;
+        let indexed = index_within(&tx, &new, &sh.log)?;
         tx.commit()?;
         drop(conn);
         Ok(StoredObject {
@@ -410,11 +410,11 @@ fn index_rows(tx: &rusqlite::Transaction<'_>, oid: &str) -> Result<()> {
 /// # Errors
 /// Only if the savepoint itself cannot be opened or closed (the enclosing
 /// transaction is then unusable and must not commit).
-pub(crate) fn index_within(tx: &rusqlite::Transaction<'_>, oid: &str) -> Result<bool> {
+pub(crate) fn index_within(tx: &rusqlite::Transaction<'_>, oid: &str, log: &ServerLog) -> Result<bool> {
     tx.execute_batch("SAVEPOINT index_object")?;
     let r = index_rows(tx, oid);
     if let Err(e) = &r {
-        warn!("object {oid} stored unindexed (store index exception): {e}");
+        crate::log_warn!(log, "object {oid} stored unindexed (store index exception): {e}");
         tx.execute_batch("ROLLBACK TO index_object")?;
     }
     tx.execute_batch("RELEASE index_object")?;
@@ -449,11 +449,12 @@ impl ImageWriter {
         let oid = new_oid();
         let ctime = now_ms();
         let mut indexed = false;
+        let log = self.log().clone();
         let (size, sha1) = self.complete_with(&oid, |tx, id, size, sha1| {
             let mut all = system_fields(&oid, ctime, size, sha1);
             all.extend(fields);
             catalog::archive::insert_object(tx, &oid, id, ctime, &encode_pending(&all))?;
-            indexed = index_within(tx, &oid)?;
+            indexed = index_within(tx, &oid, &log)?;
             Ok(())
         })?;
         drop(self);

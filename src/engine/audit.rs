@@ -18,6 +18,8 @@ use super::image::ImageReader;
 use super::names::ImageName;
 use super::server::Server;
 use crate::catalog::{self, ImageState, MAX_CHUNK, audit};
+use crate::log_error;
+use crate::logging::Level;
 use crate::store::lock;
 use crate::store::segment::{self, HEADER_LEN};
 
@@ -206,6 +208,9 @@ impl Server {
                 }
             }
         }
+        for f in report.findings.iter().filter(|f| f.severity == Severity::Error) {
+            log_error!(sh.log, "check: {}: {}", f.check, f.detail);
+        }
         let space = self.space()?;
         report.add(
             Severity::Info,
@@ -275,6 +280,11 @@ impl Server {
         // some damaged pages outright); the images are verified anyway.
         let integrity = audit::integrity(&self.shared.catalog.lock()).unwrap_or_else(|e| vec![e.to_string()]);
         if integrity != ["ok"] {
+            log_error!(
+                self.shared.log,
+                "verify: the catalog fails SQLite's integrity check: {}",
+                integrity.join("; ")
+            );
             report.catalog = integrity;
         }
         let lsus = match lsu {
@@ -291,6 +301,7 @@ impl Server {
             };
             for name in names {
                 if let Err(reason) = self.verify_one(lsu, &name, &mut report, progress) {
+                    log_error!(self.shared.log, "verify: image {lsu}/{name} is damaged: {reason}");
                     report.damaged.push(Damaged {
                         lsu: lsu.clone(),
                         name,
@@ -299,6 +310,19 @@ impl Server {
                 }
             }
         }
+        let level = if report.damaged.is_empty() {
+            Level::Info
+        } else {
+            Level::Error
+        };
+        crate::log_at!(
+            self.shared.log,
+            level,
+            "verify: {} images, {} bytes read, {} damaged",
+            report.images,
+            report.bytes,
+            report.damaged.len()
+        );
         Ok(report)
     }
 

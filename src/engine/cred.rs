@@ -15,7 +15,8 @@
 //! directly, and the administrator's tool, which works on the files as
 //! their owner, needs none.
 
-use log::warn;
+use crate::logging::ServerLog;
+use crate::{log_info, log_warn};
 use rusqlite::Connection;
 use sha1::Sha1;
 
@@ -138,7 +139,7 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 ///
 /// # Errors
 /// [`Error::Auth`]; catalog errors.
-pub fn authorize(conn: &Connection, access: &Access<'_>) -> Result<()> {
+pub fn authorize(conn: &Connection, access: &Access<'_>, log: &ServerLog) -> Result<()> {
     let Access::Client(given) = access else {
         return Ok(());
     };
@@ -146,14 +147,17 @@ pub fn authorize(conn: &Connection, access: &Access<'_>) -> Result<()> {
         return Ok(());
     };
     let Some(given) = given else {
-        warn!("open refused: the server requires credentials and none were given");
+        log_warn!(
+            log,
+            "open refused: the server requires credentials and none were given"
+        );
         return Err(Error::Auth);
     };
     // the hash is computed even for a wrong user, so timing does not tell
     // whether the user name was right
     let secret_ok = verify_secret(&hash, given.secret);
     if given.user != user || !secret_ok {
-        warn!("open refused: wrong credentials for user {:?}", given.user);
+        log_warn!(log, "open refused: wrong credentials for user {:?}", given.user);
         return Err(Error::Auth);
     }
     Ok(())
@@ -184,7 +188,8 @@ impl Server {
         };
         let mut conn = self.shared.catalog.lock();
         catalog::cred::set_credentials(&mut conn, stored.as_ref().map(|(u, h)| (*u, h.as_str())))?;
-        log::info!(
+        log_info!(
+            self.shared.log,
             "credentials {}",
             stored.map_or("removed".to_owned(), |(u, _)| format!("set for user {u:?}"))
         );

@@ -16,10 +16,11 @@
 use std::thread::JoinHandle;
 
 use crossbeam::channel::{Receiver, Sender, bounded};
-use log::warn;
 use sha1::{Digest, Sha1};
 
 use crate::catalog::MAX_CHUNK;
+use crate::log_warn;
+use crate::logging::ServerLog;
 
 /// Chunk buffers in circulation per threaded hasher (the writer's current
 /// one included): enough that neither side waits on buffers when both
@@ -78,14 +79,14 @@ impl StreamHash {
 
     /// Takes `chunk`, the image's bytes at `off`, into the digest and
     /// returns an empty buffer (with room for a chunk) for the next one.
-    pub(crate) fn absorb(&mut self, off: u64, mut chunk: Vec<u8>) -> Vec<u8> {
+    pub(crate) fn absorb(&mut self, off: u64, mut chunk: Vec<u8>, log: &ServerLog) -> Vec<u8> {
         if off != self.upto {
             self.stop();
         }
         self.upto = off + chunk.len() as u64;
         match &mut self.state {
             State::Off => {}
-            State::Inline(h) if chunk.len() as u64 == MAX_CHUNK => match Worker::start(h.clone()) {
+            State::Inline(h) if chunk.len() as u64 == MAX_CHUNK => match Worker::start(h.clone(), log) {
                 Some(mut w) => {
                     let next = w.hand_over(chunk);
                     self.state = State::Threaded(w);
@@ -100,7 +101,7 @@ impl StreamHash {
             State::Threaded(w) => match w.hand_over(chunk) {
                 Some(next) => return next,
                 None => {
-                    warn!("hashing thread ended early; the digest will be read back");
+                    log_warn!(log, "hashing thread ended early; the digest will be read back");
                     self.stop();
                     return chunk_buffer();
                 }
@@ -132,7 +133,7 @@ fn chunk_buffer() -> Vec<u8> {
 impl Worker {
     /// Starts a hashing thread continuing from `h`; `None` if the system
     /// refuses a thread (the caller then hashes inline).
-    fn start(mut h: Sha1) -> Option<Worker> {
+    fn start(mut h: Sha1, log: &ServerLog) -> Option<Worker> {
         let (work, todo) = bounded::<Vec<u8>>(BUFFERS - 1);
         let (back, spare) = bounded::<Vec<u8>>(BUFFERS);
         let thread = std::thread::Builder::new()
@@ -154,7 +155,7 @@ impl Worker {
                 thread: Some(t),
             }),
             Err(e) => {
-                warn!("no hashing thread ({e}); hashing inline");
+                log_warn!(log, "no hashing thread ({e}); hashing inline");
                 None
             }
         }
@@ -192,6 +193,14 @@ impl Drop for Worker {
 mod tests {
     use super::*;
 
+    fn log() -> ServerLog {
+        ServerLog::with(
+            std::path::Path::new("/nonexistent"),
+            crate::logging::Filter::default(),
+            0,
+        )
+    }
+
     fn pattern(n: usize, seed: u8) -> Vec<u8> {
         (0..n)
             .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
@@ -213,7 +222,7 @@ mod tests {
                 buf.extend_from_slice(&pattern(*n, i as u8));
                 all.extend_from_slice(&buf);
                 let off = all.len() - buf.len();
-                buf = h.absorb(off as u64, buf);
+                buf = h.absorb(off as u64, buf, &log());
                 assert!(buf.is_empty() && buf.capacity() >= *n.min(&c));
             }
             assert_eq!(h.finish(all.len() as u64), Some(sha1(&all)), "sizes {sizes:?}");
@@ -224,17 +233,17 @@ mod tests {
     fn a_gap_a_rewrite_or_a_short_stream_gives_no_digest() {
         let c = MAX_CHUNK as usize;
         let mut h = StreamHash::new();
-        let b = h.absorb(0, pattern(c, 1));
-        let _ = h.absorb(2 * c as u64, b);
+        let b = h.absorb(0, pattern(c, 1), &log());
+        let _ = h.absorb(2 * c as u64, b, &log());
         assert_eq!(h.finish(3 * c as u64), None);
 
         let mut h = StreamHash::new();
-        let b = h.absorb(0, pattern(c, 1));
-        let _ = h.absorb(0, b);
+        let b = h.absorb(0, pattern(c, 1), &log());
+        let _ = h.absorb(0, b, &log());
         assert_eq!(h.finish(c as u64), None);
 
         let mut h = StreamHash::new();
-        let _ = h.absorb(0, pattern(10, 1));
+        let _ = h.absorb(0, pattern(10, 1), &log());
         assert_eq!(h.finish(20), None);
         assert_eq!(StreamHash::off().finish(0), None);
     }
@@ -243,14 +252,14 @@ mod tests {
     fn a_stopped_or_dropped_threaded_hash_ends_its_thread() {
         let c = MAX_CHUNK as usize;
         let mut h = StreamHash::new();
-        let mut b = h.absorb(0, pattern(c, 1));
+        let mut b = h.absorb(0, pattern(c, 1), &log());
         for i in 1..10u64 {
             b.extend_from_slice(&pattern(c, i as u8));
-            b = h.absorb(i * c as u64, b);
+            b = h.absorb(i * c as u64, b, &log());
         }
         drop(h);
         let mut h = StreamHash::new();
-        let _ = h.absorb(0, pattern(c, 1));
+        let _ = h.absorb(0, pattern(c, 1), &log());
         h.stop();
         assert_eq!(h.finish(c as u64), None);
     }

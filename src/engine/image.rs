@@ -15,7 +15,6 @@
 
 use std::sync::Arc;
 
-use log::{debug, warn};
 use sha1::{Digest, Sha1};
 
 use super::digest::StreamHash;
@@ -26,6 +25,7 @@ use crate::catalog::{self, ExtentRow, ImageRow, ImageState, MAX_CHUNK, NewExtent
 use crate::store::checksum::BlockCrcs;
 use crate::store::read::SegmentReads;
 use crate::store::segment::SegmentFile;
+use crate::{log_debug, log_error, log_warn};
 
 /// Lengths and offsets of image I/O are multiples of this.
 pub const BLOCK_SIZE: u64 = 512;
@@ -188,6 +188,11 @@ enum CopiedFrom {
 }
 
 impl ImageWriter {
+    /// The log of the image's server.
+    pub fn log(&self) -> &crate::logging::ServerLog {
+        &self.sh.log
+    }
+
     pub(crate) fn new(sh: Arc<Shared>, id: i64, lsu_id: i64, size: u64) -> ImageWriter {
         let room = catalog::lsu_room(&sh.catalog.lock(), lsu_id).unwrap_or(None);
         ImageWriter {
@@ -321,13 +326,17 @@ impl ImageWriter {
         self.closed = true;
         if !self.failed {
             if let Err(e) = self.commit() {
-                warn!("image #{}: commit at abnormal close: {e}", self.id);
+                log_warn!(self.sh.log, "image #{}: commit at abnormal close: {e}", self.id);
                 self.failed = true;
             }
         }
         let r = self.set_state(ImageState::Aborted);
         if let Err(e) = r {
-            warn!("image #{}: marking abnormal completion: {e}", self.id);
+            log_warn!(
+                self.sh.log,
+                "image #{}: marking abnormal completion: {e}",
+                self.id
+            );
         }
         self.release_segments();
     }
@@ -335,9 +344,10 @@ impl ImageWriter {
     fn finish(&mut self, complete: bool) -> Result<()> {
         if complete {
             let oid = super::archive::new_oid();
+            let log = self.sh.log.clone();
             self.complete_inner(&oid, |tx, id, size, sha1| {
                 super::archive::record_image(tx, id, &oid, size, sha1)?;
-                super::archive::index_within(tx, &oid).map(|_| ())
+                super::archive::index_within(tx, &oid, &log).map(|_| ())
             })?;
             return Ok(());
         }
@@ -388,7 +398,12 @@ impl ImageWriter {
             extra(tx, id, size, &sha1)
         })?;
         crate::store::crash::point("complete.after_commit");
-        debug!("image #{} complete: {} bytes, sha1 {sha1}", self.id, self.size);
+        log_debug!(
+            self.sh.log,
+            "image #{} complete: {} bytes, sha1 {sha1}",
+            self.id,
+            self.size
+        );
         self.closed = true;
         self.release_segments();
         Ok((self.size, sha1))
@@ -439,7 +454,11 @@ impl ImageWriter {
                 e,
                 Error::Io { .. } | Error::NoSpace(_) | Error::Catalog(_) | Error::Corrupt(_)
             ) {
-                warn!("image #{}: write failed, handle poisoned: {e}", self.id);
+                log_warn!(
+                    self.sh.log,
+                    "image #{}: write failed, handle poisoned: {e}",
+                    self.id
+                );
                 self.failed = true;
             }
         }
@@ -600,7 +619,7 @@ impl ImageWriter {
         let mut buf = std::mem::take(&mut self.buf);
         let r = self.emit(self.buf_off, &buf);
         self.buf = if r.is_ok() {
-            self.hash.absorb(self.buf_off, buf)
+            self.hash.absorb(self.buf_off, buf, &self.sh.log)
         } else {
             buf.clear();
             buf
@@ -699,7 +718,7 @@ impl ImageWriter {
         self.sh.punch(&freed)?;
         self.room = catalog::lsu_room(&self.sh.catalog.lock(), self.lsu_id)?;
         if let Err(e) = self.sh.check_low_space(self.lsu_id) {
-            warn!("low-space check: {e}");
+            log_warn!(self.sh.log, "low-space check: {e}");
         }
         Ok(())
     }
@@ -765,6 +784,11 @@ impl ImageReader {
     /// Identity of the image across handles and server instances.
     pub fn image_key(&self) -> (&str, i64) {
         (&self.sh.uuid, self.id)
+    }
+
+    /// The log of the image's server.
+    pub fn log(&self) -> &crate::logging::ServerLog {
+        &self.sh.log
     }
 
     /// Reads at `off` into `buf`; returns bytes read (short only at the end).
@@ -885,10 +909,13 @@ impl ImageReader {
         let len = out.len() as u64;
         if from.checked_add(len).is_none_or(|end| end > c.len) {
             // Only a damaged catalog row has an extent reach past its chunk.
-            return Err(self.damaged(format!(
-                "an extent reaches past the {} bytes of chunk {} in segment {}",
-                c.len, c.id, c.segment
-            )));
+            return Err(self.damaged(
+                e.img_off,
+                format!(
+                    "an extent reaches past the {} bytes of chunk {} in segment {}",
+                    c.len, c.id, c.segment
+                ),
+            ));
         }
         let (start, end) = BlockCrcs::blocks_around(c.len, from, len);
         let read = if (start, end) == (from, from + len) {
@@ -910,14 +937,27 @@ impl ImageReader {
             Err(err) => format!("cannot be read: {err}"),
         };
         out.fill(0);
-        Err(self.damaged(format!("chunk {} in segment {} {why}", c.id, c.segment)))
+        let img_off = e.img_off + (from - e.chunk_off);
+        Err(self.damaged(img_off, format!("chunk {} in segment {} {why}", c.id, c.segment)))
     }
 
-    /// A read failed: the image was deleted under us, or its data is damaged.
-    fn damaged(&self, what: String) -> Error {
-        match catalog::image_by_id(&self.sh.catalog.lock(), self.id) {
-            Ok(None) => Error::NoImage(format!("image #{} was deleted", self.id)),
-            _ => Error::Corrupt(what),
+    /// A read at image offset `off` failed: the image was deleted under
+    /// us, or its data is damaged (logged as an error).
+    fn damaged(&self, off: u64, what: String) -> Error {
+        let conn = self.sh.catalog.lock();
+        let row = catalog::image_by_id(&conn, self.id);
+        if let Ok(None) = row {
+            return Error::NoImage(format!("image #{} was deleted", self.id));
         }
+        let image = match row {
+            Ok(Some(r)) => {
+                let lsu = catalog::lsu_name(&conn, r.lsu_id).unwrap_or_default();
+                format!("image {lsu}/{} (#{})", r.name, self.id)
+            }
+            _ => format!("image #{}", self.id),
+        };
+        drop(conn);
+        log_error!(self.sh.log, "corrupt read: {image} at offset {off}: {what}");
+        Error::Corrupt(what)
     }
 }

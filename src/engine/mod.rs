@@ -21,4 +21,6 @@ pub use names::ImageName;
 pub use server::{LsuInfo, MAX_META, Server};
 
 #[cfg(test)]
+mod log_tests;
+#[cfg(test)]
 mod tests;

@@ -14,7 +14,6 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Sender, unbounded};
-use log::{info, warn};
 use rusqlite::Transaction;
 
 use super::error::{Error, Result};
@@ -22,14 +21,16 @@ use super::events::{self, EventKind, Outcome};
 use super::names::{self, ImageName};
 use super::server::{Server, now_ms};
 use crate::catalog::{self, ImageState, events::EventRow};
+use crate::logging::ServerLog;
 use crate::store::lock;
+use crate::{log_info, log_warn};
 
 /// Worker threads per process.
 const WORKERS: usize = 2;
 
 type Job = Box<dyn FnOnce() + Send>;
 
-fn submit(job: Job) {
+fn submit(job: Job, log: &ServerLog) {
     static POOL: OnceLock<Sender<Job>> = OnceLock::new();
     let pool = POOL.get_or_init(|| {
         let (tx, rx) = unbounded::<Job>();
@@ -43,7 +44,7 @@ fn submit(job: Job) {
                     }
                 });
             if let Err(e) = spawned {
-                warn!("starting operation worker {n}: {e}");
+                log_warn!(log, "starting operation worker {n}: {e}");
             }
         }
         tx
@@ -63,10 +64,10 @@ fn kind_event(kind: &str) -> EventKind {
 }
 
 /// Finishes every running operation of a dead owner (part of recovery).
-pub(crate) fn fail_ops_of(tx: &Transaction<'_>, owner: &str) -> Result<usize> {
+pub(crate) fn fail_ops_of(tx: &Transaction<'_>, owner: &str, log: &ServerLog) -> Result<usize> {
     let ops = catalog::events::running_ops_of(tx, owner)?;
     for op in &ops {
-        warn!("operation #{} ({}) died with its process", op.id, op.kind);
+        log_warn!(log, "operation #{} ({}) died with its process", op.id, op.kind);
         finish_in(tx, op, Outcome::OwnerDied, 0, "the process running it died")?;
     }
     Ok(ops.len())
@@ -133,23 +134,26 @@ impl Server {
             from_lsu.to_owned(),
             from_name.clone(),
         );
-        submit(Box::new(move || {
-            let cancelled = || me.cancel_requested(id);
-            let r = catch_unwind(AssertUnwindSafe(|| {
-                me.copy_image_with(&to_lsu, &to_name, &src, &from_lsu, &from_name, &cancelled)
-            }))
-            .unwrap_or_else(|_| Err(Error::Invalid("internal error in a copy".into())));
-            let bytes = if r.is_ok() {
-                me.image_info(&to_lsu, &to_name).map_or(0, |i| i.size)
-            } else {
-                0
-            };
-            let text = match &r {
-                Ok(()) => format!("copied {from_name} to {to_name}"),
-                Err(e) => format!("copy of {from_name} to {to_name}: {e}"),
-            };
-            me.finish_op(id, Outcome::of(&r), bytes, &text);
-        }));
+        submit(
+            Box::new(move || {
+                let cancelled = || me.cancel_requested(id);
+                let r = catch_unwind(AssertUnwindSafe(|| {
+                    me.copy_image_with(&to_lsu, &to_name, &src, &from_lsu, &from_name, &cancelled)
+                }))
+                .unwrap_or_else(|_| Err(Error::Invalid("internal error in a copy".into())));
+                let bytes = if r.is_ok() {
+                    me.image_info(&to_lsu, &to_name).map_or(0, |i| i.size)
+                } else {
+                    0
+                };
+                let text = match &r {
+                    Ok(()) => format!("copied {from_name} to {to_name}"),
+                    Err(e) => format!("copy of {from_name} to {to_name}: {e}"),
+                };
+                me.finish_op(id, Outcome::of(&r), bytes, &text);
+            }),
+            &self.shared.log,
+        );
         Ok(id)
     }
 
@@ -166,15 +170,18 @@ impl Server {
         let id = self.record_op(None, "delete", lsu, name)?;
         let me = self.clone();
         let (lsu, name) = (lsu.to_owned(), name.clone());
-        submit(Box::new(move || {
-            let r = catch_unwind(AssertUnwindSafe(|| me.delete_image(&lsu, &name)))
-                .unwrap_or_else(|_| Err(Error::Invalid("internal error in a delete".into())));
-            let text = match &r {
-                Ok(()) => format!("deleted {name}"),
-                Err(e) => format!("deleting {name}: {e}"),
-            };
-            me.finish_op(id, Outcome::of(&r), 0, &text);
-        }));
+        submit(
+            Box::new(move || {
+                let r = catch_unwind(AssertUnwindSafe(|| me.delete_image(&lsu, &name)))
+                    .unwrap_or_else(|_| Err(Error::Invalid("internal error in a delete".into())));
+                let text = match &r {
+                    Ok(()) => format!("deleted {name}"),
+                    Err(e) => format!("deleting {name}: {e}"),
+                };
+                me.finish_op(id, Outcome::of(&r), 0, &text);
+            }),
+            &self.shared.log,
+        );
         Ok(id)
     }
 
@@ -222,7 +229,7 @@ impl Server {
             return Err(Error::NoOp(name.to_owned()));
         }
         tx.commit()?;
-        info!("cancellation of operation {name:?} requested");
+        log_info!(self.shared.log, "cancellation of operation {name:?} requested");
         Ok(())
     }
 
@@ -267,7 +274,10 @@ impl Server {
                     return;
                 }
                 Err(e) => {
-                    warn!("recording the end of operation #{id} (attempt {attempt}): {e}");
+                    log_warn!(
+                        self.shared.log,
+                        "recording the end of operation #{id} (attempt {attempt}): {e}"
+                    );
                     std::thread::sleep(Duration::from_millis(200));
                 }
             }

@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use log::{info, warn};
 use parking_lot::Mutex;
 use rusqlite::Connection;
 
@@ -24,8 +23,10 @@ use super::image::{ImageInfo, ImageReader, ImageWriter};
 use super::names::{self, ImageName};
 use crate::catalog::checkpoint::Checkpointer;
 use crate::catalog::{self, FreeRange, ImageState};
+use crate::logging::{Level, ServerLog};
 use crate::store::lock::{self, OwnerLock, SetupLock};
 use crate::store::segment::{self, HEADER_LEN, SegmentFile};
+use crate::{log_info, log_warn};
 
 /// A segment is sealed (never appended again) once it reaches this size.
 pub const SEGMENT_TARGET: u64 = 1 << 30;
@@ -82,6 +83,8 @@ pub(crate) struct Shared {
     /// Bytes [`Shared::ensure_room`] may grant before asking the
     /// filesystem again.
     pub room: Mutex<u64>,
+    /// This server's own log (`<dir>/combstore.log`).
+    pub log: ServerLog,
 }
 
 /// LSU properties.
@@ -119,8 +122,9 @@ impl Server {
     /// # Errors
     /// [`Error::Auth`]; as [`Server::open`].
     pub fn open_as(dir: &Path, access: &Access<'_>) -> Result<Server> {
-        let server = Server::open_unrecovered(dir, access, true)?;
-        server.recover()?;
+        let server = Server::open_unrecovered(dir, access, true)
+            .and_then(|server| server.recover().map(|()| server))
+            .inspect_err(|e| log_open_failure(dir, e))?;
         Ok(server)
     }
 
@@ -132,7 +136,7 @@ impl Server {
     /// As [`Server::open_existing`].
     pub fn inspect(dir: &Path) -> Result<Server> {
         Server::check_existing(dir)?;
-        Server::open_unrecovered(dir, &Access::Owner, false)
+        Server::open_unrecovered(dir, &Access::Owner, false).inspect_err(|e| log_open_failure(dir, e))
     }
 
     /// Opens the catalog and takes an owner lock; `checkpoints` starts the
@@ -157,15 +161,15 @@ impl Server {
         for d in [&seg_dir, &lock_dir] {
             make_private_dir(d)?;
         }
-        crate::logging::init(dir);
+        let log = ServerLog::open(dir);
         let catalog_path = dir.join(CATALOG_FILE);
         let conn = catalog::open(&catalog_path, now_ms(), &crate::store::random_hex128())?;
         drop(setup);
-        super::cred::authorize(&conn, access)?;
+        super::cred::authorize(&conn, access, &log)?;
         let uuid = catalog::server_value(&conn, "uuid")?.unwrap_or_default();
         let owner = OwnerLock::acquire(&lock_dir).map_err(|e| Error::io("owner lock", e))?;
         let checkpointer = if checkpoints {
-            Some(Checkpointer::start(&catalog_path)?)
+            Some(Checkpointer::start(&catalog_path, log.clone())?)
         } else {
             None
         };
@@ -179,12 +183,19 @@ impl Server {
             owner,
             idle: Mutex::new(Vec::new()),
             room: Mutex::new(0),
+            log,
         });
         let server = Server { shared };
-        info!(
+        // The administrator's read-only commands open for inspection:
+        // they would otherwise fill the log with opens.
+        let level = if checkpoints { Level::Info } else { Level::Debug };
+        let sh = &server.shared;
+        crate::log_at!(
+            sh.log,
+            level,
             "opened server {} as owner {}",
             dir.display(),
-            server.shared.owner.token()
+            sh.owner.token()
         );
         Ok(server)
     }
@@ -240,6 +251,11 @@ impl Server {
         &self.shared.dir
     }
 
+    /// This server's log (`<dir>/combstore.log`).
+    pub fn log(&self) -> &ServerLog {
+        &self.shared.log
+    }
+
     /// Completes abnormally the images of dead writers, cuts the tails of
     /// their segments, and frees queued dead chunk ranges. Runs on open;
     /// safe to run at any time and from several processes at once.
@@ -263,7 +279,10 @@ impl Server {
                     continue;
                 }
                 if temporary {
-                    warn!("image #{id}: copy interrupted by the death of {token}; deleting it");
+                    log_warn!(
+                        sh.log,
+                        "image #{id}: copy interrupted by the death of {token}; deleting it"
+                    );
                     let chunks = catalog::delete_image_rows(&tx, id)?;
                     freed.extend(catalog::release_orphans(&tx, &chunks)?);
                     continue;
@@ -274,20 +293,23 @@ impl Server {
                 } else {
                     ImageState::Broken
                 };
-                warn!("image #{id}: writer {token} vanished; abnormal completion -> {state:?}");
+                log_warn!(
+                    sh.log,
+                    "image #{id}: writer {token} vanished; abnormal completion -> {state:?}"
+                );
                 catalog::set_state(&tx, id, state, None, now_ms())?;
             }
             for (seg, end) in catalog::owned_segments(&tx, token)? {
                 if let Err(e) = segment::remove_partial(&sh.seg_dir, seg) {
-                    warn!("partial segment file {seg} of dead owner {token}: {e}");
+                    log_warn!(sh.log, "partial segment file {seg} of dead owner {token}: {e}");
                 }
                 if let Err(e) = SegmentFile::adopt(&sh.seg_dir, seg, end) {
-                    warn!("segment {seg} of dead owner {token}: {e}");
+                    log_warn!(sh.log, "segment {seg} of dead owner {token}: {e}");
                 }
             }
             crate::store::crash::point("recover.after_cut");
             catalog::release_segments(&tx, token)?;
-            let failed_ops = super::ops::fail_ops_of(&tx, token)?;
+            let failed_ops = super::ops::fail_ops_of(&tx, token, &sh.log)?;
             tx.commit()?;
             drop(conn);
             crate::store::crash::point("recover.after_commit");
@@ -302,8 +324,11 @@ impl Server {
         // Healing: archive records whose indexing failed become queryable.
         match self.heal_index() {
             Ok(0) => {}
-            Ok(n) => info!("indexed {n} archive records left unindexed (store index exceptions resolved)"),
-            Err(e) => warn!("healing the archive index: {e}"),
+            Ok(n) => log_info!(
+                sh.log,
+                "indexed {n} archive records left unindexed (store index exceptions resolved)"
+            ),
+            Err(e) => log_warn!(sh.log, "healing the archive index: {e}"),
         }
         Ok(())
     }
@@ -350,7 +375,9 @@ impl Server {
         let mut conn = self.shared.catalog.lock();
         let tx = catalog::write_txn(&mut conn)?;
         catalog::create_lsu(&tx, name, now_ms())?;
-        Ok(tx.commit()?)
+        tx.commit()?;
+        log_info!(self.shared.log, "created LSU {name}");
+        Ok(())
     }
 
     /// Sets an LSU's label (shown in its properties).
@@ -366,6 +393,7 @@ impl Server {
         }
         let mut conn = self.shared.catalog.lock();
         let tx = catalog::write_txn(&mut conn)?;
+        let old = catalog::lsu(&tx, name)?.label;
         catalog::set_lsu_label(&tx, name, label)?;
         let row = catalog::events::EventRow {
             lsu: name.to_owned(),
@@ -375,6 +403,7 @@ impl Server {
         super::events::raise(&tx, super::events::EventKind::Label, row)?;
         tx.commit()?;
         drop(conn);
+        log_info!(self.shared.log, "LSU {name}: label {old:?} -> {label:?}");
         super::events::notify();
         Ok(())
     }
@@ -405,6 +434,11 @@ impl Server {
         let tx = catalog::write_txn(&mut conn)?;
         catalog::delete_lsu(&tx, name)?;
         tx.commit()?;
+        drop(conn);
+        log_info!(
+            self.shared.log,
+            "removed LSU {name} ({deleted} images deleted with it)"
+        );
         Ok(deleted)
     }
 
@@ -428,7 +462,9 @@ impl Server {
         let all = catalog::pending_free_ranges(&self.shared.catalog.lock())?;
         self.shared.punch(&all)?;
         let after = catalog::audit::accounted_bytes(&self.shared.catalog.lock())?;
-        Ok(before.saturating_sub(after))
+        let freed = before.saturating_sub(after);
+        log_info!(self.shared.log, "reclaim: {freed} bytes freed");
+        Ok(freed)
     }
 
     /// Sets whether space of deleted images is freed at delete
@@ -440,8 +476,12 @@ impl Server {
     pub fn set_lsu_reclaim(&self, name: &str, deferred: bool) -> Result<()> {
         let mut conn = self.shared.catalog.lock();
         let tx = catalog::write_txn(&mut conn)?;
-        catalog::set_lsu_reclaim(&tx, name, if deferred { "deferred" } else { "immediate" })?;
-        Ok(tx.commit()?)
+        let old = catalog::lsu(&tx, name)?.reclaim;
+        let new = if deferred { "deferred" } else { "immediate" };
+        catalog::set_lsu_reclaim(&tx, name, new)?;
+        tx.commit()?;
+        log_info!(self.shared.log, "LSU {name}: reclaim {old} -> {new}");
+        Ok(())
     }
 
     /// Bytes of an image shared with other images, and its own.
@@ -466,8 +506,23 @@ impl Server {
     pub fn set_lsu_capacity(&self, name: &str, capacity: u64) -> Result<()> {
         let mut conn = self.shared.catalog.lock();
         let tx = catalog::write_txn(&mut conn)?;
+        let old = catalog::lsu(&tx, name)?.capacity;
         catalog::set_lsu_capacity(&tx, name, capacity)?;
-        Ok(tx.commit()?)
+        tx.commit()?;
+        let quota = |c: u64| {
+            if c == 0 {
+                "none".to_owned()
+            } else {
+                format!("{c} bytes")
+            }
+        };
+        log_info!(
+            self.shared.log,
+            "LSU {name}: capacity quota {} -> {}",
+            quota(old),
+            quota(capacity)
+        );
+        Ok(())
     }
 
     /// Sets the free-space threshold (percent of the filesystem) below
@@ -483,8 +538,14 @@ impl Server {
         }
         let mut conn = self.shared.catalog.lock();
         let tx = catalog::write_txn(&mut conn)?;
+        let (old, _, _) = catalog::events::low_space_state(&tx, catalog::lsu(&tx, name)?.id)?;
         catalog::events::set_low_space_pct(&tx, name, pct)?;
-        Ok(tx.commit()?)
+        tx.commit()?;
+        log_info!(
+            self.shared.log,
+            "LSU {name}: low-space threshold {old}% -> {pct}%"
+        );
+        Ok(())
     }
 
     /// True if the image is open for writing by a live handle.
@@ -617,7 +678,8 @@ impl Server {
         tx.commit()?;
         drop(conn);
         crate::store::crash::point("delete.after_commit");
-        info!(
+        log_info!(
+            sh.log,
             "deleted image {name} from LSU {lsu}; {} chunks freed",
             freed.len()
         );
@@ -707,7 +769,7 @@ impl Server {
         });
         if result.is_err() {
             if let Err(e) = self.delete_image(to_lsu, to_name) {
-                warn!("removing failed copy {to_name}: {e}");
+                log_warn!(self.shared.log, "removing failed copy {to_name}: {e}");
             }
         }
         result
@@ -738,11 +800,11 @@ impl Server {
         let oid = super::archive::new_oid();
         catalog::set_complete(&tx, id, &oid, &source.sha1, now)?;
         super::archive::record_image(&tx, id, &oid, source.size, &source.sha1)?;
-        super::archive::index_within(&tx, &oid)?;
+        super::archive::index_within(&tx, &oid, &sh.log)?;
         tx.commit()?;
         drop(conn);
         crate::store::crash::point("copy.after_commit");
-        info!("copied {from_name} to {to_name} by sharing its extents");
+        log_info!(sh.log, "copied {from_name} to {to_name} by sharing its extents");
         Ok(())
     }
 
@@ -801,7 +863,7 @@ impl Shared {
                 Err(e) => {
                     // Leave it unclaimed (rolled back) for verify to report;
                     // mark it sealed so no one tries again.
-                    warn!("segment {id} cannot be adopted: {e}");
+                    log_warn!(self.log, "segment {id} cannot be adopted: {e}");
                     catalog::advance_segment(&tx, id, end, true)?;
                     catalog::release_segment(&tx, id)?;
                     tx.commit()?;
@@ -824,7 +886,8 @@ impl Shared {
                 // back, WAL lost). Keep it aside for the administrator.
                 let path = segment::segment_path(&self.seg_dir, id);
                 let aside = path.with_extension(format!("seg.stray-{}", now_ms()));
-                warn!(
+                log_warn!(
+                    self.log,
                     "segment file {} unknown to the catalog; moved to {}",
                     path.display(),
                     aside.display()
@@ -850,7 +913,7 @@ impl Shared {
             Ok(tx.commit()?)
         });
         if let Err(e) = r {
-            warn!("releasing segment {}: {e}", seg.id());
+            log_warn!(self.log, "releasing segment {}: {e}", seg.id());
         }
     }
 
@@ -922,7 +985,7 @@ impl Shared {
             crate::store::crash::point("punch.before_hole");
             match segment::punch_hole(&self.seg_dir, r.segment, r.seg_off, r.len) {
                 Ok(()) => done.push(*r),
-                Err(e) => warn!("punching segment {} at {}: {e}", r.segment, r.seg_off),
+                Err(e) => log_warn!(self.log, "punching segment {} at {}: {e}", r.segment, r.seg_off),
             }
         }
         crate::store::crash::point("punch.before_forget");
@@ -942,7 +1005,7 @@ impl Drop for Shared {
             Ok(tx.commit()?)
         });
         if let Err(e) = r {
-            warn!("releasing segments at close: {e}");
+            log_warn!(self.log, "releasing segments at close: {e}");
         }
     }
 }
@@ -1053,4 +1116,17 @@ pub(crate) fn fs_space(dir: &Path) -> Result<(u64, u64)> {
     // SAFETY: rc == 0, so statvfs initialized `st`.
     let st = unsafe { st.assume_init() };
     Ok((st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize))
+}
+
+/// Records why an open of `dir` failed in `<dir>/combstore.log`, when
+/// `dir` is a combstore server directory (it holds the catalog, or an open
+/// began creating it); never in a foreign or missing directory.
+fn log_open_failure(dir: &Path, e: &Error) {
+    if dir.is_absolute() && (dir.join(CATALOG_FILE).is_file() || dir.join("locks").is_dir()) {
+        crate::log_warn!(
+            ServerLog::open(dir),
+            "open of server {} failed: {e}",
+            dir.display()
+        );
+    }
 }

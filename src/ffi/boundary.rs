@@ -14,12 +14,19 @@ use super::sys;
 /// API version agreed by stsp_init; 0 before init and after terminate.
 static API_VERSION: AtomicU32 = AtomicU32::new(0);
 
-/// Runs an export body: catches panics, checks nothing else.
+/// Runs an export body: catches panics, checks nothing else. Its records
+/// go to the log of the server its handle named (the body's handle
+/// lookups choose it: [`crate::logging::set_current`]), else nowhere.
 pub fn guard(name: &str, body: impl FnOnce() -> FfiResult) -> c_int {
-    match catch_unwind(AssertUnwindSafe(body)) {
+    drop(crate::logging::take_current());
+    let r = catch_unwind(AssertUnwindSafe(body));
+    let log = crate::logging::take_current();
+    match r {
         Ok(Ok(())) => sys::STS_EOK,
         Ok(Err(Status(code))) => {
-            log::debug!("{name} -> {code}");
+            if let Some(log) = log {
+                crate::log_debug!(log, "{name} -> {code}");
+            }
             code
         }
         Err(panic) => {
@@ -28,7 +35,9 @@ pub fn guard(name: &str, body: impl FnOnce() -> FfiResult) -> c_int {
                 .map(|s| (*s).to_owned())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            log::error!("{name}: internal error caught at the C boundary: {msg}");
+            if let Some(log) = log {
+                crate::log_error!(log, "{name}: internal error caught at the C boundary: {msg}");
+            }
             sys::STS_EINTERNAL
         }
     }

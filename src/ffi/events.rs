@@ -110,6 +110,7 @@ pub unsafe extern "C" fn stsp_get_event(
         // SAFETY: per this function's contract.
         let out = unsafe { out_ref(ev) }?;
         let ch = EVCHANNELS.get(id_of(evc)?)?;
+        crate::logging::set_current(ch.server.log());
         let mut cursor = ch.cursor.lock();
         let e = ch
             .server
@@ -126,6 +127,7 @@ pub unsafe extern "C" fn stsp_get_event(
 pub extern "C" fn stsp_delete_event(evc: sys::sts_evchannel_handle_t, ev_id: sys::sts_uint64_t) -> c_int {
     guard_init("stsp_delete_event", || {
         let ch = EVCHANNELS.get(id_of(evc)?)?;
+        crate::logging::set_current(ch.server.log());
         Ok(ch.server.delete_event(ev_id)?)
     })
 }

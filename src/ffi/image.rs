@@ -22,6 +22,8 @@ pub enum Slot {
 /// What an image handle holds. The slot is emptied by close.
 pub struct ImageEntry {
     server_id: usize,
+    /// The server's log: the C boundary's records for calls on this handle.
+    log: crate::logging::ServerLog,
     slot: Mutex<Option<Slot>>,
 }
 
@@ -60,12 +62,21 @@ pub static IMAGES: Table<ImageEntry> = Table::new();
 pub static IMAGE_LISTS: Table<ImageList> = Table::new();
 
 fn image_of(ih: sys::sts_image_handle_t) -> Result<std::sync::Arc<ImageEntry>, Status> {
-    IMAGES.get(id_of(ih)?)
+    image_by_id(id_of(ih)?)
+}
+
+/// The entry of an image handle value; its server's log becomes the
+/// home of this call's records.
+fn image_by_id(id: usize) -> Result<std::sync::Arc<ImageEntry>, Status> {
+    let entry = IMAGES.get(id)?;
+    crate::logging::set_current(&entry.log);
+    Ok(entry)
 }
 
 fn register(server_id: usize, entry: &super::server::ServerEntry, slot: Slot) -> sys::sts_image_handle_t {
     let id = IMAGES.insert(ImageEntry {
         server_id,
+        log: entry.server.log().clone(),
         slot: Mutex::new(Some(slot)),
     });
     entry.adopt(Child::Image(id));
@@ -194,7 +205,7 @@ pub extern "C" fn stsp_flush(ih: sys::sts_image_handle_t) -> c_int {
 pub extern "C" fn stsp_close_image(ih: sys::sts_image_handle_t, flags: c_int) -> c_int {
     guard("stsp_close_image", || {
         let id = id_of(ih)?;
-        let img = IMAGES.get(id)?;
+        let img = image_by_id(id)?;
         let complete = {
             let slot = img.slot.lock();
             match slot.as_ref() {
@@ -308,6 +319,7 @@ pub unsafe extern "C" fn stsp_list_image(
         // SAFETY: per this function's contract.
         let def = unsafe { out_ref(def) }?;
         let list = IMAGE_LISTS.get(id_of(lh)?)?;
+        crate::logging::set_current(list.server.log());
         let mut st = list.state.lock();
         if st.page.is_empty() && !st.done {
             let page = list.server.list_images(&list.lsu, st.last.as_ref(), LIST_PAGE)?;
@@ -449,7 +461,7 @@ fn copy_between(
 ) -> Result<u64, Status> {
     let known = sys::STS_CX_APPEND | sys::STS_CX_REMAINDER;
     let (from_id, to_id) = (id_of(from)?, id_of(to)?);
-    let (src, dst) = (IMAGES.get(from_id)?, IMAGES.get(to_id)?);
+    let (src, dst) = (image_by_id(from_id)?, image_by_id(to_id)?);
     if flags & !known != 0 || from_id == to_id {
         return Err(Status(sys::STS_EINVAL));
     }

@@ -97,7 +97,10 @@ pub fn server_of(sh: sys::sts_server_handle_t) -> Result<(usize, Arc<ServerEntry
 /// (for the calls stsp_open_target_server allows).
 pub fn server_of_any(sh: sys::sts_server_handle_t) -> Result<(usize, Arc<ServerEntry>), Status> {
     let id = id_of(sh)?;
-    Ok((id, SERVERS.get(id)?))
+    let entry = SERVERS.get(id)?;
+    // this call's records (the C boundary's) go to this server's log
+    crate::logging::set_current(entry.server.log());
+    Ok((id, entry))
 }
 
 /// The server entry and LSU name of an `sts_lsu_t` on an ordinary handle.

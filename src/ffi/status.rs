@@ -16,7 +16,9 @@ pub type FfiResult = Result<(), Status>;
 
 impl From<Error> for Status {
     fn from(e: Error) -> Status {
-        log::debug!("{e}");
+        if let Some(log) = crate::logging::current() {
+            crate::log_debug!(log, "{e}");
+        }
         Status(code_of(&e))
     }
 }

@@ -23,18 +23,7 @@ mod tests;
 /// Makes the engine's logging a no-op for the whole process (the fuzzers
 /// open thousands of servers; each would otherwise log to its file).
 pub fn quiet() {
-    struct Nop;
-    impl log::Log for Nop {
-        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-            false
-        }
-        fn log(&self, _: &log::Record<'_>) {}
-        fn flush(&self) {}
-    }
-    static NOP: Nop = Nop;
-    if log::set_logger(&NOP).is_ok() {
-        log::set_max_level(log::LevelFilter::Off);
-    }
+    crate::logging::disable();
 }
 
 /// A private scratch directory, removed when dropped: under

@@ -74,12 +74,18 @@ impl From<Error> for HcError {
 }
 
 /// Runs an export body: panics become HCERR_PLATFORM_GENERAL_ERROR and
-/// never unwind into C.
+/// never unwind into C. Its records go to the log of the session's server
+/// (set when the body looks its session up), else nowhere.
 pub fn guard(name: &str, body: impl FnOnce() -> HcResult) -> hcerr_t {
-    match catch_unwind(AssertUnwindSafe(body)) {
+    drop(crate::logging::take_current());
+    let r = catch_unwind(AssertUnwindSafe(body));
+    let log = crate::logging::take_current();
+    match r {
         Ok(Ok(())) => sys::HCERR_OK,
         Ok(Err(e)) => {
-            log::debug!("{name} -> {}: {}", e.code, e.msg);
+            if let Some(log) = &log {
+                crate::log_debug!(log, "{name} -> {}: {}", e.code, e.msg);
+            }
             let text = format!("{name}: {}", e.msg);
             debug_report(&text);
             set_last_error(text);
@@ -91,7 +97,9 @@ pub fn guard(name: &str, body: impl FnOnce() -> HcResult) -> hcerr_t {
                 .map(|s| (*s).to_owned())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            log::error!("{name}: internal error caught at the C boundary: {msg}");
+            if let Some(log) = &log {
+                crate::log_error!(log, "{name}: internal error caught at the C boundary: {msg}");
+            }
             sys::HCERR_PLATFORM_GENERAL_ERROR
         }
     }
@@ -100,8 +108,13 @@ pub fn guard(name: &str, body: impl FnOnce() -> HcResult) -> hcerr_t {
 /// As [`guard`] for exports returning a value (a pointer): `fallback` on
 /// a panic.
 pub fn guard_value<T>(name: &str, fallback: T, body: impl FnOnce() -> T) -> T {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
-        log::error!("{name}: internal error caught at the C boundary");
+    drop(crate::logging::take_current());
+    let r = catch_unwind(AssertUnwindSafe(body));
+    let log = crate::logging::take_current();
+    r.unwrap_or_else(|_| {
+        if let Some(log) = &log {
+            crate::log_error!(log, "{name}: internal error caught at the C boundary");
+        }
         fallback
     })
 }

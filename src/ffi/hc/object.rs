@@ -258,7 +258,10 @@ pub unsafe extern "C" fn hc_retrieve_metadata_ez(
                     continue;
                 };
                 let Ok(v) = Value::from_sql(def.ty, v) else {
-                    log::warn!("object {oid}: field {name} does not have the schema's type");
+                    crate::log_warn!(
+                        s.server.log(),
+                        "object {oid}: field {name} does not have the schema's type"
+                    );
                     continue;
                 };
                 n.add_value(&name, &v)?;

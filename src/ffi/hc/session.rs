@@ -7,7 +7,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::sys::{self, hc_long_t, hc_type_t, hcerr_t};
-use super::{HcError, HcResult, SCHEMAS, SESSIONS, c_str, err, err_msg, guard, lookup, put, remove};
+use super::{HcResult, SCHEMAS, SESSIONS, c_str, err, err_msg, guard, lookup, put, remove};
 use crate::archive::FieldType;
 use crate::archive::schema::{DEFAULT_LENGTH, Schema};
 use crate::engine::Server;
@@ -54,6 +54,7 @@ impl Session {
 /// The session behind a handle.
 pub fn session(p: *mut c_void) -> HcResult<Arc<Session>> {
     lookup(&SESSIONS, p, sys::HCERR_NULL_SESSION, sys::HCERR_INVALID_SESSION)
+        .inspect(|s| crate::logging::set_current(s.server.log()))
 }
 
 /// Runs an operation on a session and records its outcome as the status.
@@ -139,8 +140,7 @@ pub unsafe extern "C" fn hc_session_create_ez(
         // SAFETY: host is NULL or a C string.
         let host = unsafe { c_str(host)? };
         super::ensure_init();
-        let s = open(host.to_bytes(), port)
-            .inspect_err(|e: &HcError| log::warn!("hc_session_create_ez: {}", e.msg))?;
+        let s = open(host.to_bytes(), port)?;
         let schema = Arc::clone(&s.schema);
         let sid = SCHEMAS.insert(Arc::clone(&schema));
         *schema.id.lock() = sid;
