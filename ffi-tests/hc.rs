@@ -1199,7 +1199,15 @@ fn bad_input_stores_nothing() {
         "NULL session",
     );
     rc(
-        unsafe { hc_store_both_ez(s.s, Some(reader), null_mut(), 0x7fff_dead_beef0_usize as *mut _, &mut rec) },
+        unsafe {
+            hc_store_both_ez(
+                s.s,
+                Some(reader),
+                null_mut(),
+                0x7fff_dead_beef0_usize as *mut _,
+                &mut rec,
+            )
+        },
         HCERR_INVALID_NVR,
         "forged nvr",
     );
