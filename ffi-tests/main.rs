@@ -16,6 +16,7 @@ mod dup;
 mod events;
 mod hc;
 mod hc_query;
+mod headers;
 mod hostile;
 mod images;
 mod integrity;
