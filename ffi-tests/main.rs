@@ -19,6 +19,7 @@ mod hc_query;
 mod headers;
 mod hostile;
 mod images;
+mod install;
 mod integrity;
 mod layout;
 mod lifecycle;
