@@ -15,6 +15,7 @@ mod diskfull;
 mod dup;
 mod events;
 mod hc;
+mod hc_ownership;
 mod hc_query;
 mod headers;
 mod hostile;
