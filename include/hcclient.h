@@ -4,7 +4,8 @@
  *
  * combstore's own header (clean-room), ABI-compatible with the original.
  * Conventions:
- * - Every function returns an hcerr_t (hc.h); HCERR_OK is success.
+ * - Every function but hc_decode_hc_type returns an hcerr_t (hc.h);
+ *   HCERR_OK is success.
  * - A NULL session is HCERR_NULL_SESSION, an invalid one
  *   HCERR_INVALID_SESSION; a NULL or invalid NVR HCERR_INVALID_NVR; a
  *   NULL result set HCERR_INVALID_RESULT_SET; a NULL schema
