@@ -10,24 +10,40 @@
 #   make fuzz-smoke   build the cargo-fuzz targets and run each 60 s (docs/reliability.md)
 #   make bench        benchmark suite, quick set (< 5 min): table + bench/results/latest.json
 #   make bench-full   the same with the larger sizes (1,000,000 images/objects, 4 GiB RSS test)
-#   make install      install plugin, headers and tools under $(DESTDIR)
+#   make install      install plugin, library, headers, pkg-config files, CLI, man
+#                     pages and completions under $(DESTDIR) (after `make`; never builds)
+#   make uninstall    remove exactly what `make install` put there
 #   make deps         install the system packages the build needs (Debian)
 
 PREFIX     ?= /usr/local
 PLUGINDIR  ?= /usr/openv/lib/ost-plugins
 INCLUDEDIR ?= $(PREFIX)/include/combstore
 BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR     ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 CARGO      ?= cargo
+STRIP      ?= strip
 PLUGIN     := target/release/libcombstore.so
+CLI        := target/release/combstore
+# The installed library: libhoneycomb.so.$(HC_VERSION), SONAME
+# libhoneycomb.so.$(HC_SOVERSION) (set by build.rs; `make install` checks).
+HC_SOVERSION := 1
+HC_VERSION   := $(HC_SOVERSION).0.0
+PC_VERSION   := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
-.PHONY: all build deps demo test test-rust harness harness-valgrind install clean bench bench-full bench-peers
+.PHONY: all build deps demo test test-rust harness harness-valgrind install install-check uninstall clean bench bench-full bench-peers
 
 all: build
 
 # Debian packages: libclang for bindgen (build.rs), a C compiler for the
-# harness, valgrind for harness-valgrind. Skipped when already present.
+# harness, pkg-config for the install tests, valgrind for harness-valgrind.
+# Skipped when already present.
 deps:
-	@if ! dpkg -s libclang-dev >/dev/null 2>&1 || ! command -v cc >/dev/null; then \
+	@if ! dpkg -s libclang-dev >/dev/null 2>&1 || ! command -v cc >/dev/null || ! command -v pkg-config >/dev/null; then \
 	  echo "installing build dependencies (libclang-dev, build-essential)"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libclang-dev build-essential pkg-config; \
@@ -125,13 +141,70 @@ bench-peers:
 	    || echo "cannot install borgbackup/restic: the benchmark skips them"; \
 	fi
 
-install: build
-	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR)
+# `make install` installs what `make` built and never builds (so running it as
+# root after a build runs neither cargo nor apt-get); it stops with a message
+# when the build outputs are missing. Binaries are installed stripped.
+#   $(PLUGINDIR)/libstspicombstore.so         the plugin (dlopen'ed by backup hosts)
+#   $(LIBDIR)/libhoneycomb.so.$(HC_VERSION)      the same library, SONAME libhoneycomb.so.$(HC_SOVERSION),
+#     libhoneycomb.so.$(HC_SOVERSION) -> it, libhoneycomb.so -> libhoneycomb.so.$(HC_SOVERSION) (-lhoneycomb)
+#   $(INCLUDEDIR)/{stspi,stsi,stsplat,hc,hcclient,hchost}.h
+#   $(PKGCONFIGDIR)/honeycomb.pc (hc_* API), combstore.pc (stsp_* API)
+#   $(BINDIR)/combstore, $(MANDIR)/man1/combstore*.1 (one page per command),
+#   bash, zsh and fish completions
+install-check:
+	@for f in $(PLUGIN) $(CLI); do \
+	  [ -f $$f ] || { echo "make install: $$f is missing: run \`make' first (as your user), then \`make install'" >&2; exit 1; }; \
+	done
+	@soname=$$(readelf -d $(PLUGIN) | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p'); \
+	[ "$$soname" = libhoneycomb.so.$(HC_SOVERSION) ] || { \
+	  echo "make install: $(PLUGIN) has SONAME '$$soname', expected libhoneycomb.so.$(HC_SOVERSION): rebuild with \`make'" >&2; exit 1; }
+
+install: install-check
+	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
+	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
+	  $(DESTDIR)$(FISHCOMPDIR)
 	install -m 0755 $(PLUGIN) $(DESTDIR)$(PLUGINDIR)/libstspicombstore.so
-	ln -sf libstspicombstore.so $(DESTDIR)$(PLUGINDIR)/libhoneycomb.so
-	install -m 0755 target/release/combstore $(DESTDIR)$(BINDIR)/combstore
+	$(STRIP) --strip-unneeded $(DESTDIR)$(PLUGINDIR)/libstspicombstore.so
+	install -m 0755 $(PLUGIN) $(DESTDIR)$(LIBDIR)/libhoneycomb.so.$(HC_VERSION)
+	$(STRIP) --strip-unneeded $(DESTDIR)$(LIBDIR)/libhoneycomb.so.$(HC_VERSION)
+	ln -sf libhoneycomb.so.$(HC_VERSION) $(DESTDIR)$(LIBDIR)/libhoneycomb.so.$(HC_SOVERSION)
+	ln -sf libhoneycomb.so.$(HC_SOVERSION) $(DESTDIR)$(LIBDIR)/libhoneycomb.so
+	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/combstore
+	$(STRIP) $(DESTDIR)$(BINDIR)/combstore
 	install -m 0644 include/stspi.h include/stsi.h platforms/linux/stsplat.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 0644 include/hc.h include/hcclient.h include/hchost.h $(DESTDIR)$(INCLUDEDIR)/
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	  'Name: honeycomb' 'Description: combstore 5800 (Honeycomb) archive client API (hc_*)' \
+	  'Version: $(PC_VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lhoneycomb' \
+	  > $(DESTDIR)$(PKGCONFIGDIR)/honeycomb.pc
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' 'plugindir=$(PLUGINDIR)' '' \
+	  'Name: combstore' 'Description: combstore OpenStorage plugin API (stsp_*)' \
+	  'Version: $(PC_VERSION)' 'Cflags: -I$${includedir} -DSTS_EXTERNAL_VENDOR' 'Libs: -L$${libdir} -lhoneycomb' \
+	  > $(DESTDIR)$(PKGCONFIGDIR)/combstore.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/honeycomb.pc $(DESTDIR)$(PKGCONFIGDIR)/combstore.pc
+	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/combstore-man.XXXXXX") && \
+	  $(CLI) man-pages $$tmp && install -m 0644 $$tmp/*.1 $(DESTDIR)$(MANDIR)/man1/ && \
+	  echo "installed $$(ls $$tmp | wc -l) man pages into $(DESTDIR)$(MANDIR)/man1"; \
+	  rc=$$?; rm -rf $$tmp; exit $$rc
+	$(CLI) completions bash > $(DESTDIR)$(BASHCOMPDIR)/combstore
+	$(CLI) completions zsh > $(DESTDIR)$(ZSHCOMPDIR)/_combstore
+	$(CLI) completions fish > $(DESTDIR)$(FISHCOMPDIR)/combstore.fish
+	chmod 0644 $(DESTDIR)$(BASHCOMPDIR)/combstore $(DESTDIR)$(ZSHCOMPDIR)/_combstore $(DESTDIR)$(FISHCOMPDIR)/combstore.fish
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
+
+# Man pages are the combstore.1 and combstore-*.1 that install wrote (one per
+# command); only $(INCLUDEDIR), combstore's own, is removed as a directory.
+uninstall:
+	rm -f $(DESTDIR)$(PLUGINDIR)/libstspicombstore.so
+	rm -f $(DESTDIR)$(LIBDIR)/libhoneycomb.so.$(HC_VERSION) $(DESTDIR)$(LIBDIR)/libhoneycomb.so.$(HC_SOVERSION) \
+	  $(DESTDIR)$(LIBDIR)/libhoneycomb.so
+	rm -f $(DESTDIR)$(BINDIR)/combstore
+	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/,stspi.h stsi.h stsplat.h hc.h hcclient.h hchost.h)
+	-rmdir $(DESTDIR)$(INCLUDEDIR) 2>/dev/null
+	rm -f $(DESTDIR)$(PKGCONFIGDIR)/honeycomb.pc $(DESTDIR)$(PKGCONFIGDIR)/combstore.pc
+	rm -f $(DESTDIR)$(MANDIR)/man1/combstore.1 $(DESTDIR)$(MANDIR)/man1/combstore-*.1
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/combstore $(DESTDIR)$(ZSHCOMPDIR)/_combstore $(DESTDIR)$(FISHCOMPDIR)/combstore.fish
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
 
 clean:
 	$(CARGO) clean

@@ -87,4 +87,11 @@ fn main() {
         "cargo:rustc-cdylib-link-arg=-Wl,--version-script={}",
         script.display()
     );
+
+    // The library is installed as $(LIBDIR)/libhoneycomb.so.1.x.y (Makefile,
+    // `make install`; the same file is the plugin): programs linked with
+    // -lhoneycomb (pkg-config honeycomb or combstore) record this name and
+    // load it through the libhoneycomb.so.1 link. The major number changes
+    // only when the C ABI breaks; `make install` checks its HC_SOVERSION.
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libhoneycomb.so.1");
 }

@@ -147,11 +147,15 @@ typedef struct {
 
 /* Store source: place 1..n bytes in buff and return how many; return 0 at
  * the end (the store then commits); return -1 to cancel the store
- * (HCERR_ABORTED_BY_CALLBACK). It is called until it returns 0. */
+ * (HCERR_ABORTED_BY_CALLBACK). It is called until it returns 0.
+ * Ownership: buff is the library's, writable for n bytes during the call
+ * only; stream is the caller's, passed through. */
 HONEYCOMB_EXTERN typedef long (*read_from_data_source)(void *stream, char *buff, long n);
 
 /* Retrieve destination: consume all n bytes and return n; any other value
- * aborts the transfer (HCERR_CLIENT_GAVE_UP). n is never 0. */
+ * aborts the transfer (HCERR_CLIENT_GAVE_UP). n is never 0.
+ * Ownership: buff is the library's, readable for n bytes during the call
+ * only (copy what you keep); stream is the caller's, passed through. */
 HONEYCOMB_EXTERN typedef long (*write_to_data_destination)(void *stream, char *buff, long n);
 
 /* ------------------------------------------------------------------ */
@@ -164,18 +168,51 @@ typedef void *(*reallocator_t)(void *p, size_t size);
 typedef void (*hc_debug_function_t)(const char *fmt, ...);
 typedef void hc_archive_t;
 
-/* Registers the allocators every buffer handed to the caller comes from
- * (free them with the deallocator). Repeat calls return HCERR_OK. */
+/* Ownership, in every declaration's comment below ("Ownership:"):
+ * - "caller frees with hc_free": the buffer comes from the allocator
+ *   registered with hc_init (malloc by default); free it with hc_free (or
+ *   that deallocator), once.
+ * - "session-owned", "schema-owned", "NVR-owned": a pointer into the
+ *   library's object; never free or modify it; it is valid until the
+ *   event the comment names (at the latest until that object is freed).
+ * - "static": a constant string; never free or modify it.
+ * - handles (hc_session_t, hc_nvr_t, hc_pstmt_t, hc_query_result_set_t)
+ *   are freed only with their own *_free function.
+ * - inputs (names, strings, arrays, structs) are copied, and stay the
+ *   caller's, unless the comment says the library takes them. */
+
+/* Registers the allocators every buffer handed to the caller comes from;
+ * a NULL one means malloc, free or realloc. Repeat calls return HCERR_OK
+ * and replace them: call it before anything else, because buffers and
+ * NVR values allocated earlier are then freed with the new deallocator.
+ * Ownership: the functions stay the caller's and must stay callable. */
 HONEYCOMB_EXTERN hcerr_t hc_init(allocator_t, deallocator_t, reallocator_t);
-/* Global teardown; later sessions still work (allocators are kept). */
+/* Global teardown; later sessions still work (allocators are kept).
+ * Ownership: frees nothing the caller holds: sessions, NVRs, statements
+ * and result sets stay valid until their own *_free. */
 HONEYCOMB_EXTERN hcerr_t hc_cleanup(void);
 
+/* size bytes from the registered allocator (malloc by default); NULL if
+ * it fails. Ownership: caller frees with hc_free (or hands the buffer to
+ * hc_nvr_add_value, which then owns it). */
 HONEYCOMB_EXTERN void *hc_alloc(size_t size);
+/* Frees p (NULL is ignored) with the registered deallocator.
+ * Ownership: takes p, which must come from hc_alloc/hc_realloc, the
+ * registered allocator, or a "caller frees with hc_free" result. */
 HONEYCOMB_EXTERN void hc_free(void *p);
+/* Resizes p with the registered reallocator. Ownership: as realloc: p is
+ * taken (unless NULL is returned); caller frees the result with hc_free. */
 HONEYCOMB_EXTERN void *hc_realloc(void *p, size_t size);
 
+/* printf(fmt, ...) to the process's stdout, then a newline (the
+ * application's own output; the library itself never prints).
+ * Ownership: fmt and the arguments stay the caller's. */
 HONEYCOMB_EXTERN void hc_printf(const char *fmt, ...);
+/* Error reports go to fn when debug flag 1 is set (NULL: none).
+ * Ownership: fn stays the caller's and must stay callable. */
 HONEYCOMB_EXTERN void hc_set_debug_function(hc_debug_function_t fn);
+/* Debug flag bits (1 errors, 2 platform, 4 debug, 8 detail, 16 I/O,
+ * 32 multicell). Ownership: nothing is passed or returned. */
 HONEYCOMB_EXTERN void hc_set_debug_flags(hc_long_t flags);
 
 typedef enum {
@@ -191,11 +228,17 @@ typedef enum {
     HCOPT_DEBUG_FUNCTION = HCOPTTYPE_FUNCPOINTER + 2
 } hc_option;
 
+/* HCOPT_LOW_SPEED_TIME (a long, seconds >= 0), HCOPT_DEBUG_FLAGS (an
+ * hc_long_t), HCOPT_DEBUG_FUNCTION (an hc_debug_function_t); anything
+ * else: HCERR_ILLEGAL_ARGUMENT. Ownership: as hc_set_debug_function. */
 HONEYCOMB_EXTERN hcerr_t hc_set_global_parameter(hc_option opt, ...);
+/* "<sysname> Release <release> Version <version>" into buf (len bytes,
+ * NUL included); HCERR_BUFFER_OVERFLOW if it does not fit.
+ * Ownership: buf is the caller's; nothing is allocated. */
 HONEYCOMB_EXTERN hcerr_t hcoa_get_platform_name(char *buf, int len);
 
-/* The enumerator's name ("HCERR_NO_SUCH_OBJECT"), or "UNKNOWN ERROR";
- * a static string. */
+/* The enumerator's name ("HCERR_NO_SUCH_OBJECT"), or "UNKNOWN ERROR".
+ * Ownership: static; never free it. */
 HONEYCOMB_EXTERN char *hc_decode_hcerr(hcerr_t res);
 
 #ifdef __cplusplus

@@ -14,6 +14,9 @@ pub mod archive;
 pub mod catalog;
 pub mod engine;
 mod ffi;
+// The fuzz targets' bodies: for fuzz/ (feature "fuzzing") and unit tests,
+// never in the shipped library.
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod logging;

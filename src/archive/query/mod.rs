@@ -240,7 +240,8 @@ pub fn translate(where_clause: &str, selects: &[&str], fields: &dyn Fields) -> R
 
 /// Fuzzing entry: translates arbitrary bytes (lossily as UTF-8) against
 /// a sample schema and, when that works, binds a few values. Never panics;
-/// returns whether the query translated.
+/// returns whether the query translated. Tests and the fuzzers only.
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn fuzz_translate(data: &[u8]) -> bool {
     let query = String::from_utf8_lossy(data);
     let fields = sample::fields();
@@ -260,6 +261,7 @@ pub fn fuzz_translate(data: &[u8]) -> bool {
     true
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) mod sample {
     //! A small schema (system fields, the factory `system.test` fields, one
     //! non-queryable field) for fuzzing and tests.

@@ -6,6 +6,7 @@
 //! Exit status: 0 success; 2 usage; 3 damage or inconsistency found;
 //! 4 server, LSU or image not found; 5 I/O or any other failure.
 
+mod man;
 mod output;
 
 use std::io::Write;
@@ -98,6 +99,9 @@ enum Command {
     },
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+    /// Write a man page for every command into DIR (`make install` runs it).
+    #[command(hide = true)]
+    ManPages { dir: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -321,6 +325,13 @@ fn run(cli: Cli) -> Outcome {
             clap_complete::generate(shell, &mut Cli::command(), "combstore", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
+        Command::ManPages { dir } => match man::write_all(Cli::command(), &dir) {
+            Ok(_) => Ok(ExitCode::SUCCESS),
+            Err(e) => Err(Failure {
+                code: 5,
+                message: format!("writing man pages into {}: {e}", dir.display()),
+            }),
+        },
     }
 }
 
