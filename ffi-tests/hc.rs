@@ -398,7 +398,7 @@ fn sessions_and_bad_sessions() {
         "status after free",
     );
     rc(
-        unsafe { hc_session_get_status(0x7fff_dead_beef0_usize as *mut _, &mut code, null_mut()) },
+        unsafe { hc_session_get_status(0x7fff_dead_bee0_usize as *mut _, &mut code, null_mut()) },
         HCERR_INVALID_SESSION,
         "forged",
     );
@@ -1204,7 +1204,7 @@ fn bad_input_stores_nothing() {
                 s.s,
                 Some(reader),
                 null_mut(),
-                0x7fff_dead_beef0_usize as *mut _,
+                0x7fff_dead_bee0_usize as *mut _,
                 &mut rec,
             )
         },

@@ -121,9 +121,10 @@ HONEYCOMB_EXTERN hcerr_t hc_session_get_platform_result(hc_session_t *session, i
  * application learns why hc_session_create_ez failed, when there is no
  * session whose status could hold the text (e.g. "/srv/x does not exist",
  * "/srv/x is not a combstore server yet: create it with `combstore init
- * /srv/x`", "the server's archive port is 8080, not 8081"). *errstr is
- * owned by the library (thread-local): never free it; it stays valid until
- * this thread's next failing hc_* call. NULL errstr: HCERR_ILLEGAL_ARGUMENT. */
+ * /srv/x`", "the server's archive port is 8080, not 8081"). NULL errstr:
+ * HCERR_ILLEGAL_ARGUMENT.
+ * Ownership: *errstr is the library's (one text per thread): never free or
+ * modify it; valid until this thread's next failing hc_* call. */
 HONEYCOMB_EXTERN hcerr_t hc_get_last_error(char **errstr);
 
 /* ------------------------------------------------------------------ */
