@@ -463,3 +463,60 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Runs `combstore args` with stdout a pipe whose reader is already gone
+/// (`combstore ... | head -1` once head has exited): the first write
+/// fails with EPIPE.
+fn into_closed_pipe(args: &[&str]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_combstore"))
+        .args(args)
+        .env_remove("COMBSTORE_SERVER")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+/// Issue 14 item 7: a closed pipe ends the tool silently (killed by
+/// SIGPIPE, as cat and git are), never with a panic and exit 101.
+#[test]
+fn a_closed_pipe_ends_every_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let (_d, path) = server_with_image(1 << 20);
+    for args in [
+        &["-s", s(&path), "image", "list", "--json"][..],
+        &["-s", s(&path), "image", "list"],
+        &[
+            "-s",
+            s(&path),
+            "image",
+            "show",
+            "client1_F1",
+            "--date",
+            "1700000000",
+        ],
+        &[
+            "-s",
+            s(&path),
+            "image",
+            "cat",
+            "client1_F1",
+            "--date",
+            "1700000000",
+        ],
+        &["-s", s(&path), "lsu", "show", "default"],
+        &["-s", s(&path), "verify"],
+        &["completions", "bash"],
+        &["--help"],
+    ] {
+        let out = into_closed_pipe(args);
+        assert_eq!(
+            (out.status.signal(), String::from_utf8_lossy(&out.stderr).as_ref()),
+            (Some(libc::SIGPIPE), ""),
+            "{args:?}: {:?}",
+            out.status
+        );
+    }
+}

@@ -4,7 +4,9 @@
 //! with running backups through the same catalog transactions and locks.
 //!
 //! Exit status: 0 success; 2 usage; 3 damage or inconsistency found;
-//! 4 server, LSU or image not found; 5 I/O or any other failure.
+//! 4 server, LSU or image not found; 5 I/O or any other failure. A
+//! closed pipe on stdout (`combstore image list | head -1`) ends it
+//! silently, killed by SIGPIPE as cat and git are (shells report 141).
 
 mod output;
 
@@ -251,6 +253,15 @@ impl From<Error> for Failure {
 type Outcome = Result<ExitCode, Failure>;
 
 fn main() -> ExitCode {
+    // A reader that goes away (`combstore image list | head -1`) ends the
+    // tool silently, as it ends cat or git: killed by SIGPIPE (shells
+    // report 141), where Rust's default (SIGPIPE ignored) makes every
+    // print panic. Catalog transactions are atomic, so dying mid-way
+    // leaves nothing half-done.
+    // SAFETY: called before any thread starts; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
