@@ -468,7 +468,11 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 /// (`combstore ... | head -1` once head has exited): the first write
 /// fails with EPIPE.
 fn into_closed_pipe(args: &[&str]) -> std::process::Output {
-    let (reader, writer) = std::io::pipe().unwrap();
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two new descriptors, each owned once below.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     drop(reader);
     Command::new(env!("CARGO_BIN_EXE_combstore"))
         .args(args)

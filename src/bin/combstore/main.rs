@@ -641,7 +641,7 @@ fn image(dir: &Path, cmd: ImageCommand) -> Outcome {
                     && since_ms.is_none_or(|t| i.ctime_ms >= t)
             });
             match sort.as_str() {
-                "size" => images.sort_by(|a, b| b.size.cmp(&a.size)),
+                "size" => images.sort_by_key(|i| std::cmp::Reverse(i.size)),
                 "created" => images.sort_by_key(|i| i.ctime_ms),
                 "name" => {}
                 other => {
@@ -847,7 +847,7 @@ fn stats(server: &Server, json: bool) -> Outcome {
         .map(|s| (state_name(*s), count(*s)))
         .collect();
         let mut largest: Vec<&ImageInfo> = images.iter().collect();
-        largest.sort_by(|a, b| b.size.cmp(&a.size));
+        largest.sort_by_key(|i| std::cmp::Reverse(i.size));
         largest.truncate(3);
         out.push(json!({
             "lsu": name, "used": info.used, "used_phys": info.used_phys, "sharing_ratio": ratio,
