@@ -524,3 +524,56 @@ fn a_closed_pipe_ends_every_command_quietly() {
         );
     }
 }
+
+/// Stores a 5800 archive object (through the engine, as hc_store does):
+/// the server then has the archive's internal LSU too.
+fn store_archive_object(path: &Path, bytes: &[u8]) -> String {
+    let srv = Server::open(path).unwrap();
+    let mut left = bytes;
+    let mut read = |buf: &mut [u8]| {
+        let n = left.len().min(buf.len());
+        buf[..n].copy_from_slice(&left[..n]);
+        left = &left[n..];
+        Ok(n)
+    };
+    srv.store_object(&mut read, Vec::new()).unwrap().oid
+}
+
+/// Issue 14 item 8: `verify --image` finds the image in whichever LSU
+/// holds it, archive objects or not; `--date` alone is a usage error.
+#[test]
+fn verify_one_image_beside_archive_objects() {
+    let (_d, path) = server_with_image(8192);
+    store_archive_object(&path, b"an archive object");
+    let one = &[
+        "-s",
+        s(&path),
+        "verify",
+        "--image",
+        "client1_F1",
+        "--date",
+        "1700000000",
+        "--json",
+    ];
+    let report = json(one);
+    assert_eq!(
+        (report["images"].as_u64(), report["bytes"].as_u64()),
+        (Some(1), Some(8192))
+    );
+    assert_eq!(
+        json(&[&one[..7], &["--lsu", "default", "--json"]].concat())["images"],
+        1
+    );
+    assert_eq!(
+        code(&["-s", s(&path), "verify", "--image", "client1_F1", "--date", "1"]),
+        4,
+        "an image no LSU holds is not found"
+    );
+    assert_eq!(
+        code(&["-s", s(&path), "verify", "--image", "client1_F1", "--lsu", "nope"]),
+        4
+    );
+    let out = combstore(&["-s", s(&path), "verify", "--date", "1700000000"]);
+    assert_eq!(out.status.code(), Some(2), "--date without --image");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--image"));
+}

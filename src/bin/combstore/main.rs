@@ -57,12 +57,13 @@ enum Command {
         /// Only this LSU.
         #[arg(long)]
         lsu: Option<String>,
-        /// Only this image (basename; with --date).
+        /// Only this image (its basename; in every LSU that holds it unless --lsu).
         #[arg(long)]
         image: Option<String>,
-        /// Date part of the image name.
-        #[arg(long, default_value = "")]
-        date: String,
+        /// Date part of the --image name (default: empty).
+        #[arg(long, requires = "image")]
+        date: Option<String>,
+        /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -301,7 +302,9 @@ fn run(cli: Cli) -> Outcome {
             date,
             json,
         } => {
-            let name = image.map(|b| ImageName::new(&b, &date)).transpose()?;
+            let name = image
+                .map(|b| ImageName::new(&b, date.as_deref().unwrap_or("")))
+                .transpose()?;
             verify(
                 &Server::inspect(&server_dir()?)?,
                 lsu.as_deref(),
