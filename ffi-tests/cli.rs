@@ -39,14 +39,19 @@ fn server_with_image(len: usize) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("srv");
     ok(&["init", path.to_str().unwrap()]);
-    let s = Server::open(&path).unwrap();
+    write_image(&path, "default", "client1_F1", "1700000000", len);
+    (dir, path)
+}
+
+/// Writes a complete image of `len` bytes (`i * 7 % 251` at offset i).
+fn write_image(path: &Path, lsu: &str, basename: &str, date: &str, len: usize) {
+    let s = Server::open(path).unwrap();
     let mut w = s
-        .create_image("default", &ImageName::new("client1_F1", "1700000000").unwrap())
+        .create_image(lsu, &ImageName::new(basename, date).unwrap())
         .unwrap();
     let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
     w.write(0, &bytes).unwrap();
     w.close(true).unwrap();
-    (dir, path)
 }
 
 fn s(p: &Path) -> &str {
@@ -60,7 +65,13 @@ fn init_creates_a_server_and_refuses_a_foreign_directory() {
     assert!(ok(&["init", s(&path)]).contains("created server"));
     assert!(ok(&["init", s(&path)]).contains("already"));
     std::fs::write(dir.path().join("file"), b"x").unwrap();
-    assert_eq!(code(&["init", s(dir.path())]), 4);
+    let out = combstore(&["init", s(dir.path())]);
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "a foreign directory is refused, not \"not found\""
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused"));
 }
 
 #[test]
@@ -270,8 +281,10 @@ fn cat_export_query_filters_remove_and_reclaim() {
     // Removing an LSU with images needs --force, which deletes them properly.
     ok(&["-s", s(&path), "lsu", "create", "spare"]);
     ok(&["-s", s(&path), "lsu", "remove", "spare"]);
-    assert_eq!(code(&["-s", s(&path), "lsu", "remove", "default"]), 5);
-    assert!(ok(&["-s", s(&path), "lsu", "remove", "default", "--force"]).contains("1 images deleted"));
+    ok(&["-s", s(&path), "lsu", "create", "spare"]);
+    write_image(&path, "spare", "in_spare", "1", 8192);
+    assert_eq!(code(&["-s", s(&path), "lsu", "remove", "spare"]), 6);
+    assert!(ok(&["-s", s(&path), "lsu", "remove", "spare", "--force"]).contains("1 images deleted"));
     assert!(ok(&["-s", s(&path), "reclaim"]).starts_with("reclaimed"));
     assert_eq!(json(&["-s", s(&path), "doctor", "--json"])["errors"], 0);
 }
@@ -576,4 +589,224 @@ fn verify_one_image_beside_archive_objects() {
     let out = combstore(&["-s", s(&path), "verify", "--date", "1700000000"]);
     assert_eq!(out.status.code(), Some(2), "--date without --image");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--image"));
+}
+
+/// Runs `combstore args` with stdin a terminal (a pseudo-terminal) on
+/// which `typed` was typed.
+fn on_terminal(args: &[&str], typed: &str) -> Output {
+    use std::io::Write;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty fills two new descriptors, each owned once below.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0);
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut master = std::fs::File::from(master);
+    master.write_all(typed.as_bytes()).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_combstore"))
+        .args(args)
+        .env_remove("COMBSTORE_SERVER")
+        .stdin(slave)
+        .output()
+        .unwrap()
+}
+
+fn lsu_images(path: &Path, lsu: &str) -> u64 {
+    json(&["-s", s(path), "lsu", "show", lsu, "--json"])["images"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Issue 14 items 9 and 10: `lsu remove` refuses a non-empty LSU with a
+/// message that says so (exit 6), `--dry-run` lists and changes nothing,
+/// `--force` asks on a terminal, and the default LSU is never removed.
+#[test]
+fn lsu_remove_refuses_asks_and_dry_runs() {
+    let (_d, path) = server_with_image(4096);
+    ok(&["-s", s(&path), "lsu", "create", "weekly"]);
+    write_image(&path, "weekly", "w1", "1", 4096);
+    write_image(&path, "weekly", "w2", "2", 8192);
+    let out = combstore(&["-s", s(&path), "lsu", "remove", "weekly"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(
+        err.contains("holds 2 images") && !err.contains("open for writing"),
+        "{err}"
+    );
+
+    let dry = ok(&["-s", s(&path), "lsu", "remove", "weekly", "--force", "--dry-run"]);
+    assert!(
+        dry.contains("would remove LSU weekly and delete 2 images"),
+        "{dry}"
+    );
+    assert!(dry.contains("w1@1") && dry.contains("w2@2"), "{dry}");
+    assert!(ok(&["-s", s(&path), "lsu", "remove", "weekly", "--dry-run"]).contains("would refuse"));
+    assert_eq!(lsu_images(&path, "weekly"), 2, "a dry run changes nothing");
+
+    let args = ["-s", s(&path), "lsu", "remove", "weekly", "--force"];
+    let out = on_terminal(&args, "no\n");
+    assert_eq!(out.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Type the LSU's name"));
+    assert_eq!(lsu_images(&path, "weekly"), 2, "not confirmed: nothing deleted");
+    let out = on_terminal(&args, "weekly\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 images deleted"));
+    assert_eq!(code(&["-s", s(&path), "lsu", "show", "weekly"]), 4);
+    // --yes skips the question on a terminal.
+    ok(&["-s", s(&path), "lsu", "create", "daily"]);
+    write_image(&path, "daily", "d1", "1", 4096);
+    let out = on_terminal(
+        &["-s", s(&path), "lsu", "remove", "daily", "--force", "--yes"],
+        "",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("confirm"));
+
+    for args in [
+        &["-s", s(&path), "lsu", "remove", "default"][..],
+        &["-s", s(&path), "lsu", "remove", "default", "--force"],
+    ] {
+        let out = combstore(args);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be removed"));
+    }
+    assert_eq!(lsu_images(&path, "default"), 1, "the refusal deleted nothing");
+}
+
+/// Issue 14 item 9: `image export` keeps an existing file unless --force,
+/// and leaves no file at all (neither the destination nor a temporary
+/// one) when the image turns out damaged.
+#[test]
+fn export_never_clobbers_and_never_leaves_a_partial_file() {
+    use std::os::unix::fs::FileExt;
+    let (d, path) = server_with_image(1 << 20);
+    let expected: Vec<u8> = (0..1 << 20).map(|i| (i * 7 % 251) as u8).collect();
+    let out_dir = d.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let dest = out_dir.join("image.bin");
+    std::fs::write(&dest, b"precious").unwrap();
+    let export = |to: &Path, force: bool| {
+        let mut args = vec!["-s", s(&path), "image", "export", "client1_F1", s(to)];
+        if force {
+            args.push("--force");
+        }
+        combstore(&args)
+    };
+    let out = export(&dest, false);
+    assert_eq!(out.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists"));
+    assert_eq!(std::fs::read(&dest).unwrap(), b"precious");
+    assert!(export(&dest, true).status.success());
+    assert_eq!(std::fs::read(&dest).unwrap(), expected);
+
+    let seg = std::fs::read_dir(path.join("segments"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(seg)
+        .unwrap();
+    let mut b = [0u8; 1];
+    f.read_exact_at(&mut b, 4096 + 700_000).unwrap();
+    f.write_all_at(&[b[0] ^ 0x40], 4096 + 700_000).unwrap();
+    let damaged = out_dir.join("damaged.bin");
+    let out = export(&damaged, false);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["image.bin"], "nothing left of the damaged export");
+    assert_eq!(export(&dest, true).status.code(), Some(3));
+    assert_eq!(
+        std::fs::read(&dest).unwrap(),
+        expected,
+        "a failed --force keeps the old file"
+    );
+}
+
+/// Issue 14 item 10: `image show NAME` without --date finds a unique
+/// name; an ambiguous one is a usage error naming the dates.
+#[test]
+fn image_commands_without_date_take_the_only_image_of_that_name() {
+    let (_d, path) = server_with_image(4096);
+    let show = json(&["-s", s(&path), "image", "show", "client1_F1", "--json"]);
+    assert_eq!(show["date"], "1700000000");
+    assert_eq!(
+        combstore(&["-s", s(&path), "image", "cat", "client1_F1"])
+            .stdout
+            .len(),
+        4096
+    );
+    write_image(&path, "default", "client1_F1", "1800000000", 4096);
+    write_image(&path, "default", "client1_F10", "1", 4096);
+    let out = combstore(&["-s", s(&path), "image", "show", "client1_F1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("1700000000, 1800000000") && err.contains("--date"),
+        "{err}"
+    );
+    assert_eq!(
+        json(&["-s", s(&path), "image", "show", "client1_F10", "--json"])["date"],
+        "1"
+    );
+    assert_eq!(code(&["-s", s(&path), "image", "show", "client1_F"]), 4);
+    ok(&[
+        "-s",
+        s(&path),
+        "image",
+        "delete",
+        "client1_F1",
+        "--date",
+        "1800000000",
+    ]);
+    ok(&["-s", s(&path), "image", "delete", "client1_F1"]);
+    assert_eq!(lsu_images(&path, "default"), 1);
+}
+
+/// Issue 14 item 10: a server the user may not read is "permission
+/// denied" (exit 5), not "not a combstore server" (exit 4).
+#[test]
+fn permission_denied_is_not_reported_as_no_server() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_d, path) = server_with_image(4096);
+    let out = if unsafe { libc::geteuid() } == 0 {
+        // root reads everything: run as nobody instead.
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_combstore"))
+            .args(["-s", s(&path), "lsu", "list"])
+            .env_remove("COMBSTORE_SERVER")
+            .output()
+            .unwrap()
+    } else {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
+        let out = combstore(&["-s", s(&path), "lsu", "list"]);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
+        out
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("Permission denied") && !err.contains("not a combstore server"),
+        "{err}"
+    );
 }

@@ -333,14 +333,14 @@ pub fn shared_and_own_bytes(conn: &Connection, image_id: i64) -> Result<(u64, u6
 /// Deletes an LSU that holds no images.
 ///
 /// # Errors
-/// [`Error::Busy`] if it holds images; [`Error::NoLsu`]; catalog errors.
+/// [`Error::NotEmpty`] if it holds images; [`Error::NoLsu`]; catalog errors.
 pub fn delete_lsu(tx: &Transaction<'_>, name: &str) -> Result<()> {
     let row = lsu(tx, name)?;
     let images: i64 = tx.query_row("SELECT count(*) FROM images WHERE lsu_id = ?1", [row.id], |r| {
         r.get(0)
     })?;
     if images > 0 {
-        return Err(Error::Busy(format!("LSU {name} holds {images} images")));
+        return Err(Error::NotEmpty(format!("LSU {name} holds {images} images")));
     }
     tx.execute("DELETE FROM lsus WHERE id = ?1", [row.id])?;
     Ok(())

@@ -197,13 +197,20 @@ impl Server {
     }
 
     fn check_existing(dir: &Path) -> Result<()> {
-        if !dir.is_absolute() || !dir.join(CATALOG_FILE).is_file() {
-            return Err(Error::NoServer(format!(
-                "no combstore server in {}",
-                dir.display()
-            )));
+        let none = || Error::NoServer(format!("no combstore server in {}", dir.display()));
+        if !dir.is_absolute() {
+            return Err(none());
         }
-        Ok(())
+        let catalog = dir.join(CATALOG_FILE);
+        match fs::metadata(&catalog) {
+            Ok(m) if m.is_file() => Ok(()),
+            Ok(_) => Err(none()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) => {
+                Err(none())
+            }
+            // Permission denied and the like: say so, not "no server".
+            Err(e) => Err(Error::io(catalog.display().to_string(), e)),
+        }
     }
 
     /// The server directory.
@@ -353,12 +360,19 @@ impl Server {
     /// Removes an LSU. One that still holds images is refused unless
     /// `force`, which first deletes each image as `delete_image` does
     /// (images open for writing still refuse: [`Error::Busy`]). Returns
-    /// the number of images deleted.
+    /// the number of images deleted. The default LSU is never removed:
+    /// every open of the server would create it again.
     ///
     /// # Errors
+    /// [`Error::Invalid`] for the default LSU; [`Error::NotEmpty`];
     /// [`Error::Busy`]; [`Error::NoLsu`]; I/O and catalog errors.
     pub fn remove_lsu(&self, name: &str, force: bool) -> Result<u64> {
         names::check_lsu(name)?;
+        if name == catalog::DEFAULT_LSU {
+            return Err(Error::Invalid(format!(
+                "LSU {name} cannot be removed: every server has it (opening the server creates it again)"
+            )));
+        }
         let mut deleted = 0;
         if force {
             loop {

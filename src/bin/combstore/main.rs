@@ -4,7 +4,10 @@
 //! with running backups through the same catalog transactions and locks.
 //!
 //! Exit status: 0 success; 2 usage; 3 damage or inconsistency found;
-//! 4 server, LSU or image not found; 5 I/O or any other failure. A
+//! 4 server, LSU or image not found; 5 I/O or any other failure
+//! (permission denied included); 6 refused (an LSU not empty, a file
+//! that exists, an image in use, a confirmation not given, a foreign
+//! directory for `init`): nothing was changed. A
 //! closed pipe on stdout (`combstore image list | head -1`) ends it
 //! silently, killed by SIGPIPE as cat and git are (shells report 141).
 
@@ -15,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use combstore::catalog::DEFAULT_LSU;
 use combstore::engine::cred::Credentials;
 use combstore::engine::{Error, EventKind, ImageInfo, ImageName, ImageState, Server, Severity};
 use serde_json::json;
@@ -158,10 +162,20 @@ enum LsuCommand {
         reclaim: Option<String>,
     },
     /// Remove an LSU; one holding images is refused unless --force (which deletes them).
+    /// On a terminal, --force asks for the LSU's name first (--yes skips
+    /// that); elsewhere --force alone goes ahead. The default LSU is never removed.
     Remove {
+        /// The LSU.
         name: String,
+        /// Delete the LSU's images too (each as `image delete` does).
         #[arg(long)]
         force: bool,
+        /// With --force on a terminal: do not ask for confirmation.
+        #[arg(long, requires = "force")]
+        yes: bool,
+        /// Print what would be deleted; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Show one LSU.
     Show {
@@ -194,37 +208,54 @@ enum ImageCommand {
     },
     /// Write an image's bytes to stdout.
     Cat {
+        /// The image's basename.
         name: String,
-        #[arg(long, default_value = "")]
-        date: String,
+        /// The image's date (default: the only image of that basename).
+        #[arg(long)]
+        date: Option<String>,
+        /// The LSU holding it.
         #[arg(long, default_value = "default")]
         lsu: String,
     },
-    /// Write an image's bytes to a file.
+    /// Write an image's bytes to a file (via a temporary file renamed into
+    /// place once every byte is verified; an existing file is kept unless --force).
     Export {
+        /// The image's basename.
         name: String,
         /// Destination file.
         output: PathBuf,
-        #[arg(long, default_value = "")]
-        date: String,
+        /// The image's date (default: the only image of that basename).
+        #[arg(long)]
+        date: Option<String>,
+        /// The LSU holding it.
         #[arg(long, default_value = "default")]
         lsu: String,
+        /// Replace the destination if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Show every property of an image.
     Show {
+        /// The image's basename.
         name: String,
-        #[arg(long, default_value = "")]
-        date: String,
+        /// The image's date (default: the only image of that basename).
+        #[arg(long)]
+        date: Option<String>,
+        /// The LSU holding it.
         #[arg(long, default_value = "default")]
         lsu: String,
+        /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Delete an image.
     Delete {
+        /// The image's basename.
         name: String,
-        #[arg(long, default_value = "")]
-        date: String,
+        /// The image's date (default: the only image of that basename).
+        #[arg(long)]
+        date: Option<String>,
+        /// The LSU holding it.
         #[arg(long, default_value = "default")]
         lsu: String,
     },
@@ -236,12 +267,25 @@ struct Failure {
     message: String,
 }
 
+impl Failure {
+    fn new(code: u8, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Exit status of a refusal: nothing was changed.
+const REFUSED: u8 = 6;
+
 impl From<Error> for Failure {
     fn from(e: Error) -> Failure {
         let code = match e {
             Error::NoServer(_) | Error::NoLsu(_) | Error::NoImage(_) => 4,
             Error::Corrupt(_) | Error::Broken(_) => 3,
             Error::Name(_) | Error::Invalid(_) => 2,
+            Error::NotEmpty(_) | Error::Busy(_) | Error::Exists(_) => REFUSED,
             _ => 5,
         };
         Failure {
@@ -384,7 +428,11 @@ fn init(dir: &Path, cred: Option<(String, Vec<u8>)>) -> Outcome {
                 message: format!("creating {}: {e}", parent.display()),
             })?;
     }
-    let server = Server::open(dir)?;
+    let server = Server::open(dir).map_err(|e| match e {
+        // A foreign directory (or a file) is refused, not "not found".
+        Error::NoServer(m) => Failure::new(REFUSED, format!("refused: {m}")),
+        e => e.into(),
+    })?;
     if let Some((user, secret)) = &cred {
         server.set_credentials(Some(Credentials { user, secret }))?;
         println!("clients must now pass credentials for user {user:?}");
@@ -502,10 +550,12 @@ fn lsu(dir: &Path, cmd: LsuCommand) -> Outcome {
             }
             println!("updated LSU {name}");
         }
-        LsuCommand::Remove { name, force } => {
-            let deleted = Server::open_existing(dir)?.remove_lsu(&name, force)?;
-            println!("removed LSU {name} ({deleted} images deleted)");
-        }
+        LsuCommand::Remove {
+            name,
+            force,
+            yes,
+            dry_run,
+        } => return remove_lsu(dir, &name, force, yes, dry_run),
         LsuCommand::List { json } => {
             let server = Server::inspect(dir)?;
             let infos = server
@@ -680,7 +730,7 @@ fn image(dir: &Path, cmd: ImageCommand) -> Outcome {
             json,
         } => {
             let server = Server::inspect(dir)?;
-            let name = ImageName::new(&name, &date)?;
+            let name = resolve_image(&server, &lsu, &name, date)?;
             let info = server.image_info(&lsu, &name)?;
             let (shared, own) = server.image_sharing(&lsu, &name)?;
             if json {
@@ -724,32 +774,27 @@ fn image(dir: &Path, cmd: ImageCommand) -> Outcome {
             }
         }
         ImageCommand::Cat { name, date, lsu } => {
-            let name = ImageName::new(&name, &date)?;
+            let server = Server::inspect(dir)?;
+            let name = resolve_image(&server, &lsu, &name, date)?;
             let mut out = std::io::stdout().lock();
-            copy_image_bytes(&Server::inspect(dir)?, &lsu, &name, &mut out, false)?;
+            copy_image_bytes(&server, &lsu, &name, &mut out, false)?;
         }
         ImageCommand::Export {
             name,
             output: path,
             date,
             lsu,
+            force,
         } => {
-            let name = ImageName::new(&name, &date)?;
-            let file = std::fs::File::create(&path).map_err(|e| Failure {
-                code: 5,
-                message: format!("{}: {e}", path.display()),
-            })?;
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-            let n = copy_image_bytes(&Server::inspect(dir)?, &lsu, &name, &mut out, true)?;
-            out.flush().map_err(|e| Failure {
-                code: 5,
-                message: format!("{}: {e}", path.display()),
-            })?;
+            let server = Server::inspect(dir)?;
+            let name = resolve_image(&server, &lsu, &name, date)?;
+            let n = export(&server, &lsu, &name, &path, force)?;
             println!("exported {name} ({}) to {}", output::size(n), path.display());
         }
         ImageCommand::Delete { name, date, lsu } => {
-            let name = ImageName::new(&name, &date)?;
-            Server::open_existing(dir)?.delete_image(&lsu, &name)?;
+            let server = Server::open_existing(dir)?;
+            let name = resolve_image(&server, &lsu, &name, date)?;
+            server.delete_image(&lsu, &name)?;
             println!("deleted {name} from LSU {lsu}");
         }
     }
@@ -972,6 +1017,164 @@ fn copy_image_bytes(
     }
     progress.finish_and_clear();
     Ok(size)
+}
+
+/// The image `basename` with `date`, or without one: the image of that
+/// basename with an empty date, or else the only image of that basename
+/// (several are a usage error naming their dates).
+fn resolve_image(
+    server: &Server,
+    lsu: &str,
+    basename: &str,
+    date: Option<String>,
+) -> Result<ImageName, Failure> {
+    if let Some(date) = date {
+        return Ok(ImageName::new(basename, &date)?);
+    }
+    let bare = ImageName::new(basename, "")?;
+    match server.image_info(lsu, &bare) {
+        Err(Error::NoImage(_)) => {}
+        _ => return Ok(bare),
+    }
+    // Names sort by (basename, date): the dates of `basename` follow `bare`.
+    let mut dates = Vec::new();
+    let mut after = bare.clone();
+    loop {
+        let page = server.list_images(lsu, Some(&after), 100)?;
+        let full = page.len() == 100;
+        let mine: Vec<ImageName> = page.into_iter().take_while(|n| n.basename == basename).collect();
+        let more = full && mine.len() == 100;
+        if let Some(last) = mine.last() {
+            after = last.clone();
+        }
+        dates.extend(mine.into_iter().map(|n| n.date));
+        if !more {
+            break;
+        }
+    }
+    match dates.len() {
+        0 => Err(Error::NoImage(format!("{basename} (any date) in LSU {lsu}")).into()),
+        1 => Ok(ImageName::new(basename, &dates[0])?),
+        n => Err(Failure::new(
+            2,
+            format!(
+                "{basename} has {n} images in LSU {lsu} (dates {}): pass --date",
+                dates.join(", ")
+            ),
+        )),
+    }
+}
+
+/// `lsu remove`: refuses a non-empty LSU without --force, asks on a
+/// terminal before deleting images, and with --dry-run only tells.
+fn remove_lsu(dir: &Path, name: &str, force: bool, yes: bool, dry_run: bool) -> Outcome {
+    use std::io::IsTerminal;
+    let server = if dry_run {
+        Server::inspect(dir)?
+    } else {
+        Server::open_existing(dir)?
+    };
+    let info = server.lsu_info(name)?;
+    if dry_run {
+        let images = all_images(&server, name)?;
+        let what = if name == DEFAULT_LSU {
+            "would refuse: the default LSU is never removed".to_owned()
+        } else if !images.is_empty() && !force {
+            format!(
+                "would refuse: LSU {name} holds {} images (pass --force to delete them)",
+                images.len()
+            )
+        } else {
+            format!(
+                "would remove LSU {name} and delete {} images ({})",
+                images.len(),
+                output::size(info.used)
+            )
+        };
+        println!("{what}");
+        for i in &images {
+            println!("  {}  {}  {}", i.name, state_name(i.state), output::size(i.size));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if force && !yes && info.images > 0 && name != DEFAULT_LSU && std::io::stdin().is_terminal() {
+        eprint!(
+            "This deletes {} images ({}) in LSU {name} and removes it.\nType the LSU's name to confirm: ",
+            info.images,
+            output::size(info.used)
+        );
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| Failure::new(5, format!("stdin: {e}")))?;
+        if answer.trim_end_matches(['\r', '\n']) != name {
+            return Err(Failure::new(REFUSED, "not confirmed: nothing was changed"));
+        }
+    }
+    let deleted = server.remove_lsu(name, force).map_err(|e| match e {
+        Error::NotEmpty(m) => Failure::new(
+            REFUSED,
+            format!("refused: {m} (pass --force to delete them; --dry-run lists them)"),
+        ),
+        e => e.into(),
+    })?;
+    println!("removed LSU {name} ({deleted} images deleted)");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `image export`: the bytes go to a temporary file beside `path`,
+/// renamed into place once all were read and verified and the file
+/// synced. An existing `path` is kept unless `force`; a failure leaves
+/// no file behind.
+fn export(server: &Server, lsu: &str, name: &ImageName, path: &Path, force: bool) -> Result<u64, Failure> {
+    use std::os::unix::ffi::OsStrExt;
+    let io = |what: &Path, e: std::io::Error| Failure::new(5, format!("{}: {e}", what.display()));
+    let exists = || {
+        Failure::new(
+            REFUSED,
+            format!("refused: {} exists (--force replaces it)", path.display()),
+        )
+    };
+    if !force && std::fs::symlink_metadata(path).is_ok() {
+        return Err(exists());
+    }
+    // Fail before reading if the image is missing.
+    server.image_info(lsu, name)?;
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| Failure::new(2, format!("{}: not a file name", path.display())))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(std::ffi::OsStr::from_bytes(file_name.as_bytes()));
+    tmp_name.push(format!(".combstore-{}.partial", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(|e| io(&tmp, e))?;
+    let written = (|| {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let n = copy_image_bytes(server, lsu, name, &mut out, true)?;
+        let file = out.into_inner().map_err(|e| io(&tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| io(&tmp, e))?;
+        if force {
+            std::fs::rename(&tmp, path).map_err(|e| io(path, e))?;
+        } else {
+            // A link never replaces: a file created meanwhile is kept.
+            match std::fs::hard_link(&tmp, path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(exists()),
+                // A filesystem without hard links: check, then rename.
+                Err(_) if std::fs::symlink_metadata(path).is_err() => {
+                    std::fs::rename(&tmp, path).map_err(|e| io(path, e))?
+                }
+                Err(_) => return Err(exists()),
+            }
+        }
+        Ok(n)
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    written
 }
 
 /// `*` and `?` wildcard match.
