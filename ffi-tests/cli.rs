@@ -211,8 +211,8 @@ fn stats_events_completions_and_usage_errors() {
     let stats = json(&["-s", s(&path), "stats", "--json"]);
     assert_eq!(stats[0]["images"]["complete"], 1);
     ok(&["-s", s(&path), "lsu", "set", "default", "--label", "L1"]);
-    let events = ok(&["-s", s(&path), "events", "--json"]);
-    let first: serde_json::Value = serde_json::from_str(events.lines().next().unwrap()).unwrap();
+    let events = json(&["-s", s(&path), "events", "--json"]);
+    let first = &events[0];
     assert_eq!(
         (first["type"].as_str(), first["text"].as_str()),
         (Some("label"), Some("L1"))
@@ -809,4 +809,95 @@ fn permission_denied_is_not_reported_as_no_server() {
         err.contains("Permission denied") && !err.contains("not a combstore server"),
         "{err}"
     );
+}
+
+/// Issue 14 item 11: every --json prints one JSON document (`[]` for an
+/// empty listing); query fields are typed; reclaim has --json; doctor
+/// --json reports a catalog it cannot even open.
+#[test]
+fn json_output_is_one_document_per_command() {
+    let (_d, path) = server_with_image(10_240);
+    let srv = s(&path);
+    // Empty listings are `[]`, never nothing.
+    assert_eq!(ok(&["-s", srv, "events", "--json"]).trim(), "[]");
+    assert_eq!(
+        ok(&["-s", srv, "query", "ost.basename = 'none'", "--json"]).trim(),
+        "[]"
+    );
+    assert_eq!(
+        ok(&[
+            "-s", srv, "image", "list", "--lsu", "default", "--name", "x", "--json"
+        ])
+        .trim(),
+        "[]"
+    );
+    ok(&["-s", srv, "lsu", "set", "default", "--label", "L1"]);
+    ok(&["-s", srv, "lsu", "set", "default", "--label", "L2"]);
+    let events = json(&["-s", srv, "events", "--json"]);
+    let labels: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["L1", "L2"]);
+    let hits = json(&[
+        "-s",
+        srv,
+        "query",
+        "ost.basename = 'client1_F1'",
+        "--select",
+        "ost.date,system.object_size",
+        "--json",
+    ]);
+    assert_eq!(hits.as_array().unwrap().len(), 1);
+    assert_eq!(
+        hits[0]["fields"]["system.object_size"], 10_240,
+        "a number, not a string"
+    );
+    assert_eq!(hits[0]["fields"]["ost.date"], "1700000000");
+    assert_eq!(hits[0]["oid"].as_str().unwrap().len(), 60);
+    assert_eq!(json(&["-s", srv, "reclaim", "--json"])["reclaimed_bytes"], 0);
+
+    // A catalog that is not a database any more: doctor still reports.
+    let mut bytes = std::fs::read(path.join("catalog.db")).unwrap();
+    bytes[..100].fill(0xde);
+    std::fs::write(path.join("catalog.db"), bytes).unwrap();
+    let out = combstore(&["-s", srv, "doctor", "--json"]);
+    assert_eq!(out.status.code(), Some(3));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["errors"], 1);
+    assert_eq!(report["findings"][0]["severity"], "error");
+    assert!(
+        report["findings"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not a database")
+    );
+    let out = combstore(&["-s", srv, "doctor"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 error(s)"));
+}
+
+/// `events --follow --json` prints JSON lines: one object per line, each
+/// as it comes.
+#[test]
+fn events_follow_prints_json_lines() {
+    use std::io::BufRead;
+    let (_d, path) = server_with_image(4096);
+    ok(&["-s", s(&path), "lsu", "set", "default", "--label", "before"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_combstore"))
+        .args(["-s", s(&path), "events", "--follow", "--json"])
+        .env_remove("COMBSTORE_SERVER")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["text"], "before");
+    ok(&["-s", s(&path), "lsu", "set", "default", "--label", "after"]);
+    let second: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(second["text"], "after");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

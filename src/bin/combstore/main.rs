@@ -87,7 +87,11 @@ enum Command {
         json: bool,
     },
     /// Run space reclamation now and report the bytes freed.
-    Reclaim,
+    Reclaim {
+        /// Print one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Query archive objects (5800 query language), printing OIDs and selected fields.
     Query {
         /// The WHERE expression, e.g. "ost.basename LIKE 'client1%'".
@@ -356,20 +360,16 @@ fn run(cli: Cli) -> Outcome {
                 json,
             )
         }
-        Command::Doctor { repair, json } => {
-            let dir = server_dir()?;
-            let server = if repair {
-                Server::open_existing(&dir)?
-            } else {
-                Server::inspect(&dir)?
-            };
-            doctor(&server, json)
-        }
+        Command::Doctor { repair, json } => doctor(&server_dir()?, repair, json),
         Command::Stats { json } => stats(&Server::inspect(&server_dir()?)?, json),
         Command::Events { follow, json } => events(&Server::inspect(&server_dir()?)?, follow, json),
-        Command::Reclaim => {
+        Command::Reclaim { json } => {
             let freed = Server::open_existing(&server_dir()?)?.reclaim()?;
-            println!("reclaimed {} ({freed} bytes)", output::size(freed));
+            if json {
+                output::json(&json!({"reclaimed_bytes": freed}));
+            } else {
+                println!("reclaimed {} ({freed} bytes)", output::size(freed));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Query { expr, select, json } => {
@@ -845,8 +845,30 @@ fn verify(server: &Server, lsu: Option<&str>, image: Option<&ImageName>, json: b
     })
 }
 
-fn doctor(server: &Server, json: bool) -> Outcome {
-    let report = server.check()?;
+fn doctor(dir: &Path, repair: bool, json: bool) -> Outcome {
+    let report = (|| {
+        let server = if repair {
+            Server::open_existing(dir)?
+        } else {
+            Server::inspect(dir)?
+        };
+        server.check()
+    })();
+    let report = match report {
+        Ok(r) => r,
+        // A catalog too damaged to open or check is a finding too: the
+        // report (and --json's document) still comes out.
+        Err(e @ Error::Corrupt(_)) => {
+            let mut r = combstore::engine::CheckReport::default();
+            r.findings.push(combstore::engine::Finding {
+                severity: Severity::Error,
+                check: "catalog readable".into(),
+                detail: e.to_string(),
+            });
+            r
+        }
+        Err(e) => return Err(e.into()),
+    };
     let label = |s: Severity| match s {
         Severity::Info => "info",
         Severity::Warning => "warning",
@@ -939,8 +961,11 @@ fn event_kind(k: EventKind) -> &'static str {
     }
 }
 
+/// `events`: text lines; with --json one array, but with --follow one
+/// JSON object per line as each event comes (JSON lines).
 fn events(server: &Server, follow: bool, json: bool) -> Outcome {
     let mut after = 0;
+    let mut all = Vec::new();
     loop {
         let batch = if follow {
             server.next_event(after, None)?.into_iter().collect()
@@ -948,6 +973,9 @@ fn events(server: &Server, follow: bool, json: bool) -> Outcome {
             server.events_after(after, 1000)?
         };
         if batch.is_empty() {
+            if json {
+                output::json(&serde_json::Value::Array(all));
+            }
             return Ok(ExitCode::SUCCESS);
         }
         for e in &batch {
@@ -956,12 +984,14 @@ fn events(server: &Server, follow: bool, json: bool) -> Outcome {
                 date: e.date.clone(),
             };
             if json {
-                println!(
-                    "{}",
-                    json!({"id": e.id, "type": event_kind(e.kind), "time_ms": e.time_ms, "op_id": e.op_id,
-                           "op_name": e.op_name, "outcome": e.outcome.name(), "lsu": e.lsu,
-                           "basename": e.basename, "date": e.date, "bytes": e.bytes, "text": e.text})
-                );
+                let v = json!({"id": e.id, "type": event_kind(e.kind), "time_ms": e.time_ms, "op_id": e.op_id,
+                               "op_name": e.op_name, "outcome": e.outcome.name(), "lsu": e.lsu,
+                               "basename": e.basename, "date": e.date, "bytes": e.bytes, "text": e.text});
+                if follow {
+                    println!("{v}");
+                } else {
+                    all.push(v);
+                }
             } else {
                 let op = if e.op_id > 0 {
                     format!(" op #{} {}", e.op_id, e.op_name)
@@ -1214,51 +1244,63 @@ fn parse_date(s: &str) -> Result<u64, Failure> {
     }
 }
 
+/// `query`: one line per object (the OID, then each selected field); with
+/// --json one array of {"oid", "fields"} objects, field values typed
+/// (numbers for long and double fields, strings otherwise, null if unset).
 fn query(server: &Server, expr: &str, select: &[String], json: bool) -> Outcome {
+    use combstore::archive::value::Value;
     let schema = server.archive_schema()?;
     let selects: Vec<&str> = select.iter().map(String::as_str).collect();
-    let plan = combstore::archive::query::translate(expr, &selects, &schema).map_err(|e| Failure {
-        code: 2,
-        message: format!("query: {e}"),
-    })?;
+    let plan = combstore::archive::query::translate(expr, &selects, &schema)
+        .map_err(|e| Failure::new(2, format!("query: {e}")))?;
     let mut after = String::new();
+    let mut all = Vec::new();
     loop {
-        let (sql, params) = plan.bind(&[], &after, 1000).map_err(|e| Failure {
-            code: 2,
-            message: format!("query: {e}"),
-        })?;
+        let (sql, params) = plan
+            .bind(&[], &after, 1000)
+            .map_err(|e| Failure::new(2, format!("query: {e}")))?;
         let rows = server.run_object_query(&sql, &params)?;
         for row in &rows {
             let oid = match &row[0] {
                 rusqlite::types::Value::Text(t) => t.clone(),
                 _ => String::new(),
             };
-            let values: Vec<String> = plan
+            let values: Vec<Option<Value>> = plan
                 .selects()
                 .iter()
                 .zip(&row[1..])
-                .map(|(col, v)| {
-                    combstore::archive::value::Value::from_sql(col.ty, v.clone())
-                        .map(|v| v.canonical())
-                        .unwrap_or_default()
+                .map(|(col, v)| match v {
+                    rusqlite::types::Value::Null => None,
+                    v => Value::from_sql(col.ty, v.clone()).ok(),
                 })
                 .collect();
             if json {
                 let fields: serde_json::Map<String, serde_json::Value> = select
                     .iter()
                     .cloned()
-                    .zip(values.into_iter().map(serde_json::Value::String))
+                    .zip(values.iter().map(|v| match v {
+                        None => serde_json::Value::Null,
+                        Some(Value::Long(n)) => json!(n),
+                        Some(Value::Double(d)) => json!(d),
+                        Some(v) => json!(v.canonical()),
+                    }))
                     .collect();
-                println!("{}", json!({"oid": oid, "fields": fields}));
+                all.push(json!({"oid": oid, "fields": fields}));
             } else {
                 println!(
                     "{oid}{}",
-                    values.iter().map(|v| format!("  {v}")).collect::<String>()
+                    values
+                        .iter()
+                        .map(|v| format!("  {}", v.as_ref().map(Value::canonical).unwrap_or_default()))
+                        .collect::<String>()
                 );
             }
             after = oid;
         }
         if rows.len() < 1000 {
+            if json {
+                output::json(&serde_json::Value::Array(all));
+            }
             return Ok(ExitCode::SUCCESS);
         }
     }
