@@ -901,3 +901,81 @@ fn events_follow_prints_json_lines() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Issue 14 item 11: sizes parse exactly and refuse what the catalog
+/// cannot store; a quota below what is stored is accepted with a
+/// warning; --state and --low-space-pct are checked, and the threshold
+/// reads back.
+#[test]
+fn settings_are_checked_and_read_back() {
+    let (_d, path) = server_with_image(1 << 20);
+    let srv = s(&path);
+    let capacity = |size: &str| {
+        let out = combstore(&["-s", srv, "lsu", "set", "default", "--capacity", size]);
+        let shown = json(&["-s", srv, "lsu", "show", "default", "--json"])["capacity"].as_u64();
+        (
+            out.status.code(),
+            shown,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code1, shown, _) = capacity("1.5G");
+    assert_eq!((code1, shown), (Some(0), Some(1_610_612_736)));
+    let (code1, shown, _) = capacity("2E");
+    assert_eq!((code1, shown), (Some(0), Some(1 << 61)));
+    for bad in ["99999999999999999999", "8E", "8192P", "1.2.3", ".", "12Q"] {
+        let (code1, shown, err) = capacity(bad);
+        assert_eq!((code1, shown), (Some(2), Some(1 << 61)), "{bad}: {err}");
+    }
+    let (code1, shown, err) = capacity("4K");
+    assert_eq!((code1, shown), (Some(0), Some(4096)));
+    assert!(
+        err.contains("warning") && err.contains("more than its capacity"),
+        "{err}"
+    );
+    let (_, _, err) = capacity("2M");
+    assert!(!err.contains("warning"), "{err}");
+    assert!(
+        Server::open(&path)
+            .unwrap()
+            .set_lsu_capacity("default", u64::MAX)
+            .is_err(),
+        "the engine refuses what SQLite cannot store"
+    );
+
+    assert_eq!(code(&["-s", srv, "image", "list", "--state", "bogus"]), 2);
+    assert_eq!(code(&["-s", srv, "image", "list", "--sort", "bogus"]), 2);
+    assert_eq!(
+        json(&["-s", srv, "lsu", "show", "default", "--json"])["low_space_pct"],
+        10
+    );
+    ok(&["-s", srv, "lsu", "set", "default", "--low-space-pct", "15"]);
+    assert_eq!(
+        json(&["-s", srv, "lsu", "show", "default", "--json"])["low_space_pct"],
+        15
+    );
+    assert_eq!(
+        json(&["-s", srv, "lsu", "list", "--json"])[0]["low_space_pct"],
+        15
+    );
+    assert!(ok(&["-s", srv, "lsu", "show", "default"]).contains("below 15% free"));
+    assert_eq!(
+        code(&[
+            "-s",
+            srv,
+            "lsu",
+            "set",
+            "default",
+            "--low-space-pct",
+            "101",
+            "--label",
+            "x"
+        ]),
+        2
+    );
+    assert_eq!(
+        json(&["-s", srv, "lsu", "show", "default", "--json"])["label"],
+        "",
+        "a refused set changes nothing"
+    );
+}

@@ -88,6 +88,8 @@ pub struct LsuRow {
     pub used: u64,
     pub used_phys: u64,
     pub images: u64,
+    /// Free space threshold (percent of the filesystem) for low-space events.
+    pub low_space_pct: u64,
 }
 
 /// A chunk's location and checksum.
@@ -240,6 +242,7 @@ fn lsu_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LsuRow> {
         used_phys: u(r.get(5)?),
         images: u(r.get(6)?),
         reclaim: r.get(7)?,
+        low_space_pct: u(r.get(8)?),
     })
 }
 
@@ -249,7 +252,7 @@ fn lsu_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LsuRow> {
 /// [`Error::NoLsu`]; catalog errors.
 pub fn lsu(conn: &Connection, name: &str) -> Result<LsuRow> {
     conn.query_row(
-        "SELECT id, name, label, capacity, used, used_phys, images, reclaim FROM lsus WHERE name = ?1",
+        "SELECT id, name, label, capacity, used, used_phys, images, reclaim, low_space_pct FROM lsus WHERE name = ?1",
         [name],
         lsu_from_row,
     )
@@ -274,7 +277,7 @@ pub fn lsu_name(conn: &Connection, id: i64) -> Result<String> {
 /// Catalog errors.
 pub fn lsus(conn: &Connection) -> Result<Vec<LsuRow>> {
     let mut st = conn.prepare(
-        "SELECT id, name, label, capacity, used, used_phys, images, reclaim FROM lsus ORDER BY name",
+        "SELECT id, name, label, capacity, used, used_phys, images, reclaim, low_space_pct FROM lsus ORDER BY name",
     )?;
     let rows = st
         .query_map([], lsu_from_row)?
@@ -349,8 +352,15 @@ pub fn delete_lsu(tx: &Transaction<'_>, name: &str) -> Result<()> {
 /// Sets an LSU's capacity quota in bytes (0: the filesystem's size).
 ///
 /// # Errors
-/// [`Error::NoLsu`]; catalog errors.
+/// [`Error::Invalid`] past `i64::MAX` (what SQLite stores); [`Error::NoLsu`];
+/// catalog errors.
 pub fn set_lsu_capacity(tx: &Transaction<'_>, name: &str, capacity: u64) -> Result<()> {
+    if i64::try_from(capacity).is_err() {
+        return Err(Error::Invalid(format!(
+            "capacity {capacity} bytes is larger than the largest storable, {} bytes",
+            i64::MAX
+        )));
+    }
     match tx.execute(
         "UPDATE lsus SET capacity = ?2 WHERE name = ?1",
         params![name, i(capacity)],

@@ -96,6 +96,9 @@ pub struct LsuInfo {
     pub used: u64,
     pub used_phys: u64,
     pub images: u64,
+    /// Free space threshold (percent of the filesystem) below which the
+    /// LSU raises a low-space event.
+    pub low_space_pct: u64,
 }
 
 impl Server {
@@ -508,6 +511,7 @@ impl Server {
             used: row.used,
             used_phys: row.used_phys,
             images: row.images,
+            low_space_pct: row.low_space_pct,
         })
     }
 

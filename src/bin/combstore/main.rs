@@ -155,8 +155,9 @@ enum LsuCommand {
         name: String,
         #[arg(long)]
         label: Option<String>,
-        /// Raise a low-space event when free space falls below this % of the filesystem.
-        #[arg(long)]
+        /// Raise a low-space event when free space falls below this % of the
+        /// filesystem (0-100; default 10; `lsu show` reports it).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(0..=100))]
         low_space_pct: Option<u64>,
         /// Capacity quota (0 removes it), e.g. 500G.
         #[arg(long, value_parser = parse_size)]
@@ -198,14 +199,14 @@ enum ImageCommand {
         /// Only names matching this pattern (* and ? wildcards).
         #[arg(long)]
         name: Option<String>,
-        /// Only images in this state (writing, incomplete, aborted, broken, complete).
-        #[arg(long)]
+        /// Only images in this state.
+        #[arg(long, value_parser = ["writing", "incomplete", "aborted", "broken", "complete"])]
         state: Option<String>,
         /// Only images created on or after this date (YYYY-MM-DD, UTC).
         #[arg(long)]
         since: Option<String>,
-        /// Sort by name (default), size or created.
-        #[arg(long, default_value = "name")]
+        /// Sort by name, size (largest first) or created (oldest first).
+        #[arg(long, default_value = "name", value_parser = ["name", "size", "created"])]
         sort: String,
         #[arg(long)]
         json: bool,
@@ -382,14 +383,15 @@ fn run(cli: Cli) -> Outcome {
     }
 }
 
-/// "1048576", "512K", "1.5G", "1GiB", "2T" -> bytes (powers of 1024).
+/// "1048576", "512K", "1.5G", "1GiB", "2T" -> bytes (powers of 1024),
+/// exactly (a fraction rounds down to a byte); at most `i64::MAX` bytes
+/// (8 EiB - 1), what the catalog stores.
 fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a size"))?;
     let shift = match unit
         .trim()
         .to_ascii_uppercase()
@@ -402,9 +404,32 @@ fn parse_size(s: &str) -> Result<u64, String> {
         "G" => 30,
         "T" => 40,
         "P" => 50,
-        _ => return Err(format!("{s:?}: unknown unit (use K, M, G, T, P)")),
+        "E" => 60,
+        _ => return Err(format!("{s:?}: unknown unit (use K, M, G, T, P, E)")),
     };
-    Ok((n * (1u64 << shift) as f64) as u64)
+    let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
+    if (whole.is_empty() && frac.is_empty()) || frac.contains('.') {
+        return Err(format!("{s:?} is not a size"));
+    }
+    let too_big = || format!("{s:?} is too large (at most {} bytes, 8 EiB - 1)", i64::MAX);
+    // Integer arithmetic: whole * 2^shift + frac / 10^len * 2^shift.
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| too_big())?
+    };
+    let frac_digits = &frac[..frac.len().min(20)];
+    let frac_part: u128 = if frac_digits.is_empty() {
+        0
+    } else {
+        let f: u128 = frac_digits.parse().map_err(|_| format!("{s:?} is not a size"))?;
+        (f << shift) / 10u128.pow(frac_digits.len() as u32)
+    };
+    let bytes = whole
+        .checked_mul(1u128 << shift)
+        .and_then(|b| b.checked_add(frac_part))
+        .ok_or_else(too_big)?;
+    i64::try_from(bytes).map(|b| b as u64).map_err(|_| too_big())
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -503,8 +528,24 @@ fn credentials(dir: &Path, cmd: CredCommand) -> Outcome {
 
 fn lsu_json(i: &combstore::engine::LsuInfo) -> serde_json::Value {
     json!({"name": i.name, "label": i.label, "capacity": i.capacity, "used": i.used,
-           "used_phys": i.used_phys, "images": i.images,
+           "used_phys": i.used_phys, "images": i.images, "low_space_pct": i.low_space_pct,
            "reclaim": if i.deferred_reclaim { "deferred" } else { "immediate" }})
+}
+
+/// A quota below what the LSU already stores is accepted (it stops
+/// further growth), with a warning saying what that means.
+fn warn_if_over_capacity(server: &Server, name: &str, capacity: u64) -> Result<(), Failure> {
+    let info = server.lsu_info(name)?;
+    if capacity > 0 && info.used_phys > capacity {
+        eprintln!(
+            "combstore: warning: LSU {name} already stores {} ({} bytes), more than its capacity {} ({capacity} bytes): \
+             writes to it fail for lack of space until images are deleted",
+            output::size(info.used_phys),
+            info.used_phys,
+            output::size(capacity)
+        );
+    }
+    Ok(())
 }
 
 fn lsu(dir: &Path, cmd: LsuCommand) -> Outcome {
@@ -538,6 +579,7 @@ fn lsu(dir: &Path, cmd: LsuCommand) -> Outcome {
             let server = Server::open_existing(dir)?;
             if let Some(c) = capacity {
                 server.set_lsu_capacity(&name, c)?;
+                warn_if_over_capacity(&server, &name, c)?;
             }
             if let Some(policy) = reclaim {
                 server.set_lsu_reclaim(&name, policy == "deferred")?;
@@ -603,6 +645,7 @@ fn lsu(dir: &Path, cmd: LsuCommand) -> Outcome {
                         "capacity",
                         format!("{} ({} bytes)", output::size(info.capacity), info.capacity),
                     ),
+                    ("low space", format!("below {}% free", info.low_space_pct)),
                     (
                         "reclaim",
                         if info.deferred_reclaim {
@@ -696,13 +739,7 @@ fn image(dir: &Path, cmd: ImageCommand) -> Outcome {
             match sort.as_str() {
                 "size" => images.sort_by_key(|i| std::cmp::Reverse(i.size)),
                 "created" => images.sort_by_key(|i| i.ctime_ms),
-                "name" => {}
-                other => {
-                    return Err(Failure {
-                        code: 2,
-                        message: format!("--sort {other}: use name, size or created"),
-                    });
-                }
+                _ => {} // "name": the listing's order (clap allows nothing else)
             }
             if json {
                 output::json(&json!(images.iter().map(image_json).collect::<Vec<_>>()));
