@@ -23,8 +23,28 @@ use combstore::engine::cred::Credentials;
 use combstore::engine::{Error, EventKind, ImageInfo, ImageName, ImageState, Server, Severity};
 use serde_json::json;
 
+const EXAMPLES: &str = "\
+Examples:
+  combstore init /srv/backup
+  export COMBSTORE_SERVER=/srv/backup
+  combstore lsu create weekly --capacity 2T --label \"weekly fulls\"
+  combstore image list --lsu weekly --sort size
+  combstore image show client1_1700000000_C1_F1
+  combstore verify --image client1_1700000000_C1_F1
+  combstore lsu remove weekly --force --dry-run
+  combstore events --follow --json
+
+Exit status: 0 ok, 2 usage, 3 damage found, 4 not found, 5 I/O or other
+failure, 6 refused (nothing changed). --json prints one JSON document
+(events --follow --json: one JSON object per line).";
+
 #[derive(Parser)]
-#[command(name = "combstore", version, about = "Administer combstore storage servers")]
+#[command(
+    name = "combstore",
+    version,
+    about = "Administer combstore storage servers",
+    after_help = EXAMPLES
+)]
 struct Cli {
     /// Server directory (default: $COMBSTORE_SERVER).
     #[arg(short, long, global = true, env = "COMBSTORE_SERVER")]
@@ -38,6 +58,7 @@ enum Command {
     /// Create a server directory (refuses a non-empty foreign directory).
     /// Directories it creates are 0700, files 0600, whatever the umask.
     Init {
+        /// The server directory to create (its parents too).
         dir: PathBuf,
         /// Require these credentials from plugin clients (with --password-file).
         #[arg(long, requires = "password_file")]
@@ -57,6 +78,10 @@ enum Command {
     #[command(subcommand)]
     Image(ImageCommand),
     /// Re-read every stored byte; report damaged images (exit 3 if any). Changes nothing.
+    #[command(
+        after_help = "Examples:\n  combstore verify\n  combstore verify --lsu weekly --json\n  \
+                            combstore verify --image client1_1700000000_C1_F1 --date 1700000000"
+    )]
     Verify {
         /// Only this LSU.
         #[arg(long)]
@@ -76,13 +101,16 @@ enum Command {
         /// First run the recovery the plugin runs on open.
         #[arg(long)]
         repair: bool,
+        /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Show the server's events (oldest first); --follow waits for new ones.
     Events {
+        /// Keep waiting for new events (until interrupted).
         #[arg(long)]
         follow: bool,
+        /// Print one JSON array instead of text (with --follow: one JSON object per line).
         #[arg(long)]
         json: bool,
     },
@@ -93,28 +121,38 @@ enum Command {
         json: bool,
     },
     /// Query archive objects (5800 query language), printing OIDs and selected fields.
+    #[command(
+        after_help = "Examples:\n  combstore query \"ost.basename LIKE 'client1%'\"\n  \
+                            combstore query \"system.object_size > 1048576\" --select ost.basename,system.object_size --json"
+    )]
     Query {
         /// The WHERE expression, e.g. "ost.basename LIKE 'client1%'".
         expr: String,
         /// Fields to print with each OID, comma-separated.
         #[arg(long, value_delimiter = ',')]
         select: Vec<String>,
+        /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Per-LSU logical and physical bytes, image counts by state.
     Stats {
+        /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Print shell completions.
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand)]
 enum CredCommand {
     /// Set (or replace) the user name and secret; open handles stay open.
     Set {
+        /// The user name clients must pass.
         #[arg(long)]
         user: String,
         /// File holding the secret (one trailing newline is dropped; "-" reads stdin).
@@ -125,6 +163,7 @@ enum CredCommand {
     Clear,
     /// Show whether credentials are required, and for which user.
     Show {
+        /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -134,7 +173,9 @@ enum CredCommand {
 enum LsuCommand {
     /// Create an LSU.
     Create {
+        /// The new LSU's name.
         name: String,
+        /// A label shown in its properties (at most 127 bytes).
         #[arg(long, default_value = "")]
         label: String,
         /// Capacity quota, e.g. 500G, 1T, 1048576 (default: the filesystem's size).
@@ -147,12 +188,15 @@ enum LsuCommand {
     },
     /// List LSUs.
     List {
+        /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
     },
-    /// Change an LSU's label or low-space threshold.
+    /// Change an LSU's label, capacity, reclaim policy or low-space threshold.
     Set {
+        /// The LSU.
         name: String,
+        /// A label shown in its properties (at most 127 bytes).
         #[arg(long)]
         label: Option<String>,
         /// Raise a low-space event when free space falls below this % of the
@@ -167,6 +211,11 @@ enum LsuCommand {
         reclaim: Option<String>,
     },
     /// Remove an LSU; one holding images is refused unless --force (which deletes them).
+    #[command(
+        after_help = "Examples:\n  combstore lsu remove spare\n  combstore lsu remove weekly --force --dry-run\n  \
+                            combstore lsu remove weekly --force          # asks on a terminal\n  \
+                            combstore lsu remove weekly --force --yes    # does not ask"
+    )]
     /// On a terminal, --force asks for the LSU's name first (--yes skips
     /// that); elsewhere --force alone goes ahead. The default LSU is never removed.
     Remove {
@@ -184,7 +233,9 @@ enum LsuCommand {
     },
     /// Show one LSU.
     Show {
+        /// The LSU.
         name: String,
+        /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -193,7 +244,10 @@ enum LsuCommand {
 #[derive(Subcommand)]
 enum ImageCommand {
     /// List images (all LSUs unless --lsu).
+    #[command(after_help = "Examples:\n  combstore image list --lsu weekly --sort size\n  \
+                            combstore image list --name 'client1_*' --state complete --since 2024-01-01 --json")]
     List {
+        /// Only images of this LSU.
         #[arg(long)]
         lsu: Option<String>,
         /// Only names matching this pattern (* and ? wildcards).
@@ -208,6 +262,7 @@ enum ImageCommand {
         /// Sort by name, size (largest first) or created (oldest first).
         #[arg(long, default_value = "name", value_parser = ["name", "size", "created"])]
         sort: String,
+        /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -222,6 +277,10 @@ enum ImageCommand {
         #[arg(long, default_value = "default")]
         lsu: String,
     },
+    #[command(
+        after_help = "Examples:\n  combstore image export client1_1700000000_C1_F1 /tmp/c1.img\n  \
+                            combstore image export client1_1700000000_C1_F1 /tmp/c1.img --date 1700000000 --force"
+    )]
     /// Write an image's bytes to a file (via a temporary file renamed into
     /// place once every byte is verified; an existing file is kept unless --force).
     Export {
@@ -1339,6 +1398,61 @@ fn query(server: &Server, expr: &str, select: &[String], json: bool) -> Outcome 
                 output::json(&serde_json::Value::Array(all));
             }
             return Ok(ExitCode::SUCCESS);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every argument of every command says what it is for (`--help`).
+    #[test]
+    fn every_argument_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} {} (no about)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "combstore", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+    }
+
+    #[test]
+    fn help_shows_examples() {
+        let help = Cli::command().render_help().to_string();
+        assert!(help.contains("Examples:\n  combstore init"), "{help}");
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_parse_exactly() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("1.5G"), Ok(3 << 29));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("0.5k"), Ok(512));
+        assert_eq!(parse_size(&i64::MAX.to_string()), Ok(i64::MAX as u64));
+        for bad in [
+            "",
+            ".",
+            "x",
+            "1.2.3",
+            "8E",
+            "9223372036854775808",
+            "99999999999999999999",
+            "1Q",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad}");
         }
     }
 }
