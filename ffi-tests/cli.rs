@@ -877,6 +877,10 @@ fn json_output_is_one_document_per_command() {
     let out = combstore(&["-s", srv, "doctor"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 error(s)"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("corruption"),
+        "and on stderr"
+    );
 }
 
 /// `events --follow --json` prints JSON lines: one object per line, each

@@ -955,6 +955,7 @@ fn doctor(dir: &Path, repair: bool, json: bool) -> Outcome {
         // A catalog too damaged to open or check is a finding too: the
         // report (and --json's document) still comes out.
         Err(e @ Error::Corrupt(_)) => {
+            eprintln!("combstore: {e}");
             let mut r = combstore::engine::CheckReport::default();
             r.findings.push(combstore::engine::Finding {
                 severity: Severity::Error,
