@@ -982,4 +982,30 @@ fn settings_are_checked_and_read_back() {
         "",
         "a refused set changes nothing"
     );
+    let long = "L".repeat(128);
+    assert_eq!(code(&["-s", srv, "lsu", "create", "half", "--label", &long]), 2);
+    assert_eq!(
+        code(&["-s", srv, "lsu", "show", "half"]),
+        4,
+        "a refused create creates nothing"
+    );
+    assert_eq!(
+        code(&[
+            "-s",
+            srv,
+            "lsu",
+            "set",
+            "default",
+            "--capacity",
+            "1G",
+            "--label",
+            "a\tb"
+        ]),
+        2
+    );
+    assert_eq!(
+        json(&["-s", srv, "lsu", "show", "default", "--json"])["capacity"],
+        2 << 20,
+        "a refused set changes nothing"
+    );
 }

@@ -176,7 +176,7 @@ enum LsuCommand {
         /// The new LSU's name.
         name: String,
         /// A label shown in its properties (at most 127 bytes).
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", value_parser = parse_label)]
         label: String,
         /// Capacity quota, e.g. 500G, 1T, 1048576 (default: the filesystem's size).
         #[arg(long, value_parser = parse_size)]
@@ -197,7 +197,7 @@ enum LsuCommand {
         /// The LSU.
         name: String,
         /// A label shown in its properties (at most 127 bytes).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_label)]
         label: Option<String>,
         /// Raise a low-space event when free space falls below this % of the
         /// filesystem (0-100; default 10; `lsu show` reports it).
@@ -489,6 +489,15 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .and_then(|b| b.checked_add(frac_part))
         .ok_or_else(too_big)?;
     i64::try_from(bytes).map(|b| b as u64).map_err(|_| too_big())
+}
+
+/// An LSU label as the engine takes it (checked before anything changes:
+/// `lsu create` and `lsu set` make several changes).
+fn parse_label(s: &str) -> Result<String, String> {
+    if s.len() > 127 || s.chars().any(char::is_control) {
+        return Err("a label is at most 127 bytes without control characters".into());
+    }
+    Ok(s.to_owned())
 }
 
 fn absolute(p: &Path) -> PathBuf {
