@@ -1191,13 +1191,20 @@ fn resolve_image(
     match dates.len() {
         0 => Err(Error::NoImage(format!("{basename} (any date) in LSU {lsu}")).into()),
         1 => Ok(ImageName::new(basename, &dates[0])?),
-        n => Err(Failure::new(
-            2,
-            format!(
-                "{basename} has {n} images in LSU {lsu} (dates {}): pass --date",
-                dates.join(", ")
-            ),
-        )),
+        n => {
+            let more = if n > 10 {
+                format!(" and {} more", n - 10)
+            } else {
+                String::new()
+            };
+            Err(Failure::new(
+                2,
+                format!(
+                    "{basename} has {n} images in LSU {lsu} (dates {}{more}): pass --date",
+                    dates[..n.min(10)].join(", ")
+                ),
+            ))
+        }
     }
 }
 
