@@ -7,9 +7,14 @@
 //! 4 server, LSU or image not found; 5 I/O or any other failure
 //! (permission denied included); 6 refused (an LSU not empty, a file
 //! that exists, an image in use, a confirmation not given, a foreign
-//! directory for `init`): nothing was changed. A
-//! closed pipe on stdout (`combstore image list | head -1`) ends it
-//! silently, killed by SIGPIPE as cat and git are (shells report 141).
+//! directory for `init`): nothing was changed. A closed pipe on stdout
+//! (`combstore image list | head -1`) ends it silently, killed by
+//! SIGPIPE as cat and git are (shells report 141).
+//!
+//! Output: `--json` prints exactly one JSON document (an array for
+//! listings, `[]` when empty; an object otherwise), except `events
+//! --follow --json`, which prints JSON lines as events come. Questions
+//! (`lsu remove --force` on a terminal) and warnings go to stderr.
 
 mod output;
 
