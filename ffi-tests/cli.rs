@@ -790,13 +790,19 @@ fn permission_denied_is_not_reported_as_no_server() {
     let (_d, path) = server_with_image(4096);
     let out = if unsafe { libc::geteuid() } == 0 {
         // root reads everything: run as nobody instead.
-        Command::new("setpriv")
+        let run = Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(env!("CARGO_BIN_EXE_combstore"))
             .args(["-s", s(&path), "lsu", "list"])
             .env_remove("COMBSTORE_SERVER")
-            .output()
-            .unwrap()
+            .output();
+        match run {
+            Ok(out) => out,
+            Err(e) => {
+                eprintln!("skipped: running as root and setpriv (util-linux) failed: {e}");
+                return;
+            }
+        }
     } else {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
         let out = combstore(&["-s", s(&path), "lsu", "list"]);
