@@ -39,14 +39,19 @@ fn server_with_image(len: usize) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("srv");
     ok(&["init", path.to_str().unwrap()]);
-    let s = Server::open(&path).unwrap();
+    write_image(&path, "default", "client1_F1", "1700000000", len);
+    (dir, path)
+}
+
+/// Writes a complete image of `len` bytes (`i * 7 % 251` at offset i).
+fn write_image(path: &Path, lsu: &str, basename: &str, date: &str, len: usize) {
+    let s = Server::open(path).unwrap();
     let mut w = s
-        .create_image("default", &ImageName::new("client1_F1", "1700000000").unwrap())
+        .create_image(lsu, &ImageName::new(basename, date).unwrap())
         .unwrap();
     let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
     w.write(0, &bytes).unwrap();
     w.close(true).unwrap();
-    (dir, path)
 }
 
 fn s(p: &Path) -> &str {
@@ -60,7 +65,13 @@ fn init_creates_a_server_and_refuses_a_foreign_directory() {
     assert!(ok(&["init", s(&path)]).contains("created server"));
     assert!(ok(&["init", s(&path)]).contains("already"));
     std::fs::write(dir.path().join("file"), b"x").unwrap();
-    assert_eq!(code(&["init", s(dir.path())]), 4);
+    let out = combstore(&["init", s(dir.path())]);
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "a foreign directory is refused, not \"not found\""
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused"));
 }
 
 #[test]
@@ -200,8 +211,8 @@ fn stats_events_completions_and_usage_errors() {
     let stats = json(&["-s", s(&path), "stats", "--json"]);
     assert_eq!(stats[0]["images"]["complete"], 1);
     ok(&["-s", s(&path), "lsu", "set", "default", "--label", "L1"]);
-    let events = ok(&["-s", s(&path), "events", "--json"]);
-    let first: serde_json::Value = serde_json::from_str(events.lines().next().unwrap()).unwrap();
+    let events = json(&["-s", s(&path), "events", "--json"]);
+    let first = &events[0];
     assert_eq!(
         (first["type"].as_str(), first["text"].as_str()),
         (Some("label"), Some("L1"))
@@ -270,8 +281,10 @@ fn cat_export_query_filters_remove_and_reclaim() {
     // Removing an LSU with images needs --force, which deletes them properly.
     ok(&["-s", s(&path), "lsu", "create", "spare"]);
     ok(&["-s", s(&path), "lsu", "remove", "spare"]);
-    assert_eq!(code(&["-s", s(&path), "lsu", "remove", "default"]), 5);
-    assert!(ok(&["-s", s(&path), "lsu", "remove", "default", "--force"]).contains("1 images deleted"));
+    ok(&["-s", s(&path), "lsu", "create", "spare"]);
+    write_image(&path, "spare", "in_spare", "1", 8192);
+    assert_eq!(code(&["-s", s(&path), "lsu", "remove", "spare"]), 6);
+    assert!(ok(&["-s", s(&path), "lsu", "remove", "spare", "--force"]).contains("1 images deleted"));
     assert!(ok(&["-s", s(&path), "reclaim"]).starts_with("reclaimed"));
     assert_eq!(json(&["-s", s(&path), "doctor", "--json"])["errors"], 0);
 }
@@ -462,4 +475,543 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         out.push(p);
     }
     out
+}
+
+/// Runs `combstore args` with stdout a pipe whose reader is already gone
+/// (`combstore ... | head -1` once head has exited): the first write
+/// fails with EPIPE.
+fn into_closed_pipe(args: &[&str]) -> std::process::Output {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two new descriptors, each owned once below.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_combstore"))
+        .args(args)
+        .env_remove("COMBSTORE_SERVER")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+/// Issue 14 item 7: a closed pipe ends the tool silently (killed by
+/// SIGPIPE, as cat and git are), never with a panic and exit 101.
+#[test]
+fn a_closed_pipe_ends_every_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let (_d, path) = server_with_image(1 << 20);
+    for args in [
+        &["-s", s(&path), "image", "list", "--json"][..],
+        &["-s", s(&path), "image", "list"],
+        &[
+            "-s",
+            s(&path),
+            "image",
+            "show",
+            "client1_F1",
+            "--date",
+            "1700000000",
+        ],
+        &[
+            "-s",
+            s(&path),
+            "image",
+            "cat",
+            "client1_F1",
+            "--date",
+            "1700000000",
+        ],
+        &["-s", s(&path), "lsu", "show", "default"],
+        &["-s", s(&path), "verify"],
+        &["completions", "bash"],
+        &["--help"],
+    ] {
+        let out = into_closed_pipe(args);
+        assert_eq!(
+            (out.status.signal(), String::from_utf8_lossy(&out.stderr).as_ref()),
+            (Some(libc::SIGPIPE), ""),
+            "{args:?}: {:?}",
+            out.status
+        );
+    }
+}
+
+/// Stores a 5800 archive object (through the engine, as hc_store does):
+/// the server then has the archive's internal LSU too.
+fn store_archive_object(path: &Path, bytes: &[u8]) -> String {
+    let srv = Server::open(path).unwrap();
+    let mut left = bytes;
+    let mut read = |buf: &mut [u8]| {
+        let n = left.len().min(buf.len());
+        buf[..n].copy_from_slice(&left[..n]);
+        left = &left[n..];
+        Ok(n)
+    };
+    srv.store_object(&mut read, Vec::new()).unwrap().oid
+}
+
+/// Issue 14 item 8: `verify --image` finds the image in whichever LSU
+/// holds it, archive objects or not; `--date` alone is a usage error.
+#[test]
+fn verify_one_image_beside_archive_objects() {
+    let (_d, path) = server_with_image(8192);
+    store_archive_object(&path, b"an archive object");
+    let one = &[
+        "-s",
+        s(&path),
+        "verify",
+        "--image",
+        "client1_F1",
+        "--date",
+        "1700000000",
+        "--json",
+    ];
+    let report = json(one);
+    assert_eq!(
+        (report["images"].as_u64(), report["bytes"].as_u64()),
+        (Some(1), Some(8192))
+    );
+    assert_eq!(
+        json(&[&one[..7], &["--lsu", "default", "--json"]].concat())["images"],
+        1
+    );
+    assert_eq!(
+        code(&["-s", s(&path), "verify", "--image", "client1_F1", "--date", "1"]),
+        4,
+        "an image no LSU holds is not found"
+    );
+    assert_eq!(
+        code(&["-s", s(&path), "verify", "--image", "client1_F1", "--lsu", "nope"]),
+        4
+    );
+    let out = combstore(&["-s", s(&path), "verify", "--date", "1700000000"]);
+    assert_eq!(out.status.code(), Some(2), "--date without --image");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--image"));
+}
+
+/// Runs `combstore args` with stdin a terminal (a pseudo-terminal) on
+/// which `typed` was typed.
+fn on_terminal(args: &[&str], typed: &str) -> Output {
+    use std::io::Write;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty fills two new descriptors, each owned once below.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0);
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut master = std::fs::File::from(master);
+    master.write_all(typed.as_bytes()).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_combstore"))
+        .args(args)
+        .env_remove("COMBSTORE_SERVER")
+        .stdin(slave)
+        .output()
+        .unwrap()
+}
+
+fn lsu_images(path: &Path, lsu: &str) -> u64 {
+    json(&["-s", s(path), "lsu", "show", lsu, "--json"])["images"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Issue 14 items 9 and 10: `lsu remove` refuses a non-empty LSU with a
+/// message that says so (exit 6), `--dry-run` lists and changes nothing,
+/// `--force` asks on a terminal, and the default LSU is never removed.
+#[test]
+fn lsu_remove_refuses_asks_and_dry_runs() {
+    let (_d, path) = server_with_image(4096);
+    ok(&["-s", s(&path), "lsu", "create", "weekly"]);
+    write_image(&path, "weekly", "w1", "1", 4096);
+    write_image(&path, "weekly", "w2", "2", 8192);
+    let out = combstore(&["-s", s(&path), "lsu", "remove", "weekly"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(
+        err.contains("holds 2 images") && !err.contains("open for writing"),
+        "{err}"
+    );
+
+    let dry = ok(&["-s", s(&path), "lsu", "remove", "weekly", "--force", "--dry-run"]);
+    assert!(
+        dry.contains("would remove LSU weekly and delete 2 images"),
+        "{dry}"
+    );
+    assert!(dry.contains("w1@1") && dry.contains("w2@2"), "{dry}");
+    assert!(ok(&["-s", s(&path), "lsu", "remove", "weekly", "--dry-run"]).contains("would refuse"));
+    assert_eq!(lsu_images(&path, "weekly"), 2, "a dry run changes nothing");
+
+    let args = ["-s", s(&path), "lsu", "remove", "weekly", "--force"];
+    let out = on_terminal(&args, "no\n");
+    assert_eq!(out.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Type the LSU's name"));
+    assert_eq!(lsu_images(&path, "weekly"), 2, "not confirmed: nothing deleted");
+    let out = on_terminal(&args, "weekly\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 images deleted"));
+    assert_eq!(code(&["-s", s(&path), "lsu", "show", "weekly"]), 4);
+    // --yes skips the question on a terminal.
+    ok(&["-s", s(&path), "lsu", "create", "daily"]);
+    write_image(&path, "daily", "d1", "1", 4096);
+    let out = on_terminal(
+        &["-s", s(&path), "lsu", "remove", "daily", "--force", "--yes"],
+        "",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("confirm"));
+
+    for args in [
+        &["-s", s(&path), "lsu", "remove", "default"][..],
+        &["-s", s(&path), "lsu", "remove", "default", "--force"],
+    ] {
+        let out = combstore(args);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be removed"));
+    }
+    assert_eq!(lsu_images(&path, "default"), 1, "the refusal deleted nothing");
+}
+
+/// Issue 14 item 9: `image export` keeps an existing file unless --force,
+/// and leaves no file at all (neither the destination nor a temporary
+/// one) when the image turns out damaged.
+#[test]
+fn export_never_clobbers_and_never_leaves_a_partial_file() {
+    use std::os::unix::fs::FileExt;
+    let (d, path) = server_with_image(1 << 20);
+    let expected: Vec<u8> = (0..1 << 20).map(|i| (i * 7 % 251) as u8).collect();
+    let out_dir = d.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let dest = out_dir.join("image.bin");
+    std::fs::write(&dest, b"precious").unwrap();
+    let export = |to: &Path, force: bool| {
+        let mut args = vec!["-s", s(&path), "image", "export", "client1_F1", s(to)];
+        if force {
+            args.push("--force");
+        }
+        combstore(&args)
+    };
+    let out = export(&dest, false);
+    assert_eq!(out.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists"));
+    assert_eq!(std::fs::read(&dest).unwrap(), b"precious");
+    assert!(export(&dest, true).status.success());
+    assert_eq!(std::fs::read(&dest).unwrap(), expected);
+
+    let seg = std::fs::read_dir(path.join("segments"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(seg)
+        .unwrap();
+    let mut b = [0u8; 1];
+    f.read_exact_at(&mut b, 4096 + 700_000).unwrap();
+    f.write_all_at(&[b[0] ^ 0x40], 4096 + 700_000).unwrap();
+    let damaged = out_dir.join("damaged.bin");
+    let out = export(&damaged, false);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["image.bin"], "nothing left of the damaged export");
+    assert_eq!(export(&dest, true).status.code(), Some(3));
+    assert_eq!(
+        std::fs::read(&dest).unwrap(),
+        expected,
+        "a failed --force keeps the old file"
+    );
+}
+
+/// Issue 14 item 10: `image show NAME` without --date finds a unique
+/// name; an ambiguous one is a usage error naming the dates.
+#[test]
+fn image_commands_without_date_take_the_only_image_of_that_name() {
+    let (_d, path) = server_with_image(4096);
+    let show = json(&["-s", s(&path), "image", "show", "client1_F1", "--json"]);
+    assert_eq!(show["date"], "1700000000");
+    assert_eq!(
+        combstore(&["-s", s(&path), "image", "cat", "client1_F1"])
+            .stdout
+            .len(),
+        4096
+    );
+    write_image(&path, "default", "client1_F1", "1800000000", 4096);
+    write_image(&path, "default", "client1_F10", "1", 4096);
+    let out = combstore(&["-s", s(&path), "image", "show", "client1_F1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("1700000000, 1800000000") && err.contains("--date"),
+        "{err}"
+    );
+    assert_eq!(
+        json(&["-s", s(&path), "image", "show", "client1_F10", "--json"])["date"],
+        "1"
+    );
+    assert_eq!(code(&["-s", s(&path), "image", "show", "client1_F"]), 4);
+    ok(&[
+        "-s",
+        s(&path),
+        "image",
+        "delete",
+        "client1_F1",
+        "--date",
+        "1800000000",
+    ]);
+    ok(&["-s", s(&path), "image", "delete", "client1_F1"]);
+    assert_eq!(lsu_images(&path, "default"), 1);
+}
+
+/// Issue 14 item 10: a server the user may not read is "permission
+/// denied" (exit 5), not "not a combstore server" (exit 4).
+#[test]
+fn permission_denied_is_not_reported_as_no_server() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_d, path) = server_with_image(4096);
+    let out = if unsafe { libc::geteuid() } == 0 {
+        // root reads everything: run as nobody instead.
+        let run = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_combstore"))
+            .args(["-s", s(&path), "lsu", "list"])
+            .env_remove("COMBSTORE_SERVER")
+            .output();
+        match run {
+            Ok(out) => out,
+            Err(e) => {
+                eprintln!("skipped: running as root and setpriv (util-linux) failed: {e}");
+                return;
+            }
+        }
+    } else {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
+        let out = combstore(&["-s", s(&path), "lsu", "list"]);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
+        out
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("Permission denied") && !err.contains("not a combstore server"),
+        "{err}"
+    );
+}
+
+/// Issue 14 item 11: every --json prints one JSON document (`[]` for an
+/// empty listing); query fields are typed; reclaim has --json; doctor
+/// --json reports a catalog it cannot even open.
+#[test]
+fn json_output_is_one_document_per_command() {
+    let (_d, path) = server_with_image(10_240);
+    let srv = s(&path);
+    // Empty listings are `[]`, never nothing.
+    assert_eq!(ok(&["-s", srv, "events", "--json"]).trim(), "[]");
+    assert_eq!(
+        ok(&["-s", srv, "query", "ost.basename = 'none'", "--json"]).trim(),
+        "[]"
+    );
+    assert_eq!(
+        ok(&[
+            "-s", srv, "image", "list", "--lsu", "default", "--name", "x", "--json"
+        ])
+        .trim(),
+        "[]"
+    );
+    ok(&["-s", srv, "lsu", "set", "default", "--label", "L1"]);
+    ok(&["-s", srv, "lsu", "set", "default", "--label", "L2"]);
+    let events = json(&["-s", srv, "events", "--json"]);
+    let labels: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["L1", "L2"]);
+    let hits = json(&[
+        "-s",
+        srv,
+        "query",
+        "ost.basename = 'client1_F1'",
+        "--select",
+        "ost.date,system.object_size",
+        "--json",
+    ]);
+    assert_eq!(hits.as_array().unwrap().len(), 1);
+    assert_eq!(
+        hits[0]["fields"]["system.object_size"], 10_240,
+        "a number, not a string"
+    );
+    assert_eq!(hits[0]["fields"]["ost.date"], "1700000000");
+    assert_eq!(hits[0]["oid"].as_str().unwrap().len(), 60);
+    assert_eq!(json(&["-s", srv, "reclaim", "--json"])["reclaimed_bytes"], 0);
+
+    // A catalog that is not a database any more: doctor still reports.
+    let mut bytes = std::fs::read(path.join("catalog.db")).unwrap();
+    bytes[..100].fill(0xde);
+    std::fs::write(path.join("catalog.db"), bytes).unwrap();
+    let out = combstore(&["-s", srv, "doctor", "--json"]);
+    assert_eq!(out.status.code(), Some(3));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["errors"], 1);
+    assert_eq!(report["findings"][0]["severity"], "error");
+    assert!(
+        report["findings"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not a database")
+    );
+    let out = combstore(&["-s", srv, "doctor"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 error(s)"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("corruption"),
+        "and on stderr"
+    );
+}
+
+/// `events --follow --json` prints JSON lines: one object per line, each
+/// as it comes.
+#[test]
+fn events_follow_prints_json_lines() {
+    use std::io::BufRead;
+    let (_d, path) = server_with_image(4096);
+    ok(&["-s", s(&path), "lsu", "set", "default", "--label", "before"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_combstore"))
+        .args(["-s", s(&path), "events", "--follow", "--json"])
+        .env_remove("COMBSTORE_SERVER")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["text"], "before");
+    ok(&["-s", s(&path), "lsu", "set", "default", "--label", "after"]);
+    let second: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(second["text"], "after");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// Issue 14 item 11: sizes parse exactly and refuse what the catalog
+/// cannot store; a quota below what is stored is accepted with a
+/// warning; --state and --low-space-pct are checked, and the threshold
+/// reads back.
+#[test]
+fn settings_are_checked_and_read_back() {
+    let (_d, path) = server_with_image(1 << 20);
+    let srv = s(&path);
+    let capacity = |size: &str| {
+        let out = combstore(&["-s", srv, "lsu", "set", "default", "--capacity", size]);
+        let shown = json(&["-s", srv, "lsu", "show", "default", "--json"])["capacity"].as_u64();
+        (
+            out.status.code(),
+            shown,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code1, shown, _) = capacity("1.5G");
+    assert_eq!((code1, shown), (Some(0), Some(1_610_612_736)));
+    let (code1, shown, _) = capacity("2E");
+    assert_eq!((code1, shown), (Some(0), Some(1 << 61)));
+    for bad in ["99999999999999999999", "8E", "8192P", "1.2.3", ".", "12Q"] {
+        let (code1, shown, err) = capacity(bad);
+        assert_eq!((code1, shown), (Some(2), Some(1 << 61)), "{bad}: {err}");
+    }
+    let (code1, shown, err) = capacity("4K");
+    assert_eq!((code1, shown), (Some(0), Some(4096)));
+    assert!(
+        err.contains("warning") && err.contains("more than its capacity"),
+        "{err}"
+    );
+    let (_, _, err) = capacity("2M");
+    assert!(!err.contains("warning"), "{err}");
+    assert!(
+        Server::open(&path)
+            .unwrap()
+            .set_lsu_capacity("default", u64::MAX)
+            .is_err(),
+        "the engine refuses what SQLite cannot store"
+    );
+
+    assert_eq!(code(&["-s", srv, "image", "list", "--state", "bogus"]), 2);
+    assert_eq!(code(&["-s", srv, "image", "list", "--sort", "bogus"]), 2);
+    assert_eq!(
+        json(&["-s", srv, "lsu", "show", "default", "--json"])["low_space_pct"],
+        10
+    );
+    ok(&["-s", srv, "lsu", "set", "default", "--low-space-pct", "15"]);
+    assert_eq!(
+        json(&["-s", srv, "lsu", "show", "default", "--json"])["low_space_pct"],
+        15
+    );
+    assert_eq!(
+        json(&["-s", srv, "lsu", "list", "--json"])[0]["low_space_pct"],
+        15
+    );
+    assert!(ok(&["-s", srv, "lsu", "show", "default"]).contains("below 15% free"));
+    assert_eq!(
+        code(&[
+            "-s",
+            srv,
+            "lsu",
+            "set",
+            "default",
+            "--low-space-pct",
+            "101",
+            "--label",
+            "x"
+        ]),
+        2
+    );
+    assert_eq!(
+        json(&["-s", srv, "lsu", "show", "default", "--json"])["label"],
+        "",
+        "a refused set changes nothing"
+    );
+    let long = "L".repeat(128);
+    assert_eq!(code(&["-s", srv, "lsu", "create", "half", "--label", &long]), 2);
+    assert_eq!(
+        code(&["-s", srv, "lsu", "show", "half"]),
+        4,
+        "a refused create creates nothing"
+    );
+    assert_eq!(
+        code(&[
+            "-s",
+            srv,
+            "lsu",
+            "set",
+            "default",
+            "--capacity",
+            "1G",
+            "--label",
+            "a\tb"
+        ]),
+        2
+    );
+    assert_eq!(
+        json(&["-s", srv, "lsu", "show", "default", "--json"])["capacity"],
+        2 << 20,
+        "a refused set changes nothing"
+    );
 }

@@ -88,6 +88,8 @@ pub struct LsuRow {
     pub used: u64,
     pub used_phys: u64,
     pub images: u64,
+    /// Free space threshold (percent of the filesystem) for low-space events.
+    pub low_space_pct: u64,
 }
 
 /// A chunk's location and checksum.
@@ -263,6 +265,7 @@ fn lsu_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LsuRow> {
         used_phys: u(r.get(5)?),
         images: u(r.get(6)?),
         reclaim: r.get(7)?,
+        low_space_pct: u(r.get(8)?),
     })
 }
 
@@ -272,7 +275,7 @@ fn lsu_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LsuRow> {
 /// [`Error::NoLsu`]; catalog errors.
 pub fn lsu(conn: &Connection, name: &str) -> Result<LsuRow> {
     conn.query_row(
-        "SELECT id, name, label, capacity, used, used_phys, images, reclaim FROM lsus WHERE name = ?1",
+        "SELECT id, name, label, capacity, used, used_phys, images, reclaim, low_space_pct FROM lsus WHERE name = ?1",
         [name],
         lsu_from_row,
     )
@@ -297,7 +300,7 @@ pub fn lsu_name(conn: &Connection, id: i64) -> Result<String> {
 /// Catalog errors.
 pub fn lsus(conn: &Connection) -> Result<Vec<LsuRow>> {
     let mut st = conn.prepare(
-        "SELECT id, name, label, capacity, used, used_phys, images, reclaim FROM lsus ORDER BY name",
+        "SELECT id, name, label, capacity, used, used_phys, images, reclaim, low_space_pct FROM lsus ORDER BY name",
     )?;
     let rows = st
         .query_map([], lsu_from_row)?
@@ -356,14 +359,14 @@ pub fn shared_and_own_bytes(conn: &Connection, image_id: i64) -> Result<(u64, u6
 /// Deletes an LSU that holds no images.
 ///
 /// # Errors
-/// [`Error::Busy`] if it holds images; [`Error::NoLsu`]; catalog errors.
+/// [`Error::NotEmpty`] if it holds images; [`Error::NoLsu`]; catalog errors.
 pub fn delete_lsu(tx: &Transaction<'_>, name: &str) -> Result<()> {
     let row = lsu(tx, name)?;
     let images: i64 = tx.query_row("SELECT count(*) FROM images WHERE lsu_id = ?1", [row.id], |r| {
         r.get(0)
     })?;
     if images > 0 {
-        return Err(Error::Busy(format!("LSU {name} holds {images} images")));
+        return Err(Error::NotEmpty(format!("LSU {name} holds {images} images")));
     }
     tx.execute("DELETE FROM lsus WHERE id = ?1", [row.id])?;
     Ok(())
@@ -372,8 +375,15 @@ pub fn delete_lsu(tx: &Transaction<'_>, name: &str) -> Result<()> {
 /// Sets an LSU's capacity quota in bytes (0: the filesystem's size).
 ///
 /// # Errors
-/// [`Error::NoLsu`]; catalog errors.
+/// [`Error::Invalid`] past `i64::MAX` (what SQLite stores); [`Error::NoLsu`];
+/// catalog errors.
 pub fn set_lsu_capacity(tx: &Transaction<'_>, name: &str, capacity: u64) -> Result<()> {
+    if i64::try_from(capacity).is_err() {
+        return Err(Error::Invalid(format!(
+            "capacity {capacity} bytes is larger than the largest storable, {} bytes",
+            i64::MAX
+        )));
+    }
     match tx.execute(
         "UPDATE lsus SET capacity = ?2 WHERE name = ?1",
         params![name, i(capacity)],

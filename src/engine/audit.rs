@@ -260,11 +260,12 @@ impl Server {
     }
 
     /// Re-reads every stored byte of the images in scope (one LSU, one
-    /// image, or all), checking each chunk's checksum and each complete
-    /// image's SHA-1; `progress` is told the bytes read so far. Changes
-    /// nothing. The catalog also gets SQLite's integrity check: damage
-    /// there is reported ([`VerifyReport::catalog`]) even when every image
-    /// still reads back, since the server may no longer open.
+    /// image, in `lsu` or in every LSU that holds it, or all), checking
+    /// each chunk's checksum and each complete image's SHA-1; `progress`
+    /// is told the bytes read so far. Changes nothing. The catalog also
+    /// gets SQLite's integrity check: damage there is reported
+    /// ([`VerifyReport::catalog`]) even when every image still reads back,
+    /// since the server may no longer open.
     ///
     /// # Errors
     /// [`Error::NoLsu`], [`Error::NoImage`]; catalog errors (a catalog too
@@ -291,14 +292,19 @@ impl Server {
             Some(l) => vec![l.to_owned()],
             None => self.all_lsu_names()?,
         };
+        let (mut found, any_lsu) = (false, lsu.is_none());
         for lsu in &lsus {
             let names = match image {
-                Some(n) => {
-                    self.image_info(lsu, n)?;
-                    vec![n.clone()]
-                }
+                // Without an LSU, the image is verified wherever it is: an
+                // LSU without it (the archive's, for one) is skipped.
+                Some(n) => match self.image_info(lsu, n) {
+                    Ok(_) => vec![n.clone()],
+                    Err(Error::NoImage(_)) if any_lsu => continue,
+                    Err(e) => return Err(e),
+                },
                 None => self.all_image_names(lsu)?,
             };
+            found = true;
             for name in names {
                 if let Err(reason) = self.verify_one(lsu, &name, &mut report, progress) {
                     log_error!(self.shared.log, "verify: image {lsu}/{name} is damaged: {reason}");
@@ -309,6 +315,9 @@ impl Server {
                     });
                 }
             }
+        }
+        if let (false, Some(n)) = (found, image) {
+            return Err(Error::NoImage(n.to_string()));
         }
         let level = if report.damaged.is_empty() {
             Level::Info

@@ -37,6 +37,8 @@ pub enum Error {
     Exists(String),
     /// The image is open for writing by a live handle.
     Busy(String),
+    /// The LSU still holds images (removing it needs them deleted first).
+    NotEmpty(String),
     /// The image is complete and cannot be written.
     Complete(String),
     /// The image is not complete and cannot be read.
@@ -94,7 +96,8 @@ impl Error {
             Error::NoLsu(_) => ErrorKind::NoLsu,
             Error::NoImage(_) | Error::NoEvent(_) => ErrorKind::NoImage,
             Error::Exists(_) => ErrorKind::Exists,
-            Error::Busy(_) => ErrorKind::Busy,
+            // The C API has no code of its own for it: STS_EBUSY.
+            Error::Busy(_) | Error::NotEmpty(_) => ErrorKind::Busy,
             Error::Complete(_) => ErrorKind::Complete,
             Error::NotComplete(_) => ErrorKind::NotComplete,
             Error::Broken(_) => ErrorKind::Broken,
@@ -131,6 +134,7 @@ impl fmt::Display for Error {
             Error::NoImage(s) => write!(f, "no such image: {s}"),
             Error::Exists(s) => write!(f, "image exists: {s}"),
             Error::Busy(s) => write!(f, "image is open for writing: {s}"),
+            Error::NotEmpty(s) => write!(f, "not empty: {s}"),
             Error::Complete(s) => write!(f, "image is complete: {s}"),
             Error::NotComplete(s) => write!(f, "image is not complete: {s}"),
             Error::Broken(s) => write!(f, "image is broken: {s}"),

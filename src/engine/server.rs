@@ -99,6 +99,9 @@ pub struct LsuInfo {
     pub used: u64,
     pub used_phys: u64,
     pub images: u64,
+    /// Free space threshold (percent of the filesystem) below which the
+    /// LSU raises a low-space event.
+    pub low_space_pct: u64,
 }
 
 impl Server {
@@ -232,16 +235,22 @@ impl Server {
         match fs::metadata(&catalog) {
             Ok(m) if m.is_file() => Ok(()),
             Ok(_) => Err(Error::NoServer(format!("{shown} holds no combstore catalog"))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match fs::metadata(dir) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    Err(Error::NoServer(format!("{shown} does not exist")))
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) => {
+                match fs::metadata(dir) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        Err(Error::NoServer(format!("{shown} does not exist")))
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+                        Err(Error::NoServer(format!("{shown} is not a directory")))
+                    }
+                    Err(e) => Err(Error::io(shown.to_string(), e)),
+                    Ok(m) if !m.is_dir() => Err(Error::NoServer(format!("{shown} is not a directory"))),
+                    Ok(_) => Err(Error::NoServer(format!(
+                        "{shown} is not a combstore server (yet): create it with `combstore init {shown}`"
+                    ))),
                 }
-                Err(e) => Err(Error::io(shown.to_string(), e)),
-                Ok(m) if !m.is_dir() => Err(Error::NoServer(format!("{shown} is not a directory"))),
-                Ok(_) => Err(Error::NoServer(format!(
-                    "{shown} is not a combstore server (yet): create it with `combstore init {shown}`"
-                ))),
-            },
+            }
+            // Permission denied and the like: say so, not "no server".
             Err(e) => Err(Error::io(catalog.display().to_string(), e)),
         }
     }
@@ -411,12 +420,19 @@ impl Server {
     /// Removes an LSU. One that still holds images is refused unless
     /// `force`, which first deletes each image as `delete_image` does
     /// (images open for writing still refuse: [`Error::Busy`]). Returns
-    /// the number of images deleted.
+    /// the number of images deleted. The default LSU is never removed:
+    /// every open of the server would create it again.
     ///
     /// # Errors
+    /// [`Error::Invalid`] for the default LSU; [`Error::NotEmpty`];
     /// [`Error::Busy`]; [`Error::NoLsu`]; I/O and catalog errors.
     pub fn remove_lsu(&self, name: &str, force: bool) -> Result<u64> {
         names::check_lsu(name)?;
+        if name == catalog::DEFAULT_LSU {
+            return Err(Error::Invalid(format!(
+                "LSU {name} cannot be removed: every server has it (opening the server creates it again)"
+            )));
+        }
         let mut deleted = 0;
         if force {
             loop {
@@ -584,6 +600,7 @@ impl Server {
             used: row.used,
             used_phys: row.used_phys,
             images: row.images,
+            low_space_pct: row.low_space_pct,
         })
     }
 

@@ -4,7 +4,17 @@
 //! with running backups through the same catalog transactions and locks.
 //!
 //! Exit status: 0 success; 2 usage; 3 damage or inconsistency found;
-//! 4 server, LSU or image not found; 5 I/O or any other failure.
+//! 4 server, LSU or image not found; 5 I/O or any other failure
+//! (permission denied included); 6 refused (an LSU not empty, a file
+//! that exists, an image in use, a confirmation not given, a foreign
+//! directory for `init`): nothing was changed. A closed pipe on stdout
+//! (`combstore image list | head -1`) ends it silently, killed by
+//! SIGPIPE as cat and git are (shells report 141).
+//!
+//! Output: `--json` prints exactly one JSON document (an array for
+//! listings, `[]` when empty; an object otherwise), except `events
+//! --follow --json`, which prints JSON lines as events come. Questions
+//! (`lsu remove --force` on a terminal) and warnings go to stderr.
 
 mod man;
 mod output;
@@ -14,12 +24,33 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use combstore::catalog::DEFAULT_LSU;
 use combstore::engine::cred::Credentials;
 use combstore::engine::{Error, EventKind, ImageInfo, ImageName, ImageState, Server, Severity};
 use serde_json::json;
 
+const EXAMPLES: &str = "\
+Examples:
+  combstore init /srv/backup
+  export COMBSTORE_SERVER=/srv/backup
+  combstore lsu create weekly --capacity 2T --label \"weekly fulls\"
+  combstore image list --lsu weekly --sort size
+  combstore image show client1_1700000000_C1_F1
+  combstore verify --image client1_1700000000_C1_F1
+  combstore lsu remove weekly --force --dry-run
+  combstore events --follow --json
+
+Exit status: 0 ok, 2 usage, 3 damage found, 4 not found, 5 I/O or other
+failure, 6 refused (nothing changed). --json prints one JSON document
+(events --follow --json: one JSON object per line).";
+
 #[derive(Parser)]
-#[command(name = "combstore", version, about = "Administer combstore storage servers")]
+#[command(
+    name = "combstore",
+    version,
+    about = "Administer combstore storage servers",
+    after_help = EXAMPLES
+)]
 struct Cli {
     /// Server directory (default: $COMBSTORE_SERVER).
     #[arg(short, long, global = true, env = "COMBSTORE_SERVER")]
@@ -33,6 +64,7 @@ enum Command {
     /// Create a server directory (refuses a non-empty foreign directory).
     /// Directories it creates are 0700, files 0600, whatever the umask.
     Init {
+        /// The server directory to create (its parents too).
         dir: PathBuf,
         /// Require these credentials from plugin clients (with --password-file).
         #[arg(long, requires = "password_file")]
@@ -52,16 +84,21 @@ enum Command {
     #[command(subcommand)]
     Image(ImageCommand),
     /// Re-read every stored byte; report damaged images (exit 3 if any). Changes nothing.
+    #[command(
+        after_help = "Examples:\n  combstore verify\n  combstore verify --lsu weekly --json\n  \
+                            combstore verify --image client1_1700000000_C1_F1 --date 1700000000"
+    )]
     Verify {
         /// Only this LSU.
         #[arg(long)]
         lsu: Option<String>,
-        /// Only this image (basename; with --date).
+        /// Only this image (its basename; in every LSU that holds it unless --lsu).
         #[arg(long)]
         image: Option<String>,
-        /// Date part of the image name.
-        #[arg(long, default_value = "")]
-        date: String,
+        /// Date part of the --image name (default: empty).
+        #[arg(long, requires = "image")]
+        date: Option<String>,
+        /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -70,44 +107,64 @@ enum Command {
         /// First run the recovery the plugin runs on open.
         #[arg(long)]
         repair: bool,
+        /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Show the server's events (oldest first); --follow waits for new ones.
     Events {
+        /// Keep waiting for new events (until interrupted).
         #[arg(long)]
         follow: bool,
+        /// Print one JSON array instead of text (with --follow: one JSON object per line).
         #[arg(long)]
         json: bool,
     },
     /// Run space reclamation now and report the bytes freed.
-    Reclaim,
+    Reclaim {
+        /// Print one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Query archive objects (5800 query language), printing OIDs and selected fields.
+    #[command(
+        after_help = "Examples:\n  combstore query \"ost.basename LIKE 'client1%'\"\n  \
+                            combstore query \"system.object_size > 1048576\" --select ost.basename,system.object_size --json"
+    )]
     Query {
         /// The WHERE expression, e.g. "ost.basename LIKE 'client1%'".
         expr: String,
         /// Fields to print with each OID, comma-separated.
         #[arg(long, value_delimiter = ',')]
         select: Vec<String>,
+        /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Per-LSU logical and physical bytes, image counts by state.
     Stats {
+        /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Print shell completions.
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
     /// Write a man page for every command into DIR (`make install` runs it).
     #[command(hide = true)]
-    ManPages { dir: PathBuf },
+    ManPages {
+        /// Directory to write the pages into.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
 enum CredCommand {
     /// Set (or replace) the user name and secret; open handles stay open.
     Set {
+        /// The user name clients must pass.
         #[arg(long)]
         user: String,
         /// File holding the secret (one trailing newline is dropped; "-" reads stdin).
@@ -118,6 +175,7 @@ enum CredCommand {
     Clear,
     /// Show whether credentials are required, and for which user.
     Show {
+        /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -127,8 +185,10 @@ enum CredCommand {
 enum LsuCommand {
     /// Create an LSU.
     Create {
+        /// The new LSU's name.
         name: String,
-        #[arg(long, default_value = "")]
+        /// A label shown in its properties (at most 127 bytes).
+        #[arg(long, default_value = "", value_parser = parse_label)]
         label: String,
         /// Capacity quota, e.g. 500G, 1T, 1048576 (default: the filesystem's size).
         #[arg(long, value_parser = parse_size)]
@@ -140,16 +200,20 @@ enum LsuCommand {
     },
     /// List LSUs.
     List {
+        /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
     },
-    /// Change an LSU's label or low-space threshold.
+    /// Change an LSU's label, capacity, reclaim policy or low-space threshold.
     Set {
+        /// The LSU.
         name: String,
-        #[arg(long)]
+        /// A label shown in its properties (at most 127 bytes).
+        #[arg(long, value_parser = parse_label)]
         label: Option<String>,
-        /// Raise a low-space event when free space falls below this % of the filesystem.
-        #[arg(long)]
+        /// Raise a low-space event when free space falls below this % of the
+        /// filesystem (0-100; default 10; `lsu show` reports it).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(0..=100))]
         low_space_pct: Option<u64>,
         /// Capacity quota (0 removes it), e.g. 500G.
         #[arg(long, value_parser = parse_size)]
@@ -159,14 +223,31 @@ enum LsuCommand {
         reclaim: Option<String>,
     },
     /// Remove an LSU; one holding images is refused unless --force (which deletes them).
+    #[command(
+        after_help = "Examples:\n  combstore lsu remove spare\n  combstore lsu remove weekly --force --dry-run\n  \
+                            combstore lsu remove weekly --force          # asks on a terminal\n  \
+                            combstore lsu remove weekly --force --yes    # does not ask"
+    )]
+    /// On a terminal, --force asks for the LSU's name first (--yes skips
+    /// that); elsewhere --force alone goes ahead. The default LSU is never removed.
     Remove {
+        /// The LSU.
         name: String,
+        /// Delete the LSU's images too (each as `image delete` does).
         #[arg(long)]
         force: bool,
+        /// With --force on a terminal: do not ask for confirmation.
+        #[arg(long, requires = "force")]
+        yes: bool,
+        /// Print what would be deleted; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Show one LSU.
     Show {
+        /// The LSU.
         name: String,
+        /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -175,57 +256,82 @@ enum LsuCommand {
 #[derive(Subcommand)]
 enum ImageCommand {
     /// List images (all LSUs unless --lsu).
+    #[command(after_help = "Examples:\n  combstore image list --lsu weekly --sort size\n  \
+                            combstore image list --name 'client1_*' --state complete --since 2024-01-01 --json")]
     List {
+        /// Only images of this LSU.
         #[arg(long)]
         lsu: Option<String>,
         /// Only names matching this pattern (* and ? wildcards).
         #[arg(long)]
         name: Option<String>,
-        /// Only images in this state (writing, incomplete, aborted, broken, complete).
-        #[arg(long)]
+        /// Only images in this state.
+        #[arg(long, value_parser = ["writing", "incomplete", "aborted", "broken", "complete"])]
         state: Option<String>,
         /// Only images created on or after this date (YYYY-MM-DD, UTC).
         #[arg(long)]
         since: Option<String>,
-        /// Sort by name (default), size or created.
-        #[arg(long, default_value = "name")]
+        /// Sort by name, size (largest first) or created (oldest first).
+        #[arg(long, default_value = "name", value_parser = ["name", "size", "created"])]
         sort: String,
+        /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Write an image's bytes to stdout.
     Cat {
+        /// The image's basename.
         name: String,
-        #[arg(long, default_value = "")]
-        date: String,
+        /// The image's date (default: the only image of that basename).
+        #[arg(long)]
+        date: Option<String>,
+        /// The LSU holding it.
         #[arg(long, default_value = "default")]
         lsu: String,
     },
-    /// Write an image's bytes to a file.
+    #[command(
+        after_help = "Examples:\n  combstore image export client1_1700000000_C1_F1 /tmp/c1.img\n  \
+                            combstore image export client1_1700000000_C1_F1 /tmp/c1.img --date 1700000000 --force"
+    )]
+    /// Write an image's bytes to a file (via a temporary file renamed into
+    /// place once every byte is verified; an existing file is kept unless --force).
     Export {
+        /// The image's basename.
         name: String,
         /// Destination file.
         output: PathBuf,
-        #[arg(long, default_value = "")]
-        date: String,
+        /// The image's date (default: the only image of that basename).
+        #[arg(long)]
+        date: Option<String>,
+        /// The LSU holding it.
         #[arg(long, default_value = "default")]
         lsu: String,
+        /// Replace the destination if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Show every property of an image.
     Show {
+        /// The image's basename.
         name: String,
-        #[arg(long, default_value = "")]
-        date: String,
+        /// The image's date (default: the only image of that basename).
+        #[arg(long)]
+        date: Option<String>,
+        /// The LSU holding it.
         #[arg(long, default_value = "default")]
         lsu: String,
+        /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Delete an image.
     Delete {
+        /// The image's basename.
         name: String,
-        #[arg(long, default_value = "")]
-        date: String,
+        /// The image's date (default: the only image of that basename).
+        #[arg(long)]
+        date: Option<String>,
+        /// The LSU holding it.
         #[arg(long, default_value = "default")]
         lsu: String,
     },
@@ -237,12 +343,25 @@ struct Failure {
     message: String,
 }
 
+impl Failure {
+    fn new(code: u8, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Exit status of a refusal: nothing was changed.
+const REFUSED: u8 = 6;
+
 impl From<Error> for Failure {
     fn from(e: Error) -> Failure {
         let code = match e {
             Error::NoServer(_) | Error::NoLsu(_) | Error::NoImage(_) => 4,
             Error::Corrupt(_) | Error::Broken(_) => 3,
             Error::Name(_) | Error::Invalid(_) => 2,
+            Error::NotEmpty(_) | Error::Busy(_) | Error::Exists(_) => REFUSED,
             _ => 5,
         };
         Failure {
@@ -255,6 +374,15 @@ impl From<Error> for Failure {
 type Outcome = Result<ExitCode, Failure>;
 
 fn main() -> ExitCode {
+    // A reader that goes away (`combstore image list | head -1`) ends the
+    // tool silently, as it ends cat or git: killed by SIGPIPE (shells
+    // report 141), where Rust's default (SIGPIPE ignored) makes every
+    // print panic. Catalog transactions are atomic, so dying mid-way
+    // leaves nothing half-done.
+    // SAFETY: called before any thread starts; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -294,7 +422,9 @@ fn run(cli: Cli) -> Outcome {
             date,
             json,
         } => {
-            let name = image.map(|b| ImageName::new(&b, &date)).transpose()?;
+            let name = image
+                .map(|b| ImageName::new(&b, date.as_deref().unwrap_or("")))
+                .transpose()?;
             verify(
                 &Server::inspect(&server_dir()?)?,
                 lsu.as_deref(),
@@ -302,20 +432,16 @@ fn run(cli: Cli) -> Outcome {
                 json,
             )
         }
-        Command::Doctor { repair, json } => {
-            let dir = server_dir()?;
-            let server = if repair {
-                Server::open_existing(&dir)?
-            } else {
-                Server::inspect(&dir)?
-            };
-            doctor(&server, json)
-        }
+        Command::Doctor { repair, json } => doctor(&server_dir()?, repair, json),
         Command::Stats { json } => stats(&Server::inspect(&server_dir()?)?, json),
         Command::Events { follow, json } => events(&Server::inspect(&server_dir()?)?, follow, json),
-        Command::Reclaim => {
+        Command::Reclaim { json } => {
             let freed = Server::open_existing(&server_dir()?)?.reclaim()?;
-            println!("reclaimed {} ({freed} bytes)", output::size(freed));
+            if json {
+                output::json(&json!({"reclaimed_bytes": freed}));
+            } else {
+                println!("reclaimed {} ({freed} bytes)", output::size(freed));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Query { expr, select, json } => {
@@ -335,14 +461,15 @@ fn run(cli: Cli) -> Outcome {
     }
 }
 
-/// "1048576", "512K", "1.5G", "1GiB", "2T" -> bytes (powers of 1024).
+/// "1048576", "512K", "1.5G", "1GiB", "2T" -> bytes (powers of 1024),
+/// exactly (a fraction rounds down to a byte); at most `i64::MAX` bytes
+/// (8 EiB - 1), what the catalog stores.
 fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a size"))?;
     let shift = match unit
         .trim()
         .to_ascii_uppercase()
@@ -355,9 +482,41 @@ fn parse_size(s: &str) -> Result<u64, String> {
         "G" => 30,
         "T" => 40,
         "P" => 50,
-        _ => return Err(format!("{s:?}: unknown unit (use K, M, G, T, P)")),
+        "E" => 60,
+        _ => return Err(format!("{s:?}: unknown unit (use K, M, G, T, P, E)")),
     };
-    Ok((n * (1u64 << shift) as f64) as u64)
+    let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
+    if (whole.is_empty() && frac.is_empty()) || frac.contains('.') {
+        return Err(format!("{s:?} is not a size"));
+    }
+    let too_big = || format!("{s:?} is too large (at most {} bytes, 8 EiB - 1)", i64::MAX);
+    // Integer arithmetic: whole * 2^shift + frac / 10^len * 2^shift.
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| too_big())?
+    };
+    let frac_digits = &frac[..frac.len().min(20)];
+    let frac_part: u128 = if frac_digits.is_empty() {
+        0
+    } else {
+        let f: u128 = frac_digits.parse().map_err(|_| format!("{s:?} is not a size"))?;
+        (f << shift) / 10u128.pow(frac_digits.len() as u32)
+    };
+    let bytes = whole
+        .checked_mul(1u128 << shift)
+        .and_then(|b| b.checked_add(frac_part))
+        .ok_or_else(too_big)?;
+    i64::try_from(bytes).map(|b| b as u64).map_err(|_| too_big())
+}
+
+/// An LSU label as the engine takes it (checked before anything changes:
+/// `lsu create` and `lsu set` make several changes).
+fn parse_label(s: &str) -> Result<String, String> {
+    if s.len() > 127 || s.chars().any(char::is_control) {
+        return Err("a label is at most 127 bytes without control characters".into());
+    }
+    Ok(s.to_owned())
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -381,7 +540,11 @@ fn init(dir: &Path, cred: Option<(String, Vec<u8>)>) -> Outcome {
                 message: format!("creating {}: {e}", parent.display()),
             })?;
     }
-    let server = Server::open(dir)?;
+    let server = Server::open(dir).map_err(|e| match e {
+        // A foreign directory (or a file) is refused, not "not found".
+        Error::NoServer(m) => Failure::new(REFUSED, format!("refused: {m}")),
+        e => e.into(),
+    })?;
     if let Some((user, secret)) = &cred {
         server.set_credentials(Some(Credentials { user, secret }))?;
         println!("clients must now pass credentials for user {user:?}");
@@ -452,8 +615,24 @@ fn credentials(dir: &Path, cmd: CredCommand) -> Outcome {
 
 fn lsu_json(i: &combstore::engine::LsuInfo) -> serde_json::Value {
     json!({"name": i.name, "label": i.label, "capacity": i.capacity, "used": i.used,
-           "used_phys": i.used_phys, "images": i.images,
+           "used_phys": i.used_phys, "images": i.images, "low_space_pct": i.low_space_pct,
            "reclaim": if i.deferred_reclaim { "deferred" } else { "immediate" }})
+}
+
+/// A quota below what the LSU already stores is accepted (it stops
+/// further growth), with a warning saying what that means.
+fn warn_if_over_capacity(server: &Server, name: &str, capacity: u64) -> Result<(), Failure> {
+    let info = server.lsu_info(name)?;
+    if capacity > 0 && info.used_phys > capacity {
+        eprintln!(
+            "combstore: warning: LSU {name} already stores {} ({} bytes), more than its capacity {} ({capacity} bytes): \
+             writes to it fail for lack of space until images are deleted",
+            output::size(info.used_phys),
+            info.used_phys,
+            output::size(capacity)
+        );
+    }
+    Ok(())
 }
 
 fn lsu(dir: &Path, cmd: LsuCommand) -> Outcome {
@@ -487,6 +666,7 @@ fn lsu(dir: &Path, cmd: LsuCommand) -> Outcome {
             let server = Server::open_existing(dir)?;
             if let Some(c) = capacity {
                 server.set_lsu_capacity(&name, c)?;
+                warn_if_over_capacity(&server, &name, c)?;
             }
             if let Some(policy) = reclaim {
                 server.set_lsu_reclaim(&name, policy == "deferred")?;
@@ -499,10 +679,12 @@ fn lsu(dir: &Path, cmd: LsuCommand) -> Outcome {
             }
             println!("updated LSU {name}");
         }
-        LsuCommand::Remove { name, force } => {
-            let deleted = Server::open_existing(dir)?.remove_lsu(&name, force)?;
-            println!("removed LSU {name} ({deleted} images deleted)");
-        }
+        LsuCommand::Remove {
+            name,
+            force,
+            yes,
+            dry_run,
+        } => return remove_lsu(dir, &name, force, yes, dry_run),
         LsuCommand::List { json } => {
             let server = Server::inspect(dir)?;
             let infos = server
@@ -550,6 +732,7 @@ fn lsu(dir: &Path, cmd: LsuCommand) -> Outcome {
                         "capacity",
                         format!("{} ({} bytes)", output::size(info.capacity), info.capacity),
                     ),
+                    ("low space", format!("below {}% free", info.low_space_pct)),
                     (
                         "reclaim",
                         if info.deferred_reclaim {
@@ -643,13 +826,7 @@ fn image(dir: &Path, cmd: ImageCommand) -> Outcome {
             match sort.as_str() {
                 "size" => images.sort_by_key(|i| std::cmp::Reverse(i.size)),
                 "created" => images.sort_by_key(|i| i.ctime_ms),
-                "name" => {}
-                other => {
-                    return Err(Failure {
-                        code: 2,
-                        message: format!("--sort {other}: use name, size or created"),
-                    });
-                }
+                _ => {} // "name": the listing's order (clap allows nothing else)
             }
             if json {
                 output::json(&json!(images.iter().map(image_json).collect::<Vec<_>>()));
@@ -677,7 +854,7 @@ fn image(dir: &Path, cmd: ImageCommand) -> Outcome {
             json,
         } => {
             let server = Server::inspect(dir)?;
-            let name = ImageName::new(&name, &date)?;
+            let name = resolve_image(&server, &lsu, &name, date)?;
             let info = server.image_info(&lsu, &name)?;
             let (shared, own) = server.image_sharing(&lsu, &name)?;
             if json {
@@ -721,32 +898,27 @@ fn image(dir: &Path, cmd: ImageCommand) -> Outcome {
             }
         }
         ImageCommand::Cat { name, date, lsu } => {
-            let name = ImageName::new(&name, &date)?;
+            let server = Server::inspect(dir)?;
+            let name = resolve_image(&server, &lsu, &name, date)?;
             let mut out = std::io::stdout().lock();
-            copy_image_bytes(&Server::inspect(dir)?, &lsu, &name, &mut out, false)?;
+            copy_image_bytes(&server, &lsu, &name, &mut out, false)?;
         }
         ImageCommand::Export {
             name,
             output: path,
             date,
             lsu,
+            force,
         } => {
-            let name = ImageName::new(&name, &date)?;
-            let file = std::fs::File::create(&path).map_err(|e| Failure {
-                code: 5,
-                message: format!("{}: {e}", path.display()),
-            })?;
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-            let n = copy_image_bytes(&Server::inspect(dir)?, &lsu, &name, &mut out, true)?;
-            out.flush().map_err(|e| Failure {
-                code: 5,
-                message: format!("{}: {e}", path.display()),
-            })?;
+            let server = Server::inspect(dir)?;
+            let name = resolve_image(&server, &lsu, &name, date)?;
+            let n = export(&server, &lsu, &name, &path, force)?;
             println!("exported {name} ({}) to {}", output::size(n), path.display());
         }
         ImageCommand::Delete { name, date, lsu } => {
-            let name = ImageName::new(&name, &date)?;
-            Server::open_existing(dir)?.delete_image(&lsu, &name)?;
+            let server = Server::open_existing(dir)?;
+            let name = resolve_image(&server, &lsu, &name, date)?;
+            server.delete_image(&lsu, &name)?;
             println!("deleted {name} from LSU {lsu}");
         }
     }
@@ -797,8 +969,31 @@ fn verify(server: &Server, lsu: Option<&str>, image: Option<&ImageName>, json: b
     })
 }
 
-fn doctor(server: &Server, json: bool) -> Outcome {
-    let report = server.check()?;
+fn doctor(dir: &Path, repair: bool, json: bool) -> Outcome {
+    let report = (|| {
+        let server = if repair {
+            Server::open_existing(dir)?
+        } else {
+            Server::inspect(dir)?
+        };
+        server.check()
+    })();
+    let report = match report {
+        Ok(r) => r,
+        // A catalog too damaged to open or check is a finding too: the
+        // report (and --json's document) still comes out.
+        Err(e @ Error::Corrupt(_)) => {
+            eprintln!("combstore: {e}");
+            let mut r = combstore::engine::CheckReport::default();
+            r.findings.push(combstore::engine::Finding {
+                severity: Severity::Error,
+                check: "catalog readable".into(),
+                detail: e.to_string(),
+            });
+            r
+        }
+        Err(e) => return Err(e.into()),
+    };
     let label = |s: Severity| match s {
         Severity::Info => "info",
         Severity::Warning => "warning",
@@ -891,8 +1086,11 @@ fn event_kind(k: EventKind) -> &'static str {
     }
 }
 
+/// `events`: text lines; with --json one array, but with --follow one
+/// JSON object per line as each event comes (JSON lines).
 fn events(server: &Server, follow: bool, json: bool) -> Outcome {
     let mut after = 0;
+    let mut all = Vec::new();
     loop {
         let batch = if follow {
             server.next_event(after, None)?.into_iter().collect()
@@ -900,6 +1098,9 @@ fn events(server: &Server, follow: bool, json: bool) -> Outcome {
             server.events_after(after, 1000)?
         };
         if batch.is_empty() {
+            if json {
+                output::json(&serde_json::Value::Array(all));
+            }
             return Ok(ExitCode::SUCCESS);
         }
         for e in &batch {
@@ -908,12 +1109,14 @@ fn events(server: &Server, follow: bool, json: bool) -> Outcome {
                 date: e.date.clone(),
             };
             if json {
-                println!(
-                    "{}",
-                    json!({"id": e.id, "type": event_kind(e.kind), "time_ms": e.time_ms, "op_id": e.op_id,
-                           "op_name": e.op_name, "outcome": e.outcome.name(), "lsu": e.lsu,
-                           "basename": e.basename, "date": e.date, "bytes": e.bytes, "text": e.text})
-                );
+                let v = json!({"id": e.id, "type": event_kind(e.kind), "time_ms": e.time_ms, "op_id": e.op_id,
+                               "op_name": e.op_name, "outcome": e.outcome.name(), "lsu": e.lsu,
+                               "basename": e.basename, "date": e.date, "bytes": e.bytes, "text": e.text});
+                if follow {
+                    println!("{v}");
+                } else {
+                    all.push(v);
+                }
             } else {
                 let op = if e.op_id > 0 {
                     format!(" op #{} {}", e.op_id, e.op_name)
@@ -971,6 +1174,171 @@ fn copy_image_bytes(
     Ok(size)
 }
 
+/// The image `basename` with `date`, or without one: the image of that
+/// basename with an empty date, or else the only image of that basename
+/// (several are a usage error naming their dates).
+fn resolve_image(
+    server: &Server,
+    lsu: &str,
+    basename: &str,
+    date: Option<String>,
+) -> Result<ImageName, Failure> {
+    if let Some(date) = date {
+        return Ok(ImageName::new(basename, &date)?);
+    }
+    let bare = ImageName::new(basename, "")?;
+    match server.image_info(lsu, &bare) {
+        Err(Error::NoImage(_)) => {}
+        _ => return Ok(bare),
+    }
+    // Names sort by (basename, date): the dates of `basename` follow `bare`.
+    let mut dates = Vec::new();
+    let mut after = bare.clone();
+    loop {
+        let page = server.list_images(lsu, Some(&after), 100)?;
+        let full = page.len() == 100;
+        let mine: Vec<ImageName> = page.into_iter().take_while(|n| n.basename == basename).collect();
+        let more = full && mine.len() == 100;
+        if let Some(last) = mine.last() {
+            after = last.clone();
+        }
+        dates.extend(mine.into_iter().map(|n| n.date));
+        if !more {
+            break;
+        }
+    }
+    match dates.len() {
+        0 => Err(Error::NoImage(format!("{basename} (any date) in LSU {lsu}")).into()),
+        1 => Ok(ImageName::new(basename, &dates[0])?),
+        n => {
+            let more = if n > 10 {
+                format!(" and {} more", n - 10)
+            } else {
+                String::new()
+            };
+            Err(Failure::new(
+                2,
+                format!(
+                    "{basename} has {n} images in LSU {lsu} (dates {}{more}): pass --date",
+                    dates[..n.min(10)].join(", ")
+                ),
+            ))
+        }
+    }
+}
+
+/// `lsu remove`: refuses a non-empty LSU without --force, asks on a
+/// terminal before deleting images, and with --dry-run only tells.
+fn remove_lsu(dir: &Path, name: &str, force: bool, yes: bool, dry_run: bool) -> Outcome {
+    use std::io::IsTerminal;
+    let server = if dry_run {
+        Server::inspect(dir)?
+    } else {
+        Server::open_existing(dir)?
+    };
+    let info = server.lsu_info(name)?;
+    if dry_run {
+        let images = all_images(&server, name)?;
+        let what = if name == DEFAULT_LSU {
+            "would refuse: the default LSU is never removed".to_owned()
+        } else if !images.is_empty() && !force {
+            format!(
+                "would refuse: LSU {name} holds {} images (pass --force to delete them)",
+                images.len()
+            )
+        } else {
+            format!(
+                "would remove LSU {name} and delete {} images ({})",
+                images.len(),
+                output::size(info.used)
+            )
+        };
+        println!("{what}");
+        for i in &images {
+            println!("  {}  {}  {}", i.name, state_name(i.state), output::size(i.size));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if force && !yes && info.images > 0 && name != DEFAULT_LSU && std::io::stdin().is_terminal() {
+        eprint!(
+            "This deletes {} images ({}) in LSU {name} and removes it.\nType the LSU's name to confirm: ",
+            info.images,
+            output::size(info.used)
+        );
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| Failure::new(5, format!("stdin: {e}")))?;
+        if answer.trim_end_matches(['\r', '\n']) != name {
+            return Err(Failure::new(REFUSED, "not confirmed: nothing was changed"));
+        }
+    }
+    let deleted = server.remove_lsu(name, force).map_err(|e| match e {
+        Error::NotEmpty(m) => Failure::new(
+            REFUSED,
+            format!("refused: {m} (pass --force to delete them; --dry-run lists them)"),
+        ),
+        e => e.into(),
+    })?;
+    println!("removed LSU {name} ({deleted} images deleted)");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `image export`: the bytes go to a temporary file beside `path`,
+/// renamed into place once all were read and verified and the file
+/// synced. An existing `path` is kept unless `force`; a failure leaves
+/// no file behind.
+fn export(server: &Server, lsu: &str, name: &ImageName, path: &Path, force: bool) -> Result<u64, Failure> {
+    use std::os::unix::ffi::OsStrExt;
+    let io = |what: &Path, e: std::io::Error| Failure::new(5, format!("{}: {e}", what.display()));
+    let exists = || {
+        Failure::new(
+            REFUSED,
+            format!("refused: {} exists (--force replaces it)", path.display()),
+        )
+    };
+    if !force && std::fs::symlink_metadata(path).is_ok() {
+        return Err(exists());
+    }
+    // Fail before reading if the image is missing.
+    server.image_info(lsu, name)?;
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| Failure::new(2, format!("{}: not a file name", path.display())))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(std::ffi::OsStr::from_bytes(file_name.as_bytes()));
+    tmp_name.push(format!(".combstore-{}.partial", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(|e| io(&tmp, e))?;
+    let written = (|| {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let n = copy_image_bytes(server, lsu, name, &mut out, true)?;
+        let file = out.into_inner().map_err(|e| io(&tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| io(&tmp, e))?;
+        if force {
+            std::fs::rename(&tmp, path).map_err(|e| io(path, e))?;
+        } else {
+            // A link never replaces: a file created meanwhile is kept.
+            match std::fs::hard_link(&tmp, path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(exists()),
+                // A filesystem without hard links: check, then rename.
+                Err(_) if std::fs::symlink_metadata(path).is_err() => {
+                    std::fs::rename(&tmp, path).map_err(|e| io(path, e))?
+                }
+                Err(_) => return Err(exists()),
+            }
+        }
+        Ok(n)
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    written
+}
+
 /// `*` and `?` wildcard match.
 fn glob(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
@@ -1008,52 +1376,119 @@ fn parse_date(s: &str) -> Result<u64, Failure> {
     }
 }
 
+/// `query`: one line per object (the OID, then each selected field); with
+/// --json one array of {"oid", "fields"} objects, field values typed
+/// (numbers for long and double fields, strings otherwise, null if unset).
 fn query(server: &Server, expr: &str, select: &[String], json: bool) -> Outcome {
+    use combstore::archive::value::Value;
     let schema = server.archive_schema()?;
     let selects: Vec<&str> = select.iter().map(String::as_str).collect();
-    let plan = combstore::archive::query::translate(expr, &selects, &schema).map_err(|e| Failure {
-        code: 2,
-        message: format!("query: {e}"),
-    })?;
+    let plan = combstore::archive::query::translate(expr, &selects, &schema)
+        .map_err(|e| Failure::new(2, format!("query: {e}")))?;
     let mut after = String::new();
+    let mut all = Vec::new();
     loop {
-        let (sql, params) = plan.bind(&[], &after, 1000).map_err(|e| Failure {
-            code: 2,
-            message: format!("query: {e}"),
-        })?;
+        let (sql, params) = plan
+            .bind(&[], &after, 1000)
+            .map_err(|e| Failure::new(2, format!("query: {e}")))?;
         let rows = server.run_object_query(&sql, &params)?;
         for row in &rows {
             let oid = match &row[0] {
                 rusqlite::types::Value::Text(t) => t.clone(),
                 _ => String::new(),
             };
-            let values: Vec<String> = plan
+            let values: Vec<Option<Value>> = plan
                 .selects()
                 .iter()
                 .zip(&row[1..])
-                .map(|(col, v)| {
-                    combstore::archive::value::Value::from_sql(col.ty, v.clone())
-                        .map(|v| v.canonical())
-                        .unwrap_or_default()
+                .map(|(col, v)| match v {
+                    rusqlite::types::Value::Null => None,
+                    v => Value::from_sql(col.ty, v.clone()).ok(),
                 })
                 .collect();
             if json {
                 let fields: serde_json::Map<String, serde_json::Value> = select
                     .iter()
                     .cloned()
-                    .zip(values.into_iter().map(serde_json::Value::String))
+                    .zip(values.iter().map(|v| match v {
+                        None => serde_json::Value::Null,
+                        Some(Value::Long(n)) => json!(n),
+                        Some(Value::Double(d)) => json!(d),
+                        Some(v) => json!(v.canonical()),
+                    }))
                     .collect();
-                println!("{}", json!({"oid": oid, "fields": fields}));
+                all.push(json!({"oid": oid, "fields": fields}));
             } else {
                 println!(
                     "{oid}{}",
-                    values.iter().map(|v| format!("  {v}")).collect::<String>()
+                    values
+                        .iter()
+                        .map(|v| format!("  {}", v.as_ref().map(Value::canonical).unwrap_or_default()))
+                        .collect::<String>()
                 );
             }
             after = oid;
         }
         if rows.len() < 1000 {
+            if json {
+                output::json(&serde_json::Value::Array(all));
+            }
             return Ok(ExitCode::SUCCESS);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every argument of every command says what it is for (`--help`).
+    #[test]
+    fn every_argument_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} {} (no about)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "combstore", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+    }
+
+    #[test]
+    fn help_shows_examples() {
+        let help = Cli::command().render_help().to_string();
+        assert!(help.contains("Examples:\n  combstore init"), "{help}");
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_parse_exactly() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("1.5G"), Ok(3 << 29));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("0.5k"), Ok(512));
+        assert_eq!(parse_size(&i64::MAX.to_string()), Ok(i64::MAX as u64));
+        for bad in [
+            "",
+            ".",
+            "x",
+            "1.2.3",
+            "8E",
+            "9223372036854775808",
+            "99999999999999999999",
+            "1Q",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad}");
         }
     }
 }
