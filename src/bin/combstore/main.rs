@@ -152,12 +152,6 @@ enum Command {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
-    /// Write a man page for every command into DIR (`make install` runs it).
-    #[command(hide = true)]
-    ManPages {
-        /// Directory to write the pages into.
-        dir: PathBuf,
-    },
 }
 
 #[derive(Subcommand)]
@@ -383,6 +377,12 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // `combstore man-pages DIR`, run by `make install`, is not part of the
+    // clap definition: shell completions and man pages list no such command.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "man-pages") {
+        return man::main(&args[2..]);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -451,13 +451,6 @@ fn run(cli: Cli) -> Outcome {
             clap_complete::generate(shell, &mut Cli::command(), "combstore", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
-        Command::ManPages { dir } => match man::write_all(Cli::command(), &dir) {
-            Ok(_) => Ok(ExitCode::SUCCESS),
-            Err(e) => Err(Failure {
-                code: 5,
-                message: format!("writing man pages into {}: {e}", dir.display()),
-            }),
-        },
     }
 }
 

@@ -1,9 +1,34 @@
-//! `combstore man-pages DIR` (hidden; `make install` runs it): one man page
-//! per command and subcommand, generated from the clap definition itself, so
+//! `combstore man-pages DIR` (`make install` runs it; not in the clap
+//! definition, so neither completions nor pages list it): one man page per
+//! command and subcommand, generated from the clap definition itself, so
 //! the pages always say what `--help` says. Files are named after the
 //! command path: combstore.1, combstore-lsu.1, combstore-lsu-create.1, ...
 
+use std::ffi::OsString;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+
+/// `combstore man-pages DIR`: exit 0, 2 (usage) or 5 (I/O).
+pub fn main(args: &[OsString]) -> ExitCode {
+    let [dir] = args else {
+        let _ = writeln!(std::io::stderr(), "usage: combstore man-pages DIR");
+        return ExitCode::from(2);
+    };
+    match write_all(crate::Cli::command(), Path::new(dir)) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "combstore: writing man pages into {}: {e}",
+                Path::new(dir).display()
+            );
+            ExitCode::from(5)
+        }
+    }
+}
 
 /// Writes the pages into `dir` (created if missing); the files written,
 /// sorted.
@@ -29,7 +54,21 @@ fn write_tree(cmd: &clap::Command, dir: &Path, written: &mut Vec<PathBuf>) -> st
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+
+    #[test]
+    fn completions_list_no_man_pages_command() {
+        for shell in [
+            clap_complete::Shell::Bash,
+            clap_complete::Shell::Zsh,
+            clap_complete::Shell::Fish,
+        ] {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut crate::Cli::command(), "combstore", &mut out);
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.contains("verify"), "{shell}");
+            assert!(!text.contains("man-pages"), "{shell} completions list man-pages");
+        }
+    }
 
     /// Every visible command path, walked independently of clap_mangen.
     fn paths(cmd: &clap::Command, prefix: &str, out: &mut Vec<String>) {
