@@ -648,7 +648,9 @@ fn lsu_remove_refuses_asks_and_dry_runs() {
         "{dry}"
     );
     assert!(dry.contains("w1@1") && dry.contains("w2@2"), "{dry}");
-    assert!(ok(&["-s", s(&path), "lsu", "remove", "weekly", "--dry-run"]).contains("would refuse"));
+    let out = combstore(&["-s", s(&path), "lsu", "remove", "weekly", "--dry-run"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("would refuse"));
+    assert_eq!(out.status.code(), Some(6), "a dry run exits as the command would");
     assert_eq!(lsu_images(&path, "weekly"), 2, "a dry run changes nothing");
 
     let args = ["-s", s(&path), "lsu", "remove", "weekly", "--force"];

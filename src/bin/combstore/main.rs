@@ -1232,25 +1232,28 @@ fn remove_lsu(dir: &Path, name: &str, force: bool, yes: bool, dry_run: bool) -> 
     let info = server.lsu_info(name)?;
     if dry_run {
         let images = all_images(&server, name)?;
-        let what = if name == DEFAULT_LSU {
-            "would refuse: the default LSU is never removed".to_owned()
+        // the exit status the command would have: 2 (never), 6 (refused), 0
+        let (what, code) = if name == DEFAULT_LSU {
+            ("would refuse: the default LSU is never removed".to_owned(), 2)
         } else if !images.is_empty() && !force {
-            format!(
+            let what = format!(
                 "would refuse: LSU {name} holds {} images (pass --force to delete them)",
                 images.len()
-            )
+            );
+            (what, REFUSED)
         } else {
-            format!(
+            let what = format!(
                 "would remove LSU {name} and delete {} images ({})",
                 images.len(),
                 output::size(info.used)
-            )
+            );
+            (what, 0)
         };
         println!("{what}");
         for i in &images {
             println!("  {}  {}  {}", i.name, state_name(i.state), output::size(i.size));
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitCode::from(code));
     }
     if force && !yes && info.images > 0 && name != DEFAULT_LSU && std::io::stdin().is_terminal() {
         eprint!(
