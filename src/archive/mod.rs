@@ -81,6 +81,16 @@ impl FieldType {
         .find(|t| t.name() == name)
     }
 
+    /// The SQL that reads a value of this type from the `object_fields`
+    /// row joined as `f<join>` (a select list's column): its column, or for
+    /// a double `coalesce(fN.v_bits, fN.v_real)`, exact (module docs).
+    pub fn select_sql(self, join: usize) -> String {
+        match self {
+            FieldType::Double => format!("coalesce(f{join}.v_bits, f{join}.v_real)"),
+            _ => format!("f{join}.{}", self.column()),
+        }
+    }
+
     /// The `object_fields` column holding values of this type.
     pub fn column(self) -> &'static str {
         match self {

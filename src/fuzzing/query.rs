@@ -46,7 +46,7 @@ const FUNCTIONS: &[&str] = &[
     "unixepoch",
 ];
 const NAMES: &[&str] = &["o", "fx", "archive_objects", "object_fields", "o.oid", "fx.oid"];
-const COLUMNS: &[&str] = &["oid", "name", "v_int", "v_real", "v_text", "v_blob"];
+const COLUMNS: &[&str] = &["oid", "name", "v_int", "v_real", "v_text", "v_blob", "v_bits"];
 const PAGE: u32 = 2;
 const OBJECTS: u8 = 3;
 
@@ -141,7 +141,7 @@ fn check_fields(plan: &Plan, fields: &dyn Fields, query: &str) {
     for col in plan.selects() {
         let joined = plan.fields().iter().position(|(n, _)| *n == col.name);
         let n = joined.unwrap_or_else(|| panic!("select {:?} not joined for {query:?}", col.name));
-        assert_eq!(col.sql, format!("f{}.{}", n + 1, col.ty.column()), "{query:?}");
+        assert_eq!(col.sql, col.ty.select_sql(n + 1), "{query:?}");
     }
 }
 

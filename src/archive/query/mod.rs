@@ -192,11 +192,7 @@ pub fn translate(where_clause: &str, selects: &[&str], fields: &dyn Fields) -> R
         columns.push(SelectColumn {
             name: ck.joins[n - 1].name.clone(),
             ty,
-            sql: match ty {
-                // exact doubles (module docs of `archive`)
-                FieldType::Double => format!("coalesce(f{n}.v_bits, f{n}.v_real)"),
-                _ => format!("f{n}.{}", ty.column()),
-            },
+            sql: ty.select_sql(n),
         });
     }
     if ck.joins.len() > MAX_FIELDS {
