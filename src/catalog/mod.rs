@@ -74,6 +74,9 @@ pub struct ImageRow {
     pub objid: String,
     pub sha1: String,
     pub writer: Option<String>,
+    /// A copy (or archive store) in progress: recovery deletes it, not
+    /// completes it, if its writer dies.
+    pub temporary: bool,
 }
 
 /// One `lsus` row.
@@ -417,8 +420,7 @@ pub fn set_lsu_label(tx: &Transaction<'_>, name: &str, label: &str) -> Result<()
 
 // -------------------------------------------------------------- images
 
-const IMAGE_COLS: &str =
-    "id, lsu_id, basename, date, state, size, ctime_ms, mtime_ms, complete_ms, objid, sha1, writer";
+const IMAGE_COLS: &str = "id, lsu_id, basename, date, state, size, ctime_ms, mtime_ms, complete_ms, objid, sha1, writer, temporary";
 
 fn image_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ImageRow, i64)> {
     let state: i64 = r.get(4)?;
@@ -438,6 +440,7 @@ fn image_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ImageRow, i64)> {
             objid: r.get(9)?,
             sha1: r.get(10)?,
             writer: r.get(11)?,
+            temporary: r.get::<_, i64>(12)? != 0,
         },
         state,
     ))

@@ -53,8 +53,12 @@ pub struct ImageInfo {
 impl ImageInfo {
     /// The properties of `row`. An image whose writer died and has not
     /// been recovered yet (by this process: recovery runs on open) is
-    /// reported as what it is and what open allows, aborted: pending, not
-    /// busy, abnormal. Recovery may still find it broken.
+    /// reported as what it is and what open allows: aborted (pending, not
+    /// busy, abnormal; recovery may still find it broken), or, for a copy
+    /// in progress, which recovery deletes, gone ([`Error::NoImage`]).
+    ///
+    /// # Errors
+    /// [`Error::NoImage`] for a dead writer's copy; catalog errors.
     pub(crate) fn from_row(
         sh: &Shared,
         conn: &rusqlite::Connection,
@@ -62,7 +66,12 @@ impl ImageInfo {
         lsu: String,
     ) -> Result<ImageInfo> {
         let state = match row.state {
-            ImageState::Writing if !sh.writer_alive(row.writer.as_deref())? => ImageState::Aborted,
+            ImageState::Writing if !sh.writer_alive(row.writer.as_deref())? => {
+                if row.temporary {
+                    return Err(Error::NoImage(format!("{} (an interrupted copy)", row.name)));
+                }
+                ImageState::Aborted
+            }
             s => s,
         };
         Ok(ImageInfo {

@@ -395,11 +395,7 @@ impl Server {
     /// [`Error::NoLsu`]; catalog errors.
     pub fn set_lsu_label(&self, name: &str, label: &str) -> Result<()> {
         names::check_lsu(name)?;
-        if label.len() > 127 || label.chars().any(char::is_control) {
-            return Err(Error::Name(
-                "a label is at most 127 bytes without control characters".into(),
-            ));
-        }
+        names::check_label(label)?;
         let mut conn = self.shared.catalog.lock();
         let tx = catalog::write_txn(&mut conn)?;
         let old = catalog::lsu(&tx, name)?.label;
@@ -650,6 +646,8 @@ impl Server {
             ImageState::Writing if self.writer_alive(row.writer.as_deref())? => {
                 return Err(Error::Busy(name.to_string()));
             }
+            // a dead writer's copy in progress is recovery's to delete
+            _ if row.temporary => return Err(Error::NoImage(format!("{name} (an interrupted copy)"))),
             _ => {}
         }
         catalog::set_state(&tx, row.id, ImageState::Writing, Some(sh.owner.token()), now_ms())?;

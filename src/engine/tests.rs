@@ -198,6 +198,44 @@ fn dead_writer_of_k(path: &std::path::Path, buffered: usize) {
     die(s, w, path);
 }
 
+/// A process that had the server open when a writer died sees the dead
+/// writer's image as open would treat it: a plain image aborted, a copy
+/// in progress (which recovery deletes) gone.
+#[test]
+fn a_dead_writers_copy_in_progress_is_gone_and_its_image_aborted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("srv");
+    let seen = Server::open(&path).unwrap();
+    let s = Server::open(&path).unwrap();
+    let mut t = s.create_temporary_image("default", &name("t")).unwrap();
+    t.write(0, &data(7, 1 << 20)).unwrap();
+    t.flush().unwrap();
+    let mut k = s.create_image("default", &name("k")).unwrap();
+    k.write(0, &data(8, 1 << 20)).unwrap();
+    k.flush().unwrap();
+    std::mem::forget(t);
+    die(s, k, &path);
+    assert!(matches!(
+        seen.image_info("default", &name("t")),
+        Err(Error::NoImage(_))
+    ));
+    assert!(matches!(
+        seen.reopen_image("default", &name("t")),
+        Err(Error::NoImage(_))
+    ));
+    assert_eq!(
+        seen.image_info("default", &name("k")).unwrap().state,
+        ImageState::Aborted
+    );
+    seen.recover().unwrap();
+    assert!(
+        !seen
+            .list_images("default", None, 10)
+            .unwrap()
+            .contains(&name("t"))
+    );
+}
+
 #[test]
 fn recovery_completes_dead_writers_abnormally() {
     let dir = tempfile::tempdir().unwrap();
