@@ -249,18 +249,21 @@ thread_local! {
 /// Makes `log` the home of this thread's records that name no server,
 /// until [`take_current`]: the C boundary sets it when a call's handle
 /// resolves to an open server.
+///
+/// These three never panic, not even while the thread's locals are torn
+/// down (`try_with`): the C boundary calls them outside its panic guard.
 pub fn set_current(log: &ServerLog) {
-    CURRENT.with(|c| *c.borrow_mut() = Some(log.clone()));
+    let _ = CURRENT.try_with(|c| *c.borrow_mut() = Some(log.clone()));
 }
 
 /// The log [`set_current`] chose for this thread, if any, and forgets it.
 pub fn take_current() -> Option<ServerLog> {
-    CURRENT.with(|c| c.borrow_mut().take())
+    CURRENT.try_with(|c| c.borrow_mut().take()).ok().flatten()
 }
 
 /// The log [`set_current`] chose for this thread, if any.
 pub fn current() -> Option<ServerLog> {
-    CURRENT.with(|c| c.borrow().clone())
+    CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
 }
 
 /// Writes a record at `$level` to a [`ServerLog`]; the message is

@@ -179,7 +179,7 @@ impl From<rusqlite::Error> for Error {
             return Error::Corrupt(format!("catalog row: {e}"));
         }
         match e.sqlite_error_code() {
-            Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => Error::Timeout,
+            Some(ErrorCode::DatabaseBusy) => Error::Timeout,
             Some(ErrorCode::DiskFull) => Error::NoSpace("catalog".into()),
             Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase) => {
                 Error::Corrupt(format!("catalog: {e}"))

@@ -482,7 +482,9 @@ thread_local! {
 
 fn set_last_error(text: String) {
     let text = std::ffi::CString::new(text.replace('\0', " ")).unwrap_or_default();
-    LAST_ERROR.with(|e| *e.borrow_mut() = text);
+    // try_with: never panics, not even while the thread's locals are torn
+    // down (this runs outside the panic guard's catch_unwind)
+    let _ = LAST_ERROR.try_with(|e| *e.borrow_mut() = text);
 }
 
 /// The reason for this thread's last failed call (see hcclient.h).
