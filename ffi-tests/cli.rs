@@ -780,7 +780,20 @@ fn image_commands_without_date_take_the_only_image_of_that_name() {
         "--date",
         "1800000000",
     ]);
-    ok(&["-s", s(&path), "image", "delete", "client1_F1"]);
+    // delete never guesses: the only dated image needs its --date
+    let out = combstore(&["-s", s(&path), "image", "delete", "client1_F1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--date 1700000000"));
+    assert_eq!(lsu_images(&path, "default"), 2, "nothing deleted");
+    ok(&[
+        "-s",
+        s(&path),
+        "image",
+        "delete",
+        "client1_F1",
+        "--date",
+        "1700000000",
+    ]);
     assert_eq!(lsu_images(&path, "default"), 1);
 }
 
@@ -867,6 +880,27 @@ fn json_output_is_one_document_per_command() {
     assert_eq!(hits[0]["oid"].as_str().unwrap().len(), 60);
     assert_eq!(json(&["-s", srv, "reclaim", "--json"])["reclaimed_bytes"], 0);
 
+    // A catalog whose tables are not what they should be (an SQL error,
+    // not SQLite's corruption code): doctor still reports.
+    {
+        let c = rusqlite::Connection::open(path.join("catalog.db")).unwrap();
+        c.execute_batch("ALTER TABLE images RENAME COLUMN size TO sz")
+            .unwrap();
+    }
+    let out = combstore(&["-s", srv, "doctor", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["findings"][0]["check"], "catalog readable", "{report}");
+    {
+        let c = rusqlite::Connection::open(path.join("catalog.db")).unwrap();
+        c.execute_batch("ALTER TABLE images RENAME COLUMN sz TO size")
+            .unwrap();
+    }
     // A catalog that is not a database any more: doctor still reports.
     let mut bytes = std::fs::read(path.join("catalog.db")).unwrap();
     bytes[..100].fill(0xde);

@@ -54,6 +54,23 @@ pub fn check_lsu(name: &str) -> Result<()> {
     check(name, MAX_LSU_NAME, false, "LSU name")
 }
 
+/// Longest LSU label in bytes.
+pub const MAX_LABEL: usize = 127;
+
+/// Validates an LSU label: at most [`MAX_LABEL`] bytes, no control
+/// characters.
+///
+/// # Errors
+/// [`Error::Name`] when it breaks the rules.
+pub fn check_label(label: &str) -> Result<()> {
+    if label.len() > MAX_LABEL || label.chars().any(char::is_control) {
+        return Err(Error::Name(format!(
+            "a label is at most {MAX_LABEL} bytes without control characters"
+        )));
+    }
+    Ok(())
+}
+
 /// Longest asynchronous operation name in bytes.
 pub const MAX_OP_NAME: usize = 127;
 

@@ -322,7 +322,7 @@ enum ImageCommand {
     Delete {
         /// The image's basename.
         name: String,
-        /// The image's date (default: the only image of that basename).
+        /// The image's date (default: empty; required for a dated image).
         #[arg(long)]
         date: Option<String>,
         /// The LSU holding it.
@@ -506,9 +506,10 @@ fn parse_size(s: &str) -> Result<u64, String> {
 /// An LSU label as the engine takes it (checked before anything changes:
 /// `lsu create` and `lsu set` make several changes).
 fn parse_label(s: &str) -> Result<String, String> {
-    if s.len() > 127 || s.chars().any(char::is_control) {
-        return Err("a label is at most 127 bytes without control characters".into());
-    }
+    combstore::engine::names::check_label(s).map_err(|e| match e {
+        Error::Name(m) => m,
+        e => e.to_string(),
+    })?;
     Ok(s.to_owned())
 }
 
@@ -910,7 +911,19 @@ fn image(dir: &Path, cmd: ImageCommand) -> Outcome {
         }
         ImageCommand::Delete { name, date, lsu } => {
             let server = Server::open_existing(dir)?;
+            // Destructive: only the image named exactly (basename and date,
+            // the date empty without --date), never a guess.
+            let exact = date.is_some();
             let name = resolve_image(&server, &lsu, &name, date)?;
+            if !exact && !name.date.is_empty() {
+                return Err(Failure::new(
+                    2,
+                    format!(
+                        "image delete needs the date: {} exists with date {}; pass --date {}",
+                        name.basename, name.date, name.date
+                    ),
+                ));
+            }
             server.delete_image(&lsu, &name)?;
             println!("deleted {name} from LSU {lsu}");
         }
@@ -973,9 +986,10 @@ fn doctor(dir: &Path, repair: bool, json: bool) -> Outcome {
     })();
     let report = match report {
         Ok(r) => r,
-        // A catalog too damaged to open or check is a finding too: the
-        // report (and --json's document) still comes out.
-        Err(e @ Error::Corrupt(_)) => {
+        // A catalog too damaged to open or check (SQLite's corruption
+        // codes, or any other catalog error such as a missing table) is a
+        // finding too: the report (and --json's document) still comes out.
+        Err(e @ (Error::Corrupt(_) | Error::Catalog(_))) => {
             eprintln!("combstore: {e}");
             let mut r = combstore::engine::CheckReport::default();
             r.findings.push(combstore::engine::Finding {
@@ -1240,6 +1254,9 @@ fn remove_lsu(dir: &Path, name: &str, force: bool, yes: bool, dry_run: bool) -> 
                 "would refuse: LSU {name} holds {} images (pass --force to delete them)",
                 images.len()
             );
+            (what, REFUSED)
+        } else if let Some(busy) = images.iter().find(|i| i.state == ImageState::Writing) {
+            let what = format!("would refuse: image {} is open for writing", busy.name);
             (what, REFUSED)
         } else {
             let what = format!(
