@@ -165,6 +165,8 @@ install: install-check
 	  $(DESTDIR)$(FISHCOMPDIR)
 	install -m 0755 $(PLUGIN) $(DESTDIR)$(PLUGINDIR)/libstspicombstore.so
 	$(STRIP) --strip-unneeded $(DESTDIR)$(PLUGINDIR)/libstspicombstore.so
+	@# installs before issue 14 left a libhoneycomb.so link beside the plugin
+	@if [ -L $(DESTDIR)$(PLUGINDIR)/libhoneycomb.so ]; then rm -f $(DESTDIR)$(PLUGINDIR)/libhoneycomb.so; fi
 	install -m 0755 $(PLUGIN) $(DESTDIR)$(LIBDIR)/libhoneycomb.so.$(HC_VERSION)
 	$(STRIP) --strip-unneeded $(DESTDIR)$(LIBDIR)/libhoneycomb.so.$(HC_VERSION)
 	ln -sf libhoneycomb.so.$(HC_VERSION) $(DESTDIR)$(LIBDIR)/libhoneycomb.so.$(HC_SOVERSION)
@@ -196,6 +198,7 @@ install: install-check
 # command); only $(INCLUDEDIR), combstore's own, is removed as a directory.
 uninstall:
 	rm -f $(DESTDIR)$(PLUGINDIR)/libstspicombstore.so
+	@if [ -L $(DESTDIR)$(PLUGINDIR)/libhoneycomb.so ]; then rm -f $(DESTDIR)$(PLUGINDIR)/libhoneycomb.so; fi
 	rm -f $(DESTDIR)$(LIBDIR)/libhoneycomb.so.$(HC_VERSION) $(DESTDIR)$(LIBDIR)/libhoneycomb.so.$(HC_SOVERSION) \
 	  $(DESTDIR)$(LIBDIR)/libhoneycomb.so
 	rm -f $(DESTDIR)$(BINDIR)/combstore
