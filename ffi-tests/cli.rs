@@ -879,6 +879,40 @@ fn json_output_is_one_document_per_command() {
     assert_eq!(hits[0]["fields"]["ost.date"], "1700000000");
     assert_eq!(hits[0]["oid"].as_str().unwrap().len(), 60);
     assert_eq!(json(&["-s", srv, "reclaim", "--json"])["reclaimed_bytes"], 0);
+    // Doubles: numbers, and NaN (which JSON cannot hold) its canonical
+    // string, not null (null is "unset").
+    for x in [2.5, f64::NAN] {
+        let srv_e = Server::open(&path).unwrap();
+        let mut once = Some(b"x".as_slice());
+        let mut read = |buf: &mut [u8]| {
+            Ok(once.take().map_or(0, |b| {
+                buf[..1].copy_from_slice(b);
+                1
+            }))
+        };
+        let fields = vec![(
+            "system.test.type_double".to_owned(),
+            rusqlite::types::Value::Real(x),
+        )];
+        srv_e.store_object(&mut read, fields).unwrap();
+    }
+    let hits = json(&[
+        "-s",
+        srv,
+        "query",
+        "system.object_size = 1",
+        "--select",
+        "system.test.type_double",
+        "--json",
+    ]);
+    let mut doubles: Vec<String> = hits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["fields"]["system.test.type_double"].to_string())
+        .collect();
+    doubles.sort();
+    assert_eq!(doubles, ["\"NaN\"", "2.5"], "{hits}");
 
     // A catalog whose tables are not what they should be (an SQL error,
     // not SQLite's corruption code): doctor still reports.

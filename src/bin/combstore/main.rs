@@ -1426,7 +1426,9 @@ fn query(server: &Server, expr: &str, select: &[String], json: bool) -> Outcome 
                     .zip(values.iter().map(|v| match v {
                         None => serde_json::Value::Null,
                         Some(Value::Long(n)) => json!(n),
-                        Some(Value::Double(d)) => json!(d),
+                        // JSON has no NaN or infinity: those are their
+                        // canonical strings ("NaN", "Infinity"), not null
+                        Some(Value::Double(d)) if d.is_finite() => json!(d),
                         Some(v) => json!(v.canonical()),
                     }))
                     .collect();
