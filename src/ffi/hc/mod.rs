@@ -19,8 +19,8 @@ pub mod object;
 pub mod query;
 pub mod session;
 
+use super::boundary::catch;
 use std::ffi::{CStr, c_char, c_long, c_void};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
@@ -77,12 +77,9 @@ impl From<Error> for HcError {
 /// never unwind into C. Its records go to the log of the session's server
 /// (set when the body looks its session up), else nowhere.
 pub fn guard(name: &str, body: impl FnOnce() -> HcResult) -> hcerr_t {
-    drop(crate::logging::take_current());
-    let r = catch_unwind(AssertUnwindSafe(body));
-    let log = crate::logging::take_current();
-    match r {
-        Ok(Ok(())) => sys::HCERR_OK,
-        Ok(Err(e)) => {
+    match catch(name, body) {
+        (Some(Ok(())), _) => sys::HCERR_OK,
+        (Some(Err(e)), log) => {
             if let Some(log) = &log {
                 crate::log_debug!(log, "{name} -> {}: {}", e.code, e.msg);
             }
@@ -91,32 +88,14 @@ pub fn guard(name: &str, body: impl FnOnce() -> HcResult) -> hcerr_t {
             set_last_error(text);
             e.code
         }
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            if let Some(log) = &log {
-                crate::log_error!(log, "{name}: internal error caught at the C boundary: {msg}");
-            }
-            sys::HCERR_PLATFORM_GENERAL_ERROR
-        }
+        (None, _) => sys::HCERR_PLATFORM_GENERAL_ERROR,
     }
 }
 
 /// As [`guard`] for exports returning a value (a pointer): `fallback` on
 /// a panic.
 pub fn guard_value<T>(name: &str, fallback: T, body: impl FnOnce() -> T) -> T {
-    drop(crate::logging::take_current());
-    let r = catch_unwind(AssertUnwindSafe(body));
-    let log = crate::logging::take_current();
-    r.unwrap_or_else(|_| {
-        if let Some(log) = &log {
-            crate::log_error!(log, "{name}: internal error caught at the C boundary");
-        }
-        fallback
-    })
+    catch(name, body).0.unwrap_or(fallback)
 }
 
 // ---------------------------------------------------------------------------
