@@ -163,11 +163,9 @@ fn image_commands_list_show_and_delete() {
     );
 }
 
-#[test]
-fn verify_names_the_image_whose_segment_byte_was_flipped() {
+/// Flips one bit of the byte at `off` of the server's (first) segment.
+fn flip_segment_byte(path: &Path, off: u64) {
     use std::os::unix::fs::FileExt;
-    let (_d, path) = server_with_image(1 << 20);
-    assert_eq!(code(&["-s", s(&path), "verify"]), 0);
     let seg = std::fs::read_dir(path.join("segments"))
         .unwrap()
         .next()
@@ -180,8 +178,15 @@ fn verify_names_the_image_whose_segment_byte_was_flipped() {
         .open(seg)
         .unwrap();
     let mut b = [0u8; 1];
-    f.read_exact_at(&mut b, 4096 + 777).unwrap();
-    f.write_all_at(&[b[0] ^ 0x40], 4096 + 777).unwrap();
+    f.read_exact_at(&mut b, off).unwrap();
+    f.write_all_at(&[b[0] ^ 0x40], off).unwrap();
+}
+
+#[test]
+fn verify_names_the_image_whose_segment_byte_was_flipped() {
+    let (_d, path) = server_with_image(1 << 20);
+    assert_eq!(code(&["-s", s(&path), "verify"]), 0);
+    flip_segment_byte(&path, 4096 + 777);
     let out = combstore(&["-s", s(&path), "verify"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stdout).contains("DAMAGED default/client1_F1@1700000000"));
@@ -688,7 +693,6 @@ fn lsu_remove_refuses_asks_and_dry_runs() {
 /// one) when the image turns out damaged.
 #[test]
 fn export_never_clobbers_and_never_leaves_a_partial_file() {
-    use std::os::unix::fs::FileExt;
     let (d, path) = server_with_image(1 << 20);
     let expected: Vec<u8> = (0..1 << 20).map(|i| (i * 7 % 251) as u8).collect();
     let out_dir = d.path().join("out");
@@ -709,20 +713,7 @@ fn export_never_clobbers_and_never_leaves_a_partial_file() {
     assert!(export(&dest, true).status.success());
     assert_eq!(std::fs::read(&dest).unwrap(), expected);
 
-    let seg = std::fs::read_dir(path.join("segments"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(seg)
-        .unwrap();
-    let mut b = [0u8; 1];
-    f.read_exact_at(&mut b, 4096 + 700_000).unwrap();
-    f.write_all_at(&[b[0] ^ 0x40], 4096 + 700_000).unwrap();
+    flip_segment_byte(&path, 4096 + 700_000);
     let damaged = out_dir.join("damaged.bin");
     let out = export(&damaged, false);
     assert_eq!(
