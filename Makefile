@@ -10,6 +10,7 @@
 #   make fuzz-smoke   build the cargo-fuzz targets and run each 60 s (docs/reliability.md)
 #   make bench        benchmark suite, quick set (< 5 min): table + bench/results/latest.json
 #   make bench-full   the same with the larger sizes (1,000,000 images/objects, 4 GiB RSS test)
+#   make bench-chunking  chunker, fingerprint and codec measurements (issue 15, docs/dedup-choices.md)
 #   make install      install plugin, library, headers, pkg-config files, CLI, man
 #                     pages and completions under $(DESTDIR) (after `make`; never builds)
 #   make uninstall    remove exactly what `make install` put there
@@ -131,6 +132,13 @@ bench: build bench-peers
 
 bench-full: build bench-peers
 	$(CARGO) bench --bench suite -- --full
+
+# Issue 15's chunker, fingerprint and codec measurements (bench/chunking.rs,
+# about a minute; not part of `make test` nor `make bench`): a table and
+# bench/results/chunking.json; docs/dedup-choices.md has the figures.
+.PHONY: bench-chunking
+bench-chunking:
+	$(CARGO) bench --bench chunking
 
 # The peers the suite compares with; without them it skips their figures.
 bench-peers:
