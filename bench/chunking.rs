@@ -5,6 +5,7 @@
 //!
 //!     make bench-chunking
 //!     cargo bench --bench chunking -- [--size-mib N] [--reps N] [--codec-avg-kib K]
+//!     cargo bench --bench chunking -- --write-streams DIR [--size-mib N]   # for chunking_peers.sh
 //!
 //! Single-threaded, best of `--reps` (3) for every speed. Prints one table
 //! and writes bench/results/chunking.json; docs/dedup-choices.md reads it.
@@ -39,13 +40,18 @@ struct Args {
     size: usize,
     reps: usize,
     codec_avg: usize,
+    /// Only write gen1.bin and gen2.bin into this directory (for
+    /// bench/chunking_peers.sh) and exit.
+    write_streams: Option<String>,
 }
 
 fn args() -> Args {
     let mut a = Args {
         size: 256 * MIB,
         reps: 3,
-        codec_avg: 64 * KIB,
+        // The average docs/dedup-choices.md picks.
+        codec_avg: 16 * KIB,
+        write_streams: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -58,6 +64,7 @@ fn args() -> Args {
             "--size-mib" => a.size = num() * MIB,
             "--reps" => a.reps = num().max(1),
             "--codec-avg-kib" => a.codec_avg = num() * KIB,
+            "--write-streams" => a.write_streams = it.next(),
             // cargo bench passes --bench to harness = false targets
             "--bench" => {}
             other => panic!("unknown argument {other}"),
@@ -243,6 +250,14 @@ fn pct(part: usize, whole: usize) -> String {
 
 fn main() {
     let a = args();
+    if let Some(dir) = &a.write_streams {
+        for g in [1, 2] {
+            let path = std::path::Path::new(dir).join(format!("gen{g}.bin"));
+            let sha1 = datagen::to_file(&path, SEED, g, a.size as u64).expect("write stream");
+            println!("{} {sha1}", path.display());
+        }
+        return;
+    }
     let (model, sha_ni) = cpu();
     println!(
         "chunking bench: {} MiB per generation, seed {SEED}, best of {}, single thread; CPU {model}, sha_ni {}",
@@ -347,28 +362,34 @@ fn main() {
         }));
     }
 
-    // Fingerprints over gen 1 in 64 KiB-average chunks.
-    let c64 = cuts(&g1, 64 * KIB);
-    let chunks64: Vec<&[u8]> = c64.iter().map(|&(o, n)| &g1[o..o + n]).collect();
+    // Fingerprints over gen 1 in 64 KiB-average chunks (and at the codec's
+    // average size when it differs).
     let hashes: [(&str, HashFn); 3] = [
         ("keyed BLAKE3", |c| blake3::keyed_hash(&KEY, c).as_bytes()[0]),
         ("SHA-256 (sha2)", |c| sha2::Sha256::digest(c)[0]),
         ("SHA-1 (sha1, today's image digest)", |c| sha1::Sha1::digest(c)[0]),
     ];
     let mut j_hashes = Vec::new();
-    for (name, h) in &hashes {
-        let secs = best(a.reps, || chunks64.iter().fold(0u8, |acc, c| acc ^ h(c)));
-        let note = if name.starts_with("SHA") && sha_ni {
-            "sha_ni present"
-        } else {
-            ""
-        };
-        table.row(
-            format!("fingerprint {name}, 64 KiB chunks"),
-            format!("{:.0} MB/s", mbps(len, secs)),
-            note,
-        );
-        j_hashes.push(json!({ "hash": name, "mb_s": mbps(len, secs) }));
+    let mut hash_avgs = vec![64 * KIB];
+    if a.codec_avg != 64 * KIB {
+        hash_avgs.push(a.codec_avg);
+    }
+    for avg in hash_avgs {
+        let chunks: Vec<&[u8]> = cuts(&g1, avg).iter().map(|&(o, n)| &g1[o..o + n]).collect();
+        for (name, h) in &hashes {
+            let secs = best(a.reps, || chunks.iter().fold(0u8, |acc, c| acc ^ h(c)));
+            let note = if name.starts_with("SHA") && sha_ni {
+                "sha_ni present"
+            } else {
+                ""
+            };
+            table.row(
+                format!("fingerprint {name}, {} KiB chunks", avg / KIB),
+                format!("{:.0} MB/s", mbps(len, secs)),
+                note,
+            );
+            j_hashes.push(json!({ "hash": name, "chunk_avg": avg, "mb_s": mbps(len, secs) }));
+        }
     }
 
     // Codecs on gen 1's unique chunks at the chosen average size.
@@ -471,7 +492,7 @@ fn main() {
         "index_row_bytes": INDEX_ROW,
         "keep_raw_unless_saves": "1/8",
         "chunkers": j_chunkers,
-        "fingerprints_64k": j_hashes,
+        "fingerprints": j_hashes,
         "codecs": j_codecs,
         "whole_stream_zstd1": { "physical": sink.0, "logical": len, "mb_s": mbps(len, whole_secs) },
     });
