@@ -27,8 +27,9 @@ const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;
 /// The suite's seed (bench/suite.rs, `Config::quick`).
 const SEED: u64 = 8;
-/// Average chunk sizes tried; min = avg/4, max = avg*4 (the crate's own
-/// examples and tests use this spread, as restic's and borg's chunkers do).
+/// Average chunk sizes tried; min = avg/4, max = avg*4 (the spread of the
+/// crate's examples/v2020.rs, and of borg's default 512 KiB-2 MiB-8 MiB);
+/// normalization level 1, the crate's default.
 const AVERAGES: [usize; 4] = [16 * KIB, 32 * KIB, 64 * KIB, 128 * KIB];
 /// A plausible chunk-index row: a 32-byte fingerprint and ~24 bytes of
 /// location (segment, offset, stored length, flags, reference count).
