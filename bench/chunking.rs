@@ -108,6 +108,60 @@ fn fingerprint(chunk: &[u8]) -> [u8; 32] {
     *blake3::keyed_hash(&KEY, chunk).as_bytes()
 }
 
+/// A plain Gear chunker for comparison: the `gearhash` crate's SIMD
+/// `next_match` (AVX2/SSE4.2 where present), no cut before `avg/4` (the
+/// hash restarted on the 64 bytes before that point, so cuts depend on
+/// content only), a forced cut at `avg*4`, and the top log2(avg) bits of
+/// the hash as the mask (no normalization, unlike FastCDC).
+fn gear_cuts(data: &[u8], avg: usize) -> Vec<(usize, usize)> {
+    let (min, max) = (avg / 4, avg * 4);
+    let mask = u64::MAX << (64 - avg.trailing_zeros());
+    let mut h = gearhash::Hasher::default();
+    let mut out = Vec::with_capacity(data.len() / avg + 1);
+    let mut off = 0;
+    while off < data.len() {
+        let start = off + min;
+        let end = (off + max).min(data.len());
+        let cut = if start >= end {
+            end
+        } else {
+            h.set_hash(0);
+            h.update(&data[start - 64..start]);
+            h.next_match(&data[start..end], mask).map_or(end, |n| start + n)
+        };
+        out.push((off, cut - off));
+        off = cut;
+    }
+    out
+}
+
+/// Bytes of gen 1 in chunks seen earlier in gen 1, and the bytes and
+/// chunks of gen 2 seen in neither generation before.
+fn dedup(g1: &[u8], c1: &[(usize, usize)], g2: &[u8], c2: &[(usize, usize)]) -> (usize, usize, usize) {
+    assert_eq!(
+        c1.iter().map(|c| c.1).sum::<usize>(),
+        g1.len(),
+        "chunks cover gen 1"
+    );
+    assert_eq!(
+        c2.iter().map(|c| c.1).sum::<usize>(),
+        g2.len(),
+        "chunks cover gen 2"
+    );
+    let mut seen = HashSet::with_capacity(c1.len() + c2.len());
+    let g1_dup = c1
+        .iter()
+        .filter(|&&(o, n)| !seen.insert(fingerprint(&g1[o..o + n])))
+        .map(|c| c.1)
+        .sum();
+    let new: Vec<usize> = c2
+        .iter()
+        .filter(|&&(o, n)| seen.insert(fingerprint(&g2[o..o + n])))
+        .map(|c| c.1)
+        .collect();
+    (g1_dup, new.iter().sum(), new.len())
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Codec {
     Zstd(i32),
@@ -360,6 +414,51 @@ fn main() {
             "gen1_physical_dedup_zstd1_bytes": g1_stored_z1,
             "index_rows_per_tib": rows_tib,
             "index_bytes_per_tib": rows_tib * INDEX_ROW,
+        }));
+    }
+
+    // The comparison chunker at 64 KiB and at the pick.
+    let mut gear_avgs = vec![64 * KIB];
+    if a.codec_avg != 64 * KIB {
+        gear_avgs.insert(0, a.codec_avg);
+    }
+    for avg in gear_avgs {
+        let k = avg / KIB;
+        let secs = best(a.reps, || gear_cuts(&g1, avg).len());
+        let c1 = gear_cuts(&g1, avg);
+        let c2 = gear_cuts(&g2, avg);
+        let (g1_dup, g2_new, g2_new_chunks) = dedup(&g1, &c1, &g2, &c2);
+        let mean = len as f64 / c1.len() as f64;
+        let name = format!("gearhash {k} KiB ({}-{} KiB)", k / 4, k * 4);
+        table.row(
+            format!("{name}: chunking gen 1"),
+            format!("{:.0} MB/s", mbps(len, secs)),
+            "",
+        );
+        table.row(
+            format!("{name}: chunks in gen 1"),
+            c1.len().to_string(),
+            format!("mean {:.1} KiB", mean / KIB as f64),
+        );
+        table.row(
+            format!("{name}: gen 1 duplicate bytes"),
+            mb(g1_dup),
+            pct(g1_dup, len),
+        );
+        table.row(
+            format!("{name}: gen 2 growth, raw"),
+            mb(g2_new),
+            format!("{}, {g2_new_chunks} new chunks", pct(g2_new, len)),
+        );
+        j_chunkers.push(json!({
+            "chunker": "gearhash (SIMD Gear, min/max, no normalization)",
+            "avg": avg, "min": avg / 4, "max": avg * 4,
+            "chunking_mb_s": mbps(len, secs),
+            "gen1_chunks": c1.len(),
+            "gen1_mean_chunk": mean,
+            "gen1_duplicate_bytes": g1_dup,
+            "gen2_growth_bytes": g2_new,
+            "gen2_growth_chunks": g2_new_chunks,
         }));
     }
 
