@@ -14,6 +14,7 @@ pub mod archive;
 pub mod catalog;
 pub mod engine;
 mod ffi;
+pub mod hex;
 // The fuzz targets' bodies: for fuzz/ (feature "fuzzing") and unit tests,
 // never in the shipped library.
 #[cfg(any(test, feature = "fuzzing"))]

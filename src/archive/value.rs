@@ -380,7 +380,7 @@ impl Value {
 
 /// Lowercase hex, two digits a byte.
 pub fn to_hex(bytes: &[u8]) -> String {
-    crate::store::hex(bytes)
+    crate::hex::encode(bytes)
 }
 
 /// Hex of either case; an odd digit count is left-justified (the last

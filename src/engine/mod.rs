@@ -12,7 +12,7 @@ pub mod names;
 pub mod ops;
 pub mod server;
 
-pub use crate::catalog::ImageState;
+pub use crate::catalog::{DEFAULT_LSU, ImageState};
 pub use audit::{CheckReport, Damaged, Finding, Severity, VerifyReport};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventKind, Outcome};

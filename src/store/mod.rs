@@ -37,14 +37,5 @@ pub fn random_hex128() -> String {
     hex(&b)
 }
 
-/// Lower-case hex, two digits a byte: the crate's one encoder (SHA-1s,
-/// OIDs, tokens, binary metadata).
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    s
-}
+/// Lower-case hex (`crate::hex::encode`), for the store and the engine.
+pub use crate::hex::encode as hex;

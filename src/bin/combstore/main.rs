@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use combstore::catalog::DEFAULT_LSU;
+use combstore::engine::DEFAULT_LSU;
 use combstore::engine::cred::Credentials;
 use combstore::engine::{Error, EventKind, ImageInfo, ImageName, ImageState, Server, Severity};
 use serde_json::json;
