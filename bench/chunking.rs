@@ -261,6 +261,41 @@ fn git_rev() -> String {
         )
 }
 
+/// The rows every chunker gets: speed, chunk count and mean, gen 1's
+/// duplicate bytes, gen 2's growth (`dedup`: gen 1 duplicate bytes, gen 2
+/// new bytes, gen 2 new chunks).
+fn dedup_rows(
+    table: &mut Table,
+    name: &str,
+    len: usize,
+    secs: f64,
+    chunks: usize,
+    dedup: (usize, usize, usize),
+) {
+    let (g1_dup, g2_new, g2_new_chunks) = dedup;
+    let mean = len as f64 / chunks as f64;
+    table.row(
+        format!("{name}: chunking gen 1"),
+        format!("{:.0} MB/s", mbps(len, secs)),
+        "",
+    );
+    table.row(
+        format!("{name}: chunks in gen 1"),
+        chunks.to_string(),
+        format!("mean {:.1} KiB", mean / KIB as f64),
+    );
+    table.row(
+        format!("{name}: gen 1 duplicate bytes"),
+        mb(g1_dup),
+        pct(g1_dup, len),
+    );
+    table.row(
+        format!("{name}: gen 2 growth, raw"),
+        mb(g2_new),
+        format!("{}, {g2_new_chunks} new chunks", pct(g2_new, len)),
+    );
+}
+
 struct Table(Vec<[String; 3]>);
 
 impl Table {
@@ -366,25 +401,13 @@ fn main() {
         let rows_tib = (1u64 << 40) as f64 / mean;
         let index_gib = rows_tib * INDEX_ROW / (1u64 << 30) as f64;
         let name = format!("fastcdc v2020 {k} KiB ({}-{} KiB)", k / 4, k * 4);
-        table.row(
-            format!("{name}: chunking gen 1"),
-            format!("{:.0} MB/s", mbps(len, secs)),
-            "",
-        );
-        table.row(
-            format!("{name}: chunks in gen 1"),
-            c1.len().to_string(),
-            format!("mean {:.1} KiB", mean / KIB as f64),
-        );
-        table.row(
-            format!("{name}: gen 1 duplicate bytes"),
-            mb(g1_dup),
-            pct(g1_dup, len),
-        );
-        table.row(
-            format!("{name}: gen 2 growth, raw"),
-            mb(g2_new),
-            format!("{}, {g2_new_chunks} new chunks", pct(g2_new, len)),
+        dedup_rows(
+            &mut table,
+            &name,
+            len,
+            secs,
+            c1.len(),
+            (g1_dup, g2_new, g2_new_chunks),
         );
         table.row(
             format!("{name}: gen 2 growth, zstd -1"),
@@ -430,25 +453,13 @@ fn main() {
         let (g1_dup, g2_new, g2_new_chunks) = dedup(&g1, &c1, &g2, &c2);
         let mean = len as f64 / c1.len() as f64;
         let name = format!("gearhash {k} KiB ({}-{} KiB)", k / 4, k * 4);
-        table.row(
-            format!("{name}: chunking gen 1"),
-            format!("{:.0} MB/s", mbps(len, secs)),
-            "",
-        );
-        table.row(
-            format!("{name}: chunks in gen 1"),
-            c1.len().to_string(),
-            format!("mean {:.1} KiB", mean / KIB as f64),
-        );
-        table.row(
-            format!("{name}: gen 1 duplicate bytes"),
-            mb(g1_dup),
-            pct(g1_dup, len),
-        );
-        table.row(
-            format!("{name}: gen 2 growth, raw"),
-            mb(g2_new),
-            format!("{}, {g2_new_chunks} new chunks", pct(g2_new, len)),
+        dedup_rows(
+            &mut table,
+            &name,
+            len,
+            secs,
+            c1.len(),
+            (g1_dup, g2_new, g2_new_chunks),
         );
         j_chunkers.push(json!({
             "chunker": "gearhash (SIMD Gear, min/max, no normalization)",
