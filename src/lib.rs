@@ -12,6 +12,7 @@
 
 pub mod archive;
 pub mod catalog;
+pub mod chunking;
 pub mod engine;
 mod ffi;
 pub mod hex;
