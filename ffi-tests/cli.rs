@@ -43,13 +43,28 @@ fn server_with_image(len: usize) -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-/// Writes a complete image of `len` bytes (`i * 7 % 251` at offset i).
+/// `len` incompressible bytes without repeats (xorshift), the same for
+/// every call: stored raw and packed, so byte n of a server's only image
+/// is byte 4096 + n of its only segment.
+fn image_bytes(len: usize) -> Vec<u8> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Writes a complete image of `len` bytes ([`image_bytes`]).
 fn write_image(path: &Path, lsu: &str, basename: &str, date: &str, len: usize) {
     let s = Server::open(path).unwrap();
     let mut w = s
         .create_image(lsu, &ImageName::new(basename, date).unwrap())
         .unwrap();
-    let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+    let bytes = image_bytes(len);
     w.write(0, &bytes).unwrap();
     w.close(true).unwrap();
 }
@@ -231,7 +246,7 @@ fn stats_events_completions_and_usage_errors() {
 #[test]
 fn cat_export_query_filters_remove_and_reclaim() {
     let (d, path) = server_with_image(10_240);
-    let expected: Vec<u8> = (0..10_240).map(|i| (i * 7 % 251) as u8).collect();
+    let expected = image_bytes(10_240);
     let out = combstore(&[
         "-s",
         s(&path),
@@ -694,7 +709,7 @@ fn lsu_remove_refuses_asks_and_dry_runs() {
 #[test]
 fn export_never_clobbers_and_never_leaves_a_partial_file() {
     let (d, path) = server_with_image(1 << 20);
-    let expected: Vec<u8> = (0..1 << 20).map(|i| (i * 7 % 251) as u8).collect();
+    let expected = image_bytes(1 << 20);
     let out_dir = d.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let dest = out_dir.join("image.bin");

@@ -31,7 +31,7 @@ fn strings(conn: &Connection, sql: &str) -> Result<Vec<String>> {
 /// # Errors
 /// Catalog errors.
 pub fn structural(conn: &Connection) -> Result<Vec<(&'static str, Vec<String>)>> {
-    let checks: [(&str, &str); 10] = [
+    let checks: [(&str, &str); 11] = [
         (
             "extent names a missing chunk",
             "SELECT 'image #' || e.image_id || ' at ' || e.img_off FROM extents e
@@ -40,7 +40,7 @@ pub fn structural(conn: &Connection) -> Result<Vec<(&'static str, Vec<String>)>>
         (
             "extent reaches past its chunk",
             "SELECT 'image #' || e.image_id || ' at ' || e.img_off FROM extents e JOIN chunks c ON c.id = e.chunk_id
-             WHERE e.len <= 0 OR e.chunk_off < 0 OR e.chunk_off + e.len > c.len LIMIT ?1",
+             WHERE e.len <= 0 OR e.chunk_off < 0 OR e.chunk_off + e.len > c.raw_len LIMIT ?1",
         ),
         (
             "extent of a missing image",
@@ -61,13 +61,18 @@ pub fn structural(conn: &Connection) -> Result<Vec<(&'static str, Vec<String>)>>
         (
             "chunk no extent refers to (leaked space)",
             "SELECT 'chunk #' || c.id || ' in segment ' || c.segment_id FROM chunks c
-             WHERE NOT EXISTS (SELECT 1 FROM extents e WHERE e.chunk_id = c.id) LIMIT ?1",
+             WHERE c.dead IS NULL AND NOT EXISTS (SELECT 1 FROM extents e WHERE e.chunk_id = c.id) LIMIT ?1",
         ),
         (
             "chunk outside its segment's committed bytes",
             "SELECT 'chunk #' || c.id FROM chunks c LEFT JOIN segments s ON s.id = c.segment_id
-             WHERE s.id IS NULL OR c.seg_off < 4096 OR c.seg_off % 4096 <> 0 OR c.len <= 0
+             WHERE s.id IS NULL OR c.seg_off < 4096 OR (c.fp IS NULL AND c.seg_off % 4096 <> 0) OR c.len <= 0
                 OR c.seg_off + c.len > s.committed_end LIMIT ?1",
+        ),
+        (
+            "chunk row malformed (length, codec or fingerprint)",
+            "SELECT 'chunk #' || id FROM chunks WHERE raw_len <= 0 OR codec NOT IN (0, 1)
+                OR (fp IS NOT NULL AND length(fp) <> 32) OR (codec = 0 AND raw_len <> len) LIMIT ?1",
         ),
         (
             "chunks of one segment overlap",
@@ -81,7 +86,8 @@ pub fn structural(conn: &Connection) -> Result<Vec<(&'static str, Vec<String>)>>
                     || coalesce(i.n, 0) || ', used_phys ' || l.used_phys || ' vs ' || coalesce(c.p, 0)
              FROM lsus l
              LEFT JOIN (SELECT lsu_id, sum(size) AS s, count(*) AS n FROM images GROUP BY lsu_id) i ON i.lsu_id = l.id
-             LEFT JOIN (SELECT lsu_id, sum((len + 4095) / 4096 * 4096) AS p FROM chunks GROUP BY lsu_id) c
+             LEFT JOIN (SELECT lsu_id, sum(CASE WHEN fp IS NULL THEN (len + 4095) / 4096 * 4096 ELSE len END) AS p
+                        FROM chunks GROUP BY lsu_id) c
                     ON c.lsu_id = l.id
              WHERE l.used <> coalesce(i.s, 0) OR l.images <> coalesce(i.n, 0) OR l.used_phys <> coalesce(c.p, 0)
              LIMIT ?1",
@@ -159,13 +165,14 @@ pub fn chunks_and_queued_bytes(conn: &Connection) -> Result<(u64, u64)> {
     ))
 }
 
-/// Sum of aligned chunk lengths: the bytes the catalog accounts for.
+/// Sum of the chunks' stored bytes (format 1 chunks aligned, as they are
+/// stored): the bytes the catalog accounts for.
 ///
 /// # Errors
 /// Catalog errors.
 pub fn accounted_bytes(conn: &Connection) -> Result<u64> {
     let n: i64 = conn.query_row(
-        "SELECT coalesce(sum((len + 4095) / 4096 * 4096), 0) FROM chunks",
+        "SELECT coalesce(sum(CASE WHEN fp IS NULL THEN (len + 4095) / 4096 * 4096 ELSE len END), 0) FROM chunks",
         [],
         |r| r.get(0),
     )?;

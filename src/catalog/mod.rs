@@ -21,9 +21,14 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, Transactio
 use crate::engine::error::{Error, Result};
 use crate::engine::names::ImageName;
 use crate::store::checksum::BlockCrcs;
+use crate::store::segment::HEADER_LEN;
 
-/// Catalog format written in `server.format`.
-pub const FORMAT: &str = "1";
+/// Catalog format written in `server.format`: 2 since issue 15's
+/// content-addressed chunks. An open turns a format 1 catalog into format
+/// 2 in place ([`open`]); older binaries then refuse it.
+pub const FORMAT: &str = "2";
+/// The format before content-addressed chunks.
+const FORMAT_1: &str = "1";
 /// The LSU every new server has.
 pub const DEFAULT_LSU: &str = "default";
 /// Longest chunk (and so longest extent) in bytes. Extent lookups by range
@@ -95,14 +100,55 @@ pub struct LsuRow {
     pub low_space_pct: u64,
 }
 
-/// A chunk's location and checksum.
+/// A chunk's location, stored form and checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChunkRef {
     pub id: i64,
     pub segment: i64,
     pub seg_off: u64,
+    /// Stored bytes in the segment.
     pub len: u64,
     pub crcs: BlockCrcs,
+    /// Bytes of the chunk itself (`len` unless compressed).
+    pub raw_len: u64,
+    /// Stored form (`chunking::Codec` as an integer).
+    pub codec: i64,
+    /// Fingerprint of the raw bytes (format 2 chunks).
+    pub fp: Option<[u8; 32]>,
+}
+
+/// A chunk to record (format 2).
+#[derive(Clone, Copy, Debug)]
+pub struct NewChunk<'a> {
+    pub segment: i64,
+    pub seg_off: u64,
+    /// Stored bytes.
+    pub len: u64,
+    pub raw_len: u64,
+    pub codec: i64,
+    pub fp: Option<&'a [u8; 32]>,
+    pub crcs: &'a BlockCrcs,
+    pub lsu_id: i64,
+}
+
+/// What [`insert_chunk`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inserted {
+    /// A new row with this id.
+    New(i64),
+    /// A chunk with the same fingerprint was recorded first (by another
+    /// writer): this id, revived if it was dead. The bytes just stored
+    /// are not recorded; [`free_unrecorded`] queues them.
+    Existing(i64),
+}
+
+impl Inserted {
+    /// The chunk id either way.
+    pub fn id(self) -> i64 {
+        match self {
+            Inserted::New(id) | Inserted::Existing(id) => id,
+        }
+    }
 }
 
 /// One extent of an image, with its chunk.
@@ -173,10 +219,15 @@ pub fn open(path: &Path, now_ms: u64, uuid: &str) -> Result<Connection> {
     // The archive query language's LIKE is case-sensitive (5800 semantics).
     conn.pragma_update(None, "case_sensitive_like", true)?;
     let tx = write_txn(&mut conn)?;
-    tx.execute_batch(include_str!("schema.sql"))?;
+    // Columns first: the schema's indexes name them.
     add_missing_columns(&tx)?;
+    tx.execute_batch(include_str!("schema.sql"))?;
+    if server_value(&tx, "format")?.as_deref() == Some(FORMAT_1) {
+        upgrade_from_1(&tx)?;
+    }
     tx.execute(
-        "INSERT OR IGNORE INTO server (key, value) VALUES ('format', ?1), ('uuid', ?2), ('created_ms', ?3)",
+        "INSERT OR IGNORE INTO server (key, value) VALUES ('format', ?1), ('uuid', ?2), ('created_ms', ?3),
+           ('epoch', '0')",
         params![FORMAT, uuid, now_ms.to_string()],
     )?;
     tx.execute(
@@ -199,10 +250,42 @@ pub fn open(path: &Path, now_ms: u64, uuid: &str) -> Result<Connection> {
 const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     // issue 14: exact doubles (archive module docs)
     ("object_fields", "v_bits", "BLOB"),
+    // issue 15: content-addressed chunks (format 2)
+    ("chunks", "raw_len", "INTEGER NOT NULL DEFAULT 0"),
+    ("chunks", "codec", "INTEGER NOT NULL DEFAULT 0"),
+    ("chunks", "fp", "BLOB"),
+    ("chunks", "dead", "INTEGER"),
+    ("images", "pin", "INTEGER NOT NULL DEFAULT 0"),
 ];
+
+/// Turns a format 1 catalog (its columns already added) into format 2:
+/// its chunks are raw (`raw_len` = `len`, no fingerprint, so never a
+/// dedup match), and the space triggers are replaced by format 2's,
+/// which charge a format 1 chunk as before (aligned) and a format 2
+/// chunk its stored bytes. Images stay readable and deletable; new data
+/// is chunked. One transaction: an interrupted upgrade leaves format 1.
+fn upgrade_from_1(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(
+        "UPDATE chunks SET raw_len = len WHERE raw_len = 0;
+         DROP TRIGGER IF EXISTS chunks_ins;
+         DROP TRIGGER IF EXISTS chunks_del;
+         DROP TRIGGER IF EXISTS chunks_move;",
+    )?;
+    tx.execute_batch(include_str!("schema.sql"))?;
+    tx.execute("UPDATE server SET value = ?1 WHERE key = 'format'", [FORMAT])?;
+    Ok(())
+}
 
 fn add_missing_columns(tx: &Transaction<'_>) -> Result<()> {
     for (table, column, decl) in ADDED_COLUMNS {
+        let table_exists: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+            [table],
+            |r| r.get(0),
+        )?;
+        if !table_exists {
+            continue; // a new catalog: the schema creates it whole
+        }
         let have: i64 = tx.query_row(
             "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
             params![table, column],
@@ -506,8 +589,9 @@ pub fn insert_image_as(
     temporary: bool,
 ) -> Result<i64> {
     let r = tx.execute(
-        "INSERT INTO images (lsu_id, basename, date, state, ctime_ms, mtime_ms, writer, temporary)
-         VALUES (?1, ?2, ?3, 0, ?4, ?4, ?5, ?6)",
+        "INSERT INTO images (lsu_id, basename, date, state, ctime_ms, mtime_ms, writer, temporary, pin)
+         VALUES (?1, ?2, ?3, 0, ?4, ?4, ?5, ?6,
+                 (SELECT CAST(value AS INTEGER) FROM server WHERE key = 'epoch'))",
         params![lsu_id, name.basename, name.date, i(now_ms), writer, temporary],
     );
     match r {
@@ -519,7 +603,8 @@ pub fn insert_image_as(
     }
 }
 
-/// Sets an image's state and writer.
+/// Sets an image's state and writer (a new writer registers at the
+/// current release epoch: [`release_orphans`]).
 ///
 /// # Errors
 /// Catalog errors.
@@ -531,7 +616,9 @@ pub fn set_state(
     now_ms: u64,
 ) -> Result<()> {
     tx.execute(
-        "UPDATE images SET state = ?2, writer = ?3, mtime_ms = ?4 WHERE id = ?1",
+        "UPDATE images SET state = ?2, writer = ?3, mtime_ms = ?4,
+           pin = CASE WHEN ?3 IS NULL THEN pin ELSE (SELECT CAST(value AS INTEGER) FROM server WHERE key = 'epoch') END
+         WHERE id = ?1",
         params![id, state as i64, writer, i(now_ms)],
     )?;
     Ok(())
@@ -633,26 +720,212 @@ pub fn delete_image_rows(tx: &Transaction<'_>, id: i64) -> Result<Vec<i64>> {
 
 // ----------------------------------------------------- chunks, extents
 
-/// Records a chunk of `len` bytes at `seg_off` in `segment`.
+/// Records a chunk, or finds the one already recorded under its
+/// fingerprint ([`Inserted`]).
 ///
 /// # Errors
 /// [`Error::Invalid`] if longer than [`MAX_CHUNK`]; catalog errors.
-pub fn insert_chunk(
+pub fn insert_chunk(tx: &Transaction<'_>, c: &NewChunk<'_>) -> Result<Inserted> {
+    if c.len == 0 || c.len > MAX_CHUNK || c.raw_len == 0 || c.raw_len > MAX_CHUNK {
+        return Err(Error::Invalid(format!(
+            "chunk length {} ({} stored)",
+            c.raw_len, c.len
+        )));
+    }
+    let fp = c.fp.map(|f| &f[..]);
+    let id: Option<i64> = tx
+        .prepare_cached(
+            "INSERT INTO chunks (segment_id, seg_off, len, crcs, lsu_id, raw_len, codec, fp)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (fp) DO NOTHING RETURNING id",
+        )?
+        .query_row(
+            params![
+                c.segment,
+                i(c.seg_off),
+                i(c.len),
+                c.crcs.to_blob(),
+                c.lsu_id,
+                i(c.raw_len),
+                c.codec,
+                fp
+            ],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = id {
+        return Ok(Inserted::New(id));
+    }
+    let id: i64 = tx
+        .prepare_cached("UPDATE chunks SET dead = NULL WHERE fp = ?1 RETURNING id")?
+        .query_row([fp], |r| r.get(0))?;
+    Ok(Inserted::Existing(id))
+}
+
+/// The chunk recorded under fingerprint `fp`: its id, and its release
+/// epoch if it is dead (unreferenced, waiting to be reclaimed).
+///
+/// # Errors
+/// Catalog errors.
+pub fn chunk_by_fp(conn: &Connection, fp: &[u8; 32]) -> Result<Option<(i64, Option<i64>)>> {
+    Ok(conn
+        .prepare_cached("SELECT id, dead FROM chunks WHERE fp = ?1")?
+        .query_row([&fp[..]], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
+/// The current release epoch (see [`release_orphans`]).
+///
+/// # Errors
+/// Catalog errors.
+pub fn epoch(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT CAST(value AS INTEGER) FROM server WHERE key = 'epoch'")?
+        .query_row([], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// The release epoch image `id`'s writer registered at.
+///
+/// # Errors
+/// Catalog errors.
+pub fn image_pin(conn: &Connection, id: i64) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT pin FROM images WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// The lowest epoch any image open for writing registered at, if any is.
+fn min_pin(tx: &Transaction<'_>) -> Result<Option<i64>> {
+    Ok(tx
+        .prepare_cached("SELECT min(pin) FROM images WHERE writer IS NOT NULL")?
+        .query_row([], |r| r.get(0))?)
+}
+
+fn next_epoch(tx: &Transaction<'_>) -> Result<i64> {
+    Ok(tx
+        .prepare_cached(
+            "UPDATE server SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'epoch'
+             RETURNING CAST(value AS INTEGER)",
+        )?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// Revives every dead chunk an extent names again (a writer's commit
+/// that referred to it), so that only unreferenced chunks stay dead.
+///
+/// # Errors
+/// Catalog errors.
+pub fn revive_referenced(tx: &Transaction<'_>) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE chunks SET dead = NULL WHERE dead IS NOT NULL
+           AND EXISTS (SELECT 1 FROM extents WHERE chunk_id = chunks.id)",
+    )?
+    .execute([])?;
+    Ok(())
+}
+
+/// Reclaims the dead chunks no writer can still refer to (released
+/// before every live writer registered) and that nothing refers to:
+/// deletes their rows and queues their space. Returns the queued ranges.
+///
+/// # Errors
+/// Catalog errors.
+pub fn sweep_dead(tx: &Transaction<'_>) -> Result<Vec<FreeRange>> {
+    revive_referenced(tx)?;
+    let limit = min_pin(tx)?.unwrap_or(i64::MAX);
+    let ids: Vec<i64> = tx
+        .prepare_cached("SELECT id FROM chunks WHERE dead IS NOT NULL AND dead <= ?1")?
+        .query_map([limit], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut gone = Vec::with_capacity(ids.len());
+    for id in ids {
+        gone.extend(delete_chunk(tx, id)?);
+    }
+    queue_gaps(tx, gone)
+}
+
+/// Queues the space of `len` stored bytes at `seg_off` that no row
+/// records (a writer stored a chunk another writer recorded first).
+///
+/// # Errors
+/// Catalog errors.
+pub fn free_unrecorded(
     tx: &Transaction<'_>,
     segment: i64,
     seg_off: u64,
-    len: u64,
-    crcs: &BlockCrcs,
     lsu_id: i64,
-) -> Result<i64> {
-    if len == 0 || len > MAX_CHUNK {
-        return Err(Error::Invalid(format!("chunk length {len}")));
+) -> Result<Vec<FreeRange>> {
+    queue_gaps(tx, vec![(segment, seg_off, lsu_id)])
+}
+
+/// Deletes chunk `id`; returns (segment, offset, LSU charged) if it existed.
+fn delete_chunk(tx: &Transaction<'_>, id: i64) -> Result<Option<(i64, u64, i64)>> {
+    Ok(tx
+        .prepare_cached("DELETE FROM chunks WHERE id = ?1 RETURNING segment_id, seg_off, lsu_id")?
+        .query_row([id], |r| Ok((r.get(0)?, u(r.get(1)?), r.get(2)?)))
+        .optional()?)
+}
+
+/// For each place in a segment that no longer holds a recorded chunk
+/// (segment, offset, LSU), the space around it that holds none either,
+/// from the end of the previous recorded chunk to the start of the next
+/// (or the segment's committed end), trimmed to whole 4096-byte blocks:
+/// format 2 chunks are packed, so a block may hold the ends of two. Only
+/// bytes below the committed end, where no writer appends, are named.
+/// Overlapping ranges are merged; the ranges are queued in `free_ranges`.
+fn queue_gaps(tx: &Transaction<'_>, places: Vec<(i64, u64, i64)>) -> Result<Vec<FreeRange>> {
+    let mut gaps: Vec<(i64, u64, u64, i64)> = Vec::with_capacity(places.len());
+    for (segment, off, lsu_id) in places {
+        let prev_end: Option<i64> = tx
+            .prepare_cached(
+                "SELECT seg_off + len FROM chunks WHERE segment_id = ?1 AND seg_off < ?2
+                 ORDER BY seg_off DESC LIMIT 1",
+            )?
+            .query_row(params![segment, i(off)], |r| r.get(0))
+            .optional()?;
+        let next_start: Option<i64> = tx
+            .prepare_cached(
+                "SELECT seg_off FROM chunks WHERE segment_id = ?1 AND seg_off > ?2 ORDER BY seg_off LIMIT 1",
+            )?
+            .query_row(params![segment, i(off)], |r| r.get(0))
+            .optional()?;
+        let committed: Option<i64> = tx
+            .prepare_cached("SELECT committed_end FROM segments WHERE id = ?1")?
+            .query_row([segment], |r| r.get(0))
+            .optional()?;
+        let start = prev_end.map_or(HEADER_LEN, u).max(HEADER_LEN);
+        let end = next_start.or(committed).map_or(0, u);
+        let end = end.min(committed.map_or(0, u));
+        let (a, b) = (crate::store::align_up(start), end / 4096 * 4096);
+        if b > a {
+            gaps.push((segment, a, b, lsu_id));
+        }
     }
-    let mut st = tx.prepare_cached(
-        "INSERT INTO chunks (segment_id, seg_off, len, crcs, lsu_id) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
-    st.execute(params![segment, i(seg_off), i(len), crcs.to_blob(), lsu_id])?;
-    Ok(tx.last_insert_rowid())
+    gaps.sort_unstable();
+    let mut merged: Vec<(i64, u64, u64, i64)> = Vec::with_capacity(gaps.len());
+    for g in gaps {
+        match merged.last_mut() {
+            Some(m) if m.0 == g.0 && g.1 <= m.2 => m.2 = m.2.max(g.2),
+            _ => merged.push(g),
+        }
+    }
+    let mut freed = Vec::with_capacity(merged.len());
+    for (segment, a, b, lsu_id) in merged {
+        tx.prepare_cached(
+            "INSERT INTO free_ranges (segment_id, seg_off, len, lsu_id) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![segment, i(a), i(b - a), lsu_id])?;
+        freed.push(FreeRange {
+            id: tx.last_insert_rowid(),
+            segment,
+            seg_off: a,
+            len: b - a,
+        });
+    }
+    Ok(freed)
 }
 
 /// Appends an extent that overlaps nothing already recorded.
@@ -736,13 +1009,26 @@ pub fn overwrite_extent(tx: &Transaction<'_>, image_id: i64, e: &NewExtent) -> R
     Ok(touched)
 }
 
-/// Deletes each chunk in `chunk_ids` that no extent names any more and
-/// queues its bytes in `free_ranges`; returns the queued ranges.
+/// Releases each chunk in `chunk_ids` that no extent names any more; a
+/// chunk still named stays charged to an LSU that names it. Returns the
+/// space queued in `free_ranges`.
+///
+/// The release protocol (docs/format.md, "Release and reclaim"): a
+/// writer may have found a chunk by its fingerprint and be about to
+/// commit an extent naming it, so while any image is open for writing,
+/// a released format 2 chunk is only marked dead with a new release
+/// epoch; [`sweep_dead`] reclaims it once every writer that was open at
+/// its release has gone. Writers take a dead chunk as a match only if it
+/// died after they registered ([`chunk_by_fp`], `ImageWriter`), and
+/// their commit revives it ([`revive_referenced`]). With no writer open,
+/// and for format 1 chunks (which no lookup finds), the row goes at once.
 ///
 /// # Errors
 /// Catalog errors.
 pub fn release_orphans(tx: &Transaction<'_>, chunk_ids: &[i64]) -> Result<Vec<FreeRange>> {
-    let mut freed = Vec::new();
+    let writers_open = min_pin(tx)?.is_some();
+    let mut epoch = None;
+    let mut gone = Vec::new();
     for &id in chunk_ids {
         let used: bool = tx
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM extents WHERE chunk_id = ?1)")?
@@ -758,24 +1044,23 @@ pub fn release_orphans(tx: &Transaction<'_>, chunk_ids: &[i64]) -> Result<Vec<Fr
             .execute([id])?;
             continue;
         }
-        let gone: Option<(i64, i64, i64, i64)> = tx
-            .prepare_cached("DELETE FROM chunks WHERE id = ?1 RETURNING segment_id, seg_off, len, lsu_id")?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .optional()?;
-        if let Some((segment, off, len, lsu_id)) = gone {
-            tx.prepare_cached(
-                "INSERT INTO free_ranges (segment_id, seg_off, len, lsu_id) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![segment, off, len, lsu_id])?;
-            freed.push(FreeRange {
-                id: tx.last_insert_rowid(),
-                segment,
-                seg_off: u(off),
-                len: u(len),
-            });
+        let addressed: bool = tx
+            .prepare_cached("SELECT fp IS NOT NULL FROM chunks WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?
+            .unwrap_or(false);
+        if writers_open && addressed {
+            let e = match epoch {
+                Some(e) => e,
+                None => *epoch.insert(next_epoch(tx)?),
+            };
+            tx.prepare_cached("UPDATE chunks SET dead = ?2 WHERE id = ?1 AND dead IS NULL")?
+                .execute(params![id, e])?;
+            continue;
         }
+        gone.extend(delete_chunk(tx, id)?);
     }
-    Ok(freed)
+    queue_gaps(tx, gone)
 }
 
 /// Up to `limit` extents of an image that end after image offset `from`,
@@ -787,7 +1072,8 @@ pub fn extents_from(conn: &Connection, image_id: i64, from: u64, limit: usize) -
     // LEFT JOIN: an extent whose chunk row is missing (damage) fails as
     // Error::Corrupt (a NULL chunk id), never reads as a hole of zeros.
     let mut st = conn.prepare_cached(
-        "SELECT e.img_off, e.len, e.chunk_off, c.id, c.segment_id, c.seg_off, c.len, c.crcs
+        "SELECT e.img_off, e.len, e.chunk_off, c.id, c.segment_id, c.seg_off, c.len, c.crcs,
+                c.raw_len, c.codec, c.fp
          FROM extents e LEFT JOIN chunks c ON c.id = e.chunk_id
          WHERE e.image_id = ?1 AND e.img_off > ?2 AND e.img_off + e.len > ?3
          ORDER BY e.img_off LIMIT ?4",
@@ -810,6 +1096,14 @@ pub fn extents_from(conn: &Connection, image_id: i64, from: u64, limit: usize) -
                         .ok()
                         .and_then(|b| BlockCrcs::from_blob(b, u(r.get(6).unwrap_or(0))))
                         .unwrap_or_else(BlockCrcs::unmatchable),
+                    raw_len: u(r.get::<_, Option<i64>>(8)?.unwrap_or(0)),
+                    codec: r.get::<_, Option<i64>>(9)?.unwrap_or(-1),
+                    fp: r
+                        .get_ref(10)?
+                        .as_blob_or_null()
+                        .ok()
+                        .flatten()
+                        .map(|b| b.try_into().unwrap_or([0; 32])),
                 },
             })
         })?

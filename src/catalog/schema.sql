@@ -1,4 +1,5 @@
--- combstore catalog, format 1. Applied idempotently on every open.
+-- combstore catalog, format 2. Applied idempotently on every open (a
+-- format 1 catalog is first given format 2's columns: catalog::open).
 -- docs/format.md explains each table; the triggers keep the per-LSU
 -- statistics exact inside the same transactions that change the rows.
 
@@ -13,7 +14,7 @@ CREATE TABLE IF NOT EXISTS lsus (
     label      TEXT NOT NULL DEFAULT '',
     capacity   INTEGER NOT NULL DEFAULT 0,   -- 0: the filesystem's size
     used       INTEGER NOT NULL DEFAULT 0,   -- sum of images.size
-    used_phys  INTEGER NOT NULL DEFAULT 0,   -- sum of aligned chunk lengths
+    used_phys  INTEGER NOT NULL DEFAULT 0,   -- stored bytes of the chunks charged to it (format 1 chunks: aligned)
     images     INTEGER NOT NULL DEFAULT 0,
     created_ms INTEGER NOT NULL,
     low_space_pct INTEGER NOT NULL DEFAULT 10,  -- free space threshold, % of the filesystem
@@ -37,6 +38,7 @@ CREATE TABLE IF NOT EXISTS images (
     sha1        TEXT NOT NULL DEFAULT '',
     writer      TEXT,                        -- owner token while state = 0
     temporary   INTEGER NOT NULL DEFAULT 0,  -- 1: a copy in progress; recovery deletes it
+    pin         INTEGER NOT NULL DEFAULT 0,  -- release epoch when its writer opened it (chunk release protocol)
     UNIQUE (lsu_id, basename, date)
 );
 CREATE INDEX IF NOT EXISTS images_writer ON images (writer) WHERE writer IS NOT NULL;
@@ -52,15 +54,27 @@ CREATE INDEX IF NOT EXISTS segments_owner ON segments (owner) WHERE owner IS NOT
 
 -- A chunk is one checksummed run of bytes in a segment. Its reference
 -- count is the number of extents rows naming it: derived, never stored.
+-- Format 2 chunks (fp set) are content-addressed: cut by content, named
+-- by their keyed BLAKE3 fingerprint (unique), stored compressed or raw,
+-- packed without alignment. Format 1 chunks (fp NULL) are raw runs of up
+-- to 1 MiB at 4096-aligned offsets. `dead` is set (to the release epoch)
+-- while a chunk without references waits for writers that might still
+-- refer to it (docs/format.md, "Release and reclaim").
 CREATE TABLE IF NOT EXISTS chunks (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     segment_id INTEGER NOT NULL,
     seg_off    INTEGER NOT NULL,
-    len        INTEGER NOT NULL,
-    crcs       BLOB NOT NULL,                -- crc32c of each 16 KiB block, u32 LE each
-    lsu_id     INTEGER NOT NULL              -- LSU charged for the bytes
+    len        INTEGER NOT NULL,             -- stored bytes in the segment
+    crcs       BLOB NOT NULL,                -- crc32c of each 16 KiB block of the stored bytes, u32 LE each
+    lsu_id     INTEGER NOT NULL,             -- LSU charged for the bytes
+    raw_len    INTEGER NOT NULL DEFAULT 0,   -- bytes of the chunk itself (= len unless compressed)
+    codec      INTEGER NOT NULL DEFAULT 0,   -- 0 raw, 1 zstd (chunking::Codec)
+    fp         BLOB,                         -- keyed BLAKE3 of the raw bytes (32), NULL for format 1 chunks
+    dead       INTEGER                       -- release epoch once unreferenced, until reclaimed
 );
 CREATE INDEX IF NOT EXISTS chunks_segment ON chunks (segment_id, seg_off);
+CREATE UNIQUE INDEX IF NOT EXISTS chunks_fp ON chunks (fp);
+CREATE INDEX IF NOT EXISTS chunks_dead ON chunks (dead) WHERE dead IS NOT NULL;
 
 -- An image's extent map: image range [img_off, img_off+len) holds chunk
 -- bytes [chunk_off, chunk_off+len).
@@ -98,17 +112,17 @@ CREATE TRIGGER IF NOT EXISTS images_del AFTER DELETE ON images BEGIN
     UPDATE lsus SET used = used - OLD.size, images = images - 1 WHERE id = OLD.lsu_id;
 END;
 CREATE TRIGGER IF NOT EXISTS chunks_ins AFTER INSERT ON chunks BEGIN
-    UPDATE lsus SET used_phys = used_phys + ((NEW.len + 4095) / 4096) * 4096 WHERE id = NEW.lsu_id;
+    UPDATE lsus SET used_phys = used_phys + (CASE WHEN NEW.fp IS NULL THEN (NEW.len + 4095) / 4096 * 4096 ELSE NEW.len END) WHERE id = NEW.lsu_id;
 END;
 CREATE TRIGGER IF NOT EXISTS chunks_del AFTER DELETE ON chunks BEGIN
-    UPDATE lsus SET used_phys = used_phys - ((OLD.len + 4095) / 4096) * 4096 WHERE id = OLD.lsu_id;
+    UPDATE lsus SET used_phys = used_phys - (CASE WHEN OLD.fp IS NULL THEN (OLD.len + 4095) / 4096 * 4096 ELSE OLD.len END) WHERE id = OLD.lsu_id;
 END;
 -- A shared chunk is charged to one LSU that refers to it; when the last
 -- reference from that LSU goes, release_orphans moves the charge.
 CREATE TRIGGER IF NOT EXISTS chunks_move AFTER UPDATE OF lsu_id ON chunks
 WHEN OLD.lsu_id <> NEW.lsu_id BEGIN
-    UPDATE lsus SET used_phys = used_phys - ((OLD.len + 4095) / 4096) * 4096 WHERE id = OLD.lsu_id;
-    UPDATE lsus SET used_phys = used_phys + ((NEW.len + 4095) / 4096) * 4096 WHERE id = NEW.lsu_id;
+    UPDATE lsus SET used_phys = used_phys - (CASE WHEN OLD.fp IS NULL THEN (OLD.len + 4095) / 4096 * 4096 ELSE OLD.len END) WHERE id = OLD.lsu_id;
+    UPDATE lsus SET used_phys = used_phys + (CASE WHEN NEW.fp IS NULL THEN (NEW.len + 4095) / 4096 * 4096 ELSE NEW.len END) WHERE id = NEW.lsu_id;
 END;
 
 -- Events: a server-wide queue every process sees (STS_EVT_* types).

@@ -45,8 +45,9 @@ enum State {
 
 #[derive(Debug)]
 struct Worker {
-    /// Full chunks to hash, in order; dropping it ends the thread.
-    work: Option<Sender<Vec<u8>>>,
+    /// Full chunks to hash, in order, each after the bytes to skip;
+    /// dropping it ends the thread.
+    work: Option<Sender<(usize, Vec<u8>)>>,
     /// Hashed buffers coming back for reuse.
     spare: Receiver<Vec<u8>>,
     /// Buffers allocated so far (at most [`BUFFERS`]).
@@ -79,8 +80,11 @@ impl StreamHash {
 
     /// Takes `chunk`, the image's bytes at `off`, into the digest and
     /// returns an empty buffer (with room for a chunk) for the next one.
-    pub(crate) fn absorb(&mut self, off: u64, mut chunk: Vec<u8>, log: &ServerLog) -> Vec<u8> {
-        if off != self.upto {
+    /// Its first `skip` bytes were taken before (the writer's buffers
+    /// start with the tail the chunker carried over) and are skipped.
+    pub(crate) fn absorb(&mut self, off: u64, mut chunk: Vec<u8>, skip: usize, log: &ServerLog) -> Vec<u8> {
+        let skip = skip.min(chunk.len());
+        if off + skip as u64 != self.upto {
             self.stop();
         }
         self.upto = off + chunk.len() as u64;
@@ -88,17 +92,17 @@ impl StreamHash {
             State::Off => {}
             State::Inline(h) if chunk.len() as u64 == MAX_CHUNK => match Worker::start(h.clone(), log) {
                 Some(mut w) => {
-                    let next = w.hand_over(chunk);
+                    let next = w.hand_over(skip, chunk);
                     self.state = State::Threaded(w);
                     return next.unwrap_or_else(|| {
                         self.stop();
                         chunk_buffer()
                     });
                 }
-                None => h.update(&chunk),
+                None => h.update(&chunk[skip..]),
             },
-            State::Inline(h) => h.update(&chunk),
-            State::Threaded(w) => match w.hand_over(chunk) {
+            State::Inline(h) => h.update(&chunk[skip..]),
+            State::Threaded(w) => match w.hand_over(skip, chunk) {
                 Some(next) => return next,
                 None => {
                     log_warn!(log, "hashing thread ended early; the digest will be read back");
@@ -134,13 +138,13 @@ impl Worker {
     /// Starts a hashing thread continuing from `h`; `None` if the system
     /// refuses a thread (the caller then hashes inline).
     fn start(mut h: Sha1, log: &ServerLog) -> Option<Worker> {
-        let (work, todo) = bounded::<Vec<u8>>(BUFFERS - 1);
+        let (work, todo) = bounded::<(usize, Vec<u8>)>(BUFFERS - 1);
         let (back, spare) = bounded::<Vec<u8>>(BUFFERS);
         let thread = std::thread::Builder::new()
             .name("combstore-sha1".into())
             .spawn(move || {
-                for mut chunk in todo {
-                    h.update(&chunk);
+                for (skip, mut chunk) in todo {
+                    h.update(&chunk[skip..]);
                     chunk.clear();
                     // The writer may have stopped taking buffers back.
                     let _ = back.try_send(chunk);
@@ -163,8 +167,8 @@ impl Worker {
 
     /// Queues `chunk` (waiting while the hasher is [`BUFFERS`] behind) and
     /// returns an empty buffer; `None` if the thread is gone.
-    fn hand_over(&mut self, chunk: Vec<u8>) -> Option<Vec<u8>> {
-        self.work.as_ref()?.send(chunk).ok()?;
+    fn hand_over(&mut self, skip: usize, chunk: Vec<u8>) -> Option<Vec<u8>> {
+        self.work.as_ref()?.send((skip, chunk)).ok()?;
         if let Ok(b) = self.spare.try_recv() {
             return Some(b);
         }
@@ -222,7 +226,7 @@ mod tests {
                 buf.extend_from_slice(&pattern(*n, i as u8));
                 all.extend_from_slice(&buf);
                 let off = all.len() - buf.len();
-                buf = h.absorb(off as u64, buf, &log());
+                buf = h.absorb(off as u64, buf, 0, &log());
                 assert!(buf.is_empty() && buf.capacity() >= *n.min(&c));
             }
             assert_eq!(h.finish(all.len() as u64), Some(sha1(&all)), "sizes {sizes:?}");
@@ -233,17 +237,17 @@ mod tests {
     fn a_gap_a_rewrite_or_a_short_stream_gives_no_digest() {
         let c = MAX_CHUNK as usize;
         let mut h = StreamHash::new();
-        let b = h.absorb(0, pattern(c, 1), &log());
-        let _ = h.absorb(2 * c as u64, b, &log());
+        let b = h.absorb(0, pattern(c, 1), 0, &log());
+        let _ = h.absorb(2 * c as u64, b, 0, &log());
         assert_eq!(h.finish(3 * c as u64), None);
 
         let mut h = StreamHash::new();
-        let b = h.absorb(0, pattern(c, 1), &log());
-        let _ = h.absorb(0, b, &log());
+        let b = h.absorb(0, pattern(c, 1), 0, &log());
+        let _ = h.absorb(0, b, 0, &log());
         assert_eq!(h.finish(c as u64), None);
 
         let mut h = StreamHash::new();
-        let _ = h.absorb(0, pattern(10, 1), &log());
+        let _ = h.absorb(0, pattern(10, 1), 0, &log());
         assert_eq!(h.finish(20), None);
         assert_eq!(StreamHash::off().finish(0), None);
     }
@@ -252,14 +256,14 @@ mod tests {
     fn a_stopped_or_dropped_threaded_hash_ends_its_thread() {
         let c = MAX_CHUNK as usize;
         let mut h = StreamHash::new();
-        let mut b = h.absorb(0, pattern(c, 1), &log());
+        let mut b = h.absorb(0, pattern(c, 1), 0, &log());
         for i in 1..10u64 {
             b.extend_from_slice(&pattern(c, i as u8));
-            b = h.absorb(i * c as u64, b, &log());
+            b = h.absorb(i * c as u64, b, 0, &log());
         }
         drop(h);
         let mut h = StreamHash::new();
-        let _ = h.absorb(0, pattern(c, 1), &log());
+        let _ = h.absorb(0, pattern(c, 1), 0, &log());
         h.stop();
         assert_eq!(h.finish(c as u64), None);
     }

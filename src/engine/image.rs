@@ -1,8 +1,11 @@
-//! Image handles: a writer that buffers, stores chunks and commits them,
-//! and a reader that verifies every chunk before returning its bytes.
+//! Image handles: a writer that buffers, cuts the stream into chunks by
+//! content, stores only chunks the server does not hold yet and commits
+//! them, and a reader that verifies every chunk before returning its bytes.
 //!
 //! Commit protocol of a writer (docs/format.md, "Commit protocol"):
-//! 1. chunk bytes are appended to the writer's segment with `pwrite`;
+//! 1. each chunk is fingerprinted; a chunk the server holds already
+//!    becomes a reference to it, a new one is compressed (or kept raw)
+//!    and appended to the writer's segment with `pwrite`;
 //! 2. at a commit point (every [`COMMIT_EVERY`] bytes, flush, close) each
 //!    segment written since the last commit is `fdatasync`ed;
 //! 3. one catalog transaction inserts the chunks and extents, advances the
@@ -13,6 +16,7 @@
 //! write or sync the handle is poisoned: the error is returned once, then
 //! [`Error::PreviousIo`]; fsync is never retried and trusted.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use sha1::{Digest, Sha1};
@@ -21,7 +25,11 @@ use super::digest::StreamHash;
 use super::error::{Error, Result};
 use super::names::ImageName;
 use super::server::{MAX_META, SEGMENT_TARGET, Shared, now_ms};
-use crate::catalog::{self, ExtentRow, ImageRow, ImageState, MAX_CHUNK, NewExtent};
+use crate::catalog::{
+    self, ChunkRef, ExtentRow, ImageRow, ImageState, Inserted, MAX_CHUNK, NewChunk, NewExtent,
+};
+use crate::chunking::cdc::Cuts;
+use crate::chunking::{Codec, Compressor, Decompressor, Fingerprint};
 use crate::store::checksum::BlockCrcs;
 use crate::store::read::SegmentReads;
 use crate::store::segment::SegmentFile;
@@ -154,15 +162,35 @@ fn write_meta(sh: &Shared, id: i64, off: u64, data: &[u8]) -> Result<()> {
     Ok(tx.commit()?)
 }
 
-/// A chunk stored but not yet committed.
+/// A piece of the image written but not yet committed: `len` bytes at
+/// `img_off`, which are one whole chunk.
 #[derive(Debug)]
 struct Pending {
     img_off: u64,
     len: u64,
-    segment: i64,
-    seg_off: u64,
-    crcs: BlockCrcs,
+    chunk: PendingChunk,
 }
+
+#[derive(Debug)]
+enum PendingChunk {
+    /// Stored by this writer: `len` stored bytes at `seg_off` in `segment`.
+    Stored {
+        segment: i64,
+        seg_off: u64,
+        len: u64,
+        codec: Codec,
+        crcs: BlockCrcs,
+        fp: Fingerprint,
+    },
+    /// A chunk the server holds (found by fingerprint).
+    Held(i64),
+    /// The same bytes as the pending piece with this index.
+    Same(usize),
+}
+
+/// Fingerprints a writer has found or stored, with their chunk ids; at
+/// most this many (about 80 bytes each), then it starts again.
+const KNOWN_MAX: usize = if cfg!(test) { 64 } else { 1 << 18 };
 
 /// An image open for writing.
 #[derive(Debug)]
@@ -172,12 +200,28 @@ pub struct ImageWriter {
     lsu_id: i64,
     committed_size: u64,
     size: u64,
+    /// Bytes not yet cut into chunks, at `buf_off`; after a cut, they
+    /// start with the tail carried over to be cut again.
     buf: Vec<u8>,
     buf_off: u64,
+    /// The carried tail, between taking it out of one buffer and putting
+    /// it into the next.
+    carry: Vec<u8>,
     seg: Option<SegmentFile>,
     retired: Vec<SegmentFile>,
     pending: Vec<Pending>,
     pending_bytes: u64,
+    /// Stored bytes of the pending chunks this writer stored.
+    pending_stored: u64,
+    /// Fingerprint -> index in `pending` of chunks stored since the last commit.
+    pending_fps: HashMap<Fingerprint, usize>,
+    /// Fingerprint -> chunk id of chunks this writer may refer to: found
+    /// live (or dead since it registered) or stored by it (the release
+    /// protocol in catalog::release_orphans).
+    known: HashMap<Fingerprint, i64>,
+    /// The release epoch this writer registered at.
+    pin: i64,
+    compressor: Compressor,
     hash: StreamHash,
     copied: CopiedFrom,
     /// Bytes the LSU's quota allowed at the last commit (None: no quota).
@@ -203,7 +247,14 @@ impl ImageWriter {
     }
 
     pub(crate) fn new(sh: Arc<Shared>, id: i64, lsu_id: i64, size: u64) -> ImageWriter {
-        let room = catalog::lsu_room(&sh.catalog.lock(), lsu_id).unwrap_or(None);
+        let (room, pin) = {
+            let conn = sh.catalog.lock();
+            (
+                catalog::lsu_room(&conn, lsu_id).unwrap_or(None),
+                // i64::MAX: no dead chunk is ever taken as a match
+                catalog::image_pin(&conn, id).unwrap_or(i64::MAX),
+            )
+        };
         ImageWriter {
             sh,
             id,
@@ -212,10 +263,16 @@ impl ImageWriter {
             size,
             buf: Vec::new(),
             buf_off: 0,
+            carry: Vec::new(),
             seg: None,
             retired: Vec::new(),
             pending: Vec::new(),
             pending_bytes: 0,
+            pending_stored: 0,
+            pending_fps: HashMap::new(),
+            known: HashMap::new(),
+            pin,
+            compressor: Compressor::new(),
             // A reopened image's earlier bytes were not hashed here: the
             // SHA-1 is then computed by reading back at completion.
             hash: if size == 0 {
@@ -270,7 +327,7 @@ impl ImageWriter {
         self.poison_on_err(r)?;
         self.size = self.size.max(off + data.len() as u64);
         if self.pending_bytes >= COMMIT_EVERY {
-            let r = self.commit();
+            let r = self.commit_keeping_tail();
             self.poison_on_err(r)?;
         }
         Ok(())
@@ -390,7 +447,7 @@ impl ImageWriter {
         extra: impl FnOnce(&rusqlite::Transaction<'_>, i64, u64, &str) -> Result<()>,
     ) -> Result<(u64, String)> {
         self.usable()?;
-        self.emit_buf()?;
+        self.emit_buf(true)?;
         let streamed = std::mem::replace(&mut self.hash, StreamHash::off()).finish(self.size);
         let sha1 = match (streamed, &self.copied) {
             (Some(digest), _) => crate::store::hex(&digest),
@@ -402,7 +459,7 @@ impl ImageWriter {
             }
         };
         let (id, size) = (self.id, self.size);
-        self.commit_with(|tx| {
+        self.commit_with(size, |tx| {
             catalog::set_complete(tx, id, objid, &sha1, now_ms())?;
             extra(tx, id, size, &sha1)
         })?;
@@ -596,15 +653,17 @@ impl ImageWriter {
         Ok(())
     }
 
-    /// Buffers `data` at `off`, storing each chunk of MAX_CHUNK bytes as it
-    /// fills. Every byte passes through the chunk buffer, even from a
-    /// caller's whole-chunk write: the stored buffer then goes to the
-    /// hashing thread while the next one fills (engine::digest), and one
-    /// memory copy costs far less than hashing on the caller's thread.
+    /// Buffers `data` at `off`, cutting and storing chunks each time the
+    /// buffer fills ([`MAX_CHUNK`]). Every byte passes through the
+    /// buffer, even from a caller's whole-buffer write: the cut buffer
+    /// then goes to the hashing thread while the next one fills
+    /// (engine::digest), and one memory copy costs far less than hashing
+    /// on the caller's thread. A write that does not continue the buffered
+    /// bytes ends them with a cut.
     fn store(&mut self, mut off: u64, mut data: &[u8]) -> Result<()> {
         while !data.is_empty() {
             if !self.buf.is_empty() && off != self.buf_off + self.buf.len() as u64 {
-                self.emit_buf()?;
+                self.emit_buf(true)?;
             }
             if self.buf.is_empty() {
                 self.buf_off = off;
@@ -615,72 +674,160 @@ impl ImageWriter {
             off += n as u64;
             data = &data[n..];
             if self.buf.len() as u64 == MAX_CHUNK {
-                self.emit_buf()?;
+                self.emit_buf(false)?;
             }
         }
         Ok(())
     }
 
-    fn emit_buf(&mut self) -> Result<()> {
+    /// Cuts the buffer into chunks and puts each; unless `last_is_final`,
+    /// the last chunk (which may end only because the buffer did) stays
+    /// buffered, to be cut again with the bytes that follow it, so that
+    /// cuts depend on content alone (chunking::cdc).
+    fn emit_buf(&mut self, last_is_final: bool) -> Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
         let mut buf = std::mem::take(&mut self.buf);
-        let r = self.emit(self.buf_off, &buf);
-        self.buf = if r.is_ok() {
-            self.hash.absorb(self.buf_off, buf, &self.sh.log)
-        } else {
-            buf.clear();
-            buf
-        };
-        r
-    }
-
-    fn emit(&mut self, img_off: u64, bytes: &[u8]) -> Result<()> {
-        if let Some(room) = self.room {
-            if self.pending_bytes + crate::store::align_up(bytes.len() as u64) > room {
-                return Err(Error::NoSpace("the LSU's capacity quota".into()));
+        let cuts = Cuts::of(&buf, last_is_final);
+        let mut r = Ok(());
+        for &(start, len) in &cuts.chunks {
+            r = self.put_chunk(self.buf_off + start as u64, &buf[start..start + len]);
+            if r.is_err() {
+                break;
             }
         }
-        self.sh.ensure_room(crate::store::align_up(bytes.len() as u64))?;
-        if self.seg.as_ref().is_some_and(|s| s.end() >= SEGMENT_TARGET) {
-            self.retired.extend(self.seg.take());
+        if r.is_err() {
+            buf.clear();
+            self.buf = buf;
+            return r;
         }
-        if self.seg.is_none() {
-            self.seg = Some(self.sh.lease_segment()?);
+        // Bytes before the carried tail's start were hashed with an
+        // earlier buffer if this one began with a tail.
+        let skip = self.carry.len();
+        self.carry.clear();
+        self.carry.extend_from_slice(&buf[cuts.carry_from..]);
+        let off = self.buf_off;
+        self.buf = self.hash.absorb(off, buf, skip, &self.sh.log);
+        self.buf_off = off + cuts.carry_from as u64;
+        self.buf.extend_from_slice(&self.carry);
+        if self.buf.is_empty() {
+            self.carry.clear();
         }
-        let seg = self.seg.as_mut().expect("segment leased above");
-        let seg_off = seg
-            .append(bytes)
-            .map_err(|e| Error::io(format!("segment {}", seg.id()), e))?;
-        crate::store::crash::point("write.after_append");
-        self.pending.push(Pending {
-            img_off,
-            len: bytes.len() as u64,
-            segment: seg.id(),
-            seg_off,
-            crcs: BlockCrcs::of(bytes),
-        });
-        self.pending_bytes += bytes.len() as u64;
         Ok(())
     }
 
-    /// Steps 2 and 3 of the commit protocol.
+    /// Records `raw`, the image's bytes at `img_off`, as one chunk: a
+    /// reference to the chunk the server holds under its fingerprint, or
+    /// a new chunk stored (compressed where that pays) in the segment.
+    fn put_chunk(&mut self, img_off: u64, raw: &[u8]) -> Result<()> {
+        let fp = Fingerprint::of(raw);
+        let chunk = if let Some(&i) = self.pending_fps.get(&fp) {
+            PendingChunk::Same(i)
+        } else if let Some(id) = self.find(&fp)? {
+            PendingChunk::Held(id)
+        } else {
+            let (codec, stored) = self.compressor.compress(raw);
+            let stored_len = stored.len() as u64;
+            if let Some(room) = self.room {
+                if self.pending_stored + stored_len > room {
+                    return Err(Error::NoSpace("the LSU's capacity quota".into()));
+                }
+            }
+            self.sh.ensure_room(stored_len)?;
+            if self.seg.as_ref().is_some_and(|s| s.end() >= SEGMENT_TARGET) {
+                self.retired.extend(self.seg.take());
+            }
+            if self.seg.is_none() {
+                self.seg = Some(self.sh.lease_segment()?);
+            }
+            let seg = self.seg.as_mut().expect("segment leased above");
+            let seg_off = seg
+                .append_packed(stored)
+                .map_err(|e| Error::io(format!("segment {}", seg.id()), e))?;
+            crate::store::crash::point("write.after_append");
+            self.pending_fps.insert(fp, self.pending.len());
+            self.pending_stored += stored_len;
+            PendingChunk::Stored {
+                segment: seg.id(),
+                seg_off,
+                len: stored_len,
+                codec,
+                crcs: BlockCrcs::of(stored),
+                fp,
+            }
+        };
+        self.pending.push(Pending {
+            img_off,
+            len: raw.len() as u64,
+            chunk,
+        });
+        self.pending_bytes += raw.len() as u64;
+        Ok(())
+    }
+
+    /// The chunk the server holds under `fp` that this writer may refer
+    /// to: one found live, or dead only since this writer registered
+    /// (catalog::release_orphans says why that is safe and an older dead
+    /// one is not).
+    fn find(&mut self, fp: &Fingerprint) -> Result<Option<i64>> {
+        if let Some(&id) = self.known.get(fp) {
+            return Ok(Some(id));
+        }
+        let found = catalog::chunk_by_fp(&self.sh.catalog.lock(), fp.as_bytes())?;
+        let Some((id, dead)) = found else {
+            return Ok(None);
+        };
+        if dead.is_some_and(|d| d <= self.pin) {
+            return Ok(None);
+        }
+        self.remember(*fp, id);
+        Ok(Some(id))
+    }
+
+    fn remember(&mut self, fp: Fingerprint, id: i64) {
+        if self.known.len() >= KNOWN_MAX {
+            self.known.clear();
+        }
+        self.known.insert(fp, id);
+    }
+
+    /// Steps 2 and 3 of the commit protocol for everything written.
     fn commit(&mut self) -> Result<()> {
-        self.emit_buf()?;
+        self.emit_buf(true)?;
         if self.pending.is_empty() && self.size == self.committed_size {
             return Ok(());
         }
-        self.commit_with(|_| Ok(()))
+        self.commit_with(self.size, |_| Ok(()))
     }
 
-    /// Steps 2 and 3 of the commit protocol for whatever is buffered or
-    /// pending, with `also` run inside the committing transaction: a close
-    /// records the image's last bytes and its completion with one catalog
-    /// commit (one WAL sync) instead of two.
-    fn commit_with(&mut self, also: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<()>) -> Result<()> {
-        self.emit_buf()?;
-        for seg in self.retired.iter().chain(self.seg.as_ref()) {
+    /// A commit that does not cut the buffered tail of a sequential
+    /// stream (the periodic commit while writing: a cut there would depend
+    /// on where commits fall, not on content). The committed size stops
+    /// where the buffered bytes start.
+    fn commit_keeping_tail(&mut self) -> Result<()> {
+        if !self.buf.is_empty() && self.buf_off + self.buf.len() as u64 != self.size {
+            self.emit_buf(true)?;
+        }
+        let size = if self.buf.is_empty() {
+            self.size
+        } else {
+            self.committed_size.max(self.buf_off)
+        };
+        self.commit_with(size, |_| Ok(()))
+    }
+
+    /// Steps 2 and 3 of the commit protocol for the pending chunks,
+    /// recording `size` as the image's size, with `also` run inside the
+    /// committing transaction: a close records the image's last bytes
+    /// and its completion with one catalog commit (one WAL sync) instead
+    /// of two.
+    fn commit_with(
+        &mut self,
+        size: u64,
+        also: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<()>,
+    ) -> Result<()> {
+        for seg in self.retired.iter_mut().chain(self.seg.as_mut()) {
             seg.sync()
                 .map_err(|e| Error::io(format!("segment {}", seg.id()), e))?;
         }
@@ -689,8 +836,45 @@ impl ImageWriter {
         let tx = catalog::write_txn(&mut conn)?;
         let mut end = self.committed_size;
         let mut touched = Vec::new();
+        let mut ids: Vec<i64> = Vec::with_capacity(self.pending.len());
+        let mut unrecorded = Vec::new();
+        let mut stored_new = Vec::new();
         for p in &self.pending {
-            let chunk_id = catalog::insert_chunk(&tx, p.segment, p.seg_off, p.len, &p.crcs, self.lsu_id)?;
+            let chunk_id = match &p.chunk {
+                PendingChunk::Stored {
+                    segment,
+                    seg_off,
+                    len,
+                    codec,
+                    crcs,
+                    fp,
+                } => {
+                    let c = NewChunk {
+                        segment: *segment,
+                        seg_off: *seg_off,
+                        len: *len,
+                        raw_len: p.len,
+                        codec: *codec as i64,
+                        fp: Some(fp.as_bytes()),
+                        crcs,
+                        lsu_id: self.lsu_id,
+                    };
+                    match catalog::insert_chunk(&tx, &c)? {
+                        Inserted::New(id) => {
+                            stored_new.push((*fp, id));
+                            id
+                        }
+                        Inserted::Existing(id) => {
+                            // Another writer recorded the same chunk first.
+                            unrecorded.push((*segment, *seg_off));
+                            id
+                        }
+                    }
+                }
+                PendingChunk::Held(id) => *id,
+                PendingChunk::Same(i) => ids[*i],
+            };
+            ids.push(chunk_id);
             let e = NewExtent {
                 img_off: p.img_off,
                 len: p.len,
@@ -704,23 +888,33 @@ impl ImageWriter {
             }
             end = end.max(p.img_off + p.len);
         }
-        let freed = catalog::release_orphans(&tx, &touched)?;
+        let mut freed = catalog::release_orphans(&tx, &touched)?;
         for seg in &self.retired {
             catalog::advance_segment(&tx, seg.id(), seg.end(), true)?;
         }
         if let Some(seg) = &self.seg {
             catalog::advance_segment(&tx, seg.id(), seg.end(), seg.end() >= SEGMENT_TARGET)?;
         }
-        if !self.pending.is_empty() || self.size != self.committed_size {
-            catalog::set_size(&tx, self.id, self.size, now_ms())?;
+        // After the segments' ends advanced: the space of a duplicate
+        // lies below them.
+        for (segment, seg_off) in unrecorded {
+            freed.extend(catalog::free_unrecorded(&tx, segment, seg_off, self.lsu_id)?);
+        }
+        if !self.pending.is_empty() || size != self.committed_size {
+            catalog::set_size(&tx, self.id, size, now_ms())?;
         }
         also(&tx)?;
         tx.commit()?;
         drop(conn);
         crate::store::crash::point("write.after_commit");
         self.pending.clear();
+        self.pending_fps.clear();
         self.pending_bytes = 0;
-        self.committed_size = self.size;
+        self.pending_stored = 0;
+        self.committed_size = size;
+        for (fp, id) in stored_new {
+            self.remember(fp, id);
+        }
         for seg in std::mem::take(&mut self.retired) {
             self.sh.return_segment(seg, false);
         }
@@ -760,8 +954,12 @@ pub struct ImageReader {
     win_to: u64,
     /// This reader's segment descriptors (its own read-ahead state).
     segs: SegmentReads,
-    /// Whole checksum blocks around a read that covers part of one.
+    /// Whole checksum blocks around a read that covers part of one; a
+    /// format 2 chunk's stored bytes.
     scratch: Vec<u8>,
+    /// The last format 2 chunk decoded and verified: (id, its bytes).
+    decoded: Option<(i64, Vec<u8>)>,
+    decompressor: Decompressor,
 }
 
 /// Extents a reader loads at a time while reading on (about 320 bytes
@@ -782,6 +980,8 @@ impl ImageReader {
             win_to: 0,
             segs,
             scratch: Vec::new(),
+            decoded: None,
+            decompressor: Decompressor::new(),
         }
     }
 
@@ -916,15 +1116,18 @@ impl ImageReader {
     fn copy_chunk(&mut self, e: &ExtentRow, from: u64, out: &mut [u8]) -> Result<()> {
         let c = e.chunk;
         let len = out.len() as u64;
-        if from.checked_add(len).is_none_or(|end| end > c.len) {
+        if from.checked_add(len).is_none_or(|end| end > c.raw_len) {
             // Only a damaged catalog row has an extent reach past its chunk.
             return Err(self.damaged(
                 e.img_off,
                 format!(
                     "an extent reaches past the {} bytes of chunk {} in segment {}",
-                    c.len, c.id, c.segment
+                    c.raw_len, c.id, c.segment
                 ),
             ));
+        }
+        if c.fp.is_some() || c.codec != Codec::Raw as i64 {
+            return self.copy_addressed(e, from, out);
         }
         let (start, end) = BlockCrcs::blocks_around(c.len, from, len);
         let read = if (start, end) == (from, from + len) {
@@ -948,6 +1151,67 @@ impl ImageReader {
         out.fill(0);
         let img_off = e.img_off + (from - e.chunk_off);
         Err(self.damaged(img_off, format!("chunk {} in segment {} {why}", c.id, c.segment)))
+    }
+
+    /// [`ImageReader::copy_chunk`] for a format 2 chunk (at most 64 KiB):
+    /// its stored bytes are read whole and checked against their crc32cs,
+    /// decoded, and the result checked against the chunk's fingerprint,
+    /// so the bytes returned are the bytes the chunk was stored under
+    /// that name, whatever happened to the row or the file. The decoded
+    /// chunk is kept for the next read of it.
+    fn copy_addressed(&mut self, e: &ExtentRow, from: u64, out: &mut [u8]) -> Result<()> {
+        let c = e.chunk;
+        if self.decoded.as_ref().is_none_or(|(id, _)| *id != c.id) {
+            let bytes = self.decode(&c).map_err(|why| {
+                let img_off = e.img_off + (from - e.chunk_off);
+                self.damaged(img_off, format!("chunk {} in segment {} {why}", c.id, c.segment))
+            });
+            match bytes {
+                Ok(b) => self.decoded = Some((c.id, b)),
+                Err(err) => {
+                    out.fill(0);
+                    return Err(err);
+                }
+            }
+        }
+        let (_, bytes) = self.decoded.as_ref().expect("decoded above");
+        let from = from as usize;
+        out.copy_from_slice(&bytes[from..from + out.len()]);
+        Ok(())
+    }
+
+    /// Reads, checks and decodes chunk `c`; the error says what failed.
+    fn decode(&mut self, c: &ChunkRef) -> std::result::Result<Vec<u8>, String> {
+        let codec = Codec::from_i64(c.codec).ok_or_else(|| format!("has unknown codec {}", c.codec))?;
+        let raw_len = usize::try_from(c.raw_len)
+            .ok()
+            .filter(|n| *n as u64 <= MAX_CHUNK)
+            .ok_or_else(|| format!("has length {}", c.raw_len))?;
+        if c.len > MAX_CHUNK {
+            return Err(format!("has stored length {}", c.len));
+        }
+        self.scratch.resize(c.len as usize, 0);
+        self.segs
+            .read_exact_at(c.segment, c.seg_off, &mut self.scratch)
+            .map_err(|err| format!("cannot be read: {err}"))?;
+        if !c.crcs.verify_blocks(c.len, 0, &self.scratch) {
+            return Err("fails its checksum".into());
+        }
+        // Reuse the last chunk's buffer (it is replaced either way).
+        let mut raw = match self.decoded.take() {
+            Some((_, mut v)) => {
+                v.resize(raw_len, 0);
+                v
+            }
+            None => vec![0; raw_len],
+        };
+        self.decompressor
+            .decode(codec, &self.scratch, &mut raw)
+            .map_err(|err| format!("does not decode: {err}"))?;
+        match c.fp.map(Fingerprint) {
+            Some(fp) if !fp.matches(&raw) => Err("does not match its fingerprint".into()),
+            _ => Ok(raw),
+        }
     }
 
     /// A read at image offset `off` failed: the image was deleted under

@@ -144,7 +144,20 @@ fn a_corrupt_read_and_verify_damage_leave_error_lines() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("srv");
     let s = Server::open(&dir).unwrap();
-    store(&s, "z", 3 << 20);
+    // Incompressible bytes without repeats: stored raw and packed, so
+    // segment offset 4096 + n holds image byte n.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let noise: Vec<u8> = (0..3 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let mut w = s.create_image("default", &name("z")).unwrap();
+    w.write(0, &noise).unwrap();
+    w.close(true).unwrap();
     let seg = std::fs::read_dir(dir.join("segments"))
         .unwrap()
         .next()
@@ -152,7 +165,7 @@ fn a_corrupt_read_and_verify_damage_leave_error_lines() {
         .unwrap()
         .path();
     let seg_id = i64::from_str_radix(seg.file_stem().unwrap().to_str().unwrap(), 16).unwrap();
-    // second chunk (1 MiB into the image), past the 4 KiB segment header
+    // 1 MiB into the image, past the 4 KiB segment header
     let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
     f.write_all_at(&[0xAB], 4096 + (1 << 20) + 5000).unwrap();
 

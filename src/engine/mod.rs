@@ -21,6 +21,8 @@ pub use names::ImageName;
 pub use server::{LsuInfo, MAX_META, Server};
 
 #[cfg(test)]
+mod dedup_tests;
+#[cfg(test)]
 mod log_tests;
 #[cfg(test)]
 mod tests;

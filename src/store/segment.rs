@@ -54,8 +54,15 @@ pub fn remove_partial(seg_dir: &Path, id: i64) -> io::Result<()> {
 pub struct SegmentFile {
     id: i64,
     file: File,
+    /// Offset just past the last appended byte (buffered ones included).
     end: u64,
+    /// Packed appends not yet written, which start at `end - pack.len()`.
+    pack: Vec<u8>,
 }
+
+/// Packed appends are gathered up to this many bytes per `pwrite`: one
+/// system call per 16 KiB chunk cost more than the copy.
+pub const PACK_WRITE: usize = 1 << 20;
 
 impl SegmentFile {
     /// Creates segment `id` with its header, durably (file and directory).
@@ -90,6 +97,7 @@ impl SegmentFile {
             id,
             file,
             end: HEADER_LEN,
+            pack: Vec::new(),
         })
     }
 
@@ -108,7 +116,12 @@ impl SegmentFile {
             file.sync_all()?;
         }
         super::crash::synced(&file, end);
-        Ok(SegmentFile { id, file, end })
+        Ok(SegmentFile {
+            id,
+            file,
+            end,
+            pack: Vec::new(),
+        })
     }
 
     /// Segment id (the catalog's).
@@ -131,6 +144,7 @@ impl SegmentFile {
     /// # Errors
     /// I/O errors (ENOSPC among them). The segment's end is unchanged on error.
     pub fn append(&mut self, data: &[u8]) -> io::Result<u64> {
+        self.write_pack()?;
         let off = self.next_offset();
         debug_assert_eq!(off % CHUNK_ALIGN, 0);
         if let Err(e) = self.file.write_all_at(data, off) {
@@ -144,12 +158,48 @@ impl SegmentFile {
         Ok(off)
     }
 
+    /// Appends `data` right after the last byte (no alignment: format 2
+    /// chunks are packed); returns its offset. The bytes may wait in
+    /// memory until [`PACK_WRITE`] bytes gather or [`SegmentFile::sync`].
+    ///
+    /// # Errors
+    /// I/O errors of writing what had gathered (ENOSPC among them).
+    pub fn append_packed(&mut self, data: &[u8]) -> io::Result<u64> {
+        let off = self.end;
+        self.pack.extend_from_slice(data);
+        self.end += data.len() as u64;
+        if self.pack.len() >= PACK_WRITE {
+            self.write_pack()?;
+        }
+        Ok(off)
+    }
+
+    /// Writes the gathered packed appends. On error the segment's end goes
+    /// back to where they started and they are dropped.
+    fn write_pack(&mut self) -> io::Result<()> {
+        if self.pack.is_empty() {
+            return Ok(());
+        }
+        let at = self.end - self.pack.len() as u64;
+        let r = self.file.write_all_at(&self.pack, at);
+        let len = self.pack.len() as u64;
+        self.pack.clear();
+        if let Err(e) = r {
+            let _ = self.file.set_len(at);
+            self.end = at;
+            return Err(e);
+        }
+        start_writeback(&self.file, at, len);
+        Ok(())
+    }
+
     /// Makes every appended byte durable (`fdatasync`, which also syncs the
     /// file size).
     ///
     /// # Errors
     /// I/O errors. After one, the appended bytes must be treated as lost.
-    pub fn sync(&self) -> io::Result<()> {
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.write_pack()?;
         self.file.sync_data()?;
         super::crash::synced(&self.file, self.end);
         Ok(())

@@ -1,0 +1,312 @@
+//! Deduplication and compression through the engine (issue 15): what a
+//! second full stores, the chunk release protocol's race, and reads of
+//! shared chunks.
+
+use super::*;
+
+fn server() -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::open(&dir.path().join("srv")).unwrap();
+    (dir, s)
+}
+
+fn name(n: &str) -> ImageName {
+    ImageName::new(n, "1").unwrap()
+}
+
+/// Half incompressible noise, half repetitive text, in 64 KiB stretches.
+fn stream(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        let text = (x >> 7) % 2 == 0;
+        for i in 0..(64 << 10) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            out.push(if text {
+                b"log line 42 ok\n"[i % 15] ^ ((x >> 60) as u8 & 1)
+            } else {
+                x as u8
+            });
+        }
+    }
+    out.truncate(len);
+    out
+}
+
+/// `base` with `n` unaligned edits: overwrites, insertions and deletions.
+fn edited(base: &[u8], n: usize, seed: u64) -> Vec<u8> {
+    let mut out = base.to_vec();
+    let mut x = seed | 1;
+    for i in 0..n {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let at = (x >> 20) as usize % (out.len() - 1000);
+        match i % 3 {
+            0 => out[at..at + 300].iter_mut().for_each(|b| *b ^= 0x5a),
+            1 => {
+                out.splice(at..at, (0..777).map(|k| k as u8));
+            }
+            _ => {
+                out.drain(at..at + 555);
+            }
+        }
+    }
+    out
+}
+
+fn write(s: &Server, lsu: &str, n: &str, bytes: &[u8]) {
+    let mut w = s.create_image(lsu, &name(n)).unwrap();
+    for (i, piece) in bytes.chunks(256 << 10).enumerate() {
+        w.write_any((i * (256 << 10)) as u64, piece).unwrap();
+    }
+    w.close(true).unwrap();
+}
+
+fn read(s: &Server, lsu: &str, n: &str) -> Vec<u8> {
+    let mut r = s.open_image(lsu, &name(n)).unwrap();
+    let mut out = vec![0u8; r.size() as usize];
+    let mut off = 0;
+    while off < out.len() {
+        let got = r
+            .read_any(
+                off as u64,
+                &mut out[off..(off + (1 << 20)).min(r.size() as usize)],
+            )
+            .unwrap();
+        off += got;
+    }
+    out
+}
+
+fn phys(s: &Server, lsu: &str) -> u64 {
+    s.lsu_info(lsu).unwrap().used_phys
+}
+
+#[test]
+fn a_second_full_stores_only_what_changed_and_both_read_back() {
+    let (_d, s) = server();
+    let gen1 = stream(1, 8 << 20);
+    let gen2 = edited(&gen1, 12, 7);
+    write(&s, "default", "full-1", &gen1);
+    let after1 = phys(&s, "default");
+    assert!(
+        after1 < gen1.len() as u64 * 3 / 4,
+        "compressed: {after1} of {}",
+        gen1.len()
+    );
+    write(&s, "default", "full-2", &gen2);
+    let growth = phys(&s, "default") - after1;
+    // 12 edits touch at most ~3 chunks of <= 64 KiB each
+    assert!(growth < 12 * 3 * (64 << 10), "gen 2 added {growth} bytes");
+    assert!(growth < gen2.len() as u64 / 5, "gen 2 added {growth} bytes");
+    assert_eq!(read(&s, "default", "full-1"), gen1);
+    assert_eq!(read(&s, "default", "full-2"), gen2);
+    let info = s.image_info("default", &name("full-2")).unwrap();
+    assert_eq!(
+        info.sha1,
+        crate::hex::encode(&<sha1::Sha1 as sha1::Digest>::digest(&gen2))
+    );
+    assert_eq!(s.check().unwrap().errors(), 0);
+}
+
+#[test]
+fn the_same_bytes_in_another_lsu_are_stored_once_and_charged_once() {
+    let (_d, s) = server();
+    s.create_lsu("second").unwrap();
+    let bytes = stream(2, 3 << 20);
+    write(&s, "default", "a", &bytes);
+    write(&s, "second", "a", &bytes);
+    let (p1, p2) = (phys(&s, "default"), phys(&s, "second"));
+    assert!(p1 > 0);
+    assert_eq!(p2, 0, "every chunk is charged to the LSU that stored it first");
+    assert_eq!(
+        s.lsu_info("second").unwrap().used,
+        bytes.len() as u64,
+        "logical stays logical"
+    );
+    s.delete_image("default", &name("a")).unwrap();
+    assert_eq!(phys(&s, "default"), 0);
+    assert_eq!(
+        phys(&s, "second"),
+        p1,
+        "the charge moves to the LSU still using the chunks"
+    );
+    assert_eq!(read(&s, "second", "a"), bytes);
+    s.delete_image("second", &name("a")).unwrap();
+    assert_eq!(phys(&s, "second"), 0);
+    assert_eq!(s.space().unwrap().chunks, 0);
+    assert_eq!(s.check().unwrap().errors(), 0);
+}
+
+#[test]
+fn repeats_inside_one_image_and_unaligned_writes_read_back() {
+    let (_d, s) = server();
+    let block = stream(3, 200 << 10);
+    let mut bytes = Vec::new();
+    for _ in 0..10 {
+        bytes.extend_from_slice(&block);
+        bytes.extend_from_slice(&[9u8; 1234]);
+    }
+    let mut w = s.create_image("default", &name("r")).unwrap();
+    // odd-sized pieces, then an overwrite in the middle, then a gap
+    let mut off = 0;
+    for piece in bytes.chunks(77_777) {
+        w.write_any(off, piece).unwrap();
+        off += piece.len() as u64;
+    }
+    w.write_any(500_000, &[1u8; 10_000]).unwrap();
+    bytes[500_000..510_000].fill(1);
+    let end = bytes.len() as u64;
+    w.write_any(end + 100_000, &block[..5000]).unwrap();
+    bytes.resize(bytes.len() + 100_000, 0);
+    bytes.extend_from_slice(&block[..5000]);
+    w.close(true).unwrap();
+    assert_eq!(read(&s, "default", "r"), bytes);
+    assert!(
+        phys(&s, "default") < 2 * block.len() as u64,
+        "{}",
+        phys(&s, "default")
+    );
+    assert_eq!(s.check().unwrap().errors(), 0);
+}
+
+#[test]
+fn a_writer_that_found_a_chunk_keeps_it_when_its_last_image_goes() {
+    // The release protocol's race: writer W finds chunks by fingerprint,
+    // then the only image holding them is deleted before W commits.
+    let (_d, s) = server();
+    let bytes = stream(4, 2 << 20);
+    write(&s, "default", "old", &bytes);
+    let mut w = s.create_image("default", &name("new")).unwrap();
+    w.write_any(0, &bytes).unwrap(); // found, not stored; not committed yet
+    s.delete_image("default", &name("old")).unwrap();
+    assert!(
+        s.shared
+            .catalog
+            .lock()
+            .query_row("SELECT count(*) FROM chunks WHERE dead IS NOT NULL", [], |r| r
+                .get::<_, i64>(0))
+            .unwrap()
+            > 0,
+        "released chunks wait (a writer is open)"
+    );
+    // A reclaim now must not take what W is about to refer to.
+    s.reclaim().unwrap();
+    w.close(true).unwrap();
+    assert_eq!(read(&s, "default", "new"), bytes);
+    s.reclaim().unwrap();
+    assert_eq!(read(&s, "default", "new"), bytes);
+    assert_eq!(s.check().unwrap().errors(), 0);
+    let v = s.verify(None, None, &mut |_| {}).unwrap();
+    assert!(v.damaged.is_empty());
+}
+
+#[test]
+fn a_writer_never_takes_a_chunk_released_before_it_opened() {
+    let (_d, s) = server();
+    let bytes = stream(5, 1 << 20);
+    write(&s, "default", "old", &bytes);
+    let keep_open = s.create_image("default", &name("pin")).unwrap(); // holds released chunks dead
+    s.delete_image("default", &name("old")).unwrap();
+    // Registered after the release: must store the bytes again (the dead
+    // chunk may be reclaimed the moment `keep_open` closes).
+    let mut w = s.create_image("default", &name("late")).unwrap();
+    w.write_any(0, &bytes).unwrap();
+    keep_open.close(true).unwrap(); // sweeps: the dead chunks go now
+    w.close(true).unwrap();
+    assert_eq!(read(&s, "default", "late"), bytes);
+    s.reclaim().unwrap();
+    assert_eq!(read(&s, "default", "late"), bytes);
+    assert_eq!(s.check().unwrap().errors(), 0);
+    let dead: i64 = s
+        .shared
+        .catalog
+        .lock()
+        .query_row("SELECT count(*) FROM chunks WHERE dead IS NOT NULL", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(dead, 0);
+}
+
+#[test]
+fn two_writers_storing_the_same_new_chunks_record_them_once() {
+    let (_d, s) = server();
+    let bytes = stream(6, 1 << 20);
+    let mut a = s.create_image("default", &name("a")).unwrap();
+    let mut b = s.create_image("default", &name("b")).unwrap();
+    a.write_any(0, &bytes).unwrap();
+    b.write_any(0, &bytes).unwrap(); // neither committed: both store
+    a.close(true).unwrap();
+    b.close(true).unwrap(); // finds a's rows at commit; its copy is freed
+    let chunks = s.space().unwrap().chunks;
+    assert!(chunks < 120, "{chunks} chunks for 1 MiB");
+    assert_eq!(read(&s, "default", "a"), bytes);
+    assert_eq!(read(&s, "default", "b"), bytes);
+    assert!(phys(&s, "default") <= bytes.len() as u64);
+    assert_eq!(s.check().unwrap().errors(), 0);
+}
+
+#[test]
+fn a_wrong_fingerprint_row_fails_reads_instead_of_returning_other_bytes() {
+    let (_d, s) = server();
+    let a = stream(8, 256 << 10);
+    let b = stream(9, 256 << 10);
+    write(&s, "default", "a", &a);
+    write(&s, "default", "b", &b);
+    {
+        // Damage: one of a's chunk rows gets another fingerprint.
+        let conn = s.shared.catalog.lock();
+        let (ca, cb): (i64, i64) = conn
+            .query_row(
+                "SELECT (SELECT min(chunk_id) FROM extents e JOIN images i ON i.id = e.image_id WHERE i.basename = 'a'),
+                        (SELECT min(chunk_id) FROM extents e JOIN images i ON i.id = e.image_id WHERE i.basename = 'b')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        conn.execute(
+            "UPDATE chunks SET fp = (SELECT fp FROM chunks WHERE id = ?1) WHERE id = ?2",
+            [ca, cb],
+        )
+        .unwrap_err(); // the fingerprint index is unique: two rows cannot share one
+        conn.execute("UPDATE chunks SET fp = randomblob(32) WHERE id = ?1", [ca])
+            .unwrap();
+    }
+    let mut r = s.open_image("default", &name("a")).unwrap();
+    let mut buf = vec![0u8; 4096];
+    assert!(matches!(r.read(0, &mut buf), Err(Error::Corrupt(_))));
+    assert_eq!(buf, vec![0u8; 4096], "no unverified byte returned");
+    assert_eq!(read(&s, "default", "b"), b);
+    // A writer storing a's bytes again cannot be matched to the damaged row.
+    write(&s, "default", "a2", &a);
+    assert_eq!(read(&s, "default", "a2"), a);
+}
+
+#[test]
+fn archive_objects_with_the_same_data_are_stored_once() {
+    let (_d, s) = server();
+    let data = stream(10, 300 << 10);
+    let put = |s: &Server| {
+        let mut at = 0;
+        s.store_object(
+            &mut |buf: &mut [u8]| {
+                let n = (data.len() - at).min(buf.len());
+                buf[..n].copy_from_slice(&data[at..at + n]);
+                at += n;
+                Ok(n)
+            },
+            Vec::new(),
+        )
+        .unwrap()
+    };
+    put(&s);
+    let one = phys(&s, archive::ARCHIVE_LSU);
+    put(&s);
+    let two = phys(&s, archive::ARCHIVE_LSU);
+    assert!(one > 0);
+    assert_eq!(one, two, "the second object's data is the first's chunks");
+}
