@@ -109,10 +109,10 @@ fn write_error_is_reported_then_eprevio_and_the_image_is_completed_abnormally() 
                 assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
                 old
             };
-            let chunk = seeded(42, 1 << 20);
             let mut first_err = None;
             for i in 1..64u64 {
-                let rc = write_at(ih, &chunk, i << 20);
+                // distinct bytes: repeated ones would be stored once
+                let rc = write_at(ih, &seeded(42 + i, 1 << 20), i << 20);
                 if rc != c::EOK {
                     first_err = Some((i, rc));
                     break;
@@ -137,7 +137,7 @@ fn write_error_is_reported_then_eprevio_and_the_image_is_completed_abnormally() 
             );
             // every later call on the handle: EPREVIO
             assert_rc!(
-                write_at(ih, &chunk[..512], 0),
+                write_at(ih, &seeded(42, 512), 0),
                 c::EPREVIO,
                 "write after the error"
             );

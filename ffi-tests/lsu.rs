@@ -205,9 +205,13 @@ fn writers_commit_at_least_every_64_mib_without_flush() {
     let srv = Server::new();
     let def = image_def("stream", "");
     let ih = create(&srv.lsu(), &def);
-    let chunk = seeded(8, 1 << 20);
     for i in 0..72u64 {
-        assert_rc!(write_at(ih, &chunk, i << 20), c::EOK, "write {i}");
+        // distinct bytes per MiB: repeated ones would be stored once
+        assert_rc!(
+            write_at(ih, &seeded(8 + i, 1 << 20), i << 20),
+            c::EOK,
+            "write {i}"
+        );
     }
     // seen through another server handle, as committed
     let sh2 = srv.another_handle();

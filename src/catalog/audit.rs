@@ -112,7 +112,7 @@ pub fn structural(conn: &Connection) -> Result<Vec<(&'static str, Vec<String>)>>
 pub fn misplaced_charges(conn: &Connection) -> Result<Vec<String>> {
     strings(
         conn,
-        "SELECT 'chunk #' || c.id FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM extents e
+        "SELECT 'chunk #' || c.id FROM chunks c WHERE c.dead IS NULL AND NOT EXISTS (SELECT 1 FROM extents e
            JOIN images i ON i.id = e.image_id WHERE e.chunk_id = c.id AND i.lsu_id = c.lsu_id) LIMIT ?1",
     )
 }
@@ -163,6 +163,31 @@ pub fn chunks_and_queued_bytes(conn: &Connection) -> Result<(u64, u64)> {
         u64::try_from(chunks).unwrap_or(0),
         u64::try_from(queued).unwrap_or(0),
     ))
+}
+
+/// Bytes of the 4096-byte blocks of segment files that hold a byte of a
+/// recorded chunk (whole blocks: what hole punching cannot free while
+/// those chunks live; format 2 chunks are packed, so a block may hold the
+/// ends of two).
+///
+/// # Errors
+/// Catalog errors.
+pub fn occupied_blocks(conn: &Connection) -> Result<u64> {
+    let mut st = conn.prepare("SELECT segment_id, seg_off, len FROM chunks ORDER BY segment_id, seg_off")?;
+    let mut rows = st.query([])?;
+    let (mut seg, mut next_free, mut blocks) = (i64::MIN, 0u64, 0u64);
+    while let Some(r) = rows.next()? {
+        let (id, off, len): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        let (off, len) = (u64::try_from(off).unwrap_or(0), u64::try_from(len).unwrap_or(0));
+        if id != seg {
+            (seg, next_free) = (id, 0);
+        }
+        let first = (off / 4096).max(next_free);
+        let end = (off + len).div_ceil(4096);
+        blocks += end.saturating_sub(first);
+        next_free = next_free.max(end);
+    }
+    Ok(blocks * 4096)
 }
 
 /// Sum of the chunks' stored bytes (format 1 chunks aligned, as they are

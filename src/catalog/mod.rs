@@ -813,28 +813,25 @@ fn next_epoch(tx: &Transaction<'_>) -> Result<i64> {
         .query_row([], |r| r.get(0))?)
 }
 
-/// Revives every dead chunk an extent names again (a writer's commit
-/// that referred to it), so that only unreferenced chunks stay dead.
+/// Whether any chunk is dead (a cheap test before [`sweep_dead`]).
 ///
 /// # Errors
 /// Catalog errors.
-pub fn revive_referenced(tx: &Transaction<'_>) -> Result<()> {
-    tx.prepare_cached(
-        "UPDATE chunks SET dead = NULL WHERE dead IS NOT NULL
-           AND EXISTS (SELECT 1 FROM extents WHERE chunk_id = chunks.id)",
-    )?
-    .execute([])?;
-    Ok(())
+pub fn any_dead(conn: &Connection) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM chunks WHERE dead IS NOT NULL)")?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// Reclaims the dead chunks no writer can still refer to (released
-/// before every live writer registered) and that nothing refers to:
-/// deletes their rows and queues their space. Returns the queued ranges.
+/// before every live writer registered): deletes their rows and queues
+/// their space. A dead chunk an extent names again (a writer's commit
+/// referred to it) is revived instead, and charged to an LSU that names
+/// it. Returns the queued ranges.
 ///
 /// # Errors
 /// Catalog errors.
 pub fn sweep_dead(tx: &Transaction<'_>) -> Result<Vec<FreeRange>> {
-    revive_referenced(tx)?;
     let limit = min_pin(tx)?.unwrap_or(i64::MAX);
     let ids: Vec<i64> = tx
         .prepare_cached("SELECT id FROM chunks WHERE dead IS NOT NULL AND dead <= ?1")?
@@ -842,9 +839,33 @@ pub fn sweep_dead(tx: &Transaction<'_>) -> Result<Vec<FreeRange>> {
         .collect::<rusqlite::Result<_>>()?;
     let mut gone = Vec::with_capacity(ids.len());
     for id in ids {
-        gone.extend(delete_chunk(tx, id)?);
+        if is_referenced(tx, id)? {
+            tx.prepare_cached("UPDATE chunks SET dead = NULL WHERE id = ?1")?
+                .execute([id])?;
+            recharge(tx, id)?;
+        } else {
+            gone.extend(delete_chunk(tx, id)?);
+        }
     }
     queue_gaps(tx, gone)
+}
+
+fn is_referenced(tx: &Transaction<'_>, id: i64) -> Result<bool> {
+    Ok(tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM extents WHERE chunk_id = ?1)")?
+        .query_row([id], |r| r.get(0))?)
+}
+
+/// Keeps chunk `id` charged to an LSU that refers to it.
+fn recharge(tx: &Transaction<'_>, id: i64) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE chunks SET lsu_id = (SELECT i.lsu_id FROM extents e JOIN images i ON i.id = e.image_id
+           WHERE e.chunk_id = ?1 LIMIT 1)
+         WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM extents e JOIN images i ON i.id = e.image_id
+           WHERE e.chunk_id = ?1 AND i.lsu_id = chunks.lsu_id)",
+    )?
+    .execute([id])?;
+    Ok(())
 }
 
 /// Queues the space of `len` stored bytes at `seg_off` that no row
@@ -1019,8 +1040,9 @@ pub fn overwrite_extent(tx: &Transaction<'_>, image_id: i64, e: &NewExtent) -> R
 /// a released format 2 chunk is only marked dead with a new release
 /// epoch; [`sweep_dead`] reclaims it once every writer that was open at
 /// its release has gone. Writers take a dead chunk as a match only if it
-/// died after they registered ([`chunk_by_fp`], `ImageWriter`), and
-/// their commit revives it ([`revive_referenced`]). With no writer open,
+/// died after they registered ([`chunk_by_fp`], `ImageWriter`); a dead
+/// chunk an extent names again is never reclaimed, and [`sweep_dead`]
+/// revives it. With no writer open,
 /// and for format 1 chunks (which no lookup finds), the row goes at once.
 ///
 /// # Errors
@@ -1030,18 +1052,9 @@ pub fn release_orphans(tx: &Transaction<'_>, chunk_ids: &[i64]) -> Result<Vec<Fr
     let mut epoch = None;
     let mut gone = Vec::new();
     for &id in chunk_ids {
-        let used: bool = tx
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM extents WHERE chunk_id = ?1)")?
-            .query_row([id], |r| r.get(0))?;
-        if used {
+        if is_referenced(tx, id)? {
             // Still shared: keep it charged to an LSU that refers to it.
-            tx.prepare_cached(
-                "UPDATE chunks SET lsu_id = (SELECT i.lsu_id FROM extents e JOIN images i ON i.id = e.image_id
-                   WHERE e.chunk_id = ?1 LIMIT 1)
-                 WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM extents e JOIN images i ON i.id = e.image_id
-                   WHERE e.chunk_id = ?1 AND i.lsu_id = chunks.lsu_id)",
-            )?
-            .execute([id])?;
+            recharge(tx, id)?;
             continue;
         }
         let addressed: bool = tx
@@ -1054,7 +1067,8 @@ pub fn release_orphans(tx: &Transaction<'_>, chunk_ids: &[i64]) -> Result<Vec<Fr
                 Some(e) => e,
                 None => *epoch.insert(next_epoch(tx)?),
             };
-            tx.prepare_cached("UPDATE chunks SET dead = ?2 WHERE id = ?1 AND dead IS NULL")?
+            // A stale mark (a writer referred to it again since) is replaced.
+            tx.prepare_cached("UPDATE chunks SET dead = ?2 WHERE id = ?1")?
                 .execute(params![id, e])?;
             continue;
         }

@@ -104,8 +104,13 @@ pub struct Space {
     pub allocated: u64,
     /// Their headers ([`HEADER_LEN`] each).
     pub headers: u64,
-    /// Chunk lengths rounded up to 4096: the bytes the catalog accounts for.
+    /// Stored chunk bytes (format 1 chunks rounded up to 4096): the bytes
+    /// the catalog accounts for.
     pub accounted: u64,
+    /// Bytes of the 4096-byte blocks holding a byte of some chunk: at
+    /// least `accounted`; the rest is the ends of packed chunks sharing a
+    /// block with freed space, which hole punching cannot free.
+    pub occupied: u64,
     /// Number of chunks.
     pub chunks: u64,
     /// Freed ranges queued and not yet punched, rounded up to 4096.
@@ -230,16 +235,18 @@ impl Server {
     /// Catalog errors; I/O errors other than a missing segment file.
     pub fn space(&self) -> Result<Space> {
         let sh = &self.shared;
-        let (segments, accounted, (chunks, queued)) = {
+        let (segments, accounted, occupied, (chunks, queued)) = {
             let conn = sh.catalog.lock();
             (
                 audit::segments(&conn)?,
                 audit::accounted_bytes(&conn)?,
+                audit::occupied_blocks(&conn)?,
                 audit::chunks_and_queued_bytes(&conn)?,
             )
         };
         let mut space = Space {
             accounted,
+            occupied,
             chunks,
             queued,
             ..Space::default()

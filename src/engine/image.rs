@@ -495,10 +495,15 @@ impl ImageWriter {
         Ok(crate::store::hex(&h.finalize()))
     }
 
+    /// After the writer's last transaction: gives its segments back and
+    /// reclaims the dead chunks only it kept waiting (Shared::sweep).
     fn release_segments(&mut self) {
         let poisoned = self.failed;
         for seg in self.retired.drain(..).chain(self.seg.take()) {
             self.sh.return_segment(seg, poisoned);
+        }
+        if let Err(e) = self.sh.sweep() {
+            log_warn!(self.sh.log, "image #{}: reclaiming released chunks: {e}", self.id);
         }
     }
 
@@ -950,6 +955,9 @@ pub struct ImageReader {
     size: u64,
     /// Every extent that overlaps `[win_from, win_to)`, in image order.
     window: Vec<ExtentRow>,
+    /// Ranges of the window two extents claim (a damaged map): reads of
+    /// them fail rather than pick one.
+    overlaps: Vec<(u64, u64)>,
     win_from: u64,
     win_to: u64,
     /// This reader's segment descriptors (its own read-ahead state).
@@ -976,6 +984,7 @@ impl ImageReader {
             id,
             size,
             window: Vec::new(),
+            overlaps: Vec::new(),
             win_from: 0,
             win_to: 0,
             segs,
@@ -1028,6 +1037,10 @@ impl ImageReader {
                 self.load_window(pos)?;
             }
             let stop = end.min(self.win_to);
+            if let Some(&(a, _)) = self.overlaps.iter().find(|(a, b)| *a < stop && *b > pos) {
+                out.fill(0);
+                return Err(self.damaged(a.max(pos), "two extents claim the same image bytes".into()));
+            }
             let mut idx = self.window.partition_point(|e| e.img_off + e.len <= pos);
             while pos < stop {
                 let at = (pos - off) as usize;
@@ -1075,6 +1088,15 @@ impl ImageReader {
             Some(last) if rows.len() == limit => last.img_off + last.len,
             _ => u64::MAX, // no extent beyond: the rest is a hole
         };
+        self.overlaps.clear();
+        let mut reach = 0;
+        for e in &rows {
+            let end = e.img_off + e.len;
+            if e.img_off < reach {
+                self.overlaps.push((e.img_off, end.min(reach)));
+            }
+            reach = reach.max(end);
+        }
         self.window = rows;
         Ok(())
     }

@@ -328,6 +328,11 @@ impl Server {
             }
             sh.punch(&freed)?;
         }
+        // Housekeeping: a catalog too damaged to sweep still opens (verify
+        // and doctor report the damage).
+        if let Err(e) = sh.sweep() {
+            log_warn!(sh.log, "reclaiming released chunks: {e}");
+        }
         let pending = catalog::queued_free_ranges(&sh.catalog.lock(), false)?;
         sh.punch(&pending)?;
         // Healing: archive records whose indexing failed become queryable.
@@ -695,13 +700,13 @@ impl Server {
         crate::store::crash::point("delete.after_commit");
         log_info!(
             sh.log,
-            "deleted image {name} from LSU {lsu}; {} chunks freed",
+            "deleted image {name} from LSU {lsu}; {} ranges freed",
             freed.len()
         );
-        if lsu_row.reclaim == "deferred" {
-            return Ok(()); // left queued in free_ranges for reclaim or the next open
-        }
-        sh.punch(&freed)
+        if lsu_row.reclaim != "deferred" {
+            sh.punch(&freed)?;
+        } // else left queued in free_ranges for reclaim or the next open
+        sh.sweep()
     }
 
     /// Copies complete image `from_name` of `src` (another server or this
@@ -988,6 +993,31 @@ impl Shared {
         drop(conn);
         super::events::notify();
         Ok(())
+    }
+
+    /// Reclaims the dead chunks no writer can refer to any more
+    /// (catalog::sweep_dead) and punches their space, unless their LSU
+    /// defers reclaim. Cheap when no chunk is dead; called when a writer
+    /// closes and after deletes.
+    pub fn sweep(&self) -> Result<()> {
+        let mut conn = self.catalog.lock();
+        if !catalog::any_dead(&conn)? {
+            return Ok(());
+        }
+        let tx = catalog::write_txn(&mut conn)?;
+        let freed = catalog::sweep_dead(&tx)?;
+        tx.commit()?;
+        if freed.is_empty() {
+            return Ok(());
+        }
+        let ids: std::collections::HashSet<i64> = freed.iter().map(|r| r.id).collect();
+        let now: Vec<FreeRange> = catalog::queued_free_ranges(&conn, false)?
+            .into_iter()
+            .filter(|r| ids.contains(&r.id))
+            .collect();
+        drop(conn);
+        crate::store::crash::point("sweep.after_commit");
+        self.punch(&now)
     }
 
     /// Punches queued free ranges and forgets them.

@@ -58,11 +58,13 @@ pub struct SegmentFile {
     end: u64,
     /// Packed appends not yet written, which start at `end - pack.len()`.
     pack: Vec<u8>,
+    /// The end at the last sync (or creation, or adoption).
+    synced_end: u64,
 }
 
 /// Packed appends are gathered up to this many bytes per `pwrite`: one
 /// system call per 16 KiB chunk cost more than the copy.
-pub const PACK_WRITE: usize = 1 << 20;
+pub const PACK_WRITE: usize = 256 << 10;
 
 impl SegmentFile {
     /// Creates segment `id` with its header, durably (file and directory).
@@ -98,6 +100,7 @@ impl SegmentFile {
             file,
             end: HEADER_LEN,
             pack: Vec::new(),
+            synced_end: HEADER_LEN,
         })
     }
 
@@ -121,6 +124,7 @@ impl SegmentFile {
             file,
             end,
             pack: Vec::new(),
+            synced_end: end,
         })
     }
 
@@ -174,8 +178,10 @@ impl SegmentFile {
         Ok(off)
     }
 
-    /// Writes the gathered packed appends. On error the segment's end goes
-    /// back to where they started and they are dropped.
+    /// Writes the gathered packed appends. On error everything appended
+    /// since the last sync is given back (the file is cut there: on a full
+    /// filesystem nothing else would free it until another writer adopts
+    /// the segment) and the caller must treat it as lost.
     fn write_pack(&mut self) -> io::Result<()> {
         if self.pack.is_empty() {
             return Ok(());
@@ -185,8 +191,8 @@ impl SegmentFile {
         let len = self.pack.len() as u64;
         self.pack.clear();
         if let Err(e) = r {
-            let _ = self.file.set_len(at);
-            self.end = at;
+            let _ = self.file.set_len(self.synced_end);
+            self.end = self.synced_end;
             return Err(e);
         }
         start_writeback(&self.file, at, len);
@@ -201,6 +207,7 @@ impl SegmentFile {
     pub fn sync(&mut self) -> io::Result<()> {
         self.write_pack()?;
         self.file.sync_data()?;
+        self.synced_end = self.end;
         super::crash::synced(&self.file, self.end);
         Ok(())
     }
