@@ -225,6 +225,19 @@ pub fn script(args: &[String]) {
         ],
         complete: true,
     });
+    let virtual_image = ctx.pool.len() - 1;
+    // a delete while a writer is open that stores the same bytes again:
+    // the released chunks wait (dead) for the writer; its close sweeps
+    let name = ctx.new_name();
+    let pieces = [write(37, 64), write(38, 300)];
+    let recipe = ctx.planned(&torture::Recipe::default(), &pieces);
+    let it = (Srv::A, "default", name.as_str());
+    ctx.log("begin", it, &recipe.encode());
+    let ih = create(&lsu_t(ctx.sh_a, "default"), &image_def(&name, ""));
+    ctx.fill(ih, &torture::Recipe::default(), &pieces[..1]);
+    ctx.run(Op::Delete { item: virtual_image });
+    ctx.fill(ih, &torture::Recipe::part(37, 64 * 1024), &pieces[1..]);
+    ctx.finish(ih, it, &recipe, true);
     ctx.run(Op::Copy {
         item: first,
         to: Srv::B,

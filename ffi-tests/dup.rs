@@ -1294,7 +1294,6 @@ fn copy_extent_across_servers_through_a_target_handle_streams_identical_bytes() 
         covered.resize(want.len() / BLK as usize, false);
         covered[(at / BLK) as usize..((at + n) / BLK) as usize].fill(true);
     }
-    let covered_bytes = covered.iter().filter(|b| **b).count() as u64 * BLK;
     close(w, c::CLOSE_COMPLETE);
     close(rh, 0);
     let bh = must_open_server(&bname);

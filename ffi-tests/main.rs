@@ -11,6 +11,7 @@ mod bad_input;
 mod concurrency;
 mod corruption;
 mod crashpoints;
+mod dedup;
 mod diskfull;
 mod dup;
 mod events;

@@ -685,7 +685,14 @@ fn random_pieces(rng: &mut Rng, pool: &[Item], share: bool) -> Vec<Piece> {
             });
         } else {
             out.push(Piece::Write {
-                seed: rng.next(),
+                // Half the writes draw from six seeds: images of every
+                // worker and process share chunks (deduplication), and a
+                // delete may release a chunk another writer just found.
+                seed: if rng.below(2) == 0 {
+                    rng.below(6)
+                } else {
+                    rng.next()
+                },
                 len: (1 + rng.below(2048)) * 512,
                 io: (1 + rng.below(2048)) * 512,
             });

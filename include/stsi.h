@@ -195,6 +195,11 @@ extern "C" {
 #define STS_LSUF_STORAGE_FREED_DEFERRED 0x0400u /* space is freed later, in background */
 #define STS_LSUF_STORAGE_SHARED 0x0800u        /* images may share stored extents, so
                                                   lsu_used_phys may be below lsu_used */
+#define STS_LSUF_DEDUP 0x1000u                 /* data is deduplicated: a chunk of bytes the
+                                                  server already holds (any image, any LSU,
+                                                  archive objects) is stored once */
+#define STS_LSUF_COMPRESSED 0x2000u            /* stored chunks are compressed where that
+                                                  pays; lsu_used_phys counts stored bytes */
 
 /* sts_server_info_t.srv_flags */
 #define STS_SRV_IMAGELIST 0x0001u      /* images can be listed */
@@ -202,6 +207,9 @@ extern "C" {
 #define STS_SRV_VIRTUAL_IMAGE 0x0004u  /* stsp_include_in_image */
 #define STS_SRV_EVENTS 0x0008u         /* event channels */
 #define STS_SRV_CRED 0x0010u           /* the server requires credentials */
+#define STS_SRV_DEDUP 0x0020u          /* the server deduplicates across all its LSUs;
+                                          a copy to another such server sends only
+                                          the chunks the target lacks */
 
 /* Capability bits in sts_server_info_t.srv_cap: one bit per entry point.
  * Test with STS_CAP_ISSET(info.srv_cap, STS_CAP_...). */

@@ -156,12 +156,15 @@ pub mod c {
     pub const LSUF_FREED: u32 = sys::STS_LSUF_STORAGE_FREED as u32;
     pub const LSUF_FREED_DEFERRED: u32 = sys::STS_LSUF_STORAGE_FREED_DEFERRED as u32;
     pub const LSUF_SHARED: u32 = sys::STS_LSUF_STORAGE_SHARED as u32;
+    pub const LSUF_DEDUP: u32 = sys::STS_LSUF_DEDUP as u32;
+    pub const LSUF_COMPRESSED: u32 = sys::STS_LSUF_COMPRESSED as u32;
 
     pub const SRV_IMAGELIST: u32 = sys::STS_SRV_IMAGELIST as u32;
     pub const SRV_IMAGE_COPY: u32 = sys::STS_SRV_IMAGE_COPY as u32;
     pub const SRV_VIRTUAL_IMAGE: u32 = sys::STS_SRV_VIRTUAL_IMAGE as u32;
     pub const SRV_EVENTS: u32 = sys::STS_SRV_EVENTS as u32;
     pub const SRV_CRED: u32 = sys::STS_SRV_CRED as u32;
+    pub const SRV_DEDUP: u32 = sys::STS_SRV_DEDUP as u32;
 
     pub const CAP_OPEN_TARGET_SERVER: usize = sys::STS_CAP_OPEN_TARGET_SERVER as usize;
     pub const CAP_COPY_EXTENT: usize = sys::STS_CAP_COPY_EXTENT as usize;

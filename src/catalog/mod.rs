@@ -856,8 +856,12 @@ fn is_referenced(tx: &Transaction<'_>, id: i64) -> Result<bool> {
         .query_row([id], |r| r.get(0))?)
 }
 
-/// Keeps chunk `id` charged to an LSU that refers to it.
-fn recharge(tx: &Transaction<'_>, id: i64) -> Result<()> {
+/// Keeps chunk `id` charged to an LSU that refers to it (a chunk another
+/// writer recorded first may be charged to an LSU that no longer does).
+///
+/// # Errors
+/// Catalog errors.
+pub fn recharge(tx: &Transaction<'_>, id: i64) -> Result<()> {
     tx.prepare_cached(
         "UPDATE chunks SET lsu_id = (SELECT i.lsu_id FROM extents e JOIN images i ON i.id = e.image_id
            WHERE e.chunk_id = ?1 LIMIT 1)

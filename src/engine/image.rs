@@ -871,7 +871,7 @@ impl ImageWriter {
                         }
                         Inserted::Existing(id) => {
                             // Another writer recorded the same chunk first.
-                            unrecorded.push((*segment, *seg_off));
+                            unrecorded.push((*segment, *seg_off, id));
                             id
                         }
                     }
@@ -894,6 +894,9 @@ impl ImageWriter {
             end = end.max(p.img_off + p.len);
         }
         let mut freed = catalog::release_orphans(&tx, &touched)?;
+        for &(_, _, id) in &unrecorded {
+            catalog::recharge(&tx, id)?;
+        }
         for seg in &self.retired {
             catalog::advance_segment(&tx, seg.id(), seg.end(), true)?;
         }
@@ -902,7 +905,7 @@ impl ImageWriter {
         }
         // After the segments' ends advanced: the space of a duplicate
         // lies below them.
-        for (segment, seg_off) in unrecorded {
+        for (segment, seg_off, _) in unrecorded {
             freed.extend(catalog::free_unrecorded(&tx, segment, seg_off, self.lsu_id)?);
         }
         if !self.pending.is_empty() || size != self.committed_size {

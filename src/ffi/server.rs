@@ -227,9 +227,11 @@ fn server_info(server: &Server, info: &mut sys::sts_server_info_t) -> FfiResult 
     for bit in 0..=sys::STS_CAP_LABEL_LSU {
         si.srv_cap[(bit / 32) as usize] |= 1 << (bit % 32);
     }
-    si.srv_flags =
-        (sys::STS_SRV_IMAGELIST | sys::STS_SRV_IMAGE_COPY | sys::STS_SRV_VIRTUAL_IMAGE | sys::STS_SRV_EVENTS)
-            as u32;
+    si.srv_flags = (sys::STS_SRV_IMAGELIST
+        | sys::STS_SRV_IMAGE_COPY
+        | sys::STS_SRV_VIRTUAL_IMAGE
+        | sys::STS_SRV_EVENTS
+        | sys::STS_SRV_DEDUP) as u32;
     if server.credentials_user()?.is_some() {
         si.srv_flags |= sys::STS_SRV_CRED as u32;
     }
@@ -346,7 +348,11 @@ fn lsu_info(l: &LsuInfo) -> sys::sts_lsu_info_t {
     } else {
         sys::STS_LSUF_STORAGE_FREED
     };
-    info.lsu_flags = (sys::STS_LSUF_DISK | freed | sys::STS_LSUF_STORAGE_SHARED) as u32;
+    info.lsu_flags = (sys::STS_LSUF_DISK
+        | freed
+        | sys::STS_LSUF_STORAGE_SHARED
+        | sys::STS_LSUF_DEDUP
+        | sys::STS_LSUF_COMPRESSED) as u32;
     info.lsu_block_size = sys::STS_BLOCK_SIZE as u32;
     put_str(&mut info.lsu_name.sln_name, &l.name);
     put_str(&mut info.lsu_label, &l.label);
