@@ -167,9 +167,9 @@ pub struct Ctx {
     /// Generation 1 of the stream, pre-generated once.
     pub stream: PathBuf,
     pub stream_sha1: String,
-    /// The main server (work/main-server) and its kept image of the stream.
+    /// The main server (work/main-server): the restore and duplication
+    /// figures' image of the stream (sections::restore::fresh_pair).
     pub srv: Option<contenders::Srv>,
-    pub image: String,
     /// Best single-stream plugin ingest (1 MiB writes): MB/s and seconds.
     pub single_mbs: f64,
     pub single_secs: f64,
@@ -319,7 +319,6 @@ fn run(cfg: Config, only: &[String], keep: bool, partial: bool) {
         stream: work.join("stream-gen1.bin"),
         stream_sha1: String::new(),
         srv: None,
-        image: "stream1".into(),
         single_mbs: 0.0,
         single_secs: 0.0,
         single_cpus: 0.0,
