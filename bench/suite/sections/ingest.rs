@@ -185,8 +185,9 @@ fn peers(ctx: &mut Ctx, plugin_mbs: f64) {
     for (kind, need) in [(Kind::Borg, 3.0), (Kind::Restic, 5.0)] {
         let prog = kind.program();
         let label = format!("ingest: plugin 1 MiB vs {prog}");
-        let measured = Peer::set_up(kind, &ctx.work).and_then(|p| {
-            let secs = p.backup(&ctx.stream)?;
+        let measured = Peer::set_up(kind, &ctx.work).and_then(|mut p| {
+            let secs = p.backup(&ctx.stream, 1)?;
+            p.gen1_repo = Some(p.repo_size());
             Ok((p, secs))
         });
         match measured {
