@@ -6,7 +6,7 @@ use crate::common::{self, Shared};
 use crate::contenders::{self, Ref, Source, Srv, def};
 use crate::peers::{Kind, Peer};
 use crate::report::{Figure, Target};
-use crate::util::{best_interleaved, cores, cpu_secs, human_bytes, mb_per_s, physical_bytes};
+use crate::util::{best_interleaved, cores, cpu_secs, human_bytes, mb_per_s};
 use crate::{Ctx, roles};
 
 pub fn single(ctx: &mut Ctx) {
@@ -134,51 +134,11 @@ pub fn single(ctx: &mut Ctx) {
          to a new file in 1 MiB write() calls; A64 is not in the issue: it syncs as often as the plugin \
          commits, which on this machine is faster than one fsync at the end"
     ));
-    generation2(ctx);
     if ctx.cfg.peers {
         peers(ctx, p1m);
     } else {
         ctx.note("peers skipped (--no-peers or a partial run)".into());
     }
-}
-
-/// Generation 2 as a second image on top of generation 1, in a server
-/// of their own: the physical bytes it adds (no deduplication yet: about
-/// its full size).
-fn generation2(ctx: &mut Ctx) {
-    let dir = ctx.work.join("gen2-server");
-    let srv = Srv::open(&dir);
-    let lsu = srv.lsu();
-    contenders::ingest(
-        &lsu,
-        "stream1",
-        &Source::file(&ctx.stream, 0, ctx.cfg.stream_len),
-        1 << 20,
-    );
-    let segs = srv.segments();
-    let before = physical_bytes(&segs);
-    let src = Source::Gen {
-        seed: ctx.cfg.seed,
-        generation: 2,
-        len: ctx.cfg.stream_len,
-    };
-    let (b, _) = contenders::ingest(&lsu, "stream2", &src, 1 << 20);
-    let added = physical_bytes(&segs) - before;
-    ctx.add(
-        Figure::new(
-            "ingest.gen2_phys",
-            "ingest: generation 2, physical bytes added",
-            added as f64 / 1e6,
-            "MB",
-        )
-        .ratio(b as f64 / 1e6, "logical")
-        .note(
-            "generation 2 (5% of blocks edited) written as a second image after generation 1, generated on \
-             the fly (untimed); no deduplication yet: it costs its full size",
-        ),
-    );
-    drop(srv);
-    std::fs::remove_dir_all(&dir).expect("remove the generation 2 server");
 }
 
 fn peers(ctx: &mut Ctx, plugin_mbs: f64) {
