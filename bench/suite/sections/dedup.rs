@@ -101,7 +101,7 @@ fn ingest_measured(srv: &Srv, image: &str, src: &Source, sha1: &str) -> Ingested
     Ingested {
         secs,
         cpu,
-        used: info.lsu_used - info0.lsu_used,
+        used: info.lsu_used.saturating_sub(info0.lsu_used),
         phys: info.lsu_used_phys.saturating_sub(info0.lsu_used_phys),
         segments: diff(physical_bytes(&srv.segments()), segs0),
         store: diff(store_bytes(&srv.dir), store0),
@@ -156,7 +156,7 @@ pub fn run(ctx: &mut Ctx) {
 
     // Plugin: generation 1 then 2 into a new, empty server, against ref
     // A64 writing generation 2 to a file; the last run's server and file
-    // are kept for the restore figures (written one after the other).
+    // (written one right after the other) are kept for the restore figures.
     let dir = ctx.work.join("dedup-server");
     let raw2 = ctx.work.join("raw-gen2.bin");
     let (src1, src2) = (Source::file(&ctx.stream, 0, len), Source::file(&gen2, 0, len));
@@ -189,13 +189,17 @@ pub fn run(ctx: &mut Ctx) {
                         g2.phys
                     );
                 }
-                assert_eq!(
-                    (g1.used, g2.used),
-                    (len, len),
-                    "lsu_used grew by the images' logical sizes"
-                );
                 runs.push((g1, g2));
             }
+        }
+    }
+    // lsu_used stays logical (issue 15): say so where it does not.
+    for (i, (a, b)) in runs.iter().enumerate() {
+        if (a.used, b.used) != (len, len) {
+            ctx.note(format!(
+                "dedup: run {i}: lsu_used grew by {} and {} bytes for images of {len} bytes each",
+                a.used, b.used
+            ));
         }
     }
     // Speeds: the best run of each generation; bytes: the largest of the
@@ -226,7 +230,7 @@ pub fn run(ctx: &mut Ctx) {
         .ratio(logical, "logical")
         .note(&format!(
             "generation 1 compressed whole by the zstd crate at level 1 (one thread, streaming), no \
-                 deduplication: the bar for the plugin's generation 1; {:.0} MB/s",
+             deduplication: the bar for the plugin's generation 1; {:.0} MB/s",
             mb_per_s(len, zstd_secs)
         )),
     );
@@ -239,10 +243,12 @@ pub fn run(ctx: &mut Ctx) {
         )
         .ratio(logical, "logical")
         .target(Target::AtMost(zstd_ratio))
-        .note(
+        .note(&format!(
             "generation 1 into a new, empty server: growth of the LSU's lsu_used_phys \
-                 (stsp_get_lsu_prop_byname); the target is whole-stream zstd -1's physical/logical",
-        ),
+             (stsp_get_lsu_prop_byname); the target is whole-stream zstd -1's physical/logical; \
+             physical/logical {:.4} (plugin) vs {zstd_ratio:.4} (zstd -1)",
+            g1_phys as f64 / len as f64
+        )),
     );
     ctx.add(
         Figure::new(
@@ -255,7 +261,8 @@ pub fn run(ctx: &mut Ctx) {
         .target(Target::AtMost(zstd_ratio))
         .note(&format!(
             "the same ingest: growth of st_blocks * 512 of the server's segments/ (what the disk lost, \
-             whatever the catalog says); with catalog.db and its WAL: {:.1} MB",
+             whatever the catalog says), physical/logical {:.4}; with catalog.db and its WAL: {:.1} MB",
+            g1_segs as f64 / len as f64,
             g1_store as f64 / MB
         )),
     );
@@ -364,6 +371,13 @@ pub fn run(ctx: &mut Ctx) {
         };
         match peer_generation2(p, &gen2) {
             Ok((secs, base, after)) => {
+                if Some(base.allocated) != p.gen1_repo.map(|r| r.allocated) {
+                    ctx.note(format!(
+                        "dedup: {prog}'s repository changed between storing generation 1 and generation 2 \
+                         (restores only read it): {:?} then {base:?}; growth is counted from the latter",
+                        p.gen1_repo
+                    ));
+                }
                 let growth = after.allocated as i64 - base.allocated as i64;
                 let apparent = after.apparent as i64 - base.apparent as i64;
                 let mbs = mb_per_s(len, secs);
@@ -589,9 +603,10 @@ pub fn run(ctx: &mut Ctx) {
 }
 
 /// The peer stores generation 2 on top of its generation 1: seconds, its
-/// repository's size after generation 1 and after generation 2.
+/// repository's size just before and just after.
 fn peer_generation2(p: &Peer, gen2: &Path) -> Result<(f64, RepoSize, RepoSize), String> {
-    let base = p.gen1_repo.ok_or("generation 1 not stored")?;
+    p.gen1_repo.ok_or("generation 1 not stored")?;
+    let base = p.repo_size();
     let secs = p.backup(gen2, 2)?;
     Ok((secs, base, p.repo_size()))
 }

@@ -165,7 +165,11 @@ fn peers(ctx: &mut Ctx, plugin_mbs: f64) {
                 ctx.add(
                     Figure::new(&format!("ingest.plugin_vs_{prog}"), &label, plugin_mbs, "MB/s")
                         .ratio(mbs, prog)
-                        .target(Target::AtLeast(need)),
+                        .target(Target::AtLeast(need))
+                        .note(&format!(
+                            "generation 1 into an empty server vs {prog} storing generation 1 into an empty \
+                             repository (issue 8's and issue 15's generation 1 target)"
+                        )),
                 );
                 ctx.peers.push(p);
             }
