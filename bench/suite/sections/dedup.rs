@@ -267,13 +267,20 @@ pub fn run(ctx: &mut Ctx) {
         )),
     );
 
-    // Ingest speed and CPU of both generations.
-    ctx.add(Figure::new(
-        "dedup.ref_a64",
-        "dedup: ref A64 writing the gen 2 stream",
-        a64,
-        "MB/s",
-    ));
+    // Ingest speed and CPU of both generations. Ref A64 writes the same
+    // amount whichever generation's bytes: the bar is the best of its runs
+    // here and in the ingest section (on a shared machine one section's
+    // three runs can all be slow, which would flatter the plugin).
+    let a64_here = a64;
+    let a64 = a64_here.max(ctx.ref_a64_mbs);
+    ctx.add(
+        Figure::new("dedup.ref_a64", "dedup: ref A64, best of this run", a64, "MB/s").note(&format!(
+            "write() + fdatasync every 64 MiB of the stream's bytes: best of the runs here (generation 2, \
+             interleaved with the plugin's: {a64_here:.0} MB/s) and of the ingest section's (generation 1: \
+             {:.0} MB/s)",
+            ctx.ref_a64_mbs
+        )),
+    );
     ctx.add(
         Figure::new(
             "dedup.gen1_ingest",
@@ -310,7 +317,7 @@ pub fn run(ctx: &mut Ctx) {
         .target(Target::AtLeast(0.7))
         .note(
             "generation 2 (mostly duplicate) as a second image in the server holding generation 1, \
-                 read from its page-cached file; ref A64 writes the same file's bytes, interleaved",
+                 read from its page-cached file; ref A64: see its own line",
         ),
     );
     ctx.add(
@@ -588,6 +595,7 @@ pub fn run(ctx: &mut Ctx) {
             "zstd1_bytes": zstd_bytes,
             "zstd1_seconds": zstd_secs,
             "ref_a64_mb_s": a64,
+            "ref_a64_here_mb_s": a64_here,
             "runs": runs.iter().map(|(a, b)| json!({"gen1": a.json(len), "gen2": b.json(len)})).collect::<Vec<_>>(),
             "peers": peer_json,
             "restore_mb_s": {"raw_seq": raw_seq, "plugin_seq": plugin_seq, "raw_random": raw_rand, "plugin_random": plugin_rand},
