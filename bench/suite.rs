@@ -8,7 +8,7 @@
 //!     make bench-full   # larger sizes (1,000,000 images/objects, 4 GiB RSS test)
 //!     cargo bench --bench suite -- [--quick|--full|--smoke] [--only SECTION,..] [--size-mib N] [--reps N] [--no-peers] [--keep]
 //!
-//! Sections: ingest, concurrent, restore, dup, catalog, memory, archive.
+//! Sections: ingest, concurrent, restore, dup, dedup, catalog, memory, archive.
 //! Prints a table (figure, value, ratio, target, PASS/BELOW) and writes
 //! bench/results/latest.json (a partial run, with --only, --size-mib,
 //! --reps or --smoke, writes bench/results/partial.json). Child processes are this binary
@@ -39,11 +39,12 @@ use report::Figure;
 use serde_json::json;
 use util::{DropMode, GIB, MIB};
 
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "ingest",
     "concurrent",
     "restore",
     "dup",
+    "dedup",
     "catalog",
     "memory",
     "archive",
@@ -167,9 +168,9 @@ pub struct Ctx {
     /// Generation 1 of the stream, pre-generated once.
     pub stream: PathBuf,
     pub stream_sha1: String,
-    /// The main server (work/main-server) and its kept image of the stream.
+    /// The main server (work/main-server): the restore and duplication
+    /// figures' image of the stream (sections::restore::fresh_pair).
     pub srv: Option<contenders::Srv>,
-    pub image: String,
     /// Best single-stream plugin ingest (1 MiB writes): MB/s and seconds.
     pub single_mbs: f64,
     pub single_secs: f64,
@@ -282,7 +283,9 @@ fn main() {
         }
     }
     if partial {
-        cfg.peers &= only.iter().any(|s| s == "ingest" || s == "restore");
+        cfg.peers &= only
+            .iter()
+            .any(|s| ["ingest", "restore", "dedup"].contains(&s.as_str()));
     }
     run(cfg, &only, keep, partial);
 }
@@ -319,7 +322,6 @@ fn run(cfg: Config, only: &[String], keep: bool, partial: bool) {
         stream: work.join("stream-gen1.bin"),
         stream_sha1: String::new(),
         srv: None,
-        image: "stream1".into(),
         single_mbs: 0.0,
         single_secs: 0.0,
         single_cpus: 0.0,
@@ -330,11 +332,11 @@ fn run(cfg: Config, only: &[String], keep: bool, partial: bool) {
     };
     let wants = |s: &str| only.iter().any(|o| o == s);
     type Section = fn(&mut Ctx);
-    let plan: [(&str, bool, Section); 9] = [
+    let plan: [(&str, bool, Section); 10] = [
         ("prepare", true, sections::prepare),
         (
             "ingest",
-            ["ingest", "concurrent", "restore", "dup"]
+            ["ingest", "concurrent", "restore", "dup", "dedup"]
                 .iter()
                 .any(|s| wants(s)),
             sections::ingest::single,
@@ -342,6 +344,7 @@ fn run(cfg: Config, only: &[String], keep: bool, partial: bool) {
         ("concurrent", wants("concurrent"), sections::ingest::concurrent),
         ("restore", wants("restore"), sections::restore::run),
         ("dup", wants("dup"), sections::dup::run),
+        ("dedup", wants("dedup"), sections::dedup::run),
         ("close", true, |ctx: &mut Ctx| ctx.srv = None),
         ("catalog", wants("catalog"), sections::scale::run),
         ("memory", wants("memory"), sections::memory::run),

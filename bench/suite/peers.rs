@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::util::timed;
+use crate::util::{logical_bytes, physical_bytes, timed};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -19,6 +19,18 @@ pub struct Peer {
     pub version: String,
     pub repo: PathBuf,
     home: PathBuf,
+    /// The repository's size right after generation 1 was stored
+    /// (the base of generation 2's growth).
+    pub gen1_repo: Option<RepoSize>,
+}
+
+/// A repository's size: bytes allocated on disk (st_blocks * 512, as
+/// `du -sB1`) and apparent bytes (file sizes, as `du -sb` without the
+/// directories' own sizes).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RepoSize {
+    pub allocated: u64,
+    pub apparent: u64,
 }
 
 impl Peer {
@@ -49,6 +61,7 @@ impl Peer {
             version,
             repo: work.join(format!("{}-repo", kind.program())),
             home: work.join(format!("{}-home", kind.program())),
+            gen1_repo: None,
         };
         std::fs::create_dir_all(&peer.home).map_err(|e| e.to_string())?;
         let init: &[&str] = match kind {
@@ -72,32 +85,52 @@ impl Peer {
         }
     }
 
-    /// Stores `src` (from stdin): seconds.
-    pub fn backup(&self, src: &Path) -> Result<f64, String> {
+    /// Stores `src` (from stdin) as generation `generation` (borg archive
+    /// `g1`, restic snapshot tagged `g1`, ..): seconds.
+    pub fn backup(&self, src: &Path, generation: u8) -> Result<f64, String> {
         let stdin = File::open(src).map_err(|e| e.to_string())?;
+        let (archive, tag) = (format!("::g{generation}"), format!("g{generation}"));
         let args: &[&str] = match self.kind {
-            Kind::Borg => &["create", "::a", "-"],
-            Kind::Restic => &["backup", "--quiet", "--stdin", "--stdin-filename", "stream.bin"],
+            Kind::Borg => &["create", &archive, "-"],
+            Kind::Restic => &[
+                "backup",
+                "--quiet",
+                "--tag",
+                &tag,
+                "--stdin",
+                "--stdin-filename",
+                "stream.bin",
+            ],
         };
         let (r, secs) = timed(|| self.run(args, Stdio::from(stdin), false));
         r.map(|_| secs)
     }
 
-    /// Restores to stdout (drained here): bytes and seconds.
-    pub fn restore(&self) -> Result<(u64, f64), String> {
+    /// Restores generation `generation` to stdout (drained here): bytes
+    /// and seconds.
+    pub fn restore(&self, generation: u8) -> Result<(u64, f64), String> {
+        let (archive, tag) = (format!("::g{generation}"), format!("g{generation}"));
         let args: &[&str] = match self.kind {
-            Kind::Borg => &["extract", "--stdout", "::a"],
-            Kind::Restic => &["dump", "latest", "/stream.bin"],
+            Kind::Borg => &["extract", "--stdout", &archive],
+            Kind::Restic => &["dump", "--tag", &tag, "latest", "/stream.bin"],
         };
         let (r, secs) = timed(|| self.run(args, Stdio::null(), true));
         r.map(|n| (n, secs))
+    }
+
+    /// The repository's size now.
+    pub fn repo_size(&self) -> RepoSize {
+        RepoSize {
+            allocated: physical_bytes(&self.repo),
+            apparent: logical_bytes(&self.repo),
+        }
     }
 
     fn run(&self, args: &[&str], stdin: Stdio, drain: bool) -> Result<u64, String> {
         let mut cmd = Command::new(self.kind.program());
         match self.kind {
             Kind::Borg => {
-                // "::a" names archive a of BORG_REPO.
+                // "::g1" names archive g1 of BORG_REPO.
                 cmd.env("BORG_REPO", &self.repo)
                     .env("BORG_BASE_DIR", &self.home)
                     .env("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes")

@@ -12,6 +12,9 @@ use crate::util::{mb_per_s, physical_bytes, timed, warm};
 
 pub fn run(ctx: &mut Ctx) {
     println!("4. duplication");
+    // The restore figures' image (written to the main server right after
+    // a raw copy of the stream) is the one copied, here and to a second server.
+    let (raw, image) = super::restore::fresh_pair(ctx);
     let lsu = ctx.srv().lsu();
     let segs = ctx.srv().segments();
     let catalog = ctx.srv().dir.clone();
@@ -20,19 +23,19 @@ pub fn run(ctx: &mut Ctx) {
     // The first copy is kept for the checks; more copies (deleted again)
     // give a best-of time like every other figure: one copy is one catalog
     // commit, whose sync time swings with the neighbours' I/O.
-    let (rc, mut secs) = timed(|| api().copy_image(&lsu, &def("stream1_copy"), &lsu, &def(&ctx.image), 0));
+    let (rc, mut secs) = timed(|| api().copy_image(&lsu, &def("fresh1_copy"), &lsu, &def(&image), 0));
     crate::assert_rc!(rc, c::EOK, "same-server stsp_copy_image");
     let seg_added = physical_bytes(&segs).saturating_sub(seg0);
     let all_added = physical_bytes(&catalog).saturating_sub(all0);
     let phys_added = common::lsu_info(&lsu).expect("lsu info").lsu_used_phys - phys0;
     for k in 1..ctx.cfg.reps {
-        let name = format!("stream1_copy_{k}");
-        let (rc, s) = timed(|| api().copy_image(&lsu, &def(&name), &lsu, &def(&ctx.image), 0));
+        let name = format!("fresh1_copy_{k}");
+        let (rc, s) = timed(|| api().copy_image(&lsu, &def(&name), &lsu, &def(&image), 0));
         crate::assert_rc!(rc, c::EOK, "same-server stsp_copy_image");
         secs = secs.min(s);
         crate::contenders::delete(&lsu, &name);
     }
-    let copy = common::must_prop_byname(&lsu, &def("stream1_copy"));
+    let copy = common::must_prop_byname(&lsu, &def("fresh1_copy"));
     assert_eq!(common::cstr(&copy.imo_sha1), ctx.stream_sha1, "the copy's SHA-1");
     ctx.add(
         Figure::new(
@@ -44,7 +47,8 @@ pub fn run(ctx: &mut Ctx) {
         .ratio(ctx.single_secs * 1e3, "write time")
         .target(Target::AtMost(0.01))
         .note(&format!(
-            "best of {} copies of the ingested image, each one catalog transaction (extents shared, no bytes copied)",
+            "best of {} copies of the restore figures' image of the stream, each one catalog transaction \
+             (extents shared, no bytes copied)",
             ctx.cfg.reps.max(1)
         )),
     );
@@ -64,13 +68,12 @@ pub fn run(ctx: &mut Ctx) {
 
     let dir2 = ctx.work.join("second-server");
     drop(Srv::open(&dir2));
-    let (raw, image) = super::restore::fresh_pair(ctx);
     ctx.cold_server(&[&raw]);
     let lsu = ctx.srv().lsu();
     let target = common::open_target_server(ctx.srv().sh, &common::server_name_for(&dir2))
         .unwrap_or_else(|rc| panic!("stsp_open_target_server -> {}", common::code_name(rc)));
     let to = common::lsu_t(target, "default");
-    let (rc, secs) = timed(|| api().copy_image(&to, &def("stream1_x"), &lsu, &def(&image), 0));
+    let (rc, secs) = timed(|| api().copy_image(&to, &def("fresh1_x"), &lsu, &def(&image), 0));
     crate::assert_rc!(rc, c::EOK, "cross-server stsp_copy_image");
     api().close_server(target);
     let len = ctx.cfg.stream_len;

@@ -1,5 +1,6 @@
 //! 6. Memory: peak RSS (VmHWM) of a process ingesting a small and a large
-//!    image; it must not grow with the image size.
+//!    image; it must not grow with the image size. And of one ingesting
+//!    generation 2 of the large image on top of its generation 1.
 
 use crate::Ctx;
 use crate::report::{Figure, Target};
@@ -44,6 +45,38 @@ pub fn run(ctx: &mut Ctx) {
         )
         .ratio(peaks[0] / MIB as f64, &format!("{} image", human_bytes(small)))
         .target(Target::AtMost(1.1)),
+    );
+    // Issue 15: generation 2 (mostly duplicate) of the large size, on top
+    // of the large image of generation 1 in the same server (rss1), so
+    // that deduplicating looks up every chunk against a filled index.
+    let r = run_child(
+        "rss-ingest",
+        &[
+            dir.display().to_string(),
+            "rss2".into(),
+            large.to_string(),
+            ctx.cfg.seed.to_string(),
+            "2".into(),
+        ],
+        "rss",
+    );
+    let num = |k: usize| r[k].parse::<f64>().expect("rss figure");
+    let (before, after, secs) = (num(0), num(1), num(2));
+    ctx.add(
+        Figure::new(
+            "memory.peak_rss_gen2",
+            &format!("memory: peak RSS ingesting gen 2, {} on gen 1", human_bytes(large)),
+            after / MIB as f64,
+            "MiB",
+        )
+        .target(Target::Below(256.0))
+        .note(&format!(
+            "issue 15's ingest bound: generation 2 of the stream as a second image in the server holding the \
+             {} image of generation 1; VmHWM {:.1} MiB after opening the server; {:.0} MB/s including generation",
+            human_bytes(large),
+            before / MIB as f64,
+            mb_per_s(large, secs)
+        )),
     );
     ctx.note(format!(
         "memory: each ingest in its own process (this binary, role rss-ingest), data generated on the fly in \

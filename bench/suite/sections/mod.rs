@@ -1,6 +1,7 @@
 //! The measured sections, in the order of issue 8.
 
 pub mod archive;
+pub mod dedup;
 pub mod dup;
 pub mod ingest;
 pub mod memory;

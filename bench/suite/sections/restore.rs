@@ -112,7 +112,7 @@ pub fn run(ctx: &mut Ctx) {
     for p in &peers {
         let prog = p.kind.program();
         ctx.cold(&[&p.repo]);
-        match p.restore() {
+        match p.restore(1) {
             Ok((b, s)) if b == len => {
                 let mbs = mb_per_s(b, s);
                 let label = format!(
