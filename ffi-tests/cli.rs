@@ -230,6 +230,27 @@ fn stats_events_completions_and_usage_errors() {
     let (_d, path) = server_with_image(4096);
     let stats = json(&["-s", s(&path), "stats", "--json"]);
     assert_eq!(stats[0]["images"]["complete"], 1);
+    // incompressible bytes: stored as they are, one chunk
+    assert_eq!(stats[0]["used"], 4096);
+    assert_eq!(stats[0]["deduplicated"], 4096);
+    assert_eq!(stats[0]["used_phys"], 4096);
+    write_image(&path, "default", "again", "1", 4096); // the same bytes
+    let stats = json(&["-s", s(&path), "stats", "--json"]);
+    assert_eq!(
+        (
+            &stats[0]["used"],
+            &stats[0]["deduplicated"],
+            &stats[0]["used_phys"]
+        ),
+        (
+            &serde_json::json!(8192),
+            &serde_json::json!(4096),
+            &serde_json::json!(4096)
+        )
+    );
+    assert_eq!(stats[0]["dedup_ratio"], 2.0);
+    let text = ok(&["-s", s(&path), "stats"]);
+    assert!(text.contains("DEDUPLICATED") && text.contains("2.00x"), "{text}");
     ok(&["-s", s(&path), "lsu", "set", "default", "--label", "L1"]);
     let events = json(&["-s", s(&path), "events", "--json"]);
     let first = &events[0];

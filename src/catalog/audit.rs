@@ -190,6 +190,29 @@ pub fn occupied_blocks(conn: &Connection) -> Result<u64> {
     Ok(blocks * 4096)
 }
 
+/// Per LSU id: the bytes of the chunks charged to it before compression
+/// (after deduplication: each chunk once) and as stored. Scans every
+/// chunk row (an administrator's figure, not for hot paths).
+///
+/// # Errors
+/// Catalog errors.
+pub fn reduction_by_lsu(conn: &Connection) -> Result<Vec<(i64, u64, u64)>> {
+    let mut st = conn.prepare(
+        "SELECT lsu_id, sum(raw_len), sum(CASE WHEN fp IS NULL THEN (len + 4095) / 4096 * 4096 ELSE len END)
+         FROM chunks GROUP BY lsu_id",
+    )?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
 /// Sum of the chunks' stored bytes (format 1 chunks aligned, as they are
 /// stored): the bytes the catalog accounts for.
 ///

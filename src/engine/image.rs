@@ -327,7 +327,11 @@ impl ImageWriter {
         self.poison_on_err(r)?;
         self.size = self.size.max(off + data.len() as u64);
         if self.pending_bytes >= COMMIT_EVERY {
-            let r = self.commit_keeping_tail();
+            // A cut where the commit falls (the committed size must end a
+            // write, at a block boundary, for a resume after a crash): it
+            // costs a chunk or two of dedup per COMMIT_EVERY, as cuts
+            // realign on content within a chunk or two.
+            let r = self.commit();
             self.poison_on_err(r)?;
         }
         Ok(())
@@ -804,22 +808,6 @@ impl ImageWriter {
             return Ok(());
         }
         self.commit_with(self.size, |_| Ok(()))
-    }
-
-    /// A commit that does not cut the buffered tail of a sequential
-    /// stream (the periodic commit while writing: a cut there would depend
-    /// on where commits fall, not on content). The committed size stops
-    /// where the buffered bytes start.
-    fn commit_keeping_tail(&mut self) -> Result<()> {
-        if !self.buf.is_empty() && self.buf_off + self.buf.len() as u64 != self.size {
-            self.emit_buf(true)?;
-        }
-        let size = if self.buf.is_empty() {
-            self.size
-        } else {
-            self.committed_size.max(self.buf_off)
-        };
-        self.commit_with(size, |_| Ok(()))
     }
 
     /// Steps 2 and 3 of the commit protocol for the pending chunks,

@@ -13,7 +13,7 @@ pub mod ops;
 pub mod server;
 
 pub use crate::catalog::{DEFAULT_LSU, ImageState};
-pub use audit::{CheckReport, Damaged, Finding, Severity, VerifyReport};
+pub use audit::{CheckReport, Damaged, Finding, Reduction, Severity, VerifyReport};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventKind, Outcome};
 pub use image::{BLOCK_SIZE, ImageInfo, ImageReader, ImageWriter, MAX_IO};

@@ -141,7 +141,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Per-LSU logical and physical bytes, image counts by state.
+    /// Per-LSU logical bytes, bytes after deduplication and after
+    /// compression (stored), their ratios, image counts by state.
     Stats {
         /// Print one JSON document instead of text.
         #[arg(long)]
@@ -1026,18 +1027,32 @@ fn doctor(dir: &Path, repair: bool, json: bool) -> Outcome {
     })
 }
 
+/// `logical / part` as a ratio (0 when nothing is stored).
+fn ratio(logical: u64, part: u64) -> f64 {
+    if part == 0 {
+        0.0
+    } else {
+        logical as f64 / part as f64
+    }
+}
+
 fn stats(server: &Server, json: bool) -> Outcome {
     let mut rows = Vec::new();
     let mut out = Vec::new();
+    let reduction = server.reduction()?;
+    let mut total = combstore::engine::Reduction::default();
     for name in server.all_lsu_names()? {
         let info = server.lsu_info(&name)?;
+        let r = reduction
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_default();
+        total.logical += info.used;
+        total.deduplicated += r.deduplicated;
+        total.stored += info.used_phys;
         let images = all_images(server, &name)?;
         let count = |s: ImageState| images.iter().filter(|i| i.state == s).count();
-        let ratio = if info.used_phys == 0 {
-            0.0
-        } else {
-            info.used as f64 / info.used_phys as f64
-        };
         let states: Vec<(&str, usize)> = [
             ImageState::Complete,
             ImageState::Writing,
@@ -1051,16 +1066,25 @@ fn stats(server: &Server, json: bool) -> Outcome {
         let mut largest: Vec<&ImageInfo> = images.iter().collect();
         largest.sort_by_key(|i| std::cmp::Reverse(i.size));
         largest.truncate(3);
+        let (dedup, comp, all) = (
+            ratio(info.used, r.deduplicated),
+            ratio(r.deduplicated, info.used_phys),
+            ratio(info.used, info.used_phys),
+        );
         out.push(json!({
-            "lsu": name, "used": info.used, "used_phys": info.used_phys, "sharing_ratio": ratio,
+            "lsu": name, "used": info.used, "deduplicated": r.deduplicated, "used_phys": info.used_phys,
+            "dedup_ratio": dedup, "compression_ratio": comp, "sharing_ratio": all,
             "images": states.iter().map(|(s, n)| ((*s).to_owned(), json!(n))).collect::<serde_json::Map<_, _>>(),
             "largest": largest.iter().map(|i| json!({"name": i.name.to_string(), "size": i.size})).collect::<Vec<_>>(),
         }));
         rows.push(vec![
             name,
             output::size(info.used),
+            output::size(r.deduplicated),
             output::size(info.used_phys),
-            format!("{ratio:.2}"),
+            format!("{dedup:.2}x"),
+            format!("{comp:.2}x"),
+            format!("{all:.2}x"),
             states
                 .iter()
                 .filter(|(_, n)| *n > 0)
@@ -1076,8 +1100,29 @@ fn stats(server: &Server, json: bool) -> Outcome {
     if json {
         output::json(&json!(out));
     } else {
+        rows.push(vec![
+            "(all)".into(),
+            output::size(total.logical),
+            output::size(total.deduplicated),
+            output::size(total.stored),
+            format!("{:.2}x", ratio(total.logical, total.deduplicated)),
+            format!("{:.2}x", ratio(total.deduplicated, total.stored)),
+            format!("{:.2}x", ratio(total.logical, total.stored)),
+            String::new(),
+            String::new(),
+        ]);
         output::table(
-            &["LSU", "LOGICAL", "PHYSICAL", "SHARING", "IMAGES", "LARGEST"],
+            &[
+                "LSU",
+                "LOGICAL",
+                "DEDUPLICATED",
+                "STORED",
+                "DEDUP",
+                "COMPRESSION",
+                "TOTAL",
+                "IMAGES",
+                "LARGEST",
+            ],
             &rows,
         );
     }
