@@ -761,16 +761,74 @@ pub fn insert_chunk(tx: &Transaction<'_>, c: &NewChunk<'_>) -> Result<Inserted> 
     Ok(Inserted::Existing(id))
 }
 
-/// The chunk recorded under fingerprint `fp`: its id, and its release
-/// epoch if it is dead (unreferenced, waiting to be reclaimed).
+/// A chunk found by its fingerprint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkHit {
+    pub fp: [u8; 32],
+    pub id: i64,
+    /// Its release epoch if it is dead (unreferenced, waiting to be reclaimed).
+    pub dead: Option<i64>,
+    pub segment: i64,
+    pub seg_off: u64,
+}
+
+fn hit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<ChunkHit>> {
+    let fp: Vec<u8> = r.get(0)?;
+    Ok(fp.try_into().ok().map(|fp| ChunkHit {
+        fp,
+        id: r.get(1).unwrap_or(0),
+        dead: r.get(2).unwrap_or(None),
+        segment: r.get(3).unwrap_or(0),
+        seg_off: u(r.get(4).unwrap_or(0)),
+    }))
+}
+
+/// Fingerprints looked up per statement by [`chunks_by_fps`].
+pub const FPS_PER_QUERY: usize = 64;
+
+/// The chunks recorded under any of `fps` (in no particular order; a
+/// fingerprint without a chunk is absent). One statement per
+/// [`FPS_PER_QUERY`] fingerprints: a writer resolves a whole buffer's
+/// chunks at once.
 ///
 /// # Errors
 /// Catalog errors.
-pub fn chunk_by_fp(conn: &Connection, fp: &[u8; 32]) -> Result<Option<(i64, Option<i64>)>> {
-    Ok(conn
-        .prepare_cached("SELECT id, dead FROM chunks WHERE fp = ?1")?
-        .query_row([&fp[..]], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?)
+pub fn chunks_by_fps(conn: &Connection, fps: &[[u8; 32]]) -> Result<Vec<ChunkHit>> {
+    let mut out = Vec::new();
+    for group in fps.chunks(FPS_PER_QUERY) {
+        let marks = vec!["?"; group.len()].join(", ");
+        let sql = format!("SELECT fp, id, dead, segment_id, seg_off FROM chunks WHERE fp IN ({marks})");
+        let mut st = conn.prepare_cached(&sql)?;
+        let rows = st.query_map(
+            rusqlite::params_from_iter(group.iter().map(|f| &f[..])),
+            hit_from_row,
+        )?;
+        for r in rows {
+            out.extend(r?);
+        }
+    }
+    Ok(out)
+}
+
+/// Up to `limit` format 2 chunks stored after `seg_off` in `segment`, in
+/// order: the chunks written after a chunk a writer just found are likely
+/// what it finds next (a second full follows its first), so a writer
+/// loads them with one range read of the segment index.
+///
+/// # Errors
+/// Catalog errors.
+pub fn chunks_after(conn: &Connection, segment: i64, seg_off: u64, limit: usize) -> Result<Vec<ChunkHit>> {
+    let mut st = conn.prepare_cached(
+        "SELECT fp, id, dead, segment_id, seg_off FROM chunks
+         WHERE segment_id = ?1 AND seg_off > ?2 AND fp IS NOT NULL ORDER BY seg_off LIMIT ?3",
+    )?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = st.query_map(params![segment, i(seg_off), limit], hit_from_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.extend(r?);
+    }
+    Ok(out)
 }
 
 /// The current release epoch (see [`release_orphans`]).

@@ -189,8 +189,11 @@ enum PendingChunk {
 }
 
 /// Fingerprints a writer has found or stored, with their chunk ids; at
-/// most this many (about 80 bytes each), then it starts again.
-const KNOWN_MAX: usize = if cfg!(test) { 64 } else { 1 << 18 };
+/// most this many (about 80 bytes each: 20 MiB), then it starts again.
+const KNOWN_MAX: usize = if cfg!(test) { 256 } else { 1 << 18 };
+/// Chunks loaded after a chunk found by fingerprint (16 MiB of a full at
+/// 16 KiB chunks).
+const PREFETCH: usize = if cfg!(test) { 16 } else { 1024 };
 
 /// An image open for writing.
 #[derive(Debug)]
@@ -221,6 +224,9 @@ pub struct ImageWriter {
     known: HashMap<Fingerprint, i64>,
     /// The release epoch this writer registered at.
     pin: i64,
+    /// The last segment range loaded into `known` after a found chunk:
+    /// (segment, offset of the last chunk loaded).
+    prefetched: Option<(i64, u64)>,
     compressor: Compressor,
     hash: StreamHash,
     copied: CopiedFrom,
@@ -272,6 +278,7 @@ impl ImageWriter {
             pending_fps: HashMap::new(),
             known: HashMap::new(),
             pin,
+            prefetched: None,
             compressor: Compressor::new(),
             // A reopened image's earlier bytes were not hashed here: the
             // SHA-1 is then computed by reading back at completion.
@@ -699,12 +706,17 @@ impl ImageWriter {
         }
         let mut buf = std::mem::take(&mut self.buf);
         let cuts = Cuts::of(&buf, last_is_final);
-        let mut r = Ok(());
-        for &(start, len) in &cuts.chunks {
-            r = self.put_chunk(self.buf_off + start as u64, &buf[start..start + len]);
+        let fps: Vec<Fingerprint> = cuts
+            .chunks
+            .iter()
+            .map(|&(start, len)| Fingerprint::of(&buf[start..start + len]))
+            .collect();
+        let mut r = self.resolve(&fps);
+        for (&(start, len), fp) in cuts.chunks.iter().zip(&fps) {
             if r.is_err() {
                 break;
             }
+            r = self.put_chunk(self.buf_off + start as u64, &buf[start..start + len], *fp);
         }
         if r.is_err() {
             buf.clear();
@@ -729,11 +741,10 @@ impl ImageWriter {
     /// Records `raw`, the image's bytes at `img_off`, as one chunk: a
     /// reference to the chunk the server holds under its fingerprint, or
     /// a new chunk stored (compressed where that pays) in the segment.
-    fn put_chunk(&mut self, img_off: u64, raw: &[u8]) -> Result<()> {
-        let fp = Fingerprint::of(raw);
+    fn put_chunk(&mut self, img_off: u64, raw: &[u8], fp: Fingerprint) -> Result<()> {
         let chunk = if let Some(&i) = self.pending_fps.get(&fp) {
             PendingChunk::Same(i)
-        } else if let Some(id) = self.find(&fp)? {
+        } else if let Some(&id) = self.known.get(&fp) {
             PendingChunk::Held(id)
         } else {
             let (codec, stored) = self.compressor.compress(raw);
@@ -775,28 +786,56 @@ impl ImageWriter {
         Ok(())
     }
 
-    /// The chunk the server holds under `fp` that this writer may refer
-    /// to: one found live, or dead only since this writer registered
+    /// Looks up, with one catalog statement per
+    /// [`catalog::FPS_PER_QUERY`], the fingerprints of `fps` this writer
+    /// does not know yet, and remembers the chunks it may refer to: found
+    /// live, or dead only since this writer registered
     /// (catalog::release_orphans says why that is safe and an older dead
-    /// one is not).
-    fn find(&mut self, fp: &Fingerprint) -> Result<Option<i64>> {
-        if let Some(&id) = self.known.get(fp) {
-            return Ok(Some(id));
+    /// one is not). A chunk found where no earlier lookup led brings the
+    /// chunks stored after it in its segment along
+    /// ([`catalog::chunks_after`]): a second full meets its first's
+    /// chunks in the order they were stored.
+    fn resolve(&mut self, fps: &[Fingerprint]) -> Result<()> {
+        let unknown: Vec<[u8; 32]> = fps
+            .iter()
+            .filter(|f| !self.known.contains_key(f) && !self.pending_fps.contains_key(f))
+            .map(|f| f.0)
+            .collect();
+        if unknown.is_empty() {
+            return Ok(());
         }
-        let found = catalog::chunk_by_fp(&self.sh.catalog.lock(), fp.as_bytes())?;
-        let Some((id, dead)) = found else {
-            return Ok(None);
-        };
-        if dead.is_some_and(|d| d <= self.pin) {
-            return Ok(None);
+        if self.known.len() + unknown.len() + PREFETCH > KNOWN_MAX {
+            self.known.clear();
+            self.prefetched = None;
         }
-        self.remember(*fp, id);
-        Ok(Some(id))
+        let conn = self.sh.catalog.lock();
+        let hits = catalog::chunks_by_fps(&conn, &unknown)?;
+        for h in hits {
+            if h.dead.is_some_and(|d| d <= self.pin) {
+                continue;
+            }
+            self.known.insert(Fingerprint(h.fp), h.id);
+            let seen = self
+                .prefetched
+                .is_some_and(|(seg, upto)| seg == h.segment && h.seg_off <= upto);
+            if !seen {
+                let after = catalog::chunks_after(&conn, h.segment, h.seg_off, PREFETCH)?;
+                let upto = after.last().map_or(h.seg_off, |a| a.seg_off);
+                for a in after {
+                    if a.dead.is_none_or(|d| d > self.pin) {
+                        self.known.insert(Fingerprint(a.fp), a.id);
+                    }
+                }
+                self.prefetched = Some((h.segment, upto));
+            }
+        }
+        Ok(())
     }
 
     fn remember(&mut self, fp: Fingerprint, id: i64) {
         if self.known.len() >= KNOWN_MAX {
             self.known.clear();
+            self.prefetched = None;
         }
         self.known.insert(fp, id);
     }
@@ -964,8 +1003,11 @@ pub struct ImageReader {
 /// Extents a reader loads at a time while reading on (about 320 bytes
 /// each). Tiny in unit tests, so that every test image spans windows.
 pub const WINDOW: usize = if cfg!(test) { 5 } else { 4096 };
-/// Extents a reader loads where it jumps to (random reads of a large image).
-pub const JUMP_WINDOW: usize = if cfg!(test) { 2 } else { 256 };
+/// Extents a reader loads where it jumps to (random reads of a large
+/// image): at least 128 KiB of format 2 chunks (4 KiB or more each but
+/// the last), 32 MiB of format 1 ones. A window of 256 cost a query of
+/// 256 rows for nearly every random 64 KiB read of 16 KiB chunks.
+pub const JUMP_WINDOW: usize = if cfg!(test) { 2 } else { 32 };
 
 impl ImageReader {
     pub(crate) fn new(sh: Arc<Shared>, id: i64, size: u64) -> ImageReader {
