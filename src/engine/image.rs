@@ -25,11 +25,12 @@ use super::digest::StreamHash;
 use super::error::{Error, Result};
 use super::names::ImageName;
 use super::server::{MAX_META, SEGMENT_TARGET, Shared, now_ms};
+use super::squeeze;
 use crate::catalog::{
     self, ChunkRef, ExtentRow, ImageRow, ImageState, Inserted, MAX_CHUNK, NewChunk, NewExtent,
 };
 use crate::chunking::cdc::Cuts;
-use crate::chunking::{Codec, Compressor, Decompressor, Fingerprint};
+use crate::chunking::{Codec, Decompressor, Fingerprint};
 use crate::store::checksum::BlockCrcs;
 use crate::store::read::SegmentReads;
 use crate::store::segment::SegmentFile;
@@ -227,7 +228,7 @@ pub struct ImageWriter {
     /// The last segment range loaded into `known` after a found chunk:
     /// (segment, offset of the last chunk loaded).
     prefetched: Option<(i64, u64)>,
-    compressor: Compressor,
+    squeezer: squeeze::Squeezer,
     hash: StreamHash,
     copied: CopiedFrom,
     /// Bytes the LSU's quota allowed at the last commit (None: no quota).
@@ -279,7 +280,7 @@ impl ImageWriter {
             known: HashMap::new(),
             pin,
             prefetched: None,
-            compressor: Compressor::new(),
+            squeezer: squeeze::Squeezer::default(),
             // A reopened image's earlier bytes were not hashed here: the
             // SHA-1 is then computed by reading back at completion.
             hash: if size == 0 {
@@ -706,17 +707,25 @@ impl ImageWriter {
         }
         let mut buf = std::mem::take(&mut self.buf);
         let cuts = Cuts::of(&buf, last_is_final);
-        let fps: Vec<Fingerprint> = cuts
-            .chunks
-            .iter()
-            .map(|&(start, len)| Fingerprint::of(&buf[start..start + len]))
-            .collect();
+        let fps = squeeze::fingerprints(&buf, &cuts.chunks);
         let mut r = self.resolve(&fps);
-        for (&(start, len), fp) in cuts.chunks.iter().zip(&fps) {
-            if r.is_err() {
-                break;
+        if r.is_ok() {
+            // The chunks to store: first sightings the server lacks.
+            let mut seen = std::collections::HashSet::new();
+            let fresh: Vec<usize> = (0..fps.len())
+                .filter(|&i| {
+                    let f = &fps[i];
+                    !self.pending_fps.contains_key(f) && !self.known.contains_key(f) && seen.insert(*f)
+                })
+                .collect();
+            let stored = self.squeezer.compress(&buf, &cuts.chunks, &fresh);
+            for (i, (&(start, len), fp)) in cuts.chunks.iter().zip(&fps).enumerate() {
+                let raw = &buf[start..start + len];
+                r = self.put_chunk(self.buf_off + start as u64, raw, *fp, stored.form(i, raw));
+                if r.is_err() {
+                    break;
+                }
             }
-            r = self.put_chunk(self.buf_off + start as u64, &buf[start..start + len], *fp);
         }
         if r.is_err() {
             buf.clear();
@@ -741,13 +750,23 @@ impl ImageWriter {
     /// Records `raw`, the image's bytes at `img_off`, as one chunk: a
     /// reference to the chunk the server holds under its fingerprint, or
     /// a new chunk stored (compressed where that pays) in the segment.
-    fn put_chunk(&mut self, img_off: u64, raw: &[u8], fp: Fingerprint) -> Result<()> {
+    /// `form`: its stored form if already compressed.
+    fn put_chunk(
+        &mut self,
+        img_off: u64,
+        raw: &[u8],
+        fp: Fingerprint,
+        form: Option<(Codec, &[u8])>,
+    ) -> Result<()> {
         let chunk = if let Some(&i) = self.pending_fps.get(&fp) {
             PendingChunk::Same(i)
         } else if let Some(&id) = self.known.get(&fp) {
             PendingChunk::Held(id)
         } else {
-            let (codec, stored) = self.compressor.compress(raw);
+            let (codec, stored) = match form {
+                Some(f) => f,
+                None => self.squeezer.compress_one(raw),
+            };
             let stored_len = stored.len() as u64;
             if let Some(room) = self.room {
                 if self.pending_stored + stored_len > room {
@@ -995,14 +1014,20 @@ pub struct ImageReader {
     /// Whole checksum blocks around a read that covers part of one; a
     /// format 2 chunk's stored bytes.
     scratch: Vec<u8>,
-    /// The last format 2 chunk decoded and verified: (id, its bytes).
+    /// The last format 2 chunk read in part, decoded and verified: (id,
+    /// its bytes).
     decoded: Option<(i64, Vec<u8>)>,
+    /// Stored bytes read ahead: (segment, offset, bytes).
+    span: Option<(i64, u64, Vec<u8>)>,
     decompressor: Decompressor,
 }
 
 /// Extents a reader loads at a time while reading on (about 320 bytes
 /// each). Tiny in unit tests, so that every test image spans windows.
 pub const WINDOW: usize = if cfg!(test) { 5 } else { 4096 };
+/// Most stored bytes a reader reads with one `pread` (a run of chunks
+/// next to each other in a segment).
+pub const SPAN_MAX: u64 = 1 << 20;
 /// Extents a reader loads where it jumps to (random reads of a large
 /// image): at least 128 KiB of format 2 chunks (4 KiB or more each but
 /// the last), 32 MiB of format 1 ones. A window of 256 cost a query of
@@ -1023,6 +1048,7 @@ impl ImageReader {
             segs,
             scratch: Vec::new(),
             decoded: None,
+            span: None,
             decompressor: Decompressor::new(),
         }
     }
@@ -1082,7 +1108,11 @@ impl ImageReader {
                         let upto = stop.min(e.img_off + e.len);
                         let from = e.chunk_off + (pos - e.img_off);
                         let len = (upto - pos) as usize;
-                        self.copy_chunk(&e, from, &mut out[at..at + len])?;
+                        if e.chunk.fp.is_some() || e.chunk.codec != Codec::Raw as i64 {
+                            self.copy_addressed(idx, from, &mut out[at..at + len], stop)?;
+                        } else {
+                            self.copy_chunk(&e, from, &mut out[at..at + len])?;
+                        }
                         pos = upto;
                         idx += 1;
                     }
@@ -1181,9 +1211,6 @@ impl ImageReader {
                 ),
             ));
         }
-        if c.fp.is_some() || c.codec != Codec::Raw as i64 {
-            return self.copy_addressed(e, from, out);
-        }
         let (start, end) = BlockCrcs::blocks_around(c.len, from, len);
         let read = if (start, end) == (from, from + len) {
             self.segs
@@ -1208,64 +1235,132 @@ impl ImageReader {
         Err(self.damaged(img_off, format!("chunk {} in segment {} {why}", c.id, c.segment)))
     }
 
-    /// [`ImageReader::copy_chunk`] for a format 2 chunk (at most 64 KiB):
-    /// its stored bytes are read whole and checked against their crc32cs,
-    /// decoded, and the result checked against the chunk's fingerprint,
-    /// so the bytes returned are the bytes the chunk was stored under
-    /// that name, whatever happened to the row or the file. The decoded
-    /// chunk is kept for the next read of it.
-    fn copy_addressed(&mut self, e: &ExtentRow, from: u64, out: &mut [u8]) -> Result<()> {
+    /// [`ImageReader::copy_chunk`] for a format 2 chunk (at most 64 KiB),
+    /// the window's extent `idx`: its stored bytes are checked against
+    /// their crc32cs, decoded, and the result checked against the chunk's
+    /// fingerprint, so the bytes returned are the bytes the chunk was
+    /// stored under that name, whatever happened to the row or the file.
+    /// A chunk read whole is decoded straight into `out`; one read in part
+    /// is decoded aside and kept for the next read of it. The stored bytes
+    /// come from one `pread` of the run of chunks the read needs that lie
+    /// next to each other in the segment (`read_end`: where the caller's
+    /// read ends in the image), as a full's chunks do.
+    fn copy_addressed(&mut self, idx: usize, from: u64, out: &mut [u8], read_end: u64) -> Result<()> {
+        let e = self.window[idx];
         let c = e.chunk;
-        if self.decoded.as_ref().is_none_or(|(id, _)| *id != c.id) {
-            let bytes = self.decode(&c).map_err(|why| {
-                let img_off = e.img_off + (from - e.chunk_off);
-                self.damaged(img_off, format!("chunk {} in segment {} {why}", c.id, c.segment))
-            });
-            match bytes {
-                Ok(b) => self.decoded = Some((c.id, b)),
-                Err(err) => {
-                    out.fill(0);
-                    return Err(err);
-                }
+        let fail = |me: &mut Self, out: &mut [u8], why: String| {
+            out.fill(0);
+            let img_off = e.img_off + from.saturating_sub(e.chunk_off);
+            Err(me.damaged(img_off, format!("chunk {} in segment {} {why}", c.id, c.segment)))
+        };
+        if from
+            .checked_add(out.len() as u64)
+            .is_none_or(|end| end > c.raw_len)
+        {
+            // Only a damaged catalog row has an extent reach past its chunk.
+            return fail(
+                self,
+                out,
+                format!("is {} bytes: an extent reaches past it", c.raw_len),
+            );
+        }
+        if let Some((id, bytes)) = &self.decoded {
+            if *id == c.id {
+                let from = from as usize;
+                out.copy_from_slice(&bytes[from..from + out.len()]);
+                return Ok(());
             }
         }
-        let (_, bytes) = self.decoded.as_ref().expect("decoded above");
-        let from = from as usize;
-        out.copy_from_slice(&bytes[from..from + out.len()]);
-        Ok(())
+        let whole = from == 0 && out.len() as u64 == c.raw_len;
+        if let Err(why) = self.load_span(idx, read_end) {
+            return fail(self, out, why);
+        }
+        let r = if whole {
+            self.decode_into(&c, out)
+        } else {
+            // Reuse the last chunk's buffer (it is replaced either way).
+            let mut raw = self.decoded.take().map(|(_, v)| v).unwrap_or_default();
+            raw.resize(usize::try_from(c.raw_len).unwrap_or(0), 0);
+            let r = self.decode_into(&c, &mut raw);
+            if r.is_ok() {
+                let f = from as usize;
+                out.copy_from_slice(&raw[f..f + out.len()]);
+                self.decoded = Some((c.id, raw));
+            }
+            r
+        };
+        match r {
+            Ok(()) => Ok(()),
+            Err(why) => fail(self, out, why),
+        }
     }
 
-    /// Reads, checks and decodes chunk `c`; the error says what failed.
-    fn decode(&mut self, c: &ChunkRef) -> std::result::Result<Vec<u8>, String> {
-        let codec = Codec::from_i64(c.codec).ok_or_else(|| format!("has unknown codec {}", c.codec))?;
-        let raw_len = usize::try_from(c.raw_len)
-            .ok()
-            .filter(|n| *n as u64 <= MAX_CHUNK)
-            .ok_or_else(|| format!("has length {}", c.raw_len))?;
+    /// Makes `span` hold the stored bytes of the window's extent `idx`,
+    /// reading them with the stored bytes of the following extents up to
+    /// `read_end` whose chunks follow in the same segment (at most
+    /// [`SPAN_MAX`] bytes).
+    fn load_span(&mut self, idx: usize, read_end: u64) -> std::result::Result<(), String> {
+        let c = self.window[idx].chunk;
         if c.len > MAX_CHUNK {
             return Err(format!("has stored length {}", c.len));
         }
-        self.scratch.resize(c.len as usize, 0);
-        self.segs
-            .read_exact_at(c.segment, c.seg_off, &mut self.scratch)
-            .map_err(|err| format!("cannot be read: {err}"))?;
-        if !c.crcs.verify_blocks(c.len, 0, &self.scratch) {
+        if self.span.as_ref().is_some_and(|(seg, start, b)| {
+            *seg == c.segment && c.seg_off >= *start && c.seg_off + c.len <= *start + b.len() as u64
+        }) {
+            return Ok(());
+        }
+        let mut end = c.seg_off + c.len;
+        for e in &self.window[idx + 1..] {
+            let n = e.chunk;
+            if e.img_off >= read_end
+                || n.segment != c.segment
+                || n.seg_off != end
+                || n.len > MAX_CHUNK
+                || end - c.seg_off + n.len > SPAN_MAX
+            {
+                break;
+            }
+            end += n.len;
+        }
+        let (_, _, mut buf) = self.span.take().unwrap_or_default();
+        buf.resize((end - c.seg_off) as usize, 0);
+        match self.segs.read_exact_at(c.segment, c.seg_off, &mut buf) {
+            Ok(()) => {
+                self.span = Some((c.segment, c.seg_off, buf));
+                Ok(())
+            }
+            Err(err) if end > c.seg_off + c.len => {
+                // The run failed (a cut file?): this chunk alone.
+                buf.truncate(c.len as usize);
+                self.segs
+                    .read_exact_at(c.segment, c.seg_off, &mut buf)
+                    .map_err(|e| format!("cannot be read: {e} (with the chunks after it: {err})"))?;
+                self.span = Some((c.segment, c.seg_off, buf));
+                Ok(())
+            }
+            Err(err) => Err(format!("cannot be read: {err}")),
+        }
+    }
+
+    /// Checks and decodes chunk `c`, whose stored bytes `span` holds, into
+    /// `out` (its length exactly); the error says what failed.
+    fn decode_into(&mut self, c: &ChunkRef, out: &mut [u8]) -> std::result::Result<(), String> {
+        let codec = Codec::from_i64(c.codec).ok_or_else(|| format!("has unknown codec {}", c.codec))?;
+        if out.len() as u64 != c.raw_len || c.raw_len > MAX_CHUNK {
+            return Err(format!("has length {}", c.raw_len));
+        }
+        let (_, start, buf) = self.span.as_ref().ok_or("was not read")?;
+        let at = (c.seg_off - start) as usize;
+        let stored = &buf[at..at + c.len as usize];
+        if !c.crcs.verify_blocks(c.len, 0, stored) {
             return Err("fails its checksum".into());
         }
-        // Reuse the last chunk's buffer (it is replaced either way).
-        let mut raw = match self.decoded.take() {
-            Some((_, mut v)) => {
-                v.resize(raw_len, 0);
-                v
-            }
-            None => vec![0; raw_len],
-        };
         self.decompressor
-            .decode(codec, &self.scratch, &mut raw)
+            .decode(codec, stored, out)
             .map_err(|err| format!("does not decode: {err}"))?;
         match c.fp.map(Fingerprint) {
-            Some(fp) if !fp.matches(&raw) => Err("does not match its fingerprint".into()),
-            _ => Ok(raw),
+            Some(fp) if !fp.matches(out) => Err("does not match its fingerprint".into()),
+            _ => Ok(()),
         }
     }
 

@@ -11,6 +11,7 @@ pub mod image;
 pub mod names;
 pub mod ops;
 pub mod server;
+mod squeeze;
 
 pub use crate::catalog::{DEFAULT_LSU, ImageState};
 pub use audit::{CheckReport, Damaged, Finding, Reduction, Severity, VerifyReport};
