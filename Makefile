@@ -6,7 +6,7 @@
 #   make lint         cargo fmt --check and clippy (all targets, warnings are errors)
 #   make harness-valgrind   the C harness scenarios under valgrind memcheck
 #   make harness-asan       the C harness built with AddressSanitizer (+ leak checks)
-#   make torture      crash torture, 240 kill points; make crashpoints: crash-point injection
+#   make torture      crash torture, 1,000 kill points; make crashpoints: crash-point injection
 #   make fuzz-smoke   build the cargo-fuzz targets and run each 60 s (docs/reliability.md)
 #   make bench        benchmark suite, quick set (< 5 min): table + bench/results/latest.json
 #   make bench-full   the same with the larger sizes (1,000,000 images/objects, 4 GiB RSS test)
@@ -110,10 +110,10 @@ lint: deps
 
 test: lint test-rust harness
 
-# Crash torture, long (docs/reliability.md, "Crash torture"): 240 kill
+# Crash torture, long (docs/reliability.md, "Crash torture"): 1,000 kill
 # points (`make test` runs 30). TORTURE_KILLS=n for more; a failed round
 # prints COMBSTORE_TORTURE_SEED=<seed>, which reruns it alone.
-TORTURE_KILLS ?= 240
+TORTURE_KILLS ?= 1000
 .PHONY: torture crashpoints
 torture: build
 	COMBSTORE_TORTURE_KILLS=$(TORTURE_KILLS) $(CARGO) test --release --test ffi torture::crash_torture -- --nocapture

@@ -155,3 +155,53 @@ fn a_synthetic_full_from_deduplicated_images_stores_nothing_new() {
     );
     assert_eq!(cstr(&must_prop_byname(&lsu, &sdef).imo_sha1), sha1_hex(&want));
 }
+
+#[test]
+fn a_copy_to_a_second_server_sends_only_the_chunks_it_lacks() {
+    let a = Server::new();
+    let b = Server::new();
+    let (la, lb) = (a.lsu(), b.lsu());
+    let gen1 = stream(0xd0b, 8 << 20);
+    let gen2 = next_night(&gen1, 12, 9);
+    let (d1, d2) = (image_def("night", "1"), image_def("night", "2"));
+    store_complete(&la, &d1, &gen1);
+    store_complete(&la, &d2, &gen2);
+    // the target is B, through a target handle of A's session
+    let th = open_target_server(a.sh, &b.name).unwrap();
+    let tl = lsu_t(th, "default");
+    assert_rc!(
+        api().copy_image(&tl, &d1, &la, &d1, 0),
+        c::EOK,
+        "copy the first full to B"
+    );
+    let (_, after1) = used(&lb);
+    // the second full, asynchronously: its event says what was sent
+    let evc = Evc::open(b.sh);
+    assert_rc!(named_copy(&tl, &d2, &la, &d2, "second-full"), c::EOK);
+    let (rc, st) = named_wait(b.sh, "second-full", 60_000);
+    assert_eq!((rc, st), (c::EOK, c::EOK));
+    let (_, after2) = used(&lb);
+    assert!(
+        after2 - after1 < gen2.len() as u64 / 10,
+        "B grew {} for the second full",
+        after2 - after1
+    );
+    let (done, _) = evc.wait_for(std::time::Duration::from_secs(60), "ASYNC_DONE", |e| {
+        e.ev_type == c::EVT_ASYNC_DONE
+    });
+    let text = cstr(&done.ev_text);
+    let sent: u64 = text
+        .rsplit_once("; ")
+        .and_then(|(_, t)| t.strip_suffix(" bytes sent"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("event text: {text}"));
+    assert!(
+        sent < gen2.len() as u64 / 10,
+        "{sent} bytes sent for the second full"
+    );
+    assert_rc!(api().close_server(th), c::EOK);
+    for (def, data) in [(&d1, &gen1), (&d2, &gen2)] {
+        assert_bytes_eq(&read_image(&lb, def), data, "copied full on B");
+        assert_eq!(cstr(&must_prop_byname(&lb, def).imo_sha1), sha1_hex(data));
+    }
+}

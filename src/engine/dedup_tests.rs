@@ -310,3 +310,55 @@ fn archive_objects_with_the_same_data_are_stored_once() {
     assert!(one > 0);
     assert_eq!(one, two, "the second object's data is the first's chunks");
 }
+
+#[test]
+fn a_copy_to_another_server_sends_only_the_chunks_it_lacks() {
+    let (d, a) = server();
+    let b = Server::open(&d.path().join("b")).unwrap();
+    let gen1 = stream(11, 6 << 20);
+    let mut gen2 = edited(&gen1, 10, 3);
+    gen2.truncate(gen2.len() / 512 * 512); // stsp images are whole blocks
+    write(&a, "default", "g1", &gen1);
+    let a1 = phys(&a, "default");
+    write(&a, "default", "g2", &gen2);
+    let copy = |from: &str, to: &str| {
+        b.copy_image_with("default", &name(to), &a, "default", &name(from), &|| false)
+            .unwrap()
+    };
+    let sent1 = copy("g1", "g1");
+    assert_eq!(
+        sent1, a1,
+        "the first copy sends every chunk, compressed as stored"
+    );
+    assert_eq!(phys(&b, "default"), a1);
+    let sent2 = copy("g2", "g2");
+    assert!(
+        sent2 < gen2.len() as u64 / 10,
+        "the second full sent {sent2} bytes"
+    );
+    assert_eq!(phys(&b, "default"), phys(&a, "default"), "B stores what A stores");
+    assert_eq!(copy("g2", "g2-again"), 0, "nothing is sent twice");
+    for n in ["g1", "g2", "g2-again"] {
+        let want = if n == "g1" { &gen1 } else { &gen2 };
+        assert_eq!(&read(&b, "default", n), want, "{n}");
+    }
+    let sha = |s: &Server, n: &str| s.image_info("default", &name(n)).unwrap().sha1;
+    assert_eq!(sha(&b, "g2-again"), sha(&a, "g2"));
+    assert_eq!(
+        sha(&b, "g2"),
+        crate::hex::encode(&<sha1::Sha1 as sha1::Digest>::digest(&gen2))
+    );
+    assert_eq!(b.check().unwrap().errors(), 0);
+    // a partial range (copy_extent) moves whole chunks inside it and the
+    // bytes of the chunks at its edges
+    let mut w = b.create_image("default", &name("part")).unwrap();
+    let mut r = a.open_image("default", &name("g1")).unwrap();
+    w.copy_from(&mut r, 1 << 20, 0, 2 << 20, false).unwrap();
+    assert!(
+        w.bytes_received() < 200 << 10,
+        "{} bytes for a range B holds",
+        w.bytes_received()
+    );
+    w.close(true).unwrap();
+    assert_eq!(read(&b, "default", "part"), gen1[1 << 20..3 << 20]);
+}

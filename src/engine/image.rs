@@ -190,8 +190,9 @@ enum PendingChunk {
 }
 
 /// Fingerprints a writer has found or stored, with their chunk ids; at
-/// most this many (about 80 bytes each: 20 MiB), then it starts again.
-const KNOWN_MAX: usize = if cfg!(test) { 256 } else { 1 << 18 };
+/// most this many (about 80 bytes each: 5 MiB, a GiB of chunks), then it
+/// starts again.
+const KNOWN_MAX: usize = if cfg!(test) { 256 } else { 1 << 16 };
 /// Chunks loaded after a chunk found by fingerprint (16 MiB of a full at
 /// 16 KiB chunks).
 const PREFETCH: usize = if cfg!(test) { 16 } else { 1024 };
@@ -229,6 +230,8 @@ pub struct ImageWriter {
     /// (segment, offset of the last chunk loaded).
     prefetched: Option<(i64, u64)>,
     squeezer: squeeze::Squeezer,
+    /// Bytes received from another server ([`ImageWriter::bytes_received`]).
+    received: u64,
     hash: StreamHash,
     copied: CopiedFrom,
     /// Bytes the LSU's quota allowed at the last commit (None: no quota).
@@ -243,8 +246,41 @@ pub struct ImageWriter {
 #[derive(Debug)]
 enum CopiedFrom {
     Nothing,
-    Prefix { image_id: i64, size: u64, sha1: String },
+    /// Bytes 0..size are those of image `image_id` of server `server`.
+    Prefix {
+        server: String,
+        image_id: i64,
+        size: u64,
+        sha1: String,
+    },
     Mixed,
+}
+
+impl CopiedFrom {
+    /// The state after `src`'s bytes `from..from + len` were copied to
+    /// `to` (the whole target so far only if they continue a prefix).
+    fn then(self, src: &ImageReader, sha1: String, from: u64, to: u64, len: u64) -> CopiedFrom {
+        match self {
+            CopiedFrom::Nothing if from == 0 && to == 0 => CopiedFrom::Prefix {
+                server: src.sh.uuid.clone(),
+                image_id: src.id,
+                size: len,
+                sha1,
+            },
+            CopiedFrom::Prefix {
+                server,
+                image_id,
+                size: n,
+                sha1,
+            } if server == src.sh.uuid && image_id == src.id && from == n && to == n => CopiedFrom::Prefix {
+                server,
+                image_id,
+                size: n + len,
+                sha1,
+            },
+            _ => CopiedFrom::Mixed,
+        }
+    }
 }
 
 impl ImageWriter {
@@ -281,6 +317,7 @@ impl ImageWriter {
             pin,
             prefetched: None,
             squeezer: squeeze::Squeezer::default(),
+            received: 0,
             // A reopened image's earlier bytes were not hashed here: the
             // SHA-1 is then computed by reading back at completion.
             hash: if size == 0 {
@@ -591,8 +628,7 @@ impl ImageWriter {
             let r = self.share(src, from, to, len);
             self.poison_on_err(r)
         } else {
-            self.stream(src, from, to, len)?;
-            self.flush()
+            self.stream(src, from, to, len)
         }
     }
 
@@ -628,46 +664,137 @@ impl ImageWriter {
         tx.commit()?;
         drop(conn);
         crate::store::crash::point("share.after_commit");
-        self.copied = match std::mem::replace(&mut self.copied, CopiedFrom::Mixed) {
-            CopiedFrom::Nothing if from == 0 && to == 0 => CopiedFrom::Prefix {
-                image_id: src.id,
-                size: len,
-                sha1: source.sha1,
-            },
-            CopiedFrom::Prefix {
-                image_id,
-                size: n,
-                sha1,
-            } if image_id == src.id && from == n && to == n => CopiedFrom::Prefix {
-                image_id,
-                size: n + len,
-                sha1,
-            },
-            _ => CopiedFrom::Mixed,
-        };
+        self.copied =
+            std::mem::replace(&mut self.copied, CopiedFrom::Mixed).then(src, source.sha1, from, to, len);
         self.hash.stop();
         self.size = size;
         self.committed_size = size;
         self.sh.punch(&freed)
     }
 
-    /// Cross-server copy: the bytes pass through one chunk of memory.
+    /// Cross-server copy that moves only what the target lacks, as DD
+    /// Boost and MSDP replication do: each whole format 2 chunk of the
+    /// source range is looked up here by fingerprint and, if this server
+    /// holds it, recorded as a reference; otherwise its stored
+    /// (compressed) form is read from the source, verified there
+    /// (checksums, decoding, fingerprint) and stored here as it is.
+    /// Parts of chunks at the range's edges, format 1 chunks and holes
+    /// pass through one buffer as bytes. [`ImageWriter::bytes_received`]
+    /// counts what was moved. A target built this way from a whole
+    /// source, in order, takes the source's SHA-1: its chunks are the
+    /// source's, fingerprint for fingerprint.
     fn stream(&mut self, src: &mut ImageReader, from: u64, to: u64, len: u64) -> Result<()> {
-        let mut buf = vec![0u8; MAX_CHUNK as usize];
+        let copied = std::mem::replace(&mut self.copied, CopiedFrom::Mixed);
+        let sha1 = src.info()?.sha1;
+        let r = self.stream_chunks(src, from, to, len);
+        self.hash.stop();
+        self.copied = copied.then(src, sha1, from, to, len);
+        let r = r.and_then(|()| self.flush());
+        self.poison_on_err(r)
+    }
+
+    fn stream_chunks(&mut self, src: &mut ImageReader, from: u64, to: u64, len: u64) -> Result<()> {
+        let end = from + len;
+        let mut pos = from;
+        while pos < end {
+            let rows = src.extents_at(pos, WINDOW)?;
+            let Some(last) = rows.last() else {
+                return self.stream_bytes(src, pos, to + (pos - from), end - pos);
+            };
+            let window_end = if rows.len() == WINDOW {
+                (last.img_off + last.len).min(end)
+            } else {
+                end
+            };
+            for e in &rows {
+                if e.img_off >= window_end || pos >= window_end {
+                    break;
+                }
+                if e.img_off + e.len <= pos {
+                    continue;
+                }
+                if e.img_off > pos {
+                    // a hole in the source: zeros
+                    self.stream_bytes(src, pos, to + (pos - from), e.img_off - pos)?;
+                    pos = e.img_off;
+                }
+                let b = window_end.min(e.img_off + e.len);
+                let c = e.chunk;
+                let whole = c.fp.is_some()
+                    && pos == e.img_off
+                    && b == e.img_off + e.len
+                    && e.chunk_off == 0
+                    && e.len == c.raw_len;
+                if whole {
+                    self.take_chunk(src, &c, to + (pos - from))?;
+                } else {
+                    self.stream_bytes(src, pos, to + (pos - from), b - pos)?;
+                }
+                pos = b;
+            }
+            if pos < window_end {
+                self.stream_bytes(src, pos, to + (pos - from), window_end - pos)?;
+                pos = window_end;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies `len` bytes of `src` at `from` to `to` as bytes, through one
+    /// buffer.
+    fn stream_bytes(&mut self, src: &mut ImageReader, from: u64, to: u64, len: u64) -> Result<()> {
+        let mut buf = vec![0u8; (len.min(MAX_CHUNK)) as usize];
         let mut done = 0;
         while done < len {
             let n = (len - done).min(MAX_CHUNK) as usize;
-            let got = src.read(from + done, &mut buf[..n])?;
+            let got = src.read_any(from + done, &mut buf[..n])?;
             if got != n {
                 return Err(Error::Range(format!(
                     "copy source ends at {}",
                     from + done + got as u64
                 )));
             }
-            self.write(to + done, &buf[..n])?;
+            self.write_any(to + done, &buf[..n])?;
             done += n as u64;
+            self.received += n as u64;
         }
         Ok(())
+    }
+
+    /// Records source chunk `c` (whole, format 2) at image offset `at`:
+    /// a reference if this server holds its fingerprint, else its stored
+    /// form, moved.
+    fn take_chunk(&mut self, src: &mut ImageReader, c: &ChunkRef, at: u64) -> Result<()> {
+        let fp = Fingerprint(c.fp.expect("format 2 chunk"));
+        self.emit_buf(true)?;
+        self.resolve(&[fp])?;
+        let chunk = if let Some(&i) = self.pending_fps.get(&fp) {
+            PendingChunk::Same(i)
+        } else if let Some(&id) = self.known.get(&fp) {
+            PendingChunk::Held(id)
+        } else {
+            let (codec, stored) = src.stored_form(c)?;
+            self.received += stored.len() as u64;
+            self.store_new(fp, codec, &stored)?
+        };
+        self.pending.push(Pending {
+            img_off: at,
+            len: c.raw_len,
+            chunk,
+        });
+        self.pending_bytes += c.raw_len;
+        self.size = self.size.max(at + c.raw_len);
+        if self.pending_bytes >= COMMIT_EVERY {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Bytes this writer received from another server's images
+    /// (cross-server copies): whole chunks it lacked, in their stored
+    /// form, and the bytes of partial ones.
+    pub fn bytes_received(&self) -> u64 {
+        self.received
     }
 
     /// Buffers `data` at `off`, cutting and storing chunks each time the
@@ -763,37 +890,14 @@ impl ImageWriter {
         } else if let Some(&id) = self.known.get(&fp) {
             PendingChunk::Held(id)
         } else {
-            let (codec, stored) = match form {
-                Some(f) => f,
-                None => self.squeezer.compress_one(raw),
-            };
-            let stored_len = stored.len() as u64;
-            if let Some(room) = self.room {
-                if self.pending_stored + stored_len > room {
-                    return Err(Error::NoSpace("the LSU's capacity quota".into()));
+            match form {
+                Some((codec, stored)) => self.store_new(fp, codec, stored)?,
+                None => {
+                    // compressed here: the stored form borrows the squeezer
+                    let (codec, stored) = self.squeezer.compress_one(raw);
+                    let stored = stored.to_vec();
+                    self.store_new(fp, codec, &stored)?
                 }
-            }
-            self.sh.ensure_room(stored_len)?;
-            if self.seg.as_ref().is_some_and(|s| s.end() >= SEGMENT_TARGET) {
-                self.retired.extend(self.seg.take());
-            }
-            if self.seg.is_none() {
-                self.seg = Some(self.sh.lease_segment()?);
-            }
-            let seg = self.seg.as_mut().expect("segment leased above");
-            let seg_off = seg
-                .append_packed(stored)
-                .map_err(|e| Error::io(format!("segment {}", seg.id()), e))?;
-            crate::store::crash::point("write.after_append");
-            self.pending_fps.insert(fp, self.pending.len());
-            self.pending_stored += stored_len;
-            PendingChunk::Stored {
-                segment: seg.id(),
-                seg_off,
-                len: stored_len,
-                codec,
-                crcs: BlockCrcs::of(stored),
-                fp,
             }
         };
         self.pending.push(Pending {
@@ -803,6 +907,39 @@ impl ImageWriter {
         });
         self.pending_bytes += raw.len() as u64;
         Ok(())
+    }
+
+    /// Appends a new chunk's stored form to the writer's segment; returns
+    /// it as pending.
+    fn store_new(&mut self, fp: Fingerprint, codec: Codec, stored: &[u8]) -> Result<PendingChunk> {
+        let stored_len = stored.len() as u64;
+        if let Some(room) = self.room {
+            if self.pending_stored + stored_len > room {
+                return Err(Error::NoSpace("the LSU's capacity quota".into()));
+            }
+        }
+        self.sh.ensure_room(stored_len)?;
+        if self.seg.as_ref().is_some_and(|s| s.end() >= SEGMENT_TARGET) {
+            self.retired.extend(self.seg.take());
+        }
+        if self.seg.is_none() {
+            self.seg = Some(self.sh.lease_segment()?);
+        }
+        let seg = self.seg.as_mut().expect("segment leased above");
+        let seg_off = seg
+            .append_packed(stored)
+            .map_err(|e| Error::io(format!("segment {}", seg.id()), e))?;
+        crate::store::crash::point("write.after_append");
+        self.pending_fps.insert(fp, self.pending.len());
+        self.pending_stored += stored_len;
+        Ok(PendingChunk::Stored {
+            segment: seg.id(),
+            seg_off,
+            len: stored_len,
+            codec,
+            crcs: BlockCrcs::of(stored),
+            fp,
+        })
     }
 
     /// Looks up, with one catalog statement per
@@ -1170,6 +1307,44 @@ impl ImageReader {
     /// [`Error::NoImage`] if deleted; catalog errors.
     pub fn info(&self) -> Result<ImageInfo> {
         info_by_id(&self.sh, self.id)
+    }
+
+    /// Up to `limit` extents that end after `pos`, in image order.
+    fn extents_at(&self, pos: u64, limit: usize) -> Result<Vec<ExtentRow>> {
+        let conn = self.sh.catalog.lock();
+        let rows = catalog::extents_from(&conn, self.id, pos, limit)?;
+        if catalog::image_by_id(&conn, self.id)?.is_none() {
+            return Err(Error::NoImage(format!("image #{} was deleted", self.id)));
+        }
+        Ok(rows)
+    }
+
+    /// The stored form of format 2 chunk `c` of this image, to be moved
+    /// to another server as it is: read, checked against its crc32cs,
+    /// decoded and checked against its fingerprint first.
+    fn stored_form(&mut self, c: &ChunkRef) -> Result<(Codec, Vec<u8>)> {
+        let checked = (|| -> std::result::Result<(Codec, Vec<u8>), String> {
+            let codec = Codec::from_i64(c.codec).ok_or_else(|| format!("has unknown codec {}", c.codec))?;
+            if c.len > MAX_CHUNK || c.raw_len > MAX_CHUNK {
+                return Err(format!("has length {} ({} stored)", c.raw_len, c.len));
+            }
+            let mut stored = vec![0u8; c.len as usize];
+            self.segs
+                .read_exact_at(c.segment, c.seg_off, &mut stored)
+                .map_err(|e| format!("cannot be read: {e}"))?;
+            if !c.crcs.verify_blocks(c.len, 0, &stored) {
+                return Err("fails its checksum".into());
+            }
+            let mut raw = vec![0u8; c.raw_len as usize];
+            self.decompressor
+                .decode(codec, &stored, &mut raw)
+                .map_err(|e| format!("does not decode: {e}"))?;
+            match c.fp.map(Fingerprint) {
+                Some(fp) if !fp.matches(&raw) => Err("does not match its fingerprint".into()),
+                _ => Ok((codec, stored)),
+            }
+        })();
+        checked.map_err(|why| self.damaged(0, format!("chunk {} in segment {} {why}", c.id, c.segment)))
     }
 
     /// Reads metadata at any byte offset; returns bytes placed in `buf`.

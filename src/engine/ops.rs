@@ -147,9 +147,10 @@ impl Server {
                     0
                 };
                 let text = match &r {
-                    Ok(()) => format!("copied {from_name} to {to_name}"),
+                    Ok(sent) => format!("copied {from_name} to {to_name}; {sent} bytes sent"),
                     Err(e) => format!("copy of {from_name} to {to_name}: {e}"),
                 };
+                let r = r.map(|_| ());
                 me.finish_op(id, Outcome::of(&r), bytes, &text);
             }),
             &self.shared.log,
