@@ -1147,16 +1147,25 @@ pub fn release_orphans(tx: &Transaction<'_>, chunk_ids: &[i64]) -> Result<Vec<Fr
 pub fn extents_from(conn: &Connection, image_id: i64, from: u64, limit: usize) -> Result<Vec<ExtentRow>> {
     // LEFT JOIN: an extent whose chunk row is missing (damage) fails as
     // Error::Corrupt (a NULL chunk id), never reads as a hole of zeros.
+    // The extent holding `from` starts at or before it: one seek back
+    // finds its start, so the range below skips no rows (a bound of
+    // `from - MAX_CHUNK` walked up to 64 format 2 extents per random read).
+    let floor: Option<i64> = conn
+        .prepare_cached(
+            "SELECT img_off FROM extents WHERE image_id = ?1 AND img_off <= ?2 ORDER BY img_off DESC LIMIT 1",
+        )?
+        .query_row(params![image_id, i(from)], |r| r.get(0))
+        .optional()?;
     let mut st = conn.prepare_cached(
         "SELECT e.img_off, e.len, e.chunk_off, c.id, c.segment_id, c.seg_off, c.len, c.crcs,
                 c.raw_len, c.codec, c.fp
          FROM extents e LEFT JOIN chunks c ON c.id = e.chunk_id
-         WHERE e.image_id = ?1 AND e.img_off > ?2 AND e.img_off + e.len > ?3
+         WHERE e.image_id = ?1 AND e.img_off >= ?2 AND e.img_off + e.len > ?3
          ORDER BY e.img_off LIMIT ?4",
     )?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = st
-        .query_map(params![image_id, i(from) - i(MAX_CHUNK), i(from), limit], |r| {
+        .query_map(params![image_id, floor.unwrap_or(0), i(from), limit], |r| {
             Ok(ExtentRow {
                 img_off: u(r.get(0)?),
                 len: u(r.get(1)?),

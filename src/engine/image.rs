@@ -1124,6 +1124,40 @@ impl Drop for ImageWriter {
     }
 }
 
+/// Checks chunk `c`'s `stored` bytes against their crc32cs, decodes them
+/// into `out` (the chunk's length exactly) and checks the result against
+/// the chunk's fingerprint; the error says what failed.
+fn decode_chunk(
+    dec: &mut Decompressor,
+    c: &ChunkRef,
+    stored: &[u8],
+    out: &mut [u8],
+) -> std::result::Result<(), String> {
+    let codec = Codec::from_i64(c.codec).ok_or_else(|| format!("has unknown codec {}", c.codec))?;
+    if out.len() as u64 != c.raw_len || c.raw_len > MAX_CHUNK || stored.len() as u64 != c.len {
+        return Err(format!("has length {} ({} stored)", c.raw_len, c.len));
+    }
+    if !c.crcs.verify_blocks(c.len, 0, stored) {
+        return Err("fails its checksum".into());
+    }
+    dec.decode(codec, stored, out)
+        .map_err(|err| format!("does not decode: {err}"))?;
+    match c.fp.map(Fingerprint) {
+        Some(fp) if !fp.matches(out) => Err("does not match its fingerprint".into()),
+        _ => Ok(()),
+    }
+}
+
+/// A whole format 2 chunk a read decodes: its stored bytes in the
+/// reader's arena, its range of the caller's buffer.
+#[derive(Debug)]
+struct Decode {
+    chunk: ChunkRef,
+    img_off: u64,
+    stored: std::ops::Range<usize>,
+    out: std::ops::Range<usize>,
+}
+
 /// An image open for reading (complete images), or a writer's read-back.
 ///
 /// The reader holds a window of the image's extent map, not all of it, so
@@ -1156,6 +1190,10 @@ pub struct ImageReader {
     decoded: Option<(i64, Vec<u8>)>,
     /// Stored bytes read ahead: (segment, offset, bytes).
     span: Option<(i64, u64, Vec<u8>)>,
+    /// Stored bytes of the whole chunks a read decodes in a batch.
+    arena: Vec<u8>,
+    /// The batch's second thread's decompressor.
+    decompressor2: Decompressor,
     decompressor: Decompressor,
 }
 
@@ -1186,6 +1224,8 @@ impl ImageReader {
             scratch: Vec::new(),
             decoded: None,
             span: None,
+            arena: Vec::new(),
+            decompressor2: Decompressor::new(),
             decompressor: Decompressor::new(),
         }
     }
@@ -1238,6 +1278,9 @@ impl ImageReader {
                 return Err(self.damaged(a.max(pos), "two extents claim the same image bytes".into()));
             }
             let mut idx = self.window.partition_point(|e| e.img_off + e.len <= pos);
+            // Whole format 2 chunks of this window: their stored bytes are
+            // gathered first, then decoded on two threads (decode_batch).
+            let mut batch: Vec<Decode> = Vec::new();
             while pos < stop {
                 let at = (pos - off) as usize;
                 match self.window.get(idx).copied() {
@@ -1245,8 +1288,29 @@ impl ImageReader {
                         let upto = stop.min(e.img_off + e.len);
                         let from = e.chunk_off + (pos - e.img_off);
                         let len = (upto - pos) as usize;
-                        if e.chunk.fp.is_some() || e.chunk.codec != Codec::Raw as i64 {
-                            self.copy_addressed(idx, from, &mut out[at..at + len], stop)?;
+                        let c = e.chunk;
+                        if c.fp.is_some() || c.codec != Codec::Raw as i64 {
+                            if from == 0 && len as u64 == c.raw_len && c.raw_len <= MAX_CHUNK {
+                                if let Err(why) = self.load_span(idx, stop) {
+                                    out[at..at + len].fill(0);
+                                    return Err(self.damaged(
+                                        pos,
+                                        format!("chunk {} in segment {} {why}", c.id, c.segment),
+                                    ));
+                                }
+                                let (_, start, span) = self.span.as_ref().expect("loaded");
+                                let s = (c.seg_off - start) as usize;
+                                let a = self.arena.len();
+                                self.arena.extend_from_slice(&span[s..s + c.len as usize]);
+                                batch.push(Decode {
+                                    chunk: c,
+                                    img_off: pos,
+                                    stored: a..self.arena.len(),
+                                    out: at..at + len,
+                                });
+                            } else {
+                                self.copy_addressed(idx, from, &mut out[at..at + len], stop)?;
+                            }
                         } else {
                             self.copy_chunk(&e, from, &mut out[at..at + len])?;
                         }
@@ -1260,8 +1324,70 @@ impl ImageReader {
                     }
                 }
             }
+            self.decode_batch(out, &batch)?;
         }
         Ok(n)
+    }
+
+    /// Checks and decodes the chunks of `batch` (stored bytes in `arena`)
+    /// into their ranges of `out`, half on a scoped helper thread when
+    /// there is enough of them: decoding and fingerprint checks are most
+    /// of a restore's CPU (engine::squeeze says the same of ingest).
+    fn decode_batch(&mut self, out: &mut [u8], batch: &[Decode]) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let arena = std::mem::take(&mut self.arena);
+        let mut rest = &mut out[..];
+        let mut done = 0;
+        let mut jobs: Vec<(&Decode, &mut [u8])> = Vec::with_capacity(batch.len());
+        for d in batch {
+            let (_, tail) = std::mem::take(&mut rest).split_at_mut(d.out.start - done);
+            let (mine, tail) = tail.split_at_mut(d.out.len());
+            jobs.push((d, mine));
+            rest = tail;
+            done = d.out.end;
+        }
+        let run = |dec: &mut Decompressor, jobs: &mut [(&Decode, &mut [u8])]| -> Option<(u64, String)> {
+            for (d, o) in jobs.iter_mut() {
+                if let Err(why) = decode_chunk(dec, &d.chunk, &arena[d.stored.clone()], o) {
+                    o.fill(0);
+                    return Some((
+                        d.img_off,
+                        format!("chunk {} in segment {} {why}", d.chunk.id, d.chunk.segment),
+                    ));
+                }
+            }
+            None
+        };
+        let bytes: usize = batch.iter().map(|d| d.out.len()).sum();
+        let (mut mine, mut helper) = (
+            std::mem::take(&mut self.decompressor),
+            std::mem::take(&mut self.decompressor2),
+        );
+        let failed = if bytes < (256 << 10) || jobs.len() < 2 {
+            run(&mut mine, &mut jobs)
+        } else {
+            let half = jobs.len() / 2;
+            let (a, b) = jobs.split_at_mut(half);
+            std::thread::scope(|sc| {
+                let other = sc.spawn(|| run(&mut helper, b));
+                let first = run(&mut mine, a);
+                let second = other
+                    .join()
+                    .unwrap_or_else(|_| Some((0, "could not be decoded (internal error)".into())));
+                first.or(second)
+            })
+        };
+        self.decompressor = mine;
+        self.decompressor2 = helper;
+        let mut arena = arena;
+        arena.clear();
+        self.arena = arena;
+        match failed {
+            None => Ok(()),
+            Some((img_off, what)) => Err(self.damaged(img_off, what)),
+        }
     }
 
     /// Loads the window of the extent map that starts at `pos` (see the
@@ -1520,23 +1646,9 @@ impl ImageReader {
     /// Checks and decodes chunk `c`, whose stored bytes `span` holds, into
     /// `out` (its length exactly); the error says what failed.
     fn decode_into(&mut self, c: &ChunkRef, out: &mut [u8]) -> std::result::Result<(), String> {
-        let codec = Codec::from_i64(c.codec).ok_or_else(|| format!("has unknown codec {}", c.codec))?;
-        if out.len() as u64 != c.raw_len || c.raw_len > MAX_CHUNK {
-            return Err(format!("has length {}", c.raw_len));
-        }
         let (_, start, buf) = self.span.as_ref().ok_or("was not read")?;
         let at = (c.seg_off - start) as usize;
-        let stored = &buf[at..at + c.len as usize];
-        if !c.crcs.verify_blocks(c.len, 0, stored) {
-            return Err("fails its checksum".into());
-        }
-        self.decompressor
-            .decode(codec, stored, out)
-            .map_err(|err| format!("does not decode: {err}"))?;
-        match c.fp.map(Fingerprint) {
-            Some(fp) if !fp.matches(out) => Err("does not match its fingerprint".into()),
-            _ => Ok(()),
-        }
+        decode_chunk(&mut self.decompressor, c, &buf[at..at + c.len as usize], out)
     }
 
     /// A read at image offset `off` failed: the image was deleted under
