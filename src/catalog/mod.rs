@@ -831,6 +831,30 @@ pub fn chunks_after(conn: &Connection, segment: i64, seg_off: u64, limit: usize)
     Ok(out)
 }
 
+/// Benchmark prefill: records one chunk row per fingerprint of `fps`
+/// (sorted, so the fingerprint index grows at its edge), 1 byte each at
+/// consecutive offsets of `segment`, charged to `lsu_id`, referenced by
+/// no extent. Not for servers that hold data anyone reads.
+///
+/// # Errors
+/// Catalog errors (a fingerprint already recorded among them).
+pub fn prefill_chunks(
+    tx: &Transaction<'_>,
+    segment: i64,
+    first_off: u64,
+    lsu_id: i64,
+    fps: &[[u8; 32]],
+) -> Result<()> {
+    let crcs = BlockCrcs::of(&[0]).to_blob();
+    let mut st = tx.prepare_cached(
+        "INSERT INTO chunks (segment_id, seg_off, len, crcs, lsu_id, raw_len, codec, fp) VALUES (?1, ?2, 1, ?3, ?4, 1, 0, ?5)",
+    )?;
+    for (k, fp) in fps.iter().enumerate() {
+        st.execute(params![segment, i(first_off + k as u64), crcs, lsu_id, &fp[..]])?;
+    }
+    Ok(())
+}
+
 /// The current release epoch (see [`release_orphans`]).
 ///
 /// # Errors

@@ -362,3 +362,23 @@ fn a_copy_to_another_server_sends_only_the_chunks_it_lacks() {
     w.close(true).unwrap();
     assert_eq!(read(&b, "default", "part"), gen1[1 << 20..3 << 20]);
 }
+
+#[test]
+fn a_prefilled_index_changes_nothing_a_writer_stores_or_reads() {
+    let (_d, s) = server();
+    assert_eq!(s.prefill_chunk_index("default", 5000, 7).unwrap(), 5000);
+    assert_eq!(s.space().unwrap().chunks, 5000);
+    let bytes = stream(12, 1 << 20);
+    write(&s, "default", "a", &bytes);
+    write(&s, "default", "b", &bytes);
+    assert_eq!(read(&s, "default", "b"), bytes);
+    assert_eq!(
+        s.space().unwrap().chunks - 5000,
+        s.shared
+            .catalog
+            .lock()
+            .query_row("SELECT count(DISTINCT chunk_id) FROM extents", [], |r| r
+                .get::<_, i64>(0))
+            .unwrap() as u64
+    );
+}

@@ -866,6 +866,62 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Benchmarks only: records `n` chunk rows with random fingerprints
+    /// (seeded by `seed`) in the chunk index, as if `n` distinct chunks
+    /// were stored, so that ingest can be measured against an index of
+    /// that size. The rows name one byte each of a sealed segment that
+    /// has no file, are referenced by nothing and are charged to LSU
+    /// `lsu`; `check` reports them as leaked. Never for a server whose
+    /// data matters. Returns the rows added.
+    ///
+    /// # Errors
+    /// [`Error::NoLsu`]; catalog errors.
+    pub fn prefill_chunk_index(&self, lsu: &str, n: u64, seed: u64) -> Result<u64> {
+        const BATCH: u64 = 1 << 20;
+        let sh = &self.shared;
+        let (lsu_id, segment) = {
+            let mut conn = sh.catalog.lock();
+            let tx = catalog::write_txn(&mut conn)?;
+            let lsu_id = catalog::lsu(&tx, lsu)?.id;
+            let segment = catalog::new_segment(&tx, sh.owner.token(), HEADER_LEN, now_ms())?;
+            catalog::advance_segment(&tx, segment, HEADER_LEN + n, true)?;
+            catalog::release_segment(&tx, segment)?;
+            tx.commit()?;
+            (lsu_id, segment)
+        };
+        let mut x = seed | 1;
+        let mut next = move || {
+            // splitmix64
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let mut done = 0;
+        while done < n {
+            let k = (n - done).min(BATCH);
+            let mut fps: Vec<[u8; 32]> = (0..k)
+                .map(|_| {
+                    let mut f = [0u8; 32];
+                    for part in f.chunks_mut(8) {
+                        part.copy_from_slice(&next().to_le_bytes());
+                    }
+                    f
+                })
+                .collect();
+            fps.sort_unstable();
+            let mut conn = sh.catalog.lock();
+            let tx = catalog::write_txn(&mut conn)?;
+            catalog::prefill_chunks(&tx, segment, HEADER_LEN + done, lsu_id, &fps)?;
+            tx.commit()?;
+            done += k;
+        }
+        Ok(done)
+    }
+}
+
 impl Shared {
     /// Whether the owner of `writer` (a token) lives: this instance, or a
     /// process holding its owner lock.
