@@ -21,6 +21,7 @@ use crate::catalog;
 use crate::engine::server::now_ms;
 use crate::logging::ServerLog;
 use crate::store::checksum::BlockCrcs;
+use crate::store::lock::OwnerLock;
 use crate::store::segment::{HEADER_LEN, SegmentFile, segment_path};
 
 /// Format 1's catalog schema (`git show 753e19c:src/catalog/schema.sql`).
@@ -91,13 +92,22 @@ fn format1_server(dir: &Path) -> Connection {
     conn
 }
 
-/// Writes `data` as complete image `basename` in a new segment, with the
-/// rows format 1's writer committed (753e19c: `Server::create_image`,
-/// `lease_segment`/`new_segment`, `ImageWriter::emit` and `commit_with`,
-/// `set_complete` and the archive record in the completing transaction,
-/// the segment released when the server closed). With `complete` false the
-/// image is left as a checkpoint left it (closed incomplete).
-fn format1_image(conn: &mut Connection, dir: &Path, basename: &str, data: &[u8], complete: bool) -> OldImage {
+/// A format 1 writer's image before its commit: the image row (state
+/// writing, owned by `owner`) and its bytes appended and synced in a new
+/// segment the writer owns (753e19c: `Server::create_image`,
+/// `lease_segment`/`new_segment`, `ImageWriter::emit`, the syncs of
+/// `commit_with`).
+struct OldWrite {
+    owner: String,
+    lsu_id: i64,
+    image_id: i64,
+    segment: i64,
+    seg_end: u64,
+    /// (image offset, length, segment offset, checksums) of each chunk.
+    placed: Vec<(i64, i64, i64, BlockCrcs)>,
+}
+
+fn format1_write(conn: &Connection, dir: &Path, owner: &str, basename: &str, data: &[u8]) -> OldWrite {
     let now = now_ms() as i64;
     let lsu_id: i64 = conn
         .query_row("SELECT id FROM lsus WHERE name = ?1", [DEFAULT_LSU], |r| r.get(0))
@@ -105,13 +115,13 @@ fn format1_image(conn: &mut Connection, dir: &Path, basename: &str, data: &[u8],
     conn.execute(
         "INSERT INTO images (lsu_id, basename, date, state, ctime_ms, mtime_ms, writer, temporary)
          VALUES (?1, ?2, '1', 0, ?3, ?3, ?4, 0)",
-        params![lsu_id, basename, now, OLD_OWNER],
+        params![lsu_id, basename, now, owner],
     )
     .unwrap();
     let image_id = conn.last_insert_rowid();
     conn.execute(
         "INSERT INTO segments (owner, committed_end, created_ms) VALUES (?1, ?2, ?3)",
-        params![OLD_OWNER, HEADER_LEN as i64, now],
+        params![owner, HEADER_LEN as i64, now],
     )
     .unwrap();
     let segment = conn.last_insert_rowid();
@@ -128,30 +138,46 @@ fn format1_image(conn: &mut Connection, dir: &Path, basename: &str, data: &[u8],
         ));
     }
     seg.sync().unwrap();
+    OldWrite {
+        owner: owner.to_owned(),
+        lsu_id,
+        image_id,
+        segment,
+        seg_end: seg.end(),
+        placed,
+    }
+}
+
+/// The transaction a format 1 writer committed at its close (753e19c:
+/// `commit_with` with `set_complete` and the archive record, or the close
+/// incomplete of a checkpoint), then the release of its segment when its
+/// server closed.
+fn format1_commit(conn: &mut Connection, dir: &Path, w: &OldWrite, data: &[u8], complete: bool) -> OldImage {
+    let now = now_ms() as i64;
     let tx = conn.transaction().unwrap();
     let mut chunks = Vec::new();
-    for (img_off, len, seg_off, crcs) in &placed {
+    for (img_off, len, seg_off, crcs) in &w.placed {
         tx.execute(
             "INSERT INTO chunks (segment_id, seg_off, len, crcs, lsu_id) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![segment, seg_off, len, crcs.to_blob(), lsu_id],
+            params![w.segment, seg_off, len, crcs.to_blob(), w.lsu_id],
         )
         .unwrap();
         let chunk_id = tx.last_insert_rowid();
         tx.execute(
             "INSERT INTO extents (image_id, img_off, len, chunk_id, chunk_off) VALUES (?1, ?2, ?3, ?4, 0)",
-            params![image_id, img_off, len, chunk_id],
+            params![w.image_id, img_off, len, chunk_id],
         )
         .unwrap();
         chunks.push(chunk_id);
     }
     tx.execute(
         "UPDATE segments SET committed_end = max(committed_end, ?2), sealed = max(sealed, ?3) WHERE id = ?1",
-        params![segment, seg.end() as i64, false],
+        params![w.segment, w.seg_end as i64, false],
     )
     .unwrap();
     tx.execute(
         "UPDATE images SET size = ?2, mtime_ms = ?3 WHERE id = ?1",
-        params![image_id, data.len() as i64, now],
+        params![w.image_id, data.len() as i64, now],
     )
     .unwrap();
     if complete {
@@ -160,26 +186,32 @@ fn format1_image(conn: &mut Connection, dir: &Path, basename: &str, data: &[u8],
         tx.execute(
             "UPDATE images SET state = 4, writer = NULL, temporary = 0, objid = ?2, sha1 = ?3, complete_ms = ?4,
              mtime_ms = ?4 WHERE id = ?1",
-            params![image_id, oid, sha1, now],
+            params![w.image_id, oid, sha1, now],
         )
         .unwrap();
-        archive::record_image(&tx, image_id, &oid, data.len() as u64, &sha1).unwrap();
+        archive::record_image(&tx, w.image_id, &oid, data.len() as u64, &sha1).unwrap();
         assert!(archive::index_within(&tx, &oid, &ServerLog::open(dir)).unwrap());
     } else {
         tx.execute(
             "UPDATE images SET state = 1, writer = NULL, mtime_ms = ?2 WHERE id = ?1",
-            params![image_id, now],
+            params![w.image_id, now],
         )
         .unwrap();
     }
-    tx.execute("UPDATE segments SET owner = NULL WHERE owner = ?1", [OLD_OWNER])
+    tx.execute("UPDATE segments SET owner = NULL WHERE owner = ?1", [&w.owner])
         .unwrap();
     tx.commit().unwrap();
     OldImage {
         chunks,
-        segment,
-        aligned: placed.iter().map(|p| aligned(p.1 as u64)).sum(),
+        segment: w.segment,
+        aligned: w.placed.iter().map(|p| aligned(p.1 as u64)).sum(),
     }
+}
+
+/// Image `basename` of `data` written and committed by a format 1 process.
+fn format1_image(conn: &mut Connection, dir: &Path, basename: &str, data: &[u8], complete: bool) -> OldImage {
+    let w = format1_write(conn, dir, OLD_OWNER, basename, data);
+    format1_commit(conn, dir, &w, data, complete)
 }
 
 fn read(s: &Server, n: &str) -> Vec<u8> {
@@ -476,4 +508,50 @@ fn a_checkpointed_format_1_image_resumed_after_the_upgrade_mixes_both_formats() 
     assert_eq!(phys(&s), 0, "both kinds of chunks freed");
     assert_eq!(s.space().unwrap().chunks, 0);
     assert_sound(&s, "after the delete");
+}
+
+#[test]
+fn a_format_1_process_open_at_the_upgrade_never_leaves_images_format_2_cannot_read() {
+    // Backup hosts load the plugin per job: when a new version is
+    // installed, jobs started before keep running the old one. A format 1
+    // process that has the server open (its owner lock held, its catalog
+    // connection open, an image being written) when a format 2 process
+    // opens the server must not be left committing rows format 2 reads as
+    // damage: either the upgrade waits until no other process has the
+    // server open, or what the older process commits afterwards reads back.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("srv");
+    let before = noise(5, OLD_CHUNK);
+    let mut old = format1_server(&dir);
+    format1_image(&mut old, &dir, "before", &before, true);
+    let old_lock = OwnerLock::acquire(&dir.join("locks")).unwrap();
+    let during = noise(6, OLD_CHUNK + (100 << 10));
+    let w = format1_write(&old, &dir, old_lock.token(), "during", &during);
+
+    let opened = Server::open(&dir);
+    if let Err(e) = &opened {
+        let format: String = old
+            .query_row("SELECT value FROM server WHERE key = 'format'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(format, "1", "refused ({e}) but upgraded all the same");
+    }
+    // The older process commits its image and closes.
+    format1_commit(&mut old, &dir, &w, &during, true);
+    drop(old);
+    drop(old_lock);
+    let s = match opened {
+        Ok(s) => s,
+        Err(_) => Server::open(&dir).unwrap(),
+    };
+    assert_eq!(format_of(&s).as_deref(), Some("2"));
+    assert_eq!(read(&s, "before"), before);
+    let mut r = s.open_image(DEFAULT_LSU, &name("during")).unwrap();
+    let mut got = vec![0u8; during.len()];
+    let n = r.read_any(0, &mut got);
+    assert!(
+        matches!(n, Ok(k) if k == during.len()),
+        "the image a format 1 process committed after the upgrade: {n:?}"
+    );
+    assert!(got == during, "it reads back other bytes");
+    assert_sound(&s, "after the older process's commit");
 }
