@@ -442,7 +442,10 @@ fn the_new_chunks_of_an_upgraded_server_pack_after_the_old_ones_in_their_segment
     s.delete_image(DEFAULT_LSU, &name("old")).unwrap();
     assert_eq!(read(&s, "new"), fresh);
     assert_eq!(phys(&s), new_rows.iter().map(|c| c.3).sum::<u64>());
-    // The old chunk's whole blocks were punched, the shared one kept.
+    // The old chunk's whole blocks were punched (the one it shares with
+    // the first new chunk kept: the new image reads back). Half a chunk of
+    // slack: the filesystem may count a block or two of its own metadata
+    // (an extent tree split by the hole).
     let file = segment_path(&dir.join("segments"), old.segment);
     let allocated = {
         use std::os::unix::fs::MetadataExt;
@@ -450,9 +453,10 @@ fn the_new_chunks_of_an_upgraded_server_pack_after_the_old_ones_in_their_segment
     };
     let len = fs::metadata(&file).unwrap().len();
     assert!(
-        allocated <= len - OLD_CHUNK as u64 + 4096,
+        allocated + OLD_CHUNK as u64 / 2 <= len,
         "{allocated} bytes allocated of {len}: the old chunk was not punched"
     );
+    assert_eq!(s.space().unwrap().queued, 0, "nothing left queued");
     assert_sound(&s, "after the delete");
     let v = s.verify(None, None, &mut |_| {}).unwrap();
     assert!(v.sound(), "verify: {:?}", v.damaged);
