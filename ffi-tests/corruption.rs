@@ -716,3 +716,197 @@ fn unreadable_images(lsu: &sys::sts_lsu_t, images: &[(&str, Vec<u8>)], what: &st
     }
     failed
 }
+
+// ---------------------------------------------------------------------------
+// A chunk shared by deduplication (issue 15): images written independently
+// that hold the same bytes refer to one stored chunk; damage to it must
+// fail exactly the images that name it, and only where they name it.
+// ---------------------------------------------------------------------------
+
+/// The stored form of chunk `id` (0 raw, 1 zstd) and its stored bytes in
+/// the segment (fewer than the chunk's own when compressed), read-only.
+fn stored_form(dir: &Path, id: i64) -> (i64, u64) {
+    let db = Connection::open_with_flags(dir.join("catalog.db"), OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    db.query_row("SELECT codec, len FROM chunks WHERE id = ?1", [id], |r| {
+        Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+    })
+    .unwrap()
+}
+
+fn down512(n: u64) -> u64 {
+    n / 512 * 512
+}
+
+fn up512(n: u64) -> u64 {
+    n.div_ceil(512) * 512
+}
+
+/// Image `name` (holding `data`) names the damaged chunk at `bad` (image
+/// ranges): every read touching one of them fails with STS_ECORRUPT
+/// (whole, first, last and middle 512-byte blocks, and the whole image),
+/// every byte outside the 512-byte blocks they touch reads back exactly.
+fn check_damaged_around(lsu: &sys::sts_lsu_t, name: &str, data: &[u8], bad: &[Range]) {
+    assert!(!bad.is_empty(), "{name} names the damaged chunk nowhere");
+    let ih = open(lsu, &image_def(name, ""), c::O_READ);
+    let size = data.len() as u64;
+    let mut spans: Vec<Range> = bad.iter().map(|r| down512(r.start)..up512(r.end)).collect();
+    spans.sort_by_key(|r| r.start);
+    for r in &spans {
+        let mid = down512((r.start + r.end) / 2);
+        for (off, len) in [
+            (r.start, r.end - r.start),
+            (r.start, 512),
+            (r.end - 512, 512),
+            (mid, 512),
+        ] {
+            assert_rc!(
+                read_at(ih, len, off).map(|_| 0).unwrap_or_else(|rc| rc),
+                c::ECORRUPT,
+                "{name}: {len} bytes at {off}, touching the damaged chunk {r:?}"
+            );
+        }
+    }
+    assert_rc!(
+        read_at(ih, up512(size), 0).map(|_| 0).unwrap_or_else(|rc| rc),
+        c::ECORRUPT,
+        "{name}: the whole image"
+    );
+    // Everything else, in pieces of at most 1 MiB.
+    let mut from = 0;
+    for r in spans.iter().chain(std::iter::once(&(size..size))) {
+        let mut off = from;
+        while off < r.start {
+            let len = (r.start - off).min(1 << 20);
+            let got = read_at(ih, len, off)
+                .unwrap_or_else(|rc| panic!("{name}: {len} bytes at {off} (undamaged): {}", code_name(rc)));
+            let end = (off + len).min(size);
+            assert_bytes_eq(
+                &got,
+                &data[off as usize..end as usize],
+                &format!("{name} at {off}"),
+            );
+            off += len;
+        }
+        from = from.max(r.end);
+    }
+    close(ih, 0);
+}
+
+/// Three images written independently through the C API: alpha and bravo
+/// hold the same `shared` bytes (at different offsets, between bytes of
+/// their own), charlie none of them. One chunk the first two share is
+/// damaged in its segment.
+fn shared_chunk_damaged(shared: &[u8], want_codec: i64) {
+    let mut srv = Server::new();
+    let lsu = srv.lsu();
+    let (a_at, b_at) = (768usize << 10, 320usize << 10);
+    let alpha = [&seeded(0xa1, a_at)[..], shared, &seeded(0xa2, 512 << 10)].concat();
+    let bravo = [&seeded(0xb1, b_at)[..], shared, &seeded(0xb2, 704 << 10)].concat();
+    let charlie = seeded(0xc3, 3 << 19);
+    let images: Vec<(&'static str, Vec<u8>)> = vec![("alpha", alpha), ("bravo", bravo), ("charlie", charlie)];
+    for (name, data) in &images {
+        store_complete(&lsu, &image_def(name, ""), data);
+    }
+    srv.close();
+    let (a, b, ch) = (
+        chunks_of(srv.path.as_path(), "alpha"),
+        chunks_of(srv.path.as_path(), "bravo"),
+        chunks_of(srv.path.as_path(), "charlie"),
+    );
+    let b_ids: BTreeSet<i64> = b.iter().map(|c| c.id).collect();
+    let common: Vec<Chunk> = a.iter().filter(|c| b_ids.contains(&c.id)).copied().collect();
+    println!(
+        "alpha {} chunks, bravo {}, {} shared",
+        a.len(),
+        b.len(),
+        common.len()
+    );
+    assert!(
+        common.len() >= 4,
+        "alpha and bravo share {} chunks: no deduplication",
+        common.len()
+    );
+    let shared_len = shared.len() as u64;
+    for c in &common {
+        assert!(
+            c.img_off >= a_at as u64 && c.img_off + c.len <= a_at as u64 + shared_len,
+            "alpha shares bytes outside the shared run: {c:?}"
+        );
+    }
+    assert!(
+        ch.iter()
+            .all(|c| !b_ids.contains(&c.id) && a.iter().all(|x| x.id != c.id)),
+        "charlie shares a chunk with alpha or bravo"
+    );
+    let victim = common[common.len() / 2];
+    let (codec, stored) = stored_form(&srv.path, victim.id);
+    assert_eq!(codec, want_codec, "the damaged chunk's stored form");
+    if codec == 0 {
+        assert_eq!(stored, victim.len);
+    } else {
+        assert!(stored < victim.len, "compressed: {stored} of {}", victim.len);
+    }
+    // a byte inside its stored bytes (not past them, in the next chunk's)
+    flip_byte(
+        &segment_file(&srv.path, victim.segment),
+        victim.seg_off + stored / 2,
+    );
+    let ranges = |chunks: &[Chunk]| -> Vec<Range> {
+        chunks
+            .iter()
+            .filter(|c| c.id == victim.id)
+            .map(|c| c.img_off..c.img_off + c.len)
+            .collect()
+    };
+    let (bad_a, bad_b) = (ranges(&a), ranges(&b));
+    assert_eq!(
+        bad_b,
+        bad_a
+            .iter()
+            .map(|r| r.start - (a_at - b_at) as u64..r.end - (a_at - b_at) as u64)
+            .collect::<Vec<_>>(),
+        "bravo names the chunk where it holds the same bytes"
+    );
+
+    srv.reopen();
+    let lsu = srv.lsu();
+    check_damaged_around(&lsu, "alpha", &images[0].1, &bad_a);
+    check_damaged_around(&lsu, "bravo", &images[1].1, &bad_b);
+    assert_bytes_eq(
+        &read_image(&lsu, &image_def("charlie", "")),
+        &images[2].1,
+        "charlie, which shares nothing",
+    );
+    // The 64 KiB sweep of every image: the damage is exactly the chunk.
+    let bad: Vec<Bad> = [("alpha", &bad_a), ("bravo", &bad_b)]
+        .into_iter()
+        .flat_map(|(name, rs)| {
+            rs.iter().map(move |r| Bad {
+                image: name,
+                must: r.clone(),
+                may: r.clone(),
+            })
+        })
+        .collect();
+    check_images(&lsu, &images, &bad);
+    srv.close();
+    assert_verify_names(&srv.path, &["alpha", "bravo"]);
+}
+
+#[test]
+fn damaged_chunk_shared_by_dedup_fails_every_image_naming_it_and_no_other() {
+    // seeded bytes do not compress: the shared chunks are stored raw
+    shared_chunk_damaged(&seeded(0x5eed, 256 << 10), 0);
+}
+
+#[test]
+fn damaged_compressed_chunk_shared_by_dedup_fails_every_image_naming_it_and_no_other() {
+    // log-like text with a little noise: the shared chunks are compressed
+    let noise = seeded(0x7e47, 256 << 10);
+    let text: Vec<u8> = noise
+        .iter()
+        .enumerate()
+        .map(|(k, b)| b"2026-12-06 backup job 17: file ok\n"[k % 34] ^ (b & 1))
+        .collect();
+    shared_chunk_damaged(&text, 1);
+}

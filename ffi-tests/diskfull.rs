@@ -614,3 +614,270 @@ fn with_file_size_limit<T>(limit: u64, f: impl FnOnce() -> T) -> T {
         r
     }
 }
+
+// ---------------------------------------------------------------------------
+// Space runs out in the middle of a deduplicating write (issue 15): the
+// image mixes bytes the server holds already (references, no new space)
+// with new bytes (stored).
+// ---------------------------------------------------------------------------
+
+/// Pieces of a mixed image.
+const MIX: usize = 512 << 10;
+
+/// `n` pieces of `MIX` bytes: even ones are `base`'s bytes (duplicates),
+/// odd ones new bytes from `seed`.
+fn mixed(base: &[u8], seed: u64, n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n * MIX);
+    for i in 0..n {
+        if i % 2 == 0 {
+            let at = (i * MIX) % base.len();
+            out.extend_from_slice(&base[at..at + MIX]);
+        } else {
+            out.extend_from_slice(&seeded(seed ^ i as u64, MIX));
+        }
+    }
+    out
+}
+
+/// Writes `data` at 0 in `MIX` pieces, flushing after every `flush_every`
+/// pieces; the first failure: (piece, call, code).
+fn write_mixed(
+    ih: sys::sts_image_handle_t,
+    data: &[u8],
+    flush_every: usize,
+) -> Option<(usize, &'static str, i32)> {
+    for (i, piece) in data.chunks(MIX).enumerate() {
+        let rc = write_at(ih, piece, (i * MIX) as u64);
+        if rc != c::EOK {
+            return Some((i, "write", rc));
+        }
+        if (i + 1) % flush_every == 0 {
+            let rc = api().flush(ih);
+            if rc != c::EOK {
+                return Some((i, "flush", rc));
+            }
+        }
+    }
+    None
+}
+
+/// The image whose write failed: pending and abnormal, not complete nor
+/// busy, its size what was committed (a multiple of `step` bytes, before
+/// the failing piece). Returns the size.
+fn check_abnormal(lsu: &sys::sts_lsu_t, def: &sys::sts_image_def_t, failed_piece: usize, step: usize) -> u64 {
+    let info = must_prop_byname(lsu, def);
+    let fl = info.imo_flags;
+    assert_eq!(
+        fl & (c::II_PENDING | c::II_ABNORMAL | c::II_COMPLETE | c::II_BUSY_WRITE),
+        c::II_PENDING | c::II_ABNORMAL,
+        "the image whose write failed: {}",
+        flags_str(fl)
+    );
+    assert_eq!(
+        info.imo_size % step as u64,
+        0,
+        "size {} is not what was flushed",
+        info.imo_size
+    );
+    assert!(
+        info.imo_size <= (failed_piece * MIX) as u64,
+        "size {} includes the failing piece {failed_piece}",
+        info.imo_size
+    );
+    info.imo_size
+}
+
+/// After space returned: the failed image is resumed where its committed
+/// bytes end and completed; it reads back whole (its committed references
+/// to duplicates included) with its SHA-1.
+fn resume_and_complete(lsu: &sys::sts_lsu_t, def: &sys::sts_image_def_t, data: &[u8], size: u64) {
+    let wh = open(lsu, def, c::O_WRITE);
+    write_all(wh, &data[size as usize..], size);
+    close(wh, c::CLOSE_COMPLETE);
+    let info = must_prop_byname(lsu, def);
+    assert_eq!(info.imo_size, data.len() as u64);
+    assert_eq!(cstr(&info.imo_sha1), sha1_hex(data), "the resumed image's SHA-1");
+    assert_bytes_eq(&read_image(lsu, def), data, "the resumed image");
+}
+
+#[test]
+fn full_filesystem_in_the_middle_of_a_deduplicating_write() {
+    let test = "diskfull::full_filesystem_in_the_middle_of_a_deduplicating_write";
+    let Some(fs) = small_fs(test, 16 << 20) else {
+        return;
+    };
+    let mut srv = server_on(&fs);
+    let lsu = srv.lsu();
+    let base = Kept {
+        def: image_def("base", ""),
+        data: seeded(0xba5e, 4 << 20),
+    };
+    let other = Kept {
+        def: image_def("other", ""),
+        data: seeded(0x07e4, 1 << 20),
+    };
+    for k in [&base, &other] {
+        store_complete(&lsu, &k.def, &k.data);
+    }
+    // Another program leaves 1.25 MiB beyond the catalog's reserve: the
+    // mixed image's first new bytes fit, its later ones do not.
+    let (total, avail) = fs.space();
+    let reserve = (4 << 20) + total / 1024;
+    let filler = fs.path.join("filler");
+    let fill = (avail - reserve - (5 << 18)) / 4096 * 4096;
+    let f = std::fs::File::create(&filler).unwrap();
+    let block = vec![0x55u8; 1 << 20];
+    let mut at = 0;
+    while at < fill {
+        let n = (fill - at).min(block.len() as u64) as usize;
+        f.write_all_at(&block[..n], at).unwrap();
+        at += n as u64;
+    }
+    drop(f);
+    println!("{test}: filesystem after the filler: {:?}", fs.space());
+
+    let def = image_def("mixed", "");
+    let data = mixed(&base.data, 0x3e3e, 8);
+    let ih = create(&lsu, &def);
+    // flushed after each pair of pieces: the write that fills the
+    // writer's 1 MiB buffer stores its chunks
+    let (piece, call, rc) = write_mixed(ih, &data, 2).expect("4 MiB of new bytes fit in 1.25 MiB");
+    println!("{test}: piece {piece}: {call} -> {}", code_name(rc));
+    assert_rc!(rc, c::ENOSPC, "{call} of piece {piece} on a full filesystem");
+    assert!(
+        piece >= 2,
+        "failed at piece {piece}, before any new bytes were stored"
+    );
+    check_poisoned(ih, rc, call);
+    let size = check_abnormal(&lsu, &def, piece, 2 * MIX);
+    let kept = [base, other];
+    check_kept(&lsu, &kept);
+    check_lsu_truthful(&srv, &kept);
+
+    // The other program's file goes: the failed image resumes and
+    // completes, a new mixed image is stored, everything reads back.
+    std::fs::remove_file(&filler).unwrap();
+    srv.reopen();
+    let lsu = srv.lsu();
+    check_kept(&lsu, &kept);
+    assert_eq!(check_abnormal(&lsu, &def, piece, 2 * MIX), size, "after recovery");
+    resume_and_complete(&lsu, &def, &data, size);
+    let again = Kept {
+        def: image_def("again", ""),
+        data: mixed(&kept[0].data, 0xa9a9, 6),
+    };
+    store_complete(&lsu, &again.def, &again.data);
+    check_kept(&lsu, &[Kept { def, data }, again]);
+    check_kept(&lsu, &kept);
+    // base and other hold distinct bytes; the mixed images add their new
+    // halves (2 + 1.5 MiB) and refer to base's bytes for the rest
+    check_lsu_truthful(&srv, &kept);
+    let info = lsu_info(&lsu).unwrap();
+    let logical = (4 + 1 + 4 + 3) << 20;
+    let distinct = ((4 + 1 + 2) << 20) + (3 << 19);
+    assert_eq!(info.lsu_used, logical, "lsu_used is logical");
+    assert!(
+        info.lsu_used_phys >= distinct && info.lsu_used_phys + (2 << 20) < logical,
+        "lsu_used_phys {} for {distinct} distinct bytes of {logical}",
+        info.lsu_used_phys
+    );
+    srv.close();
+    doctor_clean(&srv.path);
+}
+
+/// Every segment file is exactly as long as its committed bytes (a closed
+/// server: no writer appends).
+fn segments_end_at_their_committed_bytes(dir: &Path) {
+    let db = rusqlite::Connection::open_with_flags(
+        dir.join("catalog.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut st = db.prepare("SELECT id, committed_end FROM segments").unwrap();
+    let segs: Vec<(i64, i64)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert!(!segs.is_empty());
+    for (id, end) in segs {
+        let len = std::fs::metadata(dir.join("segments").join(format!("{id:016x}.seg")))
+            .unwrap()
+            .len();
+        assert_eq!(
+            len, end as u64,
+            "segment {id}: bytes past its committed end stayed"
+        );
+    }
+}
+
+#[test]
+fn file_size_limit_in_the_middle_of_a_deduplicating_write() {
+    // RLIMIT_FSIZE stops the segment's growth part way through the new
+    // bytes of a mixed image, as a full filesystem does (without a mount).
+    isolated(
+        "diskfull::file_size_limit_in_the_middle_of_a_deduplicating_write",
+        || {
+            let mut srv = Server::new();
+            let lsu = srv.lsu();
+            let base = Kept {
+                def: image_def("base", ""),
+                data: seeded(0xba5e, 2 << 20),
+            };
+            let other = Kept {
+                def: image_def("other", ""),
+                data: seeded(0x07e4, 512 << 10),
+            };
+            for k in [&base, &other] {
+                store_complete(&lsu, &k.def, &k.data);
+            }
+            let segs: Vec<PathBuf> = std::fs::read_dir(srv.path.join("segments"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            assert_eq!(segs.len(), 1, "{segs:?}");
+            let committed = std::fs::metadata(&segs[0]).unwrap().len();
+
+            let def = image_def("mixed", "");
+            let data = mixed(&base.data, 0x3e3e, 8);
+            let ih = create(&lsu, &def);
+            // flushed after every piece: the appends fail while being synced
+            let failure = with_file_size_limit(committed + (768 << 10), || write_mixed(ih, &data, 1));
+            let (piece, call, rc) = failure.expect("2 MiB of new bytes passed a 768 KiB limit");
+            println!("piece {piece}: {call} -> {}", code_name(rc));
+            assert!(
+                rc == c::EIO || rc == c::ENOSPC,
+                "{call} of piece {piece}: {}",
+                code_name(rc)
+            );
+            assert!(
+                piece >= 2,
+                "failed at piece {piece}, before any new bytes were stored"
+            );
+            check_poisoned(ih, rc, call);
+            let size = check_abnormal(&lsu, &def, piece, MIX);
+            assert!(
+                size >= 2 * MIX as u64,
+                "nothing committed before the limit: {size}"
+            );
+            let kept = [base, other];
+            check_kept(&lsu, &kept);
+            srv.close();
+            segments_end_at_their_committed_bytes(&srv.path);
+
+            // The limit is gone: the failed image resumes, a new one is stored.
+            srv.reopen();
+            let lsu = srv.lsu();
+            resume_and_complete(&lsu, &def, &data, size);
+            let again = Kept {
+                def: image_def("again", ""),
+                data: mixed(&kept[0].data, 0xa9a9, 6),
+            };
+            store_complete(&lsu, &again.def, &again.data);
+            check_kept(&lsu, &kept);
+            check_kept(&lsu, &[again]);
+            srv.close();
+            doctor_clean(&srv.path);
+        },
+    );
+}

@@ -191,6 +191,21 @@ pub(crate) fn i(v: u64) -> i64 {
 /// # Errors
 /// Catalog errors; [`Error::NoServer`] if the file is another format.
 pub fn open(path: &Path, now_ms: u64, uuid: &str) -> Result<Connection> {
+    open_upgrading(path, now_ms, uuid, || Ok(()))
+}
+
+/// As [`open`]; a format 1 catalog is upgraded only if `may_upgrade`
+/// allows it (run inside the write transaction of the upgrade), else the
+/// open fails with its error and the catalog stays format 1.
+///
+/// # Errors
+/// As [`open`]; `may_upgrade`'s.
+pub fn open_upgrading(
+    path: &Path,
+    now_ms: u64,
+    uuid: &str,
+    may_upgrade: impl FnOnce() -> Result<()>,
+) -> Result<Connection> {
     // SQLite creates a new database 0644 (less the umask) and gives the -wal
     // and -shm files the database's mode: creating it 0600 first keeps all
     // three private to the owner whatever the umask. Only a new file: closing
@@ -223,6 +238,7 @@ pub fn open(path: &Path, now_ms: u64, uuid: &str) -> Result<Connection> {
     add_missing_columns(&tx)?;
     tx.execute_batch(include_str!("schema.sql"))?;
     if server_value(&tx, "format")?.as_deref() == Some(FORMAT_1) {
+        may_upgrade()?;
         upgrade_from_1(&tx)?;
     }
     tx.execute(

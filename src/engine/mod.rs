@@ -27,3 +27,5 @@ mod dedup_tests;
 mod log_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upgrade_tests;

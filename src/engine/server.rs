@@ -166,7 +166,9 @@ impl Server {
         }
         let log = ServerLog::open(dir);
         let catalog_path = dir.join(CATALOG_FILE);
-        let conn = catalog::open(&catalog_path, now_ms(), &crate::store::random_hex128())?;
+        let conn = catalog::open_upgrading(&catalog_path, now_ms(), &crate::store::random_hex128(), || {
+            refuse_upgrade_under_others(dir, &lock_dir)
+        })?;
         drop(setup);
         super::cred::authorize(&conn, access, &log)?;
         let uuid = catalog::server_value(&conn, "uuid")?.unwrap_or_default();
@@ -1126,6 +1128,36 @@ fn stored_bytes_present(seg_dir: &Path, needs: &[(i64, u64)]) -> bool {
     needs
         .iter()
         .all(|&(seg, end)| fs::metadata(segment::segment_path(seg_dir, seg)).is_ok_and(|m| m.len() >= end))
+}
+
+/// A format 1 catalog is upgraded (catalog::open) only when no other
+/// server instance has the server open: any that has is an older
+/// combstore (a newer one would have upgraded it), which goes on writing
+/// format 1 rows (chunks without `raw_len`, which format 2 reads as
+/// damage), reading format 2 chunks as raw bytes (a compressed chunk's
+/// first bytes pass their checksum), and freeing chunks outside the
+/// release protocol. [`Error::Busy`] until they have closed.
+fn refuse_upgrade_under_others(dir: &Path, lock_dir: &Path) -> Result<()> {
+    let entries = fs::read_dir(lock_dir).map_err(|e| Error::io(lock_dir.display().to_string(), e))?;
+    let mut alive = 0;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(lock_dir.display().to_string(), e))?;
+        let name = entry.file_name();
+        let Some(token) = name.to_str().and_then(|n| n.strip_suffix(".lock")) else {
+            continue;
+        };
+        if lock::is_alive(lock_dir, token).map_err(|e| Error::io("owner lock", e))? {
+            alive += 1;
+        }
+    }
+    if alive == 0 {
+        return Ok(());
+    }
+    Err(Error::Busy(format!(
+        "server {} is open by {alive} process(es) of an older combstore (catalog format 1): \
+         it is upgraded to format 2 by the first open after they close",
+        dir.display()
+    )))
 }
 
 fn ensure_dir(dir: &Path) -> Result<()> {
