@@ -39,6 +39,9 @@ pub enum Error {
     Busy(String),
     /// The LSU still holds images (removing it needs them deleted first).
     NotEmpty(String),
+    /// The server is in use by processes that must close first (an older
+    /// combstore holding a format 1 server open: it is upgraded after).
+    InUse(String),
     /// The image is complete and cannot be written.
     Complete(String),
     /// The image is not complete and cannot be read.
@@ -97,7 +100,7 @@ impl Error {
             Error::NoImage(_) | Error::NoEvent(_) => ErrorKind::NoImage,
             Error::Exists(_) => ErrorKind::Exists,
             // The C API has no code of its own for it: STS_EBUSY.
-            Error::Busy(_) | Error::NotEmpty(_) => ErrorKind::Busy,
+            Error::Busy(_) | Error::NotEmpty(_) | Error::InUse(_) => ErrorKind::Busy,
             Error::Complete(_) => ErrorKind::Complete,
             Error::NotComplete(_) => ErrorKind::NotComplete,
             Error::Broken(_) => ErrorKind::Broken,
@@ -117,7 +120,10 @@ impl Error {
 
     /// True if retrying the same call later may succeed.
     pub fn is_temporary(&self) -> bool {
-        matches!(self, Error::Busy(_) | Error::Timeout | Error::NoSpace(_))
+        matches!(
+            self,
+            Error::Busy(_) | Error::InUse(_) | Error::Timeout | Error::NoSpace(_)
+        )
     }
 }
 
@@ -135,6 +141,7 @@ impl fmt::Display for Error {
             Error::Exists(s) => write!(f, "image exists: {s}"),
             Error::Busy(s) => write!(f, "image is open for writing: {s}"),
             Error::NotEmpty(s) => write!(f, "not empty: {s}"),
+            Error::InUse(s) => write!(f, "in use: {s}"),
             Error::Complete(s) => write!(f, "image is complete: {s}"),
             Error::NotComplete(s) => write!(f, "image is not complete: {s}"),
             Error::Broken(s) => write!(f, "image is broken: {s}"),

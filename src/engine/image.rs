@@ -180,7 +180,8 @@ enum PendingChunk {
         seg_off: u64,
         len: u64,
         codec: Codec,
-        crcs: BlockCrcs,
+        /// Boxed: 260 bytes for what is at most 4 crcs of a 64 KiB chunk.
+        crcs: Box<BlockCrcs>,
         fp: Fingerprint,
     },
     /// A chunk the server holds (found by fingerprint).
@@ -937,7 +938,7 @@ impl ImageWriter {
             seg_off,
             len: stored_len,
             codec,
-            crcs: BlockCrcs::of(stored),
+            crcs: Box::new(BlockCrcs::of(stored)),
             fp,
         })
     }

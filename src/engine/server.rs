@@ -1136,7 +1136,7 @@ fn stored_bytes_present(seg_dir: &Path, needs: &[(i64, u64)]) -> bool {
 /// format 1 rows (chunks without `raw_len`, which format 2 reads as
 /// damage), reading format 2 chunks as raw bytes (a compressed chunk's
 /// first bytes pass their checksum), and freeing chunks outside the
-/// release protocol. [`Error::Busy`] until they have closed.
+/// release protocol. [`Error::InUse`] until they have closed.
 fn refuse_upgrade_under_others(dir: &Path, lock_dir: &Path) -> Result<()> {
     let entries = fs::read_dir(lock_dir).map_err(|e| Error::io(lock_dir.display().to_string(), e))?;
     let mut alive = 0;
@@ -1153,7 +1153,7 @@ fn refuse_upgrade_under_others(dir: &Path, lock_dir: &Path) -> Result<()> {
     if alive == 0 {
         return Ok(());
     }
-    Err(Error::Busy(format!(
+    Err(Error::InUse(format!(
         "server {} is open by {alive} process(es) of an older combstore (catalog format 1): \
          it is upgraded to format 2 by the first open after they close",
         dir.display()

@@ -15,8 +15,10 @@ use crate::engine::{Error, ImageInfo, ImageName, ImageReader, ImageState, ImageW
 
 /// An open image: a writer or a reader.
 pub enum Slot {
-    Writer(ImageWriter),
-    Reader(ImageReader),
+    /// Boxed, as is a reader: both hold buffers and caches of a few
+    /// hundred bytes; a slot is a pointer.
+    Writer(Box<ImageWriter>),
+    Reader(Box<ImageReader>),
 }
 
 /// What an image handle holds. The slot is emptied by close.
@@ -129,7 +131,7 @@ pub unsafe extern "C" fn stsp_create_image(
         let (server_id, entry, lsu) = unsafe { lsu_of_any(lsu) }?;
         let name = image_name(def)?;
         let w = entry.server.create_image(&lsu, &name)?;
-        *ih = register(server_id, &entry, Slot::Writer(w));
+        *ih = register(server_id, &entry, Slot::Writer(Box::new(w)));
         Ok(())
     })
 }
@@ -152,8 +154,8 @@ pub unsafe extern "C" fn stsp_open_image(
         let (server_id, entry, lsu) = unsafe { lsu_of_any(lsu) }?;
         let name = image_name(def)?;
         let slot = match mode {
-            m if m == sys::STS_O_READ => Slot::Reader(entry.server.open_image(&lsu, &name)?),
-            m if m == sys::STS_O_WRITE => Slot::Writer(entry.server.reopen_image(&lsu, &name)?),
+            m if m == sys::STS_O_READ => Slot::Reader(Box::new(entry.server.open_image(&lsu, &name)?)),
+            m if m == sys::STS_O_WRITE => Slot::Writer(Box::new(entry.server.reopen_image(&lsu, &name)?)),
             _ => return Err(Status(sys::STS_EINVAL)),
         };
         *ih = register(server_id, &entry, slot);

@@ -356,7 +356,7 @@ impl From<Error> for Failure {
             Error::NoServer(_) | Error::NoLsu(_) | Error::NoImage(_) => 4,
             Error::Corrupt(_) | Error::Broken(_) => 3,
             Error::Name(_) | Error::Invalid(_) => 2,
-            Error::NotEmpty(_) | Error::Busy(_) | Error::Exists(_) => REFUSED,
+            Error::NotEmpty(_) | Error::Busy(_) | Error::InUse(_) | Error::Exists(_) => REFUSED,
             _ => 5,
         };
         Failure {
