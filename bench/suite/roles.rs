@@ -177,6 +177,16 @@ pub fn run(args: &[String]) {
             });
             println!("done {n} {secs}");
         }
+        "prefill-chunks" => {
+            // the chunk index of a server that stores N distinct chunks
+            let server = Server::open(Path::new(&args[0])).expect("open server (engine)");
+            let n: u64 = arg(args, 1);
+            let t = std::time::Instant::now();
+            let done = server
+                .prefill_chunk_index("default", n, 0x10_000_000)
+                .expect("prefill chunk index");
+            println!("prefilled {} {}", t.elapsed().as_secs_f64(), done);
+        }
         "prefill-images" => prefill(args, false),
         "prefill-objects" => prefill(args, true),
         _ => panic!("unknown role {role:?}"),
