@@ -4,6 +4,7 @@
 use rusqlite::{Connection, params};
 
 use crate::engine::error::Result;
+use crate::store::segment::HEADER_LEN;
 
 const LIMIT: i64 = 50;
 
@@ -168,18 +169,38 @@ pub fn chunks_and_queued_bytes(conn: &Connection) -> Result<(u64, u64)> {
 /// Bytes of the 4096-byte blocks of segment files that hold a byte of a
 /// recorded chunk (whole blocks: what hole punching cannot free while
 /// those chunks live; format 2 chunks are packed, so a block may hold the
-/// ends of two).
+/// ends of two), plus each segment's block holding its last committed
+/// byte: freed space is punched only in whole blocks below the committed
+/// end, where no writer appends, so that partial block stays allocated
+/// until the next append fills it.
 ///
 /// # Errors
 /// Catalog errors.
 pub fn occupied_blocks(conn: &Connection) -> Result<u64> {
+    let mut ends = std::collections::BTreeMap::new();
+    {
+        let mut st = conn.prepare("SELECT id, committed_end FROM segments")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let (id, end): (i64, i64) = (r.get(0)?, r.get(1)?);
+            let end = u64::try_from(end).unwrap_or(0);
+            if end > HEADER_LEN && end % 4096 != 0 {
+                ends.insert(id, end / 4096);
+            }
+        }
+    }
     let mut st = conn.prepare("SELECT segment_id, seg_off, len FROM chunks ORDER BY segment_id, seg_off")?;
     let mut rows = st.query([])?;
     let (mut seg, mut next_free, mut blocks) = (i64::MIN, 0u64, 0u64);
+    let mut tail_counted = |seg: i64, next_free: u64| {
+        // the tail block of `seg`, if no chunk of it covered that block
+        ends.remove(&seg).map_or(0, |b| u64::from(b >= next_free))
+    };
     while let Some(r) = rows.next()? {
         let (id, off, len): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
         let (off, len) = (u64::try_from(off).unwrap_or(0), u64::try_from(len).unwrap_or(0));
         if id != seg {
+            blocks += tail_counted(seg, next_free);
             (seg, next_free) = (id, 0);
         }
         let first = (off / 4096).max(next_free);
@@ -187,6 +208,10 @@ pub fn occupied_blocks(conn: &Connection) -> Result<u64> {
         blocks += end.saturating_sub(first);
         next_free = next_free.max(end);
     }
+    blocks += tail_counted(seg, next_free);
+    drop(tail_counted);
+    // segments with no chunk left at all
+    blocks += ends.len() as u64;
     Ok(blocks * 4096)
 }
 
