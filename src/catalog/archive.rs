@@ -3,8 +3,8 @@
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use super::{Error, Result};
 use super::{i, u};
-use crate::engine::error::{Error, Result};
 
 /// One `archive_objects` row.
 #[derive(Clone, Debug)]

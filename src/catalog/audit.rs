@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, params};
 
-use crate::engine::error::Result;
+use super::Result;
 
 const LIMIT: i64 = 50;
 

@@ -4,8 +4,8 @@
 
 use rusqlite::{Connection, params};
 
+use super::Result;
 use super::{server_value, write_txn};
-use crate::engine::error::Result;
 
 /// The user name and stored hash, if the server has credentials.
 ///

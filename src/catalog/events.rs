@@ -2,8 +2,8 @@
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
 
+use super::{Error, Result};
 use super::{i, u};
-use crate::engine::error::{Error, Result};
 
 /// One `events` row.
 #[derive(Clone, Debug, Default)]

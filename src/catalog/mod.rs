@@ -11,6 +11,7 @@ pub mod archive;
 pub mod audit;
 pub mod checkpoint;
 pub mod cred;
+mod error;
 pub mod events;
 
 use std::path::Path;
@@ -18,10 +19,10 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use crate::engine::error::{Error, Result};
 use crate::engine::names::ImageName;
 use crate::store::checksum::BlockCrcs;
 use crate::store::segment::HEADER_LEN;
+pub use error::{Error, Result, SqlError};
 
 /// Catalog format written in `server.format`: 2 since issue 15's
 /// content-addressed chunks. An open turns a format 1 catalog into format
@@ -191,7 +192,7 @@ pub(crate) fn i(v: u64) -> i64 {
 /// # Errors
 /// Catalog errors; [`Error::NoServer`] if the file is another format.
 pub fn open(path: &Path, now_ms: u64, uuid: &str) -> Result<Connection> {
-    open_upgrading(path, now_ms, uuid, || Ok(()))
+    open_upgrading(path, now_ms, uuid, || Ok::<(), Error>(()))
 }
 
 /// As [`open`]; a format 1 catalog is upgraded only if `may_upgrade`
@@ -199,13 +200,14 @@ pub fn open(path: &Path, now_ms: u64, uuid: &str) -> Result<Connection> {
 /// open fails with its error and the catalog stays format 1.
 ///
 /// # Errors
-/// As [`open`]; `may_upgrade`'s.
-pub fn open_upgrading(
+/// As [`open`]; `may_upgrade`'s (its error type, the caller's, takes
+/// catalog errors).
+pub fn open_upgrading<E: From<Error>>(
     path: &Path,
     now_ms: u64,
     uuid: &str,
-    may_upgrade: impl FnOnce() -> Result<()>,
-) -> Result<Connection> {
+    may_upgrade: impl FnOnce() -> std::result::Result<(), E>,
+) -> std::result::Result<Connection, E> {
     // SQLite creates a new database 0644 (less the umask) and gives the -wal
     // and -shm files the database's mode: creating it 0600 first keeps all
     // three private to the owner whatever the umask. Only a new file: closing
@@ -221,22 +223,27 @@ pub fn open_upgrading(
             .open(path)
         {
             Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-                return Err(Error::io(path.display().to_string(), e));
+                return Err(Error::io(path.display().to_string(), e).into());
             }
             _ => {}
         }
     }
-    let mut conn = Connection::open(path)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "wal_autocheckpoint", checkpoint::FALLBACK_PAGES)?;
+    let mut conn = Connection::open(path).map_err(Error::from)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(Error::from)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(Error::from)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(Error::from)?;
+    conn.pragma_update(None, "wal_autocheckpoint", checkpoint::FALLBACK_PAGES)
+        .map_err(Error::from)?;
     // The archive query language's LIKE is case-sensitive (5800 semantics).
-    conn.pragma_update(None, "case_sensitive_like", true)?;
+    conn.pragma_update(None, "case_sensitive_like", true)
+        .map_err(Error::from)?;
     let tx = write_txn(&mut conn)?;
     // Columns first: the schema's indexes name them.
     add_missing_columns(&tx)?;
-    tx.execute_batch(include_str!("schema.sql"))?;
+    tx.execute_batch(include_str!("schema.sql"))
+        .map_err(Error::from)?;
     if server_value(&tx, "format")?.as_deref() == Some(FORMAT_1) {
         may_upgrade()?;
         upgrade_from_1(&tx)?;
@@ -245,17 +252,17 @@ pub fn open_upgrading(
         "INSERT OR IGNORE INTO server (key, value) VALUES ('format', ?1), ('uuid', ?2), ('created_ms', ?3),
            ('epoch', '0')",
         params![FORMAT, uuid, now_ms.to_string()],
-    )?;
+    )
+    .map_err(Error::from)?;
     tx.execute(
         "INSERT OR IGNORE INTO lsus (name, created_ms) VALUES (?1, ?2)",
         params![DEFAULT_LSU, i(now_ms)],
-    )?;
-    tx.commit()?;
+    )
+    .map_err(Error::from)?;
+    tx.commit().map_err(Error::from)?;
     let format = server_value(&conn, "format")?;
     if format.as_deref() != Some(FORMAT) {
-        return Err(Error::NoServer(format!(
-            "catalog format {format:?}, expected {FORMAT}"
-        )));
+        return Err(Error::NoServer(format!("catalog format {format:?}, expected {FORMAT}")).into());
     }
     Ok(conn)
 }
@@ -331,17 +338,22 @@ pub fn write_txn(conn: &mut Connection) -> Result<Transaction<'_>> {
 /// later, durable commit can make count.
 ///
 /// # Errors
-/// As `f`; catalog errors.
-pub fn commit_lazily<T>(conn: &mut Connection, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    let done = write_txn(conn).and_then(|tx| {
+/// As `f` (whose error type, the caller's, takes catalog errors); catalog errors.
+pub fn commit_lazily<T, E: From<Error>>(
+    conn: &mut Connection,
+    f: impl FnOnce(&Transaction<'_>) -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(Error::from)?;
+    let done = write_txn(conn).map_err(E::from).and_then(|tx| {
         let v = f(&tx)?;
-        tx.commit()?;
+        tx.commit().map_err(Error::from)?;
         Ok(v)
     });
     // Back to durable commits before anything else can commit on `conn`
     // (the caller holds it); failing that, the connection is unusable.
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(Error::from)?;
     done
 }
 
@@ -1518,16 +1530,16 @@ mod tests {
         let n = commit_lazily(&mut conn, |tx| {
             assert_eq!(sync(tx), 1, "NORMAL inside");
             tx.execute("INSERT INTO lsus (name, created_ms) VALUES ('a', 0)", [])?;
-            Ok(7)
+            Ok::<_, Error>(7)
         })
         .unwrap();
         assert_eq!((n, sync(&conn)), (7, 2));
         let e = commit_lazily(&mut conn, |tx| -> Result<()> {
             tx.execute("INSERT INTO lsus (name, created_ms) VALUES ('b', 0)", [])?;
-            Err(Error::Busy("refused".into()))
+            Err(Error::Invalid("refused".into()))
         })
         .unwrap_err();
-        assert!(matches!(e, Error::Busy(_)), "{e}");
+        assert!(matches!(e, Error::Invalid(_)), "{e}");
         assert_eq!(sync(&conn), 2, "FULL again after a failed transaction");
         let names: Vec<String> = conn
             .prepare("SELECT name FROM lsus ORDER BY name")

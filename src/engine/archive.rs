@@ -288,7 +288,7 @@ impl Server {
             catalog::archive::object(&conn, &oid)?.ok_or_else(|| Error::NoImage(format!("object {oid}")))?;
         match (rec.indexed, rec.pending) {
             (false, Some(p)) => decode_pending(&p),
-            _ => catalog::archive::fields(&conn, &oid),
+            _ => Ok(catalog::archive::fields(&conn, &oid)?),
         }
     }
 
@@ -364,7 +364,11 @@ impl Server {
     /// # Errors
     /// Catalog errors.
     pub fn run_object_query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>> {
-        catalog::archive::run_query(&self.shared.catalog.lock(), sql, params)
+        Ok(catalog::archive::run_query(
+            &self.shared.catalog.lock(),
+            sql,
+            params,
+        )?)
     }
 
     fn index_object(&self, oid: &str) -> Result<()> {
@@ -397,7 +401,7 @@ fn index_rows(tx: &rusqlite::Transaction<'_>, oid: &str) -> Result<()> {
         return Ok(());
     }
     let fields = decode_pending(rec.pending.as_deref().unwrap_or("[]"))?;
-    catalog::archive::index_object(tx, oid, &fields)
+    Ok(catalog::archive::index_object(tx, oid, &fields)?)
 }
 
 /// Indexes record `oid` inside the transaction that stores it, under a
@@ -439,7 +443,13 @@ pub(crate) fn record_image(
     all.push(("ost.lsu".into(), SqlValue::Text(lsu)));
     all.push(("ost.basename".into(), SqlValue::Text(image.name.basename)));
     all.push(("ost.date".into(), SqlValue::Text(image.name.date)));
-    catalog::archive::insert_object(tx, oid, image_id, ctime, &encode_pending(&all))
+    Ok(catalog::archive::insert_object(
+        tx,
+        oid,
+        image_id,
+        ctime,
+        &encode_pending(&all),
+    )?)
 }
 
 impl ImageWriter {

@@ -144,7 +144,7 @@ pub(crate) fn raise(tx: &Transaction<'_>, kind: EventKind, mut row: EventRow) ->
     if row.outcome.is_empty() {
         row.outcome = Outcome::Ok.name().to_owned();
     }
-    catalog::events::insert_event(tx, &row)
+    Ok(catalog::events::insert_event(tx, &row)?)
 }
 
 impl Server {

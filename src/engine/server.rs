@@ -512,7 +512,7 @@ impl Server {
         let lsu_row = catalog::lsu(&conn, lsu)?;
         let row = catalog::image_by_name(&conn, lsu_row.id, name)?
             .ok_or_else(|| Error::NoImage(name.to_string()))?;
-        catalog::shared_and_own_bytes(&conn, row.id)
+        Ok(catalog::shared_and_own_bytes(&conn, row.id)?)
     }
 
     /// Sets an LSU's capacity quota in bytes (0 removes it: the capacity
@@ -629,7 +629,7 @@ impl Server {
         let (lsu_id, id) = catalog::commit_lazily(&mut conn, |tx| {
             let lsu_row = catalog::lsu(tx, lsu)?;
             let id = catalog::insert_image_as(tx, lsu_row.id, name, sh.owner.token(), now_ms(), temporary)?;
-            Ok((lsu_row.id, id))
+            Ok::<_, Error>((lsu_row.id, id))
         })?;
         drop(conn); // ImageWriter::new reads the catalog
         Ok(ImageWriter::new(Arc::clone(sh), id, lsu_id, 0))
@@ -860,7 +860,7 @@ impl Server {
     pub fn list_images(&self, lsu: &str, after: Option<&ImageName>, limit: usize) -> Result<Vec<ImageName>> {
         let conn = self.shared.catalog.lock();
         let lsu_row = catalog::lsu(&conn, lsu)?;
-        catalog::list_images(&conn, lsu_row.id, after, limit)
+        Ok(catalog::list_images(&conn, lsu_row.id, after, limit)?)
     }
 
     fn writer_alive(&self, writer: Option<&str>) -> Result<bool> {
