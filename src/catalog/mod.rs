@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use crate::engine::names::ImageName;
 use crate::store::checksum::BlockCrcs;
 use crate::store::segment::HEADER_LEN;
 pub use error::{Error, Result, SqlError};
@@ -37,6 +36,25 @@ pub const DEFAULT_LSU: &str = "default";
 pub const MAX_CHUNK: u64 = 1 << 20;
 /// How long a transaction waits for another process's lock.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An image's identity inside an LSU: the key of its `images` row. The
+/// engine validates names (`engine::names`, `ImageName::new`); the
+/// catalog stores and returns them as they are.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ImageName {
+    pub basename: String,
+    pub date: String,
+}
+
+impl std::fmt::Display for ImageName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.date.is_empty() {
+            write!(f, "{}", self.basename)
+        } else {
+            write!(f, "{}@{}", self.basename, self.date)
+        }
+    }
+}
 
 /// Where an image is in its life. Stored as an integer; never renumber.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
