@@ -11,7 +11,6 @@
 //! `indexed = false` (a store index exception): the fields wait in the
 //! record, and `check_indexed` or the next recovery indexes them.
 
-use rusqlite::types::Value as SqlValue;
 use sha1::{Digest, Sha1};
 
 use super::error::{Error, Result};
@@ -19,7 +18,7 @@ use super::image::ImageWriter;
 use super::names::ImageName;
 use super::server::{Server, now_ms};
 use crate::archive::value::Value;
-use crate::archive::{FieldType, Fields};
+use crate::archive::{FieldType, Fields, SqlValue};
 use crate::catalog::{self, ImageState};
 use crate::logging::ServerLog;
 
@@ -387,7 +386,7 @@ impl Server {
 }
 
 /// Makes record `oid` queryable: its pending fields become index rows.
-fn index_rows(tx: &rusqlite::Transaction<'_>, oid: &str) -> Result<()> {
+fn index_rows(tx: &catalog::Tx<'_>, oid: &str) -> Result<()> {
     if std::env::var_os(FAULT_INDEX_ENV).is_some_and(|v| v == "1") {
         return Err(Error::Io {
             what: "index (injected fault)".into(),
@@ -414,14 +413,14 @@ fn index_rows(tx: &rusqlite::Transaction<'_>, oid: &str) -> Result<()> {
 /// # Errors
 /// Only if the savepoint itself cannot be opened or closed (the enclosing
 /// transaction is then unusable and must not commit).
-pub(crate) fn index_within(tx: &rusqlite::Transaction<'_>, oid: &str, log: &ServerLog) -> Result<bool> {
-    tx.execute_batch("SAVEPOINT index_object")?;
+pub(crate) fn index_within(tx: &catalog::Tx<'_>, oid: &str, log: &ServerLog) -> Result<bool> {
+    tx.savepoint("index_object")?;
     let r = index_rows(tx, oid);
     if let Err(e) = &r {
         crate::log_warn!(log, "object {oid} stored unindexed (store index exception): {e}");
-        tx.execute_batch("ROLLBACK TO index_object")?;
+        tx.rollback_to("index_object")?;
     }
-    tx.execute_batch("RELEASE index_object")?;
+    tx.release("index_object")?;
     Ok(r.is_ok())
 }
 
@@ -429,7 +428,7 @@ pub(crate) fn index_within(tx: &rusqlite::Transaction<'_>, oid: &str, log: &Serv
 /// transaction that completes it): system fields plus `ost.lsu`,
 /// `ost.basename` and `ost.date`.
 pub(crate) fn record_image(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &catalog::Tx<'_>,
     image_id: i64,
     oid: &str,
     size: u64,

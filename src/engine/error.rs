@@ -195,13 +195,6 @@ impl From<catalog::Error> for Error {
     }
 }
 
-impl From<rusqlite::Error> for Error {
-    /// Classified as the catalog classifies it.
-    fn from(e: rusqlite::Error) -> Error {
-        Error::from(catalog::Error::from(e))
-    }
-}
-
 /// Kinds of [`Error`], with stable names (stored in the catalog).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
-use rusqlite::Connection;
 
 use super::cred::Access;
 use super::error::{Error, Result};
@@ -76,7 +75,7 @@ pub(crate) struct Shared {
     /// Background checkpoints (none for inspection); stopped before the
     /// catalog connection closes.
     pub _checkpointer: Option<Checkpointer>,
-    pub catalog: Mutex<Connection>,
+    pub catalog: Mutex<catalog::Conn>,
     pub owner: OwnerLock,
     /// Segments this instance owns and no writer is appending to.
     pub idle: Mutex<Vec<SegmentFile>>,
@@ -964,7 +963,7 @@ impl Shared {
         self.new_segment(&mut conn)
     }
 
-    fn new_segment(&self, conn: &mut Connection) -> Result<SegmentFile> {
+    fn new_segment(&self, conn: &mut catalog::Conn) -> Result<SegmentFile> {
         let tx = catalog::write_txn(conn)?;
         let id = catalog::new_segment(&tx, self.owner.token(), HEADER_LEN, now_ms())?;
         tx.commit()?;
@@ -999,7 +998,7 @@ impl Shared {
         let mut conn = self.catalog.lock();
         let r = catalog::write_txn(&mut conn).and_then(|tx| {
             catalog::release_segment(&tx, seg.id())?;
-            Ok(tx.commit()?)
+            tx.commit()
         });
         if let Err(e) = r {
             log_warn!(self.log, "releasing segment {}: {e}", seg.id());
@@ -1116,7 +1115,7 @@ impl Drop for Shared {
         let conn = self.catalog.get_mut();
         let r = catalog::write_txn(conn).and_then(|tx| {
             catalog::release_segments(&tx, &token)?;
-            Ok(tx.commit()?)
+            tx.commit()
         });
         if let Err(e) = r {
             log_warn!(self.log, "releasing segments at close: {e}");
