@@ -919,7 +919,7 @@ fn json_output_is_one_document_per_command() {
         };
         let fields = vec![(
             "system.test.type_double".to_owned(),
-            rusqlite::types::Value::Real(x),
+            combstore::archive::SqlValue::Real(x),
         )];
         srv_e.store_object(&mut read, fields).unwrap();
     }

@@ -18,9 +18,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{ChildStdin, ChildStdout, Command, Stdio};
 
+use combstore::archive::SqlValue;
 use combstore::archive::value::Value;
 use combstore::engine::{ImageName, Server, archive};
-use rusqlite::types::Value as SqlValue;
 
 use crate::common::{self, c};
 use crate::contenders::{self, Source, Srv};

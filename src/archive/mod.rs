@@ -32,7 +32,10 @@
 pub mod calendar;
 pub mod query;
 pub mod schema;
+mod sql_value;
 pub mod value;
+
+pub use sql_value::SqlValue;
 
 /// Types of metadata fields (the 5800 schema's `type` attribute).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -26,7 +26,7 @@
 use std::fmt;
 
 use super::calendar::{self, Civil};
-use super::{FieldDef, FieldType};
+use super::{FieldDef, FieldType, SqlValue};
 
 /// The length a string, char or binary field has when its definition
 /// carries none (the schema file's default).
@@ -181,8 +181,8 @@ impl Value {
 
     /// The value as stored in its `object_fields` column (and as a bound
     /// SQL parameter).
-    pub fn to_sql(&self) -> rusqlite::types::Value {
-        use rusqlite::types::Value as V;
+    pub fn to_sql(&self) -> SqlValue {
+        use SqlValue as V;
         match self {
             Value::Long(v) | Value::Date(v) | Value::Time(v) | Value::Timestamp(v) => V::Integer(*v),
             Value::Double(v) => V::Real(*v),
@@ -198,8 +198,8 @@ impl Value {
     /// cannot hold (NaN, -0.0; the `v_bits` column, see the module docs of
     /// `archive`). Anything else that is not the type's storage class is an
     /// error.
-    pub fn from_sql(ty: FieldType, v: rusqlite::types::Value) -> Result<Value, ValueError> {
-        use rusqlite::types::Value as V;
+    pub fn from_sql(ty: FieldType, v: SqlValue) -> Result<Value, ValueError> {
+        use SqlValue as V;
         let value = match (ty, v) {
             (FieldType::Long, V::Integer(i)) => Value::Long(i),
             (FieldType::Date, V::Integer(i)) => Value::Date(i),
@@ -219,8 +219,8 @@ impl Value {
                     ty,
                     &format!("{other:?}"),
                     format!(
-                        "the catalog holds a {:?} where a {} belongs",
-                        other.data_type(),
+                        "the catalog holds a {} where a {} belongs",
+                        other.type_name(),
                         ty.name()
                     ),
                 ));

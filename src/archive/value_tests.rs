@@ -647,9 +647,9 @@ fn sql_values_round_trip() {
         assert_eq!(Value::from_sql(v.ty(), v.to_sql()), Ok(v.clone()));
     }
     assert_eq!(
-        Value::from_sql(FieldType::Double, rusqlite::types::Value::Integer(3)),
+        Value::from_sql(FieldType::Double, SqlValue::Integer(3)),
         Ok(Value::Double(3.0))
     );
-    let err = Value::from_sql(FieldType::Long, rusqlite::types::Value::Text("x".into())).unwrap_err();
+    let err = Value::from_sql(FieldType::Long, SqlValue::Text("x".into())).unwrap_err();
     assert!(err.to_string().contains("where a long belongs"), "{err}");
 }

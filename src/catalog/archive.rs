@@ -1,10 +1,10 @@
 //! SQL for archive objects (metadata records) and their indexed fields.
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, Value, ValueRef};
+use rusqlite::{OptionalExtension, params};
 
-use super::{i, u};
-use crate::engine::error::{Error, Result};
+use super::{Conn, Error, Result, Tx, i, u};
+use crate::archive::SqlValue;
 
 /// One `archive_objects` row.
 #[derive(Clone, Debug)]
@@ -30,13 +30,7 @@ fn object_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRow> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn insert_object(
-    tx: &Transaction<'_>,
-    oid: &str,
-    image_id: i64,
-    ctime_ms: u64,
-    pending: &str,
-) -> Result<()> {
+pub fn insert_object(tx: &Tx<'_>, oid: &str, image_id: i64, ctime_ms: u64, pending: &str) -> Result<()> {
     tx.execute(
         "INSERT INTO archive_objects (oid, image_id, ctime_ms, indexed, pending) VALUES (?1, ?2, ?3, 0, ?4)",
         params![oid, image_id, i(ctime_ms), pending],
@@ -48,7 +42,7 @@ pub fn insert_object(
 ///
 /// # Errors
 /// Catalog errors.
-pub fn object(conn: &Connection, oid: &str) -> Result<Option<ObjectRow>> {
+pub fn object(conn: &Conn, oid: &str) -> Result<Option<ObjectRow>> {
     Ok(conn
         .prepare_cached(
             "SELECT oid, image_id, ctime_ms, indexed, pending FROM archive_objects WHERE oid = ?1",
@@ -61,7 +55,7 @@ pub fn object(conn: &Connection, oid: &str) -> Result<Option<ObjectRow>> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn objects_of_image(conn: &Connection, image_id: i64) -> Result<Vec<ObjectRow>> {
+pub fn objects_of_image(conn: &Conn, image_id: i64) -> Result<Vec<ObjectRow>> {
     let mut st = conn.prepare_cached(
         "SELECT oid, image_id, ctime_ms, indexed, pending FROM archive_objects WHERE image_id = ?1",
     )?;
@@ -75,7 +69,7 @@ pub fn objects_of_image(conn: &Connection, image_id: i64) -> Result<Vec<ObjectRo
 ///
 /// # Errors
 /// Catalog errors.
-pub fn index_object(tx: &Transaction<'_>, oid: &str, fields: &[(String, SqlValue)]) -> Result<()> {
+pub fn index_object(tx: &Tx<'_>, oid: &str, fields: &[(String, SqlValue)]) -> Result<()> {
     tx.execute("DELETE FROM object_fields WHERE oid = ?1", [oid])?;
     let mut st = tx.prepare_cached(
         "INSERT INTO object_fields (oid, name, v_int, v_real, v_text, v_blob, v_bits) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -110,7 +104,7 @@ pub fn index_object(tx: &Transaction<'_>, oid: &str, fields: &[(String, SqlValue
 ///
 /// # Errors
 /// Catalog errors.
-pub fn fields(conn: &Connection, oid: &str) -> Result<Vec<(String, SqlValue)>> {
+pub fn fields(conn: &Conn, oid: &str) -> Result<Vec<(String, SqlValue)>> {
     let mut st = conn.prepare_cached(
         "SELECT name, coalesce(v_int, v_bits, v_real, v_text, v_blob) FROM object_fields WHERE oid = ?1 ORDER BY rowid",
     )?;
@@ -124,7 +118,7 @@ pub fn fields(conn: &Connection, oid: &str) -> Result<Vec<(String, SqlValue)>> {
 ///
 /// # Errors
 /// [`Error::NoImage`] if there is no such record; catalog errors.
-pub fn delete_object(tx: &Transaction<'_>, oid: &str) -> Result<i64> {
+pub fn delete_object(tx: &Tx<'_>, oid: &str) -> Result<i64> {
     let image_id: Option<i64> = tx
         .query_row(
             "DELETE FROM archive_objects WHERE oid = ?1 RETURNING image_id",
@@ -141,7 +135,7 @@ pub fn delete_object(tx: &Transaction<'_>, oid: &str) -> Result<i64> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn delete_objects_of_image(tx: &Transaction<'_>, image_id: i64) -> Result<()> {
+pub fn delete_objects_of_image(tx: &Tx<'_>, image_id: i64) -> Result<()> {
     tx.execute(
         "DELETE FROM object_fields WHERE oid IN (SELECT oid FROM archive_objects WHERE image_id = ?1)",
         [image_id],
@@ -154,7 +148,7 @@ pub fn delete_objects_of_image(tx: &Transaction<'_>, image_id: i64) -> Result<()
 ///
 /// # Errors
 /// Catalog errors.
-pub fn unindexed(conn: &Connection, limit: usize) -> Result<Vec<ObjectRow>> {
+pub fn unindexed(conn: &Conn, limit: usize) -> Result<Vec<ObjectRow>> {
     let mut st = conn.prepare_cached(
         "SELECT oid, image_id, ctime_ms, indexed, pending FROM archive_objects WHERE indexed = 0
          ORDER BY ctime_ms LIMIT ?1",
@@ -171,7 +165,7 @@ pub fn unindexed(conn: &Connection, limit: usize) -> Result<Vec<ObjectRow>> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn run_query(conn: &Connection, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>> {
+pub fn run_query(conn: &Conn, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>> {
     let mut st = conn.prepare(sql)?;
     let n = st.column_count();
     let rows = st
@@ -182,4 +176,30 @@ pub fn run_query(conn: &Connection, sql: &str, params: &[SqlValue]) -> Result<Ve
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
+}
+
+// The archive's SQL values bind and read as SQLite's own `Value` does.
+
+impl ToSql for SqlValue {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            SqlValue::Null => ValueRef::Null,
+            SqlValue::Integer(i) => ValueRef::Integer(*i),
+            SqlValue::Real(r) => ValueRef::Real(*r),
+            SqlValue::Text(s) => ValueRef::Text(s.as_bytes()),
+            SqlValue::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+impl FromSql for SqlValue {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        Ok(match Value::column_result(value)? {
+            Value::Null => SqlValue::Null,
+            Value::Integer(i) => SqlValue::Integer(i),
+            Value::Real(r) => SqlValue::Real(r),
+            Value::Text(s) => SqlValue::Text(s),
+            Value::Blob(b) => SqlValue::Blob(b),
+        })
+    }
 }

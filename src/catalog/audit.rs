@@ -1,9 +1,9 @@
 //! Read-only queries that check the catalog against itself: the SQL half
 //! of `engine::audit`. Each returns at most `LIMIT` examples of a problem.
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
-use crate::engine::error::Result;
+use super::{Conn, Result};
 use crate::store::segment::HEADER_LEN;
 
 const LIMIT: i64 = 50;
@@ -12,14 +12,14 @@ const LIMIT: i64 = 50;
 ///
 /// # Errors
 /// Catalog errors.
-pub fn integrity(conn: &Connection) -> Result<Vec<String>> {
+pub fn integrity(conn: &Conn) -> Result<Vec<String>> {
     let mut st = conn.prepare("PRAGMA integrity_check")?;
     Ok(st
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?)
 }
 
-fn strings(conn: &Connection, sql: &str) -> Result<Vec<String>> {
+fn strings(conn: &Conn, sql: &str) -> Result<Vec<String>> {
     let mut st = conn.prepare(sql)?;
     Ok(st
         .query_map(params![LIMIT], |r| r.get(0))?
@@ -31,7 +31,7 @@ fn strings(conn: &Connection, sql: &str) -> Result<Vec<String>> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn structural(conn: &Connection) -> Result<Vec<(&'static str, Vec<String>)>> {
+pub fn structural(conn: &Conn) -> Result<Vec<(&'static str, Vec<String>)>> {
     let checks: [(&str, &str); 11] = [
         (
             "extent names a missing chunk",
@@ -110,7 +110,7 @@ pub fn structural(conn: &Connection) -> Result<Vec<(&'static str, Vec<String>)>>
 ///
 /// # Errors
 /// Catalog errors.
-pub fn misplaced_charges(conn: &Connection) -> Result<Vec<String>> {
+pub fn misplaced_charges(conn: &Conn) -> Result<Vec<String>> {
     strings(
         conn,
         "SELECT 'chunk #' || c.id FROM chunks c WHERE c.dead IS NULL AND NOT EXISTS (SELECT 1 FROM extents e
@@ -122,7 +122,7 @@ pub fn misplaced_charges(conn: &Connection) -> Result<Vec<String>> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn queued_free_ranges(conn: &Connection) -> Result<u64> {
+pub fn queued_free_ranges(conn: &Conn) -> Result<u64> {
     let n: i64 = conn.query_row("SELECT count(*) FROM free_ranges", [], |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
@@ -131,7 +131,7 @@ pub fn queued_free_ranges(conn: &Connection) -> Result<u64> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn segments(conn: &Connection) -> Result<Vec<(i64, u64, u64)>> {
+pub fn segments(conn: &Conn) -> Result<Vec<(i64, u64, u64)>> {
     let mut st = conn.prepare(
         "SELECT s.id, s.committed_end, coalesce(max(c.seg_off + c.len), 0) FROM segments s
          LEFT JOIN chunks c ON c.segment_id = s.id GROUP BY s.id ORDER BY s.id",
@@ -153,7 +153,7 @@ pub fn segments(conn: &Connection) -> Result<Vec<(i64, u64, u64)>> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn chunks_and_queued_bytes(conn: &Connection) -> Result<(u64, u64)> {
+pub fn chunks_and_queued_bytes(conn: &Conn) -> Result<(u64, u64)> {
     let (chunks, queued): (i64, i64) = conn.query_row(
         "SELECT (SELECT count(*) FROM chunks),
                 (SELECT coalesce(sum((len + 4095) / 4096 * 4096), 0) FROM free_ranges)",
@@ -176,7 +176,7 @@ pub fn chunks_and_queued_bytes(conn: &Connection) -> Result<(u64, u64)> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn occupied_blocks(conn: &Connection) -> Result<u64> {
+pub fn occupied_blocks(conn: &Conn) -> Result<u64> {
     let mut ends = std::collections::BTreeMap::new();
     {
         let mut st = conn.prepare("SELECT id, committed_end FROM segments")?;
@@ -221,7 +221,7 @@ pub fn occupied_blocks(conn: &Connection) -> Result<u64> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn reduction_by_lsu(conn: &Connection) -> Result<Vec<(i64, u64, u64)>> {
+pub fn reduction_by_lsu(conn: &Conn) -> Result<Vec<(i64, u64, u64)>> {
     let mut st = conn.prepare(
         "SELECT lsu_id, sum(raw_len), sum(CASE WHEN fp IS NULL THEN (len + 4095) / 4096 * 4096 ELSE len END)
          FROM chunks GROUP BY lsu_id",
@@ -243,7 +243,7 @@ pub fn reduction_by_lsu(conn: &Connection) -> Result<Vec<(i64, u64, u64)>> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn accounted_bytes(conn: &Connection) -> Result<u64> {
+pub fn accounted_bytes(conn: &Conn) -> Result<u64> {
     let n: i64 = conn.query_row(
         "SELECT coalesce(sum(CASE WHEN fp IS NULL THEN (len + 4095) / 4096 * 4096 ELSE len END), 0) FROM chunks",
         [],

@@ -20,7 +20,7 @@ use std::time::Duration;
 use crossbeam::channel::{self, RecvTimeoutError, Sender};
 use rusqlite::{Connection, OpenFlags};
 
-use crate::engine::error::Result;
+use super::Result;
 use crate::logging::ServerLog;
 
 /// How often the checkpointer runs.
@@ -58,7 +58,7 @@ impl Checkpointer {
                     }
                 }
             })
-            .map_err(|e| crate::engine::error::Error::io("checkpoint thread", e))?;
+            .map_err(|e| super::Error::io("checkpoint thread", e))?;
         Ok(Checkpointer {
             stop: Some(stop),
             thread: Some(thread),

@@ -2,16 +2,16 @@
 //! and `cred_hash` (see engine::cred for the hash format). Absent rows
 //! mean the server requires no credentials.
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
+use super::{Conn, Result};
 use super::{server_value, write_txn};
-use crate::engine::error::Result;
 
 /// The user name and stored hash, if the server has credentials.
 ///
 /// # Errors
 /// Catalog errors.
-pub fn credentials(conn: &Connection) -> Result<Option<(String, String)>> {
+pub fn credentials(conn: &Conn) -> Result<Option<(String, String)>> {
     let user = server_value(conn, "cred_user")?;
     let hash = server_value(conn, "cred_hash")?;
     Ok(user.zip(hash))
@@ -22,7 +22,7 @@ pub fn credentials(conn: &Connection) -> Result<Option<(String, String)>> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn set_credentials(conn: &mut Connection, cred: Option<(&str, &str)>) -> Result<()> {
+pub fn set_credentials(conn: &mut Conn, cred: Option<(&str, &str)>) -> Result<()> {
     let tx = write_txn(conn)?;
     tx.execute("DELETE FROM server WHERE key IN ('cred_user', 'cred_hash')", [])?;
     if let Some((user, hash)) = cred {

@@ -1,9 +1,8 @@
 //! SQL for events and asynchronous operations.
 
-use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
+use rusqlite::{ErrorCode, OptionalExtension, params};
 
-use super::{i, u};
-use crate::engine::error::{Error, Result};
+use super::{Conn, Error, Result, Tx, i, u};
 
 /// One `events` row.
 #[derive(Clone, Debug, Default)]
@@ -25,7 +24,7 @@ pub struct EventRow {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn insert_event(tx: &Transaction<'_>, e: &EventRow) -> Result<u64> {
+pub fn insert_event(tx: &Tx<'_>, e: &EventRow) -> Result<u64> {
     tx.prepare_cached(
         "INSERT INTO events (kind, time_ms, op_id, op_name, outcome, lsu, basename, date, bytes, text)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -49,7 +48,7 @@ pub fn insert_event(tx: &Transaction<'_>, e: &EventRow) -> Result<u64> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn events_after(conn: &Connection, after: u64, limit: usize) -> Result<Vec<EventRow>> {
+pub fn events_after(conn: &Conn, after: u64, limit: usize) -> Result<Vec<EventRow>> {
     let mut st = conn.prepare_cached(
         "SELECT id, kind, time_ms, op_id, op_name, outcome, lsu, basename, date, bytes, text FROM events
          WHERE id > ?1 ORDER BY id LIMIT ?2",
@@ -78,7 +77,7 @@ pub fn events_after(conn: &Connection, after: u64, limit: usize) -> Result<Vec<E
 ///
 /// # Errors
 /// Catalog errors.
-pub fn delete_event(tx: &Transaction<'_>, id: u64) -> Result<bool> {
+pub fn delete_event(tx: &Tx<'_>, id: u64) -> Result<bool> {
     Ok(tx.execute("DELETE FROM events WHERE id = ?1", [i(id)])? > 0)
 }
 
@@ -120,7 +119,7 @@ fn op_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OpRow> {
 /// [`Error::Exists`] if a running operation has the same name; catalog errors.
 #[allow(clippy::too_many_arguments)]
 pub fn insert_op(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     name: Option<&str>,
     kind: &str,
     owner: &str,
@@ -146,7 +145,7 @@ pub fn insert_op(
 ///
 /// # Errors
 /// Catalog errors.
-pub fn latest_op(conn: &Connection, name: &str) -> Result<Option<OpRow>> {
+pub fn latest_op(conn: &Conn, name: &str) -> Result<Option<OpRow>> {
     let sql = format!("SELECT {OP_COLS} FROM ops WHERE name = ?1 ORDER BY id DESC LIMIT 1");
     Ok(conn.query_row(&sql, [name], op_from_row).optional()?)
 }
@@ -155,7 +154,7 @@ pub fn latest_op(conn: &Connection, name: &str) -> Result<Option<OpRow>> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn op_by_id(conn: &Connection, id: u64) -> Result<Option<OpRow>> {
+pub fn op_by_id(conn: &Conn, id: u64) -> Result<Option<OpRow>> {
     let sql = format!("SELECT {OP_COLS} FROM ops WHERE id = ?1");
     Ok(conn.query_row(&sql, [i(id)], op_from_row).optional()?)
 }
@@ -164,7 +163,7 @@ pub fn op_by_id(conn: &Connection, id: u64) -> Result<Option<OpRow>> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn running_ops_of(conn: &Connection, owner: &str) -> Result<Vec<OpRow>> {
+pub fn running_ops_of(conn: &Conn, owner: &str) -> Result<Vec<OpRow>> {
     let sql = format!("SELECT {OP_COLS} FROM ops WHERE owner = ?1 AND state = 0");
     let mut st = conn.prepare(&sql)?;
     let rows = st
@@ -177,7 +176,7 @@ pub fn running_ops_of(conn: &Connection, owner: &str) -> Result<Vec<OpRow>> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn request_cancel(tx: &Transaction<'_>, name: &str) -> Result<bool> {
+pub fn request_cancel(tx: &Tx<'_>, name: &str) -> Result<bool> {
     Ok(tx.execute("UPDATE ops SET cancel = 1 WHERE name = ?1 AND state = 0", [name])? > 0)
 }
 
@@ -185,7 +184,7 @@ pub fn request_cancel(tx: &Transaction<'_>, name: &str) -> Result<bool> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn finish_op(tx: &Transaction<'_>, id: u64, outcome: &str, now_ms: u64) -> Result<()> {
+pub fn finish_op(tx: &Tx<'_>, id: u64, outcome: &str, now_ms: u64) -> Result<()> {
     tx.execute(
         "UPDATE ops SET state = 1, outcome = ?2, finished_ms = ?3 WHERE id = ?1",
         params![i(id), outcome, i(now_ms)],
@@ -197,7 +196,7 @@ pub fn finish_op(tx: &Transaction<'_>, id: u64, outcome: &str, now_ms: u64) -> R
 ///
 /// # Errors
 /// Catalog errors.
-pub fn low_space_state(conn: &Connection, lsu_id: i64) -> Result<(u64, bool, String)> {
+pub fn low_space_state(conn: &Conn, lsu_id: i64) -> Result<(u64, bool, String)> {
     Ok(conn
         .prepare_cached("SELECT low_space_pct, low_space, name FROM lsus WHERE id = ?1")?
         .query_row([lsu_id], |r| {
@@ -209,7 +208,7 @@ pub fn low_space_state(conn: &Connection, lsu_id: i64) -> Result<(u64, bool, Str
 ///
 /// # Errors
 /// Catalog errors.
-pub fn set_low_space(tx: &Transaction<'_>, lsu_id: i64, low: bool) -> Result<()> {
+pub fn set_low_space(tx: &Tx<'_>, lsu_id: i64, low: bool) -> Result<()> {
     tx.execute(
         "UPDATE lsus SET low_space = ?2 WHERE id = ?1",
         params![lsu_id, low],
@@ -221,7 +220,7 @@ pub fn set_low_space(tx: &Transaction<'_>, lsu_id: i64, low: bool) -> Result<()>
 ///
 /// # Errors
 /// [`Error::NoLsu`]; catalog errors.
-pub fn set_low_space_pct(tx: &Transaction<'_>, name: &str, pct: u64) -> Result<()> {
+pub fn set_low_space_pct(tx: &Tx<'_>, name: &str, pct: u64) -> Result<()> {
     match tx.execute(
         "UPDATE lsus SET low_space_pct = ?2 WHERE name = ?1",
         params![name, i(pct)],

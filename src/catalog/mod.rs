@@ -10,18 +10,20 @@
 pub mod archive;
 pub mod audit;
 pub mod checkpoint;
+mod conn;
 pub mod cred;
+mod error;
 pub mod events;
 
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
-use crate::engine::error::{Error, Result};
-use crate::engine::names::ImageName;
 use crate::store::checksum::BlockCrcs;
 use crate::store::segment::HEADER_LEN;
+pub use conn::{Conn, Tx};
+pub use error::{Error, Result, SqlError};
 
 /// Catalog format written in `server.format`: 2 since issue 15's
 /// content-addressed chunks. An open turns a format 1 catalog into format
@@ -36,6 +38,25 @@ pub const DEFAULT_LSU: &str = "default";
 pub const MAX_CHUNK: u64 = 1 << 20;
 /// How long a transaction waits for another process's lock.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An image's identity inside an LSU: the key of its `images` row. The
+/// engine validates names (`engine::names`, `ImageName::new`); the
+/// catalog stores and returns them as they are.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ImageName {
+    pub basename: String,
+    pub date: String,
+}
+
+impl std::fmt::Display for ImageName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.date.is_empty() {
+            write!(f, "{}", self.basename)
+        } else {
+            write!(f, "{}@{}", self.basename, self.date)
+        }
+    }
+}
 
 /// Where an image is in its life. Stored as an integer; never renumber.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,8 +211,8 @@ pub(crate) fn i(v: u64) -> i64 {
 ///
 /// # Errors
 /// Catalog errors; [`Error::NoServer`] if the file is another format.
-pub fn open(path: &Path, now_ms: u64, uuid: &str) -> Result<Connection> {
-    open_upgrading(path, now_ms, uuid, || Ok(()))
+pub fn open(path: &Path, now_ms: u64, uuid: &str) -> Result<Conn> {
+    open_upgrading(path, now_ms, uuid, || Ok::<(), Error>(()))
 }
 
 /// As [`open`]; a format 1 catalog is upgraded only if `may_upgrade`
@@ -199,13 +220,14 @@ pub fn open(path: &Path, now_ms: u64, uuid: &str) -> Result<Connection> {
 /// open fails with its error and the catalog stays format 1.
 ///
 /// # Errors
-/// As [`open`]; `may_upgrade`'s.
-pub fn open_upgrading(
+/// As [`open`]; `may_upgrade`'s (its error type, the caller's, takes
+/// catalog errors).
+pub fn open_upgrading<E: From<Error>>(
     path: &Path,
     now_ms: u64,
     uuid: &str,
-    may_upgrade: impl FnOnce() -> Result<()>,
-) -> Result<Connection> {
+    may_upgrade: impl FnOnce() -> std::result::Result<(), E>,
+) -> std::result::Result<Conn, E> {
     // SQLite creates a new database 0644 (less the umask) and gives the -wal
     // and -shm files the database's mode: creating it 0600 first keeps all
     // three private to the owner whatever the umask. Only a new file: closing
@@ -221,22 +243,28 @@ pub fn open_upgrading(
             .open(path)
         {
             Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-                return Err(Error::io(path.display().to_string(), e));
+                return Err(Error::io(path.display().to_string(), e).into());
             }
             _ => {}
         }
     }
-    let mut conn = Connection::open(path)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "wal_autocheckpoint", checkpoint::FALLBACK_PAGES)?;
+    let conn = Connection::open(path).map_err(Error::from)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(Error::from)?;
+    let mut conn = Conn::new(conn);
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(Error::from)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(Error::from)?;
+    conn.pragma_update(None, "wal_autocheckpoint", checkpoint::FALLBACK_PAGES)
+        .map_err(Error::from)?;
     // The archive query language's LIKE is case-sensitive (5800 semantics).
-    conn.pragma_update(None, "case_sensitive_like", true)?;
+    conn.pragma_update(None, "case_sensitive_like", true)
+        .map_err(Error::from)?;
     let tx = write_txn(&mut conn)?;
     // Columns first: the schema's indexes name them.
     add_missing_columns(&tx)?;
-    tx.execute_batch(include_str!("schema.sql"))?;
+    tx.execute_batch(include_str!("schema.sql"))
+        .map_err(Error::from)?;
     if server_value(&tx, "format")?.as_deref() == Some(FORMAT_1) {
         may_upgrade()?;
         upgrade_from_1(&tx)?;
@@ -245,17 +273,17 @@ pub fn open_upgrading(
         "INSERT OR IGNORE INTO server (key, value) VALUES ('format', ?1), ('uuid', ?2), ('created_ms', ?3),
            ('epoch', '0')",
         params![FORMAT, uuid, now_ms.to_string()],
-    )?;
+    )
+    .map_err(Error::from)?;
     tx.execute(
         "INSERT OR IGNORE INTO lsus (name, created_ms) VALUES (?1, ?2)",
         params![DEFAULT_LSU, i(now_ms)],
-    )?;
+    )
+    .map_err(Error::from)?;
     tx.commit()?;
     let format = server_value(&conn, "format")?;
     if format.as_deref() != Some(FORMAT) {
-        return Err(Error::NoServer(format!(
-            "catalog format {format:?}, expected {FORMAT}"
-        )));
+        return Err(Error::NoServer(format!("catalog format {format:?}, expected {FORMAT}")).into());
     }
     Ok(conn)
 }
@@ -280,7 +308,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
 /// which charge a format 1 chunk as before (aligned) and a format 2
 /// chunk its stored bytes. Images stay readable and deletable; new data
 /// is chunked. One transaction: an interrupted upgrade leaves format 1.
-fn upgrade_from_1(tx: &Transaction<'_>) -> Result<()> {
+fn upgrade_from_1(tx: &Tx<'_>) -> Result<()> {
     tx.execute_batch(
         "UPDATE chunks SET raw_len = len WHERE raw_len = 0;
          DROP TRIGGER IF EXISTS chunks_ins;
@@ -292,7 +320,7 @@ fn upgrade_from_1(tx: &Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
-fn add_missing_columns(tx: &Transaction<'_>) -> Result<()> {
+fn add_missing_columns(tx: &Tx<'_>) -> Result<()> {
     for (table, column, decl) in ADDED_COLUMNS {
         let table_exists: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
@@ -318,8 +346,8 @@ fn add_missing_columns(tx: &Transaction<'_>) -> Result<()> {
 ///
 /// # Errors
 /// [`Error::Timeout`] if another process holds the lock past the timeout.
-pub fn write_txn(conn: &mut Connection) -> Result<Transaction<'_>> {
-    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+pub fn write_txn(conn: &mut Conn) -> Result<Tx<'_>> {
+    Ok(Tx::begin(conn)?)
 }
 
 /// Runs `f` in a write transaction committed with `synchronous=NORMAL`:
@@ -331,17 +359,22 @@ pub fn write_txn(conn: &mut Connection) -> Result<Transaction<'_>> {
 /// later, durable commit can make count.
 ///
 /// # Errors
-/// As `f`; catalog errors.
-pub fn commit_lazily<T>(conn: &mut Connection, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    let done = write_txn(conn).and_then(|tx| {
+/// As `f` (whose error type, the caller's, takes catalog errors); catalog errors.
+pub fn commit_lazily<T, E: From<Error>>(
+    conn: &mut Conn,
+    f: impl FnOnce(&Tx<'_>) -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(Error::from)?;
+    let done = write_txn(conn).map_err(E::from).and_then(|tx| {
         let v = f(&tx)?;
         tx.commit()?;
         Ok(v)
     });
     // Back to durable commits before anything else can commit on `conn`
     // (the caller holds it); failing that, the connection is unusable.
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(Error::from)?;
     done
 }
 
@@ -349,7 +382,7 @@ pub fn commit_lazily<T>(conn: &mut Connection, f: impl FnOnce(&Transaction<'_>) 
 ///
 /// # Errors
 /// Catalog errors.
-pub fn server_value(conn: &Connection, key: &str) -> Result<Option<String>> {
+pub fn server_value(conn: &Conn, key: &str) -> Result<Option<String>> {
     Ok(conn
         .query_row("SELECT value FROM server WHERE key = ?1", [key], |r| r.get(0))
         .optional()?)
@@ -375,7 +408,7 @@ fn lsu_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LsuRow> {
 ///
 /// # Errors
 /// [`Error::NoLsu`]; catalog errors.
-pub fn lsu(conn: &Connection, name: &str) -> Result<LsuRow> {
+pub fn lsu(conn: &Conn, name: &str) -> Result<LsuRow> {
     conn.query_row(
         "SELECT id, name, label, capacity, used, used_phys, images, reclaim, low_space_pct FROM lsus WHERE name = ?1",
         [name],
@@ -389,7 +422,7 @@ pub fn lsu(conn: &Connection, name: &str) -> Result<LsuRow> {
 ///
 /// # Errors
 /// [`Error::NoLsu`]; catalog errors.
-pub fn lsu_name(conn: &Connection, id: i64) -> Result<String> {
+pub fn lsu_name(conn: &Conn, id: i64) -> Result<String> {
     conn.prepare_cached("SELECT name FROM lsus WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
         .optional()?
@@ -400,7 +433,7 @@ pub fn lsu_name(conn: &Connection, id: i64) -> Result<String> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn lsus(conn: &Connection) -> Result<Vec<LsuRow>> {
+pub fn lsus(conn: &Conn) -> Result<Vec<LsuRow>> {
     let mut st = conn.prepare(
         "SELECT id, name, label, capacity, used, used_phys, images, reclaim, low_space_pct FROM lsus ORDER BY name",
     )?;
@@ -414,7 +447,7 @@ pub fn lsus(conn: &Connection) -> Result<Vec<LsuRow>> {
 ///
 /// # Errors
 /// [`Error::Invalid`] if it exists; catalog errors.
-pub fn create_lsu(tx: &Transaction<'_>, name: &str, now_ms: u64) -> Result<()> {
+pub fn create_lsu(tx: &Tx<'_>, name: &str, now_ms: u64) -> Result<()> {
     match tx.execute(
         "INSERT INTO lsus (name, created_ms) VALUES (?1, ?2)",
         params![name, i(now_ms)],
@@ -430,7 +463,7 @@ pub fn create_lsu(tx: &Transaction<'_>, name: &str, now_ms: u64) -> Result<()> {
 ///
 /// # Errors
 /// [`Error::NoLsu`]; catalog errors.
-pub fn set_lsu_reclaim(tx: &Transaction<'_>, name: &str, policy: &str) -> Result<()> {
+pub fn set_lsu_reclaim(tx: &Tx<'_>, name: &str, policy: &str) -> Result<()> {
     match tx.execute(
         "UPDATE lsus SET reclaim = ?2 WHERE name = ?1",
         params![name, policy],
@@ -445,7 +478,7 @@ pub fn set_lsu_reclaim(tx: &Transaction<'_>, name: &str, policy: &str) -> Result
 ///
 /// # Errors
 /// Catalog errors.
-pub fn shared_and_own_bytes(conn: &Connection, image_id: i64) -> Result<(u64, u64)> {
+pub fn shared_and_own_bytes(conn: &Conn, image_id: i64) -> Result<(u64, u64)> {
     let (shared, own): (i64, i64) = conn.query_row(
         "SELECT coalesce(sum(CASE WHEN EXISTS (SELECT 1 FROM extents o WHERE o.chunk_id = e.chunk_id
                  AND o.image_id <> e.image_id) THEN e.len ELSE 0 END), 0),
@@ -462,7 +495,7 @@ pub fn shared_and_own_bytes(conn: &Connection, image_id: i64) -> Result<(u64, u6
 ///
 /// # Errors
 /// [`Error::NotEmpty`] if it holds images; [`Error::NoLsu`]; catalog errors.
-pub fn delete_lsu(tx: &Transaction<'_>, name: &str) -> Result<()> {
+pub fn delete_lsu(tx: &Tx<'_>, name: &str) -> Result<()> {
     let row = lsu(tx, name)?;
     let images: i64 = tx.query_row("SELECT count(*) FROM images WHERE lsu_id = ?1", [row.id], |r| {
         r.get(0)
@@ -479,7 +512,7 @@ pub fn delete_lsu(tx: &Transaction<'_>, name: &str) -> Result<()> {
 /// # Errors
 /// [`Error::Invalid`] past `i64::MAX` (what SQLite stores); [`Error::NoLsu`];
 /// catalog errors.
-pub fn set_lsu_capacity(tx: &Transaction<'_>, name: &str, capacity: u64) -> Result<()> {
+pub fn set_lsu_capacity(tx: &Tx<'_>, name: &str, capacity: u64) -> Result<()> {
     if i64::try_from(capacity).is_err() {
         return Err(Error::Invalid(format!(
             "capacity {capacity} bytes is larger than the largest storable, {} bytes",
@@ -499,7 +532,7 @@ pub fn set_lsu_capacity(tx: &Transaction<'_>, name: &str, capacity: u64) -> Resu
 ///
 /// # Errors
 /// Catalog errors.
-pub fn lsu_room(conn: &Connection, lsu_id: i64) -> Result<Option<u64>> {
+pub fn lsu_room(conn: &Conn, lsu_id: i64) -> Result<Option<u64>> {
     let (capacity, used): (i64, i64) = conn
         .prepare_cached("SELECT capacity, used_phys FROM lsus WHERE id = ?1")?
         .query_row([lsu_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -510,7 +543,7 @@ pub fn lsu_room(conn: &Connection, lsu_id: i64) -> Result<Option<u64>> {
 ///
 /// # Errors
 /// [`Error::NoLsu`]; catalog errors.
-pub fn set_lsu_label(tx: &Transaction<'_>, name: &str, label: &str) -> Result<()> {
+pub fn set_lsu_label(tx: &Tx<'_>, name: &str, label: &str) -> Result<()> {
     match tx.execute("UPDATE lsus SET label = ?2 WHERE name = ?1", params![name, label])? {
         0 => Err(Error::NoLsu(name.to_owned())),
         _ => Ok(()),
@@ -559,7 +592,7 @@ fn finish_image(row: Option<(ImageRow, i64)>) -> Result<Option<ImageRow>> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn image_by_name(conn: &Connection, lsu_id: i64, name: &ImageName) -> Result<Option<ImageRow>> {
+pub fn image_by_name(conn: &Conn, lsu_id: i64, name: &ImageName) -> Result<Option<ImageRow>> {
     let sql = format!("SELECT {IMAGE_COLS} FROM images WHERE lsu_id = ?1 AND basename = ?2 AND date = ?3");
     finish_image(
         conn.query_row(&sql, params![lsu_id, name.basename, name.date], image_from_row)
@@ -571,7 +604,7 @@ pub fn image_by_name(conn: &Connection, lsu_id: i64, name: &ImageName) -> Result
 ///
 /// # Errors
 /// Catalog errors.
-pub fn image_by_id(conn: &Connection, id: i64) -> Result<Option<ImageRow>> {
+pub fn image_by_id(conn: &Conn, id: i64) -> Result<Option<ImageRow>> {
     let sql = format!("SELECT {IMAGE_COLS} FROM images WHERE id = ?1");
     finish_image(conn.query_row(&sql, [id], image_from_row).optional()?)
 }
@@ -580,13 +613,7 @@ pub fn image_by_id(conn: &Connection, id: i64) -> Result<Option<ImageRow>> {
 ///
 /// # Errors
 /// [`Error::Exists`]; catalog errors.
-pub fn insert_image(
-    tx: &Transaction<'_>,
-    lsu_id: i64,
-    name: &ImageName,
-    writer: &str,
-    now_ms: u64,
-) -> Result<i64> {
+pub fn insert_image(tx: &Tx<'_>, lsu_id: i64, name: &ImageName, writer: &str, now_ms: u64) -> Result<i64> {
     insert_image_as(tx, lsu_id, name, writer, now_ms, false)
 }
 
@@ -597,7 +624,7 @@ pub fn insert_image(
 /// # Errors
 /// [`Error::Exists`]; catalog errors.
 pub fn insert_image_as(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     lsu_id: i64,
     name: &ImageName,
     writer: &str,
@@ -624,13 +651,7 @@ pub fn insert_image_as(
 ///
 /// # Errors
 /// Catalog errors.
-pub fn set_state(
-    tx: &Transaction<'_>,
-    id: i64,
-    state: ImageState,
-    writer: Option<&str>,
-    now_ms: u64,
-) -> Result<()> {
+pub fn set_state(tx: &Tx<'_>, id: i64, state: ImageState, writer: Option<&str>, now_ms: u64) -> Result<()> {
     tx.execute(
         "UPDATE images SET state = ?2, writer = ?3, mtime_ms = ?4,
            pin = CASE WHEN ?3 IS NULL THEN pin ELSE (SELECT CAST(value AS INTEGER) FROM server WHERE key = 'epoch') END
@@ -644,7 +665,7 @@ pub fn set_state(
 ///
 /// # Errors
 /// Catalog errors.
-pub fn set_complete(tx: &Transaction<'_>, id: i64, objid: &str, sha1: &str, now_ms: u64) -> Result<()> {
+pub fn set_complete(tx: &Tx<'_>, id: i64, objid: &str, sha1: &str, now_ms: u64) -> Result<()> {
     tx.execute(
         "UPDATE images SET state = 4, writer = NULL, temporary = 0, objid = ?2, sha1 = ?3, complete_ms = ?4,
          mtime_ms = ?4 WHERE id = ?1",
@@ -657,7 +678,7 @@ pub fn set_complete(tx: &Transaction<'_>, id: i64, objid: &str, sha1: &str, now_
 ///
 /// # Errors
 /// Catalog errors.
-pub fn set_size(tx: &Transaction<'_>, id: i64, size: u64, now_ms: u64) -> Result<()> {
+pub fn set_size(tx: &Tx<'_>, id: i64, size: u64, now_ms: u64) -> Result<()> {
     tx.execute(
         "UPDATE images SET size = ?2, mtime_ms = ?3 WHERE id = ?1",
         params![id, i(size), i(now_ms)],
@@ -670,7 +691,7 @@ pub fn set_size(tx: &Transaction<'_>, id: i64, size: u64, now_ms: u64) -> Result
 /// # Errors
 /// Catalog errors.
 pub fn list_images(
-    conn: &Connection,
+    conn: &Conn,
     lsu_id: i64,
     after: Option<&ImageName>,
     limit: usize,
@@ -708,7 +729,7 @@ const LIST_AFTER: &str = "SELECT basename, date FROM images WHERE lsu_id = ?1 AN
 ///
 /// # Errors
 /// Catalog errors.
-pub fn writing_images(conn: &Connection) -> Result<Vec<(i64, String, bool)>> {
+pub fn writing_images(conn: &Conn) -> Result<Vec<(i64, String, bool)>> {
     let mut st = conn.prepare("SELECT id, writer, temporary FROM images WHERE writer IS NOT NULL")?;
     let rows = st
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0)))?
@@ -721,7 +742,7 @@ pub fn writing_images(conn: &Connection) -> Result<Vec<(i64, String, bool)>> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn delete_image_rows(tx: &Transaction<'_>, id: i64) -> Result<Vec<i64>> {
+pub fn delete_image_rows(tx: &Tx<'_>, id: i64) -> Result<Vec<i64>> {
     let chunks = {
         let mut st = tx.prepare("SELECT DISTINCT chunk_id FROM extents WHERE image_id = ?1")?;
         st.query_map([id], |r| r.get(0))?
@@ -741,7 +762,7 @@ pub fn delete_image_rows(tx: &Transaction<'_>, id: i64) -> Result<Vec<i64>> {
 ///
 /// # Errors
 /// [`Error::Invalid`] if longer than [`MAX_CHUNK`]; catalog errors.
-pub fn insert_chunk(tx: &Transaction<'_>, c: &NewChunk<'_>) -> Result<Inserted> {
+pub fn insert_chunk(tx: &Tx<'_>, c: &NewChunk<'_>) -> Result<Inserted> {
     if c.len == 0 || c.len > MAX_CHUNK || c.raw_len == 0 || c.raw_len > MAX_CHUNK {
         return Err(Error::Invalid(format!(
             "chunk length {} ({} stored)",
@@ -809,7 +830,7 @@ pub const FPS_PER_QUERY: usize = 64;
 ///
 /// # Errors
 /// Catalog errors.
-pub fn chunks_by_fps(conn: &Connection, fps: &[[u8; 32]]) -> Result<Vec<ChunkHit>> {
+pub fn chunks_by_fps(conn: &Conn, fps: &[[u8; 32]]) -> Result<Vec<ChunkHit>> {
     let mut out = Vec::new();
     for group in fps.chunks(FPS_PER_QUERY) {
         let marks = vec!["?"; group.len()].join(", ");
@@ -833,7 +854,7 @@ pub fn chunks_by_fps(conn: &Connection, fps: &[[u8; 32]]) -> Result<Vec<ChunkHit
 ///
 /// # Errors
 /// Catalog errors.
-pub fn chunks_after(conn: &Connection, segment: i64, seg_off: u64, limit: usize) -> Result<Vec<ChunkHit>> {
+pub fn chunks_after(conn: &Conn, segment: i64, seg_off: u64, limit: usize) -> Result<Vec<ChunkHit>> {
     let mut st = conn.prepare_cached(
         "SELECT fp, id, dead, segment_id, seg_off FROM chunks
          WHERE segment_id = ?1 AND seg_off > ?2 AND fp IS NOT NULL ORDER BY seg_off LIMIT ?3",
@@ -855,7 +876,7 @@ pub fn chunks_after(conn: &Connection, segment: i64, seg_off: u64, limit: usize)
 /// # Errors
 /// Catalog errors (a fingerprint already recorded among them).
 pub fn prefill_chunks(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     segment: i64,
     first_off: u64,
     lsu_id: i64,
@@ -875,7 +896,7 @@ pub fn prefill_chunks(
 ///
 /// # Errors
 /// Catalog errors.
-pub fn epoch(conn: &Connection) -> Result<i64> {
+pub fn epoch(conn: &Conn) -> Result<i64> {
     Ok(conn
         .prepare_cached("SELECT CAST(value AS INTEGER) FROM server WHERE key = 'epoch'")?
         .query_row([], |r| r.get(0))
@@ -887,7 +908,7 @@ pub fn epoch(conn: &Connection) -> Result<i64> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn image_pin(conn: &Connection, id: i64) -> Result<i64> {
+pub fn image_pin(conn: &Conn, id: i64) -> Result<i64> {
     Ok(conn
         .prepare_cached("SELECT pin FROM images WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
@@ -896,13 +917,13 @@ pub fn image_pin(conn: &Connection, id: i64) -> Result<i64> {
 }
 
 /// The lowest epoch any image open for writing registered at, if any is.
-fn min_pin(tx: &Transaction<'_>) -> Result<Option<i64>> {
+fn min_pin(tx: &Tx<'_>) -> Result<Option<i64>> {
     Ok(tx
         .prepare_cached("SELECT min(pin) FROM images WHERE writer IS NOT NULL")?
         .query_row([], |r| r.get(0))?)
 }
 
-fn next_epoch(tx: &Transaction<'_>) -> Result<i64> {
+fn next_epoch(tx: &Tx<'_>) -> Result<i64> {
     Ok(tx
         .prepare_cached(
             "UPDATE server SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'epoch'
@@ -915,7 +936,7 @@ fn next_epoch(tx: &Transaction<'_>) -> Result<i64> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn any_dead(conn: &Connection) -> Result<bool> {
+pub fn any_dead(conn: &Conn) -> Result<bool> {
     Ok(conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM chunks WHERE dead IS NOT NULL)")?
         .query_row([], |r| r.get(0))?)
@@ -929,7 +950,7 @@ pub fn any_dead(conn: &Connection) -> Result<bool> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn sweep_dead(tx: &Transaction<'_>) -> Result<Vec<FreeRange>> {
+pub fn sweep_dead(tx: &Tx<'_>) -> Result<Vec<FreeRange>> {
     let limit = min_pin(tx)?.unwrap_or(i64::MAX);
     let ids: Vec<i64> = tx
         .prepare_cached("SELECT id FROM chunks WHERE dead IS NOT NULL AND dead <= ?1")?
@@ -948,7 +969,7 @@ pub fn sweep_dead(tx: &Transaction<'_>) -> Result<Vec<FreeRange>> {
     queue_gaps(tx, gone)
 }
 
-fn is_referenced(tx: &Transaction<'_>, id: i64) -> Result<bool> {
+fn is_referenced(tx: &Tx<'_>, id: i64) -> Result<bool> {
     Ok(tx
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM extents WHERE chunk_id = ?1)")?
         .query_row([id], |r| r.get(0))?)
@@ -959,7 +980,7 @@ fn is_referenced(tx: &Transaction<'_>, id: i64) -> Result<bool> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn recharge(tx: &Transaction<'_>, id: i64) -> Result<()> {
+pub fn recharge(tx: &Tx<'_>, id: i64) -> Result<()> {
     tx.prepare_cached(
         "UPDATE chunks SET lsu_id = (SELECT i.lsu_id FROM extents e JOIN images i ON i.id = e.image_id
            WHERE e.chunk_id = ?1 LIMIT 1)
@@ -975,17 +996,12 @@ pub fn recharge(tx: &Transaction<'_>, id: i64) -> Result<()> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn free_unrecorded(
-    tx: &Transaction<'_>,
-    segment: i64,
-    seg_off: u64,
-    lsu_id: i64,
-) -> Result<Vec<FreeRange>> {
+pub fn free_unrecorded(tx: &Tx<'_>, segment: i64, seg_off: u64, lsu_id: i64) -> Result<Vec<FreeRange>> {
     queue_gaps(tx, vec![(segment, seg_off, lsu_id)])
 }
 
 /// Deletes chunk `id`; returns (segment, offset, LSU charged) if it existed.
-fn delete_chunk(tx: &Transaction<'_>, id: i64) -> Result<Option<(i64, u64, i64)>> {
+fn delete_chunk(tx: &Tx<'_>, id: i64) -> Result<Option<(i64, u64, i64)>> {
     Ok(tx
         .prepare_cached("DELETE FROM chunks WHERE id = ?1 RETURNING segment_id, seg_off, lsu_id")?
         .query_row([id], |r| Ok((r.get(0)?, u(r.get(1)?), r.get(2)?)))
@@ -999,7 +1015,7 @@ fn delete_chunk(tx: &Transaction<'_>, id: i64) -> Result<Option<(i64, u64, i64)>
 /// format 2 chunks are packed, so a block may hold the ends of two. Only
 /// bytes below the committed end, where no writer appends, are named.
 /// Overlapping ranges are merged; the ranges are queued in `free_ranges`.
-fn queue_gaps(tx: &Transaction<'_>, places: Vec<(i64, u64, i64)>) -> Result<Vec<FreeRange>> {
+fn queue_gaps(tx: &Tx<'_>, places: Vec<(i64, u64, i64)>) -> Result<Vec<FreeRange>> {
     let mut gaps: Vec<(i64, u64, u64, i64)> = Vec::with_capacity(places.len());
     for (segment, off, lsu_id) in places {
         let prev_end: Option<i64> = tx
@@ -1055,7 +1071,7 @@ fn queue_gaps(tx: &Transaction<'_>, places: Vec<(i64, u64, i64)>) -> Result<Vec<
 ///
 /// # Errors
 /// Catalog errors (a constraint error if it did overlap a start).
-pub fn insert_extent(tx: &Transaction<'_>, image_id: i64, e: &NewExtent) -> Result<()> {
+pub fn insert_extent(tx: &Tx<'_>, image_id: i64, e: &NewExtent) -> Result<()> {
     let mut st = tx.prepare_cached(
         "INSERT INTO extents (image_id, img_off, len, chunk_id, chunk_off) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
@@ -1075,7 +1091,7 @@ pub fn insert_extent(tx: &Transaction<'_>, image_id: i64, e: &NewExtent) -> Resu
 ///
 /// # Errors
 /// Catalog errors.
-pub fn clear_range(tx: &Transaction<'_>, image_id: i64, a: u64, b: u64) -> Result<Vec<i64>> {
+pub fn clear_range(tx: &Tx<'_>, image_id: i64, a: u64, b: u64) -> Result<Vec<i64>> {
     let old: Vec<(u64, u64, i64, u64)> = {
         let mut st = tx.prepare_cached(
             "SELECT img_off, len, chunk_id, chunk_off FROM extents
@@ -1126,7 +1142,7 @@ pub fn clear_range(tx: &Transaction<'_>, image_id: i64, a: u64, b: u64) -> Resul
 ///
 /// # Errors
 /// Catalog errors.
-pub fn overwrite_extent(tx: &Transaction<'_>, image_id: i64, e: &NewExtent) -> Result<Vec<i64>> {
+pub fn overwrite_extent(tx: &Tx<'_>, image_id: i64, e: &NewExtent) -> Result<Vec<i64>> {
     let touched = clear_range(tx, image_id, e.img_off, e.img_off + e.len)?;
     insert_extent(tx, image_id, e)?;
     Ok(touched)
@@ -1149,7 +1165,7 @@ pub fn overwrite_extent(tx: &Transaction<'_>, image_id: i64, e: &NewExtent) -> R
 ///
 /// # Errors
 /// Catalog errors.
-pub fn release_orphans(tx: &Transaction<'_>, chunk_ids: &[i64]) -> Result<Vec<FreeRange>> {
+pub fn release_orphans(tx: &Tx<'_>, chunk_ids: &[i64]) -> Result<Vec<FreeRange>> {
     let writers_open = min_pin(tx)?.is_some();
     let mut epoch = None;
     let mut gone = Vec::new();
@@ -1184,7 +1200,7 @@ pub fn release_orphans(tx: &Transaction<'_>, chunk_ids: &[i64]) -> Result<Vec<Fr
 ///
 /// # Errors
 /// Catalog errors.
-pub fn extents_from(conn: &Connection, image_id: i64, from: u64, limit: usize) -> Result<Vec<ExtentRow>> {
+pub fn extents_from(conn: &Conn, image_id: i64, from: u64, limit: usize) -> Result<Vec<ExtentRow>> {
     // LEFT JOIN: an extent whose chunk row is missing (damage) fails as
     // Error::Corrupt (a NULL chunk id), never reads as a hole of zeros.
     // The extent holding `from` starts at or before it: one seek back
@@ -1240,7 +1256,7 @@ pub fn extents_from(conn: &Connection, image_id: i64, from: u64, limit: usize) -
 ///
 /// # Errors
 /// Catalog errors.
-pub fn extent_count(conn: &Connection, image_id: i64) -> Result<u64> {
+pub fn extent_count(conn: &Conn, image_id: i64) -> Result<u64> {
     let n: i64 = conn
         .prepare_cached("SELECT count(*) FROM extents WHERE image_id = ?1")?
         .query_row([image_id], |r| r.get(0))?;
@@ -1251,7 +1267,7 @@ pub fn extent_count(conn: &Connection, image_id: i64) -> Result<u64> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn pending_free_ranges(conn: &Connection) -> Result<Vec<FreeRange>> {
+pub fn pending_free_ranges(conn: &Conn) -> Result<Vec<FreeRange>> {
     queued_free_ranges(conn, true)
 }
 
@@ -1260,7 +1276,7 @@ pub fn pending_free_ranges(conn: &Connection) -> Result<Vec<FreeRange>> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn queued_free_ranges(conn: &Connection, deferred_too: bool) -> Result<Vec<FreeRange>> {
+pub fn queued_free_ranges(conn: &Conn, deferred_too: bool) -> Result<Vec<FreeRange>> {
     let mut st = conn.prepare(
         "SELECT f.id, f.segment_id, f.seg_off, f.len FROM free_ranges f WHERE ?1
            OR NOT EXISTS (SELECT 1 FROM lsus l WHERE l.id = f.lsu_id AND l.reclaim = 'deferred')
@@ -1287,7 +1303,7 @@ pub fn queued_free_ranges(conn: &Connection, deferred_too: bool) -> Result<Vec<F
 ///
 /// # Errors
 /// Catalog errors.
-pub fn forget_free_ranges(tx: &Transaction<'_>, ranges: &[FreeRange]) -> Result<()> {
+pub fn forget_free_ranges(tx: &Tx<'_>, ranges: &[FreeRange]) -> Result<()> {
     let mut st = tx.prepare_cached(
         "DELETE FROM free_ranges WHERE id = ?1 AND segment_id = ?2 AND seg_off = ?3 AND len = ?4",
     )?;
@@ -1303,7 +1319,7 @@ pub fn forget_free_ranges(tx: &Transaction<'_>, ranges: &[FreeRange]) -> Result<
 ///
 /// # Errors
 /// Catalog errors.
-pub fn new_segment(tx: &Transaction<'_>, owner: &str, header_len: u64, now_ms: u64) -> Result<i64> {
+pub fn new_segment(tx: &Tx<'_>, owner: &str, header_len: u64, now_ms: u64) -> Result<i64> {
     tx.execute(
         "INSERT INTO segments (owner, committed_end, created_ms) VALUES (?1, ?2, ?3)",
         params![owner, i(header_len), i(now_ms)],
@@ -1316,7 +1332,7 @@ pub fn new_segment(tx: &Transaction<'_>, owner: &str, header_len: u64, now_ms: u
 ///
 /// # Errors
 /// Catalog errors.
-pub fn claim_segment(tx: &Transaction<'_>, owner: &str, below_end: u64) -> Result<Option<(i64, u64)>> {
+pub fn claim_segment(tx: &Tx<'_>, owner: &str, below_end: u64) -> Result<Option<(i64, u64)>> {
     Ok(tx
         .query_row(
             "UPDATE segments SET owner = ?1 WHERE id = (SELECT id FROM segments WHERE owner IS NULL AND sealed = 0
@@ -1331,7 +1347,7 @@ pub fn claim_segment(tx: &Transaction<'_>, owner: &str, below_end: u64) -> Resul
 ///
 /// # Errors
 /// Catalog errors.
-pub fn advance_segment(tx: &Transaction<'_>, id: i64, end: u64, sealed: bool) -> Result<()> {
+pub fn advance_segment(tx: &Tx<'_>, id: i64, end: u64, sealed: bool) -> Result<()> {
     tx.prepare_cached(
         "UPDATE segments SET committed_end = max(committed_end, ?2), sealed = max(sealed, ?3) WHERE id = ?1",
     )?
@@ -1343,7 +1359,7 @@ pub fn advance_segment(tx: &Transaction<'_>, id: i64, end: u64, sealed: bool) ->
 ///
 /// # Errors
 /// Catalog errors.
-pub fn release_segments(tx: &Transaction<'_>, owner: &str) -> Result<()> {
+pub fn release_segments(tx: &Tx<'_>, owner: &str) -> Result<()> {
     tx.execute("UPDATE segments SET owner = NULL WHERE owner = ?1", [owner])?;
     Ok(())
 }
@@ -1352,7 +1368,7 @@ pub fn release_segments(tx: &Transaction<'_>, owner: &str) -> Result<()> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn release_segment(tx: &Transaction<'_>, id: i64) -> Result<()> {
+pub fn release_segment(tx: &Tx<'_>, id: i64) -> Result<()> {
     tx.execute("UPDATE segments SET owner = NULL WHERE id = ?1", [id])?;
     Ok(())
 }
@@ -1361,7 +1377,7 @@ pub fn release_segment(tx: &Transaction<'_>, id: i64) -> Result<()> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn owned_segments(conn: &Connection, owner: &str) -> Result<Vec<(i64, u64)>> {
+pub fn owned_segments(conn: &Conn, owner: &str) -> Result<Vec<(i64, u64)>> {
     let mut st = conn.prepare("SELECT id, committed_end FROM segments WHERE owner = ?1")?;
     let rows = st
         .query_map([owner], |r| Ok((r.get(0)?, u(r.get(1)?))))?
@@ -1373,7 +1389,7 @@ pub fn owned_segments(conn: &Connection, owner: &str) -> Result<Vec<(i64, u64)>>
 ///
 /// # Errors
 /// Catalog errors.
-pub fn owner_tokens(conn: &Connection) -> Result<Vec<String>> {
+pub fn owner_tokens(conn: &Conn) -> Result<Vec<String>> {
     let mut st = conn.prepare(
         "SELECT writer FROM images WHERE writer IS NOT NULL UNION SELECT owner FROM segments WHERE owner IS NOT NULL
          UNION SELECT owner FROM ops WHERE state = 0",
@@ -1390,7 +1406,7 @@ pub fn owner_tokens(conn: &Connection) -> Result<Vec<String>> {
 ///
 /// # Errors
 /// Catalog errors.
-pub fn read_meta(conn: &Connection, image_id: i64, off: u64, buf: &mut [u8]) -> Result<(usize, u64)> {
+pub fn read_meta(conn: &Conn, image_id: i64, off: u64, buf: &mut [u8]) -> Result<(usize, u64)> {
     // substr() of a zero-length blob is NULL (metadata written with 0 bytes).
     let row: Option<(i64, Option<Vec<u8>>)> = conn
         .prepare_cached("SELECT length(data), substr(data, ?2 + 1, ?3) FROM image_meta WHERE image_id = ?1")?
@@ -1411,7 +1427,7 @@ pub fn read_meta(conn: &Connection, image_id: i64, off: u64, buf: &mut [u8]) -> 
 ///
 /// # Errors
 /// Catalog errors.
-pub fn write_meta(tx: &Transaction<'_>, image_id: i64, off: u64, data: &[u8]) -> Result<()> {
+pub fn write_meta(tx: &Tx<'_>, image_id: i64, off: u64, data: &[u8]) -> Result<()> {
     let mut blob: Vec<u8> = tx
         .query_row(
             "SELECT data FROM image_meta WHERE image_id = ?1",
@@ -1437,7 +1453,7 @@ pub fn write_meta(tx: &Transaction<'_>, image_id: i64, off: u64, data: &[u8]) ->
 ///
 /// # Errors
 /// Catalog errors.
-pub fn segment_needs(conn: &Connection, image_id: i64) -> Result<Vec<(i64, u64)>> {
+pub fn segment_needs(conn: &Conn, image_id: i64) -> Result<Vec<(i64, u64)>> {
     let mut st = conn.prepare(
         "SELECT c.segment_id, max(c.seg_off + c.len) FROM extents e JOIN chunks c ON c.id = e.chunk_id
          WHERE e.image_id = ?1 GROUP BY c.segment_id",
@@ -1453,7 +1469,7 @@ pub fn segment_needs(conn: &Connection, image_id: i64) -> Result<Vec<(i64, u64)>
 ///
 /// # Errors
 /// Catalog errors.
-pub fn extents_in_range(conn: &Connection, image_id: i64, from: u64, len: u64) -> Result<Vec<NewExtent>> {
+pub fn extents_in_range(conn: &Conn, image_id: i64, from: u64, len: u64) -> Result<Vec<NewExtent>> {
     let end = from + len;
     let mut st = conn.prepare_cached(
         "SELECT img_off, len, chunk_id, chunk_off FROM extents
@@ -1484,7 +1500,7 @@ pub fn extents_in_range(conn: &Connection, image_id: i64, from: u64, len: u64) -
 ///
 /// # Errors
 /// Catalog errors.
-pub fn copy_all_extents(tx: &Transaction<'_>, from: i64, to: i64) -> Result<u64> {
+pub fn copy_all_extents(tx: &Tx<'_>, from: i64, to: i64) -> Result<u64> {
     let n = tx.execute(
         "INSERT INTO extents (image_id, img_off, len, chunk_id, chunk_off)
          SELECT ?2, img_off, len, chunk_id, chunk_off FROM extents WHERE image_id = ?1",
@@ -1497,7 +1513,7 @@ pub fn copy_all_extents(tx: &Transaction<'_>, from: i64, to: i64) -> Result<u64>
 ///
 /// # Errors
 /// Catalog errors.
-pub fn copy_meta(tx: &Transaction<'_>, from: i64, to: i64) -> Result<()> {
+pub fn copy_meta(tx: &Tx<'_>, from: i64, to: i64) -> Result<()> {
     tx.execute(
         "INSERT OR REPLACE INTO image_meta (image_id, data) SELECT ?2, data FROM image_meta WHERE image_id = ?1",
         params![from, to],
@@ -1513,21 +1529,21 @@ mod tests {
     fn a_lazy_commit_leaves_the_connection_committing_durably() {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = open(&dir.path().join("c.db"), 0, "u").unwrap();
-        let sync = |c: &Connection| -> i64 { c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap() };
+        let sync = |c: &Conn| -> i64 { c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap() };
         assert_eq!(sync(&conn), 2, "FULL after open");
         let n = commit_lazily(&mut conn, |tx| {
             assert_eq!(sync(tx), 1, "NORMAL inside");
             tx.execute("INSERT INTO lsus (name, created_ms) VALUES ('a', 0)", [])?;
-            Ok(7)
+            Ok::<_, Error>(7)
         })
         .unwrap();
         assert_eq!((n, sync(&conn)), (7, 2));
         let e = commit_lazily(&mut conn, |tx| -> Result<()> {
             tx.execute("INSERT INTO lsus (name, created_ms) VALUES ('b', 0)", [])?;
-            Err(Error::Busy("refused".into()))
+            Err(Error::Invalid("refused".into()))
         })
         .unwrap_err();
-        assert!(matches!(e, Error::Busy(_)), "{e}");
+        assert!(matches!(e, Error::Invalid(_)), "{e}");
         assert_eq!(sync(&conn), 2, "FULL again after a failed transaction");
         let names: Vec<String> = conn
             .prepare("SELECT name FROM lsus ORDER BY name")

@@ -11,7 +11,6 @@
 //! `indexed = false` (a store index exception): the fields wait in the
 //! record, and `check_indexed` or the next recovery indexes them.
 
-use rusqlite::types::Value as SqlValue;
 use sha1::{Digest, Sha1};
 
 use super::error::{Error, Result};
@@ -19,7 +18,7 @@ use super::image::ImageWriter;
 use super::names::ImageName;
 use super::server::{Server, now_ms};
 use crate::archive::value::Value;
-use crate::archive::{FieldType, Fields};
+use crate::archive::{FieldType, Fields, SqlValue};
 use crate::catalog::{self, ImageState};
 use crate::logging::ServerLog;
 
@@ -288,7 +287,7 @@ impl Server {
             catalog::archive::object(&conn, &oid)?.ok_or_else(|| Error::NoImage(format!("object {oid}")))?;
         match (rec.indexed, rec.pending) {
             (false, Some(p)) => decode_pending(&p),
-            _ => catalog::archive::fields(&conn, &oid),
+            _ => Ok(catalog::archive::fields(&conn, &oid)?),
         }
     }
 
@@ -364,7 +363,11 @@ impl Server {
     /// # Errors
     /// Catalog errors.
     pub fn run_object_query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>> {
-        catalog::archive::run_query(&self.shared.catalog.lock(), sql, params)
+        Ok(catalog::archive::run_query(
+            &self.shared.catalog.lock(),
+            sql,
+            params,
+        )?)
     }
 
     fn index_object(&self, oid: &str) -> Result<()> {
@@ -383,7 +386,7 @@ impl Server {
 }
 
 /// Makes record `oid` queryable: its pending fields become index rows.
-fn index_rows(tx: &rusqlite::Transaction<'_>, oid: &str) -> Result<()> {
+fn index_rows(tx: &catalog::Tx<'_>, oid: &str) -> Result<()> {
     if std::env::var_os(FAULT_INDEX_ENV).is_some_and(|v| v == "1") {
         return Err(Error::Io {
             what: "index (injected fault)".into(),
@@ -397,7 +400,7 @@ fn index_rows(tx: &rusqlite::Transaction<'_>, oid: &str) -> Result<()> {
         return Ok(());
     }
     let fields = decode_pending(rec.pending.as_deref().unwrap_or("[]"))?;
-    catalog::archive::index_object(tx, oid, &fields)
+    Ok(catalog::archive::index_object(tx, oid, &fields)?)
 }
 
 /// Indexes record `oid` inside the transaction that stores it, under a
@@ -410,14 +413,14 @@ fn index_rows(tx: &rusqlite::Transaction<'_>, oid: &str) -> Result<()> {
 /// # Errors
 /// Only if the savepoint itself cannot be opened or closed (the enclosing
 /// transaction is then unusable and must not commit).
-pub(crate) fn index_within(tx: &rusqlite::Transaction<'_>, oid: &str, log: &ServerLog) -> Result<bool> {
-    tx.execute_batch("SAVEPOINT index_object")?;
+pub(crate) fn index_within(tx: &catalog::Tx<'_>, oid: &str, log: &ServerLog) -> Result<bool> {
+    tx.savepoint("index_object")?;
     let r = index_rows(tx, oid);
     if let Err(e) = &r {
         crate::log_warn!(log, "object {oid} stored unindexed (store index exception): {e}");
-        tx.execute_batch("ROLLBACK TO index_object")?;
+        tx.rollback_to("index_object")?;
     }
-    tx.execute_batch("RELEASE index_object")?;
+    tx.release("index_object")?;
     Ok(r.is_ok())
 }
 
@@ -425,7 +428,7 @@ pub(crate) fn index_within(tx: &rusqlite::Transaction<'_>, oid: &str, log: &Serv
 /// transaction that completes it): system fields plus `ost.lsu`,
 /// `ost.basename` and `ost.date`.
 pub(crate) fn record_image(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &catalog::Tx<'_>,
     image_id: i64,
     oid: &str,
     size: u64,
@@ -439,7 +442,13 @@ pub(crate) fn record_image(
     all.push(("ost.lsu".into(), SqlValue::Text(lsu)));
     all.push(("ost.basename".into(), SqlValue::Text(image.name.basename)));
     all.push(("ost.date".into(), SqlValue::Text(image.name.date)));
-    catalog::archive::insert_object(tx, oid, image_id, ctime, &encode_pending(&all))
+    Ok(catalog::archive::insert_object(
+        tx,
+        oid,
+        image_id,
+        ctime,
+        &encode_pending(&all),
+    )?)
 }
 
 impl ImageWriter {

@@ -17,7 +17,6 @@
 
 use crate::logging::ServerLog;
 use crate::{log_info, log_warn};
-use rusqlite::Connection;
 use sha1::Sha1;
 
 use super::error::{Error, Result};
@@ -139,7 +138,7 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 ///
 /// # Errors
 /// [`Error::Auth`]; catalog errors.
-pub fn authorize(conn: &Connection, access: &Access<'_>, log: &ServerLog) -> Result<()> {
+pub fn authorize(conn: &catalog::Conn, access: &Access<'_>, log: &ServerLog) -> Result<()> {
     let Access::Client(given) = access else {
         return Ok(());
     };

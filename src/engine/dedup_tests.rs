@@ -187,6 +187,7 @@ fn a_writer_that_found_a_chunk_keeps_it_when_its_last_image_goes() {
         s.shared
             .catalog
             .lock()
+            .raw()
             .query_row("SELECT count(*) FROM chunks WHERE dead IS NOT NULL", [], |r| r
                 .get::<_, i64>(0))
             .unwrap()
@@ -225,6 +226,7 @@ fn a_writer_never_takes_a_chunk_released_before_it_opened() {
         .shared
         .catalog
         .lock()
+        .raw()
         .query_row("SELECT count(*) FROM chunks WHERE dead IS NOT NULL", [], |r| {
             r.get(0)
         })
@@ -261,6 +263,7 @@ fn a_wrong_fingerprint_row_fails_reads_instead_of_returning_other_bytes() {
         // Damage: one of a's chunk rows gets another fingerprint.
         let conn = s.shared.catalog.lock();
         let (ca, cb): (i64, i64) = conn
+            .raw()
             .query_row(
                 "SELECT (SELECT min(chunk_id) FROM extents e JOIN images i ON i.id = e.image_id WHERE i.basename = 'a'),
                         (SELECT min(chunk_id) FROM extents e JOIN images i ON i.id = e.image_id WHERE i.basename = 'b')",
@@ -268,12 +271,14 @@ fn a_wrong_fingerprint_row_fails_reads_instead_of_returning_other_bytes() {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap();
-        conn.execute(
-            "UPDATE chunks SET fp = (SELECT fp FROM chunks WHERE id = ?1) WHERE id = ?2",
-            [ca, cb],
-        )
-        .unwrap_err(); // the fingerprint index is unique: two rows cannot share one
-        conn.execute("UPDATE chunks SET fp = randomblob(32) WHERE id = ?1", [ca])
+        conn.raw()
+            .execute(
+                "UPDATE chunks SET fp = (SELECT fp FROM chunks WHERE id = ?1) WHERE id = ?2",
+                [ca, cb],
+            )
+            .unwrap_err(); // the fingerprint index is unique: two rows cannot share one
+        conn.raw()
+            .execute("UPDATE chunks SET fp = randomblob(32) WHERE id = ?1", [ca])
             .unwrap();
     }
     let mut r = s.open_image("default", &name("a")).unwrap();
@@ -377,6 +382,7 @@ fn a_prefilled_index_changes_nothing_a_writer_stores_or_reads() {
         s.shared
             .catalog
             .lock()
+            .raw()
             .query_row("SELECT count(DISTINCT chunk_id) FROM extents", [], |r| r
                 .get::<_, i64>(0))
             .unwrap() as u64

@@ -10,6 +10,8 @@
 use std::fmt;
 use std::io;
 
+use crate::catalog;
+
 /// Engine result.
 pub type Result<T> = std::result::Result<T, Error>;
 
@@ -72,8 +74,8 @@ pub enum Error {
     Timeout,
     /// The asynchronous operation waited for is still running.
     Running(String),
-    /// A catalog (SQLite) error other than busy or full.
-    Catalog(rusqlite::Error),
+    /// A catalog (SQLite) error other than busy, full, corrupt or I/O.
+    Catalog(catalog::SqlError),
 }
 
 impl Error {
@@ -172,30 +174,23 @@ impl std::error::Error for Error {
     }
 }
 
-impl From<rusqlite::Error> for Error {
-    fn from(e: rusqlite::Error) -> Error {
-        use rusqlite::ErrorCode;
-        // The catalog never stores a value of another type, a NULL where a
-        // value belongs, or an integer out of range: only damage does.
-        if matches!(
-            e,
-            rusqlite::Error::InvalidColumnType(..)
-                | rusqlite::Error::FromSqlConversionFailure(..)
-                | rusqlite::Error::IntegralValueOutOfRange(..)
-        ) {
-            return Error::Corrupt(format!("catalog row: {e}"));
-        }
-        match e.sqlite_error_code() {
-            Some(ErrorCode::DatabaseBusy) => Error::Timeout,
-            Some(ErrorCode::DiskFull) => Error::NoSpace("catalog".into()),
-            Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase) => {
-                Error::Corrupt(format!("catalog: {e}"))
-            }
-            Some(ErrorCode::SystemIoFailure) => Error::Io {
-                what: "catalog".into(),
-                source: io::Error::other(e.to_string()),
-            },
-            _ => Error::Catalog(e),
+impl From<catalog::Error> for Error {
+    /// Each catalog error becomes the engine error of the same name (the
+    /// catalog classified SQLite's errors: busy, full, corrupt, I/O).
+    fn from(e: catalog::Error) -> Error {
+        match e {
+            catalog::Error::Invalid(s) => Error::Invalid(s),
+            catalog::Error::TooBig(s) => Error::TooBig(s),
+            catalog::Error::NoServer(s) => Error::NoServer(s),
+            catalog::Error::NoLsu(s) => Error::NoLsu(s),
+            catalog::Error::NoImage(s) => Error::NoImage(s),
+            catalog::Error::Exists(s) => Error::Exists(s),
+            catalog::Error::NotEmpty(s) => Error::NotEmpty(s),
+            catalog::Error::NoSpace(s) => Error::NoSpace(s),
+            catalog::Error::Io { what, source } => Error::Io { what, source },
+            catalog::Error::Corrupt(s) => Error::Corrupt(s),
+            catalog::Error::Timeout => Error::Timeout,
+            catalog::Error::Sql(e) => Error::Catalog(e),
         }
     }
 }
@@ -294,5 +289,41 @@ impl ErrorKind {
             .into_iter()
             .find(|k| k.name() == name)
             .unwrap_or(ErrorKind::Io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_errors_become_the_engine_errors_of_the_same_name() {
+        let s = || "x".to_string();
+        let cases = [
+            (catalog::Error::Invalid(s()), ErrorKind::Invalid),
+            (catalog::Error::TooBig(s()), ErrorKind::TooBig),
+            (catalog::Error::NoServer(s()), ErrorKind::NoServer),
+            (catalog::Error::NoLsu(s()), ErrorKind::NoLsu),
+            (catalog::Error::NoImage(s()), ErrorKind::NoImage),
+            (catalog::Error::Exists(s()), ErrorKind::Exists),
+            (catalog::Error::NotEmpty(s()), ErrorKind::Busy),
+            (catalog::Error::NoSpace(s()), ErrorKind::NoSpace),
+            (catalog::Error::io(s(), io::Error::other("eio")), ErrorKind::Io),
+            (catalog::Error::Corrupt(s()), ErrorKind::Corrupt),
+            (catalog::Error::Timeout, ErrorKind::Timeout),
+        ];
+        for (c, kind) in cases {
+            let (text, debug) = (c.to_string(), format!("{c:?}"));
+            let e = Error::from(c);
+            assert_eq!((e.kind(), e.to_string()), (kind, text));
+            assert_eq!(format!("{e:?}"), debug, "the variant of the same name");
+        }
+        // Any other database error: Error::Catalog, reported as I/O.
+        let dir = tempfile::tempdir().unwrap();
+        let conn = catalog::open(&dir.path().join("catalog.db"), 0, "u").unwrap();
+        let e = Error::from(catalog::archive::run_query(&conn, "SELECT nope", &[]).unwrap_err());
+        assert!(matches!(e, Error::Catalog(_)), "{e:?}");
+        assert_eq!(e.kind(), ErrorKind::Io);
+        assert!(e.to_string().starts_with("catalog error: "), "{e}");
     }
 }

@@ -7,7 +7,6 @@
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
-use rusqlite::Transaction;
 
 use super::error::{Error, ErrorKind, Result};
 use super::server::{Server, now_ms};
@@ -138,13 +137,13 @@ pub(crate) fn wait_a_little(max: Duration) {
 }
 
 /// Adds an event to the transaction `tx` (raised when it commits).
-pub(crate) fn raise(tx: &Transaction<'_>, kind: EventKind, mut row: EventRow) -> Result<u64> {
+pub(crate) fn raise(tx: &catalog::Tx<'_>, kind: EventKind, mut row: EventRow) -> Result<u64> {
     row.kind = kind as i64;
     row.time_ms = now_ms();
     if row.outcome.is_empty() {
         row.outcome = Outcome::Ok.name().to_owned();
     }
-    catalog::events::insert_event(tx, &row)
+    Ok(catalog::events::insert_event(tx, &row)?)
 }
 
 impl Server {

@@ -70,7 +70,7 @@ impl ImageInfo {
     /// [`Error::NoImage`] for a dead writer's copy; catalog errors.
     pub(crate) fn from_row(
         sh: &Shared,
-        conn: &rusqlite::Connection,
+        conn: &catalog::Conn,
         row: ImageRow,
         lsu: String,
     ) -> Result<ImageInfo> {
@@ -482,7 +482,7 @@ impl ImageWriter {
     pub(crate) fn complete_with(
         &mut self,
         objid: &str,
-        extra: impl FnOnce(&rusqlite::Transaction<'_>, i64, u64, &str) -> Result<()>,
+        extra: impl FnOnce(&catalog::Tx<'_>, i64, u64, &str) -> Result<()>,
     ) -> Result<(u64, String)> {
         let r = self.complete_inner(objid, extra);
         if r.is_err() {
@@ -494,7 +494,7 @@ impl ImageWriter {
     fn complete_inner(
         &mut self,
         objid: &str,
-        extra: impl FnOnce(&rusqlite::Transaction<'_>, i64, u64, &str) -> Result<()>,
+        extra: impl FnOnce(&catalog::Tx<'_>, i64, u64, &str) -> Result<()>,
     ) -> Result<(u64, String)> {
         self.usable()?;
         self.emit_buf(true)?;
@@ -1011,11 +1011,7 @@ impl ImageWriter {
     /// committing transaction: a close records the image's last bytes
     /// and its completion with one catalog commit (one WAL sync) instead
     /// of two.
-    fn commit_with(
-        &mut self,
-        size: u64,
-        also: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<()>,
-    ) -> Result<()> {
+    fn commit_with(&mut self, size: u64, also: impl FnOnce(&catalog::Tx<'_>) -> Result<()>) -> Result<()> {
         for seg in self.retired.iter_mut().chain(self.seg.as_mut()) {
             seg.sync()
                 .map_err(|e| Error::io(format!("segment {}", seg.id()), e))?;

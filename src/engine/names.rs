@@ -14,12 +14,10 @@ pub const MAX_BASENAME: usize = 255;
 /// Longest image date in bytes.
 pub const MAX_DATE: usize = 31;
 
-/// An image's identity inside an LSU.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ImageName {
-    pub basename: String,
-    pub date: String,
-}
+/// An image's identity inside an LSU: the catalog's key
+/// (`catalog::ImageName`, which knows no naming rule); [`ImageName::new`]
+/// is the only way the engine makes one from outside input.
+pub use crate::catalog::ImageName;
 
 impl ImageName {
     /// Validates both parts.
@@ -33,16 +31,6 @@ impl ImageName {
             basename: basename.to_owned(),
             date: date.to_owned(),
         })
-    }
-}
-
-impl std::fmt::Display for ImageName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.date.is_empty() {
-            write!(f, "{}", self.basename)
-        } else {
-            write!(f, "{}@{}", self.basename, self.date)
-        }
     }
 }
 

@@ -14,7 +14,6 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Sender, unbounded};
-use rusqlite::Transaction;
 
 use super::error::{Error, Result};
 use super::events::{self, EventKind, Outcome};
@@ -64,7 +63,7 @@ fn kind_event(kind: &str) -> EventKind {
 }
 
 /// Finishes every running operation of a dead owner (part of recovery).
-pub(crate) fn fail_ops_of(tx: &Transaction<'_>, owner: &str, log: &ServerLog) -> Result<usize> {
+pub(crate) fn fail_ops_of(tx: &catalog::Tx<'_>, owner: &str, log: &ServerLog) -> Result<usize> {
     let ops = catalog::events::running_ops_of(tx, owner)?;
     for op in &ops {
         log_warn!(log, "operation #{} ({}) died with its process", op.id, op.kind);
@@ -74,7 +73,7 @@ pub(crate) fn fail_ops_of(tx: &Transaction<'_>, owner: &str, log: &ServerLog) ->
 }
 
 fn finish_in(
-    tx: &Transaction<'_>,
+    tx: &catalog::Tx<'_>,
     op: &catalog::events::OpRow,
     outcome: Outcome,
     bytes: u64,

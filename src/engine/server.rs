@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
-use rusqlite::Connection;
 
 use super::cred::Access;
 use super::error::{Error, Result};
@@ -76,7 +75,7 @@ pub(crate) struct Shared {
     /// Background checkpoints (none for inspection); stopped before the
     /// catalog connection closes.
     pub _checkpointer: Option<Checkpointer>,
-    pub catalog: Mutex<Connection>,
+    pub catalog: Mutex<catalog::Conn>,
     pub owner: OwnerLock,
     /// Segments this instance owns and no writer is appending to.
     pub idle: Mutex<Vec<SegmentFile>>,
@@ -512,7 +511,7 @@ impl Server {
         let lsu_row = catalog::lsu(&conn, lsu)?;
         let row = catalog::image_by_name(&conn, lsu_row.id, name)?
             .ok_or_else(|| Error::NoImage(name.to_string()))?;
-        catalog::shared_and_own_bytes(&conn, row.id)
+        Ok(catalog::shared_and_own_bytes(&conn, row.id)?)
     }
 
     /// Sets an LSU's capacity quota in bytes (0 removes it: the capacity
@@ -629,7 +628,7 @@ impl Server {
         let (lsu_id, id) = catalog::commit_lazily(&mut conn, |tx| {
             let lsu_row = catalog::lsu(tx, lsu)?;
             let id = catalog::insert_image_as(tx, lsu_row.id, name, sh.owner.token(), now_ms(), temporary)?;
-            Ok((lsu_row.id, id))
+            Ok::<_, Error>((lsu_row.id, id))
         })?;
         drop(conn); // ImageWriter::new reads the catalog
         Ok(ImageWriter::new(Arc::clone(sh), id, lsu_id, 0))
@@ -860,7 +859,7 @@ impl Server {
     pub fn list_images(&self, lsu: &str, after: Option<&ImageName>, limit: usize) -> Result<Vec<ImageName>> {
         let conn = self.shared.catalog.lock();
         let lsu_row = catalog::lsu(&conn, lsu)?;
-        catalog::list_images(&conn, lsu_row.id, after, limit)
+        Ok(catalog::list_images(&conn, lsu_row.id, after, limit)?)
     }
 
     fn writer_alive(&self, writer: Option<&str>) -> Result<bool> {
@@ -964,7 +963,7 @@ impl Shared {
         self.new_segment(&mut conn)
     }
 
-    fn new_segment(&self, conn: &mut Connection) -> Result<SegmentFile> {
+    fn new_segment(&self, conn: &mut catalog::Conn) -> Result<SegmentFile> {
         let tx = catalog::write_txn(conn)?;
         let id = catalog::new_segment(&tx, self.owner.token(), HEADER_LEN, now_ms())?;
         tx.commit()?;
@@ -999,7 +998,7 @@ impl Shared {
         let mut conn = self.catalog.lock();
         let r = catalog::write_txn(&mut conn).and_then(|tx| {
             catalog::release_segment(&tx, seg.id())?;
-            Ok(tx.commit()?)
+            tx.commit()
         });
         if let Err(e) = r {
             log_warn!(self.log, "releasing segment {}: {e}", seg.id());
@@ -1116,7 +1115,7 @@ impl Drop for Shared {
         let conn = self.catalog.get_mut();
         let r = catalog::write_txn(conn).and_then(|tx| {
             catalog::release_segments(&tx, &token)?;
-            Ok(tx.commit()?)
+            tx.commit()
         });
         if let Err(e) = r {
             log_warn!(self.log, "releasing segments at close: {e}");

@@ -560,10 +560,13 @@ fn check_finds_leaks_dangling_references_and_wrong_statistics() {
     {
         let conn = s.shared.catalog.lock();
         // An extent row removed: its chunk is leaked and the image shrinks.
-        conn.execute("DELETE FROM extents WHERE img_off = 0", []).unwrap();
-        conn.execute("INSERT INTO extents VALUES (999, 0, 512, 424242, 0)", [])
+        conn.raw()
+            .execute("DELETE FROM extents WHERE img_off = 0", [])
             .unwrap();
-        conn.execute("UPDATE lsus SET used = used + 1", []).unwrap();
+        conn.raw()
+            .execute("INSERT INTO extents VALUES (999, 0, 512, 424242, 0)", [])
+            .unwrap();
+        conn.raw().execute("UPDATE lsus SET used = used + 1", []).unwrap();
     }
     let report = s.check().unwrap();
     let checks: Vec<_> = report
@@ -775,7 +778,7 @@ fn query_oids(s: &Server, q: &str) -> Vec<String> {
         .unwrap()
         .into_iter()
         .map(|row| match &row[0] {
-            rusqlite::types::Value::Text(t) => t.clone(),
+            crate::archive::SqlValue::Text(t) => t.clone(),
             other => panic!("{other:?}"),
         })
         .collect()
@@ -895,13 +898,15 @@ fn recovery_heals_records_left_unindexed() {
     {
         let conn = s.shared.catalog.lock();
         let pending = r#"[["ost.basename","t","img"]]"#;
-        conn.execute("DELETE FROM object_fields WHERE oid = ?1", [&oid])
+        conn.raw()
+            .execute("DELETE FROM object_fields WHERE oid = ?1", [&oid])
             .unwrap();
-        conn.execute(
-            "UPDATE archive_objects SET indexed = 0, pending = ?2 WHERE oid = ?1",
-            [&oid, pending],
-        )
-        .unwrap();
+        conn.raw()
+            .execute(
+                "UPDATE archive_objects SET indexed = 0, pending = ?2 WHERE oid = ?1",
+                [&oid, pending],
+            )
+            .unwrap();
     }
     assert!(query_oids(&s, "ost.basename = 'img'").is_empty());
     assert!(s.query_integrity_time().unwrap() > 0);
@@ -912,7 +917,7 @@ fn recovery_heals_records_left_unindexed() {
 
 #[test]
 fn prefill_empty_images_leaves_what_create_and_close_leave() {
-    use rusqlite::types::Value as SqlValue;
+    use crate::archive::SqlValue;
     let (_d, s) = server();
     let names: Vec<ImageName> = (0..5).map(|i| name(&format!("pre{i}"))).collect();
     let items = names.iter().map(|n| {

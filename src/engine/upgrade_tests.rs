@@ -70,7 +70,7 @@ struct OldImage {
 
 /// A format 1 server directory at `dir`, as format 1's `Server::open`
 /// created it (catalog, `segments/`, `locks/`), then closed.
-fn format1_server(dir: &Path) -> Connection {
+fn format1_server(dir: &Path) -> catalog::Conn {
     for d in [dir.to_path_buf(), dir.join("segments"), dir.join("locks")] {
         fs::DirBuilder::new().mode(0o700).create(&d).unwrap();
     }
@@ -89,7 +89,7 @@ fn format1_server(dir: &Path) -> Connection {
         params![DEFAULT_LSU, now as i64],
     )
     .unwrap();
-    conn
+    catalog::Conn::from_raw(conn)
 }
 
 /// A format 1 writer's image before its commit: the image row (state
@@ -107,7 +107,8 @@ struct OldWrite {
     placed: Vec<(i64, i64, i64, BlockCrcs)>,
 }
 
-fn format1_write(conn: &Connection, dir: &Path, owner: &str, basename: &str, data: &[u8]) -> OldWrite {
+fn format1_write(conn: &catalog::Conn, dir: &Path, owner: &str, basename: &str, data: &[u8]) -> OldWrite {
+    let conn = conn.raw();
     let now = now_ms() as i64;
     let lsu_id: i64 = conn
         .query_row("SELECT id FROM lsus WHERE name = ?1", [DEFAULT_LSU], |r| r.get(0))
@@ -152,30 +153,37 @@ fn format1_write(conn: &Connection, dir: &Path, owner: &str, basename: &str, dat
 /// `commit_with` with `set_complete` and the archive record, or the close
 /// incomplete of a checkpoint), then the release of its segment when its
 /// server closed.
-fn format1_commit(conn: &mut Connection, dir: &Path, w: &OldWrite, data: &[u8], complete: bool) -> OldImage {
+fn format1_commit(
+    conn: &mut catalog::Conn,
+    dir: &Path,
+    w: &OldWrite,
+    data: &[u8],
+    complete: bool,
+) -> OldImage {
     let now = now_ms() as i64;
-    let tx = conn.transaction().unwrap();
+    let tx = catalog::write_txn(conn).unwrap();
+    let raw = tx.raw();
     let mut chunks = Vec::new();
     for (img_off, len, seg_off, crcs) in &w.placed {
-        tx.execute(
+        raw.execute(
             "INSERT INTO chunks (segment_id, seg_off, len, crcs, lsu_id) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![w.segment, seg_off, len, crcs.to_blob(), w.lsu_id],
         )
         .unwrap();
-        let chunk_id = tx.last_insert_rowid();
-        tx.execute(
+        let chunk_id = raw.last_insert_rowid();
+        raw.execute(
             "INSERT INTO extents (image_id, img_off, len, chunk_id, chunk_off) VALUES (?1, ?2, ?3, ?4, 0)",
             params![w.image_id, img_off, len, chunk_id],
         )
         .unwrap();
         chunks.push(chunk_id);
     }
-    tx.execute(
+    raw.execute(
         "UPDATE segments SET committed_end = max(committed_end, ?2), sealed = max(sealed, ?3) WHERE id = ?1",
         params![w.segment, w.seg_end as i64, false],
     )
     .unwrap();
-    tx.execute(
+    raw.execute(
         "UPDATE images SET size = ?2, mtime_ms = ?3 WHERE id = ?1",
         params![w.image_id, data.len() as i64, now],
     )
@@ -183,7 +191,7 @@ fn format1_commit(conn: &mut Connection, dir: &Path, w: &OldWrite, data: &[u8], 
     if complete {
         let oid = archive::new_oid();
         let sha1 = sha1_hex(data);
-        tx.execute(
+        raw.execute(
             "UPDATE images SET state = 4, writer = NULL, temporary = 0, objid = ?2, sha1 = ?3, complete_ms = ?4,
              mtime_ms = ?4 WHERE id = ?1",
             params![w.image_id, oid, sha1, now],
@@ -192,13 +200,13 @@ fn format1_commit(conn: &mut Connection, dir: &Path, w: &OldWrite, data: &[u8], 
         archive::record_image(&tx, w.image_id, &oid, data.len() as u64, &sha1).unwrap();
         assert!(archive::index_within(&tx, &oid, &ServerLog::open(dir)).unwrap());
     } else {
-        tx.execute(
+        raw.execute(
             "UPDATE images SET state = 1, writer = NULL, mtime_ms = ?2 WHERE id = ?1",
             params![w.image_id, now],
         )
         .unwrap();
     }
-    tx.execute("UPDATE segments SET owner = NULL WHERE owner = ?1", [&w.owner])
+    raw.execute("UPDATE segments SET owner = NULL WHERE owner = ?1", [&w.owner])
         .unwrap();
     tx.commit().unwrap();
     OldImage {
@@ -209,7 +217,13 @@ fn format1_commit(conn: &mut Connection, dir: &Path, w: &OldWrite, data: &[u8], 
 }
 
 /// Image `basename` of `data` written and committed by a format 1 process.
-fn format1_image(conn: &mut Connection, dir: &Path, basename: &str, data: &[u8], complete: bool) -> OldImage {
+fn format1_image(
+    conn: &mut catalog::Conn,
+    dir: &Path,
+    basename: &str,
+    data: &[u8],
+    complete: bool,
+) -> OldImage {
     let w = format1_write(conn, dir, OLD_OWNER, basename, data);
     format1_commit(conn, dir, &w, data, complete)
 }
@@ -258,6 +272,7 @@ type ChunkRow = (i64, i64, u64, u64, u64, i64, bool);
 fn chunks_of(s: &Server, n: &str) -> Vec<ChunkRow> {
     let conn = s.shared.catalog.lock();
     let mut st = conn
+        .raw()
         .prepare(
             "SELECT c.id, c.segment_id, c.seg_off, c.len, c.raw_len, c.codec, c.fp IS NOT NULL
              FROM images i JOIN extents e ON e.image_id = i.id JOIN chunks c ON c.id = e.chunk_id
@@ -302,6 +317,7 @@ fn a_format_1_server_is_upgraded_on_open_and_its_images_stay_readable_and_deleta
     let mut conn = format1_server(&dir);
     let old = format1_image(&mut conn, &dir, "old", &data, true);
     let v1_phys: i64 = conn
+        .raw()
         .query_row("SELECT used_phys FROM lsus WHERE name = ?1", [DEFAULT_LSU], |r| {
             r.get(0)
         })
@@ -389,6 +405,7 @@ fn a_format_1_server_is_upgraded_on_open_and_its_images_stay_readable_and_deleta
         let conn = s.shared.catalog.lock();
         for id in &old.chunks {
             let n: i64 = conn
+                .raw()
                 .query_row("SELECT count(*) FROM chunks WHERE id = ?1", [id], |r| r.get(0))
                 .unwrap();
             assert_eq!(n, 0, "format 1 chunk {id} is gone");
@@ -535,6 +552,7 @@ fn a_format_1_process_open_at_the_upgrade_never_leaves_images_format_2_cannot_re
     let opened = Server::open(&dir);
     if let Err(e) = &opened {
         let format: String = old
+            .raw()
             .query_row("SELECT value FROM server WHERE key = 'format'", [], |r| r.get(0))
             .unwrap();
         assert_eq!(format, "1", "refused ({e}) but upgraded all the same");

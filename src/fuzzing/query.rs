@@ -20,11 +20,11 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 
 use rusqlite::Connection;
-use rusqlite::types::Value as SqlValue;
 
 use crate::archive::query::{Plan, sample, translate};
 use crate::archive::value::Value;
-use crate::archive::{FieldType, Fields};
+use crate::archive::{FieldType, Fields, SqlValue};
+use crate::catalog::Conn;
 
 const KEYWORDS: &[&str] = &[
     "SELECT", "FROM", "JOIN", "ON", "AND", "OR", "NOT", "WHERE", "EXISTS", "ORDER", "BY", "LIMIT", "IS",
@@ -166,7 +166,7 @@ fn check_runs(sql: &str, params: &[SqlValue], query: &str) {
 thread_local! {
     /// An in-memory catalog with a few indexed objects holding every
     /// field of the sample schema.
-    static CATALOG: RefCell<Connection> = RefCell::new(sample_catalog());
+    static CATALOG: RefCell<Conn> = RefCell::new(Conn::from_raw(sample_catalog()));
 }
 
 fn sample_catalog() -> Connection {

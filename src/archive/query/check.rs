@@ -14,7 +14,7 @@
 //! `type_long = '5'` too, as the original's bound string parameters did).
 //! A `?` takes the type of what it is compared with.
 
-use rusqlite::types::Value as SqlValue;
+use crate::archive::SqlValue;
 
 use super::parser::{ArithOp, Current, Expr, Func, Interval, Kind};
 use super::{FieldType, Fields, Param, Placeholder, QueryError, QueryErrorKind, Value};

@@ -160,7 +160,7 @@ pub struct Placeholder {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Param {
     /// A value known at translation time (literal or constant).
-    Value(rusqlite::types::Value),
+    Value(crate::archive::SqlValue),
     /// The binding of the n-th `?` (from 1), converted to its
     /// placeholder's type.
     Binding { number: usize },

@@ -1,6 +1,6 @@
 //! The translated query: its SQL and how bindings become parameters.
 
-use rusqlite::types::Value as SqlValue;
+use crate::archive::SqlValue;
 
 use super::check::{Join, a_type, is_text, like_to_glob};
 use super::{FieldType, LikeSrc, Param, Placeholder, QueryError, QueryErrorKind, Value};

@@ -1,7 +1,7 @@
 //! Unit tests: accepted queries with their SQL and parameters, every error
 //! class with its position, bindings, injection attempts, garbage input.
 
-use rusqlite::types::Value as S;
+use crate::archive::SqlValue as S;
 
 use super::sample::{SampleFields, fields};
 use super::*;

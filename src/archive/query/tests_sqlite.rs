@@ -1,8 +1,8 @@
 //! End-to-end tests: translated queries run against the storage layout in
 //! an in-memory SQLite database.
 
+use crate::archive::SqlValue as S;
 use rusqlite::Connection;
-use rusqlite::types::Value as S;
 
 use super::sample::fields;
 use super::tests::Rng;
@@ -732,7 +732,8 @@ fn real_catalog_schema() {
 #[test]
 fn an_equality_query_page_is_one_index_range() {
     let dir = tempfile::tempdir().unwrap();
-    let c = crate::catalog::open(&dir.path().join("catalog.db"), 0, "u").unwrap();
+    let catalog = crate::catalog::open(&dir.path().join("catalog.db"), 0, "u").unwrap();
+    let c = catalog.raw();
     for (q, index) in [
         ("pages = 10", "object_fields_int_oid"),
         ("title = 'Alpha'", "object_fields_text_oid"),

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use combstore::archive::SqlValue;
 use combstore::engine::DEFAULT_LSU;
 use combstore::engine::cred::Credentials;
 use combstore::engine::{Error, EventKind, ImageInfo, ImageName, ImageState, Server, Severity};
@@ -1452,7 +1453,7 @@ fn query(server: &Server, expr: &str, select: &[String], json: bool) -> Outcome 
         let rows = server.run_object_query(&sql, &params)?;
         for row in &rows {
             let oid = match &row[0] {
-                rusqlite::types::Value::Text(t) => t.clone(),
+                SqlValue::Text(t) => t.clone(),
                 _ => String::new(),
             };
             let values: Vec<Option<Value>> = plan
@@ -1460,7 +1461,7 @@ fn query(server: &Server, expr: &str, select: &[String], json: bool) -> Outcome 
                 .iter()
                 .zip(&row[1..])
                 .map(|(col, v)| match v {
-                    rusqlite::types::Value::Null => None,
+                    SqlValue::Null => None,
                     v => Value::from_sql(col.ty, v.clone()).ok(),
                 })
                 .collect();

@@ -268,7 +268,7 @@ pub unsafe fn c_to_value(v: &hc_value_t, ty: FieldType) -> Result<Value, String>
 pub fn fields_of(
     n: &Nvr,
     schema: &crate::archive::schema::Schema,
-) -> HcResult<Vec<(String, rusqlite::types::Value)>> {
+) -> HcResult<Vec<(String, crate::archive::SqlValue)>> {
     let mut out = Vec::new();
     for e in n.entries.lock().iter() {
         let name = e.name.to_string_lossy().into_owned();

@@ -50,7 +50,7 @@ pub fn record(rec: &mut hc_system_record_t, o: &StoredObject) {
     rec.is_indexed = c_char::from(o.indexed);
 }
 
-fn user_fields(s: &Session, pubnvr: *mut c_void) -> HcResult<Vec<(String, rusqlite::types::Value)>> {
+fn user_fields(s: &Session, pubnvr: *mut c_void) -> HcResult<Vec<(String, crate::archive::SqlValue)>> {
     if pubnvr.is_null() {
         return Ok(Vec::new());
     }

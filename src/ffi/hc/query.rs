@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
 
+use crate::archive::SqlValue;
 use parking_lot::Mutex;
-use rusqlite::types::Value as SqlValue;
 
 use super::nvr::{self, days_of, ms_of};
 use super::session::Session;
