@@ -209,7 +209,6 @@ pub fn occupied_blocks(conn: &Conn) -> Result<u64> {
         next_free = next_free.max(end);
     }
     blocks += tail_counted(seg, next_free);
-    drop(tail_counted);
     // segments with no chunk left at all
     blocks += ends.len() as u64;
     Ok(blocks * 4096)
