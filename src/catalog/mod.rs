@@ -977,6 +977,9 @@ fn is_referenced(tx: &Tx<'_>, id: i64) -> Result<bool> {
 
 /// Keeps chunk `id` charged to an LSU that refers to it (a chunk another
 /// writer recorded first may be charged to an LSU that no longer does).
+/// A chunk nothing refers to any more (the writer overwrote its extent in
+/// the same commit, the other writer's image was deleted) stays charged
+/// where it was until it is released.
 ///
 /// # Errors
 /// Catalog errors.
@@ -984,7 +987,8 @@ pub fn recharge(tx: &Tx<'_>, id: i64) -> Result<()> {
     tx.prepare_cached(
         "UPDATE chunks SET lsu_id = (SELECT i.lsu_id FROM extents e JOIN images i ON i.id = e.image_id
            WHERE e.chunk_id = ?1 LIMIT 1)
-         WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM extents e JOIN images i ON i.id = e.image_id
+         WHERE id = ?1 AND EXISTS (SELECT 1 FROM extents WHERE chunk_id = ?1)
+           AND NOT EXISTS (SELECT 1 FROM extents e JOIN images i ON i.id = e.image_id
            WHERE e.chunk_id = ?1 AND i.lsu_id = chunks.lsu_id)",
     )?
     .execute([id])?;
@@ -1553,6 +1557,36 @@ mod tests {
             .collect::<rusqlite::Result<_>>()
             .unwrap();
         assert_eq!(names, ["a", "default"], "the failed one rolled back");
+    }
+
+    #[test]
+    fn recharging_a_chunk_nothing_refers_to_leaves_it_charged() {
+        // the crash torture met this: a writer's chunk, recorded first by
+        // another writer, overwritten by the same writer before its commit
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open(&dir.path().join("catalog.db"), 0, "u").unwrap();
+        let tx = write_txn(&mut conn).unwrap();
+        let lsu: i64 = tx.query_row("SELECT id FROM lsus LIMIT 1", [], |r| r.get(0)).unwrap();
+        let crcs = crate::store::checksum::BlockCrcs::of(b"x");
+        let fp = [7u8; 32];
+        let c = NewChunk {
+            segment: 1,
+            seg_off: 4096,
+            len: 1,
+            raw_len: 1,
+            codec: 0,
+            fp: Some(&fp),
+            crcs: &crcs,
+            lsu_id: lsu,
+        };
+        let Inserted::New(id) = insert_chunk(&tx, &c).unwrap() else {
+            panic!("a new fingerprint was found")
+        };
+        recharge(&tx, id).unwrap();
+        let charged: i64 = tx
+            .query_row("SELECT lsu_id FROM chunks WHERE id = ?1", [id], |r| r.get(0))
+            .unwrap();
+        assert_eq!(charged, lsu);
     }
 
     #[test]
