@@ -61,6 +61,8 @@ demo: build
 test-rust: deps
 	$(CARGO) build --release --lib --bins
 	$(CARGO) test --release
+	# the engine's tests again, on the in-memory chunk store
+	COMBSTORE_TEST_STORE=memory $(CARGO) test --release --lib engine::
 
 harness: build
 	$(MAKE) -C c-harness run PLUGIN=$(abspath $(PLUGIN)) COMBSTORE_BIN=$(abspath target/release/combstore)

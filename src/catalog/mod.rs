@@ -1566,7 +1566,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = open(&dir.path().join("catalog.db"), 0, "u").unwrap();
         let tx = write_txn(&mut conn).unwrap();
-        let lsu: i64 = tx.query_row("SELECT id FROM lsus LIMIT 1", [], |r| r.get(0)).unwrap();
+        let lsu: i64 = tx
+            .query_row("SELECT id FROM lsus LIMIT 1", [], |r| r.get(0))
+            .unwrap();
         let crcs = crate::store::checksum::BlockCrcs::of(b"x");
         let fp = [7u8; 32];
         let c = NewChunk {

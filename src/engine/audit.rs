@@ -7,8 +7,6 @@
 //! tells an administrator everything that is wrong.
 
 use std::collections::HashSet;
-use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 
 use sha1::{Digest, Sha1};
@@ -21,7 +19,7 @@ use crate::catalog::{self, ImageState, MAX_CHUNK, audit};
 use crate::log_error;
 use crate::logging::Level;
 use crate::store::lock;
-use crate::store::segment::{self, HEADER_LEN};
+use crate::store::segment::HEADER_LEN;
 
 /// How much a finding matters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -212,10 +210,17 @@ impl Server {
         let mut known = HashSet::new();
         for (id, committed_end, needed) in segments {
             known.insert(id);
-            let path = segment::segment_path(&sh.seg_dir, id);
-            let meta = match fs::metadata(&path) {
-                Ok(m) => m,
-                Err(_) if needed == 0 && committed_end <= HEADER_LEN => continue,
+            let stat = match sh.store.stat(id) {
+                Ok(Some(s)) => s,
+                Ok(None) if needed == 0 && committed_end <= HEADER_LEN => continue,
+                Ok(None) => {
+                    report.add(
+                        Severity::Error,
+                        "segment file missing",
+                        format!("segment {id}: not found"),
+                    );
+                    continue;
+                }
                 Err(e) => {
                     report.add(
                         Severity::Error,
@@ -225,31 +230,23 @@ impl Server {
                     continue;
                 }
             };
-            if let Err(e) = fs::File::open(&path).and_then(|f| segment::check_header(&f, id)) {
+            if let Err(e) = sh.store.check_header(id) {
                 report.add(Severity::Error, "segment header", e.to_string());
             }
-            if meta.len() < needed {
+            if stat.len < needed {
                 report.add(
                     Severity::Error,
                     "segment file shorter than its chunks",
-                    format!("segment {id}: {} bytes, chunks need {needed}", meta.len()),
+                    format!("segment {id}: {} bytes, chunks need {needed}", stat.len),
                 );
             }
         }
-        if let Ok(dir) = fs::read_dir(&sh.seg_dir) {
-            for entry in dir.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let id = name
-                    .strip_suffix(".seg")
-                    .and_then(|h| i64::from_str_radix(h, 16).ok());
-                if id.is_none_or(|id| !known.contains(&id)) {
-                    report.add(
-                        Severity::Warning,
-                        "file in segments/ the catalog does not know",
-                        name,
-                    );
-                }
-            }
+        for name in sh.store.strays(&known) {
+            report.add(
+                Severity::Warning,
+                "file in segments/ the catalog does not know",
+                name,
+            );
         }
         for f in report.findings.iter().filter(|f| f.severity == Severity::Error) {
             log_error!(sh.log, "check: {}: {}", f.check, f.detail);
@@ -290,16 +287,15 @@ impl Server {
             ..Space::default()
         };
         for (id, committed_end, _) in segments {
-            let path = segment::segment_path(&sh.seg_dir, id);
-            let meta = match fs::metadata(&path) {
-                Ok(m) => m,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            let stat = match sh.store.stat(id) {
+                Ok(Some(s)) => s,
+                Ok(None) => continue,
                 Err(e) => return Err(Error::io(format!("segment {id}"), e)),
             };
             space.files += 1;
-            space.allocated += meta.blocks() * 512;
+            space.allocated += stat.allocated;
             space.headers += HEADER_LEN;
-            space.tails += meta.len().saturating_sub(committed_end.max(HEADER_LEN));
+            space.tails += stat.len.saturating_sub(committed_end.max(HEADER_LEN));
         }
         Ok(space)
     }

@@ -4,10 +4,9 @@
 
 use super::*;
 
+/// A new server, on the chunk store the run asks for (server::test_store).
 fn server() -> (tempfile::TempDir, Server) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::open(&dir.path().join("srv")).unwrap();
-    (dir, s)
+    super::test_store::server()
 }
 
 fn name(n: &str) -> ImageName {

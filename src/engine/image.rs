@@ -32,8 +32,7 @@ use crate::catalog::{
 use crate::chunking::cdc::Cuts;
 use crate::chunking::{Codec, Decompressor, Fingerprint};
 use crate::store::checksum::BlockCrcs;
-use crate::store::read::SegmentReads;
-use crate::store::segment::SegmentFile;
+use crate::store::{SegmentReader, SegmentWriter};
 use crate::{log_debug, log_error, log_warn};
 
 /// Lengths and offsets of image I/O are multiples of this.
@@ -213,8 +212,8 @@ pub struct ImageWriter {
     /// The carried tail, between taking it out of one buffer and putting
     /// it into the next.
     carry: Vec<u8>,
-    seg: Option<SegmentFile>,
-    retired: Vec<SegmentFile>,
+    seg: Option<Box<dyn SegmentWriter>>,
+    retired: Vec<Box<dyn SegmentWriter>>,
     pending: Vec<Pending>,
     pending_bytes: u64,
     /// Stored bytes of the pending chunks this writer stored.
@@ -928,7 +927,7 @@ impl ImageWriter {
         }
         let seg = self.seg.as_mut().expect("segment leased above");
         let seg_off = seg
-            .append_packed(stored)
+            .append(stored)
             .map_err(|e| Error::io(format!("segment {}", seg.id()), e))?;
         crate::store::crash::point("write.after_append");
         self.pending_fps.insert(fp, self.pending.len());
@@ -1178,7 +1177,7 @@ pub struct ImageReader {
     win_from: u64,
     win_to: u64,
     /// This reader's segment descriptors (its own read-ahead state).
-    segs: SegmentReads,
+    segs: Box<dyn SegmentReader>,
     /// Whole checksum blocks around a read that covers part of one; a
     /// format 2 chunk's stored bytes.
     scratch: Vec<u8>,
@@ -1208,7 +1207,7 @@ pub const JUMP_WINDOW: usize = if cfg!(test) { 2 } else { 32 };
 
 impl ImageReader {
     pub(crate) fn new(sh: Arc<Shared>, id: i64, size: u64) -> ImageReader {
-        let segs = SegmentReads::new(&sh.seg_dir);
+        let segs = sh.store.reader();
         ImageReader {
             sh,
             id,

@@ -26,6 +26,8 @@ mod dedup_tests;
 #[cfg(test)]
 mod log_tests;
 #[cfg(test)]
+mod test_store;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod upgrade_tests;

@@ -24,7 +24,8 @@ use crate::catalog::checkpoint::Checkpointer;
 use crate::catalog::{self, FreeRange, ImageState};
 use crate::logging::{Level, ServerLog};
 use crate::store::lock::{self, OwnerLock, SetupLock};
-use crate::store::segment::{self, HEADER_LEN, SegmentFile};
+use crate::store::segment::HEADER_LEN;
+use crate::store::{ChunkStore, SegmentWriter};
 use crate::{log_info, log_warn};
 
 /// A segment is sealed (never appended again) once it reaches this size.
@@ -69,7 +70,9 @@ pub struct Server {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub dir: PathBuf,
-    pub seg_dir: PathBuf,
+    /// Where chunk bytes live (segment files in `segments/`; in memory
+    /// for some of the engine's tests).
+    pub store: Arc<dyn ChunkStore>,
     pub lock_dir: PathBuf,
     pub uuid: String,
     /// Background checkpoints (none for inspection); stopped before the
@@ -78,7 +81,7 @@ pub(crate) struct Shared {
     pub catalog: Mutex<catalog::Conn>,
     pub owner: OwnerLock,
     /// Segments this instance owns and no writer is appending to.
-    pub idle: Mutex<Vec<SegmentFile>>,
+    pub idle: Mutex<Vec<Box<dyn SegmentWriter>>>,
     /// Bytes [`Shared::ensure_room`] may grant before asking the
     /// filesystem again.
     pub room: Mutex<u64>,
@@ -177,9 +180,10 @@ impl Server {
         } else {
             None
         };
+        let store = chunk_store_for(&seg_dir, &uuid);
         let shared = Arc::new(Shared {
             dir: dir.to_owned(),
-            seg_dir,
+            store,
             lock_dir,
             uuid,
             _checkpointer: checkpointer,
@@ -298,7 +302,7 @@ impl Server {
                     continue;
                 }
                 let needs = catalog::segment_needs(&tx, id)?;
-                let state = if stored_bytes_present(&sh.seg_dir, &needs) {
+                let state = if stored_bytes_present(sh.store.as_ref(), &needs) {
                     ImageState::Aborted
                 } else {
                     ImageState::Broken
@@ -310,10 +314,10 @@ impl Server {
                 catalog::set_state(&tx, id, state, None, now_ms())?;
             }
             for (seg, end) in catalog::owned_segments(&tx, token)? {
-                if let Err(e) = segment::remove_partial(&sh.seg_dir, seg) {
+                if let Err(e) = sh.store.remove_partial(seg) {
                     log_warn!(sh.log, "partial segment file {seg} of dead owner {token}: {e}");
                 }
-                if let Err(e) = SegmentFile::adopt(&sh.seg_dir, seg, end) {
+                if let Err(e) = sh.store.adopt(seg, end) {
                     log_warn!(sh.log, "segment {seg} of dead owner {token}: {e}");
                 }
             }
@@ -936,14 +940,14 @@ impl Shared {
 
     /// Takes a segment to append to: an idle one of ours, an unowned one
     /// with room, or a new one.
-    pub fn lease_segment(&self) -> Result<SegmentFile> {
+    pub fn lease_segment(&self) -> Result<Box<dyn SegmentWriter>> {
         if let Some(seg) = self.idle.lock().pop() {
             return Ok(seg);
         }
         let mut conn = self.catalog.lock();
         let tx = catalog::write_txn(&mut conn)?;
         if let Some((id, end)) = catalog::claim_segment(&tx, self.owner.token(), SEGMENT_TARGET)? {
-            match SegmentFile::adopt(&self.seg_dir, id, end) {
+            match self.store.adopt(id, end) {
                 Ok(seg) => {
                     tx.commit()?;
                     return Ok(seg);
@@ -963,24 +967,20 @@ impl Shared {
         self.new_segment(&mut conn)
     }
 
-    fn new_segment(&self, conn: &mut catalog::Conn) -> Result<SegmentFile> {
+    fn new_segment(&self, conn: &mut catalog::Conn) -> Result<Box<dyn SegmentWriter>> {
         let tx = catalog::write_txn(conn)?;
         let id = catalog::new_segment(&tx, self.owner.token(), HEADER_LEN, now_ms())?;
         tx.commit()?;
         crate::store::crash::point("segment.after_row");
-        let created = match SegmentFile::create(&self.seg_dir, id, &self.uuid) {
+        let created = match self.store.create(id) {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                // A file no catalog row names: the catalog lost it (rolled
-                // back, WAL lost). Keep it aside for the administrator.
-                let path = segment::segment_path(&self.seg_dir, id);
-                let aside = path.with_extension(format!("seg.stray-{}", now_ms()));
-                log_warn!(
-                    self.log,
-                    "segment file {} unknown to the catalog; moved to {}",
-                    path.display(),
-                    aside.display()
-                );
-                fs::rename(&path, &aside).and_then(|()| SegmentFile::create(&self.seg_dir, id, &self.uuid))
+                // A segment no catalog row names: the catalog lost it
+                // (rolled back, WAL lost). Keep it aside for the
+                // administrator.
+                self.store.set_aside(id).and_then(|aside| {
+                    log_warn!(self.log, "segment {id} unknown to the catalog; moved to {aside}");
+                    self.store.create(id)
+                })
             }
             r => r,
         };
@@ -989,19 +989,31 @@ impl Shared {
 
     /// Returns a segment after a writer is done with it. Its bytes up to
     /// its end must be committed (or it must be `poisoned`).
-    pub fn return_segment(&self, seg: SegmentFile, poisoned: bool) {
+    pub fn return_segment(&self, seg: Box<dyn SegmentWriter>, poisoned: bool) {
         if !poisoned && seg.end() < SEGMENT_TARGET {
             self.idle.lock().push(seg);
             return;
         }
-        // Release it; an adopter cuts anything past its committed end.
+        // Release it. A failed writer's bytes past the committed end are
+        // cut now, while the segment is still ours, rather than left
+        // allocated until another writer adopts it (which would cut them).
+        let id = seg.id();
+        drop(seg);
         let mut conn = self.catalog.lock();
         let r = catalog::write_txn(&mut conn).and_then(|tx| {
-            catalog::release_segment(&tx, seg.id())?;
+            if poisoned {
+                let owned = catalog::owned_segments(&tx, self.owner.token())?;
+                if let Some(&(_, end)) = owned.iter().find(|(s, _)| *s == id) {
+                    if let Err(e) = self.store.adopt(id, end) {
+                        log_warn!(self.log, "cutting segment {id} back to {end}: {e}");
+                    }
+                }
+            }
+            catalog::release_segment(&tx, id)?;
             tx.commit()
         });
         if let Err(e) = r {
-            log_warn!(self.log, "releasing segment {}: {e}", seg.id());
+            log_warn!(self.log, "releasing segment {id}: {e}");
         }
     }
 
@@ -1096,7 +1108,7 @@ impl Shared {
         let mut done = Vec::with_capacity(ranges.len());
         for r in ranges {
             crate::store::crash::point("punch.before_hole");
-            match segment::punch_hole(&self.seg_dir, r.segment, r.seg_off, r.len) {
+            match self.store.free(r.segment, r.seg_off, r.len) {
                 Ok(()) => done.push(*r),
                 Err(e) => log_warn!(self.log, "punching segment {} at {}: {e}", r.segment, r.seg_off),
             }
@@ -1123,10 +1135,21 @@ impl Drop for Shared {
     }
 }
 
-fn stored_bytes_present(seg_dir: &Path, needs: &[(i64, u64)]) -> bool {
+fn stored_bytes_present(store: &dyn ChunkStore, needs: &[(i64, u64)]) -> bool {
     needs
         .iter()
-        .all(|&(seg, end)| fs::metadata(segment::segment_path(seg_dir, seg)).is_ok_and(|m| m.len() >= end))
+        .all(|&(seg, end)| matches!(store.stat(seg), Ok(Some(s)) if s.len >= end))
+}
+
+/// The chunk store of a server whose segments live in `seg_dir`: segment
+/// files, unless a test of the engine asked for memory
+/// ([`super::test_store::use_memory`]).
+fn chunk_store_for(seg_dir: &Path, uuid: &str) -> Arc<dyn ChunkStore> {
+    #[cfg(test)]
+    if let Some(store) = super::test_store::memory_for(seg_dir) {
+        return store;
+    }
+    Arc::new(crate::store::local::LocalSegments::new(seg_dir, uuid))
 }
 
 /// A format 1 catalog is upgraded (catalog::open) only when no other

@@ -21,7 +21,13 @@ fn sha1_hex(b: &[u8]) -> String {
     Sha1::digest(b).iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// A new server, on the chunk store the run asks for (server::test_store).
 fn server() -> (tempfile::TempDir, Server) {
+    super::test_store::server()
+}
+
+/// A new server on segment files, for tests that damage or inspect them.
+fn server_on_files() -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::open(&dir.path().join("srv")).unwrap();
     (dir, s)
@@ -281,7 +287,7 @@ fn inspect_leaves_a_dead_writers_image_as_found_and_open_recovers_it() {
 #[test]
 fn corrupted_chunk_is_an_error_not_wrong_bytes() {
     use std::os::unix::fs::FileExt;
-    let (d, s) = server();
+    let (d, s) = server_on_files();
     let mut w = s.create_image("default", &name("z")).unwrap();
     w.write(0, &data(9, 1 << 20)).unwrap();
     w.close(true).unwrap();
@@ -518,7 +524,7 @@ fn check_passes_on_a_healthy_server_with_shared_extents() {
 #[test]
 fn verify_names_exactly_the_damaged_image() {
     use std::os::unix::fs::FileExt;
-    let (d, s) = server();
+    let (d, s) = server_on_files();
     stored(&s, "default", "good", 72, 1 << 20);
     let bad = stored(&s, "default", "bad", 73, 1 << 20);
     // Find the bad image's chunk and flip a byte in the middle of it.
@@ -762,6 +768,9 @@ fn a_capacity_quota_refuses_writes_past_it_and_reports_it() {
     let r = w.write(0, &data(92, 2 << 20));
     assert!(matches!(r, Err(Error::NoSpace(_))), "{r:?}");
     drop(w);
+    // what the failed writer appended past the committed end is cut at
+    // once, not left allocated until another writer adopts its segment
+    assert_eq!(s.space().unwrap().tails, 0);
     s.delete_image("small", &name("too-big")).unwrap();
     s.delete_image("small", &name("fits")).unwrap();
     let mut w = s.create_image("small", &name("after")).unwrap();
@@ -1067,4 +1076,23 @@ fn archive_doubles_are_stored_bit_exactly() {
             other => panic!("{x:e}: {other:?}"),
         }
     }
+}
+
+#[test]
+fn the_chunk_store_the_run_asks_for_holds_the_chunks() {
+    let (d, s) = server();
+    let mut w = s.create_image("default", &name("where")).unwrap();
+    w.write(0, &data(5, 1 << 20)).unwrap();
+    w.close(true).unwrap();
+    assert_eq!(read_all(&s, &name("where")), data(5, 1 << 20));
+    let files = std::fs::read_dir(d.path().join("srv").join("segments"))
+        .unwrap()
+        .count();
+    let in_memory = super::test_store::memory_requested();
+    assert_eq!(
+        files == 0,
+        in_memory,
+        "{files} segment files; memory store: {in_memory}"
+    );
+    assert!(s.space().unwrap().allocated > 1 << 19);
 }

@@ -1,14 +1,21 @@
-//! Stored bytes: append-only segment files, reading them back, and the
-//! per-process owner locks that tell live writers from dead ones.
+//! Stored bytes: the chunk store seam ([`chunk_store::ChunkStore`]) and
+//! its implementations (append-only segment files: [`local`], over
+//! [`segment`] and [`read`]; bytes in memory for tests: [`memory`]), and
+//! the per-process owner locks that tell live writers from dead ones.
 //!
 //! Nothing here knows about images or the catalog; the engine decides what
 //! to append and records where it went.
 
 pub mod checksum;
+pub mod chunk_store;
 pub mod crash;
+pub mod local;
 pub mod lock;
+pub mod memory;
 pub mod read;
 pub mod segment;
+
+pub use chunk_store::{ChunkStore, SegmentReader, SegmentStat, SegmentWriter};
 
 /// Chunks start at multiples of this inside a segment, so freeing a dead
 /// chunk with hole punching returns whole filesystem blocks.

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 
 use super::{CHUNK_ALIGN, align_up};
 
-/// Bytes before the first chunk.
-pub const HEADER_LEN: u64 = 4096;
+/// Bytes before the first chunk (every store's).
+pub use super::chunk_store::HEADER_LEN;
 /// First eight bytes of every segment file.
 pub const MAGIC: [u8; 8] = *b"CMBSEG01";
 /// Segment format version written in the header.
