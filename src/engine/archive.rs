@@ -13,10 +13,11 @@
 
 use sha1::{Digest, Sha1};
 
+use super::clock::now_ms;
 use super::error::{Error, Result};
 use super::image::ImageWriter;
 use super::names::ImageName;
-use super::server::{Server, now_ms};
+use super::server::Server;
 use crate::archive::value::Value;
 use crate::archive::{FieldType, Fields, SqlValue};
 use crate::catalog::{self, ImageState};

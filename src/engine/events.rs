@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+use super::clock::now_ms;
 use super::error::{Error, ErrorKind, Result};
-use super::server::{Server, now_ms};
+use super::server::Server;
 use crate::catalog::{self, events::EventRow};
 
 /// How often a waiter re-reads the catalog for other processes' changes.

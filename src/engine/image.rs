@@ -21,10 +21,11 @@ use std::sync::Arc;
 
 use sha1::{Digest, Sha1};
 
+use super::clock::now_ms;
 use super::digest::StreamHash;
 use super::error::{Error, Result};
 use super::names::ImageName;
-use super::server::{MAX_META, SEGMENT_TARGET, Shared, now_ms};
+use super::shared::{SEGMENT_TARGET, Shared};
 use super::squeeze;
 use crate::catalog::{
     self, ChunkRef, ExtentRow, ImageRow, ImageState, Inserted, MAX_CHUNK, NewChunk, NewExtent,
@@ -39,6 +40,8 @@ use crate::{log_debug, log_error, log_warn};
 pub const BLOCK_SIZE: u64 = 512;
 /// Longest single read or write.
 pub const MAX_IO: u64 = 1 << 30;
+/// Largest image metadata, in bytes.
+pub const MAX_META: u64 = 8 << 20;
 /// A writer commits at least this often (bytes), so other processes see
 /// its size and a crash loses at most this much unflushed data.
 pub const COMMIT_EVERY: u64 = 64 << 20;

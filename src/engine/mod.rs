@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod audit;
+mod clock;
 pub mod cred;
 mod digest;
 pub mod error;
@@ -11,15 +12,17 @@ pub mod image;
 pub mod names;
 pub mod ops;
 pub mod server;
+mod shared;
+mod space;
 mod squeeze;
 
 pub use crate::catalog::{DEFAULT_LSU, ImageState};
 pub use audit::{CheckReport, Damaged, Finding, Reduction, Severity, VerifyReport};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventKind, Outcome};
-pub use image::{BLOCK_SIZE, ImageInfo, ImageReader, ImageWriter, MAX_IO};
+pub use image::{BLOCK_SIZE, ImageInfo, ImageReader, ImageWriter, MAX_IO, MAX_META};
 pub use names::ImageName;
-pub use server::{LsuInfo, MAX_META, Server};
+pub use server::{LsuInfo, Server};
 
 #[cfg(test)]
 mod dedup_tests;

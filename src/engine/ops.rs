@@ -15,10 +15,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Sender, unbounded};
 
+use super::clock::now_ms;
 use super::error::{Error, Result};
 use super::events::{self, EventKind, Outcome};
 use super::names::{self, ImageName};
-use super::server::{Server, now_ms};
+use super::server::Server;
 use crate::catalog::{self, ImageState, events::EventRow};
 use crate::logging::ServerLog;
 use crate::store::lock;

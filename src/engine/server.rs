@@ -10,83 +10,36 @@
 
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 
+use super::clock::now_ms;
 use super::cred::Access;
 use super::error::{Error, Result};
-use super::image::{ImageInfo, ImageReader, ImageWriter};
+use super::image::{ImageInfo, ImageReader, ImageWriter, MAX_META};
 use super::names::{self, ImageName};
+use super::shared::Shared;
+use super::space::fs_space;
 use crate::catalog::checkpoint::Checkpointer;
-use crate::catalog::{self, FreeRange, ImageState};
+use crate::catalog::{self, ImageState};
 use crate::logging::{Level, ServerLog};
+use crate::store::ChunkStore;
 use crate::store::lock::{self, OwnerLock, SetupLock};
 use crate::store::segment::HEADER_LEN;
-use crate::store::{ChunkStore, SegmentWriter};
 use crate::{log_info, log_warn};
 
-/// A segment is sealed (never appended again) once it reaches this size.
-pub const SEGMENT_TARGET: u64 = 1 << 30;
 /// A streamed copy checks for cancellation (and commits) this often.
 pub const CANCEL_STEP: u64 = 16 << 20;
-/// Largest image metadata, in bytes.
-pub const MAX_META: u64 = 8 << 20;
-
-/// Free space writers leave on the server's filesystem for the catalog:
-/// when image data has filled it, abnormal completions and the deletes
-/// that make room again must still commit. 4 MiB plus 1/1024 of the
-/// filesystem (a delete's catalog transaction is well under 1/4096 of the
-/// image's size).
-pub fn catalog_reserve(fs_total: u64) -> u64 {
-    (4 << 20) + fs_total / 1024
-}
 
 const CATALOG_FILE: &str = "catalog.db";
-
-/// [`Shared::ensure_room`] grants at most this share of the free space
-/// beyond the catalog's reserve before asking the filesystem again.
-pub const ROOM_SHARE: u64 = 16;
-/// ... and at most this many bytes.
-pub const ROOM_MAX: u64 = 64 << 20;
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 /// An open server. Cheap to clone; all clones share one catalog
 /// connection, one owner lock and one map cache.
 #[derive(Clone, Debug)]
 pub struct Server {
     pub(crate) shared: Arc<Shared>,
-}
-
-/// State shared by a server and the image handles opened through it.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub dir: PathBuf,
-    /// Where chunk bytes live (segment files in `segments/`; in memory
-    /// for some of the engine's tests).
-    pub store: Arc<dyn ChunkStore>,
-    pub lock_dir: PathBuf,
-    pub uuid: String,
-    /// Background checkpoints (none for inspection); stopped before the
-    /// catalog connection closes.
-    pub _checkpointer: Option<Checkpointer>,
-    pub catalog: Mutex<catalog::Conn>,
-    pub owner: OwnerLock,
-    /// Segments this instance owns and no writer is appending to.
-    pub idle: Mutex<Vec<Box<dyn SegmentWriter>>>,
-    /// Bytes [`Shared::ensure_room`] may grant before asking the
-    /// filesystem again.
-    pub room: Mutex<u64>,
-    /// This server's own log (`<dir>/combstore.log`).
-    pub log: ServerLog,
 }
 
 /// LSU properties.
@@ -190,7 +143,7 @@ impl Server {
             catalog: Mutex::new(conn),
             owner,
             idle: Mutex::new(Vec::new()),
-            room: Mutex::new(0),
+            room: Default::default(),
             log,
         });
         let server = Server { shared };
@@ -927,214 +880,6 @@ impl Server {
     }
 }
 
-impl Shared {
-    /// Whether the owner of `writer` (a token) lives: this instance, or a
-    /// process holding its owner lock.
-    pub fn writer_alive(&self, writer: Option<&str>) -> Result<bool> {
-        match writer {
-            None => Ok(false),
-            Some(w) if w == self.owner.token() => Ok(true),
-            Some(w) => lock::is_alive(&self.lock_dir, w).map_err(|e| Error::io("owner lock", e)),
-        }
-    }
-
-    /// Takes a segment to append to: an idle one of ours, an unowned one
-    /// with room, or a new one.
-    pub fn lease_segment(&self) -> Result<Box<dyn SegmentWriter>> {
-        if let Some(seg) = self.idle.lock().pop() {
-            return Ok(seg);
-        }
-        let mut conn = self.catalog.lock();
-        let tx = catalog::write_txn(&mut conn)?;
-        if let Some((id, end)) = catalog::claim_segment(&tx, self.owner.token(), SEGMENT_TARGET)? {
-            match self.store.adopt(id, end) {
-                Ok(seg) => {
-                    tx.commit()?;
-                    return Ok(seg);
-                }
-                Err(e) => {
-                    // Leave it unclaimed (rolled back) for verify to report;
-                    // mark it sealed so no one tries again.
-                    log_warn!(self.log, "segment {id} cannot be adopted: {e}");
-                    catalog::advance_segment(&tx, id, end, true)?;
-                    catalog::release_segment(&tx, id)?;
-                    tx.commit()?;
-                    return self.new_segment(&mut conn);
-                }
-            }
-        }
-        drop(tx);
-        self.new_segment(&mut conn)
-    }
-
-    fn new_segment(&self, conn: &mut catalog::Conn) -> Result<Box<dyn SegmentWriter>> {
-        let tx = catalog::write_txn(conn)?;
-        let id = catalog::new_segment(&tx, self.owner.token(), HEADER_LEN, now_ms())?;
-        tx.commit()?;
-        crate::store::crash::point("segment.after_row");
-        let created = match self.store.create(id) {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                // A segment no catalog row names: the catalog lost it
-                // (rolled back, WAL lost). Keep it aside for the
-                // administrator.
-                self.store.set_aside(id).and_then(|aside| {
-                    log_warn!(self.log, "segment {id} unknown to the catalog; moved to {aside}");
-                    self.store.create(id)
-                })
-            }
-            r => r,
-        };
-        created.map_err(|e| Error::io(format!("segment {id}"), e))
-    }
-
-    /// Returns a segment after a writer is done with it. Its bytes up to
-    /// its end must be committed (or it must be `poisoned`).
-    pub fn return_segment(&self, seg: Box<dyn SegmentWriter>, poisoned: bool) {
-        if !poisoned && seg.end() < SEGMENT_TARGET {
-            self.idle.lock().push(seg);
-            return;
-        }
-        // Release it. A failed writer's bytes past the committed end are
-        // cut now, while the segment is still ours, rather than left
-        // allocated until another writer adopts it (which would cut them).
-        let id = seg.id();
-        drop(seg);
-        let mut conn = self.catalog.lock();
-        let r = catalog::write_txn(&mut conn).and_then(|tx| {
-            if poisoned {
-                let owned = catalog::owned_segments(&tx, self.owner.token())?;
-                if let Some(&(_, end)) = owned.iter().find(|(s, _)| *s == id) {
-                    if let Err(e) = self.store.adopt(id, end) {
-                        log_warn!(self.log, "cutting segment {id} back to {end}: {e}");
-                    }
-                }
-            }
-            catalog::release_segment(&tx, id)?;
-            tx.commit()
-        });
-        if let Err(e) = r {
-            log_warn!(self.log, "releasing segment {id}: {e}");
-        }
-    }
-
-    /// Refuses ([`Error::NoSpace`]) to store `bytes` more if the filesystem
-    /// would then keep less than [`catalog_reserve`] free. Nothing is written.
-    ///
-    /// Asking the filesystem (`statfs`) for every 1 MiB chunk showed in the
-    /// write path's profile, so a check that passes grants this instance a
-    /// credit of [`ROOM_SHARE`]th of the free space beyond the reserve (at
-    /// most [`ROOM_MAX`]), spent without asking again. Credits shrink as
-    /// the filesystem fills: near the reserve every chunk asks. Up to
-    /// `ROOM_SHARE` writing processes' credits together stay within the
-    /// free space, and so outside the catalog's reserve.
-    pub fn ensure_room(&self, bytes: u64) -> Result<()> {
-        {
-            let mut credit = self.room.lock();
-            if *credit >= bytes {
-                *credit -= bytes;
-                return Ok(());
-            }
-        }
-        let (total, avail) = fs_space(&self.dir)?;
-        let reserve = catalog_reserve(total);
-        let Some(slack) = avail.checked_sub(bytes.saturating_add(reserve)) else {
-            *self.room.lock() = 0;
-            return Err(Error::NoSpace(format!(
-                "filesystem: {avail} bytes free, {bytes} to store and {reserve} kept for the catalog"
-            )));
-        };
-        *self.room.lock() = (slack / ROOM_SHARE).min(ROOM_MAX);
-        Ok(())
-    }
-
-    /// Raises a low-space event when the LSU's filesystem has fallen below
-    /// its threshold since the last check (once per crossing).
-    pub fn check_low_space(&self, lsu_id: i64) -> Result<()> {
-        let (pct, was_low, name) = catalog::events::low_space_state(&self.catalog.lock(), lsu_id)?;
-        let (total, avail) = fs_space(&self.dir)?;
-        let low = total > 0 && u128::from(avail) * 100 < u128::from(total) * u128::from(pct);
-        if low == was_low {
-            return Ok(());
-        }
-        let mut conn = self.catalog.lock();
-        let tx = catalog::write_txn(&mut conn)?;
-        catalog::events::set_low_space(&tx, lsu_id, low)?;
-        if low {
-            let text = format!("{avail} of {total} bytes free, below the {pct}% threshold");
-            let row = catalog::events::EventRow {
-                lsu: name,
-                bytes: avail,
-                text,
-                ..Default::default()
-            };
-            super::events::raise(&tx, super::events::EventKind::LowSpace, row)?;
-        }
-        tx.commit()?;
-        drop(conn);
-        super::events::notify();
-        Ok(())
-    }
-
-    /// Reclaims the dead chunks no writer can refer to any more
-    /// (catalog::sweep_dead) and punches their space, unless their LSU
-    /// defers reclaim. Cheap when no chunk is dead; called when a writer
-    /// closes and after deletes.
-    pub fn sweep(&self) -> Result<()> {
-        let mut conn = self.catalog.lock();
-        if !catalog::any_dead(&conn)? {
-            return Ok(());
-        }
-        let tx = catalog::write_txn(&mut conn)?;
-        let freed = catalog::sweep_dead(&tx)?;
-        tx.commit()?;
-        if freed.is_empty() {
-            return Ok(());
-        }
-        let ids: std::collections::HashSet<i64> = freed.iter().map(|r| r.id).collect();
-        let now: Vec<FreeRange> = catalog::queued_free_ranges(&conn, false)?
-            .into_iter()
-            .filter(|r| ids.contains(&r.id))
-            .collect();
-        drop(conn);
-        crate::store::crash::point("sweep.after_commit");
-        self.punch(&now)
-    }
-
-    /// Punches queued free ranges and forgets them.
-    pub fn punch(&self, ranges: &[FreeRange]) -> Result<()> {
-        if ranges.is_empty() {
-            return Ok(());
-        }
-        let mut done = Vec::with_capacity(ranges.len());
-        for r in ranges {
-            crate::store::crash::point("punch.before_hole");
-            match self.store.free(r.segment, r.seg_off, r.len) {
-                Ok(()) => done.push(*r),
-                Err(e) => log_warn!(self.log, "punching segment {} at {}: {e}", r.segment, r.seg_off),
-            }
-        }
-        crate::store::crash::point("punch.before_forget");
-        let mut conn = self.catalog.lock();
-        let tx = catalog::write_txn(&mut conn)?;
-        catalog::forget_free_ranges(&tx, &done)?;
-        Ok(tx.commit()?)
-    }
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        let token = self.owner.token().to_owned();
-        let conn = self.catalog.get_mut();
-        let r = catalog::write_txn(conn).and_then(|tx| {
-            catalog::release_segments(&tx, &token)?;
-            tx.commit()
-        });
-        if let Err(e) = r {
-            log_warn!(self.log, "releasing segments at close: {e}");
-        }
-    }
-}
-
 fn stored_bytes_present(store: &dyn ChunkStore, needs: &[(i64, u64)]) -> bool {
     needs
         .iter()
@@ -1264,24 +1009,6 @@ fn make_private_dir(dir: &Path) -> Result<()> {
 
 fn fs_capacity(dir: &Path) -> Result<u64> {
     Ok(fs_space(dir)?.0)
-}
-
-/// The filesystem's total and available bytes.
-pub(crate) fn fs_space(dir: &Path) -> Result<(u64, u64)> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let c =
-        CString::new(dir.as_os_str().as_bytes()).map_err(|_| Error::Invalid("path contains NUL".into()))?;
-    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `c` is a valid NUL-terminated path and `st` points to writable
-    // memory of the right type; statvfs fills it on success.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
-    if rc != 0 {
-        return Err(Error::io("statvfs", std::io::Error::last_os_error()));
-    }
-    // SAFETY: rc == 0, so statvfs initialized `st`.
-    let st = unsafe { st.assume_init() };
-    Ok((st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize))
 }
 
 /// Records why an open of `dir` failed in `<dir>/combstore.log`, when

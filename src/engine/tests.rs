@@ -970,22 +970,22 @@ fn room_checks_grant_a_bounded_credit_and_refuse_what_would_eat_the_reserve() {
     let (_d, s) = server();
     let sh = &s.shared;
     sh.ensure_room(4096).unwrap();
-    let credit = *sh.room.lock();
-    let (total, avail) = server::fs_space(&sh.dir).unwrap();
-    let slack = avail.saturating_sub(4096 + server::catalog_reserve(total));
-    assert!(credit <= server::ROOM_MAX, "credit {credit}");
+    let credit = *sh.room.credit.lock();
+    let (total, avail) = space::fs_space(&sh.dir).unwrap();
+    let slack = avail.saturating_sub(4096 + space::catalog_reserve(total));
+    assert!(credit <= space::ROOM_MAX, "credit {credit}");
     assert!(
-        credit <= slack / server::ROOM_SHARE + 1,
+        credit <= slack / space::ROOM_SHARE + 1,
         "credit {credit} of slack {slack}"
     );
     if credit >= 8192 {
         sh.ensure_room(4096).unwrap();
-        assert_eq!(*sh.room.lock(), credit - 4096, "spent from the credit");
+        assert_eq!(*sh.room.credit.lock(), credit - 4096, "spent from the credit");
     }
     // more than the filesystem has: refused, and the credit is gone
     let e = sh.ensure_room(u64::MAX / 2).unwrap_err();
     assert!(matches!(e, Error::NoSpace(_)), "{e}");
-    assert_eq!(*sh.room.lock(), 0);
+    assert_eq!(*sh.room.credit.lock(), 0);
 }
 
 /// An image of many extents with holes, read through windows of the

@@ -18,7 +18,7 @@ use sha1::{Digest, Sha1};
 
 use super::*;
 use crate::catalog;
-use crate::engine::server::now_ms;
+use crate::engine::clock::now_ms;
 use crate::logging::ServerLog;
 use crate::store::checksum::BlockCrcs;
 use crate::store::lock::OwnerLock;
