@@ -12,12 +12,14 @@ use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
 use super::clock::now_ms;
-use super::cred::Access;
+use super::cred::{self, Access, Credentials};
 use super::error::{Error, Result};
+use super::events::{self, Event};
 use super::image::{ImageInfo, ImageReader, ImageWriter, MAX_META};
 use super::names::{self, ImageName};
 use super::shared::Shared;
@@ -125,7 +127,7 @@ impl Server {
             refuse_upgrade_under_others(dir, &lock_dir)
         })?;
         drop(setup);
-        super::cred::authorize(&conn, access, &log)?;
+        cred::authorize(&conn, access, &log)?;
         let uuid = catalog::server_value(&conn, "uuid")?.unwrap_or_default();
         let owner = OwnerLock::acquire(&lock_dir).map_err(|e| Error::io("owner lock", e))?;
         let checkpointer = if checkpoints {
@@ -282,7 +284,7 @@ impl Server {
             crate::store::crash::point("recover.after_commit");
             dead.forget();
             if failed_ops > 0 {
-                super::events::notify();
+                events::notify();
             }
             sh.punch(&freed)?;
         }
@@ -368,11 +370,11 @@ impl Server {
             text: label.to_owned(),
             ..Default::default()
         };
-        super::events::raise(&tx, super::events::EventKind::Label, row)?;
+        events::raise(&tx, events::EventKind::Label, row)?;
         tx.commit()?;
         drop(conn);
         log_info!(self.shared.log, "LSU {name}: label {old:?} -> {label:?}");
-        super::events::notify();
+        events::notify();
         Ok(())
     }
 
@@ -877,6 +879,53 @@ impl Server {
             done += k;
         }
         Ok(done)
+    }
+}
+
+impl Server {
+    /// Up to `limit` events after id `after`, oldest first.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
+        events::events_after(&self.shared.catalog.lock(), after, limit)
+    }
+
+    /// The first event after `after`, waiting up to `timeout` (None:
+    /// forever) for one to be raised here or by another process.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn next_event(&self, after: u64, timeout: Option<Duration>) -> Result<Option<Event>> {
+        events::next_event(&self.shared.catalog, after, timeout)
+    }
+
+    /// Acknowledges an event for the whole server.
+    ///
+    /// # Errors
+    /// [`Error::NoEvent`]; catalog errors.
+    pub fn delete_event(&self, id: u64) -> Result<()> {
+        events::delete_event(&mut self.shared.catalog.lock(), id)
+    }
+}
+
+impl Server {
+    /// The user name clients must present, if the server has credentials.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn credentials_user(&self) -> Result<Option<String>> {
+        cred::credentials_user(&self.shared)
+    }
+
+    /// Sets the credentials clients must present from now on (handles
+    /// already open stay open); `None` removes them.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a user name or secret breaking the rules
+    /// ([`cred::check_new`]); catalog errors.
+    pub fn set_credentials(&self, cred: Option<Credentials<'_>>) -> Result<()> {
+        cred::set_credentials(&self.shared, cred)
     }
 }
 
