@@ -461,11 +461,11 @@ impl ImageWriter {
 
     fn finish(&mut self, complete: bool) -> Result<()> {
         if complete {
-            let oid = super::archive::new_oid();
+            let oid = super::records::new_oid();
             let log = self.sh.log.clone();
             self.complete_inner(&oid, |tx, id, size, sha1| {
-                super::archive::record_image(tx, id, &oid, size, sha1)?;
-                super::archive::index_within(tx, &oid, &log).map(|_| ())
+                super::records::record_image(tx, id, &oid, size, sha1)?;
+                super::records::index_within(tx, &oid, &log).map(|_| ())
             })?;
             return Ok(());
         }

@@ -11,6 +11,7 @@ pub mod events;
 pub mod image;
 pub mod names;
 pub mod ops;
+mod records;
 pub mod server;
 mod shared;
 mod space;

@@ -788,10 +788,10 @@ impl Server {
         catalog::copy_all_extents(&tx, source.id, id)?;
         catalog::copy_meta(&tx, source.id, id)?;
         catalog::set_size(&tx, id, source.size, now)?;
-        let oid = super::archive::new_oid();
+        let oid = super::records::new_oid();
         catalog::set_complete(&tx, id, &oid, &source.sha1, now)?;
-        super::archive::record_image(&tx, id, &oid, source.size, &source.sha1)?;
-        super::archive::index_within(&tx, &oid, &sh.log)?;
+        super::records::record_image(&tx, id, &oid, source.size, &source.sha1)?;
+        super::records::index_within(&tx, &oid, &sh.log)?;
         tx.commit()?;
         drop(conn);
         crate::store::crash::point("copy.after_commit");
