@@ -9,6 +9,8 @@ mod digest;
 pub mod error;
 pub mod events;
 pub mod image;
+mod images;
+mod lsus;
 pub mod names;
 pub mod ops;
 mod records;

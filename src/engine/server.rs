@@ -20,10 +20,13 @@ use super::clock::now_ms;
 use super::cred::{self, Access, Credentials};
 use super::error::{Error, Result};
 use super::events::{self, Event};
-use super::image::{ImageInfo, ImageReader, ImageWriter, MAX_META};
+use super::image::{ImageInfo, ImageReader, ImageWriter};
+use super::images;
+pub use super::images::CANCEL_STEP;
+use super::lsus;
+pub use super::lsus::LsuInfo;
 use super::names::{self, ImageName};
 use super::shared::Shared;
-use super::space::fs_space;
 use crate::catalog::checkpoint::Checkpointer;
 use crate::catalog::{self, ImageState};
 use crate::logging::{Level, ServerLog};
@@ -32,9 +35,6 @@ use crate::store::lock::{self, OwnerLock, SetupLock};
 use crate::store::segment::HEADER_LEN;
 use crate::{log_info, log_warn};
 
-/// A streamed copy checks for cancellation (and commits) this often.
-pub const CANCEL_STEP: u64 = 16 << 20;
-
 const CATALOG_FILE: &str = "catalog.db";
 
 /// An open server. Cheap to clone; all clones share one catalog
@@ -42,23 +42,6 @@ const CATALOG_FILE: &str = "catalog.db";
 #[derive(Clone, Debug)]
 pub struct Server {
     pub(crate) shared: Arc<Shared>,
-}
-
-/// LSU properties.
-#[derive(Clone, Debug)]
-pub struct LsuInfo {
-    pub name: String,
-    pub label: String,
-    /// Space of deleted images is punched at delete (`false`) or left
-    /// queued for `reclaim` or the next open (`true`).
-    pub deferred_reclaim: bool,
-    pub capacity: u64,
-    pub used: u64,
-    pub used_phys: u64,
-    pub images: u64,
-    /// Free space threshold (percent of the filesystem) below which the
-    /// LSU raises a low-space event.
-    pub low_space_pct: u64,
 }
 
 impl Server {
@@ -325,10 +308,7 @@ impl Server {
     /// # Errors
     /// Catalog errors.
     pub fn all_lsu_names(&self) -> Result<Vec<String>> {
-        Ok(catalog::lsus(&self.shared.catalog.lock())?
-            .into_iter()
-            .map(|l| l.name)
-            .collect())
+        lsus::all_names(&self.shared)
     }
 
     /// Creates an LSU (the administrator's configuration step).
@@ -345,13 +325,7 @@ impl Server {
     }
 
     pub(crate) fn create_lsu_any(&self, name: &str) -> Result<()> {
-        names::check_lsu(name)?;
-        let mut conn = self.shared.catalog.lock();
-        let tx = catalog::write_txn(&mut conn)?;
-        catalog::create_lsu(&tx, name, now_ms())?;
-        tx.commit()?;
-        log_info!(self.shared.log, "created LSU {name}");
-        Ok(())
+        lsus::create(&self.shared, name)
     }
 
     /// Sets an LSU's label (shown in its properties).
@@ -530,14 +504,7 @@ impl Server {
     /// # Errors
     /// [`Error::NoLsu`], [`Error::NoImage`]; catalog errors.
     pub fn image_busy(&self, lsu: &str, name: &ImageName) -> Result<bool> {
-        let writer = {
-            let conn = self.shared.catalog.lock();
-            let lsu_row = catalog::lsu(&conn, lsu)?;
-            catalog::image_by_name(&conn, lsu_row.id, name)?
-                .ok_or_else(|| Error::NoImage(name.to_string()))?
-                .writer
-        };
-        self.writer_alive(writer.as_deref())
+        images::busy(&self.shared, lsu, name)
     }
 
     /// Properties of an LSU. Capacity is the filesystem's size unless a
@@ -546,23 +513,7 @@ impl Server {
     /// # Errors
     /// [`Error::NoLsu`]; I/O and catalog errors.
     pub fn lsu_info(&self, name: &str) -> Result<LsuInfo> {
-        names::check_lsu(name)?;
-        let row = catalog::lsu(&self.shared.catalog.lock(), name)?;
-        let capacity = if row.capacity > 0 {
-            row.capacity
-        } else {
-            fs_capacity(&self.shared.dir)?
-        };
-        Ok(LsuInfo {
-            deferred_reclaim: row.reclaim == "deferred",
-            name: row.name,
-            label: row.label,
-            capacity,
-            used: row.used,
-            used_phys: row.used_phys,
-            images: row.images,
-            low_space_pct: row.low_space_pct,
-        })
+        lsus::info(&self.shared, name)
     }
 
     /// Creates an image and opens it for writing.
@@ -570,27 +521,14 @@ impl Server {
     /// # Errors
     /// [`Error::NoLsu`], [`Error::Exists`]; I/O and catalog errors.
     pub fn create_image(&self, lsu: &str, name: &ImageName) -> Result<ImageWriter> {
-        self.create_image_as(lsu, name, false)
+        images::create(&self.shared, lsu, name, false)
     }
 
     /// Creates an image for a copy or archive store in progress: marked
     /// temporary in the creating transaction, so a crash at any instant
     /// leaves nothing recovery does not delete.
     pub(crate) fn create_temporary_image(&self, lsu: &str, name: &ImageName) -> Result<ImageWriter> {
-        self.create_image_as(lsu, name, true)
-    }
-
-    fn create_image_as(&self, lsu: &str, name: &ImageName, temporary: bool) -> Result<ImageWriter> {
-        let sh = &self.shared;
-        let mut conn = sh.catalog.lock();
-        // No data is acknowledged yet: see catalog::commit_lazily.
-        let (lsu_id, id) = catalog::commit_lazily(&mut conn, |tx| {
-            let lsu_row = catalog::lsu(tx, lsu)?;
-            let id = catalog::insert_image_as(tx, lsu_row.id, name, sh.owner.token(), now_ms(), temporary)?;
-            Ok::<_, Error>((lsu_row.id, id))
-        })?;
-        drop(conn); // ImageWriter::new reads the catalog
-        Ok(ImageWriter::new(Arc::clone(sh), id, lsu_id, 0))
+        images::create(&self.shared, lsu, name, true)
     }
 
     /// Reopens a pending image for writing (checkpoint/restart).
@@ -599,26 +537,7 @@ impl Server {
     /// [`Error::NoImage`], [`Error::Complete`], [`Error::Busy`],
     /// [`Error::Broken`]; catalog errors.
     pub fn reopen_image(&self, lsu: &str, name: &ImageName) -> Result<ImageWriter> {
-        let sh = &self.shared;
-        let mut conn = sh.catalog.lock();
-        let tx = catalog::write_txn(&mut conn)?;
-        let lsu_row = catalog::lsu(&tx, lsu)?;
-        let row =
-            catalog::image_by_name(&tx, lsu_row.id, name)?.ok_or_else(|| Error::NoImage(name.to_string()))?;
-        match row.state {
-            ImageState::Complete => return Err(Error::Complete(name.to_string())),
-            ImageState::Broken => return Err(Error::Broken(name.to_string())),
-            ImageState::Writing if self.writer_alive(row.writer.as_deref())? => {
-                return Err(Error::Busy(name.to_string()));
-            }
-            // a dead writer's copy in progress is recovery's to delete
-            _ if row.temporary => return Err(Error::NoImage(format!("{name} (an interrupted copy)"))),
-            _ => {}
-        }
-        catalog::set_state(&tx, row.id, ImageState::Writing, Some(sh.owner.token()), now_ms())?;
-        tx.commit()?;
-        drop(conn); // ImageWriter::new reads the catalog
-        Ok(ImageWriter::new(Arc::clone(sh), row.id, lsu_row.id, row.size))
+        images::reopen(&self.shared, lsu, name)
     }
 
     /// Opens a complete image for reading.
@@ -626,15 +545,7 @@ impl Server {
     /// # Errors
     /// [`Error::NoImage`], [`Error::NotComplete`]; catalog errors.
     pub fn open_image(&self, lsu: &str, name: &ImageName) -> Result<ImageReader> {
-        let conn = self.shared.catalog.lock();
-        let lsu_row = catalog::lsu(&conn, lsu)?;
-        let row = catalog::image_by_name(&conn, lsu_row.id, name)?
-            .ok_or_else(|| Error::NoImage(name.to_string()))?;
-        if row.state != ImageState::Complete {
-            return Err(Error::NotComplete(name.to_string()));
-        }
-        drop(conn);
-        Ok(ImageReader::new(Arc::clone(&self.shared), row.id, row.size))
+        images::open(&self.shared, lsu, name)
     }
 
     /// Deletes an image; frees the stored bytes no other image refers to.
@@ -644,29 +555,7 @@ impl Server {
     /// catalog errors. The image is intact after any error but a failure
     /// to punch freed space, which recovery retries.
     pub fn delete_image(&self, lsu: &str, name: &ImageName) -> Result<()> {
-        let sh = &self.shared;
-        let mut conn = sh.catalog.lock();
-        let tx = catalog::write_txn(&mut conn)?;
-        let lsu_row = catalog::lsu(&tx, lsu)?;
-        let row =
-            catalog::image_by_name(&tx, lsu_row.id, name)?.ok_or_else(|| Error::NoImage(name.to_string()))?;
-        if row.state == ImageState::Writing && self.writer_alive(row.writer.as_deref())? {
-            return Err(Error::Busy(name.to_string()));
-        }
-        let chunks = catalog::delete_image_rows(&tx, row.id)?;
-        let freed = catalog::release_orphans(&tx, &chunks)?;
-        tx.commit()?;
-        drop(conn);
-        crate::store::crash::point("delete.after_commit");
-        log_info!(
-            sh.log,
-            "deleted image {name} from LSU {lsu}; {} ranges freed",
-            freed.len()
-        );
-        if lsu_row.reclaim != "deferred" {
-            sh.punch(&freed)?;
-        } // else left queued in free_ranges for reclaim or the next open
-        sh.sweep()
+        images::delete(&self.shared, lsu, name)
     }
 
     /// Copies complete image `from_name` of `src` (another server or this
@@ -709,94 +598,15 @@ impl Server {
         from_name: &ImageName,
         cancelled: &dyn Fn() -> bool,
     ) -> Result<u64> {
-        if cancelled() {
-            return Err(Error::Cancelled);
-        }
-        if self.shared.uuid == src.shared.uuid {
-            return self.share_image(to_lsu, to_name, from_lsu, from_name).map(|()| 0);
-        }
-        let mut reader = src.open_image(from_lsu, from_name)?;
-        let source = reader.info()?;
-        let mut meta = vec![0u8; MAX_META as usize];
-        let meta_len = reader.read_meta(0, &mut meta)?;
-        let mut writer = self.create_temporary_image(to_lsu, to_name)?;
-        let copied = (|| {
-            let mut off = 0;
-            while off < source.size {
-                if cancelled() {
-                    return Err(Error::Cancelled);
-                }
-                let n = (source.size - off).min(CANCEL_STEP);
-                writer.copy_from(&mut reader, off, off, n, false)?;
-                off += n;
-            }
-            writer.write_meta(0, &meta[..meta_len])
-        })();
-        let sent = writer.bytes_received();
-        let closed = match copied {
-            Ok(()) => writer.close(true),
-            Err(e) => {
-                drop(writer); // abandoned, so the cleanup below may delete it
-                Err(e)
-            }
-        };
-        let result = closed.and_then(|()| {
-            crate::store::crash::point("stream.after_close");
-            let target = self.image_info(to_lsu, to_name)?;
-            if target.sha1 == source.sha1 {
-                Ok(())
-            } else {
-                Err(Error::Corrupt(format!(
-                    "copy of {from_name} has SHA-1 {} but the source has {}",
-                    target.sha1, source.sha1
-                )))
-            }
-        });
-        if result.is_err() {
-            if let Err(e) = self.delete_image(to_lsu, to_name) {
-                log_warn!(self.shared.log, "removing failed copy {to_name}: {e}");
-            }
-        } else {
-            log_info!(
-                self.shared.log,
-                "copied {from_name} ({} bytes) from another server to {to_name}: {sent} bytes sent",
-                source.size
-            );
-        }
-        result.map(|()| sent)
-    }
-
-    fn share_image(
-        &self,
-        to_lsu: &str,
-        to_name: &ImageName,
-        from_lsu: &str,
-        from_name: &ImageName,
-    ) -> Result<()> {
-        let sh = &self.shared;
-        let mut conn = sh.catalog.lock();
-        let tx = catalog::write_txn(&mut conn)?;
-        let from_lsu_row = catalog::lsu(&tx, from_lsu)?;
-        let source = catalog::image_by_name(&tx, from_lsu_row.id, from_name)?
-            .ok_or_else(|| Error::NoImage(from_name.to_string()))?;
-        if source.state != ImageState::Complete {
-            return Err(Error::NotComplete(from_name.to_string()));
-        }
-        let to_lsu_row = catalog::lsu(&tx, to_lsu)?;
-        let now = now_ms();
-        let id = catalog::insert_image(&tx, to_lsu_row.id, to_name, sh.owner.token(), now)?;
-        catalog::copy_all_extents(&tx, source.id, id)?;
-        catalog::copy_meta(&tx, source.id, id)?;
-        catalog::set_size(&tx, id, source.size, now)?;
-        let oid = super::records::new_oid();
-        catalog::set_complete(&tx, id, &oid, &source.sha1, now)?;
-        super::records::record_image(&tx, id, &oid, source.size, &source.sha1)?;
-        super::records::index_within(&tx, &oid, &sh.log)?;
-        tx.commit()?;
-        drop(conn);
-        crate::store::crash::point("copy.after_commit");
-        log_info!(sh.log, "copied {from_name} to {to_name} by sharing its extents");
-        Ok(())
+        images::copy(
+            &self.shared,
+            to_lsu,
+            to_name,
+            &src.shared,
+            from_lsu,
+            from_name,
+            cancelled,
+        )
     }
 
     /// Properties of a named image, as committed.
@@ -804,11 +614,7 @@ impl Server {
     /// # Errors
     /// [`Error::NoLsu`], [`Error::NoImage`]; catalog errors.
     pub fn image_info(&self, lsu: &str, name: &ImageName) -> Result<ImageInfo> {
-        let conn = self.shared.catalog.lock();
-        let lsu_row = catalog::lsu(&conn, lsu)?;
-        let row = catalog::image_by_name(&conn, lsu_row.id, name)?
-            .ok_or_else(|| Error::NoImage(name.to_string()))?;
-        ImageInfo::from_row(&self.shared, &conn, row, lsu_row.name)
+        images::info(&self.shared, lsu, name)
     }
 
     /// Up to `limit` image names of an LSU after `after`, in key order.
@@ -816,13 +622,7 @@ impl Server {
     /// # Errors
     /// [`Error::NoLsu`]; catalog errors.
     pub fn list_images(&self, lsu: &str, after: Option<&ImageName>, limit: usize) -> Result<Vec<ImageName>> {
-        let conn = self.shared.catalog.lock();
-        let lsu_row = catalog::lsu(&conn, lsu)?;
-        Ok(catalog::list_images(&conn, lsu_row.id, after, limit)?)
-    }
-
-    fn writer_alive(&self, writer: Option<&str>) -> Result<bool> {
-        self.shared.writer_alive(writer)
+        images::list(&self.shared, lsu, after, limit)
     }
 }
 
@@ -1054,10 +854,6 @@ fn make_private_dir(dir: &Path) -> Result<()> {
         }
         _ => Ok(()),
     }
-}
-
-fn fs_capacity(dir: &Path) -> Result<u64> {
-    Ok(fs_space(dir)?.0)
 }
 
 /// Records why an open of `dir` failed in `<dir>/combstore.log`, when
