@@ -19,13 +19,14 @@ use parking_lot::Mutex;
 use super::clock::now_ms;
 use super::cred::{self, Access, Credentials};
 use super::error::{Error, Result};
-use super::events::{self, Event};
+use super::events::{self, Event, Outcome};
 use super::image::{ImageInfo, ImageReader, ImageWriter};
 use super::images;
 pub use super::images::CANCEL_STEP;
 use super::lsus;
 pub use super::lsus::LsuInfo;
 use super::names::{self, ImageName};
+use super::ops;
 use super::shared::Shared;
 use crate::catalog::checkpoint::Checkpointer;
 use crate::catalog::{self, ImageState};
@@ -261,7 +262,7 @@ impl Server {
             }
             crate::store::crash::point("recover.after_cut");
             catalog::release_segments(&tx, token)?;
-            let failed_ops = super::ops::fail_ops_of(&tx, token, &sh.log)?;
+            let failed_ops = ops::fail_ops_of(&tx, token, &sh.log)?;
             tx.commit()?;
             drop(conn);
             crate::store::crash::point("recover.after_commit");
@@ -679,6 +680,63 @@ impl Server {
             done += k;
         }
         Ok(done)
+    }
+}
+
+impl Server {
+    /// Checks a copy request as `copy_image` would, records it as a running
+    /// operation, and starts it on the worker pool. Returns its id; its end
+    /// is an `AsyncDone` event.
+    ///
+    /// # Errors
+    /// The request's errors ([`Error::NoLsu`], [`Error::Exists`],
+    /// [`Error::NoImage`], [`Error::NotComplete`], [`Error::Name`],
+    /// [`Error::Exists`] for a running operation of that name).
+    pub fn start_copy(
+        &self,
+        to_lsu: &str,
+        to_name: &ImageName,
+        src: &Server,
+        from_lsu: &str,
+        from_name: &ImageName,
+        op_name: Option<&str>,
+    ) -> Result<u64> {
+        ops::start_copy(
+            &self.shared,
+            to_lsu,
+            to_name,
+            &src.shared,
+            from_lsu,
+            from_name,
+            op_name,
+        )
+    }
+
+    /// Checks a delete request, then deletes in the background; its end is
+    /// a `DeleteDone` event.
+    ///
+    /// # Errors
+    /// [`Error::NoLsu`], [`Error::NoImage`], [`Error::Busy`]; catalog errors.
+    pub fn start_delete(&self, lsu: &str, name: &ImageName) -> Result<u64> {
+        ops::start_delete(&self.shared, lsu, name)
+    }
+
+    /// Waits up to `timeout` (None: forever) for the latest operation named
+    /// `name` to finish; returns how it ended.
+    ///
+    /// # Errors
+    /// [`Error::NoOp`]; [`Error::Running`] if still running after `timeout`;
+    /// catalog errors.
+    pub fn wait_op(&self, name: &str, timeout: Option<Duration>) -> Result<Outcome> {
+        ops::wait_op(&self.shared, name, timeout, &|| self.recover())
+    }
+
+    /// Asks the running operation named `name` to stop.
+    ///
+    /// # Errors
+    /// [`Error::NoOp`] if none of that name runs; catalog errors.
+    pub fn cancel_op(&self, name: &str) -> Result<()> {
+        ops::cancel_op(&self.shared, name)
     }
 }
 
