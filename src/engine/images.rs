@@ -30,8 +30,10 @@ pub(crate) fn busy(sh: &Shared, lsu: &str, name: &ImageName) -> Result<bool> {
     sh.writer_alive(writer.as_deref())
 }
 
-/// Creates an image and opens it for writing; a `temporary` one is deleted
-/// by recovery unless completed.
+/// Creates an image and opens it for writing. A `temporary` one is for a
+/// copy or archive store in progress: marked temporary in the creating
+/// transaction, so a crash at any instant leaves nothing recovery does not
+/// delete.
 pub(crate) fn create(sh: &Arc<Shared>, lsu: &str, name: &ImageName, temporary: bool) -> Result<ImageWriter> {
     let mut conn = sh.catalog.lock();
     // No data is acknowledged yet: see catalog::commit_lazily.

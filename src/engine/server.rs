@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use super::archive::{self, StoredObject};
 use super::clock::now_ms;
 use super::cred::{self, Access, Credentials};
 use super::error::{Error, Result};
@@ -28,6 +29,7 @@ pub use super::lsus::LsuInfo;
 use super::names::{self, ImageName};
 use super::ops;
 use super::shared::Shared;
+use crate::archive::SqlValue;
 use crate::catalog::checkpoint::Checkpointer;
 use crate::catalog::{self, ImageState};
 use crate::logging::{Level, ServerLog};
@@ -525,13 +527,6 @@ impl Server {
         images::create(&self.shared, lsu, name, false)
     }
 
-    /// Creates an image for a copy or archive store in progress: marked
-    /// temporary in the creating transaction, so a crash at any instant
-    /// leaves nothing recovery does not delete.
-    pub(crate) fn create_temporary_image(&self, lsu: &str, name: &ImageName) -> Result<ImageWriter> {
-        images::create(&self.shared, lsu, name, true)
-    }
-
     /// Reopens a pending image for writing (checkpoint/restart).
     ///
     /// # Errors
@@ -737,6 +732,143 @@ impl Server {
     /// [`Error::NoOp`] if none of that name runs; catalog errors.
     pub fn cancel_op(&self, name: &str) -> Result<()> {
         ops::cancel_op(&self.shared, name)
+    }
+}
+
+impl Server {
+    /// Stores an object: data pulled from `read` (which fills the buffer
+    /// and returns the bytes placed, 0 at the end) with user `fields`
+    /// (already checked by [`archive::check_fields`]). Memory stays bounded.
+    ///
+    /// # Errors
+    /// Errors of `read` (the store is then abandoned and leaves nothing);
+    /// I/O and catalog errors.
+    pub fn store_object(
+        &self,
+        read: &mut dyn FnMut(&mut [u8]) -> Result<usize>,
+        fields: Vec<(String, SqlValue)>,
+    ) -> Result<StoredObject> {
+        archive::store_object(&self.shared, read, fields)
+    }
+
+    /// Creates a new record (new OID and ctime) for the data of `oid`,
+    /// with new user fields; the old record is unchanged.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] (not an OID), [`Error::NoImage`]; catalog errors.
+    pub fn store_metadata(&self, oid: &str, fields: Vec<(String, SqlValue)>) -> Result<StoredObject> {
+        archive::store_metadata(&self.shared, oid, fields)
+    }
+
+    /// The system record of an object.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`], [`Error::NoImage`]; catalog errors.
+    pub fn object_record(&self, oid: &str) -> Result<StoredObject> {
+        archive::object_record(&self.shared, oid)
+    }
+
+    /// Streams bytes `first..=last` (None: to the end) of an object's data
+    /// to `write`, one chunk of memory at a time, verified as read.
+    ///
+    /// # Errors
+    /// [`Error::NoImage`]; [`Error::Corrupt`]; errors of `write`.
+    pub fn retrieve_object(
+        &self,
+        oid: &str,
+        first: u64,
+        last: Option<u64>,
+        write: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        archive::retrieve_object(&self.shared, oid, first, last, write)
+    }
+
+    /// Every field of a record (system and user), as stored.
+    ///
+    /// # Errors
+    /// [`Error::NoImage`]; catalog errors.
+    pub fn object_fields(&self, oid: &str) -> Result<Vec<(String, SqlValue)>> {
+        archive::object_fields(&self.shared, oid)
+    }
+
+    /// Deletes a record; its data goes when no record names it any more.
+    ///
+    /// # Errors
+    /// [`Error::NoImage`]; catalog errors.
+    pub fn delete_object(&self, oid: &str) -> Result<()> {
+        archive::delete_object(&self.shared, oid)
+    }
+
+    /// Makes a record queryable if it is not yet: -1 already indexed,
+    /// 1 indexed by this call, 0 still not indexed.
+    ///
+    /// # Errors
+    /// [`Error::NoImage`]; catalog errors.
+    pub fn check_indexed(&self, oid: &str) -> Result<i32> {
+        archive::check_indexed(&self.shared, oid)
+    }
+
+    /// Indexes every record still waiting (recovery's healing pass);
+    /// returns how many were indexed.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn heal_index(&self) -> Result<usize> {
+        archive::heal_index(&self.shared)
+    }
+
+    /// Time (ms) before which every store index exception is resolved:
+    /// the ctime of the oldest unresolved one, or now if there is none.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn query_integrity_time(&self) -> Result<u64> {
+        archive::query_integrity_time(&self.shared)
+    }
+
+    /// Runs SQL built by the query translator with its parameters.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn run_object_query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>> {
+        archive::run_object_query(&self.shared, sql, params)
+    }
+
+    /// The server's metadata schema, read from its schema file; a server
+    /// without one gets the factory schema written there first.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] with the schema error (line and problem) for a
+    /// bad file; I/O errors.
+    pub fn archive_schema(&self) -> Result<crate::archive::schema::Schema> {
+        archive::archive_schema(&self.shared)
+    }
+
+    /// The port archive sessions must name (server setting `hc_port`).
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn archive_port(&self) -> Result<i32> {
+        archive::archive_port(&self.shared)
+    }
+
+    /// Bulk prefill for the catalog-scale benchmarks (bench/suite): one
+    /// complete, empty image per item, named `item.0` in `lsu`, with its
+    /// archive record (system fields plus `item.1`, already checked by
+    /// [`archive::check_fields`]) indexed. Items are committed in transactions of
+    /// `batch`: the rows a create and close complete of each would leave,
+    /// without their per-image syncs. Not for applications.
+    ///
+    /// # Errors
+    /// [`Error::NoLsu`], [`Error::Exists`]; catalog errors (the batches
+    /// committed before stay).
+    pub fn prefill_empty_images(
+        &self,
+        lsu: &str,
+        items: impl IntoIterator<Item = (ImageName, Vec<(String, SqlValue)>)>,
+        batch: usize,
+    ) -> Result<u64> {
+        archive::prefill_empty_images(&self.shared, lsu, items, batch)
     }
 }
 

@@ -213,7 +213,7 @@ fn a_dead_writers_copy_in_progress_is_gone_and_its_image_aborted() {
     let path = dir.path().join("srv");
     let seen = Server::open(&path).unwrap();
     let s = Server::open(&path).unwrap();
-    let mut t = s.create_temporary_image("default", &name("t")).unwrap();
+    let mut t = images::create(&s.shared, "default", &name("t"), true).unwrap();
     t.write(0, &data(7, 1 << 20)).unwrap();
     t.flush().unwrap();
     let mut k = s.create_image("default", &name("k")).unwrap();
@@ -489,7 +489,7 @@ fn recovery_deletes_an_interrupted_copy_and_frees_its_space() {
     let path = dir.path().join("srv");
     let s = Server::open(&path).unwrap();
     let before = s.lsu_info("default").unwrap();
-    let mut w = s.create_temporary_image("default", &name("copy")).unwrap();
+    let mut w = images::create(&s.shared, "default", &name("copy"), true).unwrap();
     w.write(0, &data(61, 2 << 20)).unwrap();
     w.flush().unwrap();
     let token = s.shared.owner.token().to_owned();
