@@ -17,6 +17,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::archive::{self, StoredObject};
+use super::audit::{self, CheckReport, Reduction, Space, VerifyReport};
 use super::clock::now_ms;
 use super::cred::{self, Access, Credentials};
 use super::error::{Error, Result};
@@ -869,6 +870,58 @@ impl Server {
         batch: usize,
     ) -> Result<u64> {
         archive::prefill_empty_images(&self.shared, lsu, items, batch)
+    }
+}
+
+impl Server {
+    /// [`Reduction`](audit::Reduction) of every LSU, by name, internal LSUs included. Reads
+    /// every chunk row once.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn reduction(&self) -> Result<Vec<(String, Reduction)>> {
+        audit::reduction(&self.shared)
+    }
+
+    /// Consistency of the catalog with itself and with the segment files:
+    /// every extent names an existing chunk range, every chunk is referred
+    /// to and lies inside its segment's committed bytes, nothing overlaps,
+    /// LSU statistics equal the rows, segment files exist with valid
+    /// headers and hold every chunk. Reads no image bytes; changes nothing.
+    ///
+    /// # Errors
+    /// Catalog errors that prevent checking at all.
+    pub fn check(&self) -> Result<CheckReport> {
+        audit::check(&self.shared)
+    }
+
+    /// Space taken by the segment files against the catalog's accounting
+    /// (see [`Space`](audit::Space)). Reads no image bytes; changes nothing.
+    ///
+    /// # Errors
+    /// Catalog errors; I/O errors other than a missing segment file.
+    pub fn space(&self) -> Result<Space> {
+        audit::space(&self.shared)
+    }
+
+    /// Re-reads every stored byte of the images in scope (one LSU, one
+    /// image, in `lsu` or in every LSU that holds it, or all), checking
+    /// each chunk's checksum and each complete image's SHA-1; `progress`
+    /// is told the bytes read so far. Changes nothing. The catalog also
+    /// gets SQLite's integrity check: damage there is reported
+    /// ([`VerifyReport::catalog`](audit::VerifyReport::catalog)) even when every image still reads back,
+    /// since the server may no longer open.
+    ///
+    /// # Errors
+    /// [`Error::NoLsu`], [`Error::NoImage`]; catalog errors (a catalog too
+    /// damaged to list its images).
+    pub fn verify(
+        &self,
+        lsu: Option<&str>,
+        image: Option<&ImageName>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<VerifyReport> {
+        audit::verify(&self.shared, lsu, image, progress)
     }
 }
 
