@@ -1,8 +1,9 @@
 //! The state a server shares with the image handles opened through it
 //! ([`Shared`]), and what they all do with it: lease and return segments,
 //! check for room, raise low-space events, reclaim and punch dead chunks.
-//! Everything else in the engine builds on this module; it builds only on
-//! [`events`], [`space`](super::space) and the crate's catalog and store.
+//! Image handles and everything above them build on this module; it builds on
+//! the clock, errors, [`events`], [`space`](super::space) and the crate's
+//! catalog and store.
 
 use std::path::PathBuf;
 use std::sync::Arc;
