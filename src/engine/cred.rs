@@ -20,7 +20,7 @@ use crate::{log_info, log_warn};
 use sha1::Sha1;
 
 use super::error::{Error, Result};
-use super::server::Server;
+use super::shared::Shared;
 use crate::catalog;
 
 /// Longest user name in bytes (`sts_cred_t.sc_user` holds one more, NUL).
@@ -162,38 +162,29 @@ pub fn authorize(conn: &catalog::Conn, access: &Access<'_>, log: &ServerLog) -> 
     Ok(())
 }
 
-impl Server {
-    /// The user name clients must present, if the server has credentials.
-    ///
-    /// # Errors
-    /// Catalog errors.
-    pub fn credentials_user(&self) -> Result<Option<String>> {
-        Ok(catalog::cred::credentials(&self.shared.catalog.lock())?.map(|(user, _)| user))
-    }
+/// The user name clients must present, if the server has credentials.
+pub(crate) fn credentials_user(sh: &Shared) -> Result<Option<String>> {
+    Ok(catalog::cred::credentials(&sh.catalog.lock())?.map(|(user, _)| user))
+}
 
-    /// Sets the credentials clients must present from now on (handles
-    /// already open stay open); `None` removes them.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] for a user name or secret breaking the rules
-    /// ([`check_new`]); catalog errors.
-    pub fn set_credentials(&self, cred: Option<Credentials<'_>>) -> Result<()> {
-        let stored = match cred {
-            Some(c) => {
-                check_new(c.user, c.secret)?;
-                Some((c.user, hash_secret(c.secret)))
-            }
-            None => None,
-        };
-        let mut conn = self.shared.catalog.lock();
-        catalog::cred::set_credentials(&mut conn, stored.as_ref().map(|(u, h)| (*u, h.as_str())))?;
-        log_info!(
-            self.shared.log,
-            "credentials {}",
-            stored.map_or("removed".to_owned(), |(u, _)| format!("set for user {u:?}"))
-        );
-        Ok(())
-    }
+/// Sets the credentials clients must present from now on; `None` removes
+/// them.
+pub(crate) fn set_credentials(sh: &Shared, cred: Option<Credentials<'_>>) -> Result<()> {
+    let stored = match cred {
+        Some(c) => {
+            check_new(c.user, c.secret)?;
+            Some((c.user, hash_secret(c.secret)))
+        }
+        None => None,
+    };
+    let mut conn = sh.catalog.lock();
+    catalog::cred::set_credentials(&mut conn, stored.as_ref().map(|(u, h)| (*u, h.as_str())))?;
+    log_info!(
+        sh.log,
+        "credentials {}",
+        stored.map_or("removed".to_owned(), |(u, _)| format!("set for user {u:?}"))
+    );
+    Ok(())
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+use super::clock::now_ms;
 use super::error::{Error, ErrorKind, Result};
-use super::server::{Server, now_ms};
 use crate::catalog::{self, events::EventRow};
 
 /// How often a waiter re-reads the catalog for other processes' changes.
@@ -146,48 +146,40 @@ pub(crate) fn raise(tx: &catalog::Tx<'_>, kind: EventKind, mut row: EventRow) ->
     Ok(catalog::events::insert_event(tx, &row)?)
 }
 
-impl Server {
-    /// Up to `limit` events after id `after`, oldest first.
-    ///
-    /// # Errors
-    /// Catalog errors.
-    pub fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
-        let rows = catalog::events::events_after(&self.shared.catalog.lock(), after, limit)?;
-        Ok(rows.into_iter().map(Event::from).collect())
-    }
+/// Up to `limit` events after id `after`, oldest first.
+pub(crate) fn events_after(conn: &catalog::Conn, after: u64, limit: usize) -> Result<Vec<Event>> {
+    let rows = catalog::events::events_after(conn, after, limit)?;
+    Ok(rows.into_iter().map(Event::from).collect())
+}
 
-    /// The first event after `after`, waiting up to `timeout` (None:
-    /// forever) for one to be raised here or by another process.
-    ///
-    /// # Errors
-    /// Catalog errors.
-    pub fn next_event(&self, after: u64, timeout: Option<Duration>) -> Result<Option<Event>> {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        loop {
-            if let Some(e) = self.events_after(after, 1)?.pop() {
-                return Ok(Some(e));
-            }
-            let left = match deadline {
-                None => POLL,
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => left,
-                    _ => return Ok(None),
-                },
-            };
-            wait_a_little(left);
+/// The first event after `after`, waiting up to `timeout` (None:
+/// forever) for one to be raised here or by another process.
+pub(crate) fn next_event(
+    catalog: &Mutex<catalog::Conn>,
+    after: u64,
+    timeout: Option<Duration>,
+) -> Result<Option<Event>> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        if let Some(e) = events_after(&catalog.lock(), after, 1)?.pop() {
+            return Ok(Some(e));
         }
+        let left = match deadline {
+            None => POLL,
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => left,
+                _ => return Ok(None),
+            },
+        };
+        wait_a_little(left);
     }
+}
 
-    /// Acknowledges an event for the whole server.
-    ///
-    /// # Errors
-    /// [`Error::NoEvent`]; catalog errors.
-    pub fn delete_event(&self, id: u64) -> Result<()> {
-        let mut conn = self.shared.catalog.lock();
-        let tx = catalog::write_txn(&mut conn)?;
-        if !catalog::events::delete_event(&tx, id)? {
-            return Err(Error::NoEvent(id));
-        }
-        Ok(tx.commit()?)
+/// Acknowledges an event for the whole server.
+pub(crate) fn delete_event(conn: &mut catalog::Conn, id: u64) -> Result<()> {
+    let tx = catalog::write_txn(conn)?;
+    if !catalog::events::delete_event(&tx, id)? {
+        return Err(Error::NoEvent(id));
     }
+    Ok(tx.commit()?)
 }

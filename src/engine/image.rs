@@ -21,10 +21,11 @@ use std::sync::Arc;
 
 use sha1::{Digest, Sha1};
 
+use super::clock::now_ms;
 use super::digest::StreamHash;
 use super::error::{Error, Result};
 use super::names::ImageName;
-use super::server::{MAX_META, SEGMENT_TARGET, Shared, now_ms};
+use super::shared::{SEGMENT_TARGET, Shared};
 use super::squeeze;
 use crate::catalog::{
     self, ChunkRef, ExtentRow, ImageRow, ImageState, Inserted, MAX_CHUNK, NewChunk, NewExtent,
@@ -39,6 +40,8 @@ use crate::{log_debug, log_error, log_warn};
 pub const BLOCK_SIZE: u64 = 512;
 /// Longest single read or write.
 pub const MAX_IO: u64 = 1 << 30;
+/// Largest image metadata, in bytes.
+pub const MAX_META: u64 = 8 << 20;
 /// A writer commits at least this often (bytes), so other processes see
 /// its size and a crash loses at most this much unflushed data.
 pub const COMMIT_EVERY: u64 = 64 << 20;
@@ -458,11 +461,11 @@ impl ImageWriter {
 
     fn finish(&mut self, complete: bool) -> Result<()> {
         if complete {
-            let oid = super::archive::new_oid();
+            let oid = super::records::new_oid();
             let log = self.sh.log.clone();
             self.complete_inner(&oid, |tx, id, size, sha1| {
-                super::archive::record_image(tx, id, &oid, size, sha1)?;
-                super::archive::index_within(tx, &oid, &log).map(|_| ())
+                super::records::record_image(tx, id, &oid, size, sha1)?;
+                super::records::index_within(tx, &oid, &log).map(|_| ())
             })?;
             return Ok(());
         }

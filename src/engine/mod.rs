@@ -3,23 +3,29 @@
 
 pub mod archive;
 pub mod audit;
+mod clock;
 pub mod cred;
 mod digest;
 pub mod error;
 pub mod events;
 pub mod image;
+mod images;
+mod lsus;
 pub mod names;
 pub mod ops;
+mod records;
 pub mod server;
+mod shared;
+mod space;
 mod squeeze;
 
 pub use crate::catalog::{DEFAULT_LSU, ImageState};
 pub use audit::{CheckReport, Damaged, Finding, Reduction, Severity, VerifyReport};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventKind, Outcome};
-pub use image::{BLOCK_SIZE, ImageInfo, ImageReader, ImageWriter, MAX_IO};
+pub use image::{BLOCK_SIZE, ImageInfo, ImageReader, ImageWriter, MAX_IO, MAX_META};
 pub use names::ImageName;
-pub use server::{LsuInfo, MAX_META, Server};
+pub use server::{LsuInfo, Server};
 
 #[cfg(test)]
 mod dedup_tests;

@@ -10,15 +10,17 @@
 //! (it is marked temporary until complete).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Sender, unbounded};
 
+use super::clock::now_ms;
 use super::error::{Error, Result};
 use super::events::{self, EventKind, Outcome};
 use super::names::{self, ImageName};
-use super::server::{Server, now_ms};
+use super::shared::Shared;
+use super::{images, lsus};
 use crate::catalog::{self, ImageState, events::EventRow};
 use crate::logging::ServerLog;
 use crate::store::lock;
@@ -95,191 +97,177 @@ fn finish_in(
     Ok(())
 }
 
-impl Server {
-    /// Checks a copy request as `copy_image` would, records it as a running
-    /// operation, and starts it on the worker pool. Returns its id; its end
-    /// is an `AsyncDone` event.
-    ///
-    /// # Errors
-    /// The request's errors ([`Error::NoLsu`], [`Error::Exists`],
-    /// [`Error::NoImage`], [`Error::NotComplete`], [`Error::Name`],
-    /// [`Error::Exists`] for a running operation of that name).
-    pub fn start_copy(
-        &self,
-        to_lsu: &str,
-        to_name: &ImageName,
-        src: &Server,
-        from_lsu: &str,
-        from_name: &ImageName,
-        op_name: Option<&str>,
-    ) -> Result<u64> {
-        if let Some(n) = op_name {
-            names::check_op(n)?;
-        }
-        self.lsu_info(to_lsu)?;
-        match self.image_info(to_lsu, to_name) {
-            Ok(_) => return Err(Error::Exists(to_name.to_string())),
-            Err(Error::NoImage(_)) => {}
-            Err(e) => return Err(e),
-        }
-        if src.image_info(from_lsu, from_name)?.state != ImageState::Complete {
-            return Err(Error::NotComplete(from_name.to_string()));
-        }
-        let id = self.record_op(op_name, "copy", to_lsu, to_name)?;
-        let (me, src) = (self.clone(), src.clone());
-        let (to_lsu, to_name, from_lsu, from_name) = (
-            to_lsu.to_owned(),
-            to_name.clone(),
-            from_lsu.to_owned(),
-            from_name.clone(),
-        );
-        submit(
-            Box::new(move || {
-                let cancelled = || me.cancel_requested(id);
-                let r = catch_unwind(AssertUnwindSafe(|| {
-                    me.copy_image_with(&to_lsu, &to_name, &src, &from_lsu, &from_name, &cancelled)
-                }))
-                .unwrap_or_else(|_| Err(Error::Invalid("internal error in a copy".into())));
-                let bytes = if r.is_ok() {
-                    me.image_info(&to_lsu, &to_name).map_or(0, |i| i.size)
-                } else {
-                    0
-                };
-                let text = match &r {
-                    Ok(sent) => format!("copied {from_name} to {to_name}; {sent} bytes sent"),
-                    Err(e) => format!("copy of {from_name} to {to_name}: {e}"),
-                };
-                let r = r.map(|_| ());
-                me.finish_op(id, Outcome::of(&r), bytes, &text);
-            }),
-            &self.shared.log,
-        );
-        Ok(id)
+/// Checks a copy request, records it as a running operation and starts
+/// it on the worker pool; returns its id.
+pub(crate) fn start_copy(
+    sh: &Arc<Shared>,
+    to_lsu: &str,
+    to_name: &ImageName,
+    src: &Arc<Shared>,
+    from_lsu: &str,
+    from_name: &ImageName,
+    op_name: Option<&str>,
+) -> Result<u64> {
+    if let Some(n) = op_name {
+        names::check_op(n)?;
     }
-
-    /// Checks a delete request, then deletes in the background; its end is
-    /// a `DeleteDone` event.
-    ///
-    /// # Errors
-    /// [`Error::NoLsu`], [`Error::NoImage`], [`Error::Busy`]; catalog errors.
-    pub fn start_delete(&self, lsu: &str, name: &ImageName) -> Result<u64> {
-        let info = self.image_info(lsu, name)?;
-        if info.state == ImageState::Writing && self.image_busy(lsu, name)? {
-            return Err(Error::Busy(name.to_string()));
-        }
-        let id = self.record_op(None, "delete", lsu, name)?;
-        let me = self.clone();
-        let (lsu, name) = (lsu.to_owned(), name.clone());
-        submit(
-            Box::new(move || {
-                let r = catch_unwind(AssertUnwindSafe(|| me.delete_image(&lsu, &name)))
-                    .unwrap_or_else(|_| Err(Error::Invalid("internal error in a delete".into())));
-                let text = match &r {
-                    Ok(()) => format!("deleted {name}"),
-                    Err(e) => format!("deleting {name}: {e}"),
-                };
-                me.finish_op(id, Outcome::of(&r), 0, &text);
-            }),
-            &self.shared.log,
-        );
-        Ok(id)
+    lsus::info(sh, to_lsu)?;
+    match images::info(sh, to_lsu, to_name) {
+        Ok(_) => return Err(Error::Exists(to_name.to_string())),
+        Err(Error::NoImage(_)) => {}
+        Err(e) => return Err(e),
     }
-
-    /// Waits up to `timeout` (None: forever) for the latest operation named
-    /// `name` to finish; returns how it ended.
-    ///
-    /// # Errors
-    /// [`Error::NoOp`]; [`Error::Running`] if still running after `timeout`;
-    /// catalog errors.
-    pub fn wait_op(&self, name: &str, timeout: Option<Duration>) -> Result<Outcome> {
-        names::check_op(name)?;
-        let deadline = timeout.map(|t| Instant::now() + t);
-        loop {
-            let op = catalog::events::latest_op(&self.shared.catalog.lock(), name)?
-                .ok_or_else(|| Error::NoOp(name.to_owned()))?;
-            if !op.running {
-                return Ok(Outcome::from_name(&op.outcome));
-            }
-            if op.owner != self.shared.owner.token()
-                && !lock::is_alive(&self.shared.lock_dir, &op.owner).map_err(|e| Error::io("lock", e))?
-            {
-                self.recover()?;
-                continue;
-            }
-            let left = match deadline {
-                None => Duration::from_millis(50),
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => left,
-                    _ => return Err(Error::Running(name.to_owned())),
-                },
+    if images::info(src, from_lsu, from_name)?.state != ImageState::Complete {
+        return Err(Error::NotComplete(from_name.to_string()));
+    }
+    let id = record_op(sh, op_name, "copy", to_lsu, to_name)?;
+    let (me, src) = (Arc::clone(sh), Arc::clone(src));
+    let (to_lsu, to_name, from_lsu, from_name) = (
+        to_lsu.to_owned(),
+        to_name.clone(),
+        from_lsu.to_owned(),
+        from_name.clone(),
+    );
+    submit(
+        Box::new(move || {
+            let cancelled = || cancel_requested(&me, id);
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                images::copy(&me, &to_lsu, &to_name, &src, &from_lsu, &from_name, &cancelled)
+            }))
+            .unwrap_or_else(|_| Err(Error::Invalid("internal error in a copy".into())));
+            let bytes = if r.is_ok() {
+                images::info(&me, &to_lsu, &to_name).map_or(0, |i| i.size)
+            } else {
+                0
             };
-            events::wait_a_little(left);
+            let text = match &r {
+                Ok(sent) => format!("copied {from_name} to {to_name}; {sent} bytes sent"),
+                Err(e) => format!("copy of {from_name} to {to_name}: {e}"),
+            };
+            let r = r.map(|_| ());
+            finish_op(&me, id, Outcome::of(&r), bytes, &text);
+        }),
+        &sh.log,
+    );
+    Ok(id)
+}
+
+/// Checks a delete request, then deletes in the background; returns the
+/// operation's id.
+pub(crate) fn start_delete(sh: &Arc<Shared>, lsu: &str, name: &ImageName) -> Result<u64> {
+    let info = images::info(sh, lsu, name)?;
+    if info.state == ImageState::Writing && images::busy(sh, lsu, name)? {
+        return Err(Error::Busy(name.to_string()));
+    }
+    let id = record_op(sh, None, "delete", lsu, name)?;
+    let me = Arc::clone(sh);
+    let (lsu, name) = (lsu.to_owned(), name.clone());
+    submit(
+        Box::new(move || {
+            let r = catch_unwind(AssertUnwindSafe(|| images::delete(&me, &lsu, &name)))
+                .unwrap_or_else(|_| Err(Error::Invalid("internal error in a delete".into())));
+            let text = match &r {
+                Ok(()) => format!("deleted {name}"),
+                Err(e) => format!("deleting {name}: {e}"),
+            };
+            finish_op(&me, id, Outcome::of(&r), 0, &text);
+        }),
+        &sh.log,
+    );
+    Ok(id)
+}
+
+/// Waits up to `timeout` for the latest operation named `name` to finish;
+/// `recover` runs when the process running it has died.
+pub(crate) fn wait_op(
+    sh: &Shared,
+    name: &str,
+    timeout: Option<Duration>,
+    recover: &dyn Fn() -> Result<()>,
+) -> Result<Outcome> {
+    names::check_op(name)?;
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let op = catalog::events::latest_op(&sh.catalog.lock(), name)?
+            .ok_or_else(|| Error::NoOp(name.to_owned()))?;
+        if !op.running {
+            return Ok(Outcome::from_name(&op.outcome));
         }
-    }
-
-    /// Asks the running operation named `name` to stop.
-    ///
-    /// # Errors
-    /// [`Error::NoOp`] if none of that name runs; catalog errors.
-    pub fn cancel_op(&self, name: &str) -> Result<()> {
-        names::check_op(name)?;
-        let mut conn = self.shared.catalog.lock();
-        let tx = catalog::write_txn(&mut conn)?;
-        if !catalog::events::request_cancel(&tx, name)? {
-            return Err(Error::NoOp(name.to_owned()));
+        if op.owner != sh.owner.token()
+            && !lock::is_alive(&sh.lock_dir, &op.owner).map_err(|e| Error::io("lock", e))?
+        {
+            recover()?;
+            continue;
         }
-        tx.commit()?;
-        log_info!(self.shared.log, "cancellation of operation {name:?} requested");
-        Ok(())
+        let left = match deadline {
+            None => Duration::from_millis(50),
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => left,
+                _ => return Err(Error::Running(name.to_owned())),
+            },
+        };
+        events::wait_a_little(left);
     }
+}
 
-    fn record_op(&self, name: Option<&str>, kind: &str, lsu: &str, target: &ImageName) -> Result<u64> {
-        let mut conn = self.shared.catalog.lock();
-        let tx = catalog::write_txn(&mut conn)?;
-        let id = catalog::events::insert_op(
-            &tx,
-            name,
-            kind,
-            self.shared.owner.token(),
-            lsu,
-            &target.basename,
-            &target.date,
-            now_ms(),
-        )?;
-        tx.commit()?;
-        Ok(id)
+/// Asks the running operation named `name` to stop.
+pub(crate) fn cancel_op(sh: &Shared, name: &str) -> Result<()> {
+    names::check_op(name)?;
+    let mut conn = sh.catalog.lock();
+    let tx = catalog::write_txn(&mut conn)?;
+    if !catalog::events::request_cancel(&tx, name)? {
+        return Err(Error::NoOp(name.to_owned()));
     }
+    tx.commit()?;
+    log_info!(sh.log, "cancellation of operation {name:?} requested");
+    Ok(())
+}
 
-    fn cancel_requested(&self, id: u64) -> bool {
-        catalog::events::op_by_id(&self.shared.catalog.lock(), id)
-            .is_ok_and(|op| op.is_some_and(|op| op.cancel))
-    }
+fn record_op(sh: &Shared, name: Option<&str>, kind: &str, lsu: &str, target: &ImageName) -> Result<u64> {
+    let mut conn = sh.catalog.lock();
+    let tx = catalog::write_txn(&mut conn)?;
+    let id = catalog::events::insert_op(
+        &tx,
+        name,
+        kind,
+        sh.owner.token(),
+        lsu,
+        &target.basename,
+        &target.date,
+        now_ms(),
+    )?;
+    tx.commit()?;
+    Ok(id)
+}
 
-    /// Records an operation's end and raises its event. Retries while the
-    /// catalog is busy: an operation must not stay running forever.
-    fn finish_op(&self, id: u64, outcome: Outcome, bytes: u64, text: &str) {
-        for attempt in 0..10 {
-            let r = (|| {
-                let mut conn = self.shared.catalog.lock();
-                let tx = catalog::write_txn(&mut conn)?;
-                let op = catalog::events::op_by_id(&tx, id)?.ok_or_else(|| Error::NoOp(format!("#{id}")))?;
-                if op.running {
-                    finish_in(&tx, &op, outcome, bytes, text)?;
-                }
-                Ok::<_, Error>(tx.commit()?)
-            })();
-            match r {
-                Ok(()) => {
-                    events::notify();
-                    return;
-                }
-                Err(e) => {
-                    log_warn!(
-                        self.shared.log,
-                        "recording the end of operation #{id} (attempt {attempt}): {e}"
-                    );
-                    std::thread::sleep(Duration::from_millis(200));
-                }
+fn cancel_requested(sh: &Shared, id: u64) -> bool {
+    catalog::events::op_by_id(&sh.catalog.lock(), id).is_ok_and(|op| op.is_some_and(|op| op.cancel))
+}
+
+/// Records an operation's end and raises its event. Retries while the
+/// catalog is busy: an operation must not stay running forever.
+fn finish_op(sh: &Shared, id: u64, outcome: Outcome, bytes: u64, text: &str) {
+    for attempt in 0..10 {
+        let r = (|| {
+            let mut conn = sh.catalog.lock();
+            let tx = catalog::write_txn(&mut conn)?;
+            let op = catalog::events::op_by_id(&tx, id)?.ok_or_else(|| Error::NoOp(format!("#{id}")))?;
+            if op.running {
+                finish_in(&tx, &op, outcome, bytes, text)?;
+            }
+            Ok::<_, Error>(tx.commit()?)
+        })();
+        match r {
+            Ok(()) => {
+                events::notify();
+                return;
+            }
+            Err(e) => {
+                log_warn!(
+                    sh.log,
+                    "recording the end of operation #{id} (attempt {attempt}): {e}"
+                );
+                std::thread::sleep(Duration::from_millis(200));
             }
         }
     }

@@ -10,100 +10,42 @@
 
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::cred::Access;
+use super::archive::{self, StoredObject};
+use super::audit::{self, CheckReport, Reduction, Space, VerifyReport};
+use super::clock::now_ms;
+use super::cred::{self, Access, Credentials};
 use super::error::{Error, Result};
+use super::events::{self, Event, Outcome};
 use super::image::{ImageInfo, ImageReader, ImageWriter};
+use super::images;
+pub use super::images::CANCEL_STEP;
+use super::lsus;
+pub use super::lsus::LsuInfo;
 use super::names::{self, ImageName};
+use super::ops;
+use super::shared::Shared;
+use crate::archive::SqlValue;
 use crate::catalog::checkpoint::Checkpointer;
-use crate::catalog::{self, FreeRange, ImageState};
+use crate::catalog::{self, ImageState};
 use crate::logging::{Level, ServerLog};
+use crate::store::ChunkStore;
 use crate::store::lock::{self, OwnerLock, SetupLock};
 use crate::store::segment::HEADER_LEN;
-use crate::store::{ChunkStore, SegmentWriter};
 use crate::{log_info, log_warn};
 
-/// A segment is sealed (never appended again) once it reaches this size.
-pub const SEGMENT_TARGET: u64 = 1 << 30;
-/// A streamed copy checks for cancellation (and commits) this often.
-pub const CANCEL_STEP: u64 = 16 << 20;
-/// Largest image metadata, in bytes.
-pub const MAX_META: u64 = 8 << 20;
-
-/// Free space writers leave on the server's filesystem for the catalog:
-/// when image data has filled it, abnormal completions and the deletes
-/// that make room again must still commit. 4 MiB plus 1/1024 of the
-/// filesystem (a delete's catalog transaction is well under 1/4096 of the
-/// image's size).
-pub fn catalog_reserve(fs_total: u64) -> u64 {
-    (4 << 20) + fs_total / 1024
-}
-
 const CATALOG_FILE: &str = "catalog.db";
-
-/// [`Shared::ensure_room`] grants at most this share of the free space
-/// beyond the catalog's reserve before asking the filesystem again.
-pub const ROOM_SHARE: u64 = 16;
-/// ... and at most this many bytes.
-pub const ROOM_MAX: u64 = 64 << 20;
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 /// An open server. Cheap to clone; all clones share one catalog
 /// connection, one owner lock and one map cache.
 #[derive(Clone, Debug)]
 pub struct Server {
     pub(crate) shared: Arc<Shared>,
-}
-
-/// State shared by a server and the image handles opened through it.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub dir: PathBuf,
-    /// Where chunk bytes live (segment files in `segments/`; in memory
-    /// for some of the engine's tests).
-    pub store: Arc<dyn ChunkStore>,
-    pub lock_dir: PathBuf,
-    pub uuid: String,
-    /// Background checkpoints (none for inspection); stopped before the
-    /// catalog connection closes.
-    pub _checkpointer: Option<Checkpointer>,
-    pub catalog: Mutex<catalog::Conn>,
-    pub owner: OwnerLock,
-    /// Segments this instance owns and no writer is appending to.
-    pub idle: Mutex<Vec<Box<dyn SegmentWriter>>>,
-    /// Bytes [`Shared::ensure_room`] may grant before asking the
-    /// filesystem again.
-    pub room: Mutex<u64>,
-    /// This server's own log (`<dir>/combstore.log`).
-    pub log: ServerLog,
-}
-
-/// LSU properties.
-#[derive(Clone, Debug)]
-pub struct LsuInfo {
-    pub name: String,
-    pub label: String,
-    /// Space of deleted images is punched at delete (`false`) or left
-    /// queued for `reclaim` or the next open (`true`).
-    pub deferred_reclaim: bool,
-    pub capacity: u64,
-    pub used: u64,
-    pub used_phys: u64,
-    pub images: u64,
-    /// Free space threshold (percent of the filesystem) below which the
-    /// LSU raises a low-space event.
-    pub low_space_pct: u64,
 }
 
 impl Server {
@@ -172,7 +114,7 @@ impl Server {
             refuse_upgrade_under_others(dir, &lock_dir)
         })?;
         drop(setup);
-        super::cred::authorize(&conn, access, &log)?;
+        cred::authorize(&conn, access, &log)?;
         let uuid = catalog::server_value(&conn, "uuid")?.unwrap_or_default();
         let owner = OwnerLock::acquire(&lock_dir).map_err(|e| Error::io("owner lock", e))?;
         let checkpointer = if checkpoints {
@@ -190,7 +132,7 @@ impl Server {
             catalog: Mutex::new(conn),
             owner,
             idle: Mutex::new(Vec::new()),
-            room: Mutex::new(0),
+            room: Default::default(),
             log,
         });
         let server = Server { shared };
@@ -323,13 +265,13 @@ impl Server {
             }
             crate::store::crash::point("recover.after_cut");
             catalog::release_segments(&tx, token)?;
-            let failed_ops = super::ops::fail_ops_of(&tx, token, &sh.log)?;
+            let failed_ops = ops::fail_ops_of(&tx, token, &sh.log)?;
             tx.commit()?;
             drop(conn);
             crate::store::crash::point("recover.after_commit");
             dead.forget();
             if failed_ops > 0 {
-                super::events::notify();
+                events::notify();
             }
             sh.punch(&freed)?;
         }
@@ -370,10 +312,7 @@ impl Server {
     /// # Errors
     /// Catalog errors.
     pub fn all_lsu_names(&self) -> Result<Vec<String>> {
-        Ok(catalog::lsus(&self.shared.catalog.lock())?
-            .into_iter()
-            .map(|l| l.name)
-            .collect())
+        lsus::all_names(&self.shared)
     }
 
     /// Creates an LSU (the administrator's configuration step).
@@ -390,13 +329,7 @@ impl Server {
     }
 
     pub(crate) fn create_lsu_any(&self, name: &str) -> Result<()> {
-        names::check_lsu(name)?;
-        let mut conn = self.shared.catalog.lock();
-        let tx = catalog::write_txn(&mut conn)?;
-        catalog::create_lsu(&tx, name, now_ms())?;
-        tx.commit()?;
-        log_info!(self.shared.log, "created LSU {name}");
-        Ok(())
+        lsus::create(&self.shared, name)
     }
 
     /// Sets an LSU's label (shown in its properties).
@@ -415,11 +348,11 @@ impl Server {
             text: label.to_owned(),
             ..Default::default()
         };
-        super::events::raise(&tx, super::events::EventKind::Label, row)?;
+        events::raise(&tx, events::EventKind::Label, row)?;
         tx.commit()?;
         drop(conn);
         log_info!(self.shared.log, "LSU {name}: label {old:?} -> {label:?}");
-        super::events::notify();
+        events::notify();
         Ok(())
     }
 
@@ -575,14 +508,7 @@ impl Server {
     /// # Errors
     /// [`Error::NoLsu`], [`Error::NoImage`]; catalog errors.
     pub fn image_busy(&self, lsu: &str, name: &ImageName) -> Result<bool> {
-        let writer = {
-            let conn = self.shared.catalog.lock();
-            let lsu_row = catalog::lsu(&conn, lsu)?;
-            catalog::image_by_name(&conn, lsu_row.id, name)?
-                .ok_or_else(|| Error::NoImage(name.to_string()))?
-                .writer
-        };
-        self.writer_alive(writer.as_deref())
+        images::busy(&self.shared, lsu, name)
     }
 
     /// Properties of an LSU. Capacity is the filesystem's size unless a
@@ -591,23 +517,7 @@ impl Server {
     /// # Errors
     /// [`Error::NoLsu`]; I/O and catalog errors.
     pub fn lsu_info(&self, name: &str) -> Result<LsuInfo> {
-        names::check_lsu(name)?;
-        let row = catalog::lsu(&self.shared.catalog.lock(), name)?;
-        let capacity = if row.capacity > 0 {
-            row.capacity
-        } else {
-            fs_capacity(&self.shared.dir)?
-        };
-        Ok(LsuInfo {
-            deferred_reclaim: row.reclaim == "deferred",
-            name: row.name,
-            label: row.label,
-            capacity,
-            used: row.used,
-            used_phys: row.used_phys,
-            images: row.images,
-            low_space_pct: row.low_space_pct,
-        })
+        lsus::info(&self.shared, name)
     }
 
     /// Creates an image and opens it for writing.
@@ -615,27 +525,7 @@ impl Server {
     /// # Errors
     /// [`Error::NoLsu`], [`Error::Exists`]; I/O and catalog errors.
     pub fn create_image(&self, lsu: &str, name: &ImageName) -> Result<ImageWriter> {
-        self.create_image_as(lsu, name, false)
-    }
-
-    /// Creates an image for a copy or archive store in progress: marked
-    /// temporary in the creating transaction, so a crash at any instant
-    /// leaves nothing recovery does not delete.
-    pub(crate) fn create_temporary_image(&self, lsu: &str, name: &ImageName) -> Result<ImageWriter> {
-        self.create_image_as(lsu, name, true)
-    }
-
-    fn create_image_as(&self, lsu: &str, name: &ImageName, temporary: bool) -> Result<ImageWriter> {
-        let sh = &self.shared;
-        let mut conn = sh.catalog.lock();
-        // No data is acknowledged yet: see catalog::commit_lazily.
-        let (lsu_id, id) = catalog::commit_lazily(&mut conn, |tx| {
-            let lsu_row = catalog::lsu(tx, lsu)?;
-            let id = catalog::insert_image_as(tx, lsu_row.id, name, sh.owner.token(), now_ms(), temporary)?;
-            Ok::<_, Error>((lsu_row.id, id))
-        })?;
-        drop(conn); // ImageWriter::new reads the catalog
-        Ok(ImageWriter::new(Arc::clone(sh), id, lsu_id, 0))
+        images::create(&self.shared, lsu, name, false)
     }
 
     /// Reopens a pending image for writing (checkpoint/restart).
@@ -644,26 +534,7 @@ impl Server {
     /// [`Error::NoImage`], [`Error::Complete`], [`Error::Busy`],
     /// [`Error::Broken`]; catalog errors.
     pub fn reopen_image(&self, lsu: &str, name: &ImageName) -> Result<ImageWriter> {
-        let sh = &self.shared;
-        let mut conn = sh.catalog.lock();
-        let tx = catalog::write_txn(&mut conn)?;
-        let lsu_row = catalog::lsu(&tx, lsu)?;
-        let row =
-            catalog::image_by_name(&tx, lsu_row.id, name)?.ok_or_else(|| Error::NoImage(name.to_string()))?;
-        match row.state {
-            ImageState::Complete => return Err(Error::Complete(name.to_string())),
-            ImageState::Broken => return Err(Error::Broken(name.to_string())),
-            ImageState::Writing if self.writer_alive(row.writer.as_deref())? => {
-                return Err(Error::Busy(name.to_string()));
-            }
-            // a dead writer's copy in progress is recovery's to delete
-            _ if row.temporary => return Err(Error::NoImage(format!("{name} (an interrupted copy)"))),
-            _ => {}
-        }
-        catalog::set_state(&tx, row.id, ImageState::Writing, Some(sh.owner.token()), now_ms())?;
-        tx.commit()?;
-        drop(conn); // ImageWriter::new reads the catalog
-        Ok(ImageWriter::new(Arc::clone(sh), row.id, lsu_row.id, row.size))
+        images::reopen(&self.shared, lsu, name)
     }
 
     /// Opens a complete image for reading.
@@ -671,15 +542,7 @@ impl Server {
     /// # Errors
     /// [`Error::NoImage`], [`Error::NotComplete`]; catalog errors.
     pub fn open_image(&self, lsu: &str, name: &ImageName) -> Result<ImageReader> {
-        let conn = self.shared.catalog.lock();
-        let lsu_row = catalog::lsu(&conn, lsu)?;
-        let row = catalog::image_by_name(&conn, lsu_row.id, name)?
-            .ok_or_else(|| Error::NoImage(name.to_string()))?;
-        if row.state != ImageState::Complete {
-            return Err(Error::NotComplete(name.to_string()));
-        }
-        drop(conn);
-        Ok(ImageReader::new(Arc::clone(&self.shared), row.id, row.size))
+        images::open(&self.shared, lsu, name)
     }
 
     /// Deletes an image; frees the stored bytes no other image refers to.
@@ -689,29 +552,7 @@ impl Server {
     /// catalog errors. The image is intact after any error but a failure
     /// to punch freed space, which recovery retries.
     pub fn delete_image(&self, lsu: &str, name: &ImageName) -> Result<()> {
-        let sh = &self.shared;
-        let mut conn = sh.catalog.lock();
-        let tx = catalog::write_txn(&mut conn)?;
-        let lsu_row = catalog::lsu(&tx, lsu)?;
-        let row =
-            catalog::image_by_name(&tx, lsu_row.id, name)?.ok_or_else(|| Error::NoImage(name.to_string()))?;
-        if row.state == ImageState::Writing && self.writer_alive(row.writer.as_deref())? {
-            return Err(Error::Busy(name.to_string()));
-        }
-        let chunks = catalog::delete_image_rows(&tx, row.id)?;
-        let freed = catalog::release_orphans(&tx, &chunks)?;
-        tx.commit()?;
-        drop(conn);
-        crate::store::crash::point("delete.after_commit");
-        log_info!(
-            sh.log,
-            "deleted image {name} from LSU {lsu}; {} ranges freed",
-            freed.len()
-        );
-        if lsu_row.reclaim != "deferred" {
-            sh.punch(&freed)?;
-        } // else left queued in free_ranges for reclaim or the next open
-        sh.sweep()
+        images::delete(&self.shared, lsu, name)
     }
 
     /// Copies complete image `from_name` of `src` (another server or this
@@ -754,94 +595,15 @@ impl Server {
         from_name: &ImageName,
         cancelled: &dyn Fn() -> bool,
     ) -> Result<u64> {
-        if cancelled() {
-            return Err(Error::Cancelled);
-        }
-        if self.shared.uuid == src.shared.uuid {
-            return self.share_image(to_lsu, to_name, from_lsu, from_name).map(|()| 0);
-        }
-        let mut reader = src.open_image(from_lsu, from_name)?;
-        let source = reader.info()?;
-        let mut meta = vec![0u8; MAX_META as usize];
-        let meta_len = reader.read_meta(0, &mut meta)?;
-        let mut writer = self.create_temporary_image(to_lsu, to_name)?;
-        let copied = (|| {
-            let mut off = 0;
-            while off < source.size {
-                if cancelled() {
-                    return Err(Error::Cancelled);
-                }
-                let n = (source.size - off).min(CANCEL_STEP);
-                writer.copy_from(&mut reader, off, off, n, false)?;
-                off += n;
-            }
-            writer.write_meta(0, &meta[..meta_len])
-        })();
-        let sent = writer.bytes_received();
-        let closed = match copied {
-            Ok(()) => writer.close(true),
-            Err(e) => {
-                drop(writer); // abandoned, so the cleanup below may delete it
-                Err(e)
-            }
-        };
-        let result = closed.and_then(|()| {
-            crate::store::crash::point("stream.after_close");
-            let target = self.image_info(to_lsu, to_name)?;
-            if target.sha1 == source.sha1 {
-                Ok(())
-            } else {
-                Err(Error::Corrupt(format!(
-                    "copy of {from_name} has SHA-1 {} but the source has {}",
-                    target.sha1, source.sha1
-                )))
-            }
-        });
-        if result.is_err() {
-            if let Err(e) = self.delete_image(to_lsu, to_name) {
-                log_warn!(self.shared.log, "removing failed copy {to_name}: {e}");
-            }
-        } else {
-            log_info!(
-                self.shared.log,
-                "copied {from_name} ({} bytes) from another server to {to_name}: {sent} bytes sent",
-                source.size
-            );
-        }
-        result.map(|()| sent)
-    }
-
-    fn share_image(
-        &self,
-        to_lsu: &str,
-        to_name: &ImageName,
-        from_lsu: &str,
-        from_name: &ImageName,
-    ) -> Result<()> {
-        let sh = &self.shared;
-        let mut conn = sh.catalog.lock();
-        let tx = catalog::write_txn(&mut conn)?;
-        let from_lsu_row = catalog::lsu(&tx, from_lsu)?;
-        let source = catalog::image_by_name(&tx, from_lsu_row.id, from_name)?
-            .ok_or_else(|| Error::NoImage(from_name.to_string()))?;
-        if source.state != ImageState::Complete {
-            return Err(Error::NotComplete(from_name.to_string()));
-        }
-        let to_lsu_row = catalog::lsu(&tx, to_lsu)?;
-        let now = now_ms();
-        let id = catalog::insert_image(&tx, to_lsu_row.id, to_name, sh.owner.token(), now)?;
-        catalog::copy_all_extents(&tx, source.id, id)?;
-        catalog::copy_meta(&tx, source.id, id)?;
-        catalog::set_size(&tx, id, source.size, now)?;
-        let oid = super::archive::new_oid();
-        catalog::set_complete(&tx, id, &oid, &source.sha1, now)?;
-        super::archive::record_image(&tx, id, &oid, source.size, &source.sha1)?;
-        super::archive::index_within(&tx, &oid, &sh.log)?;
-        tx.commit()?;
-        drop(conn);
-        crate::store::crash::point("copy.after_commit");
-        log_info!(sh.log, "copied {from_name} to {to_name} by sharing its extents");
-        Ok(())
+        images::copy(
+            &self.shared,
+            to_lsu,
+            to_name,
+            &src.shared,
+            from_lsu,
+            from_name,
+            cancelled,
+        )
     }
 
     /// Properties of a named image, as committed.
@@ -849,11 +611,7 @@ impl Server {
     /// # Errors
     /// [`Error::NoLsu`], [`Error::NoImage`]; catalog errors.
     pub fn image_info(&self, lsu: &str, name: &ImageName) -> Result<ImageInfo> {
-        let conn = self.shared.catalog.lock();
-        let lsu_row = catalog::lsu(&conn, lsu)?;
-        let row = catalog::image_by_name(&conn, lsu_row.id, name)?
-            .ok_or_else(|| Error::NoImage(name.to_string()))?;
-        ImageInfo::from_row(&self.shared, &conn, row, lsu_row.name)
+        images::info(&self.shared, lsu, name)
     }
 
     /// Up to `limit` image names of an LSU after `after`, in key order.
@@ -861,13 +619,7 @@ impl Server {
     /// # Errors
     /// [`Error::NoLsu`]; catalog errors.
     pub fn list_images(&self, lsu: &str, after: Option<&ImageName>, limit: usize) -> Result<Vec<ImageName>> {
-        let conn = self.shared.catalog.lock();
-        let lsu_row = catalog::lsu(&conn, lsu)?;
-        Ok(catalog::list_images(&conn, lsu_row.id, after, limit)?)
-    }
-
-    fn writer_alive(&self, writer: Option<&str>) -> Result<bool> {
-        self.shared.writer_alive(writer)
+        images::list(&self.shared, lsu, after, limit)
     }
 }
 
@@ -927,211 +679,296 @@ impl Server {
     }
 }
 
-impl Shared {
-    /// Whether the owner of `writer` (a token) lives: this instance, or a
-    /// process holding its owner lock.
-    pub fn writer_alive(&self, writer: Option<&str>) -> Result<bool> {
-        match writer {
-            None => Ok(false),
-            Some(w) if w == self.owner.token() => Ok(true),
-            Some(w) => lock::is_alive(&self.lock_dir, w).map_err(|e| Error::io("owner lock", e)),
-        }
-    }
-
-    /// Takes a segment to append to: an idle one of ours, an unowned one
-    /// with room, or a new one.
-    pub fn lease_segment(&self) -> Result<Box<dyn SegmentWriter>> {
-        if let Some(seg) = self.idle.lock().pop() {
-            return Ok(seg);
-        }
-        let mut conn = self.catalog.lock();
-        let tx = catalog::write_txn(&mut conn)?;
-        if let Some((id, end)) = catalog::claim_segment(&tx, self.owner.token(), SEGMENT_TARGET)? {
-            match self.store.adopt(id, end) {
-                Ok(seg) => {
-                    tx.commit()?;
-                    return Ok(seg);
-                }
-                Err(e) => {
-                    // Leave it unclaimed (rolled back) for verify to report;
-                    // mark it sealed so no one tries again.
-                    log_warn!(self.log, "segment {id} cannot be adopted: {e}");
-                    catalog::advance_segment(&tx, id, end, true)?;
-                    catalog::release_segment(&tx, id)?;
-                    tx.commit()?;
-                    return self.new_segment(&mut conn);
-                }
-            }
-        }
-        drop(tx);
-        self.new_segment(&mut conn)
-    }
-
-    fn new_segment(&self, conn: &mut catalog::Conn) -> Result<Box<dyn SegmentWriter>> {
-        let tx = catalog::write_txn(conn)?;
-        let id = catalog::new_segment(&tx, self.owner.token(), HEADER_LEN, now_ms())?;
-        tx.commit()?;
-        crate::store::crash::point("segment.after_row");
-        let created = match self.store.create(id) {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                // A segment no catalog row names: the catalog lost it
-                // (rolled back, WAL lost). Keep it aside for the
-                // administrator.
-                self.store.set_aside(id).and_then(|aside| {
-                    log_warn!(self.log, "segment {id} unknown to the catalog; moved to {aside}");
-                    self.store.create(id)
-                })
-            }
-            r => r,
-        };
-        created.map_err(|e| Error::io(format!("segment {id}"), e))
-    }
-
-    /// Returns a segment after a writer is done with it. Its bytes up to
-    /// its end must be committed (or it must be `poisoned`).
-    pub fn return_segment(&self, seg: Box<dyn SegmentWriter>, poisoned: bool) {
-        if !poisoned && seg.end() < SEGMENT_TARGET {
-            self.idle.lock().push(seg);
-            return;
-        }
-        // Release it. A failed writer's bytes past the committed end are
-        // cut now, while the segment is still ours, rather than left
-        // allocated until another writer adopts it (which would cut them).
-        let id = seg.id();
-        drop(seg);
-        let mut conn = self.catalog.lock();
-        let r = catalog::write_txn(&mut conn).and_then(|tx| {
-            if poisoned {
-                let owned = catalog::owned_segments(&tx, self.owner.token())?;
-                if let Some(&(_, end)) = owned.iter().find(|(s, _)| *s == id) {
-                    if let Err(e) = self.store.adopt(id, end) {
-                        log_warn!(self.log, "cutting segment {id} back to {end}: {e}");
-                    }
-                }
-            }
-            catalog::release_segment(&tx, id)?;
-            tx.commit()
-        });
-        if let Err(e) = r {
-            log_warn!(self.log, "releasing segment {id}: {e}");
-        }
-    }
-
-    /// Refuses ([`Error::NoSpace`]) to store `bytes` more if the filesystem
-    /// would then keep less than [`catalog_reserve`] free. Nothing is written.
+impl Server {
+    /// Checks a copy request as `copy_image` would, records it as a running
+    /// operation, and starts it on the worker pool. Returns its id; its end
+    /// is an `AsyncDone` event.
     ///
-    /// Asking the filesystem (`statfs`) for every 1 MiB chunk showed in the
-    /// write path's profile, so a check that passes grants this instance a
-    /// credit of [`ROOM_SHARE`]th of the free space beyond the reserve (at
-    /// most [`ROOM_MAX`]), spent without asking again. Credits shrink as
-    /// the filesystem fills: near the reserve every chunk asks. Up to
-    /// `ROOM_SHARE` writing processes' credits together stay within the
-    /// free space, and so outside the catalog's reserve.
-    pub fn ensure_room(&self, bytes: u64) -> Result<()> {
-        {
-            let mut credit = self.room.lock();
-            if *credit >= bytes {
-                *credit -= bytes;
-                return Ok(());
-            }
-        }
-        let (total, avail) = fs_space(&self.dir)?;
-        let reserve = catalog_reserve(total);
-        let Some(slack) = avail.checked_sub(bytes.saturating_add(reserve)) else {
-            *self.room.lock() = 0;
-            return Err(Error::NoSpace(format!(
-                "filesystem: {avail} bytes free, {bytes} to store and {reserve} kept for the catalog"
-            )));
-        };
-        *self.room.lock() = (slack / ROOM_SHARE).min(ROOM_MAX);
-        Ok(())
+    /// # Errors
+    /// The request's errors ([`Error::NoLsu`], [`Error::Exists`],
+    /// [`Error::NoImage`], [`Error::NotComplete`], [`Error::Name`],
+    /// [`Error::Exists`] for a running operation of that name).
+    pub fn start_copy(
+        &self,
+        to_lsu: &str,
+        to_name: &ImageName,
+        src: &Server,
+        from_lsu: &str,
+        from_name: &ImageName,
+        op_name: Option<&str>,
+    ) -> Result<u64> {
+        ops::start_copy(
+            &self.shared,
+            to_lsu,
+            to_name,
+            &src.shared,
+            from_lsu,
+            from_name,
+            op_name,
+        )
     }
 
-    /// Raises a low-space event when the LSU's filesystem has fallen below
-    /// its threshold since the last check (once per crossing).
-    pub fn check_low_space(&self, lsu_id: i64) -> Result<()> {
-        let (pct, was_low, name) = catalog::events::low_space_state(&self.catalog.lock(), lsu_id)?;
-        let (total, avail) = fs_space(&self.dir)?;
-        let low = total > 0 && u128::from(avail) * 100 < u128::from(total) * u128::from(pct);
-        if low == was_low {
-            return Ok(());
-        }
-        let mut conn = self.catalog.lock();
-        let tx = catalog::write_txn(&mut conn)?;
-        catalog::events::set_low_space(&tx, lsu_id, low)?;
-        if low {
-            let text = format!("{avail} of {total} bytes free, below the {pct}% threshold");
-            let row = catalog::events::EventRow {
-                lsu: name,
-                bytes: avail,
-                text,
-                ..Default::default()
-            };
-            super::events::raise(&tx, super::events::EventKind::LowSpace, row)?;
-        }
-        tx.commit()?;
-        drop(conn);
-        super::events::notify();
-        Ok(())
+    /// Checks a delete request, then deletes in the background; its end is
+    /// a `DeleteDone` event.
+    ///
+    /// # Errors
+    /// [`Error::NoLsu`], [`Error::NoImage`], [`Error::Busy`]; catalog errors.
+    pub fn start_delete(&self, lsu: &str, name: &ImageName) -> Result<u64> {
+        ops::start_delete(&self.shared, lsu, name)
     }
 
-    /// Reclaims the dead chunks no writer can refer to any more
-    /// (catalog::sweep_dead) and punches their space, unless their LSU
-    /// defers reclaim. Cheap when no chunk is dead; called when a writer
-    /// closes and after deletes.
-    pub fn sweep(&self) -> Result<()> {
-        let mut conn = self.catalog.lock();
-        if !catalog::any_dead(&conn)? {
-            return Ok(());
-        }
-        let tx = catalog::write_txn(&mut conn)?;
-        let freed = catalog::sweep_dead(&tx)?;
-        tx.commit()?;
-        if freed.is_empty() {
-            return Ok(());
-        }
-        let ids: std::collections::HashSet<i64> = freed.iter().map(|r| r.id).collect();
-        let now: Vec<FreeRange> = catalog::queued_free_ranges(&conn, false)?
-            .into_iter()
-            .filter(|r| ids.contains(&r.id))
-            .collect();
-        drop(conn);
-        crate::store::crash::point("sweep.after_commit");
-        self.punch(&now)
+    /// Waits up to `timeout` (None: forever) for the latest operation named
+    /// `name` to finish; returns how it ended.
+    ///
+    /// # Errors
+    /// [`Error::NoOp`]; [`Error::Running`] if still running after `timeout`;
+    /// catalog errors.
+    pub fn wait_op(&self, name: &str, timeout: Option<Duration>) -> Result<Outcome> {
+        ops::wait_op(&self.shared, name, timeout, &|| self.recover())
     }
 
-    /// Punches queued free ranges and forgets them.
-    pub fn punch(&self, ranges: &[FreeRange]) -> Result<()> {
-        if ranges.is_empty() {
-            return Ok(());
-        }
-        let mut done = Vec::with_capacity(ranges.len());
-        for r in ranges {
-            crate::store::crash::point("punch.before_hole");
-            match self.store.free(r.segment, r.seg_off, r.len) {
-                Ok(()) => done.push(*r),
-                Err(e) => log_warn!(self.log, "punching segment {} at {}: {e}", r.segment, r.seg_off),
-            }
-        }
-        crate::store::crash::point("punch.before_forget");
-        let mut conn = self.catalog.lock();
-        let tx = catalog::write_txn(&mut conn)?;
-        catalog::forget_free_ranges(&tx, &done)?;
-        Ok(tx.commit()?)
+    /// Asks the running operation named `name` to stop.
+    ///
+    /// # Errors
+    /// [`Error::NoOp`] if none of that name runs; catalog errors.
+    pub fn cancel_op(&self, name: &str) -> Result<()> {
+        ops::cancel_op(&self.shared, name)
     }
 }
 
-impl Drop for Shared {
-    fn drop(&mut self) {
-        let token = self.owner.token().to_owned();
-        let conn = self.catalog.get_mut();
-        let r = catalog::write_txn(conn).and_then(|tx| {
-            catalog::release_segments(&tx, &token)?;
-            tx.commit()
-        });
-        if let Err(e) = r {
-            log_warn!(self.log, "releasing segments at close: {e}");
-        }
+impl Server {
+    /// Stores an object: data pulled from `read` (which fills the buffer
+    /// and returns the bytes placed, 0 at the end) with user `fields`
+    /// (already checked by [`archive::check_fields`]). Memory stays bounded.
+    ///
+    /// # Errors
+    /// Errors of `read` (the store is then abandoned and leaves nothing);
+    /// I/O and catalog errors.
+    pub fn store_object(
+        &self,
+        read: &mut dyn FnMut(&mut [u8]) -> Result<usize>,
+        fields: Vec<(String, SqlValue)>,
+    ) -> Result<StoredObject> {
+        archive::store_object(&self.shared, read, fields)
+    }
+
+    /// Creates a new record (new OID and ctime) for the data of `oid`,
+    /// with new user fields; the old record is unchanged.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] (not an OID), [`Error::NoImage`]; catalog errors.
+    pub fn store_metadata(&self, oid: &str, fields: Vec<(String, SqlValue)>) -> Result<StoredObject> {
+        archive::store_metadata(&self.shared, oid, fields)
+    }
+
+    /// The system record of an object.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`], [`Error::NoImage`]; catalog errors.
+    pub fn object_record(&self, oid: &str) -> Result<StoredObject> {
+        archive::object_record(&self.shared, oid)
+    }
+
+    /// Streams bytes `first..=last` (None: to the end) of an object's data
+    /// to `write`, one chunk of memory at a time, verified as read.
+    ///
+    /// # Errors
+    /// [`Error::NoImage`]; [`Error::Corrupt`]; errors of `write`.
+    pub fn retrieve_object(
+        &self,
+        oid: &str,
+        first: u64,
+        last: Option<u64>,
+        write: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        archive::retrieve_object(&self.shared, oid, first, last, write)
+    }
+
+    /// Every field of a record (system and user), as stored.
+    ///
+    /// # Errors
+    /// [`Error::NoImage`]; catalog errors.
+    pub fn object_fields(&self, oid: &str) -> Result<Vec<(String, SqlValue)>> {
+        archive::object_fields(&self.shared, oid)
+    }
+
+    /// Deletes a record; its data goes when no record names it any more.
+    ///
+    /// # Errors
+    /// [`Error::NoImage`]; catalog errors.
+    pub fn delete_object(&self, oid: &str) -> Result<()> {
+        archive::delete_object(&self.shared, oid)
+    }
+
+    /// Makes a record queryable if it is not yet: -1 already indexed,
+    /// 1 indexed by this call, 0 still not indexed.
+    ///
+    /// # Errors
+    /// [`Error::NoImage`]; catalog errors.
+    pub fn check_indexed(&self, oid: &str) -> Result<i32> {
+        archive::check_indexed(&self.shared, oid)
+    }
+
+    /// Indexes every record still waiting (recovery's healing pass);
+    /// returns how many were indexed.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn heal_index(&self) -> Result<usize> {
+        archive::heal_index(&self.shared)
+    }
+
+    /// Time (ms) before which every store index exception is resolved:
+    /// the ctime of the oldest unresolved one, or now if there is none.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn query_integrity_time(&self) -> Result<u64> {
+        archive::query_integrity_time(&self.shared)
+    }
+
+    /// Runs SQL built by the query translator with its parameters.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn run_object_query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>> {
+        archive::run_object_query(&self.shared, sql, params)
+    }
+
+    /// The server's metadata schema, read from its schema file; a server
+    /// without one gets the factory schema written there first.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] with the schema error (line and problem) for a
+    /// bad file; I/O errors.
+    pub fn archive_schema(&self) -> Result<crate::archive::schema::Schema> {
+        archive::archive_schema(&self.shared)
+    }
+
+    /// The port archive sessions must name (server setting `hc_port`).
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn archive_port(&self) -> Result<i32> {
+        archive::archive_port(&self.shared)
+    }
+
+    /// Bulk prefill for the catalog-scale benchmarks (bench/suite): one
+    /// complete, empty image per item, named `item.0` in `lsu`, with its
+    /// archive record (system fields plus `item.1`, already checked by
+    /// [`archive::check_fields`]) indexed. Items are committed in transactions of
+    /// `batch`: the rows a create and close complete of each would leave,
+    /// without their per-image syncs. Not for applications.
+    ///
+    /// # Errors
+    /// [`Error::NoLsu`], [`Error::Exists`]; catalog errors (the batches
+    /// committed before stay).
+    pub fn prefill_empty_images(
+        &self,
+        lsu: &str,
+        items: impl IntoIterator<Item = (ImageName, Vec<(String, SqlValue)>)>,
+        batch: usize,
+    ) -> Result<u64> {
+        archive::prefill_empty_images(&self.shared, lsu, items, batch)
+    }
+}
+
+impl Server {
+    /// [`Reduction`](audit::Reduction) of every LSU, by name, internal LSUs included. Reads
+    /// every chunk row once.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn reduction(&self) -> Result<Vec<(String, Reduction)>> {
+        audit::reduction(&self.shared)
+    }
+
+    /// Consistency of the catalog with itself and with the segment files:
+    /// every extent names an existing chunk range, every chunk is referred
+    /// to and lies inside its segment's committed bytes, nothing overlaps,
+    /// LSU statistics equal the rows, segment files exist with valid
+    /// headers and hold every chunk. Reads no image bytes; changes nothing.
+    ///
+    /// # Errors
+    /// Catalog errors that prevent checking at all.
+    pub fn check(&self) -> Result<CheckReport> {
+        audit::check(&self.shared)
+    }
+
+    /// Space taken by the segment files against the catalog's accounting
+    /// (see [`Space`](audit::Space)). Reads no image bytes; changes nothing.
+    ///
+    /// # Errors
+    /// Catalog errors; I/O errors other than a missing segment file.
+    pub fn space(&self) -> Result<Space> {
+        audit::space(&self.shared)
+    }
+
+    /// Re-reads every stored byte of the images in scope (one LSU, one
+    /// image, in `lsu` or in every LSU that holds it, or all), checking
+    /// each chunk's checksum and each complete image's SHA-1; `progress`
+    /// is told the bytes read so far. Changes nothing. The catalog also
+    /// gets SQLite's integrity check: damage there is reported
+    /// ([`VerifyReport::catalog`](audit::VerifyReport::catalog)) even when every image still reads back,
+    /// since the server may no longer open.
+    ///
+    /// # Errors
+    /// [`Error::NoLsu`], [`Error::NoImage`]; catalog errors (a catalog too
+    /// damaged to list its images).
+    pub fn verify(
+        &self,
+        lsu: Option<&str>,
+        image: Option<&ImageName>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<VerifyReport> {
+        audit::verify(&self.shared, lsu, image, progress)
+    }
+}
+
+impl Server {
+    /// Up to `limit` events after id `after`, oldest first.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
+        events::events_after(&self.shared.catalog.lock(), after, limit)
+    }
+
+    /// The first event after `after`, waiting up to `timeout` (None:
+    /// forever) for one to be raised here or by another process.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn next_event(&self, after: u64, timeout: Option<Duration>) -> Result<Option<Event>> {
+        events::next_event(&self.shared.catalog, after, timeout)
+    }
+
+    /// Acknowledges an event for the whole server.
+    ///
+    /// # Errors
+    /// [`Error::NoEvent`]; catalog errors.
+    pub fn delete_event(&self, id: u64) -> Result<()> {
+        events::delete_event(&mut self.shared.catalog.lock(), id)
+    }
+}
+
+impl Server {
+    /// The user name clients must present, if the server has credentials.
+    ///
+    /// # Errors
+    /// Catalog errors.
+    pub fn credentials_user(&self) -> Result<Option<String>> {
+        cred::credentials_user(&self.shared)
+    }
+
+    /// Sets the credentials clients must present from now on (handles
+    /// already open stay open); `None` removes them.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a user name or secret breaking the rules
+    /// ([`cred::check_new`]); catalog errors.
+    pub fn set_credentials(&self, cred: Option<Credentials<'_>>) -> Result<()> {
+        cred::set_credentials(&self.shared, cred)
     }
 }
 
@@ -1260,28 +1097,6 @@ fn make_private_dir(dir: &Path) -> Result<()> {
         }
         _ => Ok(()),
     }
-}
-
-fn fs_capacity(dir: &Path) -> Result<u64> {
-    Ok(fs_space(dir)?.0)
-}
-
-/// The filesystem's total and available bytes.
-pub(crate) fn fs_space(dir: &Path) -> Result<(u64, u64)> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let c =
-        CString::new(dir.as_os_str().as_bytes()).map_err(|_| Error::Invalid("path contains NUL".into()))?;
-    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `c` is a valid NUL-terminated path and `st` points to writable
-    // memory of the right type; statvfs fills it on success.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
-    if rc != 0 {
-        return Err(Error::io("statvfs", std::io::Error::last_os_error()));
-    }
-    // SAFETY: rc == 0, so statvfs initialized `st`.
-    let st = unsafe { st.assume_init() };
-    Ok((st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize))
 }
 
 /// Records why an open of `dir` failed in `<dir>/combstore.log`, when

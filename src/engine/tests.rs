@@ -213,7 +213,7 @@ fn a_dead_writers_copy_in_progress_is_gone_and_its_image_aborted() {
     let path = dir.path().join("srv");
     let seen = Server::open(&path).unwrap();
     let s = Server::open(&path).unwrap();
-    let mut t = s.create_temporary_image("default", &name("t")).unwrap();
+    let mut t = images::create(&s.shared, "default", &name("t"), true).unwrap();
     t.write(0, &data(7, 1 << 20)).unwrap();
     t.flush().unwrap();
     let mut k = s.create_image("default", &name("k")).unwrap();
@@ -489,7 +489,7 @@ fn recovery_deletes_an_interrupted_copy_and_frees_its_space() {
     let path = dir.path().join("srv");
     let s = Server::open(&path).unwrap();
     let before = s.lsu_info("default").unwrap();
-    let mut w = s.create_temporary_image("default", &name("copy")).unwrap();
+    let mut w = images::create(&s.shared, "default", &name("copy"), true).unwrap();
     w.write(0, &data(61, 2 << 20)).unwrap();
     w.flush().unwrap();
     let token = s.shared.owner.token().to_owned();
@@ -970,22 +970,22 @@ fn room_checks_grant_a_bounded_credit_and_refuse_what_would_eat_the_reserve() {
     let (_d, s) = server();
     let sh = &s.shared;
     sh.ensure_room(4096).unwrap();
-    let credit = *sh.room.lock();
-    let (total, avail) = server::fs_space(&sh.dir).unwrap();
-    let slack = avail.saturating_sub(4096 + server::catalog_reserve(total));
-    assert!(credit <= server::ROOM_MAX, "credit {credit}");
+    let credit = *sh.room.credit.lock();
+    let (total, avail) = space::fs_space(&sh.dir).unwrap();
+    let slack = avail.saturating_sub(4096 + space::catalog_reserve(total));
+    assert!(credit <= space::ROOM_MAX, "credit {credit}");
     assert!(
-        credit <= slack / server::ROOM_SHARE + 1,
+        credit <= slack / space::ROOM_SHARE + 1,
         "credit {credit} of slack {slack}"
     );
     if credit >= 8192 {
         sh.ensure_room(4096).unwrap();
-        assert_eq!(*sh.room.lock(), credit - 4096, "spent from the credit");
+        assert_eq!(*sh.room.credit.lock(), credit - 4096, "spent from the credit");
     }
     // more than the filesystem has: refused, and the credit is gone
     let e = sh.ensure_room(u64::MAX / 2).unwrap_err();
     assert!(matches!(e, Error::NoSpace(_)), "{e}");
-    assert_eq!(*sh.room.lock(), 0);
+    assert_eq!(*sh.room.credit.lock(), 0);
 }
 
 /// An image of many extents with holes, read through windows of the

@@ -18,7 +18,7 @@ use sha1::{Digest, Sha1};
 
 use super::*;
 use crate::catalog;
-use crate::engine::server::now_ms;
+use crate::engine::clock::now_ms;
 use crate::logging::ServerLog;
 use crate::store::checksum::BlockCrcs;
 use crate::store::lock::OwnerLock;
@@ -189,7 +189,7 @@ fn format1_commit(
     )
     .unwrap();
     if complete {
-        let oid = archive::new_oid();
+        let oid = records::new_oid();
         let sha1 = sha1_hex(data);
         raw.execute(
             "UPDATE images SET state = 4, writer = NULL, temporary = 0, objid = ?2, sha1 = ?3, complete_ms = ?4,
@@ -197,8 +197,8 @@ fn format1_commit(
             params![w.image_id, oid, sha1, now],
         )
         .unwrap();
-        archive::record_image(&tx, w.image_id, &oid, data.len() as u64, &sha1).unwrap();
-        assert!(archive::index_within(&tx, &oid, &ServerLog::open(dir)).unwrap());
+        records::record_image(&tx, w.image_id, &oid, data.len() as u64, &sha1).unwrap();
+        assert!(records::index_within(&tx, &oid, &ServerLog::open(dir)).unwrap());
     } else {
         raw.execute(
             "UPDATE images SET state = 1, writer = NULL, mtime_ms = ?2 WHERE id = ?1",
