@@ -207,6 +207,10 @@ pub(crate) fn i(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// Prepared statements each connection keeps (more than the catalog's
+/// distinct cached statements).
+const STATEMENT_CACHE: usize = 128;
+
 /// Opens (creating if needed) the catalog at `path` and applies the schema.
 ///
 /// # Errors
@@ -250,6 +254,10 @@ pub fn open_upgrading<E: From<Error>>(
     }
     let conn = Connection::open(path).map_err(Error::from)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(Error::from)?;
+    // Room for every cached statement a writer or reader uses: with
+    // rusqlite's default of 16 a random reader's two window queries were
+    // evicted between reads and parsed again each time.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     let mut conn = Conn::new(conn);
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(Error::from)?;
@@ -605,8 +613,9 @@ pub fn image_by_name(conn: &Conn, lsu_id: i64, name: &ImageName) -> Result<Optio
 /// # Errors
 /// Catalog errors.
 pub fn image_by_id(conn: &Conn, id: i64) -> Result<Option<ImageRow>> {
+    // a reader asks at every window it loads: cached
     let sql = format!("SELECT {IMAGE_COLS} FROM images WHERE id = ?1");
-    finish_image(conn.query_row(&sql, [id], image_from_row).optional()?)
+    finish_image(conn.prepare_cached(&sql)?.query_row([id], image_from_row).optional()?)
 }
 
 /// Creates an image row in state Writing owned by `writer`.
