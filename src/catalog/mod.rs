@@ -615,7 +615,11 @@ pub fn image_by_name(conn: &Conn, lsu_id: i64, name: &ImageName) -> Result<Optio
 pub fn image_by_id(conn: &Conn, id: i64) -> Result<Option<ImageRow>> {
     // a reader asks at every window it loads: cached
     let sql = format!("SELECT {IMAGE_COLS} FROM images WHERE id = ?1");
-    finish_image(conn.prepare_cached(&sql)?.query_row([id], image_from_row).optional()?)
+    finish_image(
+        conn.prepare_cached(&sql)?
+            .query_row([id], image_from_row)
+            .optional()?,
+    )
 }
 
 /// Creates an image row in state Writing owned by `writer`.
