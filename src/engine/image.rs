@@ -249,11 +249,13 @@ pub struct ImageWriter {
 #[derive(Debug)]
 enum CopiedFrom {
     Nothing,
-    /// Bytes 0..size are those of image `image_id` of server `server`.
+    /// Bytes 0..size are those of image `image_id` of server `server`,
+    /// which holds `source_size` bytes with SHA-1 `sha1`.
     Prefix {
         server: String,
         image_id: i64,
         size: u64,
+        source_size: u64,
         sha1: String,
     },
     Mixed,
@@ -261,27 +263,54 @@ enum CopiedFrom {
 
 impl CopiedFrom {
     /// The state after `src`'s bytes `from..from + len` were copied to
-    /// `to` (the whole target so far only if they continue a prefix).
-    fn then(self, src: &ImageReader, sha1: String, from: u64, to: u64, len: u64) -> CopiedFrom {
+    /// `to` (the whole target so far only if they continue a prefix);
+    /// `src` holds `source_size` bytes with SHA-1 `sha1` (complete).
+    fn then(
+        self,
+        src: &ImageReader,
+        (source_size, sha1): (u64, String),
+        from: u64,
+        to: u64,
+        len: u64,
+    ) -> CopiedFrom {
         match self {
             CopiedFrom::Nothing if from == 0 && to == 0 => CopiedFrom::Prefix {
                 server: src.sh.uuid.clone(),
                 image_id: src.id,
                 size: len,
+                source_size,
                 sha1,
             },
             CopiedFrom::Prefix {
                 server,
                 image_id,
                 size: n,
+                source_size,
                 sha1,
             } if server == src.sh.uuid && image_id == src.id && from == n && to == n => CopiedFrom::Prefix {
                 server,
                 image_id,
                 size: n + len,
+                source_size,
                 sha1,
             },
             _ => CopiedFrom::Mixed,
+        }
+    }
+
+    /// The SHA-1 of a target of `size` bytes, if they are exactly its
+    /// source's bytes (all of them: a copy of part of a source, from its
+    /// start, has another SHA-1, which the crash torture caught being
+    /// recorded).
+    fn whole_source_sha1(&self, size: u64) -> Option<&str> {
+        match self {
+            CopiedFrom::Prefix {
+                size: n,
+                source_size,
+                sha1,
+                ..
+            } if *n == size && *source_size == size => Some(sha1),
+            _ => None,
         }
     }
 }
@@ -501,10 +530,10 @@ impl ImageWriter {
         self.usable()?;
         self.emit_buf(true)?;
         let streamed = std::mem::replace(&mut self.hash, StreamHash::off()).finish(self.size);
-        let sha1 = match (streamed, &self.copied) {
+        let sha1 = match (streamed, self.copied.whole_source_sha1(self.size)) {
             (Some(digest), _) => crate::store::hex(&digest),
-            (_, CopiedFrom::Prefix { size, sha1, .. }) if *size == self.size => sha1.clone(),
-            _ => {
+            (None, Some(sha1)) => sha1.to_owned(),
+            (None, None) => {
                 // Reading back goes through the catalog's extents.
                 self.commit()?;
                 self.read_back_sha1()?
@@ -667,8 +696,13 @@ impl ImageWriter {
         tx.commit()?;
         drop(conn);
         crate::store::crash::point("share.after_commit");
-        self.copied =
-            std::mem::replace(&mut self.copied, CopiedFrom::Mixed).then(src, source.sha1, from, to, len);
+        self.copied = std::mem::replace(&mut self.copied, CopiedFrom::Mixed).then(
+            src,
+            (source.size, source.sha1),
+            from,
+            to,
+            len,
+        );
         self.hash.stop();
         self.size = size;
         self.committed_size = size;
@@ -688,10 +722,10 @@ impl ImageWriter {
     /// source's, fingerprint for fingerprint.
     fn stream(&mut self, src: &mut ImageReader, from: u64, to: u64, len: u64) -> Result<()> {
         let copied = std::mem::replace(&mut self.copied, CopiedFrom::Mixed);
-        let sha1 = src.info()?.sha1;
+        let source = src.info()?;
         let r = self.stream_chunks(src, from, to, len);
         self.hash.stop();
-        self.copied = copied.then(src, sha1, from, to, len);
+        self.copied = copied.then(src, (source.size, source.sha1), from, to, len);
         let r = r.and_then(|()| self.flush());
         self.poison_on_err(r)
     }

@@ -1096,3 +1096,39 @@ fn the_chunk_store_the_run_asks_for_holds_the_chunks() {
     );
     assert!(s.space().unwrap().allocated > 1 << 19);
 }
+
+#[test]
+fn a_copy_of_the_start_of_a_source_records_its_own_sha1() {
+    // the crash torture caught a copy of a source's first bytes recorded
+    // with the whole source's SHA-1
+    let (_d, s) = server();
+    let a = stored(&s, "default", "a", 41, 1 << 20);
+    let (_d2, other) = server();
+    let half = 512 << 10;
+    // on one server the extents are shared; to another the bytes stream
+    for (target, srv) in [("p", &s), ("q", &other)] {
+        let mut r = s.open_image("default", &name("a")).unwrap();
+        let mut w = srv.create_image("default", &name(target)).unwrap();
+        w.copy_from(&mut r, 0, 0, half as u64, false).unwrap();
+        w.close(true).unwrap();
+        let info = srv.image_info("default", &name(target)).unwrap();
+        assert_eq!(
+            (info.size, info.sha1),
+            (half as u64, sha1_hex(&a[..half])),
+            "{target}"
+        );
+        // the whole source, in two pieces, in order: the source's SHA-1
+        let whole = format!("{target}-whole");
+        let mut w = srv.create_image("default", &name(&whole)).unwrap();
+        w.copy_from(&mut r, 0, 0, half as u64, false).unwrap();
+        w.copy_from(&mut r, half as u64, half as u64, half as u64, false)
+            .unwrap();
+        w.close(true).unwrap();
+        assert_eq!(
+            srv.image_info("default", &name(&whole)).unwrap().sha1,
+            sha1_hex(&a)
+        );
+        let v = srv.verify(None, None, &mut |_| {}).unwrap();
+        assert!(v.damaged.is_empty(), "{:?}", v.damaged);
+    }
+}
