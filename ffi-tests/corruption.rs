@@ -550,6 +550,10 @@ fn scene_with_wal_only_images() -> Scene {
     let we = create(&lsu, &image_def("echo", ""));
     write_all(wd, &d, 0);
     write_all(we, &e, 0);
+    // stored before either closes (a writer stores its last buffer at its
+    // next call), so each holds a segment
+    flush(wd);
+    flush(we);
     close(wd, c::CLOSE_COMPLETE);
     close(we, c::CLOSE_COMPLETE);
     let segs: BTreeSet<i64> = ["delta", "echo"]

@@ -487,7 +487,7 @@ fn full_catalog_gives_enospc_and_nothing_is_lost() {
 
     // Data and metadata are refused before anything is written.
     assert_rc!(
-        write_at(wh, &seeded(81, 1 << 20), flushed.len() as u64),
+        write_and_flush(wh, &seeded(81, 1 << 20), flushed.len() as u64),
         c::ENOSPC,
         "a write on a full filesystem"
     );
@@ -584,7 +584,7 @@ fn failed_append_gives_back_what_it_wrote() {
         let committed = std::fs::metadata(&seg).unwrap().len();
         assert_eq!(committed, 4096 + (1 << 20), "segment header + one chunk");
         let rc = with_file_size_limit(committed + (300 << 10), || {
-            write_at(ih, &seeded(6, 1 << 20), 1 << 20)
+            write_and_flush(ih, &seeded(6, 1 << 20), 1 << 20)
         });
         assert!(rc == c::EIO || rc == c::ENOSPC, "{}", code_name(rc));
         assert_eq!(

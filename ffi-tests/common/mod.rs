@@ -1278,6 +1278,16 @@ pub fn write_all(ih: sts_image_handle_t, data: &[u8], offset: u64) {
     write_chunks(ih, data, offset, 1 << 20);
 }
 
+/// Writes `data` at `offset` and flushes; the first failure's code. A
+/// writer stores its last full buffer at the next call (engine::pipeline),
+/// so an error storing it may come from either.
+pub fn write_and_flush(ih: sts_image_handle_t, data: &[u8], offset: u64) -> i32 {
+    match write_at(ih, data, offset) {
+        c::EOK => api().flush(ih),
+        rc => rc,
+    }
+}
+
 pub fn flush(ih: sts_image_handle_t) {
     assert_rc!(api().flush(ih), c::EOK, "stsp_flush");
 }

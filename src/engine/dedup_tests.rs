@@ -387,3 +387,108 @@ fn a_prefilled_index_changes_nothing_a_writer_stores_or_reads() {
             .unwrap() as u64
     );
 }
+
+/// (offset, length, fingerprint) of image `n`'s extents, in order.
+fn chunk_map(s: &Server, n: &str) -> Vec<(i64, i64, Vec<u8>)> {
+    let conn = s.shared.catalog.lock();
+    let mut st = conn
+        .raw()
+        .prepare(
+            "SELECT e.img_off, e.len, c.fp FROM extents e JOIN chunks c ON c.id = e.chunk_id
+             JOIN images i ON i.id = e.image_id WHERE i.basename = ?1 ORDER BY e.img_off",
+        )
+        .unwrap();
+    st.query_map([n], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+#[test]
+fn write_sizes_from_one_byte_to_three_mib_give_the_same_chunks_and_space() {
+    // Repeats within a buffer and across the next (the pipeline's batch
+    // in flight) must each be stored once, whatever the write size.
+    let mut bytes = stream(21, 3 << 20);
+    let block = stream(22, 300 << 10);
+    for _ in 0..4 {
+        bytes.extend_from_slice(&block);
+    }
+    bytes.extend_from_slice(&stream(23, (2 << 20) + 777));
+    let mut seen = None;
+    for size in [1, 4095, 512, 64 << 10, (1 << 20) + 512, 3 << 20] {
+        let (_d, s) = server();
+        let mut w = s.create_image("default", &name("w")).unwrap();
+        for (i, piece) in bytes.chunks(size).enumerate() {
+            w.write_any((i * size) as u64, piece).unwrap();
+        }
+        w.close(true).unwrap();
+        assert_eq!(read(&s, "default", "w"), bytes, "write size {size}");
+        let got = (chunk_map(&s, "w"), phys(&s, "default"), s.space().unwrap().chunks);
+        assert!(
+            got.1 < (bytes.len() - 3 * block.len()) as u64,
+            "repeats stored once"
+        );
+        match &seen {
+            None => seen = Some(got),
+            Some(first) => assert!(*first == got, "write size {size} cut or stored differently"),
+        }
+        assert_eq!(s.check().unwrap().errors(), 0);
+    }
+}
+
+#[test]
+fn a_failure_storing_an_earlier_buffer_surfaces_on_the_next_call_and_poisons() {
+    let (_d, s) = server();
+    s.create_lsu("small").unwrap();
+    s.set_lsu_capacity("small", 5 << 20).unwrap();
+    let mut w = s.create_image("small", &name("big")).unwrap();
+    let bytes = stream(31, 16 << 20);
+    // Noise does not compress: the quota runs out within 16 MiB.
+    let mut failed_at = None;
+    for (i, piece) in bytes.chunks(1 << 20).enumerate() {
+        if let Err(e) = w.write_any((i << 20) as u64, piece) {
+            assert!(matches!(e, Error::NoSpace(_)), "{e}");
+            failed_at = Some(i);
+            break;
+        }
+    }
+    let failed_at = failed_at.expect("the quota refused a write");
+    assert!(failed_at < 15);
+    // poisoned: every later call says so, and nothing more is stored
+    let used = phys(&s, "small");
+    assert!(matches!(w.write_any(16 << 20, &[1; 512]), Err(Error::PreviousIo)));
+    assert!(matches!(w.flush(), Err(Error::PreviousIo)));
+    assert!(matches!(w.close(true), Err(Error::PreviousIo)));
+    assert_eq!(phys(&s, "small"), used);
+    assert_eq!(s.check().unwrap().errors(), 0);
+}
+
+#[test]
+fn a_close_or_drop_right_after_a_write_stores_everything_written() {
+    let (_d, s) = server();
+    let bytes = stream(41, (5 << 20) + 4096);
+    let mut w = s.create_image("default", &name("c")).unwrap();
+    w.write_any(0, &bytes).unwrap();
+    w.close(true).unwrap();
+    assert_eq!(read(&s, "default", "c"), bytes);
+    let info = s.image_info("default", &name("c")).unwrap();
+    assert_eq!(info.size, bytes.len() as u64);
+    assert_eq!(
+        info.sha1,
+        crate::hex::encode(&<sha1::Sha1 as sha1::Digest>::digest(&bytes))
+    );
+    // a handle dropped without close commits what it was given
+    let mut w = s.create_image("default", &name("d")).unwrap();
+    w.write_any(0, &bytes[..3 << 20]).unwrap();
+    drop(w);
+    let info = s.image_info("default", &name("d")).unwrap();
+    assert_eq!(info.size, 3 << 20);
+    // a flush makes them visible while the handle stays open
+    let mut w = s.create_image("default", &name("e")).unwrap();
+    w.write_any(0, &bytes[..(2 << 20) + 512]).unwrap();
+    w.flush().unwrap();
+    assert_eq!(s.image_info("default", &name("e")).unwrap().size, (2 << 20) + 512);
+    w.close(true).unwrap();
+    assert_eq!(read(&s, "default", "e"), &bytes[..(2 << 20) + 512]);
+    assert_eq!(s.check().unwrap().errors(), 0);
+}

@@ -5,7 +5,10 @@
 //! Commit protocol of a writer (docs/format.md, "Commit protocol"):
 //! 1. each chunk is fingerprinted; a chunk the server holds already
 //!    becomes a reference to it, a new one is compressed (or kept raw)
-//!    and appended to the writer's segment with `pwrite`;
+//!    and appended to the writer's segment with `pwrite` (a buffer's new
+//!    chunks are compressed while the next buffer is cut, and appended
+//!    when it is: engine::pipeline; a commit appends the buffer in flight
+//!    first);
 //! 2. at a commit point (every [`COMMIT_EVERY`] bytes, flush, close) each
 //!    segment written since the last commit is `fdatasync`ed;
 //! 3. one catalog transaction inserts the chunks and extents, advances the
@@ -25,6 +28,7 @@ use super::clock::now_ms;
 use super::digest::StreamHash;
 use super::error::{Error, Result};
 use super::names::ImageName;
+use super::pipeline::{Batch, Pipeline};
 use super::shared::{SEGMENT_TARGET, Shared};
 use super::squeeze;
 use crate::catalog::{
@@ -232,7 +236,11 @@ pub struct ImageWriter {
     /// The last segment range loaded into `known` after a found chunk:
     /// (segment, offset of the last chunk loaded).
     prefetched: Option<(i64, u64)>,
-    squeezer: squeeze::Squeezer,
+    /// Compression of the last cut buffer, overlapping the next one's
+    /// filling and cutting (engine::pipeline); stored by [`Self::drain`].
+    pipe: Pipeline,
+    /// An empty buffer back from the hasher, for the next one to fill.
+    spare: Option<Vec<u8>>,
     /// Bytes received from another server ([`ImageWriter::bytes_received`]).
     received: u64,
     hash: StreamHash,
@@ -348,7 +356,8 @@ impl ImageWriter {
             known: HashMap::new(),
             pin,
             prefetched: None,
-            squeezer: squeeze::Squeezer::default(),
+            pipe: Pipeline::default(),
+            spare: None,
             received: 0,
             // A reopened image's earlier bytes were not hashed here: the
             // SHA-1 is then computed by reading back at completion.
@@ -403,7 +412,9 @@ impl ImageWriter {
         let r = self.store(off, data);
         self.poison_on_err(r)?;
         self.size = self.size.max(off + data.len() as u64);
-        if self.pending_bytes >= COMMIT_EVERY {
+        // Chunks in flight count as cut: commits fall where they did
+        // before the pipeline, and so do the cuts they force.
+        if self.pending_bytes + self.pipe.inflight_bytes() >= COMMIT_EVERY {
             // A cut where the commit falls (the committed size must end a
             // write, at a block boundary, for a resume after a crash): it
             // costs a chunk or two of dedup per COMMIT_EVERY, as cuts
@@ -861,53 +872,87 @@ impl ImageWriter {
         Ok(())
     }
 
-    /// Cuts the buffer into chunks and puts each; unless `last_is_final`,
-    /// the last chunk (which may end only because the buffer did) stays
-    /// buffered, to be cut again with the bytes that follow it, so that
-    /// cuts depend on content alone (chunking::cdc).
+    /// Cuts the buffer into chunks, fingerprints and looks them up, and
+    /// starts compressing the new ones (engine::pipeline), after storing
+    /// the batch before it; unless `last_is_final`, the last chunk (which
+    /// may end only because the buffer did) stays buffered, to be cut
+    /// again with the bytes that follow it, so that cuts depend on content
+    /// alone (chunking::cdc). With `last_is_final` everything is stored
+    /// when it returns, as a commit needs.
     fn emit_buf(&mut self, last_is_final: bool) -> Result<()> {
         if self.buf.is_empty() {
-            return Ok(());
+            return if last_is_final { self.drain() } else { Ok(()) };
         }
         let mut buf = std::mem::take(&mut self.buf);
         let cuts = Cuts::of(&buf, last_is_final);
-        let fps = squeeze::fingerprints(&buf, &cuts.chunks);
-        let mut r = self.resolve(&fps);
-        if r.is_ok() {
-            // The chunks to store: first sightings the server lacks.
-            let mut seen = std::collections::HashSet::new();
-            let fresh: Vec<usize> = (0..fps.len())
-                .filter(|&i| {
-                    let f = &fps[i];
-                    !self.pending_fps.contains_key(f) && !self.known.contains_key(f) && seen.insert(*f)
-                })
-                .collect();
-            let stored = self.squeezer.compress(&buf, &cuts.chunks, &fresh);
-            for (i, (&(start, len), fp)) in cuts.chunks.iter().zip(&fps).enumerate() {
-                let raw = &buf[start..start + len];
-                r = self.put_chunk(self.buf_off + start as u64, raw, *fp, stored.form(i, raw));
-                if r.is_err() {
-                    break;
-                }
-            }
-        }
+        let fps = squeeze::fingerprints(&buf, &cuts.chunks, !self.pipe.helper_busy());
+        // The batch before is stored first, so that its new chunks are
+        // pending when this one's are looked up: a chunk repeated in the
+        // next buffer is stored once.
+        let r = self.drain().and_then(|()| self.resolve(&fps));
         if r.is_err() {
             buf.clear();
             self.buf = buf;
             return r;
         }
+        // The chunks to store: first sightings the server lacks.
+        let mut seen = std::collections::HashSet::new();
+        let fresh: Vec<usize> = (0..fps.len())
+            .filter(|&i| {
+                let f = &fps[i];
+                !self.pending_fps.contains_key(f) && !self.known.contains_key(f) && seen.insert(*f)
+            })
+            .collect();
         // Bytes before the carried tail's start were hashed with an
         // earlier buffer if this one began with a tail.
         let skip = self.carry.len();
         self.carry.clear();
         self.carry.extend_from_slice(&buf[cuts.carry_from..]);
         let off = self.buf_off;
-        self.buf = self.hash.absorb(off, buf, skip, &self.sh.log);
+        self.pipe
+            .start(Batch::new(buf, off, skip, cuts.chunks, fps, fresh));
+        self.buf = self
+            .spare
+            .take()
+            .unwrap_or_else(|| Vec::with_capacity(MAX_CHUNK as usize));
         self.buf_off = off + cuts.carry_from as u64;
         self.buf.extend_from_slice(&self.carry);
         if self.buf.is_empty() {
             self.carry.clear();
         }
+        if last_is_final {
+            self.drain()?;
+        }
+        Ok(())
+    }
+
+    /// Stores the batch in flight, if any: waits for its compression,
+    /// puts its chunks in order and hands its buffer to the hasher. The
+    /// caller was told its bytes were written, so a failure here poisons
+    /// the handle whatever the error.
+    fn drain(&mut self) -> Result<()> {
+        let Some((batch, forms)) = self.pipe.finish() else {
+            return Ok(());
+        };
+        let mut r = Ok(());
+        for (i, (&(start, len), fp)) in batch.chunks.iter().zip(&batch.fps).enumerate() {
+            let raw = &batch.buf[start..start + len];
+            r = self.put_chunk(batch.off + start as u64, raw, *fp, forms.form(i, raw));
+            if r.is_err() {
+                break;
+            }
+        }
+        self.pipe.recycle(forms);
+        if let Err(e) = r {
+            log_warn!(
+                self.sh.log,
+                "image #{}: storing written bytes failed, handle poisoned: {e}",
+                self.id
+            );
+            self.failed = true;
+            return Err(e);
+        }
+        self.spare = Some(self.hash.absorb(batch.off, batch.buf, batch.skip, &self.sh.log));
         Ok(())
     }
 
@@ -930,8 +975,8 @@ impl ImageWriter {
             match form {
                 Some((codec, stored)) => self.store_new(fp, codec, stored)?,
                 None => {
-                    // compressed here: the stored form borrows the squeezer
-                    let (codec, stored) = self.squeezer.compress_one(raw);
+                    // compressed here: the stored form borrows the compressor
+                    let (codec, stored) = self.pipe.compress_one(raw);
                     let stored = stored.to_vec();
                     self.store_new(fp, codec, &stored)?
                 }

@@ -13,6 +13,7 @@ mod images;
 mod lsus;
 pub mod names;
 pub mod ops;
+mod pipeline;
 mod records;
 pub mod server;
 mod shared;
