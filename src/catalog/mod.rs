@@ -216,12 +216,13 @@ const STATEMENT_CACHE: usize = 128;
 /// # Errors
 /// Catalog errors; [`Error::NoServer`] if the file is another format.
 pub fn open(path: &Path, now_ms: u64, uuid: &str) -> Result<Conn> {
-    open_upgrading(path, now_ms, uuid, || Ok::<(), Error>(()))
+    open_upgrading(path, now_ms, uuid, |_| Ok::<(), Error>(()))
 }
 
 /// As [`open`]; a format 1 catalog is upgraded only if `may_upgrade`
-/// allows it (run inside the write transaction of the upgrade), else the
-/// open fails with its error and the catalog stays format 1.
+/// allows it (run inside the write transaction of the upgrade, told
+/// whether another process has the catalog open: [`open_elsewhere`]),
+/// else the open fails with its error and the catalog stays format 1.
 ///
 /// # Errors
 /// As [`open`]; `may_upgrade`'s (its error type, the caller's, takes
@@ -230,51 +231,24 @@ pub fn open_upgrading<E: From<Error>>(
     path: &Path,
     now_ms: u64,
     uuid: &str,
-    may_upgrade: impl FnOnce() -> std::result::Result<(), E>,
+    may_upgrade: impl FnOnce(bool) -> std::result::Result<(), E>,
 ) -> std::result::Result<Conn, E> {
-    // SQLite creates a new database 0644 (less the umask) and gives the -wal
-    // and -shm files the database's mode: creating it 0600 first keeps all
-    // three private to the owner whatever the umask. Only a new file: closing
-    // a descriptor of our own on an existing catalog would drop every POSIX
-    // lock SQLite holds on it in this process (another server instance's),
-    // and another process could then checkpoint and delete the WAL under it.
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-        {
-            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-                return Err(Error::io(path.display().to_string(), e).into());
-            }
-            _ => {}
-        }
+    let mut conn = connect(path)?;
+    let mut elsewhere = false;
+    if stored_format(&conn)?.as_deref() == Some(FORMAT_1) {
+        // Whether another process has the catalog open is seen only
+        // without a connection of ours (open_elsewhere says why).
+        drop(conn);
+        elsewhere = open_elsewhere(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+        conn = connect(path)?;
     }
-    let conn = Connection::open(path).map_err(Error::from)?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(Error::from)?;
-    // Room for every cached statement a writer or reader uses: with
-    // rusqlite's default of 16 a random reader's two window queries were
-    // evicted between reads and parsed again each time.
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    let mut conn = Conn::new(conn);
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(Error::from)?;
-    conn.pragma_update(None, "synchronous", "FULL")
-        .map_err(Error::from)?;
-    conn.pragma_update(None, "wal_autocheckpoint", checkpoint::FALLBACK_PAGES)
-        .map_err(Error::from)?;
-    // The archive query language's LIKE is case-sensitive (5800 semantics).
-    conn.pragma_update(None, "case_sensitive_like", true)
-        .map_err(Error::from)?;
     let tx = write_txn(&mut conn)?;
     // Columns first: the schema's indexes name them.
     add_missing_columns(&tx)?;
     tx.execute_batch(include_str!("schema.sql"))
         .map_err(Error::from)?;
     if server_value(&tx, "format")?.as_deref() == Some(FORMAT_1) {
-        may_upgrade()?;
+        may_upgrade(elsewhere)?;
         upgrade_from_1(&tx)?;
     }
     tx.execute(
@@ -294,6 +268,99 @@ pub fn open_upgrading<E: From<Error>>(
         return Err(Error::NoServer(format!("catalog format {format:?}, expected {FORMAT}")).into());
     }
     Ok(conn)
+}
+
+/// A connection to the catalog at `path` (created empty if missing, 0600),
+/// set up as every connection is: WAL, full sync, busy timeout, statement
+/// cache, case-sensitive LIKE.
+fn connect(path: &Path) -> Result<Conn> {
+    // SQLite creates a new database 0644 (less the umask) and gives the -wal
+    // and -shm files the database's mode: creating it 0600 first keeps all
+    // three private to the owner whatever the umask. Only a new file: closing
+    // a descriptor of our own on an existing catalog would drop every POSIX
+    // lock SQLite holds on it in this process (another server instance's),
+    // and another process could then checkpoint and delete the WAL under it.
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::io(path.display().to_string(), e));
+            }
+            _ => {}
+        }
+    }
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Room for every cached statement a writer or reader uses: with
+    // rusqlite's default of 16 a random reader's two window queries were
+    // evicted between reads and parsed again each time.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    let conn = Conn::new(conn);
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "wal_autocheckpoint", checkpoint::FALLBACK_PAGES)?;
+    // The archive query language's LIKE is case-sensitive (5800 semantics).
+    conn.pragma_update(None, "case_sensitive_like", true)?;
+    Ok(conn)
+}
+
+/// The catalog's `format`, or None while it has no `server` table (new).
+fn stored_format(conn: &Conn) -> Result<Option<String>> {
+    let has: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'server')",
+        [],
+        |r| r.get(0),
+    )?;
+    if has {
+        server_value(conn, "format")
+    } else {
+        Ok(None)
+    }
+}
+
+/// Whether another process has the SQLite database at `path` open, seen
+/// the way SQLite itself decides whether it is the first to open one:
+/// every connection to a WAL database holds a shared lock on the
+/// "dead man switch" byte of its `-shm` file for as long as it is open
+/// (`unixLockSharedMemory` in sqlite3.c), and `F_GETLK` for a write lock
+/// on that byte reports another process's.
+///
+/// Call it only while this process has no connection to the database:
+/// closing the descriptor it opens drops every POSIX lock this process
+/// holds on the `-shm` file, its connections' included. An upgrade needs
+/// it: a format 1 process that opened the catalog under the setup lock
+/// but has not yet taken its owner lock is seen only this way.
+///
+/// # Errors
+/// I/O errors other than a missing `-shm` file (no connection then).
+pub fn open_elsewhere(path: &Path) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let mut shm = path.as_os_str().to_owned();
+    shm.push("-shm");
+    let file = match std::fs::OpenOptions::new().read(true).write(true).open(&shm) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    /// UNIX_SHM_DMS in sqlite3.c: (22 + SQLITE_SHM_NLOCK) * 4 + SQLITE_SHM_NLOCK.
+    const DMS_BYTE: libc::off_t = (22 + 8) * 4 + 8;
+    // SAFETY: an all-zero flock is a valid value of the plain C struct.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = libc::F_WRLCK as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    lock.l_start = DMS_BYTE;
+    lock.l_len = 1;
+    // SAFETY: `file` is an open descriptor for the call's duration and
+    // `lock` a valid flock F_GETLK reads and overwrites.
+    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut lock) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(i32::from(lock.l_type) != libc::F_UNLCK)
 }
 
 /// Columns added to tables after servers with the table existed (the

@@ -110,9 +110,12 @@ impl Server {
         }
         let log = ServerLog::open(dir);
         let catalog_path = dir.join(CATALOG_FILE);
-        let conn = catalog::open_upgrading(&catalog_path, now_ms(), &crate::store::random_hex128(), || {
-            refuse_upgrade_under_others(dir, &lock_dir)
-        })?;
+        let conn = catalog::open_upgrading(
+            &catalog_path,
+            now_ms(),
+            &crate::store::random_hex128(),
+            |elsewhere| refuse_upgrade_under_others(dir, &lock_dir, elsewhere),
+        )?;
         drop(setup);
         cred::authorize(&conn, access, &log)?;
         let uuid = catalog::server_value(&conn, "uuid")?.unwrap_or_default();
@@ -995,8 +998,11 @@ fn chunk_store_for(seg_dir: &Path, uuid: &str) -> Arc<dyn ChunkStore> {
 /// format 1 rows (chunks without `raw_len`, which format 2 reads as
 /// damage), reading format 2 chunks as raw bytes (a compressed chunk's
 /// first bytes pass their checksum), and freeing chunks outside the
-/// release protocol. [`Error::InUse`] until they have closed.
-fn refuse_upgrade_under_others(dir: &Path, lock_dir: &Path) -> Result<()> {
+/// release protocol. [`Error::InUse`] until they have closed. An open
+/// one is seen by its live owner lock or, in the instant between its
+/// dropping the setup lock and taking an owner lock, by its catalog
+/// connection (`catalog_open_elsewhere`, catalog::open_elsewhere).
+fn refuse_upgrade_under_others(dir: &Path, lock_dir: &Path, catalog_open_elsewhere: bool) -> Result<()> {
     let entries = fs::read_dir(lock_dir).map_err(|e| Error::io(lock_dir.display().to_string(), e))?;
     let mut alive = 0;
     for entry in entries {
@@ -1009,9 +1015,12 @@ fn refuse_upgrade_under_others(dir: &Path, lock_dir: &Path) -> Result<()> {
             alive += 1;
         }
     }
-    if alive == 0 {
+    if alive == 0 && !catalog_open_elsewhere {
         return Ok(());
     }
+    // A process that opened the catalog but has not taken its owner lock
+    // yet (it dropped the setup lock an instant ago) counts as one.
+    let alive = alive.max(1);
     Err(Error::InUse(format!(
         "server {} is open by {alive} process(es) of an older combstore (catalog format 1): \
          it is upgraded to format 2 by the first open after they close",

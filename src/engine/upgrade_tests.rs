@@ -577,3 +577,80 @@ fn a_format_1_process_open_at_the_upgrade_never_leaves_images_format_2_cannot_re
     assert!(got == during, "it reads back other bytes");
     assert_sound(&s, "after the older process's commit");
 }
+
+/// Child process of the next test (run by it, ignored otherwise): a
+/// format 1 process in the instant after it opened the catalog under the
+/// setup lock and before it took its owner lock. It holds the catalog
+/// named by `COMBSTORE_TEST_HOLD_CATALOG` open until its stdin closes.
+#[test]
+#[ignore = "the child process of a_format_1_process_between_its_catalog_open_and_its_owner_lock_holds_the_upgrade_off"]
+fn hold_catalog_open_child() {
+    use std::io::Read;
+    let path = std::env::var("COMBSTORE_TEST_HOLD_CATALOG").expect("run by its parent test");
+    let conn = Connection::open(path).unwrap();
+    let format: String = conn
+        .query_row("SELECT value FROM server WHERE key = 'format'", [], |r| r.get(0))
+        .unwrap();
+    // Mid-line: libtest has printed the test's name before it.
+    println!("holding catalog format {format}");
+    let mut rest = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut rest);
+}
+
+#[test]
+fn a_format_1_process_between_its_catalog_open_and_its_owner_lock_holds_the_upgrade_off() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("srv");
+    let before = noise(7, OLD_CHUNK / 2);
+    let mut old = format1_server(&dir);
+    format1_image(&mut old, &dir, "before", &before, true);
+    drop(old);
+    // Another process: POSIX locks of this one's connections are
+    // invisible to this one's check, as they should be.
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "engine::upgrade_tests::hold_catalog_open_child",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("COMBSTORE_TEST_HOLD_CATALOG", dir.join("catalog.db"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut held = false;
+    for line in out.by_ref() {
+        if line.unwrap().contains("holding catalog format 1") {
+            held = true;
+            break;
+        }
+    }
+    assert!(held, "the child never opened the format 1 catalog");
+
+    let refused = Server::open(&dir);
+    assert!(
+        matches!(refused, Err(Error::InUse(_))),
+        "opened while a format 1 process had the catalog open: {:?}",
+        refused.as_ref().err()
+    );
+    let format: String = Connection::open(dir.join("catalog.db"))
+        .unwrap()
+        .query_row("SELECT value FROM server WHERE key = 'format'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(format, "1", "refused but upgraded all the same");
+
+    drop(child.stdin.take());
+    let rest: Vec<String> = out.map(|l| l.unwrap()).collect();
+    assert!(child.wait().unwrap().success(), "the child failed: {rest:?}");
+    let s = Server::open(&dir).unwrap();
+    assert_eq!(format_of(&s).as_deref(), Some("2"));
+    assert_eq!(read(&s, "before"), before);
+    assert_sound(&s, "after the upgrade");
+}
