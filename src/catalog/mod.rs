@@ -161,13 +161,19 @@ pub enum Inserted {
     /// writer): this id, revived if it was dead. The bytes just stored
     /// are not recorded; [`free_unrecorded`] queues them.
     Existing(i64),
+    /// The chunk recorded under the same fingerprint was found damaged
+    /// ([`mark_damaged`]): its row (this id, so every extent naming it)
+    /// now points at the bytes just stored, which match the fingerprint.
+    /// The damaged bytes were at `seg_off` of `segment`: [`free_unrecorded`]
+    /// queues the space there that no row records.
+    Healed { id: i64, segment: i64, seg_off: u64 },
 }
 
 impl Inserted {
     /// The chunk id either way.
     pub fn id(self) -> i64 {
         match self {
-            Inserted::New(id) | Inserted::Existing(id) => id,
+            Inserted::New(id) | Inserted::Existing(id) | Inserted::Healed { id, .. } => id,
         }
     }
 }
@@ -374,6 +380,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("chunks", "codec", "INTEGER NOT NULL DEFAULT 0"),
     ("chunks", "fp", "BLOB"),
     ("chunks", "dead", "INTEGER"),
+    ("chunks", "damaged", "INTEGER"),
     ("images", "pin", "INTEGER NOT NULL DEFAULT 0"),
 ];
 
@@ -872,10 +879,69 @@ pub fn insert_chunk(tx: &Tx<'_>, c: &NewChunk<'_>) -> Result<Inserted> {
     if let Some(id) = id {
         return Ok(Inserted::New(id));
     }
+    if let Some((id, segment, seg_off)) = heal_chunk(tx, c, fp)? {
+        return Ok(Inserted::Healed { id, segment, seg_off });
+    }
     let id: i64 = tx
         .prepare_cached("UPDATE chunks SET dead = NULL WHERE fp = ?1 RETURNING id")?
         .query_row([fp], |r| r.get(0))?;
     Ok(Inserted::Existing(id))
+}
+
+/// Repairs the damaged chunk recorded under `fp`, if there is one: its
+/// row is replaced by one for `c`'s bytes under the same id (the space
+/// triggers move `used_phys` from the old stored length to the new), so
+/// every image naming it reads again. Returns the id and where the
+/// damaged row said its bytes were.
+fn heal_chunk(tx: &Tx<'_>, c: &NewChunk<'_>, fp: Option<&[u8]>) -> Result<Option<(i64, i64, u64)>> {
+    let old: Option<(i64, i64, i64, i64)> = tx
+        .prepare_cached(
+            "SELECT id, lsu_id, segment_id, seg_off FROM chunks WHERE fp = ?1 AND damaged IS NOT NULL",
+        )?
+        .query_row([fp], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    let Some((id, lsu_id, old_segment, old_off)) = old else {
+        return Ok(None);
+    };
+    tx.prepare_cached("DELETE FROM chunks WHERE id = ?1")?
+        .execute([id])?;
+    tx.prepare_cached(
+        "INSERT INTO chunks (id, segment_id, seg_off, len, crcs, lsu_id, raw_len, codec, fp)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        id,
+        c.segment,
+        i(c.seg_off),
+        i(c.len),
+        c.crcs.to_blob(),
+        lsu_id,
+        i(c.raw_len),
+        c.codec,
+        fp
+    ])?;
+    Ok(Some((id, old_segment, u(old_off))))
+}
+
+/// Flags chunk `id`, stored at `seg_off` of `segment`, as damaged (a read
+/// found its stored bytes failing their checksums, their fingerprint or
+/// their decoding, or missing): lookups stop matching it, so new backups
+/// store the bytes anew instead of referring to bytes that cannot be
+/// read, and the first that does repairs it ([`insert_chunk`]). The
+/// location must match: a row repaired since the failed read stays sound.
+/// Format 1 chunks (no fingerprint, never matched) are left as they are.
+/// True if the row was flagged now.
+///
+/// # Errors
+/// Catalog errors.
+pub fn mark_damaged(conn: &Conn, id: i64, segment: i64, seg_off: u64) -> Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE chunks SET damaged = 1
+             WHERE id = ?1 AND segment_id = ?2 AND seg_off = ?3 AND fp IS NOT NULL AND damaged IS NULL",
+        )?
+        .execute(params![id, segment, i(seg_off)])?;
+    Ok(n == 1)
 }
 
 /// A chunk found by its fingerprint.
@@ -887,6 +953,8 @@ pub struct ChunkHit {
     pub dead: Option<i64>,
     pub segment: i64,
     pub seg_off: u64,
+    /// Flagged by [`mark_damaged`]: not to be referred to.
+    pub damaged: bool,
 }
 
 fn hit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<ChunkHit>> {
@@ -897,6 +965,7 @@ fn hit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<ChunkHit>> {
         dead: r.get(2).unwrap_or(None),
         segment: r.get(3).unwrap_or(0),
         seg_off: u(r.get(4).unwrap_or(0)),
+        damaged: r.get(5).unwrap_or(true),
     }))
 }
 
@@ -914,7 +983,9 @@ pub fn chunks_by_fps(conn: &Conn, fps: &[[u8; 32]]) -> Result<Vec<ChunkHit>> {
     let mut out = Vec::new();
     for group in fps.chunks(FPS_PER_QUERY) {
         let marks = vec!["?"; group.len()].join(", ");
-        let sql = format!("SELECT fp, id, dead, segment_id, seg_off FROM chunks WHERE fp IN ({marks})");
+        let sql = format!(
+            "SELECT fp, id, dead, segment_id, seg_off, damaged IS NOT NULL FROM chunks WHERE fp IN ({marks})"
+        );
         let mut st = conn.prepare_cached(&sql)?;
         let rows = st.query_map(
             rusqlite::params_from_iter(group.iter().map(|f| &f[..])),
@@ -936,7 +1007,7 @@ pub fn chunks_by_fps(conn: &Conn, fps: &[[u8; 32]]) -> Result<Vec<ChunkHit>> {
 /// Catalog errors.
 pub fn chunks_after(conn: &Conn, segment: i64, seg_off: u64, limit: usize) -> Result<Vec<ChunkHit>> {
     let mut st = conn.prepare_cached(
-        "SELECT fp, id, dead, segment_id, seg_off FROM chunks
+        "SELECT fp, id, dead, segment_id, seg_off, damaged IS NOT NULL FROM chunks
          WHERE segment_id = ?1 AND seg_off > ?2 AND fp IS NOT NULL ORDER BY seg_off LIMIT ?3",
     )?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -1075,8 +1146,9 @@ pub fn recharge(tx: &Tx<'_>, id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Queues the space of `len` stored bytes at `seg_off` that no row
-/// records (a writer stored a chunk another writer recorded first).
+/// Queues the space around `seg_off` of `segment` that no row records (a
+/// writer stored a chunk another writer recorded first, or repaired a
+/// damaged one whose bytes were there).
 ///
 /// # Errors
 /// Catalog errors.
@@ -1102,6 +1174,15 @@ fn delete_chunk(tx: &Tx<'_>, id: i64) -> Result<Option<(i64, u64, i64)>> {
 fn queue_gaps(tx: &Tx<'_>, places: Vec<(i64, u64, i64)>) -> Result<Vec<FreeRange>> {
     let mut gaps: Vec<(i64, u64, u64, i64)> = Vec::with_capacity(places.len());
     for (segment, off, lsu_id) in places {
+        // A place another row still names (a repaired damaged row's old
+        // location may have been a damaged value: another chunk's) is
+        // not free at all.
+        let named: bool = tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM chunks WHERE segment_id = ?1 AND seg_off = ?2)")?
+            .query_row(params![segment, i(off)], |r| r.get(0))?;
+        if named {
+            continue;
+        }
         let prev_end: Option<i64> = tx
             .prepare_cached(
                 "SELECT seg_off + len FROM chunks WHERE segment_id = ?1 AND seg_off < ?2

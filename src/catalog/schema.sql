@@ -59,7 +59,10 @@ CREATE INDEX IF NOT EXISTS segments_owner ON segments (owner) WHERE owner IS NOT
 -- packed without alignment. Format 1 chunks (fp NULL) are raw runs of up
 -- to 1 MiB at 4096-aligned offsets. `dead` is set (to the release epoch)
 -- while a chunk without references waits for writers that might still
--- refer to it (docs/format.md, "Release and reclaim").
+-- refer to it (docs/format.md, "Release and reclaim"). `damaged` is set
+-- when a read found the chunk's stored bytes failing their checks: no
+-- lookup matches it any more, and the next writer that stores the same
+-- bytes repairs the row (docs/format.md, "Damaged chunks").
 CREATE TABLE IF NOT EXISTS chunks (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     segment_id INTEGER NOT NULL,
@@ -70,7 +73,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     raw_len    INTEGER NOT NULL DEFAULT 0,   -- bytes of the chunk itself (= len unless compressed)
     codec      INTEGER NOT NULL DEFAULT 0,   -- 0 raw, 1 zstd (chunking::Codec)
     fp         BLOB,                         -- keyed BLAKE3 of the raw bytes (32), NULL for format 1 chunks
-    dead       INTEGER                       -- release epoch once unreferenced, until reclaimed
+    dead       INTEGER,                      -- release epoch once unreferenced, until reclaimed
+    damaged    INTEGER                       -- 1 once a read found its stored bytes damaged
 );
 CREATE INDEX IF NOT EXISTS chunks_segment ON chunks (segment_id, seg_off);
 CREATE UNIQUE INDEX IF NOT EXISTS chunks_fp ON chunks (fp);

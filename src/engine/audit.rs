@@ -292,7 +292,8 @@ pub(crate) fn space(sh: &Shared) -> Result<Space> {
 /// Re-reads every stored byte of the images in scope (one LSU, one
 /// image, in `lsu` or in every LSU that holds it, or all), checking
 /// each chunk's checksum and each complete image's SHA-1; `progress`
-/// is told the bytes read so far. Changes nothing. The catalog also
+/// is told the bytes read so far. Changes no data; flags damaged chunks
+/// (catalog::mark_damaged) so new backups store them anew. The catalog also
 /// gets SQLite's integrity check: damage there is reported
 /// ([`VerifyReport::catalog`]) even when every image still reads back,
 /// since the server may no longer open.

@@ -492,3 +492,124 @@ fn a_close_or_drop_right_after_a_write_stores_everything_written() {
     assert_eq!(read(&s, "default", "e"), &bytes[..(2 << 20) + 512]);
     assert_eq!(s.check().unwrap().errors(), 0);
 }
+
+/// The chunks image `n` names, in image order: (id, segment, seg_off, len).
+fn chunk_places(s: &Server, n: &str) -> Vec<(i64, i64, i64, i64)> {
+    let conn = s.shared.catalog.lock();
+    let mut st = conn
+        .raw()
+        .prepare(
+            "SELECT c.id, c.segment_id, c.seg_off, c.len FROM extents e JOIN images i ON i.id = e.image_id
+             JOIN chunks c ON c.id = e.chunk_id WHERE i.basename = ?1 ORDER BY e.img_off",
+        )
+        .unwrap();
+    st.query_map([n], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+fn flagged(s: &Server, id: i64) -> bool {
+    let conn = s.shared.catalog.lock();
+    conn.raw()
+        .query_row(
+            "SELECT damaged IS NOT NULL FROM chunks WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+fn damaged_names(s: &Server) -> Vec<String> {
+    let v = s.verify(None, None, &mut |_| {}).unwrap();
+    let mut names: Vec<String> = v.damaged.iter().map(|d| d.name.basename.clone()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_damaged_chunk_is_flagged_and_the_next_backup_of_its_bytes_repairs_every_image_naming_it() {
+    use std::os::unix::fs::FileExt;
+    let d = tempfile::tempdir().unwrap();
+    let s = Server::open(&d.path().join("srv")).unwrap();
+    let a = stream(20, 1 << 20);
+    let other = stream(21, 256 << 10);
+    write(&s, "default", "a", &a);
+    write(&s, "default", "b", &a); // shares every chunk of a
+    write(&s, "default", "other", &other);
+    let (id, segment, seg_off, _) = chunk_places(&s, "a")[3];
+    let seg = crate::store::segment::segment_path(&d.path().join("srv").join("segments"), segment);
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(seg)
+        .unwrap();
+    let mut byte = [0u8];
+    f.read_exact_at(&mut byte, seg_off as u64 + 7).unwrap();
+    f.write_all_at(&[byte[0] ^ 0xFF], seg_off as u64 + 7).unwrap();
+
+    assert_eq!(
+        damaged_names(&s),
+        ["a", "b"],
+        "every image naming the chunk, no other"
+    );
+    assert!(flagged(&s, id), "verify's failed read flags the chunk");
+    // The next backup of the same bytes is not referred to the damaged
+    // chunk: it stores the bytes anew, and the flagged row is repaired.
+    write(&s, "default", "c", &a);
+    assert_eq!(read(&s, "default", "c"), a);
+    assert!(!flagged(&s, id), "repaired");
+    assert_eq!(chunk_places(&s, "a")[3].0, id, "same row, same id");
+    assert_ne!(chunk_places(&s, "a")[3].2, seg_off, "at the new bytes");
+    assert_eq!(read(&s, "default", "a"), a);
+    assert_eq!(read(&s, "default", "b"), a);
+    assert_eq!(read(&s, "default", "other"), other);
+    assert!(damaged_names(&s).is_empty());
+    assert_eq!(
+        s.check().unwrap().errors(),
+        0,
+        "space accounting after the repair"
+    );
+    // Everything goes when the images do.
+    for n in ["a", "b", "c", "other"] {
+        s.delete_image("default", &name(n)).unwrap();
+    }
+    assert_eq!(phys(&s, "default"), 0);
+    assert_eq!(s.check().unwrap().errors(), 0);
+}
+
+#[test]
+fn a_damaged_chunk_row_is_repaired_without_freeing_the_chunk_its_damage_points_at() {
+    let (_d, s) = server();
+    let a = stream(22, 512 << 10);
+    let other = stream(23, 512 << 10);
+    write(&s, "default", "a", &a);
+    write(&s, "default", "other", &other);
+    // Damage: a chunk row of a now says its bytes are where other's
+    // biggest chunk is.
+    let (victim, ..) = chunk_places(&s, "a")[2];
+    let (_, seg, off, _) = chunk_places(&s, "other").into_iter().max_by_key(|c| c.3).unwrap();
+    s.shared
+        .catalog
+        .lock()
+        .raw()
+        .execute(
+            "UPDATE chunks SET segment_id = ?1, seg_off = ?2 WHERE id = ?3",
+            [seg, off, victim],
+        )
+        .unwrap();
+    let mut r = s.open_image("default", &name("a")).unwrap();
+    let mut buf = vec![0u8; a.len()];
+    assert!(matches!(r.read_any(0, &mut buf), Err(Error::Corrupt(_))));
+    assert!(flagged(&s, victim));
+    write(&s, "default", "a2", &a);
+    assert!(!flagged(&s, victim));
+    assert_eq!(read(&s, "default", "a"), a);
+    assert_eq!(read(&s, "default", "a2"), a);
+    assert_eq!(
+        read(&s, "default", "other"),
+        other,
+        "the chunk the damaged row pointed at is intact"
+    );
+    assert!(damaged_names(&s).is_empty());
+}

@@ -38,7 +38,7 @@ use crate::chunking::cdc::Cuts;
 use crate::chunking::{Codec, Decompressor, Fingerprint};
 use crate::store::checksum::BlockCrcs;
 use crate::store::{SegmentReader, SegmentWriter};
-use crate::{log_debug, log_error, log_warn};
+use crate::{log_debug, log_error, log_info, log_warn};
 
 /// Lengths and offsets of image I/O are multiples of this.
 pub const BLOCK_SIZE: u64 = 512;
@@ -1049,7 +1049,8 @@ impl ImageWriter {
         let conn = self.sh.catalog.lock();
         let hits = catalog::chunks_by_fps(&conn, &unknown)?;
         for h in hits {
-            if h.dead.is_some_and(|d| d <= self.pin) {
+            // A damaged chunk is stored anew (and repaired by the commit).
+            if h.damaged || h.dead.is_some_and(|d| d <= self.pin) {
                 continue;
             }
             self.known.insert(Fingerprint(h.fp), h.id);
@@ -1060,7 +1061,7 @@ impl ImageWriter {
                 let after = catalog::chunks_after(&conn, h.segment, h.seg_off, PREFETCH)?;
                 let upto = after.last().map_or(h.seg_off, |a| a.seg_off);
                 for a in after {
-                    if a.dead.is_none_or(|d| d > self.pin) {
+                    if !a.damaged && a.dead.is_none_or(|d| d > self.pin) {
                         self.known.insert(Fingerprint(a.fp), a.id);
                     }
                 }
@@ -1105,6 +1106,7 @@ impl ImageWriter {
         let mut ids: Vec<i64> = Vec::with_capacity(self.pending.len());
         let mut unrecorded = Vec::new();
         let mut stored_new = Vec::new();
+        let mut healed = Vec::new();
         for p in &self.pending {
             let chunk_id = match &p.chunk {
                 PendingChunk::Stored {
@@ -1133,6 +1135,11 @@ impl ImageWriter {
                         Inserted::Existing(id) => {
                             // Another writer recorded the same chunk first.
                             unrecorded.push((*segment, *seg_off, id));
+                            id
+                        }
+                        Inserted::Healed { id, segment, seg_off } => {
+                            healed.push((segment, seg_off, id));
+                            stored_new.push((*fp, id));
                             id
                         }
                     }
@@ -1166,7 +1173,7 @@ impl ImageWriter {
         }
         // After the segments' ends advanced: the space of a duplicate
         // lies below them.
-        for (segment, seg_off, _) in unrecorded {
+        for &(segment, seg_off, _) in unrecorded.iter().chain(&healed) {
             freed.extend(catalog::free_unrecorded(&tx, segment, seg_off, self.lsu_id)?);
         }
         if !self.pending.is_empty() || size != self.committed_size {
@@ -1176,6 +1183,12 @@ impl ImageWriter {
         tx.commit()?;
         drop(conn);
         crate::store::crash::point("write.after_commit");
+        for (_, _, id) in healed {
+            log_info!(
+                self.sh.log,
+                "repaired damaged chunk {id} with the same bytes written anew"
+            );
+        }
         self.pending.clear();
         self.pending_fps.clear();
         self.pending_bytes = 0;
@@ -1353,7 +1366,7 @@ impl ImageReader {
             let stop = end.min(self.win_to);
             if let Some(&(a, _)) = self.overlaps.iter().find(|(a, b)| *a < stop && *b > pos) {
                 out.fill(0);
-                return Err(self.damaged(a.max(pos), "two extents claim the same image bytes".into()));
+                return Err(self.damaged(a.max(pos), None, "two extents claim the same image bytes".into()));
             }
             let mut idx = self.window.partition_point(|e| e.img_off + e.len <= pos);
             // Whole format 2 chunks of this window: their stored bytes are
@@ -1373,6 +1386,7 @@ impl ImageReader {
                                     out[at..at + len].fill(0);
                                     return Err(self.damaged(
                                         pos,
+                                        Some(&c),
                                         format!("chunk {} in segment {} {why}", c.id, c.segment),
                                     ));
                                 }
@@ -1426,12 +1440,15 @@ impl ImageReader {
             rest = tail;
             done = d.out.end;
         }
-        let run = |dec: &mut Decompressor, jobs: &mut [(&Decode, &mut [u8])]| -> Option<(u64, String)> {
+        let run = |dec: &mut Decompressor,
+                   jobs: &mut [(&Decode, &mut [u8])]|
+         -> Option<(u64, Option<ChunkRef>, String)> {
             for (d, o) in jobs.iter_mut() {
                 if let Err(why) = decode_chunk(dec, &d.chunk, &arena[d.stored.clone()], o) {
                     o.fill(0);
                     return Some((
                         d.img_off,
+                        Some(d.chunk),
                         format!("chunk {} in segment {} {why}", d.chunk.id, d.chunk.segment),
                     ));
                 }
@@ -1453,7 +1470,7 @@ impl ImageReader {
                 let first = run(&mut mine, a);
                 let second = other
                     .join()
-                    .unwrap_or_else(|_| Some((0, "could not be decoded (internal error)".into())));
+                    .unwrap_or_else(|_| Some((0, None, "could not be decoded (internal error)".into())));
                 first.or(second)
             })
         };
@@ -1464,7 +1481,7 @@ impl ImageReader {
         self.arena = arena;
         match failed {
             None => Ok(()),
-            Some((img_off, what)) => Err(self.damaged(img_off, what)),
+            Some((img_off, chunk, what)) => Err(self.damaged(img_off, chunk.as_ref(), what)),
         }
     }
 
@@ -1548,7 +1565,13 @@ impl ImageReader {
                 _ => Ok((codec, stored)),
             }
         })();
-        checked.map_err(|why| self.damaged(0, format!("chunk {} in segment {} {why}", c.id, c.segment)))
+        checked.map_err(|why| {
+            self.damaged(
+                0,
+                Some(c),
+                format!("chunk {} in segment {} {why}", c.id, c.segment),
+            )
+        })
     }
 
     /// Reads metadata at any byte offset; returns bytes placed in `buf`.
@@ -1584,6 +1607,7 @@ impl ImageReader {
             // Only a damaged catalog row has an extent reach past its chunk.
             return Err(self.damaged(
                 e.img_off,
+                None,
                 format!(
                     "an extent reaches past the {} bytes of chunk {} in segment {}",
                     c.raw_len, c.id, c.segment
@@ -1611,7 +1635,11 @@ impl ImageReader {
         };
         out.fill(0);
         let img_off = e.img_off + (from - e.chunk_off);
-        Err(self.damaged(img_off, format!("chunk {} in segment {} {why}", c.id, c.segment)))
+        Err(self.damaged(
+            img_off,
+            Some(&c),
+            format!("chunk {} in segment {} {why}", c.id, c.segment),
+        ))
     }
 
     /// [`ImageReader::copy_chunk`] for a format 2 chunk (at most 64 KiB),
@@ -1630,7 +1658,11 @@ impl ImageReader {
         let fail = |me: &mut Self, out: &mut [u8], why: String| {
             out.fill(0);
             let img_off = e.img_off + from.saturating_sub(e.chunk_off);
-            Err(me.damaged(img_off, format!("chunk {} in segment {} {why}", c.id, c.segment)))
+            Err(me.damaged(
+                img_off,
+                Some(&c),
+                format!("chunk {} in segment {} {why}", c.id, c.segment),
+            ))
         };
         if from
             .checked_add(out.len() as u64)
@@ -1730,12 +1762,25 @@ impl ImageReader {
     }
 
     /// A read at image offset `off` failed: the image was deleted under
-    /// us, or its data is damaged (logged as an error).
-    fn damaged(&self, off: u64, what: String) -> Error {
+    /// us, or its data is damaged (logged as an error). A damaged `chunk`
+    /// is flagged so that no new backup refers to it
+    /// (catalog::mark_damaged).
+    fn damaged(&self, off: u64, chunk: Option<&ChunkRef>, what: String) -> Error {
         let conn = self.sh.catalog.lock();
         let row = catalog::image_by_id(&conn, self.id);
         if let Ok(None) = row {
             return Error::NoImage(format!("image #{} was deleted", self.id));
+        }
+        if let Some(c) = chunk {
+            match catalog::mark_damaged(&conn, c.id, c.segment, c.seg_off) {
+                Ok(true) => log_warn!(
+                    self.sh.log,
+                    "chunk {} flagged damaged: new backups store its bytes anew and repair it",
+                    c.id
+                ),
+                Ok(false) => {}
+                Err(e) => log_warn!(self.sh.log, "chunk {} could not be flagged damaged: {e}", c.id),
+            }
         }
         let image = match row {
             Ok(Some(r)) => {

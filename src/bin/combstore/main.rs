@@ -84,7 +84,7 @@ enum Command {
     /// Images.
     #[command(subcommand)]
     Image(ImageCommand),
-    /// Re-read every stored byte; report damaged images (exit 3 if any). Changes nothing.
+    /// Re-read every stored byte; report damaged images (exit 3 if any). Changes no data (flags damaged chunks so new backups store them anew).
     #[command(
         after_help = "Examples:\n  combstore verify\n  combstore verify --lsu weekly --json\n  \
                             combstore verify --image client1_1700000000_C1_F1 --date 1700000000"
