@@ -21,6 +21,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use parking_lot::Mutex;
 
 use sha1::{Digest, Sha1};
 
@@ -1239,14 +1242,94 @@ fn decode_chunk(
     }
 }
 
-/// A whole format 2 chunk a read decodes: its stored bytes in the
-/// reader's arena, its range of the caller's buffer.
+/// A whole format 2 chunk a read decodes: its image offset and its range
+/// of the caller's buffer.
 #[derive(Debug)]
 struct Decode {
     chunk: ChunkRef,
     img_off: u64,
-    stored: std::ops::Range<usize>,
     out: std::ops::Range<usize>,
+}
+
+/// Most stored bytes of one run of a read's chunks (one `pread`, one
+/// claim by a decoding thread): small enough that a 1 MiB read makes
+/// several, so both threads stay busy to its end.
+const RUN_MAX: u64 = 64 << 10;
+
+/// Below this many bytes a read's chunks are decoded on the caller's
+/// thread alone: a thread costs tens of microseconds. Small in unit
+/// tests, whose windows are tiny, so that they decode on two threads too.
+const DECODE_SPLIT_MIN: usize = if cfg!(test) { 8 << 10 } else { 256 << 10 };
+
+/// A run of chunks next to each other in a segment, and their ranges of
+/// the caller's buffer.
+type Run<'a> = (&'a [Decode], Vec<&'a mut [u8]>);
+
+/// Where a read failed: image offset, the chunk if one is to blame, why.
+type Failure = (u64, Option<ChunkRef>, String);
+
+/// One decoding thread's tools: its decompressor, its own segment
+/// descriptors (made at first use), the stored bytes of its run.
+#[derive(Debug, Default)]
+struct Lane {
+    dec: Decompressor,
+    segs: Option<Box<dyn SegmentReader>>,
+    stored: Vec<u8>,
+}
+
+impl Lane {
+    fn ready(&mut self, store: &Arc<dyn crate::store::ChunkStore>) -> &mut Lane {
+        if self.segs.is_none() {
+            self.segs = Some(store.reader());
+        }
+        self
+    }
+
+    /// Reads the run `chunks` with one `pread` (chunk by chunk if that
+    /// fails, to name the one that cannot be read), then checks and
+    /// decodes each into its range of `outs`; the first failure stops it.
+    fn decode_run(&mut self, chunks: &[Decode], outs: &mut [&mut [u8]]) -> Option<Failure> {
+        let segs = self.segs.as_mut()?;
+        let first = &chunks[0].chunk;
+        let total: u64 = chunks.iter().map(|d| d.chunk.len).sum();
+        let fail = |d: &Decode, o: &mut [u8], why: String| {
+            o.fill(0);
+            Some((
+                d.img_off,
+                Some(d.chunk),
+                format!("chunk {} in segment {} {why}", d.chunk.id, d.chunk.segment),
+            ))
+        };
+        if chunks.iter().any(|d| d.chunk.len > MAX_CHUNK) {
+            let (k, d) = chunks.iter().enumerate().find(|(_, d)| d.chunk.len > MAX_CHUNK)?;
+            return fail(d, &mut outs[k][..], format!("has stored length {}", d.chunk.len));
+        }
+        if self.stored.len() < total as usize {
+            self.stored.resize(total as usize, 0);
+        }
+        let whole = segs.read_exact_at(first.segment, first.seg_off, &mut self.stored[..total as usize]);
+        let mut at = 0usize;
+        for (d, o) in chunks.iter().zip(outs.iter_mut()) {
+            let c = &d.chunk;
+            let len = c.len as usize;
+            if let Err(err) = &whole {
+                // The run failed (a cut file?): this chunk alone.
+                if let Err(e) = segs.read_exact_at(c.segment, c.seg_off, &mut self.stored[at..at + len]) {
+                    let why = if chunks.len() > 1 {
+                        format!("cannot be read: {e} (with the chunks around it: {err})")
+                    } else {
+                        format!("cannot be read: {e}")
+                    };
+                    return fail(d, o, why);
+                }
+            }
+            if let Err(why) = decode_chunk(&mut self.dec, c, &self.stored[at..at + len], o) {
+                return fail(d, o, why);
+            }
+            at += len;
+        }
+        None
+    }
 }
 
 /// An image open for reading (complete images), or a writer's read-back.
@@ -1281,10 +1364,8 @@ pub struct ImageReader {
     decoded: Option<(i64, Vec<u8>)>,
     /// Stored bytes read ahead: (segment, offset, bytes).
     span: Option<(i64, u64, Vec<u8>)>,
-    /// Stored bytes of the whole chunks a read decodes in a batch.
-    arena: Vec<u8>,
-    /// The batch's second thread's decompressor.
-    decompressor2: Decompressor,
+    /// The two threads that read and decode a read's whole chunks.
+    lanes: [Lane; 2],
     decompressor: Decompressor,
 }
 
@@ -1315,8 +1396,7 @@ impl ImageReader {
             scratch: Vec::new(),
             decoded: None,
             span: None,
-            arena: Vec::new(),
-            decompressor2: Decompressor::new(),
+            lanes: Default::default(),
             decompressor: Decompressor::new(),
         }
     }
@@ -1369,8 +1449,8 @@ impl ImageReader {
                 return Err(self.damaged(a.max(pos), None, "two extents claim the same image bytes".into()));
             }
             let mut idx = self.window.partition_point(|e| e.img_off + e.len <= pos);
-            // Whole format 2 chunks of this window: their stored bytes are
-            // gathered first, then decoded on two threads (decode_batch).
+            // Whole format 2 chunks of this window: read and decoded in
+            // runs, on two threads (decode_batch).
             let mut batch: Vec<Decode> = Vec::new();
             while pos < stop {
                 let at = (pos - off) as usize;
@@ -1382,22 +1462,9 @@ impl ImageReader {
                         let c = e.chunk;
                         if c.fp.is_some() || c.codec != Codec::Raw as i64 {
                             if from == 0 && len as u64 == c.raw_len && c.raw_len <= MAX_CHUNK {
-                                if let Err(why) = self.load_span(idx, stop) {
-                                    out[at..at + len].fill(0);
-                                    return Err(self.damaged(
-                                        pos,
-                                        Some(&c),
-                                        format!("chunk {} in segment {} {why}", c.id, c.segment),
-                                    ));
-                                }
-                                let (_, start, span) = self.span.as_ref().expect("loaded");
-                                let s = (c.seg_off - start) as usize;
-                                let a = self.arena.len();
-                                self.arena.extend_from_slice(&span[s..s + c.len as usize]);
                                 batch.push(Decode {
                                     chunk: c,
                                     img_off: pos,
-                                    stored: a..self.arena.len(),
                                     out: at..at + len,
                                 });
                             } else {
@@ -1421,64 +1488,86 @@ impl ImageReader {
         Ok(n)
     }
 
-    /// Checks and decodes the chunks of `batch` (stored bytes in `arena`)
-    /// into their ranges of `out`, half on a scoped helper thread when
-    /// there is enough of them: decoding and fingerprint checks are most
-    /// of a restore's CPU (engine::squeeze says the same of ingest).
+    /// Reads, checks and decodes the chunks of `batch` into their ranges
+    /// of `out`, in runs (chunks next to each other in a segment, at most
+    /// [`RUN_MAX`] stored bytes, one `pread` each) that two threads claim
+    /// one at a time: the scoped helper when there is enough to do.
+    /// Decoding and fingerprint checks are most of a restore's CPU, and
+    /// reading the runs on both threads leaves no serial part but the
+    /// extent map's window. Chunks cost very differently (compressed or
+    /// raw), hence claims rather than halves.
     fn decode_batch(&mut self, out: &mut [u8], batch: &[Decode]) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
-        let arena = std::mem::take(&mut self.arena);
+        // The batch's runs, each with its chunks' ranges of `out`.
+        let mut runs: Vec<Mutex<Option<Run<'_>>>> = Vec::new();
         let mut rest = &mut out[..];
         let mut done = 0;
-        let mut jobs: Vec<(&Decode, &mut [u8])> = Vec::with_capacity(batch.len());
-        for d in batch {
-            let (_, tail) = std::mem::take(&mut rest).split_at_mut(d.out.start - done);
-            let (mine, tail) = tail.split_at_mut(d.out.len());
-            jobs.push((d, mine));
-            rest = tail;
-            done = d.out.end;
+        let mut i = 0;
+        while i < batch.len() {
+            let first = &batch[i].chunk;
+            let mut end = first.seg_off.saturating_add(first.len);
+            let mut j = i + 1;
+            while let Some(d) = batch.get(j) {
+                let c = &d.chunk;
+                if c.segment != first.segment || c.seg_off != end || end - first.seg_off + c.len > RUN_MAX {
+                    break;
+                }
+                end += c.len;
+                j += 1;
+            }
+            let mut outs = Vec::with_capacity(j - i);
+            for d in &batch[i..j] {
+                let (_, tail) = std::mem::take(&mut rest).split_at_mut(d.out.start - done);
+                let (mine, tail) = tail.split_at_mut(d.out.len());
+                outs.push(mine);
+                rest = tail;
+                done = d.out.end;
+            }
+            runs.push(Mutex::new(Some((&batch[i..j], outs))));
+            i = j;
         }
-        let run = |dec: &mut Decompressor,
-                   jobs: &mut [(&Decode, &mut [u8])]|
-         -> Option<(u64, Option<ChunkRef>, String)> {
-            for (d, o) in jobs.iter_mut() {
-                if let Err(why) = decode_chunk(dec, &d.chunk, &arena[d.stored.clone()], o) {
-                    o.fill(0);
-                    return Some((
-                        d.img_off,
-                        Some(d.chunk),
-                        format!("chunk {} in segment {} {why}", d.chunk.id, d.chunk.segment),
-                    ));
+        let next = AtomicUsize::new(0);
+        let run = |lane: &mut Lane| -> Option<Failure> {
+            let mut failed: Option<Failure> = None;
+            loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(slot) = runs.get(k) else {
+                    return failed;
+                };
+                let Some((chunks, mut outs)) = slot.lock().take() else {
+                    continue;
+                };
+                if failed.as_ref().is_some_and(|f| f.0 < chunks[0].img_off) {
+                    continue; // an earlier chunk failed: the read fails
+                }
+                if let Some(f) = lane.decode_run(chunks, &mut outs) {
+                    failed = Some(f);
                 }
             }
-            None
         };
         let bytes: usize = batch.iter().map(|d| d.out.len()).sum();
-        let (mut mine, mut helper) = (
-            std::mem::take(&mut self.decompressor),
-            std::mem::take(&mut self.decompressor2),
-        );
-        let failed = if bytes < (256 << 10) || jobs.len() < 2 {
-            run(&mut mine, &mut jobs)
+        let store = &self.sh.store;
+        let [mine, helper] = &mut self.lanes;
+        let failed = if bytes < DECODE_SPLIT_MIN || runs.len() < 2 {
+            run(mine.ready(store))
         } else {
-            let half = jobs.len() / 2;
-            let (a, b) = jobs.split_at_mut(half);
+            let helper = helper.ready(store);
+            let mine = mine.ready(store);
             std::thread::scope(|sc| {
-                let other = sc.spawn(|| run(&mut helper, b));
-                let first = run(&mut mine, a);
+                let other = sc.spawn(|| run(helper));
+                let first = run(mine);
                 let second = other
                     .join()
                     .unwrap_or_else(|_| Some((0, None, "could not be decoded (internal error)".into())));
-                first.or(second)
+                // The failure at the lowest image offset is reported.
+                match (first, second) {
+                    (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+                    (a, b) => a.or(b),
+                }
             })
         };
-        self.decompressor = mine;
-        self.decompressor2 = helper;
-        let mut arena = arena;
-        arena.clear();
-        self.arena = arena;
         match failed {
             None => Ok(()),
             Some((img_off, chunk, what)) => Err(self.damaged(img_off, chunk.as_ref(), what)),
