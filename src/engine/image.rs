@@ -1354,6 +1354,9 @@ pub struct ImageReader {
     overlaps: Vec<(u64, u64)>,
     win_from: u64,
     win_to: u64,
+    /// Where the last read ended: a read elsewhere is a jump, whose
+    /// places are announced to the store first (`advise`).
+    next_off: u64,
     /// This reader's segment descriptors (its own read-ahead state).
     segs: Box<dyn SegmentReader>,
     /// Whole checksum blocks around a read that covers part of one; a
@@ -1392,6 +1395,7 @@ impl ImageReader {
             overlaps: Vec::new(),
             win_from: 0,
             win_to: 0,
+            next_off: 0,
             segs,
             scratch: Vec::new(),
             decoded: None,
@@ -1444,6 +1448,9 @@ impl ImageReader {
                 self.load_window(pos)?;
             }
             let stop = end.min(self.win_to);
+            if off != self.next_off {
+                self.advise(pos, stop);
+            }
             if let Some(&(a, _)) = self.overlaps.iter().find(|(a, b)| *a < stop && *b > pos) {
                 out.fill(0);
                 return Err(self.damaged(a.max(pos), None, "two extents claim the same image bytes".into()));
@@ -1485,7 +1492,44 @@ impl ImageReader {
             }
             self.decode_batch(out, &batch)?;
         }
+        self.next_off = end;
         Ok(n)
+    }
+
+    /// Announces to the store the places in segments that the window's
+    /// extents over `[pos, stop)` occupy, if there are several: a random
+    /// read of 64 KiB touches four or five chunks, often in two or three
+    /// places (a deduplicated full refers to its predecessors' chunks),
+    /// and read one after the other from a cold disk each place cost a
+    /// full device round trip. Sequential reads skip this: the kernel's
+    /// read-ahead already runs ahead of them.
+    fn advise(&mut self, pos: u64, stop: u64) {
+        let mut places: Vec<(i64, u64, u64)> = Vec::new();
+        let mut idx = self.window.partition_point(|e| e.img_off + e.len <= pos);
+        while let Some(e) = self.window.get(idx) {
+            if e.img_off >= stop {
+                break;
+            }
+            let c = e.chunk;
+            let (a, b) = if c.fp.is_some() || c.codec != Codec::Raw as i64 {
+                (c.seg_off, c.seg_off.saturating_add(c.len))
+            } else {
+                let from = e.chunk_off + (pos.max(e.img_off) - e.img_off);
+                let to = e.chunk_off + (stop.min(e.img_off + e.len) - e.img_off);
+                (c.seg_off.saturating_add(from), c.seg_off.saturating_add(to))
+            };
+            match places.last_mut() {
+                Some(p) if p.0 == c.segment && p.2 == a => p.2 = b,
+                _ => places.push((c.segment, a, b)),
+            }
+            idx += 1;
+        }
+        if places.len() < 2 {
+            return; // one place: the read itself is one request
+        }
+        for (segment, a, b) in places {
+            self.segs.will_need(segment, a, b.saturating_sub(a));
+        }
     }
 
     /// Reads, checks and decodes the chunks of `batch` into their ranges

@@ -127,6 +127,15 @@ pub trait SegmentReader: Send + fmt::Debug {
     /// I/O errors; `NotFound` if the segment is gone; `UnexpectedEof` if
     /// it ends first (the catalog refers to bytes the store lacks).
     fn read_exact_at(&mut self, id: i64, off: u64, buf: &mut [u8]) -> io::Result<()>;
+
+    /// Tells the store that `len` bytes at `off` of segment `id` will be
+    /// read soon: a read that needs bytes from several places announces
+    /// them all first, so that a store on a disk fetches them at once
+    /// rather than one after the other. Advice only; the default ignores
+    /// it.
+    fn will_need(&mut self, id: i64, off: u64, len: u64) {
+        let _ = (id, off, len);
+    }
 }
 
 #[cfg(test)]

@@ -114,4 +114,8 @@ impl SegmentReader for SegmentReads {
     fn read_exact_at(&mut self, id: i64, off: u64, buf: &mut [u8]) -> io::Result<()> {
         SegmentReads::read_exact_at(self, id, off, buf)
     }
+
+    fn will_need(&mut self, id: i64, off: u64, len: u64) {
+        SegmentReads::will_need(self, id, off, len);
+    }
 }

@@ -61,6 +61,21 @@ impl SegmentReads {
         self.file(id)?.read_exact_at(buf, off)
     }
 
+    /// Starts reading `len` bytes at `off` of segment `id` into the page
+    /// cache without waiting (`POSIX_FADV_WILLNEED`): the reads of a
+    /// random access that needs several places then overlap on the
+    /// device. Advice: errors are ignored (the read reports its own).
+    pub fn will_need(&mut self, id: i64, off: u64, len: u64) {
+        use std::os::fd::AsRawFd;
+        let (Ok(off), Ok(len)) = (libc::off_t::try_from(off), libc::off_t::try_from(len)) else {
+            return;
+        };
+        if let Ok(f) = self.file(id) {
+            // SAFETY: a valid open descriptor; the call reads no memory of ours.
+            unsafe { libc::posix_fadvise(f.as_raw_fd(), off, len, libc::POSIX_FADV_WILLNEED) };
+        }
+    }
+
     fn file(&mut self, id: i64) -> io::Result<&File> {
         match self.open.iter().position(|(s, _)| *s == id) {
             Some(i) => {
