@@ -1338,7 +1338,8 @@ impl Lane {
 /// its memory does not grow with the image: an image of at most
 /// [`WINDOW`] extents (4 GiB in 1 MiB chunks) is loaded whole at the first
 /// read; a larger one [`WINDOW`] extents at a time as a sequential reader
-/// moves on, and [`JUMP_WINDOW`] at a time where a reader jumps.
+/// moves on, and [`JUMP_WINDOW`] at a time where a reader jumps (growing
+/// again as it reads on from there).
 /// Complete images never change, and image ids are never reused, so a
 /// window loaded late shows what one loaded at open would have; a window
 /// loaded after the image was deleted is refused ([`Error::NoImage`]).
@@ -1354,6 +1355,8 @@ pub struct ImageReader {
     overlaps: Vec<(u64, u64)>,
     win_from: u64,
     win_to: u64,
+    /// Extents the last window load asked for.
+    win_limit: usize,
     /// Where the last read ended: a read elsewhere is a jump, whose
     /// places are announced to the store first (`advise`).
     next_off: u64,
@@ -1379,10 +1382,13 @@ pub const WINDOW: usize = if cfg!(test) { 5 } else { 4096 };
 /// next to each other in a segment).
 pub const SPAN_MAX: u64 = 1 << 20;
 /// Extents a reader loads where it jumps to (random reads of a large
-/// image): at least 128 KiB of format 2 chunks (4 KiB or more each but
-/// the last), 32 MiB of format 1 ones. A window of 256 cost a query of
-/// 256 rows for nearly every random 64 KiB read of 16 KiB chunks.
-pub const JUMP_WINDOW: usize = if cfg!(test) { 2 } else { 32 };
+/// image): 256 KiB of format 2 chunks of the average 16 KiB (at least
+/// 64 KiB: 4 KiB or more each but the last), 16 MiB of format 1 ones. A
+/// read that needs more loads the next window, four times larger, and so
+/// on up to [`WINDOW`] while it reads on. A window of 256 cost a query of
+/// 256 rows for nearly every random 64 KiB read of 16 KiB chunks, and 32
+/// still spent a quarter of a random read's CPU turning rows into extents.
+pub const JUMP_WINDOW: usize = if cfg!(test) { 2 } else { 16 };
 
 impl ImageReader {
     pub(crate) fn new(sh: Arc<Shared>, id: i64, size: u64) -> ImageReader {
@@ -1396,6 +1402,7 @@ impl ImageReader {
             win_from: 0,
             win_to: 0,
             next_off: 0,
+            win_limit: WINDOW,
             segs,
             scratch: Vec::new(),
             decoded: None,
@@ -1625,10 +1632,12 @@ impl ImageReader {
         let (from, limit) = if first {
             (0, WINDOW)
         } else if pos == self.win_to {
-            (pos, WINDOW)
+            // Reading on: windows grow back to WINDOW after a jump.
+            (pos, self.win_limit.saturating_mul(4).clamp(JUMP_WINDOW, WINDOW))
         } else {
             (pos, JUMP_WINDOW)
         };
+        self.win_limit = limit;
         let conn = self.sh.catalog.lock();
         let rows = catalog::extents_from(&conn, self.id, from, limit)?;
         // After the extents: a delete that committed before they were read
