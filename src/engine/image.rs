@@ -1606,18 +1606,14 @@ impl ImageReader {
         } else {
             let helper = helper.ready(store);
             let mine = mine.ready(store);
-            std::thread::scope(|sc| {
-                let other = sc.spawn(|| run(helper));
-                let first = run(mine);
-                let second = other
-                    .join()
-                    .unwrap_or_else(|_| Some((0, None, "could not be decoded (internal error)".into())));
-                // The failure at the lowest image offset is reported.
-                match (first, second) {
-                    (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-                    (a, b) => a.or(b),
-                }
-            })
+            let (first, second) = super::cores::both(|| run(mine), || run(helper));
+            let second =
+                second.unwrap_or_else(|_| Some((0, None, "could not be decoded (internal error)".into())));
+            // The failure at the lowest image offset is reported.
+            match (first, second) {
+                (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+                (a, b) => a.or(b),
+            }
         };
         match failed {
             None => Ok(()),

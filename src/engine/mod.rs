@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod audit;
 mod clock;
+mod cores;
 pub mod cred;
 mod digest;
 pub mod error;

@@ -3,9 +3,9 @@
 //! BLAKE3 is cheap (~0.3 ns a byte), but a whole buffer of it on the
 //! writer's thread is still worth halving when the other core is idle:
 //! unless the compressing helper (engine::pipeline) has a batch, half the
-//! chunks go to a scoped thread. While it has one, a second thread would
-//! only take turns with it. Small batches stay on one
-//! thread: a thread costs tens of microseconds.
+//! chunks go to a helper thread (engine::cores). While it has one, a
+//! second thread would only take turns with it. Small batches stay on
+//! one thread: handing work over costs microseconds.
 
 use crate::chunking::Fingerprint;
 
@@ -22,14 +22,11 @@ pub(crate) fn fingerprints(buf: &[u8], chunks: &[(usize, usize)], split: bool) -
         return of(chunks);
     }
     let (a, b) = chunks.split_at(chunks.len() / 2);
-    std::thread::scope(|sc| {
-        let other = sc.spawn(|| of(b));
-        let mut out = of(a);
-        match other.join() {
-            Ok(rest) => out.extend(rest),
-            // A panic there is a bug; do its share here instead.
-            Err(_) => out.extend(of(b)),
-        }
-        out
-    })
+    let (mut out, rest) = super::cores::both(|| of(a), || of(b));
+    match rest {
+        Ok(rest) => out.extend(rest),
+        // A panic there is a bug; do its share here instead.
+        Err(_) => out.extend(of(b)),
+    }
+    out
 }
