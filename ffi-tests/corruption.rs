@@ -322,6 +322,32 @@ fn damaged_shared_chunk_fails_the_image_and_its_copy() {
     assert_verify_names(s.dir(), &["alpha", "alpha_copy"]);
 }
 
+#[test]
+fn a_new_backup_of_the_same_bytes_repairs_a_damaged_shared_chunk() {
+    let mut s = Scene::new(true);
+    let ch = chunks_of(s.dir(), "alpha")[2];
+    flip_byte(&segment_file(s.dir(), ch.segment), ch.seg_off + ch.len - 1);
+    // verify finds the damage and flags the chunk.
+    assert_verify_names(s.dir(), &["alpha", "alpha_copy"]);
+    // The next full of the same client, through the C entry points: its
+    // copy of that chunk is stored anew rather than referred to the
+    // damaged one, and it repairs the chunk every image shares.
+    s.srv.reopen();
+    let alpha = s.images[0].1.clone();
+    store_complete(&s.srv.lsu(), &image_def("alpha_again", ""), &alpha);
+    s.srv.close();
+    s.images.push(("alpha_again", alpha));
+    let after = chunks_of(s.dir(), "alpha");
+    assert_eq!(after[2].id, ch.id, "the same chunk row");
+    assert_ne!(
+        (after[2].segment, after[2].seg_off),
+        (ch.segment, ch.seg_off),
+        "now at the new bytes"
+    );
+    s.check_reads(&[]);
+    assert_verify_names(s.dir(), &[]);
+}
+
 // ---------------------------------------------------------------------------
 // Catalog values damaged (what a flipped bit inside a row does: SQLite's
 // structure checks cannot see it).
