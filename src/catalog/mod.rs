@@ -166,7 +166,12 @@ pub enum Inserted {
     /// now points at the bytes just stored, which match the fingerprint.
     /// The damaged bytes were at `seg_off` of `segment`: [`free_unrecorded`]
     /// queues the space there that no row records.
-    Healed { id: i64, segment: i64, seg_off: u64 },
+    Healed {
+        id: i64,
+        segment: i64,
+        seg_off: u64,
+        lsu_id: i64,
+    },
 }
 
 impl Inserted {
@@ -879,8 +884,13 @@ pub fn insert_chunk(tx: &Tx<'_>, c: &NewChunk<'_>) -> Result<Inserted> {
     if let Some(id) = id {
         return Ok(Inserted::New(id));
     }
-    if let Some((id, segment, seg_off)) = heal_chunk(tx, c, fp)? {
-        return Ok(Inserted::Healed { id, segment, seg_off });
+    if let Some((id, segment, seg_off, lsu_id)) = heal_chunk(tx, c, fp)? {
+        return Ok(Inserted::Healed {
+            id,
+            segment,
+            seg_off,
+            lsu_id,
+        });
     }
     let id: i64 = tx
         .prepare_cached("UPDATE chunks SET dead = NULL WHERE fp = ?1 RETURNING id")?
@@ -891,9 +901,9 @@ pub fn insert_chunk(tx: &Tx<'_>, c: &NewChunk<'_>) -> Result<Inserted> {
 /// Repairs the damaged chunk recorded under `fp`, if there is one: its
 /// row is replaced by one for `c`'s bytes under the same id (the space
 /// triggers move `used_phys` from the old stored length to the new), so
-/// every image naming it reads again. Returns the id and where the
-/// damaged row said its bytes were.
-fn heal_chunk(tx: &Tx<'_>, c: &NewChunk<'_>, fp: Option<&[u8]>) -> Result<Option<(i64, i64, u64)>> {
+/// every image naming it reads again. Returns the id, where the damaged
+/// row said its bytes were, and the LSU it is charged to.
+fn heal_chunk(tx: &Tx<'_>, c: &NewChunk<'_>, fp: Option<&[u8]>) -> Result<Option<(i64, i64, u64, i64)>> {
     let old: Option<(i64, i64, i64, i64)> = tx
         .prepare_cached(
             "SELECT id, lsu_id, segment_id, seg_off FROM chunks WHERE fp = ?1 AND damaged IS NOT NULL",
@@ -920,7 +930,7 @@ fn heal_chunk(tx: &Tx<'_>, c: &NewChunk<'_>, fp: Option<&[u8]>) -> Result<Option
         c.codec,
         fp
     ])?;
-    Ok(Some((id, old_segment, u(old_off))))
+    Ok(Some((id, old_segment, u(old_off), lsu_id)))
 }
 
 /// Flags chunk `id`, stored at `seg_off` of `segment`, as damaged (a read
@@ -942,6 +952,18 @@ pub fn mark_damaged(conn: &Conn, id: i64, segment: i64, seg_off: u64) -> Result<
         )?
         .execute(params![id, segment, i(seg_off)])?;
     Ok(n == 1)
+}
+
+/// Where chunk `id` is stored now: (segment, offset), or None if it is
+/// gone.
+///
+/// # Errors
+/// Catalog errors.
+pub fn chunk_place(conn: &Conn, id: i64) -> Result<Option<(i64, u64)>> {
+    Ok(conn
+        .prepare_cached("SELECT segment_id, seg_off FROM chunks WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, u(r.get(1)?))))
+        .optional()?)
 }
 
 /// A chunk found by its fingerprint.

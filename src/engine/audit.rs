@@ -374,7 +374,11 @@ fn all_image_names(sh: &Shared, lsu: &str) -> Result<Vec<ImageName>> {
     }
 }
 
-/// Reads one image; `Err` carries why it is damaged.
+/// Failed reads after which verify stops reading an image (each is
+/// logged; a removed segment fails every read of its images).
+const MAX_FAILURES_READ: usize = 64;
+
+/// Reads one image; `Err` carries why it is damaged (the first failure).
 fn verify_one(
     sh: &Arc<Shared>,
     lsu: &str,
@@ -395,17 +399,47 @@ fn verify_one(
     let mut hasher = Sha1::new();
     let mut buf = vec![0u8; MAX_CHUNK as usize];
     let mut off = 0;
+    // The first failure is the reason given; reading goes on past it (up
+    // to a bound) so that every damaged chunk of the image is seen, and
+    // flagged so that new backups store it anew (catalog::mark_damaged).
+    let (mut first_failure, mut failures) = (None, 0);
     while off < row.size {
         let want = ((row.size - off).min(MAX_CHUNK) as usize).next_multiple_of(512);
         let n = match reader.read(off, &mut buf[..want]) {
             Ok(n) => n,
             Err(Error::NoImage(_)) => return Ok(()), // deleted while verifying
-            Err(e) => return Err(format!("at offset {off}: {e}")),
+            Err(e) => {
+                failures += 1;
+                first_failure.get_or_insert_with(|| format!("at offset {off}: {e}"));
+                // A read stops at its first damaged chunk: the piece is
+                // read again in parts no larger than a chunk, so the
+                // chunks after it are seen too.
+                let piece = want.min((row.size - off) as usize);
+                let mut at = 0;
+                while at < piece && failures < MAX_FAILURES_READ {
+                    let part = (piece - at).min(64 << 10).next_multiple_of(512);
+                    match reader.read(off + at as u64, &mut buf[..part]) {
+                        Err(Error::NoImage(_)) => return Ok(()),
+                        Err(_) => failures += 1,
+                        Ok(_) => {}
+                    }
+                    at += part;
+                }
+                if failures >= MAX_FAILURES_READ {
+                    break;
+                }
+                piece
+            }
         };
-        hasher.update(&buf[..n]);
+        if first_failure.is_none() {
+            hasher.update(&buf[..n]);
+        }
         off += n as u64;
         report.bytes += n as u64;
         progress(report.bytes);
+    }
+    if let Some(why) = first_failure {
+        return Err(why);
     }
     if row.state == ImageState::Complete {
         let sha1 = crate::store::hex(&hasher.finalize());

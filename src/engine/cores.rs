@@ -8,24 +8,33 @@
 //! the spawned thread did a quarter of the decoding where it should have
 //! done half. So the helpers are made once per process (a `rayon-core`
 //! pool of one thread per core but the caller's, at most 7, named
-//! `combstore-cpu`) and shared by every reader and writer: concurrent
-//! streams share them rather than multiply threads.
+//! `combstore-cpu`; one on a 1-CPU machine) and shared by every reader and
+//! writer: concurrent streams share them rather than multiply threads. A
+//! forked child of the host works alone (the threads stayed with the
+//! parent). The threads live as long as the process, like the
+//! asynchronous operations' workers.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
 
-static POOL: OnceLock<Option<rayon_core::ThreadPool>> = OnceLock::new();
+/// The pool, and the process it was made in.
+static POOL: OnceLock<Option<(rayon_core::ThreadPool, u32)>> = OnceLock::new();
 
 fn pool() -> Option<&'static rayon_core::ThreadPool> {
-    POOL.get_or_init(|| {
-        let spare = std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1));
-        rayon_core::ThreadPoolBuilder::new()
-            .num_threads(spare.clamp(1, 7))
-            .thread_name(|_| "combstore-cpu".into())
-            .build()
-            .ok()
-    })
-    .as_ref()
+    let (pool, pid) = POOL
+        .get_or_init(|| {
+            let spare = std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1));
+            rayon_core::ThreadPoolBuilder::new()
+                .num_threads(spare.clamp(1, 7))
+                .thread_name(|_| "combstore-cpu".into())
+                .build()
+                .ok()
+                .map(|p| (p, std::process::id()))
+        })
+        .as_ref()?;
+    // A child forked (without exec) by a host after the pool was made
+    // has none of its threads: work handed to them would never run.
+    (*pid == std::process::id()).then_some(pool)
 }
 
 /// Runs `mine` on this thread and `theirs` on a helper (or on this

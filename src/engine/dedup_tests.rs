@@ -613,3 +613,124 @@ fn a_damaged_chunk_row_is_repaired_without_freeing_the_chunk_its_damage_points_a
     );
     assert!(damaged_names(&s).is_empty());
 }
+
+/// Damages chunk `id`'s row: its checksums no longer match its bytes.
+fn damage_crcs(s: &Server, id: i64) {
+    s.shared
+        .catalog
+        .lock()
+        .raw()
+        .execute(
+            "UPDATE chunks SET crcs = zeroblob(length(crcs)) WHERE id = ?1",
+            [id],
+        )
+        .unwrap();
+}
+
+fn read_fails(s: &Server, lsu: &str, n: &str) -> bool {
+    let mut r = s.open_image(lsu, &name(n)).unwrap();
+    let mut buf = vec![0u8; r.size() as usize];
+    matches!(r.read_any(0, &mut buf), Err(Error::Corrupt(_)))
+}
+
+#[test]
+fn a_repaired_chunk_is_charged_to_the_lsu_that_refers_to_it() {
+    let (_d, s) = server();
+    s.create_lsu("second").unwrap();
+    let bytes = stream(30, 512 << 10);
+    write(&s, "default", "a", &bytes);
+    let victim = chunk_places(&s, "a")[1].0;
+    damage_crcs(&s, victim);
+    assert!(read_fails(&s, "default", "a"));
+    assert!(flagged(&s, victim));
+    // A writer of the other LSU is open when "a" goes: a's chunks wait,
+    // dead, charged to "default"; the writer stores the damaged one anew.
+    let mut w = s.create_image("second", &name("b")).unwrap();
+    s.delete_image("default", &name("a")).unwrap();
+    for (i, piece) in bytes.chunks(64 << 10).enumerate() {
+        w.write_any((i * (64 << 10)) as u64, piece).unwrap();
+    }
+    w.close(true).unwrap();
+    assert!(!flagged(&s, victim), "repaired");
+    assert_eq!(read(&s, "second", "b"), bytes);
+    assert_eq!(phys(&s, "default"), 0, "default refers to nothing any more");
+    assert!(phys(&s, "second") > 0);
+    assert_eq!(
+        s.check().unwrap().errors(),
+        0,
+        "every chunk charged to an LSU that refers to it"
+    );
+}
+
+#[test]
+fn a_reader_whose_window_predates_a_repair_reads_the_repaired_bytes() {
+    use std::os::unix::fs::FileExt;
+    let d = tempfile::tempdir().unwrap();
+    let s = Server::open(&d.path().join("srv")).unwrap();
+    let bytes = stream(31, 512 << 10);
+    write(&s, "default", "a", &bytes);
+    let (victim, segment, seg_off, _) = chunk_places(&s, "a")[2];
+    // This reader's window holds the chunk's place from now on.
+    let mut stale = s.open_image("default", &name("a")).unwrap();
+    stale.read_any(0, &mut [0u8; 512]).unwrap();
+    let seg = crate::store::segment::segment_path(&d.path().join("srv").join("segments"), segment);
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(seg)
+        .unwrap();
+    let mut byte = [0u8];
+    f.read_exact_at(&mut byte, seg_off as u64 + 3).unwrap();
+    f.write_all_at(&[!byte[0]], seg_off as u64 + 3).unwrap();
+    assert!(read_fails(&s, "default", "a"), "another reader finds the damage");
+    write(&s, "default", "b", &bytes); // repairs it
+    assert!(!flagged(&s, victim));
+    let mut got = vec![0u8; bytes.len()];
+    let n = stale
+        .read_any(0, &mut got)
+        .expect("read again from the repaired row");
+    assert_eq!(n, bytes.len());
+    assert!(got == bytes);
+}
+
+#[test]
+fn verify_flags_every_damaged_chunk_of_an_image_not_only_its_first() {
+    let (_d, s) = server();
+    let bytes = stream(32, 3 << 20);
+    write(&s, "default", "a", &bytes);
+    let places = chunk_places(&s, "a");
+    let victims = [places[1].0, places[3].0, places[places.len() - 2].0];
+    for v in victims {
+        damage_crcs(&s, v);
+    }
+    assert_eq!(damaged_names(&s), ["a"]);
+    for v in victims {
+        assert!(flagged(&s, v), "chunk {v} flagged");
+    }
+    // The next full repairs all three.
+    write(&s, "default", "b", &bytes);
+    assert_eq!(read(&s, "default", "a"), bytes);
+    assert!(damaged_names(&s).is_empty());
+}
+
+#[test]
+fn only_damage_flags_a_chunk_not_an_io_error_that_may_pass() {
+    use std::io::{Error as IoError, ErrorKind};
+    for (kind, damage) in [
+        (ErrorKind::UnexpectedEof, true),
+        (ErrorKind::NotFound, true),
+        (ErrorKind::Other, false),
+        (ErrorKind::OutOfMemory, false),
+        (ErrorKind::PermissionDenied, false),
+    ] {
+        let why = super::image::read_why(&IoError::new(kind, "x"));
+        assert_eq!(super::image::is_damage(&why), damage, "{kind:?}: {why}");
+    }
+    for why in [
+        "fails its checksum",
+        "does not decode: x",
+        "does not match its fingerprint",
+    ] {
+        assert!(super::image::is_damage(why));
+    }
+}

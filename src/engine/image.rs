@@ -1140,8 +1140,13 @@ impl ImageWriter {
                             unrecorded.push((*segment, *seg_off, id));
                             id
                         }
-                        Inserted::Healed { id, segment, seg_off } => {
-                            healed.push((segment, seg_off, id));
+                        Inserted::Healed {
+                            id,
+                            segment,
+                            seg_off,
+                            lsu_id,
+                        } => {
+                            healed.push((segment, seg_off, id, lsu_id));
                             stored_new.push((*fp, id));
                             id
                         }
@@ -1165,7 +1170,9 @@ impl ImageWriter {
             end = end.max(p.img_off + p.len);
         }
         let mut freed = catalog::release_orphans(&tx, &touched)?;
-        for &(_, _, id) in &unrecorded {
+        // A chunk revived by this commit (found dead, or repaired) is
+        // charged to an LSU that refers to it.
+        for id in unrecorded.iter().map(|u| u.2).chain(healed.iter().map(|h| h.2)) {
             catalog::recharge(&tx, id)?;
         }
         for seg in &self.retired {
@@ -1176,8 +1183,11 @@ impl ImageWriter {
         }
         // After the segments' ends advanced: the space of a duplicate
         // lies below them.
-        for &(segment, seg_off, _) in unrecorded.iter().chain(&healed) {
+        for &(segment, seg_off, _) in &unrecorded {
             freed.extend(catalog::free_unrecorded(&tx, segment, seg_off, self.lsu_id)?);
+        }
+        for &(segment, seg_off, _, lsu_id) in &healed {
+            freed.extend(catalog::free_unrecorded(&tx, segment, seg_off, lsu_id)?);
         }
         if !self.pending.is_empty() || size != self.committed_size {
             catalog::set_size(&tx, self.id, size, now_ms())?;
@@ -1186,7 +1196,7 @@ impl ImageWriter {
         tx.commit()?;
         drop(conn);
         crate::store::crash::point("write.after_commit");
-        for (_, _, id) in healed {
+        for (_, _, id, _) in healed {
             log_info!(
                 self.sh.log,
                 "repaired damaged chunk {id} with the same bytes written anew"
@@ -1221,6 +1231,25 @@ impl Drop for ImageWriter {
 /// Checks chunk `c`'s `stored` bytes against their crc32cs, decodes them
 /// into `out` (the chunk's length exactly) and checks the result against
 /// the chunk's fingerprint; the error says what failed.
+/// Why reading a chunk's stored bytes failed: "is missing bytes" when
+/// the store lacks them (a cut or removed segment: damage), "cannot be
+/// read" for any other I/O error (descriptors exhausted, a device error
+/// that may pass), which says nothing of the chunk itself.
+pub(crate) fn read_why(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::NotFound => format!("is missing bytes: {e}"),
+        _ => format!("cannot be read: {e}"),
+    }
+}
+
+/// Whether a chunk failure's reason (`read_why`, `decode_chunk`) is
+/// damage to the chunk, to be flagged (catalog::mark_damaged), rather
+/// than an I/O error that may pass: a sound chunk flagged would be moved
+/// by the next backup that holds its bytes.
+pub(crate) fn is_damage(why: &str) -> bool {
+    !why.starts_with("cannot be read")
+}
+
 fn decode_chunk(
     dec: &mut Decompressor,
     c: &ChunkRef,
@@ -1296,7 +1325,7 @@ impl Lane {
             o.fill(0);
             Some((
                 d.img_off,
-                Some(d.chunk),
+                Some(d.chunk).filter(|_| is_damage(&why)),
                 format!("chunk {} in segment {} {why}", d.chunk.id, d.chunk.segment),
             ))
         };
@@ -1316,9 +1345,9 @@ impl Lane {
                 // The run failed (a cut file?): this chunk alone.
                 if let Err(e) = segs.read_exact_at(c.segment, c.seg_off, &mut self.stored[at..at + len]) {
                     let why = if chunks.len() > 1 {
-                        format!("cannot be read: {e} (with the chunks around it: {err})")
+                        format!("{} (with the chunks around it: {err})", read_why(&e))
                     } else {
-                        format!("cannot be read: {e}")
+                        read_why(&e)
                     };
                     return fail(d, o, why);
                 }
@@ -1341,8 +1370,12 @@ impl Lane {
 /// moves on, and [`JUMP_WINDOW`] at a time where a reader jumps (growing
 /// again as it reads on from there).
 /// Complete images never change, and image ids are never reused, so a
-/// window loaded late shows what one loaded at open would have; a window
-/// loaded after the image was deleted is refused ([`Error::NoImage`]).
+/// window loaded late shows the bytes one loaded at open would have; a
+/// window loaded after the image was deleted is refused
+/// ([`Error::NoImage`]). The one thing that moves under a window is a
+/// damaged chunk repaired by a backup of the same bytes (same row, new
+/// place): a read that fails on a chunk whose row has moved since is read
+/// again from a fresh window ([`ImageReader::read_any`]).
 #[derive(Debug)]
 pub struct ImageReader {
     sh: Arc<Shared>,
@@ -1357,6 +1390,9 @@ pub struct ImageReader {
     win_to: u64,
     /// Extents the last window load asked for.
     win_limit: usize,
+    /// Set when a failed chunk turned out to have been repaired (moved)
+    /// since the window was loaded: the read is tried again.
+    moved: std::cell::Cell<bool>,
     /// Where the last read ended: a read elsewhere is a jump, whose
     /// places are announced to the store first (`advise`).
     next_off: u64,
@@ -1403,6 +1439,7 @@ impl ImageReader {
             win_to: 0,
             next_off: 0,
             win_limit: WINDOW,
+            moved: std::cell::Cell::new(false),
             segs,
             scratch: Vec::new(),
             decoded: None,
@@ -1439,7 +1476,22 @@ impl ImageReader {
     }
 
     /// [`ImageReader::read`] without the block-size rule (archive objects).
+    /// A read that failed on a chunk repaired since this reader loaded its
+    /// window (catalog::insert_chunk's `Healed`: same row, new place) is
+    /// read again once from a fresh window.
     pub(crate) fn read_any(&mut self, off: u64, buf: &mut [u8]) -> Result<usize> {
+        match self.read_once(off, buf) {
+            Err(Error::Corrupt(_)) if self.moved.take() => {
+                self.win_from = u64::MAX;
+                self.win_to = u64::MAX;
+                self.span = None;
+                self.read_once(off, buf)
+            }
+            r => r,
+        }
+    }
+
+    fn read_once(&mut self, off: u64, buf: &mut [u8]) -> Result<usize> {
         if off > self.size {
             return Err(Error::Range(format!(
                 "offset {off} beyond image size {}",
@@ -1481,11 +1533,16 @@ impl ImageReader {
                                     img_off: pos,
                                     out: at..at + len,
                                 });
-                            } else {
-                                self.copy_addressed(idx, from, &mut out[at..at + len], stop)?;
+                            } else if let Err(err) =
+                                self.copy_addressed(idx, from, &mut out[at..at + len], stop)
+                            {
+                                // The chunks queued before it come first.
+                                self.decode_batch(out, &batch)?;
+                                return Err(err);
                             }
-                        } else {
-                            self.copy_chunk(&e, from, &mut out[at..at + len])?;
+                        } else if let Err(err) = self.copy_chunk(&e, from, &mut out[at..at + len]) {
+                            self.decode_batch(out, &batch)?;
+                            return Err(err);
                         }
                         pos = upto;
                         idx += 1;
@@ -1609,9 +1666,16 @@ impl ImageReader {
             let (first, second) = super::cores::both(|| run(mine), || run(helper));
             let second =
                 second.unwrap_or_else(|_| Some((0, None, "could not be decoded (internal error)".into())));
-            // The failure at the lowest image offset is reported.
+            // The failure at the lowest image offset is reported; the
+            // other's chunk is flagged all the same.
             match (first, second) {
-                (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+                (Some(a), Some(b)) => {
+                    let (low, high) = if a.0 <= b.0 { (a, b) } else { (b, a) };
+                    if let Some(c) = &high.1 {
+                        self.flag_damaged(c);
+                    }
+                    Some(low)
+                }
                 (a, b) => a.or(b),
             }
         };
@@ -1690,7 +1754,7 @@ impl ImageReader {
             let mut stored = vec![0u8; c.len as usize];
             self.segs
                 .read_exact_at(c.segment, c.seg_off, &mut stored)
-                .map_err(|e| format!("cannot be read: {e}"))?;
+                .map_err(|e| read_why(&e))?;
             if !c.crcs.verify_blocks(c.len, 0, &stored) {
                 return Err("fails its checksum".into());
             }
@@ -1704,11 +1768,8 @@ impl ImageReader {
             }
         })();
         checked.map_err(|why| {
-            self.damaged(
-                0,
-                Some(c),
-                format!("chunk {} in segment {} {why}", c.id, c.segment),
-            )
+            let chunk = Some(c).filter(|_| is_damage(&why));
+            self.damaged(0, chunk, format!("chunk {} in segment {} {why}", c.id, c.segment))
         })
     }
 
@@ -1769,13 +1830,14 @@ impl ImageReader {
         let why = match read {
             Ok(true) => return Ok(()),
             Ok(false) => "fails its checksum".to_owned(),
-            Err(err) => format!("cannot be read: {err}"),
+            Err(err) => read_why(&err),
         };
         out.fill(0);
         let img_off = e.img_off + (from - e.chunk_off);
+        let chunk = Some(&c).filter(|_| is_damage(&why));
         Err(self.damaged(
             img_off,
-            Some(&c),
+            chunk,
             format!("chunk {} in segment {} {why}", c.id, c.segment),
         ))
     }
@@ -1796,9 +1858,10 @@ impl ImageReader {
         let fail = |me: &mut Self, out: &mut [u8], why: String| {
             out.fill(0);
             let img_off = e.img_off + from.saturating_sub(e.chunk_off);
+            let chunk = Some(&c).filter(|_| is_damage(&why));
             Err(me.damaged(
                 img_off,
-                Some(&c),
+                chunk,
                 format!("chunk {} in segment {} {why}", c.id, c.segment),
             ))
         };
@@ -1883,11 +1946,11 @@ impl ImageReader {
                 buf.truncate(c.len as usize);
                 self.segs
                     .read_exact_at(c.segment, c.seg_off, &mut buf)
-                    .map_err(|e| format!("cannot be read: {e} (with the chunks after it: {err})"))?;
+                    .map_err(|e| format!("{} (with the chunks after it: {err})", read_why(&e)))?;
                 self.span = Some((c.segment, c.seg_off, buf));
                 Ok(())
             }
-            Err(err) => Err(format!("cannot be read: {err}")),
+            Err(err) => Err(read_why(&err)),
         }
     }
 
@@ -1897,6 +1960,24 @@ impl ImageReader {
         let (_, start, buf) = self.span.as_ref().ok_or("was not read")?;
         let at = (c.seg_off - start) as usize;
         decode_chunk(&mut self.decompressor, c, &buf[at..at + c.len as usize], out)
+    }
+
+    /// Flags chunk `c` damaged (catalog::mark_damaged), logging it.
+    fn flag_damaged(&self, c: &ChunkRef) {
+        let conn = self.sh.catalog.lock();
+        self.flag_with(&conn, c);
+    }
+
+    fn flag_with(&self, conn: &catalog::Conn, c: &ChunkRef) {
+        match catalog::mark_damaged(conn, c.id, c.segment, c.seg_off) {
+            Ok(true) => log_warn!(
+                self.sh.log,
+                "chunk {} flagged damaged: new backups store its bytes anew and repair it",
+                c.id
+            ),
+            Ok(false) => {}
+            Err(e) => log_warn!(self.sh.log, "chunk {} could not be flagged damaged: {e}", c.id),
+        }
     }
 
     /// A read at image offset `off` failed: the image was deleted under
@@ -1910,14 +1991,11 @@ impl ImageReader {
             return Error::NoImage(format!("image #{} was deleted", self.id));
         }
         if let Some(c) = chunk {
-            match catalog::mark_damaged(&conn, c.id, c.segment, c.seg_off) {
-                Ok(true) => log_warn!(
-                    self.sh.log,
-                    "chunk {} flagged damaged: new backups store its bytes anew and repair it",
-                    c.id
-                ),
-                Ok(false) => {}
-                Err(e) => log_warn!(self.sh.log, "chunk {} could not be flagged damaged: {e}", c.id),
+            match catalog::chunk_place(&conn, c.id) {
+                // Repaired since this reader loaded its window (a backup
+                // stored the same bytes anew): read again from the row.
+                Ok(Some(place)) if place != (c.segment, c.seg_off) => self.moved.set(true),
+                _ => self.flag_with(&conn, c),
             }
         }
         let image = match row {
