@@ -520,6 +520,20 @@ fn flagged(s: &Server, id: i64) -> bool {
         .unwrap()
 }
 
+/// Inverts one byte of a segment file of the server in `dir`.
+fn flip_segment_byte(dir: &std::path::Path, segment: i64, off: u64) {
+    use std::os::unix::fs::FileExt;
+    let seg = crate::store::segment::segment_path(&dir.join("segments"), segment);
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(seg)
+        .unwrap();
+    let mut byte = [0u8];
+    f.read_exact_at(&mut byte, off).unwrap();
+    f.write_all_at(&[!byte[0]], off).unwrap();
+}
+
 fn damaged_names(s: &Server) -> Vec<String> {
     let v = s.verify(None, None, &mut |_| {}).unwrap();
     let mut names: Vec<String> = v.damaged.iter().map(|d| d.name.basename.clone()).collect();
@@ -529,7 +543,6 @@ fn damaged_names(s: &Server) -> Vec<String> {
 
 #[test]
 fn a_damaged_chunk_is_flagged_and_the_next_backup_of_its_bytes_repairs_every_image_naming_it() {
-    use std::os::unix::fs::FileExt;
     let d = tempfile::tempdir().unwrap();
     let s = Server::open(&d.path().join("srv")).unwrap();
     let a = stream(20, 1 << 20);
@@ -538,15 +551,7 @@ fn a_damaged_chunk_is_flagged_and_the_next_backup_of_its_bytes_repairs_every_ima
     write(&s, "default", "b", &a); // shares every chunk of a
     write(&s, "default", "other", &other);
     let (id, segment, seg_off, _) = chunk_places(&s, "a")[3];
-    let seg = crate::store::segment::segment_path(&d.path().join("srv").join("segments"), segment);
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(seg)
-        .unwrap();
-    let mut byte = [0u8];
-    f.read_exact_at(&mut byte, seg_off as u64 + 7).unwrap();
-    f.write_all_at(&[byte[0] ^ 0xFF], seg_off as u64 + 7).unwrap();
+    flip_segment_byte(&d.path().join("srv"), segment, seg_off as u64 + 7);
 
     assert_eq!(
         damaged_names(&s),
@@ -664,7 +669,6 @@ fn a_repaired_chunk_is_charged_to_the_lsu_that_refers_to_it() {
 
 #[test]
 fn a_reader_whose_window_predates_a_repair_reads_the_repaired_bytes() {
-    use std::os::unix::fs::FileExt;
     let d = tempfile::tempdir().unwrap();
     let s = Server::open(&d.path().join("srv")).unwrap();
     let bytes = stream(31, 512 << 10);
@@ -673,15 +677,7 @@ fn a_reader_whose_window_predates_a_repair_reads_the_repaired_bytes() {
     // This reader's window holds the chunk's place from now on.
     let mut stale = s.open_image("default", &name("a")).unwrap();
     stale.read_any(0, &mut [0u8; 512]).unwrap();
-    let seg = crate::store::segment::segment_path(&d.path().join("srv").join("segments"), segment);
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(seg)
-        .unwrap();
-    let mut byte = [0u8];
-    f.read_exact_at(&mut byte, seg_off as u64 + 3).unwrap();
-    f.write_all_at(&[!byte[0]], seg_off as u64 + 3).unwrap();
+    flip_segment_byte(&d.path().join("srv"), segment, seg_off as u64 + 3);
     assert!(read_fails(&s, "default", "a"), "another reader finds the damage");
     write(&s, "default", "b", &bytes); // repairs it
     assert!(!flagged(&s, victim));
