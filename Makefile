@@ -115,6 +115,15 @@ test: lint test-rust harness
 # Crash torture, long (docs/reliability.md, "Crash torture"): 1,000 kill
 # points (`make test` runs 30). TORTURE_KILLS=n for more; a failed round
 # prints COMBSTORE_TORTURE_SEED=<seed>, which reruns it alone.
+# Scale-out (issue 16, in progress): Garage, the S3-compatible store the
+# pools will keep chunk data in, built once into ~/.cache/combstore and
+# started on loopback (scripts/garage.sh). So far only the store itself
+# is tested: an S3 round trip with curl. Not part of `make test` until
+# the plugin has scale-out tests of its own.
+.PHONY: test-scaleout
+test-scaleout:
+	scripts/garage.sh smoke target/garage-smoke
+
 TORTURE_KILLS ?= 1000
 .PHONY: torture crashpoints
 torture: build
