@@ -1238,16 +1238,19 @@ impl Drop for ImageWriter {
 pub(crate) fn read_why(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::NotFound => format!("is missing bytes: {e}"),
-        _ => format!("cannot be read: {e}"),
+        _ => format!("{NOT_READ}: {e}"),
     }
 }
+
+/// How [`read_why`] begins a failure that is no damage.
+const NOT_READ: &str = "cannot be read";
 
 /// Whether a chunk failure's reason (`read_why`, `decode_chunk`) is
 /// damage to the chunk, to be flagged (catalog::mark_damaged), rather
 /// than an I/O error that may pass: a sound chunk flagged would be moved
 /// by the next backup that holds its bytes.
 pub(crate) fn is_damage(why: &str) -> bool {
-    !why.starts_with("cannot be read")
+    !why.starts_with(NOT_READ)
 }
 
 fn decode_chunk(
@@ -1989,6 +1992,22 @@ impl ImageReader {
         let row = catalog::image_by_id(&conn, self.id);
         if let Ok(None) = row {
             return Error::NoImage(format!("image #{} was deleted", self.id));
+        }
+        if chunk.is_none() && what.contains(NOT_READ) {
+            // No damage: an I/O error that may pass (a disk's EIO, an
+            // object store that does not answer). The read fails as an
+            // I/O error (STS_EIO), not as corruption: nothing is wrong
+            // with the image, and the same read may succeed later.
+            drop(conn);
+            log_warn!(
+                self.sh.log,
+                "read failed: image #{} at offset {off}: {what}",
+                self.id
+            );
+            return Error::Io {
+                what: format!("image #{} at offset {off}", self.id),
+                source: std::io::Error::other(what),
+            };
         }
         if let Some(c) = chunk {
             match catalog::chunk_place(&conn, c.id) {
