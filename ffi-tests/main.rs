@@ -29,6 +29,7 @@ mod listing;
 mod logging;
 mod lsu;
 mod metadata;
+mod pool;
 mod server;
 mod torture;
 

@@ -9,8 +9,12 @@
 #                                  layout, bucket "combstore" and a key;
 #                                  DIR/s3.env holds endpoint and key (0600)
 #   scripts/garage.sh stop DIR     stops it
+#   scripts/garage.sh resume DIR   starts it again with its data
 #   scripts/garage.sh smoke DIR    start, an S3 round trip with curl
 #                                  (PUT, GET, ranged GET, DELETE), stop
+#   scripts/garage.sh run DIR CMD...  start, run CMD with DIR/s3.env's
+#                                  COMBSTORE_S3_* and COMBSTORE_GARAGE_DIR
+#                                  exported, stop (CMD's exit status)
 #
 # GARAGE_VERSION pins the release; COMBSTORE_CACHE (default
 # ~/.cache/combstore) is where it is installed, outside any clone;
@@ -62,15 +66,7 @@ api_bind_addr = "127.0.0.1:$PORT"
 api_bind_addr = "127.0.0.1:$((PORT + 3))"
 EOF
     )
-    "$BIN" -c "$DIR/garage.toml" server >"$DIR/garage.log" 2>&1 &
-    echo $! >"$DIR/garage.pid"
-    local i
-    for i in $(seq 100); do
-        garage status >/dev/null 2>&1 && break
-        kill -0 "$(cat "$DIR/garage.pid")" 2>/dev/null || die "Garage exited: $(tail -5 "$DIR/garage.log")"
-        sleep 0.2
-    done
-    garage status >/dev/null 2>&1 || die "Garage did not answer in 20 s: $(tail -5 "$DIR/garage.log")"
+    serve
     local id
     id=$(garage node id -q 2>/dev/null | cut -d@ -f1)
     [ -n "$id" ] || die "no node id"
@@ -97,13 +93,41 @@ EOF
     echo "garage.sh: Garage $GARAGE_VERSION serving S3 on 127.0.0.1:$PORT (bucket combstore; $DIR/s3.env)"
 }
 
+# Starts the server of DIR's existing configuration and data; returns
+# once it answers.
+serve() {
+    (
+        # a daemon keeps no descriptor of its starter's but the log (a
+        # lock a caller holds would otherwise outlive it)
+        for fd in $(ls /proc/$BASHPID/fd); do
+            [ "$fd" -gt 2 ] && eval "exec $fd>&-"
+        done 2>/dev/null
+        exec "$BIN" -c "$DIR/garage.toml" server >>"$DIR/garage.log" 2>&1 </dev/null
+    ) &
+    echo $! >"$DIR/garage.pid"
+    disown
+    local i
+    for i in $(seq 100); do
+        garage status >/dev/null 2>&1 && break
+        kill -0 "$(cat "$DIR/garage.pid")" 2>/dev/null || die "Garage exited: $(tail -5 "$DIR/garage.log")"
+        sleep 0.2
+    done
+    garage status >/dev/null 2>&1 || die "Garage did not answer in 20 s: $(tail -5 "$DIR/garage.log")"
+}
+
+# Starts DIR's Garage again after `stop`, with its data (fault tests).
+resume() {
+    [ -f "$DIR/garage.toml" ] || die "no Garage in $DIR"
+    serve
+}
+
 stop() {
     [ -f "$DIR/garage.pid" ] || return 0
     local pid
     pid=$(cat "$DIR/garage.pid")
     kill "$pid" 2>/dev/null || true
     local i
-    for i in $(seq 50); do
+    for i in $(seq 150); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -141,11 +165,26 @@ smoke() {
 cmd=${1:-}
 case "$cmd" in
 install) install ;;
-start | stop | smoke)
+start | stop | resume | smoke)
     [ $# -eq 2 ] || die "usage: $0 $cmd DIR"
     mkdir -p "$(dirname "$2")"
     DIR=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
     "$cmd"
     ;;
-*) die "usage: $0 install | start DIR | stop DIR | smoke DIR" ;;
+run)
+    [ $# -ge 3 ] || die "usage: $0 run DIR CMD..."
+    mkdir -p "$(dirname "$2")"
+    DIR=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+    shift 2
+    start
+    trap stop EXIT
+    set -a
+    # shellcheck disable=SC1091
+    . "$DIR/s3.env"
+    set +a
+    # fault tests stop and resume it (scripts/garage.sh stop|resume DIR)
+    export COMBSTORE_GARAGE_DIR=$DIR
+    "$@"
+    ;;
+*) die "usage: $0 install | start DIR | stop DIR | resume DIR | smoke DIR | run DIR CMD..." ;;
 esac

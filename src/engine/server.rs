@@ -36,6 +36,7 @@ use crate::catalog::{self, ImageState};
 use crate::logging::{Level, ServerLog};
 use crate::store::ChunkStore;
 use crate::store::lock::{self, OwnerLock, SetupLock};
+use crate::store::s3;
 use crate::store::segment::HEADER_LEN;
 use crate::{log_info, log_warn};
 
@@ -125,7 +126,7 @@ impl Server {
         } else {
             None
         };
-        let store = chunk_store_for(&seg_dir, &uuid);
+        let store = chunk_store_for(dir, &seg_dir, &uuid)?;
         let shared = Arc::new(Shared {
             dir: dir.to_owned(),
             store,
@@ -982,15 +983,41 @@ fn stored_bytes_present(store: &dyn ChunkStore, needs: &[(i64, u64)]) -> bool {
         .all(|&(seg, end)| matches!(store.stat(seg), Ok(Some(s)) if s.len >= end))
 }
 
-/// The chunk store of a server whose segments live in `seg_dir`: segment
-/// files, unless a test of the engine asked for memory
+/// The chunk store of the server in `dir`: a pool's object store if the
+/// directory holds a pool file (store::s3::config), else segment files in
+/// `seg_dir`, unless a test of the engine asked for memory
 /// ([`super::test_store::use_memory`]).
-fn chunk_store_for(seg_dir: &Path, uuid: &str) -> Arc<dyn ChunkStore> {
+///
+/// # Errors
+/// [`Error::Invalid`] for a malformed or world-readable pool file; an
+/// object store that refuses the key or cannot be reached is
+/// [`Error::Io`] naming it (nothing has been written to it).
+fn chunk_store_for(dir: &Path, seg_dir: &Path, uuid: &str) -> Result<Arc<dyn ChunkStore>> {
     #[cfg(test)]
     if let Some(store) = super::test_store::memory_for(seg_dir) {
-        return store;
+        return Ok(store);
     }
-    Arc::new(crate::store::local::LocalSegments::new(seg_dir, uuid))
+    let pool_file = dir.join(s3::POOL_FILE);
+    match s3::S3Config::of_server(dir) {
+        Ok(Some(cfg)) => {
+            let packs = s3::S3Packs::open(&cfg, uuid)
+                .map_err(|e| Error::io(format!("the pool's object store ({})", cfg.endpoint), e))?;
+            Ok(Arc::new(packs))
+        }
+        Ok(None) => Ok(Arc::new(crate::store::local::LocalSegments::new(seg_dir, uuid))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(Error::io(pool_file.display().to_string(), e))
+        }
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            Err(Error::Invalid(e.to_string()))
+        }
+        Err(e) => Err(Error::io(pool_file.display().to_string(), e)),
+    }
 }
 
 /// A format 1 catalog is upgraded (catalog::open) only when no other
@@ -1052,7 +1079,8 @@ fn ensure_dir(dir: &Path) -> Result<()> {
 /// ours to finish; anything else makes it foreign.
 fn setup_leftover(name: &std::ffi::OsStr) -> bool {
     let name = name.to_string_lossy();
-    matches!(name.as_ref(), "segments" | "locks") || name.starts_with("combstore.log")
+    // a pool file is written before the pool's first open (combstore init --pool)
+    matches!(name.as_ref(), "segments" | "locks" | s3::POOL_FILE) || name.starts_with("combstore.log")
 }
 
 /// Refuses ([`Error::NoServer`]) a directory that holds no catalog and

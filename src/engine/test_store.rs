@@ -3,7 +3,8 @@
 //! one [`MemoryStore`](crate::store::memory::MemoryStore) for the life of
 //! the test process (reopening the server finds them, as it would find
 //! its files). `COMBSTORE_TEST_STORE=memory` registers every server the
-//! shared test helpers create.
+//! shared test helpers create; `COMBSTORE_TEST_STORE=s3` makes each a
+//! pool on the S3 store `make test-scaleout` starts.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,36 @@ static STORES: Mutex<Option<HashMap<PathBuf, Arc<MemoryStore>>>> = Mutex::new(No
 /// Whether the test helpers should put their servers in memory.
 pub fn memory_requested() -> bool {
     std::env::var("COMBSTORE_TEST_STORE").is_ok_and(|v| v == "memory")
+}
+
+/// Whether the test helpers should make their servers pools on the S3
+/// store of `make test-scaleout` (`COMBSTORE_TEST_STORE=s3`).
+pub fn s3_requested() -> bool {
+    std::env::var("COMBSTORE_TEST_STORE").is_ok_and(|v| v == "s3")
+}
+
+/// Makes `dir` (not created yet) a pool on the test S3 store, under a
+/// folder of its own.
+pub fn use_s3(dir: &Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let c = crate::store::s3::tests::test_config();
+    let text = format!(
+        "COMBSTORE_S3_ENDPOINT={}\nCOMBSTORE_S3_REGION={}\nCOMBSTORE_S3_BUCKET={}\nCOMBSTORE_S3_PREFIX={}\nCOMBSTORE_S3_KEY_ID={}\nCOMBSTORE_S3_SECRET={}\n",
+        c.endpoint,
+        c.region,
+        c.bucket,
+        c.prefix.unwrap_or_default(),
+        c.key_id,
+        c.secret
+    );
+    std::fs::create_dir_all(dir).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dir.join(crate::store::s3::POOL_FILE))
+        .unwrap();
+    std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
 }
 
 /// Keeps the chunks of the server in `dir` in memory from now on.
@@ -37,6 +68,8 @@ pub fn server() -> (tempfile::TempDir, super::Server) {
     let path = dir.path().join("srv");
     if memory_requested() {
         use_memory(&path);
+    } else if s3_requested() {
+        use_s3(&path);
     }
     let s = super::Server::open(&path).unwrap();
     (dir, s)

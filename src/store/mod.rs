@@ -1,6 +1,7 @@
 //! Stored bytes: the chunk store seam ([`chunk_store::ChunkStore`]) and
 //! its implementations (append-only segment files: [`local`], over
-//! [`segment`] and [`read`]; bytes in memory for tests: [`memory`]), and
+//! [`segment`] and [`read`]; a pool's objects in an S3-compatible store:
+//! [`s3`]; bytes in memory for tests: [`memory`]), and
 //! the per-process owner locks that tell live writers from dead ones.
 //!
 //! Nothing here knows about images or the catalog; the engine decides what
@@ -13,6 +14,7 @@ pub mod local;
 pub mod lock;
 pub mod memory;
 pub mod read;
+pub mod s3;
 pub mod segment;
 
 pub use chunk_store::{ChunkStore, SegmentReader, SegmentStat, SegmentWriter};

@@ -33,6 +33,7 @@ use serde_json::json;
 const EXAMPLES: &str = "\
 Examples:
   combstore init /srv/backup
+  combstore init /srv/pool --pool /root/s3.env
   export COMBSTORE_SERVER=/srv/backup
   combstore lsu create weekly --capacity 2T --label \"weekly fulls\"
   combstore image list --lsu weekly --sort size
@@ -73,6 +74,11 @@ enum Command {
         /// File holding the secret (one trailing newline is dropped; "-" reads stdin).
         #[arg(long, requires = "user")]
         password_file: Option<PathBuf>,
+        /// Make it a pool: keep chunk data in the S3-compatible object
+        /// store this file names (COMBSTORE_S3_* lines, as
+        /// scripts/garage.sh writes; copied to DIR/pool.conf, mode 0600).
+        #[arg(long, value_name = "FILE")]
+        pool: Option<PathBuf>,
     },
     /// Credentials plugin clients must pass to stsp_open_server
     /// (a server without them admits every client).
@@ -408,12 +414,25 @@ fn run(cli: Cli) -> Outcome {
             dir,
             user,
             password_file,
+            pool,
         } => {
             let cred = match (user, password_file) {
                 (Some(u), Some(f)) => Some((u, read_secret(&f)?)),
                 _ => None,
             };
-            init(&absolute(&dir), cred)
+            let dir = absolute(&dir);
+            let Some(pool) = pool else {
+                return init(&dir, cred);
+            };
+            // A pool whose store refuses the key (or cannot be reached)
+            // is not created: what this init made goes again, so that
+            // the corrected command can be run as it is.
+            let fresh = !dir.exists();
+            let made = write_pool_file(&dir, &pool).and_then(|()| init(&dir, cred));
+            if made.is_err() && fresh {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            made
         }
         Command::Credentials(cmd) => credentials(&server_dir()?, cmd),
         Command::Lsu(cmd) => lsu(&server_dir()?, cmd),
@@ -555,6 +574,53 @@ fn init(dir: &Path, cred: Option<(String, Vec<u8>)>) -> Outcome {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the pool file of a server not created yet from `src` (checked
+/// first: names, endpoint, a key in the file or the environment). An
+/// existing server with the same pool file is left as it is; any other
+/// existing server is refused (its chunks are where they are).
+fn write_pool_file(dir: &Path, src: &Path) -> Result<(), Failure> {
+    use combstore::store::s3::{POOL_FILE, config};
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let text =
+        std::fs::read_to_string(src).map_err(|e| Failure::new(5, format!("{}: {e}", src.display())))?;
+    let vars = config::parse(&text).map_err(|e| Failure::new(2, format!("{}: {e}", src.display())))?;
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    config::S3Config::from_vars(&vars, env)
+        .map_err(|e| Failure::new(2, format!("{}: {e}", src.display())))?;
+    let dest = dir.join(POOL_FILE);
+    if dir.join("catalog.db").exists() {
+        return match std::fs::read_to_string(&dest) {
+            Ok(old) if old == text => Ok(()),
+            Ok(_) => Err(Failure::new(
+                REFUSED,
+                format!("refused: {} already has another pool file", dir.display()),
+            )),
+            Err(_) => Err(Failure::new(
+                REFUSED,
+                format!(
+                    "refused: {} is a server with its chunks on local disk; a pool is a new server",
+                    dir.display()
+                ),
+            )),
+        };
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Failure::new(5, format!("creating {}: {e}", dir.display())))?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&dest)
+        .map_err(|e| Failure::new(5, format!("{}: {e}", dest.display())))?;
+    std::io::Write::write_all(&mut f, text.as_bytes())
+        .map_err(|e| Failure::new(5, format!("{}: {e}", dest.display())))?;
+    Ok(())
 }
 
 /// The secret in `path` ("-": stdin), without one trailing newline.

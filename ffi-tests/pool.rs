@@ -1,0 +1,258 @@
+//! Pools (issue 16): a server whose chunks live in an S3-compatible
+//! object store, created with `combstore init --pool` and used through the
+//! C entry points and the administrator's tool. Needs Garage:
+//! `make test-scaleout` (part of `make test`) starts one and exports its
+//! `COMBSTORE_S3_*`; the tests are ignored otherwise.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::common::*;
+
+fn combstore(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_combstore"))
+        .args(args)
+        .env_remove("COMBSTORE_SERVER")
+        .output()
+        .unwrap()
+}
+
+/// A pool file naming the test store, under a folder of its own, with
+/// `mode`; `secret` replaces the real one if given.
+fn pool_file(dir: &Path, mode: u32, secret: Option<&str>) -> PathBuf {
+    let var = |k: &str| {
+        std::env::var(k)
+            .unwrap_or_else(|_| panic!("{k} is not set: run `make test-scaleout` (scripts/garage.sh)"))
+    };
+    let mut prefix = [0u8; 8];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut prefix))
+        .unwrap();
+    let text = format!(
+        "# test pool\nCOMBSTORE_S3_ENDPOINT={}\nCOMBSTORE_S3_REGION={}\nCOMBSTORE_S3_BUCKET={}\n\
+         COMBSTORE_S3_PREFIX=ffi/{:016x}\nCOMBSTORE_S3_KEY_ID={}\nCOMBSTORE_S3_SECRET={}\nCOMBSTORE_S3_RETRY_SECONDS=2\n",
+        var("COMBSTORE_S3_ENDPOINT"),
+        var("COMBSTORE_S3_REGION"),
+        var("COMBSTORE_S3_BUCKET"),
+        u64::from_le_bytes(prefix),
+        var("COMBSTORE_S3_KEY_ID"),
+        secret.map_or_else(|| var("COMBSTORE_S3_SECRET"), str::to_owned),
+    );
+    let path = dir.join("s3.env");
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+fn init_pool(dir: &Path, pool: &Path) -> Output {
+    combstore(&["init", dir.to_str().unwrap(), "--pool", pool.to_str().unwrap()])
+}
+
+#[test]
+#[ignore = "needs Garage: make test-scaleout"]
+fn a_pool_takes_backups_copies_and_deletes_through_the_c_api_and_keeps_no_chunk_on_local_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pool");
+    let out = init_pool(&dir, &pool_file(tmp.path(), 0o600, None));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mode = std::fs::metadata(dir.join("pool.conf"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+
+    let name = server_name_for(&dir);
+    let sh = open_server(&name).unwrap_or_else(|rc| panic!("stsp_open_server -> {}", code_name(rc)));
+    let lsu = lsu_t(sh, "default");
+    // two nights of one client: the second mostly the first's chunks
+    let night1 = seeded(0x9001, 20 << 20);
+    let mut night2 = night1.clone();
+    night2[5 << 20..(5 << 20) + 4096].fill(7);
+    let d1 = image_def("host1_full", "1765000000");
+    let d2 = image_def("host1_full", "1765086400");
+    store_complete(&lsu, &d1, &night1);
+    let (_, phys1) = {
+        let i = lsu_info(&lsu).unwrap();
+        (i.lsu_used, i.lsu_used_phys)
+    };
+    store_complete(&lsu, &d2, &night2);
+    let phys2 = lsu_info(&lsu).unwrap().lsu_used_phys;
+    assert!(
+        phys2 - phys1 < 1 << 20,
+        "the second night stored {} bytes",
+        phys2 - phys1
+    );
+    // a server-side copy, then the first night deleted
+    let dc = image_def("host1_copy", "1765000000");
+    assert_rc!(
+        api().copy_image(&lsu, &dc, &lsu, &d1, 0),
+        c::EOK,
+        "stsp_copy_image"
+    );
+    assert_rc!(api().delete_image(&lsu, &d1, 0), c::EOK, "stsp_delete_image");
+    assert_rc!(api().close_server(sh), c::EOK, "stsp_close_server");
+
+    // a new handle (recovery runs) reads everything back
+    let sh = open_server(&name).unwrap();
+    let lsu = lsu_t(sh, "default");
+    assert!(read_image(&lsu, &d2) == night2, "night 2 differs");
+    assert!(read_image(&lsu, &dc) == night1, "the copy differs");
+    assert_rc!(api().close_server(sh), c::EOK, "stsp_close_server");
+
+    // no chunk on local disk: the segments folder is empty
+    let local = std::fs::read_dir(dir.join("segments")).unwrap().count();
+    assert_eq!(local, 0, "segment files in a pool's directory");
+    // the administrator's tool works on the pool
+    let out = combstore(&["--server", dir.to_str().unwrap(), "verify"]);
+    assert!(
+        out.status.success(),
+        "verify: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for cmd in ["doctor", "reclaim", "stats"] {
+        let out = combstore(&["--server", dir.to_str().unwrap(), cmd]);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{cmd}: {text}");
+    }
+    let out = combstore(&["--server", dir.to_str().unwrap(), "image", "list"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains("host1_copy") && !listed.contains("1765000000\thost1_full"),
+        "{listed}"
+    );
+}
+
+#[test]
+#[ignore = "needs Garage: make test-scaleout"]
+fn a_wrong_secret_or_a_readable_pool_file_fails_at_open_with_a_clear_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    // a pool file others can read is refused by init, nothing created
+    let dir = tmp.path().join("open");
+    let out = init_pool(&dir, &pool_file(tmp.path(), 0o600, None));
+    assert!(out.status.success());
+    std::fs::set_permissions(dir.join("pool.conf"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let rc = open_server(&server_name_for(&dir)).unwrap_err();
+    assert_eq!(rc, c::EINVAL, "{}", code_name(rc));
+    let log = std::fs::read_to_string(dir.join("combstore.log")).unwrap_or_default();
+    assert!(log.contains("chmod 600"), "{log}");
+
+    // init with a wrong secret: refused, nothing left behind
+    let dir = tmp.path().join("wrong");
+    let out = init_pool(&dir, &pool_file(tmp.path(), 0o600, Some("wrong-secret-123")));
+    assert!(!out.status.success(), "init with a wrong secret succeeded");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Forbidden") || err.contains("denied"), "{err}");
+    assert!(!err.contains("wrong-secret-123"), "the secret was shown: {err}");
+    assert!(!dir.exists(), "a refused init left {}", dir.display());
+
+    // a pool whose key was changed since: stsp_open_server fails, the
+    // reason (never the secret) in the server's log
+    let dir = tmp.path().join("changed");
+    assert!(
+        init_pool(&dir, &pool_file(tmp.path(), 0o600, None))
+            .status
+            .success()
+    );
+    let wrong = pool_file(tmp.path(), 0o600, Some("wrong-secret-123"));
+    std::fs::copy(&wrong, dir.join("pool.conf")).unwrap();
+    let rc = open_server(&server_name_for(&dir)).unwrap_err();
+    assert_eq!(rc, c::EIO, "{}", code_name(rc));
+    let log = std::fs::read_to_string(dir.join("combstore.log")).unwrap_or_default();
+    assert!(!log.contains("wrong-secret-123"), "the secret was logged");
+    assert!(log.contains("403 Forbidden"), "the refusal is not logged: {log}");
+}
+
+/// Runs `scripts/garage.sh CMD` on the Garage `make test-scaleout` runs.
+fn garage(cmd: &str) {
+    let dir = std::env::var("COMBSTORE_GARAGE_DIR").expect("COMBSTORE_GARAGE_DIR: run `make test-scaleout`");
+    let st = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/garage.sh"))
+        .args([cmd, &dir])
+        .status()
+        .unwrap();
+    assert!(st.success(), "garage.sh {cmd}");
+}
+
+/// Starts Garage again when dropped, so that a failing assertion does not
+/// leave it stopped for the tests after.
+struct Resume(bool);
+impl Drop for Resume {
+    fn drop(&mut self) {
+        if !self.0 {
+            garage("resume");
+        }
+    }
+}
+
+/// Stops the shared Garage: `make test-scaleout` runs it alone
+/// (`--exact`), after the other pool tests.
+#[test]
+#[ignore = "needs Garage, alone: make test-scaleout"]
+fn garage_down_fails_writes_and_reads_with_eio_loses_nothing_acknowledged_and_the_pool_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pool");
+    // retries for 2 s (COMBSTORE_S3_RETRY_SECONDS), then the error
+    assert!(
+        init_pool(&dir, &pool_file(tmp.path(), 0o600, None))
+            .status
+            .success()
+    );
+    let name = server_name_for(&dir);
+    let sh = open_server(&name).unwrap();
+    let lsu = lsu_t(sh, "default");
+    let a = seeded(0xa11, 12 << 20);
+    let da = image_def("host2_full", "1765000000");
+    store_complete(&lsu, &da, &a);
+    let reader = open(&lsu, &da, c::O_READ);
+
+    garage("stop");
+    let mut up = Resume(false);
+    // a backup while the store is down: never acknowledged complete
+    let db = image_def("host2_full", "1765086400");
+    let b = seeded(0xb22, 20 << 20);
+    let wh = create(&lsu, &db);
+    let mut write_rc = c::EOK;
+    for (i, piece) in b.chunks(1 << 20).enumerate() {
+        write_rc = write_at(wh, piece, (i << 20) as u64);
+        if write_rc != c::EOK {
+            break;
+        }
+    }
+    let close_rc = api().close_image(wh, c::CLOSE_COMPLETE);
+    assert_ne!(
+        close_rc,
+        c::EOK,
+        "a backup closed complete while its store was down"
+    );
+    assert!(
+        [write_rc, close_rc].contains(&c::EIO),
+        "write {} close {}",
+        code_name(write_rc),
+        code_name(close_rc)
+    );
+    // a restore while the store is down: an I/O error, never damage
+    let rc = read_at(reader, 1 << 20, 4 << 20).unwrap_err();
+    assert_eq!(rc, c::EIO, "{}", code_name(rc));
+    assert_rc!(api().close_image(reader, 0), c::EOK, "stsp_close_image");
+
+    garage("resume");
+    up.0 = true;
+    // everything acknowledged is there; the pool takes the next backup
+    assert!(read_image(&lsu, &da) == a, "image A differs after the outage");
+    let dc = image_def("host2_full", "1765172800");
+    store_complete(&lsu, &dc, &b);
+    assert!(read_image(&lsu, &dc) == b, "the backup after the outage differs");
+    assert_rc!(api().close_server(sh), c::EOK, "stsp_close_server");
+    // nothing was flagged damaged by the outage
+    let out = combstore(&["--server", dir.to_str().unwrap(), "verify"]);
+    assert!(
+        out.status.success(),
+        "verify: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

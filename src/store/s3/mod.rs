@@ -1,0 +1,455 @@
+//! Chunk bytes in an S3-compatible object store (issue 16's pools; Garage
+//! in the tests): the third [`ChunkStore`].
+//!
+//! A segment is a folder of immutable objects ([`layout`] has their names
+//! and the rules that read them): its header, then one data object per
+//! [`SegmentWriter::sync`] holding the bytes appended since the last one
+//! (the engine syncs at every commit point, at most every 64 MiB, so the
+//! objects are the tens of MiB the store is good at). A sync above
+//! [`PART`] bytes goes up as a multipart upload whose parts leave while
+//! the writer goes on appending; the data is acknowledged (the sync
+//! returns) only when the store has completed the upload. Reads are
+//! ranged GETs with read-ahead ([`reader`]). Freed bytes are noted and an
+//! object is compacted once a quarter of it is dead ([`S3Packs::free`]).
+//!
+//! The store never decides what is live: as on every store, the catalog
+//! does, and hands over only ranges no live chunk touches.
+
+pub mod config;
+mod layout;
+mod reader;
+mod runtime;
+mod writer;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as ObjPath;
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig};
+use parking_lot::Mutex;
+
+pub use config::{POOL_FILE, S3Config};
+use layout::{Data, Listing, Name};
+use runtime::block_on;
+
+use super::chunk_store::{ChunkStore, HEADER_LEN, SegmentReader, SegmentStat, SegmentWriter};
+
+/// Parts of a multipart upload (the last may be shorter). S3 needs 5 MiB
+/// at least; 8 MiB keeps a writer's memory small.
+pub const PART: usize = 8 << 20;
+/// Parts one writer may have in flight before `append` waits for the
+/// oldest: the writer's memory is bounded by `(PARTS_IN_FLIGHT + 1) *
+/// PART` (32 MiB).
+pub const PARTS_IN_FLIGHT: usize = 3;
+/// An object is rewritten without its dead bytes once this fraction
+/// (1/n) of it is dead; below, frees are only noted.
+const COMPACT_AT: u64 = 4;
+
+const MAGIC: &[u8; 8] = b"CMBS3P01";
+
+/// A pool's segments in an object store.
+#[derive(Clone)]
+pub struct S3Packs {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    os: Arc<dyn ObjectStore>,
+    /// The pool's folder in the bucket (no slash at either end).
+    root: String,
+    /// `s3://bucket/root`, for messages.
+    display: String,
+    server_uuid: String,
+    /// The last listing of each segment, updated by this process's
+    /// uploads and refreshed whenever a read or a change needs it.
+    listings: Mutex<HashMap<i64, Arc<Listing>>>,
+}
+
+impl fmt::Debug for S3Packs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "S3Packs({})", self.inner.display)
+    }
+}
+
+/// An object store error as an I/O error. Only a missing object is
+/// `NotFound` (which a read may report as missing bytes, i.e. damage);
+/// everything else (refused connections, timeouts, 5xx, a full store) is
+/// `Other`, never taken for damage.
+pub(super) fn io_err(what: &str, e: object_store::Error) -> io::Error {
+    let kind = match e {
+        object_store::Error::NotFound { .. } => io::ErrorKind::NotFound,
+        object_store::Error::AlreadyExists { .. } => io::ErrorKind::AlreadyExists,
+        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
+            io::ErrorKind::PermissionDenied
+        }
+        // a refused key reaches us as the store's answer, not a variant
+        ref e if refused(&e.to_string()) => io::ErrorKind::PermissionDenied,
+        _ => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, format!("object store, {what}: {e}"))
+}
+
+/// Whether an error's text is the store refusing the key (S3's 403 with
+/// AccessDenied, InvalidAccessKeyId or SignatureDoesNotMatch; Garage says
+/// "Forbidden").
+fn refused(text: &str) -> bool {
+    text.contains("403 Forbidden")
+        || ["AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"]
+            .iter()
+            .any(|c| text.contains(c))
+}
+
+impl S3Packs {
+    /// Connects to the store `cfg` names, for the server `server_uuid`,
+    /// and checks that the key can list the pool's folder: wrong
+    /// credentials, a wrong bucket or an unreachable store fail here,
+    /// before anything is written.
+    ///
+    /// # Errors
+    /// `PermissionDenied` for a refused key; other I/O errors.
+    pub fn open(cfg: &S3Config, server_uuid: &str) -> io::Result<S3Packs> {
+        let root = cfg
+            .prefix
+            .clone()
+            .unwrap_or_else(|| format!("combstore/{server_uuid}"));
+        let retry = RetryConfig {
+            max_retries: 10,
+            retry_timeout: cfg.retry,
+            ..Default::default()
+        };
+        let os = AmazonS3Builder::new()
+            .with_endpoint(&cfg.endpoint)
+            .with_region(&cfg.region)
+            .with_bucket_name(&cfg.bucket)
+            .with_access_key_id(&cfg.key_id)
+            .with_secret_access_key(&cfg.secret)
+            .with_retry(retry)
+            // (allow_http is a client option: set here, not on the builder,
+            // which with_client_options would override)
+            .with_client_options(
+                ClientOptions::new()
+                    .with_allow_http(cfg.endpoint.starts_with("http://"))
+                    .with_connect_timeout(std::time::Duration::from_secs(5))
+                    .with_timeout(std::time::Duration::from_secs(120)),
+            )
+            .build()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("object store: {e}")))?;
+        let packs = S3Packs {
+            inner: Arc::new(Inner {
+                os: Arc::new(os),
+                display: format!("s3://{}/{root}", cfg.bucket),
+                root,
+                server_uuid: server_uuid.to_owned(),
+                listings: Mutex::new(HashMap::new()),
+            }),
+        };
+        // one listing request proves endpoint, bucket and key
+        let probe = packs.inner.path("seg");
+        block_on(packs.inner.os.list_with_delimiter(Some(&probe)))?
+            .map_err(|e| io_err(&format!("opening {}", packs.inner.display), e))?;
+        Ok(packs)
+    }
+
+    /// Where the pool's objects are (`s3://bucket/prefix`).
+    pub fn location(&self) -> &str {
+        &self.inner.display
+    }
+}
+
+fn header(id: i64, uuid: &str) -> Vec<u8> {
+    let mut h = vec![0u8; HEADER_LEN as usize];
+    h[..8].copy_from_slice(MAGIC);
+    h[8..16].copy_from_slice(&id.to_le_bytes());
+    let u = uuid.as_bytes();
+    let n = u.len().min(64);
+    h[16..16 + n].copy_from_slice(&u[..n]);
+    h
+}
+
+impl Inner {
+    fn path(&self, rel: &str) -> ObjPath {
+        ObjPath::from(format!("{}/{rel}", self.root))
+    }
+
+    fn seg_folder(&self, id: i64) -> String {
+        format!("seg/{id:016x}")
+    }
+
+    fn obj(&self, id: i64, name: Name) -> ObjPath {
+        self.path(&format!("{}/{}", self.seg_folder(id), name.render()))
+    }
+
+    fn put(&self, path: &ObjPath, bytes: Bytes) -> io::Result<()> {
+        block_on(self.os.put(path, bytes.into()))?
+            .map(|_| ())
+            .map_err(|e| io_err(&format!("writing {path}"), e))
+    }
+
+    fn delete(&self, path: &ObjPath) -> io::Result<()> {
+        match block_on(self.os.delete(path))? {
+            Ok(()) => Ok(()),
+            Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(io_err(&format!("deleting {path}"), e)),
+        }
+    }
+
+    fn get_range(&self, path: &ObjPath, range: std::ops::Range<u64>) -> io::Result<Bytes> {
+        block_on(self.os.get_range(path, range))?.map_err(|e| io_err(&format!("reading {path}"), e))
+    }
+
+    /// Lists segment `id` afresh and remembers the listing.
+    fn relist(&self, id: i64) -> io::Result<Arc<Listing>> {
+        let prefix = self.path(&self.seg_folder(id));
+        let metas: Vec<object_store::ObjectMeta> = block_on(self.os.list(Some(&prefix)).try_collect())?
+            .map_err(|e| io_err(&format!("listing {prefix}"), e))?;
+        let listing = Arc::new(Listing::from_names(
+            metas
+                .iter()
+                .filter_map(|m| Some((m.location.filename()?, m.size))),
+        ));
+        self.listings.lock().insert(id, listing.clone());
+        Ok(listing)
+    }
+
+    /// The remembered listing of segment `id`, or a fresh one.
+    fn listing(&self, id: i64) -> io::Result<Arc<Listing>> {
+        if let Some(l) = self.listings.lock().get(&id) {
+            return Ok(l.clone());
+        }
+        self.relist(id)
+    }
+
+    /// Notes an object this process has just uploaded.
+    fn uploaded(&self, id: i64, d: Data) {
+        let mut ls = self.listings.lock();
+        if let Some(l) = ls.get_mut(&id) {
+            Arc::make_mut(l).add(d);
+        }
+    }
+
+    fn forget(&self, id: i64) {
+        self.listings.lock().remove(&id);
+    }
+
+    /// Deletes data object `d` of segment `id`, first marking the
+    /// segment's end if `d` ended it (so that its length never shrinks).
+    fn drop_data(&self, id: i64, l: &Listing, d: &Data, keep_to: u64) -> io::Result<()> {
+        if d.end() >= l.len() && keep_to < d.end() {
+            self.put(&self.obj(id, Name::End { end: d.end() }), Bytes::new())?;
+        }
+        self.delete(&self.obj(id, d.name()))
+    }
+
+    /// Rewrites `d` without the `dead` ranges (compaction): the live
+    /// runs are uploaded as objects of their own, then `d` goes. Its
+    /// start's run, if live, is written last, over `d` itself (the same
+    /// name: an S3 PUT replaces an object at once).
+    fn compact(&self, id: i64, l: &Listing, d: &Data, dead: &[(u64, u64)]) -> io::Result<()> {
+        let runs = layout::live_runs(d.start, d.end(), dead);
+        if runs.is_empty() {
+            return self.drop_data(id, l, d, d.start);
+        }
+        let bytes = self.get_range(&self.obj(id, d.name()), 0..d.len)?;
+        let piece = |(a, b): (u64, u64)| bytes.slice((a - d.start) as usize..(b - d.start) as usize);
+        for &(a, b) in runs.iter().filter(|r| r.0 != d.start) {
+            let name = Name::Data {
+                start: a,
+                epoch: d.epoch,
+            };
+            self.put(&self.obj(id, name), piece((a, b)))?;
+        }
+        let last = runs.last().map_or(d.start, |r| r.1);
+        if last < d.end() && d.end() >= l.len() {
+            self.put(&self.obj(id, Name::End { end: d.end() }), Bytes::new())?;
+        }
+        match runs.first() {
+            Some(&(a, b)) if a == d.start => self.put(&self.obj(id, d.name()), piece((a, b))),
+            _ => self.delete(&self.obj(id, d.name())),
+        }
+    }
+}
+
+impl ChunkStore for S3Packs {
+    fn create(&self, id: i64) -> io::Result<Box<dyn SegmentWriter>> {
+        let inner = &self.inner;
+        if inner.relist(id)?.exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("segment {id} in {}", inner.display),
+            ));
+        }
+        let head = Data {
+            start: 0,
+            len: HEADER_LEN,
+            epoch: 0,
+        };
+        inner.put(&inner.obj(id, head.name()), header(id, &inner.server_uuid).into())?;
+        inner.uploaded(id, head);
+        Ok(Box::new(writer::S3Writer::new(inner.clone(), id, 0, HEADER_LEN)))
+    }
+
+    fn set_aside(&self, id: i64) -> io::Result<String> {
+        let inner = &self.inner;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let aside = format!("aside/{id:016x}-{stamp}");
+        let prefix = inner.path(&inner.seg_folder(id));
+        let metas: Vec<object_store::ObjectMeta> = block_on(inner.os.list(Some(&prefix)).try_collect())?
+            .map_err(|e| io_err(&format!("listing {prefix}"), e))?;
+        for m in &metas {
+            let Some(name) = m.location.filename() else {
+                continue;
+            };
+            let to = inner.path(&format!("{aside}/{name}"));
+            block_on(inner.os.copy(&m.location, &to))?
+                .map_err(|e| io_err(&format!("copying {}", m.location), e))?;
+        }
+        for m in &metas {
+            inner.delete(&m.location)?;
+        }
+        inner.forget(id);
+        Ok(format!("{}/{aside}", inner.display))
+    }
+
+    fn adopt(&self, id: i64, committed_end: u64) -> io::Result<Box<dyn SegmentWriter>> {
+        self.check_header(id)?;
+        let inner = &self.inner;
+        let l = inner.relist(id)?;
+        let epoch = l.max_epoch().checked_add(1).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("segment {id}: epochs exhausted"),
+            )
+        })?;
+        // The fence first: from here on nothing an older epoch uploads
+        // past the committed end is the segment's, however late it lands.
+        inner.put(
+            &inner.obj(
+                id,
+                Name::Adopt {
+                    epoch,
+                    end: committed_end,
+                },
+            ),
+            Bytes::new(),
+        )?;
+        let l = inner.relist(id)?;
+        // Then what is past it goes (garbage now; deleting it is tidiness).
+        for d in l.garbage().collect::<Vec<_>>() {
+            inner.delete(&inner.obj(id, d.name()))?;
+        }
+        for &(off, len) in l.frees.iter().filter(|&&(off, _)| off >= committed_end) {
+            inner.delete(&inner.obj(id, Name::Free { off, len }))?;
+        }
+        inner.relist(id)?;
+        Ok(Box::new(writer::S3Writer::new(
+            inner.clone(),
+            id,
+            epoch,
+            committed_end,
+        )))
+    }
+
+    fn remove_partial(&self, _id: i64) -> io::Result<()> {
+        // creation is one PUT: a segment has its header or nothing
+        Ok(())
+    }
+
+    fn reader(&self) -> Box<dyn SegmentReader> {
+        Box::new(reader::S3Reader::new(self.inner.clone()))
+    }
+
+    fn free(&self, id: i64, off: u64, len: u64) -> io::Result<()> {
+        let inner = &self.inner;
+        let l = inner.relist(id)?;
+        if !l.exists() {
+            return Ok(());
+        }
+        let range = (off, off.saturating_add(len.div_ceil(4096).saturating_mul(4096)));
+        let touched: Vec<Data> = l
+            .valid()
+            .filter(|d| d.start > 0 && layout::overlap(range, (d.start, d.end())) > 0)
+            .collect();
+        for d in &touched {
+            let here = (range.0.max(d.start), range.1.min(d.end()));
+            let mut dead = l.notes_in(d);
+            dead.push(here);
+            let dead = layout::merge(dead);
+            let dead_bytes: u64 = dead.iter().map(|&r| layout::overlap(r, (d.start, d.end()))).sum();
+            if dead_bytes * COMPACT_AT >= d.len {
+                inner.compact(id, &l, d, &dead)?;
+                // notes wholly inside the compacted object are spent
+                for &(a, b) in &l.notes_in(d) {
+                    if a >= d.start && b <= d.end() {
+                        inner.delete(&inner.obj(id, Name::Free { off: a, len: b - a }))?;
+                    }
+                }
+            } else {
+                let note = Name::Free {
+                    off: here.0,
+                    len: here.1 - here.0,
+                };
+                inner.put(&inner.obj(id, note), Bytes::new())?;
+            }
+        }
+        inner.relist(id)?;
+        Ok(())
+    }
+
+    fn stat(&self, id: i64) -> io::Result<Option<SegmentStat>> {
+        let l = self.inner.relist(id)?;
+        Ok(l.exists().then(|| SegmentStat {
+            len: l.len(),
+            allocated: l.allocated(),
+        }))
+    }
+
+    fn check_header(&self, id: i64) -> io::Result<()> {
+        let inner = &self.inner;
+        let path = inner.obj(id, Name::Data { start: 0, epoch: 0 });
+        let got = inner.get_range(&path, 0..16)?;
+        let want = header(id, &inner.server_uuid);
+        if got.len() == 16 && got[..] == want[..16] {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("segment {id} in {}: bad header", inner.display),
+            ))
+        }
+    }
+
+    fn strays(&self, known: &HashSet<i64>) -> Vec<String> {
+        let inner = &self.inner;
+        let mut out = Vec::new();
+        for folder in ["seg", "aside"] {
+            let Ok(Ok(list)) = block_on(inner.os.list_with_delimiter(Some(&inner.path(folder)))) else {
+                out.push(format!("{}/{folder}: cannot be listed", inner.display));
+                continue;
+            };
+            for p in list.common_prefixes {
+                let Some(name) = p.filename() else { continue };
+                let ours = folder == "seg"
+                    && name.len() == 16
+                    && i64::from_str_radix(name, 16).is_ok_and(|id| known.contains(&id));
+                if !ours {
+                    out.push(format!("{folder}/{name}"));
+                }
+            }
+            for o in list.objects {
+                out.push(o.location.to_string());
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
