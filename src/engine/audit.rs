@@ -375,8 +375,9 @@ fn all_image_names(sh: &Shared, lsu: &str) -> Result<Vec<ImageName>> {
 }
 
 /// Failed reads after which verify stops reading an image (each is
-/// logged; a removed segment fails every read of its images).
-const MAX_FAILURES_READ: usize = 64;
+/// logged; a removed segment fails every read of its images): 16 MiB of
+/// damaged chunks read in [`cdc::MIN`](crate::chunking::cdc::MIN) parts.
+const MAX_FAILURES_READ: usize = 4096;
 
 /// Reads one image; `Err` carries why it is damaged (the first failure).
 fn verify_one(
@@ -412,12 +413,14 @@ fn verify_one(
                 failures += 1;
                 first_failure.get_or_insert_with(|| format!("at offset {off}: {e}"));
                 // A read stops at its first damaged chunk: the piece is
-                // read again in parts no larger than a chunk, so the
-                // chunks after it are seen too.
+                // read again in parts of the smallest chunk, so that every
+                // chunk after it is read (and flagged if damaged: a chunk
+                // left unflagged would be deduplicated against by the next
+                // backup of its bytes instead of stored anew).
                 let piece = want.min((row.size - off) as usize);
                 let mut at = 0;
                 while at < piece && failures < MAX_FAILURES_READ {
-                    let part = (piece - at).min(64 << 10).next_multiple_of(512);
+                    let part = (piece - at).min(crate::chunking::cdc::MIN).next_multiple_of(512);
                     match reader.read(off + at as u64, &mut buf[..part]) {
                         Err(Error::NoImage(_)) => return Ok(()),
                         Err(_) => failures += 1,
