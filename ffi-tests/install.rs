@@ -85,8 +85,11 @@ fn assert_stripped(file: &Path) {
             file.display()
         );
     }
+    // 13.5 MB since issue 16 linked the S3 client (object_store, reqwest
+    // and rustls with aws-lc: https to the object store); debug info
+    // would add tens of MB
     let size = std::fs::metadata(file).unwrap().len();
-    assert!(size < 12 << 20, "{} is {size} bytes", file.display());
+    assert!(size < 16 << 20, "{} is {size} bytes", file.display());
 }
 
 /// The command names the CLI's help lists under "Commands:".

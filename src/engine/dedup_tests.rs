@@ -730,3 +730,44 @@ fn only_damage_flags_a_chunk_not_an_io_error_that_may_pass() {
         assert!(super::image::is_damage(why));
     }
 }
+
+#[test]
+#[ignore = "needs Garage: make test-scaleout"]
+fn s3_pool_objects_missing_or_corrupted_are_named_by_verify_and_repaired_by_the_next_backup() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("srv");
+    super::test_store::use_s3(&dir);
+    let s = Server::open(&dir).unwrap();
+    let a = stream(30, 1 << 20);
+    let b = stream(31, 1 << 20);
+    let other = stream(32, 256 << 10);
+    // each image's close uploads its chunks as an object of their own
+    write(&s, "default", "a", &a);
+    write(&s, "default", "b", &b);
+    write(&s, "default", "other", &other);
+    let (ida, sega, offa, _) = chunk_places(&s, "a")[3];
+    let (idb, segb, offb, _) = chunk_places(&s, "b")[2];
+    let uuid = s.shared.uuid.clone();
+    crate::store::s3::tests::damage_object(&dir, &uuid, sega, offa as u64, true);
+    crate::store::s3::tests::damage_object(&dir, &uuid, segb, offb as u64 + 5, false);
+
+    let err = s
+        .open_image("default", &name("a"))
+        .unwrap()
+        .read_any(0, &mut vec![0u8; 1 << 20]);
+    assert!(matches!(err, Err(Error::Corrupt(_))), "{err:?}");
+    assert_eq!(
+        damaged_names(&s),
+        ["a", "b"],
+        "exactly the images whose objects are damaged"
+    );
+    assert_eq!((flagged(&s, ida), flagged(&s, idb)), (true, true), "both chunks flagged");
+    assert_eq!(read(&s, "default", "other"), other);
+    // the next backups of the same bytes store them anew
+    write(&s, "default", "a2", &a);
+    write(&s, "default", "b2", &b);
+    assert_eq!(read(&s, "default", "a"), a);
+    assert_eq!(read(&s, "default", "b"), b);
+    assert!(damaged_names(&s).is_empty());
+    assert_eq!(s.check().unwrap().errors(), 0);
+}

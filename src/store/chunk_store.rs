@@ -71,8 +71,11 @@ pub trait ChunkStore: Send + Sync + fmt::Debug {
     /// Frees `len` bytes at `off` of segment `id`, rounded up to a whole
     /// number of 4096-byte blocks (the caller hands over only blocks no
     /// live chunk touches: `catalog` trims freed ranges so): afterwards
-    /// they read as zeros (which fail any chunk's checksum) or not at all.
-    /// A missing segment is not an error.
+    /// they read as zeros (which fail any chunk's checksum) or not at all,
+    /// at once (segment files, memory) or once the store compacts them
+    /// (an object store compacts an object when a quarter of it is freed;
+    /// until then it only notes the range). No catalog row refers to freed
+    /// bytes either way. A missing segment is not an error.
     ///
     /// # Errors
     /// I/O errors.

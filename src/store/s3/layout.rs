@@ -8,6 +8,8 @@
 //! - `<start:016x>-<epoch:08x>`: **data**, the segment's bytes from
 //!   `start` for the object's length, uploaded by a writer of `epoch`
 //!   (the header is the data object at 0 of epoch 0);
+//! - `<start:016x>-<epoch:08x>-<piece:08x>`: data too, a live run that
+//!   compaction cut out of an older data object (`piece` random);
 //! - `adopt-<epoch:08x>-<end:016x>`: an **adoption**: a writer of `epoch`
 //!   took the segment over at the committed `end`, so data of an older
 //!   epoch past `end` is garbage (a dead or cut-off writer's, however late
@@ -19,25 +21,49 @@
 //! - `end-<end:016x>`: an **end mark**: the segment reaches `end` even
 //!   though compaction removed the data object that ended there.
 //!
-//! Objects never change once written. Compaction replaces a data object
-//! by the runs of it still live, each a new data object named by its own
-//! start in the same epoch (the same bytes under any name), written before
-//! the old one is deleted: a reader finds every live byte throughout.
+//! Objects never change once written, and no name is ever reused for
+//! other contents: a reader holding an old listing finds either the bytes
+//! it expects under a name or no object at all (and then lists again).
+//! Compaction replaces a data object by the runs of it still live, each a
+//! new piece (named by its own start, the same epoch, a random piece
+//! number), written before the old object is deleted: a reader finds
+//! every live byte throughout.
 
 /// One object of a segment, parsed from its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Name {
-    Data { start: u64, epoch: u32 },
-    Adopt { epoch: u32, end: u64 },
-    Free { off: u64, len: u64 },
-    End { end: u64 },
+    Data {
+        start: u64,
+        epoch: u32,
+        piece: Option<u32>,
+    },
+    Adopt {
+        epoch: u32,
+        end: u64,
+    },
+    Free {
+        off: u64,
+        len: u64,
+    },
+    End {
+        end: u64,
+    },
 }
 
 impl Name {
     /// The object's name inside its segment's folder.
     pub fn render(self) -> String {
         match self {
-            Name::Data { start, epoch } => format!("{start:016x}-{epoch:08x}"),
+            Name::Data {
+                start,
+                epoch,
+                piece: None,
+            } => format!("{start:016x}-{epoch:08x}"),
+            Name::Data {
+                start,
+                epoch,
+                piece: Some(p),
+            } => format!("{start:016x}-{epoch:08x}-{p:08x}"),
             Name::Adopt { epoch, end } => format!("adopt-{epoch:08x}-{end:016x}"),
             Name::Free { off, len } => format!("free-{off:016x}-{len:016x}"),
             Name::End { end } => format!("end-{end:016x}"),
@@ -69,11 +95,14 @@ impl Name {
         if let Some(end) = name.strip_prefix("end-") {
             return Some(Name::End { end: hex64(end)? });
         }
-        let (start, epoch) = name.split_once('-')?;
-        Some(Name::Data {
-            start: hex64(start)?,
-            epoch: hex32(epoch)?,
-        })
+        let (start, rest) = name.split_once('-')?;
+        let (epoch, piece) = match rest.split_once('-') {
+            Some((e, p)) => (e, Some(hex32(p)?)),
+            None => (rest, None),
+        };
+        let start = hex64(start)?;
+        let epoch = hex32(epoch)?;
+        Some(Name::Data { start, epoch, piece })
     }
 }
 
@@ -83,17 +112,21 @@ pub(super) struct Data {
     pub start: u64,
     pub len: u64,
     pub epoch: u32,
+    pub piece: Option<u32>,
 }
 
 impl Data {
+    /// Where its bytes end (a foreign object claiming to reach past the
+    /// end of the address space ends there).
     pub fn end(&self) -> u64 {
-        self.start + self.len
+        self.start.saturating_add(self.len)
     }
 
     pub fn name(&self) -> Name {
         Name::Data {
             start: self.start,
             epoch: self.epoch,
+            piece: self.piece,
         }
     }
 }
@@ -116,10 +149,11 @@ impl Listing {
         let mut l = Listing::default();
         for (name, size) in objects {
             match Name::parse(name) {
-                Some(Name::Data { start, epoch }) => l.data.push(Data {
+                Some(Name::Data { start, epoch, piece }) => l.data.push(Data {
                     start,
                     len: size,
                     epoch,
+                    piece,
                 }),
                 Some(Name::Adopt { epoch, end }) => l.adopts.push((epoch, end)),
                 Some(Name::Free { off, len }) => l.frees.push((off, len)),
@@ -132,14 +166,14 @@ impl Listing {
     }
 
     fn sort(&mut self) {
-        self.data.sort_by_key(|d| (d.start, d.epoch));
-        self.data.dedup_by_key(|d| (d.start, d.epoch));
+        self.data.sort_by_key(|d| (d.start, d.epoch, d.piece));
+        self.data.dedup_by_key(|d| (d.start, d.epoch, d.piece));
         self.frees.sort_unstable();
     }
 
     /// Records a data object uploaded since the listing was made.
     pub fn add(&mut self, d: Data) {
-        self.data.retain(|x| (x.start, x.epoch) != (d.start, d.epoch));
+        self.data.retain(|x| x.name() != d.name());
         self.data.push(d);
         self.sort();
     }
@@ -147,6 +181,11 @@ impl Listing {
     /// Whether the segment exists: its header is there.
     pub fn exists(&self) -> bool {
         self.data.iter().any(|d| d.start == 0)
+    }
+
+    /// Whether its folder holds anything at all.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty() && self.adopts.is_empty() && self.frees.is_empty() && self.ends.is_empty()
     }
 
     /// The highest epoch any object names.
@@ -185,12 +224,19 @@ impl Listing {
             .filter(|d| self.valid_end(d) <= d.start && d.len > 0)
     }
 
-    /// A valid data object holding byte `off`, clipped; the newest epoch
-    /// first when several do (they hold the same bytes).
-    pub fn holding(&self, off: u64) -> Option<Data> {
+    /// A valid data object holding byte `off`, clipped, other than those
+    /// named in `not` (found missing since the listing); the newest epoch
+    /// first when several do (they hold the same bytes), then the one
+    /// holding most of what follows `off`.
+    pub fn holding_but(&self, off: u64, not: &[Name]) -> Option<Data> {
         self.valid()
-            .filter(|d| d.start <= off && off < d.end())
-            .max_by_key(|d| (d.epoch, std::cmp::Reverse(d.start)))
+            .filter(|d| d.start <= off && off < d.end() && !not.contains(&d.name()))
+            .max_by_key(|d| (d.epoch, d.end(), std::cmp::Reverse(d.start)))
+    }
+
+    /// [`Listing::holding_but`] with no exception.
+    pub fn holding(&self, off: u64) -> Option<Data> {
+        self.holding_but(off, &[])
     }
 
     /// The segment's length: the end of its last valid byte or end mark.
@@ -272,6 +318,12 @@ mod tests {
             Name::Data {
                 start: 4096,
                 epoch: 3,
+                piece: None,
+            },
+            Name::Data {
+                start: 8192,
+                epoch: 0,
+                piece: Some(0xdead_beef),
             },
             Name::Adopt {
                 epoch: 2,
@@ -299,7 +351,15 @@ mod tests {
     }
 
     fn data(start: u64, len: u64, epoch: u32) -> (String, u64) {
-        (Name::Data { start, epoch }.render(), len)
+        (
+            Name::Data {
+                start,
+                epoch,
+                piece: None,
+            }
+            .render(),
+            len,
+        )
     }
 
     #[test]
@@ -317,7 +377,8 @@ mod tests {
             [Data {
                 start: 5096,
                 len: 500,
-                epoch: 0
+                epoch: 0,
+                piece: None
             }]
         );
         assert_eq!(l.max_epoch(), 1);
@@ -360,6 +421,42 @@ mod tests {
         assert_eq!(l.allocated(), 4096 + 1808 + 8192 - 4096);
         let d = l.holding(15000).unwrap();
         assert_eq!(l.notes_in(&d), [(14096, 18192)]);
+    }
+
+    #[test]
+    fn a_read_skips_objects_found_gone_and_foreign_names_cannot_overflow() {
+        let piece = |start, len, p| {
+            (
+                Name::Data {
+                    start,
+                    epoch: 0,
+                    piece: Some(p),
+                }
+                .render(),
+                len,
+            )
+        };
+        // the original object and a piece compacted from it, both listed
+        let names = [data(0, 4096, 0), data(4096, 8192, 0), piece(8192, 4096, 7)];
+        let l = Listing::from_names(names.iter().map(|(n, s)| (n.as_str(), *s)));
+        let first = l.holding(9000).unwrap();
+        let other = l.holding_but(9000, &[first.name()]).unwrap();
+        assert_ne!(first.name(), other.name());
+        assert_eq!(l.holding_but(9000, &[first.name(), other.name()]), None);
+        assert_eq!(
+            l.holding_but(
+                5000,
+                &[Name::Data {
+                    start: 4096,
+                    epoch: 0,
+                    piece: None
+                }]
+            ),
+            None
+        );
+        let huge = [data(0, 4096, 0), data(u64::MAX - 10, 100, 0)];
+        let l = Listing::from_names(huge.iter().map(|(n, s)| (n.as_str(), *s)));
+        assert_eq!(l.len(), u64::MAX);
     }
 
     #[test]

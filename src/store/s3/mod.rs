@@ -51,6 +51,8 @@ pub const PARTS_IN_FLIGHT: usize = 3;
 const COMPACT_AT: u64 = 4;
 
 const MAGIC: &[u8; 8] = b"CMBS3P01";
+/// Segment listings a process keeps at most (then it forgets them all).
+const LISTINGS_MAX: usize = 4096;
 
 /// A pool's segments in an object store.
 #[derive(Clone)]
@@ -82,6 +84,9 @@ impl fmt::Debug for S3Packs {
 /// `Other`, never taken for damage.
 pub(super) fn io_err(what: &str, e: object_store::Error) -> io::Error {
     let kind = match e {
+        // a bucket that is not there is the configuration's fault, not
+        // missing bytes: never taken for damage
+        ref e if e.to_string().contains("NoSuchBucket") => io::ErrorKind::Other,
         object_store::Error::NotFound { .. } => io::ErrorKind::NotFound,
         object_store::Error::AlreadyExists { .. } => io::ErrorKind::AlreadyExists,
         object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
@@ -159,6 +164,62 @@ impl S3Packs {
     pub fn location(&self) -> &str {
         &self.inner.display
     }
+
+    /// [`ChunkStore::free`], listing again up to `tries` times when
+    /// another process compacts the same object first.
+    fn free_tries(&self, id: i64, off: u64, len: u64, tries: u32) -> io::Result<()> {
+        let inner = &self.inner;
+        let l = inner.relist(id)?;
+        if !l.exists() {
+            return Ok(());
+        }
+        let range = (off, off.saturating_add(len.div_ceil(4096).saturating_mul(4096)));
+        let touched: Vec<Data> = l
+            .valid()
+            .filter(|d| d.start > 0 && layout::overlap(range, (d.start, d.end())) > 0)
+            .collect();
+        for d in &touched {
+            let here = (range.0.max(d.start), range.1.min(d.end()));
+            let mut dead = l.notes_in(d);
+            dead.push(here);
+            let dead = layout::merge(dead);
+            let dead_bytes: u64 = dead.iter().map(|&r| layout::overlap(r, (d.start, d.end()))).sum();
+            if dead_bytes * COMPACT_AT >= d.len {
+                if !inner.compact(id, &l, d, &dead)? {
+                    // another process compacted it first: list again and
+                    // free the range in what is there now
+                    if tries == 0 {
+                        return Err(io::Error::other(format!(
+                            "segment {id}: compaction kept losing races"
+                        )));
+                    }
+                    return self.free_tries(id, off, len, tries - 1);
+                }
+            } else {
+                let note = Name::Free {
+                    off: here.0,
+                    len: here.1 - here.0,
+                };
+                inner.put(&inner.obj(id, note), Bytes::new())?;
+            }
+        }
+        // Notes are spent once no data object holds their bytes. One that
+        // still does stays: a second compactor racing this one may have
+        // copied those bytes into a piece of its own, which the note
+        // leaves dead for the next compaction.
+        let l = inner.relist(id)?;
+        let mut spent = false;
+        for &(o, n) in &l.frees {
+            if !l.valid().any(|d| layout::overlap((o, o.saturating_add(n)), (d.start, d.end())) > 0) {
+                inner.delete(&inner.obj(id, Name::Free { off: o, len: n }))?;
+                spent = true;
+            }
+        }
+        if spent {
+            inner.relist(id)?;
+        }
+        Ok(())
+    }
 }
 
 fn header(id: i64, uuid: &str) -> Vec<u8> {
@@ -205,15 +266,32 @@ impl Inner {
     /// Lists segment `id` afresh and remembers the listing.
     fn relist(&self, id: i64) -> io::Result<Arc<Listing>> {
         let prefix = self.path(&self.seg_folder(id));
-        let metas: Vec<object_store::ObjectMeta> = block_on(self.os.list(Some(&prefix)).try_collect())?
-            .map_err(|e| io_err(&format!("listing {prefix}"), e))?;
+        let metas = self.list_all(&prefix)?;
         let listing = Arc::new(Listing::from_names(
             metas
                 .iter()
                 .filter_map(|m| Some((m.location.filename()?, m.size))),
         ));
-        self.listings.lock().insert(id, listing.clone());
+        let mut ls = self.listings.lock();
+        if ls.len() >= LISTINGS_MAX {
+            ls.clear();
+        }
+        ls.insert(id, listing.clone());
         Ok(listing)
+    }
+
+    /// Every object under `prefix`. A folder listing has no reason to
+    /// answer "not found": one that does (a wrong bucket, a proxy) is an
+    /// error of the store, never missing bytes.
+    fn list_all(&self, prefix: &ObjPath) -> io::Result<Vec<object_store::ObjectMeta>> {
+        block_on(self.os.list(Some(prefix)).try_collect())?.map_err(|e| {
+            let e = io_err(&format!("listing {prefix}"), e);
+            if e.kind() == io::ErrorKind::NotFound {
+                io::Error::other(e.to_string())
+            } else {
+                e
+            }
+        })
     }
 
     /// The remembered listing of segment `id`, or a fresh one.
@@ -245,39 +323,43 @@ impl Inner {
         self.delete(&self.obj(id, d.name()))
     }
 
-    /// Rewrites `d` without the `dead` ranges (compaction): the live
-    /// runs are uploaded as objects of their own, then `d` goes. Its
-    /// start's run, if live, is written last, over `d` itself (the same
-    /// name: an S3 PUT replaces an object at once).
-    fn compact(&self, id: i64, l: &Listing, d: &Data, dead: &[(u64, u64)]) -> io::Result<()> {
+    /// Rewrites `d` without the `dead` ranges (compaction): each live run
+    /// is uploaded as a new piece (a name never used before), then `d`
+    /// goes. False if `d` is no longer there as listed (another process
+    /// compacted it first): nothing done.
+    fn compact(&self, id: i64, l: &Listing, d: &Data, dead: &[(u64, u64)]) -> io::Result<bool> {
         let runs = layout::live_runs(d.start, d.end(), dead);
         if runs.is_empty() {
-            return self.drop_data(id, l, d, d.start);
+            self.drop_data(id, l, d, d.start)?;
+            return Ok(true);
         }
-        let bytes = self.get_range(&self.obj(id, d.name()), 0..d.len)?;
-        let piece = |(a, b): (u64, u64)| bytes.slice((a - d.start) as usize..(b - d.start) as usize);
-        for &(a, b) in runs.iter().filter(|r| r.0 != d.start) {
+        let bytes = match self.get_range(&self.obj(id, d.name()), 0..d.len) {
+            Ok(b) if b.len() as u64 == d.len => b,
+            Ok(_) => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        for &(a, b) in &runs {
+            let mut r = [0u8; 4];
+            super::random_bytes(&mut r);
             let name = Name::Data {
                 start: a,
                 epoch: d.epoch,
+                piece: Some(u32::from_le_bytes(r)),
             };
-            self.put(&self.obj(id, name), piece((a, b)))?;
+            let piece = bytes.slice((a - d.start) as usize..(b - d.start) as usize);
+            self.put(&self.obj(id, name), piece)?;
         }
         let last = runs.last().map_or(d.start, |r| r.1);
-        if last < d.end() && d.end() >= l.len() {
-            self.put(&self.obj(id, Name::End { end: d.end() }), Bytes::new())?;
-        }
-        match runs.first() {
-            Some(&(a, b)) if a == d.start => self.put(&self.obj(id, d.name()), piece((a, b))),
-            _ => self.delete(&self.obj(id, d.name())),
-        }
+        self.drop_data(id, l, d, last)?;
+        Ok(true)
     }
 }
 
 impl ChunkStore for S3Packs {
     fn create(&self, id: i64) -> io::Result<Box<dyn SegmentWriter>> {
         let inner = &self.inner;
-        if inner.relist(id)?.exists() {
+        if !inner.relist(id)?.is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
                 format!("segment {id} in {}", inner.display),
@@ -287,6 +369,7 @@ impl ChunkStore for S3Packs {
             start: 0,
             len: HEADER_LEN,
             epoch: 0,
+            piece: None,
         };
         inner.put(&inner.obj(id, head.name()), header(id, &inner.server_uuid).into())?;
         inner.uploaded(id, head);
@@ -300,8 +383,20 @@ impl ChunkStore for S3Packs {
             .map_or(0, |d| d.as_millis());
         let aside = format!("aside/{id:016x}-{stamp}");
         let prefix = inner.path(&inner.seg_folder(id));
-        let metas: Vec<object_store::ObjectMeta> = block_on(inner.os.list(Some(&prefix)).try_collect())?
-            .map_err(|e| io_err(&format!("listing {prefix}"), e))?;
+        let mut metas = inner.list_all(&prefix)?;
+        // the header last, so that a set-aside cut short still shows the
+        // folder as a segment (and create refuses a folder with anything)
+        metas.sort_by_key(|m| {
+            m.location.filename()
+                == Some(
+                    &Name::Data {
+                        start: 0,
+                        epoch: 0,
+                        piece: None,
+                    }
+                    .render(),
+                )
+        });
         for m in &metas {
             let Some(name) = m.location.filename() else {
                 continue;
@@ -366,40 +461,7 @@ impl ChunkStore for S3Packs {
     }
 
     fn free(&self, id: i64, off: u64, len: u64) -> io::Result<()> {
-        let inner = &self.inner;
-        let l = inner.relist(id)?;
-        if !l.exists() {
-            return Ok(());
-        }
-        let range = (off, off.saturating_add(len.div_ceil(4096).saturating_mul(4096)));
-        let touched: Vec<Data> = l
-            .valid()
-            .filter(|d| d.start > 0 && layout::overlap(range, (d.start, d.end())) > 0)
-            .collect();
-        for d in &touched {
-            let here = (range.0.max(d.start), range.1.min(d.end()));
-            let mut dead = l.notes_in(d);
-            dead.push(here);
-            let dead = layout::merge(dead);
-            let dead_bytes: u64 = dead.iter().map(|&r| layout::overlap(r, (d.start, d.end()))).sum();
-            if dead_bytes * COMPACT_AT >= d.len {
-                inner.compact(id, &l, d, &dead)?;
-                // notes wholly inside the compacted object are spent
-                for &(a, b) in &l.notes_in(d) {
-                    if a >= d.start && b <= d.end() {
-                        inner.delete(&inner.obj(id, Name::Free { off: a, len: b - a }))?;
-                    }
-                }
-            } else {
-                let note = Name::Free {
-                    off: here.0,
-                    len: here.1 - here.0,
-                };
-                inner.put(&inner.obj(id, note), Bytes::new())?;
-            }
-        }
-        inner.relist(id)?;
-        Ok(())
+        self.free_tries(id, off, len, 3)
     }
 
     fn stat(&self, id: i64) -> io::Result<Option<SegmentStat>> {
@@ -412,7 +474,14 @@ impl ChunkStore for S3Packs {
 
     fn check_header(&self, id: i64) -> io::Result<()> {
         let inner = &self.inner;
-        let path = inner.obj(id, Name::Data { start: 0, epoch: 0 });
+        let path = inner.obj(
+            id,
+            Name::Data {
+                start: 0,
+                epoch: 0,
+                piece: None,
+            },
+        );
         let got = inner.get_range(&path, 0..16)?;
         let want = header(id, &inner.server_uuid);
         if got.len() == 16 && got[..] == want[..16] {

@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 
 use super::Inner;
 use super::io_err;
-use super::layout::{Data, Listing};
+use super::layout::{Data, Listing, Name};
 use super::runtime::{block_on, runtime};
 use crate::store::SegmentReader;
 
@@ -31,13 +31,21 @@ const AHEAD_MAX: u64 = 8 << 20;
 /// A read this close after the last one's end still counts as going on
 /// (chunks are 4 KiB aligned, so sequential reads skip padding).
 const SEQ_SLACK: u64 = 64 << 10;
-/// Announced fetches kept at most.
-const FETCHES_MAX: usize = 64;
+/// Bytes of fetches under way a reader keeps at most (the oldest are
+/// dropped first).
+const FETCH_BYTES_MAX: u64 = 64 << 20;
+/// Objects a read tries, listing again between them, before it reports
+/// the bytes missing.
+const TRIES: usize = 3;
 
 struct Fetch {
     id: i64,
+    /// The object it reads.
+    d: Data,
     start: u64,
     len: u64,
+    /// Read-ahead (dropped when the reader jumps), not announced.
+    ahead: bool,
     task: JoinHandle<object_store::Result<Bytes>>,
 }
 
@@ -96,19 +104,35 @@ impl S3Reader {
     }
 
     /// Starts fetching `[start, start + len)` of data object `d`.
-    fn start_fetch(&mut self, id: i64, d: &Data, start: u64, len: u64) -> io::Result<()> {
-        let Ok(rt) = runtime() else { return Ok(()) };
+    fn start_fetch(&mut self, id: i64, d: &Data, start: u64, len: u64, ahead: bool) {
+        let Ok(rt) = runtime() else { return };
         let os = self.inner.os.clone();
         let path = self.inner.obj(id, d.name());
         let range = (start - d.start)..(start - d.start + len);
         let task = rt.spawn(async move { os.get_range(&path, range).await });
-        self.fetches.push_back(Fetch { id, start, len, task });
-        while self.fetches.len() > FETCHES_MAX {
+        self.fetches.push_back(Fetch {
+            id,
+            d: *d,
+            start,
+            len,
+            ahead,
+            task,
+        });
+        while self.fetches.iter().map(|f| f.len).sum::<u64>() > FETCH_BYTES_MAX {
             if let Some(f) = self.fetches.pop_front() {
                 f.task.abort();
             }
         }
-        Ok(())
+    }
+
+    /// After a jump, read-ahead fetches are of no use: dropped.
+    fn drop_ahead(&mut self) {
+        self.fetches.retain(|f| {
+            if f.ahead {
+                f.task.abort();
+            }
+            !f.ahead
+        });
     }
 
     /// Takes a fetch under way that holds byte `at` of segment `id` into
@@ -126,6 +150,12 @@ impl S3Reader {
         match block_on(f.task) {
             Ok(Ok(Ok(bytes))) if bytes.len() as u64 == f.len => {
                 self.window = Some((id, f.start, bytes));
+                // a reader going on: the next stretch while it decodes this
+                let next = f.start + f.len;
+                if self.ahead > 0 && next < f.d.end() {
+                    let n = self.ahead.min(f.d.end() - next);
+                    self.start_fetch(id, &f.d, next, n, true);
+                }
                 true
             }
             _ => false,
@@ -135,19 +165,25 @@ impl S3Reader {
     /// Reads `[at, at + want + ahead)` of the object holding `at`
     /// directly into the window (then starts on the next stretch if the
     /// reader is sequential).
+    ///
+    /// An object that is gone (compacted or set aside since the listing)
+    /// or answers short is skipped and the segment listed again: the
+    /// bytes are reported missing only when a fresh listing holds no
+    /// other copy of them.
     fn fetch(&mut self, id: i64, at: u64, want: u64, sequential: bool) -> io::Result<()> {
-        let mut relisted = false;
         let mut l = self.inner.listing(id)?;
-        loop {
-            let Some(d) = l.holding(at) else {
-                if relisted {
+        let mut fresh = false;
+        let mut gone: Vec<Name> = Vec::new();
+        for _ in 0..TRIES + 1 {
+            let Some(d) = l.holding_but(at, &gone) else {
+                if fresh {
                     return Err(missing(id, &l, at));
                 }
                 l = self.inner.relist(id)?;
-                relisted = true;
+                fresh = true;
                 continue;
             };
-            let len = (want + self.ahead).min(d.end() - at);
+            let len = want.saturating_add(self.ahead).min(d.end() - at);
             let path = self.inner.obj(id, d.name());
             let range = (at - d.start)..(at - d.start + len);
             match block_on(self.inner.os.get_range(&path, range))? {
@@ -156,19 +192,19 @@ impl S3Reader {
                     let next = at + len;
                     if sequential && next < d.end() {
                         let n = self.ahead.min(d.end() - next);
-                        self.start_fetch(id, &d, next, n)?;
+                        self.start_fetch(id, &d, next, n, true);
                     }
                     return Ok(());
                 }
-                Ok(_) => return Err(missing(id, &l, at)),
-                Err(object_store::Error::NotFound { .. }) if !relisted => {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {
+                    gone.push(d.name());
                     l = self.inner.relist(id)?;
-                    relisted = true;
+                    fresh = true;
                 }
-                Err(object_store::Error::NotFound { .. }) => return Err(missing(id, &l, at)),
                 Err(e) => return Err(io_err(&format!("reading segment {id}"), e)),
             }
         }
+        Err(missing(id, &l, at))
     }
 }
 
@@ -179,6 +215,7 @@ impl SegmentReader for S3Reader {
         self.ahead = if sequential {
             (self.ahead * 2).clamp(AHEAD_MIN, AHEAD_MAX)
         } else {
+            self.drop_ahead();
             0
         };
         let mut done = 0;
@@ -199,13 +236,13 @@ impl SegmentReader for S3Reader {
     }
 
     fn will_need(&mut self, id: i64, off: u64, len: u64) {
-        let mut probe = [0u8; 1];
-        let held = self.copy_window(id, off, &mut probe) > 0
-            || self
-                .fetches
-                .iter()
-                .any(|f| f.id == id && f.start <= off && off + len <= f.start + f.len);
-        if held || len == 0 {
+        let end = off.saturating_add(len);
+        let in_window = matches!(&self.window, Some((wid, start, b)) if *wid == id && *start <= off && end <= start + b.len() as u64);
+        let fetching = self
+            .fetches
+            .iter()
+            .any(|f| f.id == id && f.start <= off && end <= f.start + f.len);
+        if in_window || fetching || len == 0 {
             return;
         }
         let Some(l) = self.inner.listings.lock().get(&id).cloned() else {
@@ -213,7 +250,7 @@ impl SegmentReader for S3Reader {
         };
         if let Some(d) = l.holding(off) {
             let len = len.min(d.end() - off);
-            let _ = self.start_fetch(id, &d, off, len);
+            self.start_fetch(id, &d, off, len, false);
         }
     }
 }

@@ -17,9 +17,8 @@ use super::runtime::{block_on, runtime};
 use super::{Inner, PART, PARTS_IN_FLIGHT, io_err};
 use crate::store::SegmentWriter;
 
-/// A multipart upload of the bytes from `start`, under way.
+/// A multipart upload of the bytes from the last sync, under way.
 struct Upload {
-    start: u64,
     mp: Box<dyn MultipartUpload>,
     parts: VecDeque<JoinHandle<object_store::Result<()>>>,
 }
@@ -69,6 +68,7 @@ impl S3Writer {
             Name::Data {
                 start,
                 epoch: self.epoch,
+                piece: None,
             },
         )
     }
@@ -89,7 +89,6 @@ impl S3Writer {
             let mp = block_on(self.inner.os.put_multipart(&path))?
                 .map_err(|e| io_err(&format!("starting an upload of {path}"), e))?;
             self.upload = Some(Upload {
-                start: self.synced,
                 mp,
                 parts: VecDeque::new(),
             });
@@ -170,44 +169,47 @@ impl SegmentWriter for S3Writer {
             }
             Some(mut up) => {
                 let last = std::mem::take(&mut self.buf);
-                if !last.is_empty() {
-                    let rt = runtime()?;
-                    up.parts
-                        .push_back(rt.spawn(up.mp.put_part(Bytes::from(last).into())));
+                let r = finish(&mut up, last);
+                if r.is_err() {
+                    // lost() aborts it
+                    self.upload = Some(up);
                 }
-                let mut r = Ok(());
-                while let Some(p) = up.parts.pop_front() {
-                    if let Err(e) = wait(p) {
-                        r = Err(e);
-                        break;
-                    }
-                }
-                match r {
-                    Ok(()) => block_on(up.mp.complete())?
-                        .map(|_| ())
-                        .map_err(|e| io_err("completing an upload", e)),
-                    Err(e) => {
-                        self.upload = Some(up);
-                        Err(e)
-                    }
-                }
+                r
             }
         };
+        // every failure goes through lost(): nothing appended since the
+        // last sync is acknowledged, ever
         if let Err(e) = r {
             return Err(self.lost(e));
         }
-        debug_assert!(self.upload.as_ref().is_none_or(|u| u.start == start));
         self.inner.uploaded(
             self.id,
             Data {
                 start,
                 len: self.end - start,
                 epoch: self.epoch,
+                piece: None,
             },
         );
         self.synced = self.end;
         Ok(())
     }
+}
+
+/// Sends `last` as the upload's final part, waits for every part, and
+/// completes the upload.
+fn finish(up: &mut Upload, last: Vec<u8>) -> io::Result<()> {
+    if !last.is_empty() {
+        let rt = runtime()?;
+        up.parts
+            .push_back(rt.spawn(up.mp.put_part(Bytes::from(last).into())));
+    }
+    while let Some(p) = up.parts.pop_front() {
+        wait(p)?;
+    }
+    block_on(up.mp.complete())?
+        .map(|_| ())
+        .map_err(|e| io_err("completing an upload", e))
 }
 
 impl Drop for S3Writer {
