@@ -30,7 +30,7 @@
 //! every live byte throughout.
 
 /// One object of a segment, parsed from its name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) enum Name {
     Data {
         start: u64,

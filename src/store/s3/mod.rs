@@ -9,12 +9,15 @@
 //! [`PART`] bytes goes up as a multipart upload whose parts leave while
 //! the writer goes on appending; the data is acknowledged (the sync
 //! returns) only when the store has completed the upload. Reads are
-//! ranged GETs with read-ahead ([`reader`]). Freed bytes are noted and an
+//! ranged GETs: of whole 1 MiB blocks, several ahead, through a block
+//! cache the process's readers share, for a reader going on; of just the
+//! bytes needed for one that jumps ([`reader`], [`cache`]). Freed bytes are noted and an
 //! object is compacted once a quarter of it is dead ([`S3Packs::free`]).
 //!
 //! The store never decides what is live: as on every store, the catalog
 //! does, and hands over only ranges no live chunk touches.
 
+mod cache;
 pub mod config;
 mod layout;
 mod reader;
@@ -70,6 +73,8 @@ struct Inner {
     /// The last listing of each segment, updated by this process's
     /// uploads and refreshed whenever a read or a change needs it.
     listings: Mutex<HashMap<i64, Arc<Listing>>>,
+    /// Blocks read lately, shared by the process's readers.
+    cache: cache::BlockCache,
 }
 
 impl fmt::Debug for S3Packs {
@@ -151,6 +156,7 @@ impl S3Packs {
                 root,
                 server_uuid: server_uuid.to_owned(),
                 listings: Mutex::new(HashMap::new()),
+                cache: Default::default(),
             }),
         };
         // one listing request proves endpoint, bucket and key
@@ -210,7 +216,10 @@ impl S3Packs {
         let l = inner.relist(id)?;
         let mut spent = false;
         for &(o, n) in &l.frees {
-            if !l.valid().any(|d| layout::overlap((o, o.saturating_add(n)), (d.start, d.end())) > 0) {
+            if !l
+                .valid()
+                .any(|d| layout::overlap((o, o.saturating_add(n)), (d.start, d.end())) > 0)
+            {
                 inner.delete(&inner.obj(id, Name::Free { off: o, len: n }))?;
                 spent = true;
             }

@@ -1,13 +1,15 @@
-//! Reads of a pool's chunks: ranged GETs, with read-ahead for a reader
-//! that goes on where it stopped and fetches started early for the places
-//! a read announces ([`SegmentReader::will_need`]).
+//! Reads of a pool's chunks.
 //!
-//! A sequential reader's requests grow from [`AHEAD_MIN`] to
-//! [`AHEAD_MAX`] bytes past what it asked for, and the next stretch is
-//! fetched in the background while it decodes this one. A read that
-//! jumps fetches only what it asks for. A missing object (compacted away,
-//! or uploaded by another host since the last listing) makes the reader
-//! list the segment again once before it reports missing bytes.
+//! A reader that goes on where it stopped (a restore, each of its two
+//! decoding threads) reads whole [`BLOCK`]s through the process's block
+//! cache ([`super::cache`]) and keeps the next [`DEPTH`] blocks of the
+//! object being fetched, so that the store's per-request latency is paid
+//! in parallel, not once per chunk. A read that jumps GETs just the bytes
+//! it needs (unless the cache already has them); the places a read
+//! announces ([`SegmentReader::will_need`]) are fetched at once, in
+//! parallel. An object found gone (compacted, or uploaded by another host
+//! since the last listing) makes the reader list the segment again before
+//! it reports bytes missing.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -19,33 +21,30 @@ use object_store::ObjectStoreExt;
 use tokio::task::JoinHandle;
 
 use super::Inner;
+use super::cache::{BLOCK, Got};
 use super::io_err;
 use super::layout::{Data, Listing, Name};
 use super::runtime::{block_on, runtime};
 use crate::store::SegmentReader;
 
-/// What a sequential reader first reads past its request.
-const AHEAD_MIN: u64 = 256 << 10;
-/// At most this far.
-const AHEAD_MAX: u64 = 8 << 20;
-/// A read this close after the last one's end still counts as going on
-/// (chunks are 4 KiB aligned, so sequential reads skip padding).
-const SEQ_SLACK: u64 = 64 << 10;
-/// Bytes of fetches under way a reader keeps at most (the oldest are
+/// Blocks fetched ahead of a reader that goes on.
+const DEPTH: u64 = 8;
+/// A read this close after the last one's end still counts as going on:
+/// the two threads of a restore take turns on runs of chunks, so each
+/// skips what the other reads.
+const SEQ_SLACK: u64 = BLOCK;
+/// Bytes of announced fetches a reader keeps at most (the oldest are
 /// dropped first).
 const FETCH_BYTES_MAX: u64 = 64 << 20;
 /// Objects a read tries, listing again between them, before it reports
 /// the bytes missing.
 const TRIES: usize = 3;
 
+/// An announced fetch under way.
 struct Fetch {
     id: i64,
-    /// The object it reads.
-    d: Data,
     start: u64,
     len: u64,
-    /// Read-ahead (dropped when the reader jumps), not announced.
-    ahead: bool,
     task: JoinHandle<object_store::Result<Bytes>>,
 }
 
@@ -56,7 +55,6 @@ pub(super) struct S3Reader {
     fetches: VecDeque<Fetch>,
     /// Where the last read ended.
     last: Option<(i64, u64)>,
-    ahead: u64,
 }
 
 impl fmt::Debug for S3Reader {
@@ -86,7 +84,6 @@ impl S3Reader {
             window: None,
             fetches: VecDeque::new(),
             last: None,
-            ahead: 0,
         }
     }
 
@@ -103,39 +100,7 @@ impl S3Reader {
         }
     }
 
-    /// Starts fetching `[start, start + len)` of data object `d`.
-    fn start_fetch(&mut self, id: i64, d: &Data, start: u64, len: u64, ahead: bool) {
-        let Ok(rt) = runtime() else { return };
-        let os = self.inner.os.clone();
-        let path = self.inner.obj(id, d.name());
-        let range = (start - d.start)..(start - d.start + len);
-        let task = rt.spawn(async move { os.get_range(&path, range).await });
-        self.fetches.push_back(Fetch {
-            id,
-            d: *d,
-            start,
-            len,
-            ahead,
-            task,
-        });
-        while self.fetches.iter().map(|f| f.len).sum::<u64>() > FETCH_BYTES_MAX {
-            if let Some(f) = self.fetches.pop_front() {
-                f.task.abort();
-            }
-        }
-    }
-
-    /// After a jump, read-ahead fetches are of no use: dropped.
-    fn drop_ahead(&mut self) {
-        self.fetches.retain(|f| {
-            if f.ahead {
-                f.task.abort();
-            }
-            !f.ahead
-        });
-    }
-
-    /// Takes a fetch under way that holds byte `at` of segment `id` into
+    /// Takes an announced fetch that holds byte `at` of segment `id` into
     /// the window; false if there is none, or it failed (the caller then
     /// reads directly, and reports that read's error).
     fn take_fetch(&mut self, id: i64, at: u64) -> bool {
@@ -150,27 +115,20 @@ impl S3Reader {
         match block_on(f.task) {
             Ok(Ok(Ok(bytes))) if bytes.len() as u64 == f.len => {
                 self.window = Some((id, f.start, bytes));
-                // a reader going on: the next stretch while it decodes this
-                let next = f.start + f.len;
-                if self.ahead > 0 && next < f.d.end() {
-                    let n = self.ahead.min(f.d.end() - next);
-                    self.start_fetch(id, &f.d, next, n, true);
-                }
                 true
             }
             _ => false,
         }
     }
 
-    /// Reads `[at, at + want + ahead)` of the object holding `at`
-    /// directly into the window (then starts on the next stretch if the
-    /// reader is sequential).
+    /// Brings byte `at` of segment `id` (and up to `want` bytes after it)
+    /// into the window: its block through the cache (and the next ones
+    /// started) if `going_on` or cached, else a GET of just those bytes.
     ///
-    /// An object that is gone (compacted or set aside since the listing)
-    /// or answers short is skipped and the segment listed again: the
-    /// bytes are reported missing only when a fresh listing holds no
-    /// other copy of them.
-    fn fetch(&mut self, id: i64, at: u64, want: u64, sequential: bool) -> io::Result<()> {
+    /// An object that is gone or answers short is skipped and the
+    /// segment listed again: bytes are reported missing only when a fresh
+    /// listing holds no other copy of them.
+    fn load(&mut self, id: i64, at: u64, want: u64, going_on: bool) -> io::Result<()> {
         let mut l = self.inner.listing(id)?;
         let mut fresh = false;
         let mut gone: Vec<Name> = Vec::new();
@@ -183,41 +141,66 @@ impl S3Reader {
                 fresh = true;
                 continue;
             };
-            let len = want.saturating_add(self.ahead).min(d.end() - at);
-            let path = self.inner.obj(id, d.name());
-            let range = (at - d.start)..(at - d.start + len);
-            match block_on(self.inner.os.get_range(&path, range))? {
-                Ok(bytes) if bytes.len() as u64 == len => {
-                    self.window = Some((id, at, bytes));
-                    let next = at + len;
-                    if sequential && next < d.end() {
-                        let n = self.ahead.min(d.end() - next);
-                        self.start_fetch(id, &d, next, n, true);
-                    }
-                    return Ok(());
-                }
-                Ok(_) | Err(object_store::Error::NotFound { .. }) => {
+            let got = self.get(id, &d, at, want, going_on)?;
+            match got {
+                Some(()) => return Ok(()),
+                None => {
                     gone.push(d.name());
                     l = self.inner.relist(id)?;
                     fresh = true;
                 }
-                Err(e) => return Err(io_err(&format!("reading segment {id}"), e)),
             }
         }
         Err(missing(id, &l, at))
+    }
+
+    /// One try of [`S3Reader::load`] on data object `d`; `None`: it is
+    /// gone.
+    fn get(&mut self, id: i64, d: &Data, at: u64, want: u64, going_on: bool) -> io::Result<Option<()>> {
+        let inner = &self.inner;
+        let path = inner.obj(id, d.name());
+        let k = (at - d.start) / BLOCK;
+        if going_on || inner.cache.has(id, d, k) {
+            let slot = inner.cache.block(&inner.os, &path, id, d, k);
+            if going_on {
+                for j in 1..=DEPTH {
+                    if (k + j) * BLOCK < d.len {
+                        inner.cache.block(&inner.os, &path, id, d, k + j);
+                    }
+                }
+            }
+            return match slot.wait() {
+                Got::Bytes(b) => {
+                    self.window = Some((id, d.start + k * BLOCK, b));
+                    Ok(Some(()))
+                }
+                Got::Gone => {
+                    inner.cache.forget(id, d, k);
+                    Ok(None)
+                }
+                Got::Failed(kind, msg) => {
+                    inner.cache.forget(id, d, k);
+                    Err(io::Error::new(kind, msg))
+                }
+            };
+        }
+        let len = want.min(d.end() - at);
+        let range = (at - d.start)..(at - d.start + len);
+        match block_on(inner.os.get_range(&path, range))? {
+            Ok(bytes) if bytes.len() as u64 == len => {
+                self.window = Some((id, at, bytes));
+                Ok(Some(()))
+            }
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(io_err(&format!("reading segment {id}"), e)),
+        }
     }
 }
 
 impl SegmentReader for S3Reader {
     fn read_exact_at(&mut self, id: i64, off: u64, buf: &mut [u8]) -> io::Result<()> {
-        let sequential =
+        let going_on =
             matches!(self.last, Some((lid, end)) if lid == id && off >= end && off <= end + SEQ_SLACK);
-        self.ahead = if sequential {
-            (self.ahead * 2).clamp(AHEAD_MIN, AHEAD_MAX)
-        } else {
-            self.drop_ahead();
-            0
-        };
         let mut done = 0;
         while done < buf.len() {
             let at = off + done as u64;
@@ -229,7 +212,7 @@ impl SegmentReader for S3Reader {
             if self.take_fetch(id, at) {
                 continue;
             }
-            self.fetch(id, at, (buf.len() - done) as u64, sequential)?;
+            self.load(id, at, (buf.len() - done) as u64, going_on)?;
         }
         self.last = Some((id, off + buf.len() as u64));
         Ok(())
@@ -248,9 +231,23 @@ impl SegmentReader for S3Reader {
         let Some(l) = self.inner.listings.lock().get(&id).cloned() else {
             return;
         };
-        if let Some(d) = l.holding(off) {
-            let len = len.min(d.end() - off);
-            self.start_fetch(id, &d, off, len, false);
+        let Some(d) = l.holding(off) else { return };
+        let Ok(rt) = runtime() else { return };
+        let len = len.min(d.end() - off);
+        let os = self.inner.os.clone();
+        let path = self.inner.obj(id, d.name());
+        let range = (off - d.start)..(off - d.start + len);
+        let task = rt.spawn(async move { os.get_range(&path, range).await });
+        self.fetches.push_back(Fetch {
+            id,
+            start: off,
+            len,
+            task,
+        });
+        while self.fetches.iter().map(|f| f.len).sum::<u64>() > FETCH_BYTES_MAX {
+            if let Some(f) = self.fetches.pop_front() {
+                f.task.abort();
+            }
         }
     }
 }
