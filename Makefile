@@ -10,7 +10,7 @@
 #   make harness-asan       the C harness built with AddressSanitizer (+ leak checks)
 #   make torture      crash torture, 1,000 kill points; make crashpoints: crash-point injection
 #   make fuzz-smoke   build the cargo-fuzz targets and run each 60 s (docs/reliability.md)
-#   make bench        benchmark suite, quick set (< 5 min): table + bench/results/latest.json
+#   make bench        benchmark suite, quick set (< 8 min): table + bench/results/latest.json
 #   make bench-full   the same with the larger sizes (1,000,000 images/objects, 4 GiB RSS test)
 #   make bench-chunking  chunker, fingerprint and codec measurements (issue 15, docs/dedup-choices.md)
 #   make install      install plugin, library, headers, pkg-config files, CLI, man
@@ -129,7 +129,7 @@ test-scaleout: deps
 
 scaleout-tests:
 	$(CARGO) build --release --lib --bins
-	$(CARGO) test --release --lib -- --ignored store::s3::
+	$(CARGO) test --release --lib -- --ignored store::s3:: dedup_tests::s3_
 	$(CARGO) test --release --test ffi -- --ignored pool:: --skip garage_down
 	# stops and resumes Garage: alone
 	$(CARGO) test --release --test ffi -- --ignored --exact pool::garage_down_fails_writes_and_reads_with_eio_loses_nothing_acknowledged_and_the_pool_goes_on
@@ -149,11 +149,13 @@ crashpoints: build
 
 # Benchmarks (issue 8, bench/suite.rs; never part of `make test`): the
 # plugin through its C entry points vs write()+fsync, SHA-1, borg, restic.
+# Both run under a Garage of their own on loopback (the pool section,
+# issue 16; scripts/garage.sh builds it once into ~/.cache/combstore).
 bench: build bench-peers
-	$(CARGO) bench --bench suite -- --quick
+	scripts/garage.sh run target/garage-bench $(CARGO) bench --bench suite -- --quick
 
 bench-full: build bench-peers
-	$(CARGO) bench --bench suite -- --full
+	scripts/garage.sh run target/garage-bench $(CARGO) bench --bench suite -- --full
 
 # Issue 15's chunker, fingerprint and codec measurements (bench/chunking.rs,
 # about a minute; not part of `make test` nor `make bench`): a table and

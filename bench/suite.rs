@@ -8,7 +8,8 @@
 //!     make bench-full   # larger sizes (1,000,000 images/objects, 4 GiB RSS test)
 //!     cargo bench --bench suite -- [--quick|--full|--smoke] [--only SECTION,..] [--size-mib N] [--reps N] [--no-peers] [--keep]
 //!
-//! Sections: ingest, concurrent, restore, dup, dedup, catalog, memory, archive.
+//! Sections: ingest, concurrent, restore, dup, dedup, catalog, memory, archive, pool
+//! (pool: issue 16, needs an S3 store; `make bench` starts Garage).
 //! Prints a table (figure, value, ratio, target, PASS/BELOW) and writes
 //! bench/results/latest.json (a partial run, with --only, --size-mib,
 //! --reps or --smoke, writes bench/results/partial.json). Child processes are this binary
@@ -39,7 +40,7 @@ use report::Figure;
 use serde_json::json;
 use util::{DropMode, GIB, MIB};
 
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "ingest",
     "concurrent",
     "restore",
@@ -48,6 +49,7 @@ const SECTIONS: [&str; 8] = [
     "catalog",
     "memory",
     "archive",
+    "pool",
 ];
 
 /// Sizes of one run.
@@ -332,7 +334,7 @@ fn run(cfg: Config, only: &[String], keep: bool, partial: bool) {
     };
     let wants = |s: &str| only.iter().any(|o| o == s);
     type Section = fn(&mut Ctx);
-    let plan: [(&str, bool, Section); 10] = [
+    let plan: [(&str, bool, Section); 11] = [
         ("prepare", true, sections::prepare),
         (
             "ingest",
@@ -349,6 +351,7 @@ fn run(cfg: Config, only: &[String], keep: bool, partial: bool) {
         ("catalog", wants("catalog"), sections::scale::run),
         ("memory", wants("memory"), sections::memory::run),
         ("archive", wants("archive"), sections::archive::run),
+        ("pool", wants("pool"), sections::pool::run),
     ];
     let mut took = serde_json::Map::new();
     for (name, run, f) in plan {

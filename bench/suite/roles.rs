@@ -117,13 +117,34 @@ pub fn run(args: &[String]) {
     let args = &args[1..];
     match role {
         "ingest" => {
+            // DIR IMAGE FILE OFF LEN [STREAMS]: STREAMS writers (threads,
+            // images IMAGE_i) of LEN/STREAMS each, released together
             let srv = Srv::open(Path::new(&args[0]));
-            let src = Source::file(Path::new(&args[2]), arg(args, 3), arg(args, 4));
+            let (off, len): (u64, u64) = (arg(args, 3), arg(args, 4));
+            let streams: u64 = if args.len() > 5 { arg(args, 5) } else { 1 };
+            let part = len / streams / (1 << 20) * (1 << 20);
+            let lsu = crate::common::Shared(srv.lsu());
             println!("ready");
             let mut go = String::new();
             std::io::stdin().read_line(&mut go).expect("read go");
-            let (_, secs) = contenders::ingest(&srv.lsu(), &args[1], &src, 1 << 20);
-            println!("done {secs}");
+            let t = std::time::Instant::now();
+            if streams == 1 {
+                contenders::ingest(
+                    &lsu.0,
+                    &args[1],
+                    &Source::file(Path::new(&args[2]), off, len),
+                    1 << 20,
+                );
+            } else {
+                std::thread::scope(|s| {
+                    for i in 0..streams {
+                        let src = Source::file(Path::new(&args[2]), off + i * part, part);
+                        let (lsu, image) = (&lsu, format!("{}_{i}", args[1]));
+                        s.spawn(move || contenders::ingest(&lsu.0, &image, &src, 1 << 20));
+                    }
+                });
+            }
+            println!("done {}", t.elapsed().as_secs_f64());
         }
         "rss-ingest" => {
             let srv = Srv::open(Path::new(&args[0]));

@@ -761,7 +761,11 @@ fn s3_pool_objects_missing_or_corrupted_are_named_by_verify_and_repaired_by_the_
         ["a", "b"],
         "exactly the images whose objects are damaged"
     );
-    assert_eq!((flagged(&s, ida), flagged(&s, idb)), (true, true), "both chunks flagged");
+    assert_eq!(
+        (flagged(&s, ida), flagged(&s, idb)),
+        (true, true),
+        "both chunks flagged"
+    );
     assert_eq!(read(&s, "default", "other"), other);
     // the next backups of the same bytes store them anew
     write(&s, "default", "a2", &a);

@@ -5,6 +5,7 @@ pub mod dedup;
 pub mod dup;
 pub mod ingest;
 pub mod memory;
+pub mod pool;
 pub mod restore;
 pub mod scale;
 

@@ -1,0 +1,297 @@
+//! Issue 16: a pool on the S3 store `make bench` starts (scripts/garage.sh
+//! run exports its COMBSTORE_S3_*), against raw uploads and downloads of
+//! the same bytes to the same Garage with the same client crate
+//! (object_store: multipart PUT in 8 MiB parts, 4 in flight per stream;
+//! one streaming GET), and against the embedded default measured earlier
+//! in the same run. Skipped, with a note, when no store is configured.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as ObjPath;
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt};
+
+use crate::Ctx;
+use crate::contenders::{self, Source, Srv};
+use crate::report::{Figure, Target};
+use crate::roles;
+use crate::util::best_interleaved;
+
+const PART: usize = 8 << 20;
+const IN_FLIGHT: usize = 4;
+
+struct Store {
+    vars: Vec<(String, String)>,
+    os: Arc<dyn ObjectStore>,
+    rt: tokio::runtime::Runtime,
+}
+
+fn store() -> Option<Store> {
+    let vars: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("COMBSTORE_S3_") && k != "COMBSTORE_S3_PREFIX")
+        .collect();
+    let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let endpoint = get("COMBSTORE_S3_ENDPOINT")?;
+    let os = AmazonS3Builder::new()
+        .with_endpoint(&endpoint)
+        .with_region(get("COMBSTORE_S3_REGION").unwrap_or_else(|| "garage".into()))
+        .with_bucket_name(get("COMBSTORE_S3_BUCKET")?)
+        .with_access_key_id(get("COMBSTORE_S3_KEY_ID")?)
+        .with_secret_access_key(get("COMBSTORE_S3_SECRET")?)
+        .with_client_options(ClientOptions::new().with_allow_http(endpoint.starts_with("http://")))
+        .build()
+        .expect("object store client");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    Some(Store {
+        vars,
+        os: Arc::new(os),
+        rt,
+    })
+}
+
+/// Uploads `len` bytes of `file` from `off` as one multipart object;
+/// the file is read in the timed loop, as the plugin reads its input.
+async fn put_part_of(os: Arc<dyn ObjectStore>, path: ObjPath, file: PathBuf, off: u64, len: u64) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(&file).expect("stream file");
+    let mut up = os.put_multipart(&path).await.expect("start upload");
+    let mut parts = std::collections::VecDeque::new();
+    let mut at = 0;
+    while at < len {
+        let n = PART.min((len - at) as usize);
+        let mut buf = vec![0u8; n];
+        f.read_exact_at(&mut buf, off + at).expect("read stream");
+        parts.push_back(tokio::spawn(up.put_part(buf.into())));
+        if parts.len() >= IN_FLIGHT {
+            parts.pop_front().unwrap().await.unwrap().expect("part");
+        }
+        at += n as u64;
+    }
+    for p in parts {
+        p.await.unwrap().expect("part");
+    }
+    up.complete().await.expect("complete upload");
+}
+
+/// `streams` uploads at once, each a 1/streams of the stream file.
+fn raw_put(s: &Store, file: &Path, len: u64, streams: usize, tag: &str) -> (u64, f64) {
+    let part = len / streams as u64 / (1 << 20) * (1 << 20);
+    let t = std::time::Instant::now();
+    s.rt.block_on(async {
+        let tasks: Vec<_> = (0..streams)
+            .map(|i| {
+                let path = ObjPath::from(format!("bench/raw/{tag}-{i}"));
+                tokio::spawn(put_part_of(
+                    s.os.clone(),
+                    path,
+                    file.to_path_buf(),
+                    i as u64 * part,
+                    part,
+                ))
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    (part * streams as u64, t.elapsed().as_secs_f64())
+}
+
+/// One streaming GET of an object.
+fn raw_get(s: &Store, path: &str) -> (u64, f64) {
+    let t = std::time::Instant::now();
+    let bytes = s.rt.block_on(async {
+        let mut st = s.os.get(&ObjPath::from(path)).await.expect("get").into_stream();
+        let mut n = 0u64;
+        while let Some(b) = st.next().await {
+            n += b.expect("body").len() as u64;
+        }
+        n
+    });
+    (bytes, t.elapsed().as_secs_f64())
+}
+
+/// A new pool in `dir`, under a folder of its own in the bucket.
+fn new_pool(s: &Store, dir: &Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).expect("pool dir");
+    let mut text: String = s.vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    text.push_str(&format!(
+        "COMBSTORE_S3_PREFIX=bench/pool-{}-{}\n",
+        std::process::id(),
+        dir.file_name().unwrap().to_string_lossy()
+    ));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dir.join("pool.conf"))
+        .expect("pool.conf");
+    std::io::Write::write_all(&mut f, text.as_bytes()).expect("pool.conf");
+}
+
+/// Two processes, each `streams / 2` writers of its share, released together.
+fn pool_processes(ctx: &Ctx, s: &Store, dir: &Path, streams: usize) -> (u64, f64) {
+    let len = ctx.cfg.stream_len;
+    let per = streams / 2;
+    let part = len / 2 / (1 << 20) * (1 << 20);
+    new_pool(s, dir);
+    drop(Srv::open(dir));
+    let mut kids: Vec<roles::Child> = (0..2)
+        .map(|i| {
+            roles::Child::spawn(
+                "ingest",
+                &[
+                    dir.display().to_string(),
+                    format!("pool{streams}_{i}"),
+                    ctx.stream.display().to_string(),
+                    (i as u64 * part).to_string(),
+                    part.to_string(),
+                    per.to_string(),
+                ],
+            )
+        })
+        .collect();
+    for k in &mut kids {
+        k.expect("ready");
+    }
+    let t = std::time::Instant::now();
+    for k in &mut kids {
+        k.say("go");
+    }
+    for k in &mut kids {
+        k.expect("done");
+    }
+    let secs = t.elapsed().as_secs_f64();
+    for k in kids {
+        k.finish();
+    }
+    (part / per as u64 * per as u64 * 2, secs)
+}
+
+pub fn run(ctx: &mut Ctx) {
+    println!("9. pool: chunk data in an S3 object store (issue 16)");
+    let Some(s) = store() else {
+        ctx.add(Figure::skipped(
+            "pool.ingest",
+            "pool: ingest",
+            "no S3 store (COMBSTORE_S3_ENDPOINT); `make bench` starts Garage",
+        ));
+        return;
+    };
+    let len = ctx.cfg.stream_len;
+    let stream = ctx.stream.clone();
+    let dir = ctx.work.join("pool-run");
+    // 1 stream: raw multipart PUT vs the plugin into a new pool
+    let best = best_interleaved(2, ctx.cfg.reps, |i, rep| {
+        if i == 0 {
+            raw_put(&s, &stream, len, 1, &format!("one-{rep}"))
+        } else {
+            new_pool(&s, &dir);
+            let srv = Srv::open(&dir);
+            let r = contenders::ingest(&srv.lsu(), "pool1", &Source::file(&stream, 0, len), 1 << 20);
+            drop(srv);
+            r
+        }
+    });
+    let (raw1, pool1) = (best[0].0, best[1].0);
+    ctx.add(Figure::new(
+        "pool.raw_put",
+        "pool: raw multipart PUT, 1 stream (object_store)",
+        raw1,
+        "MB/s",
+    ));
+    ctx.add(
+        Figure::new(
+            "pool.ingest",
+            "pool: plugin ingest into a pool, 1 stream",
+            pool1,
+            "MB/s",
+        )
+        .ratio(raw1, "raw PUT")
+        .target(Target::AtLeast(0.7)),
+    );
+    if ctx.single_mbs > 0.0 {
+        ctx.add(
+            Figure::new(
+                "pool.ingest_vs_local",
+                "pool: ingest vs the embedded default (segment files)",
+                pool1,
+                "MB/s",
+            )
+            .ratio(ctx.single_mbs, "local"),
+        );
+    }
+
+    // restore of the last pool's image vs a GET of the last raw object
+    let raw_obj = format!("bench/raw/one-{}-0", ctx.cfg.reps - 1);
+    let best = best_interleaved(2, ctx.cfg.reps, |i, _| {
+        if i == 0 {
+            raw_get(&s, &raw_obj)
+        } else {
+            let srv = Srv::open(&dir);
+            contenders::restore(&srv.lsu(), "pool1", 1 << 20, |_| ())
+        }
+    });
+    let (rawg, poolr) = (best[0].0, best[1].0);
+    ctx.add(Figure::new(
+        "pool.raw_get",
+        "pool: raw GET of the object (streaming)",
+        rawg,
+        "MB/s",
+    ));
+    ctx.add(
+        Figure::new(
+            "pool.restore",
+            "pool: plugin restore from a pool, 1 MiB reads",
+            poolr,
+            "MB/s",
+        )
+        .ratio(rawg, "raw GET")
+        .target(Target::AtLeast(0.7)),
+    );
+
+    // 4 streams from 2 processes vs 4 raw uploads at once
+    let best = best_interleaved(2, ctx.cfg.conc_reps, |i, rep| {
+        if i == 0 {
+            raw_put(&s, &stream, len, 4, &format!("four-{rep}"))
+        } else {
+            pool_processes(ctx, &s, &ctx.work.join("pool-conc"), 4)
+        }
+    });
+    let (raw4, pool4) = (best[0].0, best[1].0);
+    ctx.add(Figure::new(
+        "pool.raw_put4",
+        "pool: raw multipart PUT, 4 streams at once",
+        raw4,
+        "MB/s",
+    ));
+    ctx.add(
+        Figure::new(
+            "pool.ingest4",
+            "pool: plugin ingest, 4 streams from 2 processes",
+            pool4,
+            "MB/s",
+        )
+        .ratio(raw4, "raw PUT")
+        .target(Target::AtLeast(0.7)),
+    );
+    ctx.note(format!(
+        "pool: Garage {} on loopback (single node, scripts/garage.sh), the same {} stream; raw = object_store, \
+         8 MiB parts, {IN_FLIGHT} in flight per stream, the file read in the timed loop; a new pool (empty, so nothing \
+         deduplicates against earlier runs) for every plugin ingest; best of {} (4 streams: {}) runs, interleaved",
+        std::env::var("GARAGE_VERSION").unwrap_or_else(|_| "2.5.0".into()),
+        crate::util::human_bytes(len),
+        ctx.cfg.reps,
+        ctx.cfg.conc_reps
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(ctx.work.join("pool-conc"));
+}
