@@ -203,9 +203,9 @@ impl Shared {
             return Ok(());
         }
         let mut done = Vec::with_capacity(ranges.len());
-        for r in ranges {
-            crate::store::crash::point("punch.before_hole");
-            match self.store.free(r.segment, r.seg_off, r.len) {
+        let places: Vec<(i64, u64, u64)> = ranges.iter().map(|r| (r.segment, r.seg_off, r.len)).collect();
+        for (r, outcome) in ranges.iter().zip(self.store.free_many(&places)) {
+            match outcome {
                 Ok(()) => done.push(*r),
                 Err(e) => log_warn!(self.log, "punching segment {} at {}: {e}", r.segment, r.seg_off),
             }

@@ -81,6 +81,19 @@ pub trait ChunkStore: Send + Sync + fmt::Debug {
     /// I/O errors.
     fn free(&self, id: i64, off: u64, len: u64) -> io::Result<()>;
 
+    /// [`ChunkStore::free`] of each (segment, offset, length) of
+    /// `ranges`, with one outcome per range: a store whose requests are
+    /// dear (an object store) frees a segment's ranges together.
+    fn free_many(&self, ranges: &[(i64, u64, u64)]) -> Vec<io::Result<()>> {
+        ranges
+            .iter()
+            .map(|&(id, off, len)| {
+                super::crash::point("punch.before_hole");
+                self.free(id, off, len)
+            })
+            .collect()
+    }
+
     /// Length and occupied bytes of segment `id`; `None` if it is absent.
     ///
     /// # Errors

@@ -171,44 +171,61 @@ impl S3Packs {
         &self.inner.display
     }
 
-    /// [`ChunkStore::free`], listing again up to `tries` times when
-    /// another process compacts the same object first.
-    fn free_tries(&self, id: i64, off: u64, len: u64, tries: u32) -> io::Result<()> {
+    /// Frees `ranges` (offset, length) of segment `id` with one listing
+    /// before and one after, however many there are (a sweep after a
+    /// delete frees hundreds): each object a range touches gets a free
+    /// note (all uploaded at once) or, once a quarter of it is dead, is
+    /// compacted. Lists again up to `tries` times when another process
+    /// compacts the same object first.
+    fn free_segment(&self, id: i64, ranges: &[(u64, u64)], tries: u32) -> io::Result<()> {
         let inner = &self.inner;
         let l = inner.relist(id)?;
         if !l.exists() {
             return Ok(());
         }
-        let range = (off, off.saturating_add(len.div_ceil(4096).saturating_mul(4096)));
+        let freed = layout::merge(
+            ranges
+                .iter()
+                .map(|&(off, len)| (off, off.saturating_add(len.div_ceil(4096).saturating_mul(4096)))),
+        );
         let touched: Vec<Data> = l
             .valid()
-            .filter(|d| d.start > 0 && layout::overlap(range, (d.start, d.end())) > 0)
+            .filter(|d| d.start > 0 && freed.iter().any(|&r| layout::overlap(r, (d.start, d.end())) > 0))
             .collect();
+        let mut notes = Vec::new();
         for d in &touched {
-            let here = (range.0.max(d.start), range.1.min(d.end()));
-            let mut dead = l.notes_in(d);
-            dead.push(here);
-            let dead = layout::merge(dead);
+            let here: Vec<(u64, u64)> = freed
+                .iter()
+                .map(|&(a, b)| (a.max(d.start), b.min(d.end())))
+                .filter(|r| r.1 > r.0)
+                .collect();
+            let dead = layout::merge(l.notes_in(d).into_iter().chain(here.iter().copied()));
             let dead_bytes: u64 = dead.iter().map(|&r| layout::overlap(r, (d.start, d.end()))).sum();
-            if dead_bytes * COMPACT_AT >= d.len {
-                if !inner.compact(id, &l, d, &dead)? {
-                    // another process compacted it first: list again and
-                    // free the range in what is there now
-                    if tries == 0 {
-                        return Err(io::Error::other(format!(
-                            "segment {id}: compaction kept losing races"
-                        )));
-                    }
-                    return self.free_tries(id, off, len, tries - 1);
+            if dead_bytes * COMPACT_AT < d.len {
+                notes.extend(here);
+                continue;
+            }
+            if !inner.compact(id, &l, d, &dead)? {
+                // another process compacted it first: list again and free
+                // the ranges in what is there now
+                if tries == 0 {
+                    return Err(io::Error::other(format!(
+                        "segment {id}: compaction kept losing races"
+                    )));
                 }
-            } else {
-                let note = Name::Free {
-                    off: here.0,
-                    len: here.1 - here.0,
-                };
-                inner.put(&inner.obj(id, note), Bytes::new())?;
+                return self.free_segment(id, ranges, tries - 1);
             }
         }
+        let puts = notes.iter().map(|&(a, b)| {
+            let path = inner.obj(id, Name::Free { off: a, len: b - a });
+            let os = inner.os.clone();
+            async move {
+                os.put(&path, Bytes::new().into())
+                    .await
+                    .map_err(|e| io_err(&format!("writing {path}"), e))
+            }
+        });
+        block_on(futures_util::future::try_join_all(puts))??;
         // Notes are spent once no data object holds their bytes. One that
         // still does stays: a second compactor racing this one may have
         // copied those bytes into a piece of its own, which the note
@@ -470,7 +487,32 @@ impl ChunkStore for S3Packs {
     }
 
     fn free(&self, id: i64, off: u64, len: u64) -> io::Result<()> {
-        self.free_tries(id, off, len, 3)
+        self.free_segment(id, &[(off, len)], 3)
+    }
+
+    fn free_many(&self, ranges: &[(i64, u64, u64)]) -> Vec<io::Result<()>> {
+        let mut by_segment: std::collections::BTreeMap<i64, Vec<(u64, u64)>> = Default::default();
+        for &(id, off, len) in ranges {
+            by_segment.entry(id).or_default().push((off, len));
+        }
+        let outcome: HashMap<i64, Result<(), (io::ErrorKind, String)>> = by_segment
+            .iter()
+            .map(|(&id, rs)| {
+                super::crash::point("punch.before_hole");
+                (
+                    id,
+                    self.free_segment(id, rs, 3)
+                        .map_err(|e| (e.kind(), e.to_string())),
+                )
+            })
+            .collect();
+        ranges
+            .iter()
+            .map(|(id, ..)| match &outcome[id] {
+                Ok(()) => Ok(()),
+                Err((kind, msg)) => Err(io::Error::new(*kind, msg.clone())),
+            })
+            .collect()
     }
 
     fn stat(&self, id: i64) -> io::Result<Option<SegmentStat>> {
