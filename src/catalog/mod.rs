@@ -387,6 +387,8 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("chunks", "dead", "INTEGER"),
     ("chunks", "damaged", "INTEGER"),
     ("images", "pin", "INTEGER NOT NULL DEFAULT 0"),
+    // issue 16: adoption epochs (a pool's fence against cut-off writers)
+    ("segments", "epoch", "INTEGER NOT NULL DEFAULT 0"),
 ];
 
 /// Turns a format 1 catalog (its columns already added) into format 2:
@@ -1534,6 +1536,23 @@ pub fn claim_segment(tx: &Tx<'_>, owner: &str, below_end: u64) -> Result<Option<
         .optional()?)
 }
 
+/// A new epoch for a writer taking segment `id` over (adopting it, or
+/// cutting a dead writer's tail): one above the last, in the transaction
+/// that takes it, so that no two writers of a segment ever share one,
+/// however many hosts claim segments. A pool's store fences off what
+/// writers of older epochs upload later (store::s3, docs/format.md).
+///
+/// # Errors
+/// `Corrupt` past `u32::MAX` epochs; catalog errors.
+pub fn next_writer_epoch(tx: &Tx<'_>, id: i64) -> Result<u32> {
+    let e: i64 = tx.query_row(
+        "UPDATE segments SET epoch = epoch + 1 WHERE id = ?1 RETURNING epoch",
+        [id],
+        |r| r.get(0),
+    )?;
+    u32::try_from(e).map_err(|_| Error::Corrupt(format!("segment {id}: epoch {e} out of range")))
+}
+
 /// Raises a segment's committed end (never lowers it) and may seal it.
 ///
 /// # Errors
@@ -1715,6 +1734,33 @@ pub fn copy_meta(tx: &Tx<'_>, from: i64, to: i64) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_takeover_of_a_segment_gets_a_new_epoch_even_after_a_rollback_of_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open(&dir.path().join("c.db"), 0, "u").unwrap();
+        let tx = write_txn(&mut conn).unwrap();
+        let seg = new_segment(&tx, "a", 4096, 0).unwrap();
+        release_segment(&tx, seg).unwrap();
+        tx.commit().unwrap();
+        let claim = |conn: &mut Conn, owner: &str, keep: bool| {
+            let tx = write_txn(conn).unwrap();
+            let (id, _) = claim_segment(&tx, owner, 1 << 30).unwrap().unwrap();
+            let e = next_writer_epoch(&tx, id).unwrap();
+            release_segment(&tx, id).unwrap();
+            if keep {
+                tx.commit().unwrap();
+            }
+            e
+        };
+        assert_eq!(claim(&mut conn, "b", true), 1);
+        assert_eq!(claim(&mut conn, "c", true), 2);
+        // a claim whose transaction rolled back keeps no epoch: the next
+        // one may get the same number (a pool's store raises an epoch its
+        // objects already carry: store::s3 adopt)
+        assert_eq!(claim(&mut conn, "d", false), 3);
+        assert_eq!(claim(&mut conn, "e", true), 3);
+    }
 
     #[test]
     fn a_lazy_commit_leaves_the_connection_committing_durably() {

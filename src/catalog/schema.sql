@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS segments (
     owner         TEXT,                      -- owner token of the appending process
     committed_end INTEGER NOT NULL,          -- no row refers to bytes past this
     sealed        INTEGER NOT NULL DEFAULT 0,
-    created_ms    INTEGER NOT NULL
+    created_ms    INTEGER NOT NULL,
+    epoch         INTEGER NOT NULL DEFAULT 0 -- writers that took it over so far (a pool's fence, catalog::next_writer_epoch)
 );
 CREATE INDEX IF NOT EXISTS segments_owner ON segments (owner) WHERE owner IS NOT NULL;
 

@@ -263,7 +263,8 @@ impl Server {
                 if let Err(e) = sh.store.remove_partial(seg) {
                     log_warn!(sh.log, "partial segment file {seg} of dead owner {token}: {e}");
                 }
-                if let Err(e) = sh.store.adopt(seg, end) {
+                let epoch = catalog::next_writer_epoch(&tx, seg)?;
+                if let Err(e) = sh.store.adopt(seg, end, epoch) {
                     log_warn!(sh.log, "segment {seg} of dead owner {token}: {e}");
                 }
             }

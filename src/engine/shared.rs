@@ -67,7 +67,8 @@ impl Shared {
         let mut conn = self.catalog.lock();
         let tx = catalog::write_txn(&mut conn)?;
         if let Some((id, end)) = catalog::claim_segment(&tx, self.owner.token(), SEGMENT_TARGET)? {
-            match self.store.adopt(id, end) {
+            let epoch = catalog::next_writer_epoch(&tx, id)?;
+            match self.store.adopt(id, end, epoch) {
                 Ok(seg) => {
                     tx.commit()?;
                     return Ok(seg);
@@ -124,7 +125,8 @@ impl Shared {
             if poisoned {
                 let owned = catalog::owned_segments(&tx, self.owner.token())?;
                 if let Some(&(_, end)) = owned.iter().find(|(s, _)| *s == id) {
-                    if let Err(e) = self.store.adopt(id, end) {
+                    let epoch = catalog::next_writer_epoch(&tx, id)?;
+                    if let Err(e) = self.store.adopt(id, end, epoch) {
                         log_warn!(self.log, "cutting segment {id} back to {end}: {e}");
                     }
                 }

@@ -53,11 +53,14 @@ pub trait ChunkStore: Send + Sync + fmt::Debug {
     fn set_aside(&self, id: i64) -> io::Result<String>;
 
     /// Opens segment `id` for appending after `committed_end`, first
-    /// cutting (durably) anything a dead writer left past it.
+    /// cutting (durably) anything a dead writer left past it. `epoch` is
+    /// the catalog's, new for this adoption (catalog::next_writer_epoch): a store
+    /// that cannot stop an earlier writer (an object store, written by
+    /// other hosts) fences off what writers of older epochs upload later.
     ///
     /// # Errors
     /// I/O errors; `InvalidData` if the segment's header does not name `id`.
-    fn adopt(&self, id: i64, committed_end: u64) -> io::Result<Box<dyn SegmentWriter>>;
+    fn adopt(&self, id: i64, committed_end: u64, epoch: u32) -> io::Result<Box<dyn SegmentWriter>>;
 
     /// Removes what a crash inside [`ChunkStore::create`] of `id` left.
     ///
@@ -213,10 +216,10 @@ pub(crate) mod tests {
         // a writer that died: adoption cuts what it left past the commit
         w.append(&[9u8; 3000]).unwrap();
         drop(w);
-        let w = store.adopt(1, HEADER_LEN + 10_005).unwrap();
+        let w = store.adopt(1, HEADER_LEN + 10_005, 1).unwrap();
         assert_eq!(w.end(), HEADER_LEN + 10_005);
         assert_eq!(store.stat(1).unwrap().unwrap().len, HEADER_LEN + 10_005);
-        assert!(store.adopt(2, HEADER_LEN).is_err());
+        assert!(store.adopt(2, HEADER_LEN, 1).is_err());
         assert_eq!(store.stat(2).unwrap(), None);
         // strays: what the catalog does not know, and what was set aside
         let w2 = store.create(2).unwrap();

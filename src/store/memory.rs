@@ -83,7 +83,7 @@ impl ChunkStore for MemoryStore {
         Ok(name)
     }
 
-    fn adopt(&self, id: i64, committed_end: u64) -> io::Result<Box<dyn SegmentWriter>> {
+    fn adopt(&self, id: i64, committed_end: u64, _epoch: u32) -> io::Result<Box<dyn SegmentWriter>> {
         self.check_header(id)?;
         let seg = self.get(id)?;
         {

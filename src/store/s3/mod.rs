@@ -438,16 +438,23 @@ impl ChunkStore for S3Packs {
         Ok(format!("{}/{aside}", inner.display))
     }
 
-    fn adopt(&self, id: i64, committed_end: u64) -> io::Result<Box<dyn SegmentWriter>> {
+    fn adopt(&self, id: i64, committed_end: u64, epoch: u32) -> io::Result<Box<dyn SegmentWriter>> {
         self.check_header(id)?;
         let inner = &self.inner;
         let l = inner.relist(id)?;
-        let epoch = l.max_epoch().checked_add(1).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("segment {id}: epochs exhausted"),
-            )
-        })?;
+        // The catalog's epoch is unique to this adoption. One not above
+        // what the segment's objects name (a catalog restored from an
+        // older backup) is raised past them.
+        let epoch = if epoch > l.max_epoch() {
+            epoch
+        } else {
+            l.max_epoch().checked_add(1).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("segment {id}: epochs exhausted"),
+                )
+            })?
+        };
         // The fence first: from here on nothing an older epoch uploads
         // past the committed end is the segment's, however late it lands.
         inner.put(

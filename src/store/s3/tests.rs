@@ -82,7 +82,7 @@ fn s3_a_cut_off_writer_cannot_overwrite_what_its_successor_committed() {
     // the old writer appends on, unaware that it lost its lease ...
     dead.append(&[2u8; 3000]).unwrap();
     // ... another host adopts at the committed end and commits its own
-    let mut next = s.adopt(1, committed).unwrap();
+    let mut next = s.adopt(1, committed, 1).unwrap();
     let at = next.append(&[3u8; 3000]).unwrap();
     assert_eq!(at, committed);
     next.sync().unwrap();
@@ -94,10 +94,15 @@ fn s3_a_cut_off_writer_cannot_overwrite_what_its_successor_committed() {
     assert_eq!(got, [3u8; 3000], "the successor's bytes");
     // and the next adoption clears the late upload away
     drop(next);
-    s.adopt(1, committed + 3000).unwrap();
+    s.adopt(1, committed + 3000, 2).unwrap();
     let l = s.inner.relist(1).unwrap();
     assert_eq!(l.garbage().count(), 0, "{l:?}");
     assert_eq!(s.stat(1).unwrap().unwrap().len, committed + 3000);
+    // a catalog epoch the segment's objects already passed (a catalog
+    // restored from an older backup) is raised past them
+    let w = s.adopt(1, committed + 3000, 1).unwrap();
+    drop(w);
+    assert_eq!(s.inner.relist(1).unwrap().max_epoch(), 3);
 }
 
 #[test]
