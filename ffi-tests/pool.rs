@@ -45,6 +45,25 @@ fn pool_file(dir: &Path, mode: u32, secret: Option<&str>) -> PathBuf {
     path
 }
 
+/// [`pool_file`] naming the small bucket scripts/garage.sh makes beside
+/// the main one (a 24 MiB quota: a full store).
+fn small_pool_file(dir: &Path) -> PathBuf {
+    let path = pool_file(dir, 0o600, None);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("COMBSTORE_S3_BUCKET=") {
+                "COMBSTORE_S3_BUCKET=combstore-small\n".to_owned()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 fn init_pool(dir: &Path, pool: &Path) -> Output {
     combstore(&["init", dir.to_str().unwrap(), "--pool", pool.to_str().unwrap()])
 }
@@ -255,4 +274,64 @@ fn garage_down_fails_writes_and_reads_with_eio_loses_nothing_acknowledged_and_th
         "verify: {}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+#[test]
+#[ignore = "needs Garage: make test-scaleout"]
+fn a_full_object_store_fails_the_backup_with_enospc_keeps_what_is_stored_and_takes_more_after_a_delete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pool");
+    let out = init_pool(&dir, &small_pool_file(tmp.path()));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let name = server_name_for(&dir);
+    let sh = open_server(&name).unwrap();
+    let lsu = lsu_t(sh, "default");
+    let first = seeded(0xf011, 12 << 20);
+    let d1 = image_def("host3_full", "1765000000");
+    store_complete(&lsu, &d1, &first);
+    // 20 MiB more does not fit in the 24 MiB quota
+    let d2 = image_def("host3_full", "1765086400");
+    let wh = create(&lsu, &d2);
+    let big = seeded(0xf022, 20 << 20);
+    let mut write_rc = c::EOK;
+    for (i, piece) in big.chunks(1 << 20).enumerate() {
+        write_rc = write_at(wh, piece, (i << 20) as u64);
+        if write_rc != c::EOK {
+            break;
+        }
+    }
+    let close_rc = api().close_image(wh, c::CLOSE_COMPLETE);
+    assert_ne!(close_rc, c::EOK, "a backup past the quota closed complete");
+    assert!(
+        [write_rc, close_rc].contains(&c::ENOSPC),
+        "write {} close {}",
+        code_name(write_rc),
+        code_name(close_rc)
+    );
+    // what was stored is intact
+    assert!(read_image(&lsu, &d1) == first, "the first image differs");
+    // deleting it makes room (compaction deletes its objects)
+    assert_rc!(api().delete_image(&lsu, &d1, 0), c::EOK, "stsp_delete_image");
+    let _ = api().delete_image(&lsu, &d2, 0);
+    let d3 = image_def("host3_full", "1765172800");
+    let next = seeded(0xf033, 8 << 20);
+    // the store's usage counters catch up within moments
+    let mut stored = false;
+    for _ in 0..50 {
+        let ih = create(&lsu, &d3);
+        let ok = next
+            .chunks(1 << 20)
+            .enumerate()
+            .all(|(i, p)| write_at(ih, p, (i << 20) as u64) == c::EOK);
+        if ok && api().close_image(ih, c::CLOSE_COMPLETE) == c::EOK {
+            stored = true;
+            break;
+        }
+        let _ = api().close_image(ih, 0);
+        let _ = api().delete_image(&lsu, &d3, 0);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(stored, "no room after the delete");
+    assert!(read_image(&lsu, &d3) == next);
+    assert_rc!(api().close_server(sh), c::EOK, "stsp_close_server");
 }

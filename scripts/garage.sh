@@ -6,7 +6,8 @@
 #   scripts/garage.sh install      build it once into the cache (about 10
 #                                  minutes on 2 cores; later runs skip it)
 #   scripts/garage.sh start DIR    a single node with its data in DIR: a
-#                                  layout, bucket "combstore" and a key;
+#                                  layout, bucket "combstore" (and
+#                                  "combstore-small", 24 MiB quota) and a key;
 #                                  DIR/s3.env holds endpoint and key (0600)
 #   scripts/garage.sh stop DIR     stops it
 #   scripts/garage.sh resume DIR   starts it again with its data
@@ -80,6 +81,10 @@ EOF
     secret=$(printf '%s\n' "$key" | sed -n 's/^Secret key: *//p' | head -1)
     [ -n "$key_id" ] && [ -n "$secret" ] || die "could not read the key Garage created"
     garage bucket allow --read --write --owner combstore --key combstore-key >/dev/null
+    # a small bucket for the tests of a full store (a 24 MiB quota)
+    garage bucket create combstore-small >/dev/null
+    garage bucket set-quotas --max-size 24MiB combstore-small >/dev/null
+    garage bucket allow --read --write --owner combstore-small --key combstore-key >/dev/null
     (
         umask 077
         cat >"$DIR/s3.env" <<EOF

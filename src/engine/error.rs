@@ -84,6 +84,8 @@ impl Error {
         let what = what.into();
         match source.raw_os_error() {
             Some(libc::ENOSPC) | Some(libc::EDQUOT) => Error::NoSpace(what),
+            // a pool's object store full (store::s3)
+            _ if source.kind() == io::ErrorKind::StorageFull => Error::NoSpace(format!("{what}: {source}")),
             _ => Error::Io { what, source },
         }
     }

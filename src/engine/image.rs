@@ -53,6 +53,10 @@ pub const MAX_META: u64 = 8 << 20;
 /// its size and a crash loses at most this much unflushed data.
 pub const COMMIT_EVERY: u64 = 64 << 20;
 
+/// How far past a read its places are announced, on a store that asks
+/// for every read's places (ChunkStore::announce_every_read).
+const ANNOUNCE_AHEAD: u64 = 8 << 20;
+
 /// Image properties.
 #[derive(Clone, Debug)]
 pub struct ImageInfo {
@@ -1510,7 +1514,12 @@ impl ImageReader {
                 self.load_window(pos)?;
             }
             let stop = end.min(self.win_to);
-            if off != self.next_off {
+            if self.sh.store.announce_every_read() {
+                // this read's places and those of the next ANNOUNCE_AHEAD
+                // bytes of the window: a store whose requests pay a round
+                // trip fetches them while this read decodes
+                self.advise(pos, stop.saturating_add(ANNOUNCE_AHEAD).min(self.win_to));
+            } else if off != self.next_off {
                 self.advise(pos, stop);
             }
             if let Some(&(a, _)) = self.overlaps.iter().find(|(a, b)| *a < stop && *b > pos) {
@@ -1568,8 +1577,9 @@ impl ImageReader {
     /// read of 64 KiB touches four or five chunks, often in two or three
     /// places (a deduplicated full refers to its predecessors' chunks),
     /// and read one after the other from a cold disk each place cost a
-    /// full device round trip. Sequential reads skip this: the kernel's
-    /// read-ahead already runs ahead of them.
+    /// full device round trip. Sequential reads skip this on segment files
+    /// (the kernel's read-ahead already runs ahead of them), not on a
+    /// store that asks for it (an object store: ChunkStore::announce_every_read).
     fn advise(&mut self, pos: u64, stop: u64) {
         let mut places: Vec<(i64, u64, u64)> = Vec::new();
         let mut idx = self.window.partition_point(|e| e.img_off + e.len <= pos);

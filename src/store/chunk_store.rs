@@ -109,6 +109,15 @@ pub trait ChunkStore: Send + Sync + fmt::Debug {
     /// I/O errors; `InvalidData` naming what is wrong.
     fn check_header(&self, id: i64) -> io::Result<()>;
 
+    /// Whether every read should announce its places
+    /// ([`SegmentReader::will_need`]), not only a read that jumps: a store
+    /// whose every request pays a round trip (an object store) fetches a
+    /// sequential read's scattered places (chunks a deduplicated image
+    /// shares with older ones) at once rather than one after the other.
+    fn announce_every_read(&self) -> bool {
+        false
+    }
+
     /// Names of what the store holds that is no segment of `known`
     /// (stray files), for `combstore check`.
     fn strays(&self, known: &HashSet<i64>) -> Vec<String>;

@@ -3,7 +3,10 @@
 //! reader of the pool, fetch each block once.
 //!
 //! A block is [`BLOCK`] bytes of a data object (aligned to the object's
-//! start; the last one shorter). A block asked for is fetched by one
+//! start; the last one shorter), what a reader going on reads; a small
+//! block is [`SMALL`] bytes, what a place announced ahead of a read (a
+//! chunk shared with an older image) brings in, so that such places cost
+//! a short GET each, all at once. A block asked for is fetched by one
 //! ranged GET on the runtime; whoever asks for it meanwhile waits for
 //! that GET rather than starting another. The cache holds at most
 //! [`CACHE_BYTES`]; the least recently inserted blocks go first. Objects
@@ -22,12 +25,17 @@ use parking_lot::{Condvar, Mutex};
 use super::layout::{Data, Name};
 use super::runtime::runtime;
 
-/// Bytes of a block.
-pub(super) const BLOCK: u64 = 1 << 20;
+/// Bytes of a block: Garage serves a 4 MiB range in about the time of a
+/// 1 MiB one (its cost is per request): a restore of 512 MiB from a pool
+/// took 0.98 s with 4 MiB blocks, 1.36 s with 1 MiB ones.
+pub(super) const BLOCK: u64 = 4 << 20;
+/// Bytes of a small block.
+pub(super) const SMALL: u64 = 256 << 10;
 /// Bytes the cache holds at most (per process).
 pub(super) const CACHE_BYTES: u64 = 64 << 20;
 
-type Key = (i64, Name, u64);
+/// Segment, object, block size, block index.
+type Key = (i64, Name, u64, u64);
 
 /// How fetching a block ended.
 #[derive(Clone, Debug)]
@@ -74,35 +82,42 @@ struct Blocks {
     bytes: u64,
 }
 
-/// The range of block `k` of `d`, relative to the object.
-pub(super) fn block_range(d: &Data, k: u64) -> (u64, u64) {
-    let a = k * BLOCK;
-    (a, (a + BLOCK).min(d.len))
+/// The range of the `size`-byte block `k` of `d`, relative to the object.
+pub(super) fn block_range(d: &Data, size: u64, k: u64) -> (u64, u64) {
+    let a = k * size;
+    (a, (a + size).min(d.len))
 }
 
 impl BlockCache {
-    /// Whether block `k` of `d` is held or being fetched.
-    pub fn has(&self, id: i64, d: &Data, k: u64) -> bool {
-        self.inner.lock().slots.contains_key(&(id, d.name(), k))
+    /// The `size`-byte block of `d` holding object offset `rel`, if it is
+    /// held or being fetched.
+    pub fn find(&self, id: i64, d: &Data, size: u64, rel: u64) -> Option<Arc<Slot>> {
+        self.inner
+            .lock()
+            .slots
+            .get(&(id, d.name(), size, rel / size))
+            .cloned()
     }
 
-    /// Block `k` of data object `d` (at `path`) of segment `id`: the
-    /// cached slot, or a new one whose fetch has started.
+    /// The `size`-byte block `k` of data object `d` (at `path`) of
+    /// segment `id`: the cached slot, or a new one whose fetch has
+    /// started.
     pub fn block(
         &self,
         os: &Arc<dyn ObjectStore>,
         path: &object_store::path::Path,
         id: i64,
         d: &Data,
+        size: u64,
         k: u64,
     ) -> Arc<Slot> {
-        let key = (id, d.name(), k);
+        let key = (id, d.name(), size, k);
         let mut b = self.inner.lock();
         if let Some(s) = b.slots.get(&key) {
             return s.clone();
         }
         let slot = Arc::new(Slot::default());
-        let (a, z) = block_range(d, k);
+        let (a, z) = block_range(d, size, k);
         match runtime() {
             Ok(rt) => {
                 let (os, path, s) = (os.clone(), path.clone(), slot.clone());
@@ -133,14 +148,14 @@ impl BlockCache {
         slot
     }
 
-    /// Forgets block `k` of `d` (its fetch failed: the next read tries
-    /// again).
-    pub fn forget(&self, id: i64, d: &Data, k: u64) {
+    /// Forgets the `size`-byte block `k` of `d` (its fetch failed: the
+    /// next read tries again).
+    pub fn forget(&self, id: i64, d: &Data, size: u64, k: u64) {
         let mut b = self.inner.lock();
-        let key = (id, d.name(), k);
+        let key = (id, d.name(), size, k);
         if b.slots.remove(&key).is_some() {
             b.order.retain(|x| x.0 != key);
-            let (a, z) = block_range(d, k);
+            let (a, z) = block_range(d, size, k);
             b.bytes = b.bytes.saturating_sub(z - a);
         }
     }

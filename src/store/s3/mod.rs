@@ -92,6 +92,9 @@ pub(super) fn io_err(what: &str, e: object_store::Error) -> io::Error {
         // a bucket that is not there is the configuration's fault, not
         // missing bytes: never taken for damage
         ref e if e.to_string().contains("NoSuchBucket") => io::ErrorKind::Other,
+        // a full store (a bucket quota) is "no space", whatever the
+        // status it comes with (Garage and Ceph answer 403)
+        ref e if full(&e.to_string()) => io::ErrorKind::StorageFull,
         object_store::Error::NotFound { .. } => io::ErrorKind::NotFound,
         object_store::Error::AlreadyExists { .. } => io::ErrorKind::AlreadyExists,
         object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
@@ -102,6 +105,20 @@ pub(super) fn io_err(what: &str, e: object_store::Error) -> io::Error {
         _ => io::ErrorKind::Other,
     };
     io::Error::new(kind, format!("object store, {what}: {e}"))
+}
+
+/// Whether an error's text is the store being full: a bucket's quota
+/// (Garage: "quota is reached"; Ceph, MinIO: QuotaExceeded) or S3's
+/// 507/InsufficientStorage.
+fn full(text: &str) -> bool {
+    [
+        "quota is reached",
+        "QuotaExceeded",
+        "InsufficientStorage",
+        "507 Insufficient Storage",
+    ]
+    .iter()
+    .any(|c| text.contains(c))
 }
 
 /// Whether an error's text is the store refusing the key (S3's 403 with
@@ -550,6 +567,10 @@ impl ChunkStore for S3Packs {
                 format!("segment {id} in {}: bad header", inner.display),
             ))
         }
+    }
+
+    fn announce_every_read(&self) -> bool {
+        true
     }
 
     fn strays(&self, known: &HashSet<i64>) -> Vec<String> {

@@ -1,65 +1,57 @@
 //! Reads of a pool's chunks.
 //!
-//! A reader that goes on where it stopped (a restore, each of its two
-//! decoding threads) reads whole [`BLOCK`]s through the process's block
-//! cache ([`super::cache`]) and keeps the next [`DEPTH`] blocks of the
+//! Reads go through the process's block cache ([`super::cache`]): blocks
+//! of data objects, each fetched once by one ranged GET whoever asks for
+//! it. A reader going on where it stopped (each of a
+//! restore's two decoding threads) keeps the next [`DEPTH`] blocks of its
 //! object being fetched, so that the store's per-request latency is paid
-//! in parallel, not once per chunk. A read that jumps GETs just the bytes
-//! it needs (unless the cache already has them); the places a read
-//! announces ([`SegmentReader::will_need`]) are fetched at once, in
-//! parallel. An object found gone (compacted, or uploaded by another host
-//! since the last listing) makes the reader list the segment again before
-//! it reports bytes missing.
+//! in parallel, not once per chunk; the places a read announces
+//! ([`SegmentReader::will_need`]: every read's and those of the next 8
+//! MiB of its image, on this store, so the chunks a deduplicated image
+//! shares with older ones) have their small blocks fetched at once. A read that jumps to a block nobody fetched GETs just
+//! the bytes it needs. An object found gone (compacted, or uploaded by
+//! another host since the last listing) makes the reader list the
+//! segment again before it reports bytes missing.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use object_store::ObjectStoreExt;
-use tokio::task::JoinHandle;
 
 use super::Inner;
-use super::cache::{BLOCK, Got};
+use super::cache::{BLOCK, Got, SMALL};
 use super::io_err;
 use super::layout::{Data, Listing, Name};
-use super::runtime::{block_on, runtime};
+use super::runtime::block_on;
 use crate::store::SegmentReader;
 
 /// Blocks fetched ahead of a reader that goes on.
-const DEPTH: u64 = 8;
-/// A read this close after the last one's end still counts as going on:
-/// the two threads of a restore take turns on runs of chunks, so each
-/// skips what the other reads.
+const DEPTH: u64 = 2;
+/// A read at most this far past where the reader's stream reached goes
+/// on from there: the two threads of a restore take turns on runs of
+/// chunks, so each skips what the other reads.
 const SEQ_SLACK: u64 = BLOCK;
-/// Bytes of announced fetches a reader keeps at most (the oldest are
-/// dropped first).
-const FETCH_BYTES_MAX: u64 = 64 << 20;
+/// Streams (one per segment) a reader follows at once.
+const STREAMS: usize = 4;
 /// Objects a read tries, listing again between them, before it reports
 /// the bytes missing.
 const TRIES: usize = 3;
-
-/// An announced fetch under way.
-struct Fetch {
-    id: i64,
-    start: u64,
-    len: u64,
-    task: JoinHandle<object_store::Result<Bytes>>,
-}
 
 pub(super) struct S3Reader {
     inner: Arc<Inner>,
     /// Bytes of segment `.0` from `.1`.
     window: Option<(i64, u64, Bytes)>,
-    fetches: VecDeque<Fetch>,
-    /// Where the last read ended.
-    last: Option<(i64, u64)>,
+    /// How far this reader's sequential stream in each segment reached.
+    /// A read behind it (a chunk shared with an older image) leaves it
+    /// where it is.
+    frontier: Vec<(i64, u64)>,
 }
 
 impl fmt::Debug for S3Reader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "S3Reader({} fetches)", self.fetches.len())
+        write!(f, "S3Reader({:?})", self.frontier)
     }
 }
 
@@ -82,8 +74,32 @@ impl S3Reader {
         S3Reader {
             inner,
             window: None,
-            fetches: VecDeque::new(),
-            last: None,
+            frontier: Vec::new(),
+        }
+    }
+
+    /// Whether a read at `off` of segment `id` goes on from the reader's
+    /// stream there; records how far the stream reaches after it.
+    fn goes_on(&mut self, id: i64, off: u64, end: u64) -> bool {
+        match self.frontier.iter_mut().find(|f| f.0 == id) {
+            Some(f) if off >= f.1 && off <= f.1 + SEQ_SLACK => {
+                f.1 = end;
+                true
+            }
+            Some(f) => {
+                if off > f.1 {
+                    // a jump forward: the stream goes on from here
+                    f.1 = end;
+                }
+                false
+            }
+            None => {
+                if self.frontier.len() >= STREAMS {
+                    self.frontier.remove(0);
+                }
+                self.frontier.push((id, end));
+                false
+            }
         }
     }
 
@@ -100,30 +116,8 @@ impl S3Reader {
         }
     }
 
-    /// Takes an announced fetch that holds byte `at` of segment `id` into
-    /// the window; false if there is none, or it failed (the caller then
-    /// reads directly, and reports that read's error).
-    fn take_fetch(&mut self, id: i64, at: u64) -> bool {
-        let Some(i) = self
-            .fetches
-            .iter()
-            .position(|f| f.id == id && f.start <= at && at < f.start + f.len)
-        else {
-            return false;
-        };
-        let f = self.fetches.remove(i).expect("found");
-        match block_on(f.task) {
-            Ok(Ok(Ok(bytes))) if bytes.len() as u64 == f.len => {
-                self.window = Some((id, f.start, bytes));
-                true
-            }
-            _ => false,
-        }
-    }
-
     /// Brings byte `at` of segment `id` (and up to `want` bytes after it)
-    /// into the window: its block through the cache (and the next ones
-    /// started) if `going_on` or cached, else a GET of just those bytes.
+    /// into the window.
     ///
     /// An object that is gone or answers short is skipped and the
     /// segment listed again: bytes are reported missing only when a fresh
@@ -141,57 +135,62 @@ impl S3Reader {
                 fresh = true;
                 continue;
             };
-            let got = self.get(id, &d, at, want, going_on)?;
-            match got {
-                Some(()) => return Ok(()),
-                None => {
-                    gone.push(d.name());
-                    l = self.inner.relist(id)?;
-                    fresh = true;
-                }
+            if self.get(id, &d, at, want, going_on)? {
+                return Ok(());
             }
+            gone.push(d.name());
+            l = self.inner.relist(id)?;
+            fresh = true;
         }
         Err(missing(id, &l, at))
     }
 
-    /// One try of [`S3Reader::load`] on data object `d`; `None`: it is
-    /// gone.
-    fn get(&mut self, id: i64, d: &Data, at: u64, want: u64, going_on: bool) -> io::Result<Option<()>> {
+    /// One try of [`S3Reader::load`] on data object `d`: through the
+    /// cache if the reader goes on (its block, the next ones started) or
+    /// a block holding `at` is cached or on its way, else a GET of just
+    /// the bytes; false if `d` is gone.
+    fn get(&mut self, id: i64, d: &Data, at: u64, want: u64, going_on: bool) -> io::Result<bool> {
         let inner = &self.inner;
         let path = inner.obj(id, d.name());
-        let k = (at - d.start) / BLOCK;
-        if going_on || inner.cache.has(id, d, k) {
-            let slot = inner.cache.block(&inner.os, &path, id, d, k);
-            if going_on {
-                for j in 1..=DEPTH {
-                    if (k + j) * BLOCK < d.len {
-                        inner.cache.block(&inner.os, &path, id, d, k + j);
-                    }
+        let rel = at - d.start;
+        let cached = if going_on {
+            let k = rel / BLOCK;
+            for j in 1..=DEPTH {
+                if (k + j) * BLOCK < d.len {
+                    inner.cache.block(&inner.os, &path, id, d, BLOCK, k + j);
                 }
             }
+            Some((BLOCK, inner.cache.block(&inner.os, &path, id, d, BLOCK, k)))
+        } else {
+            [BLOCK, SMALL]
+                .into_iter()
+                .find_map(|size| inner.cache.find(id, d, size, rel).map(|s| (size, s)))
+        };
+        if let Some((size, slot)) = cached {
+            let k = rel / size;
             return match slot.wait() {
                 Got::Bytes(b) => {
-                    self.window = Some((id, d.start + k * BLOCK, b));
-                    Ok(Some(()))
+                    self.window = Some((id, d.start + k * size, b));
+                    Ok(true)
                 }
                 Got::Gone => {
-                    inner.cache.forget(id, d, k);
-                    Ok(None)
+                    inner.cache.forget(id, d, size, k);
+                    Ok(false)
                 }
                 Got::Failed(kind, msg) => {
-                    inner.cache.forget(id, d, k);
+                    inner.cache.forget(id, d, size, k);
                     Err(io::Error::new(kind, msg))
                 }
             };
         }
         let len = want.min(d.end() - at);
-        let range = (at - d.start)..(at - d.start + len);
+        let range = rel..rel + len;
         match block_on(inner.os.get_range(&path, range))? {
             Ok(bytes) if bytes.len() as u64 == len => {
                 self.window = Some((id, at, bytes));
-                Ok(Some(()))
+                Ok(true)
             }
-            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(e) => Err(io_err(&format!("reading segment {id}"), e)),
         }
     }
@@ -199,8 +198,8 @@ impl S3Reader {
 
 impl SegmentReader for S3Reader {
     fn read_exact_at(&mut self, id: i64, off: u64, buf: &mut [u8]) -> io::Result<()> {
-        let going_on =
-            matches!(self.last, Some((lid, end)) if lid == id && off >= end && off <= end + SEQ_SLACK);
+        let end = off.saturating_add(buf.len() as u64);
+        let going_on = self.goes_on(id, off, end);
         let mut done = 0;
         while done < buf.len() {
             let at = off + done as u64;
@@ -209,53 +208,29 @@ impl SegmentReader for S3Reader {
                 done += n;
                 continue;
             }
-            if self.take_fetch(id, at) {
-                continue;
-            }
             self.load(id, at, (buf.len() - done) as u64, going_on)?;
         }
-        self.last = Some((id, off + buf.len() as u64));
         Ok(())
     }
 
     fn will_need(&mut self, id: i64, off: u64, len: u64) {
-        let end = off.saturating_add(len);
-        let in_window = matches!(&self.window, Some((wid, start, b)) if *wid == id && *start <= off && end <= start + b.len() as u64);
-        let fetching = self
-            .fetches
-            .iter()
-            .any(|f| f.id == id && f.start <= off && end <= f.start + f.len);
-        if in_window || fetching || len == 0 {
-            return;
-        }
         let Some(l) = self.inner.listings.lock().get(&id).cloned() else {
             return;
         };
-        let Some(d) = l.holding(off) else { return };
-        let Ok(rt) = runtime() else { return };
-        let len = len.min(d.end() - off);
-        let os = self.inner.os.clone();
-        let path = self.inner.obj(id, d.name());
-        let range = (off - d.start)..(off - d.start + len);
-        let task = rt.spawn(async move { os.get_range(&path, range).await });
-        self.fetches.push_back(Fetch {
-            id,
-            start: off,
-            len,
-            task,
-        });
-        while self.fetches.iter().map(|f| f.len).sum::<u64>() > FETCH_BYTES_MAX {
-            if let Some(f) = self.fetches.pop_front() {
-                f.task.abort();
+        let inner = &self.inner;
+        let mut at = off;
+        let end = off.saturating_add(len);
+        while at < end {
+            let Some(d) = l.holding(at) else { return };
+            let rel = at - d.start;
+            let k = rel / SMALL;
+            // a place a stream of this process is already bringing in
+            // (its big block) needs nothing more
+            if inner.cache.find(id, &d, BLOCK, rel).is_none() {
+                let path = inner.obj(id, d.name());
+                inner.cache.block(&inner.os, &path, id, &d, SMALL, k);
             }
-        }
-    }
-}
-
-impl Drop for S3Reader {
-    fn drop(&mut self) {
-        for f in self.fetches.drain(..) {
-            f.task.abort();
+            at = (d.start + (k + 1) * SMALL).min(d.end());
         }
     }
 }
