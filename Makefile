@@ -43,13 +43,14 @@ PC_VERSION   := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1
 all: build
 
 # Debian packages: libclang for bindgen (build.rs), a C compiler for the
-# harness, pkg-config for the install tests, valgrind for harness-valgrind.
+# harness, pkg-config for the install tests, curl for the Garage smoke
+# test (scripts/garage.sh), valgrind for harness-valgrind.
 # Skipped when already present.
 deps:
-	@if ! dpkg -s libclang-dev >/dev/null 2>&1 || ! command -v cc >/dev/null || ! command -v pkg-config >/dev/null; then \
-	  echo "installing build dependencies (libclang-dev, build-essential)"; \
+	@if ! dpkg -s libclang-dev >/dev/null 2>&1 || ! command -v cc >/dev/null || ! command -v pkg-config >/dev/null || ! command -v curl >/dev/null; then \
+	  echo "installing build dependencies (libclang-dev, build-essential, pkg-config, curl)"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libclang-dev build-essential pkg-config; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libclang-dev build-essential pkg-config curl; \
 	fi
 
 build: deps

@@ -1112,3 +1112,41 @@ fn settings_are_checked_and_read_back() {
         "a refused set changes nothing"
     );
 }
+
+#[test]
+fn init_pool_refuses_a_bad_pool_file_or_a_local_server_and_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.env");
+    std::fs::write(&bad, "COMBSTORE_S3_BUCKET=b\n").unwrap();
+    let dir = tmp.path().join("pool");
+    let out = combstore(&["init", dir.to_str().unwrap(), "--pool", bad.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("COMBSTORE_S3_ENDPOINT is missing"));
+    assert!(!dir.exists(), "a refused init left {}", dir.display());
+    // a server whose chunks are in segment files cannot become a pool
+    let good = tmp.path().join("good.env");
+    std::fs::write(
+        &good,
+        "COMBSTORE_S3_ENDPOINT=http://127.0.0.1:9\nCOMBSTORE_S3_BUCKET=b\nCOMBSTORE_S3_KEY_ID=k\nCOMBSTORE_S3_SECRET=s\n",
+    )
+    .unwrap();
+    let local = tmp.path().join("local");
+    ok(&["init", local.to_str().unwrap()]);
+    let out = combstore(&["init", local.to_str().unwrap(), "--pool", good.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!local.join("pool.conf").exists());
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("=s"),
+        "the secret was shown"
+    );
+}

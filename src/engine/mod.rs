@@ -15,6 +15,7 @@ mod lsus;
 pub mod names;
 pub mod ops;
 mod pipeline;
+pub mod pool;
 mod records;
 pub mod server;
 mod shared;

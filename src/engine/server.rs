@@ -40,7 +40,7 @@ use crate::store::s3;
 use crate::store::segment::HEADER_LEN;
 use crate::{log_info, log_warn};
 
-const CATALOG_FILE: &str = "catalog.db";
+pub(crate) const CATALOG_FILE: &str = "catalog.db";
 
 /// An open server. Cheap to clone; all clones share one catalog
 /// connection, one owner lock and one map cache.

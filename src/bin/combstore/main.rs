@@ -576,51 +576,16 @@ fn init(dir: &Path, cred: Option<(String, Vec<u8>)>) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes the pool file of a server not created yet from `src` (checked
-/// first: names, endpoint, a key in the file or the environment). An
-/// existing server with the same pool file is left as it is; any other
-/// existing server is refused (its chunks are where they are).
+/// Writes the pool file of a server not created yet from `src`
+/// (engine::pool::write_pool_file checks it first).
 fn write_pool_file(dir: &Path, src: &Path) -> Result<(), Failure> {
-    use combstore::store::s3::{POOL_FILE, config};
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let text =
         std::fs::read_to_string(src).map_err(|e| Failure::new(5, format!("{}: {e}", src.display())))?;
-    let vars = config::parse(&text).map_err(|e| Failure::new(2, format!("{}: {e}", src.display())))?;
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    config::S3Config::from_vars(&vars, env)
-        .map_err(|e| Failure::new(2, format!("{}: {e}", src.display())))?;
-    let dest = dir.join(POOL_FILE);
-    if dir.join("catalog.db").exists() {
-        return match std::fs::read_to_string(&dest) {
-            Ok(old) if old == text => Ok(()),
-            Ok(_) => Err(Failure::new(
-                REFUSED,
-                format!("refused: {} already has another pool file", dir.display()),
-            )),
-            Err(_) => Err(Failure::new(
-                REFUSED,
-                format!(
-                    "refused: {} is a server with its chunks on local disk; a pool is a new server",
-                    dir.display()
-                ),
-            )),
-        };
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Failure::new(5, format!("creating {}: {e}", dir.display())))?;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&dest)
-        .map_err(|e| Failure::new(5, format!("{}: {e}", dest.display())))?;
-    std::io::Write::write_all(&mut f, text.as_bytes())
-        .map_err(|e| Failure::new(5, format!("{}: {e}", dest.display())))?;
-    Ok(())
+    combstore::engine::pool::write_pool_file(dir, &text).map_err(|e| match e {
+        Error::Invalid(m) => Failure::new(2, format!("{}: {m}", src.display())),
+        Error::Exists(m) => Failure::new(REFUSED, format!("refused: {m}")),
+        e => e.into(),
+    })
 }
 
 /// The secret in `path` ("-": stdin), without one trailing newline.
