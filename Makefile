@@ -121,11 +121,15 @@ test: lint test-rust harness test-scaleout
 # Scale-out (issue 16, in progress): Garage, the S3-compatible store
 # pools keep chunk data in, built once into ~/.cache/combstore (about 12
 # minutes the first time) and started on loopback (scripts/garage.sh):
-# an S3 round trip with curl, then the S3 pack store's tests and the
-# engine's tests with every server a pool on it.
+# an S3 round trip with curl, a PostgreSQL cluster's round trip
+# (scripts/postgres.sh), then the S3 pack store's tests and the engine's
+# tests with every server a pool on it.
 .PHONY: test-scaleout scaleout-tests
 test-scaleout: deps
 	scripts/garage.sh smoke target/garage-smoke
+	# the multi-host catalog's server (not used by the plugin yet): a
+	# throwaway cluster of Debian's PostgreSQL, password auth, on loopback
+	scripts/postgres.sh smoke target/pg-smoke
 	scripts/garage.sh run target/garage $(MAKE) --no-print-directory scaleout-tests
 
 scaleout-tests:
