@@ -76,6 +76,10 @@ pub(super) struct BlockCache {
 
 #[derive(Default)]
 struct Blocks {
+    /// The process the slots were made in: a child the host forks
+    /// (without exec) has none of the runtime's threads that would fill
+    /// the ones still loading, so it starts afresh.
+    pid: u32,
     slots: HashMap<Key, Arc<Slot>>,
     /// Keys in insertion order, with their blocks' lengths.
     order: VecDeque<(Key, u64)>,
@@ -92,11 +96,23 @@ impl BlockCache {
     /// The `size`-byte block of `d` holding object offset `rel`, if it is
     /// held or being fetched.
     pub fn find(&self, id: i64, d: &Data, size: u64, rel: u64) -> Option<Arc<Slot>> {
-        self.inner
-            .lock()
+        self.blocks()
             .slots
             .get(&(id, d.name(), size, rel / size))
             .cloned()
+    }
+
+    /// The blocks, emptied first in a forked child.
+    fn blocks(&self) -> parking_lot::MutexGuard<'_, Blocks> {
+        let mut b = self.inner.lock();
+        let pid = std::process::id();
+        if b.pid != pid {
+            *b = Blocks {
+                pid,
+                ..Blocks::default()
+            };
+        }
+        b
     }
 
     /// The `size`-byte block `k` of data object `d` (at `path`) of
@@ -112,7 +128,7 @@ impl BlockCache {
         k: u64,
     ) -> Arc<Slot> {
         let key = (id, d.name(), size, k);
-        let mut b = self.inner.lock();
+        let mut b = self.blocks();
         if let Some(s) = b.slots.get(&key) {
             return s.clone();
         }
