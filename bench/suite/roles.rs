@@ -98,6 +98,28 @@ pub fn prefill_figure(ctx: &mut crate::Ctx, objects: bool, dir: &Path, n: u64, k
     ctx.add(crate::report::Figure::new(key, &label, secs, "s").note(note));
 }
 
+/// Starts one `role` child per entry of `args`, waits until each is
+/// ready, releases them together and returns the seconds until the last
+/// is done (the roles that say "ready", wait for "go", then say "done").
+pub fn released_together(role: &str, args: &[Vec<String>]) -> f64 {
+    let mut kids: Vec<Child> = args.iter().map(|a| Child::spawn(role, a)).collect();
+    for k in &mut kids {
+        k.expect("ready");
+    }
+    let t = std::time::Instant::now();
+    for k in &mut kids {
+        k.say("go");
+    }
+    for k in &mut kids {
+        k.expect("done");
+    }
+    let secs = t.elapsed().as_secs_f64();
+    for k in kids {
+        k.finish();
+    }
+    secs
+}
+
 /// Runs a role, returning the fields of its one result line.
 pub fn run_child(role: &str, args: &[String], word: &str) -> Vec<String> {
     let mut c = Child::spawn(role, args);

@@ -244,34 +244,18 @@ fn plugin_processes(ctx: &Ctx, n: usize) -> (u64, f64) {
     // A new, empty server each run, created here before the children open it.
     let dir = ctx.work.join("conc-run");
     drop(Srv::open(&dir));
-    let mut kids: Vec<roles::Child> = (0..n)
+    let args: Vec<Vec<String>> = (0..n)
         .map(|i| {
-            roles::Child::spawn(
-                "ingest",
-                &[
-                    dir.display().to_string(),
-                    format!("proc{n}_{i}"),
-                    ctx.stream.display().to_string(),
-                    (i as u64 * part).to_string(),
-                    part.to_string(),
-                ],
-            )
+            vec![
+                dir.display().to_string(),
+                format!("proc{n}_{i}"),
+                ctx.stream.display().to_string(),
+                (i as u64 * part).to_string(),
+                part.to_string(),
+            ]
         })
         .collect();
-    for k in &mut kids {
-        k.expect("ready");
-    }
-    let t = std::time::Instant::now();
-    for k in &mut kids {
-        k.say("go");
-    }
-    for k in &mut kids {
-        k.expect("done");
-    }
-    let secs = t.elapsed().as_secs_f64();
-    for k in kids {
-        k.finish();
-    }
+    let secs = roles::released_together("ingest", &args);
     std::fs::remove_dir_all(&dir).expect("remove the concurrent run's server");
     (part * n as u64, secs)
 }

@@ -144,35 +144,19 @@ fn pool_processes(ctx: &Ctx, s: &Store, dir: &Path, streams: usize) -> (u64, f64
     let part = len / 2 / (1 << 20) * (1 << 20);
     new_pool(s, dir);
     drop(Srv::open(dir));
-    let mut kids: Vec<roles::Child> = (0..2)
+    let args: Vec<Vec<String>> = (0..2)
         .map(|i| {
-            roles::Child::spawn(
-                "ingest",
-                &[
-                    dir.display().to_string(),
-                    format!("pool{streams}_{i}"),
-                    ctx.stream.display().to_string(),
-                    (i as u64 * part).to_string(),
-                    part.to_string(),
-                    per.to_string(),
-                ],
-            )
+            vec![
+                dir.display().to_string(),
+                format!("pool{streams}_{i}"),
+                ctx.stream.display().to_string(),
+                (i as u64 * part).to_string(),
+                part.to_string(),
+                per.to_string(),
+            ]
         })
         .collect();
-    for k in &mut kids {
-        k.expect("ready");
-    }
-    let t = std::time::Instant::now();
-    for k in &mut kids {
-        k.say("go");
-    }
-    for k in &mut kids {
-        k.expect("done");
-    }
-    let secs = t.elapsed().as_secs_f64();
-    for k in kids {
-        k.finish();
-    }
+    let secs = roles::released_together("ingest", &args);
     (part / per as u64 * per as u64 * 2, secs)
 }
 
