@@ -1,7 +1,7 @@
 //! SQL for archive objects (metadata records) and their indexed fields.
 
-use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, Value, ValueRef};
-use rusqlite::{OptionalExtension, params};
+use super::backend::{Dialect, SqlResult, ValRef};
+use super::conn::{FromCol, OptionalExtension, Row, ToVal, params, params_from_iter};
 
 use super::{Conn, Error, Result, Tx, i, u};
 use crate::archive::SqlValue;
@@ -16,7 +16,7 @@ pub struct ObjectRow {
     pub pending: Option<String>,
 }
 
-fn object_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRow> {
+fn object_from_row(r: &Row<'_>) -> SqlResult<ObjectRow> {
     Ok(ObjectRow {
         oid: r.get(0)?,
         image_id: r.get(1)?,
@@ -61,7 +61,7 @@ pub fn objects_of_image(conn: &Conn, image_id: i64) -> Result<Vec<ObjectRow>> {
     )?;
     let rows = st
         .query_map([image_id], object_from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<SqlResult<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -105,12 +105,28 @@ pub fn index_object(tx: &Tx<'_>, oid: &str, fields: &[(String, SqlValue)]) -> Re
 /// # Errors
 /// Catalog errors.
 pub fn fields(conn: &Conn, oid: &str) -> Result<Vec<(String, SqlValue)>> {
-    let mut st = conn.prepare_cached(
-        "SELECT name, coalesce(v_int, v_bits, v_real, v_text, v_blob) FROM object_fields WHERE oid = ?1 ORDER BY rowid",
-    )?;
+    // The set column of each row, in the order the fields were written
+    // (PostgreSQL's coalesce needs one type: the five come back apart).
+    let mut st = conn.prepare_cached(match conn.dialect() {
+        Dialect::Sqlite => {
+            "SELECT name, v_int, v_bits, v_real, v_text, v_blob FROM object_fields WHERE oid = ?1 ORDER BY rowid"
+        }
+        Dialect::Postgres => {
+            "SELECT name, v_int, v_bits, v_real, v_text, v_blob FROM object_fields WHERE oid = ?1 ORDER BY seq"
+        }
+    })?;
     let rows = st
-        .query_map([oid], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .query_map([oid], |r| {
+            let mut v = SqlValue::Null;
+            for k in 1..=5 {
+                v = r.get(k)?;
+                if v != SqlValue::Null {
+                    break;
+                }
+            }
+            Ok((r.get(0)?, v))
+        })?
+        .collect::<SqlResult<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -155,7 +171,7 @@ pub fn unindexed(conn: &Conn, limit: usize) -> Result<Vec<ObjectRow>> {
     )?;
     let rows = st
         .query_map([i(limit as u64)], object_from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<SqlResult<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -167,39 +183,38 @@ pub fn unindexed(conn: &Conn, limit: usize) -> Result<Vec<ObjectRow>> {
 /// Catalog errors.
 pub fn run_query(conn: &Conn, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>> {
     let mut st = conn.prepare(sql)?;
-    let n = st.column_count();
     let rows = st
-        .query_map(rusqlite::params_from_iter(params.iter()), |r| {
-            (0..n)
+        .query_map(params_from_iter(params.iter()), |r| {
+            (0..r.width())
                 .map(|k| r.get::<_, SqlValue>(k))
-                .collect::<rusqlite::Result<Vec<_>>>()
+                .collect::<SqlResult<Vec<_>>>()
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<SqlResult<Vec<_>>>()?;
     Ok(rows)
 }
 
-// The archive's SQL values bind and read as SQLite's own `Value` does.
+// The archive's SQL values bind and read as the catalog's own values.
 
-impl ToSql for SqlValue {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::Borrowed(match self {
-            SqlValue::Null => ValueRef::Null,
-            SqlValue::Integer(i) => ValueRef::Integer(*i),
-            SqlValue::Real(r) => ValueRef::Real(*r),
-            SqlValue::Text(s) => ValueRef::Text(s.as_bytes()),
-            SqlValue::Blob(b) => ValueRef::Blob(b),
-        }))
+impl ToVal for SqlValue {
+    fn to_val(&self) -> ValRef<'_> {
+        match self {
+            SqlValue::Null => ValRef::Null,
+            SqlValue::Integer(i) => ValRef::Int(*i),
+            SqlValue::Real(r) => ValRef::Real(*r),
+            SqlValue::Text(s) => ValRef::Text(s),
+            SqlValue::Blob(b) => ValRef::Blob(b),
+        }
     }
 }
 
-impl FromSql for SqlValue {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        Ok(match Value::column_result(value)? {
-            Value::Null => SqlValue::Null,
-            Value::Integer(i) => SqlValue::Integer(i),
-            Value::Real(r) => SqlValue::Real(r),
-            Value::Text(s) => SqlValue::Text(s),
-            Value::Blob(b) => SqlValue::Blob(b),
+impl FromCol for SqlValue {
+    fn from_col(v: ValRef<'_>) -> std::result::Result<SqlValue, String> {
+        Ok(match v {
+            ValRef::Null => SqlValue::Null,
+            ValRef::Int(i) => SqlValue::Integer(i),
+            ValRef::Real(r) => SqlValue::Real(r),
+            ValRef::Text(s) => SqlValue::Text(s.to_owned()),
+            ValRef::Blob(b) => SqlValue::Blob(b.to_vec()),
         })
     }
 }

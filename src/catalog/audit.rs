@@ -1,29 +1,35 @@
 //! Read-only queries that check the catalog against itself: the SQL half
 //! of `engine::audit`. Each returns at most `LIMIT` examples of a problem.
 
-use rusqlite::params;
+use super::backend::{Dialect, SqlResult};
+use super::conn::params;
 
 use super::{Conn, Result};
 use crate::store::segment::HEADER_LEN;
 
 const LIMIT: i64 = 50;
 
-/// SQLite's own integrity check; `["ok"]` when sound.
+/// SQLite's own integrity check; `["ok"]` when sound. A PostgreSQL
+/// catalog answers `["ok"]`: its server checks its pages itself (data
+/// checksums) and reports damage as errors of the statements that meet it.
 ///
 /// # Errors
 /// Catalog errors.
 pub fn integrity(conn: &Conn) -> Result<Vec<String>> {
+    if conn.dialect() == Dialect::Postgres {
+        return Ok(vec!["ok".to_owned()]);
+    }
     let mut st = conn.prepare("PRAGMA integrity_check")?;
     Ok(st
         .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()?)
+        .collect::<SqlResult<Vec<String>>>()?)
 }
 
 fn strings(conn: &Conn, sql: &str) -> Result<Vec<String>> {
     let mut st = conn.prepare(sql)?;
     Ok(st
         .query_map(params![LIMIT], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()?)
+        .collect::<SqlResult<Vec<String>>>()?)
 }
 
 /// Each named check with the examples of what it found; empty = passed.
@@ -50,7 +56,7 @@ pub fn structural(conn: &Conn) -> Result<Vec<(&'static str, Vec<String>)>> {
         (
             "extents of one image overlap",
             "SELECT 'image #' || image_id || ' at ' || img_off FROM (SELECT image_id, img_off,
-               lag(img_off + len) OVER (PARTITION BY image_id ORDER BY img_off) AS prev_end FROM extents)
+               lag(img_off + len) OVER (PARTITION BY image_id ORDER BY img_off) AS prev_end FROM extents) AS x
              WHERE prev_end > img_off LIMIT ?1",
         ),
         (
@@ -78,7 +84,7 @@ pub fn structural(conn: &Conn) -> Result<Vec<(&'static str, Vec<String>)>> {
         (
             "chunks of one segment overlap",
             "SELECT 'segment ' || segment_id || ' at ' || seg_off FROM (SELECT segment_id, seg_off,
-               lag(seg_off + len) OVER (PARTITION BY segment_id ORDER BY seg_off) AS prev_end FROM chunks)
+               lag(seg_off + len) OVER (PARTITION BY segment_id ORDER BY seg_off) AS prev_end FROM chunks) AS x
              WHERE prev_end > seg_off LIMIT ?1",
         ),
         (
@@ -144,7 +150,7 @@ pub fn segments(conn: &Conn) -> Result<Vec<(i64, u64, u64)>> {
                 u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
             ))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<SqlResult<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -156,7 +162,7 @@ pub fn segments(conn: &Conn) -> Result<Vec<(i64, u64, u64)>> {
 pub fn chunks_and_queued_bytes(conn: &Conn) -> Result<(u64, u64)> {
     let (chunks, queued): (i64, i64) = conn.query_row(
         "SELECT (SELECT count(*) FROM chunks),
-                (SELECT coalesce(sum((len + 4095) / 4096 * 4096), 0) FROM free_ranges)",
+                (SELECT CAST(coalesce(sum((len + 4095) / 4096 * 4096), 0) AS BIGINT) FROM free_ranges)",
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
@@ -180,23 +186,22 @@ pub fn occupied_blocks(conn: &Conn) -> Result<u64> {
     let mut ends = std::collections::BTreeMap::new();
     {
         let mut st = conn.prepare("SELECT id, committed_end FROM segments")?;
-        let mut rows = st.query([])?;
-        while let Some(r) = rows.next()? {
+        st.for_each([], |r| {
             let (id, end): (i64, i64) = (r.get(0)?, r.get(1)?);
             let end = u64::try_from(end).unwrap_or(0);
             if end > HEADER_LEN && end % 4096 != 0 {
                 ends.insert(id, end / 4096);
             }
-        }
+            Ok(())
+        })?;
     }
     let mut st = conn.prepare("SELECT segment_id, seg_off, len FROM chunks ORDER BY segment_id, seg_off")?;
-    let mut rows = st.query([])?;
     let (mut seg, mut next_free, mut blocks) = (i64::MIN, 0u64, 0u64);
     let mut tail_counted = |seg: i64, next_free: u64| {
         // the tail block of `seg`, if no chunk of it covered that block
         ends.remove(&seg).map_or(0, |b| u64::from(b >= next_free))
     };
-    while let Some(r) = rows.next()? {
+    st.for_each([], |r| {
         let (id, off, len): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
         let (off, len) = (u64::try_from(off).unwrap_or(0), u64::try_from(len).unwrap_or(0));
         if id != seg {
@@ -207,7 +212,8 @@ pub fn occupied_blocks(conn: &Conn) -> Result<u64> {
         let end = (off + len).div_ceil(4096);
         blocks += end.saturating_sub(first);
         next_free = next_free.max(end);
-    }
+        Ok(())
+    })?;
     blocks += tail_counted(seg, next_free);
     // segments with no chunk left at all
     blocks += ends.len() as u64;
@@ -222,7 +228,8 @@ pub fn occupied_blocks(conn: &Conn) -> Result<u64> {
 /// Catalog errors.
 pub fn reduction_by_lsu(conn: &Conn) -> Result<Vec<(i64, u64, u64)>> {
     let mut st = conn.prepare(
-        "SELECT lsu_id, sum(raw_len), sum(CASE WHEN fp IS NULL THEN (len + 4095) / 4096 * 4096 ELSE len END)
+        "SELECT lsu_id, CAST(sum(raw_len) AS BIGINT),
+                CAST(sum(CASE WHEN fp IS NULL THEN (len + 4095) / 4096 * 4096 ELSE len END) AS BIGINT)
          FROM chunks GROUP BY lsu_id",
     )?;
     let rows = st
@@ -233,7 +240,7 @@ pub fn reduction_by_lsu(conn: &Conn) -> Result<Vec<(i64, u64, u64)>> {
                 u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
             ))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<SqlResult<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -244,7 +251,8 @@ pub fn reduction_by_lsu(conn: &Conn) -> Result<Vec<(i64, u64, u64)>> {
 /// Catalog errors.
 pub fn accounted_bytes(conn: &Conn) -> Result<u64> {
     let n: i64 = conn.query_row(
-        "SELECT coalesce(sum(CASE WHEN fp IS NULL THEN (len + 4095) / 4096 * 4096 ELSE len END), 0) FROM chunks",
+        "SELECT CAST(coalesce(sum(CASE WHEN fp IS NULL THEN (len + 4095) / 4096 * 4096 ELSE len END), 0) AS BIGINT)
+         FROM chunks",
         [],
         |r| r.get(0),
     )?;

@@ -21,6 +21,7 @@ use crossbeam::channel::{self, RecvTimeoutError, Sender};
 use rusqlite::{Connection, OpenFlags};
 
 use super::Result;
+use super::backend::sqlite::classify;
 use crate::logging::ServerLog;
 
 /// How often the checkpointer runs.
@@ -46,8 +47,10 @@ impl Checkpointer {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        )
+        .map_err(classify)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(classify)?;
         let (stop, stopped) = channel::bounded::<()>(0);
         let thread = std::thread::Builder::new()
             .name("combstore-checkpoint".into())
@@ -68,7 +71,9 @@ impl Checkpointer {
 
 /// One PASSIVE checkpoint.
 fn checkpoint(conn: &Connection) -> Result<()> {
-    Ok(conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?)
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        .map_err(classify)?;
+    Ok(())
 }
 
 impl Drop for Checkpointer {

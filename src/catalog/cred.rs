@@ -2,7 +2,7 @@
 //! and `cred_hash` (see engine::cred for the hash format). Absent rows
 //! mean the server requires no credentials.
 
-use rusqlite::params;
+use super::conn::params;
 
 use super::{Conn, Result};
 use super::{server_value, write_txn};

@@ -3,7 +3,7 @@
 //! to the engine error of the same name (`engine::error`'s
 //! `From<catalog::Error>`), so a caller sees exactly what it saw when the
 //! catalog used the engine's type; the database's errors are classified
-//! here once ([`From<rusqlite::Error>`]).
+//! by each backend and mapped here once ([`From<SqlError>`]).
 
 use std::fmt;
 use std::io;
@@ -42,9 +42,8 @@ pub enum Error {
     Sql(SqlError),
 }
 
-/// A database error the catalog does not classify further: its text is
-/// the database's own.
-pub struct SqlError(rusqlite::Error);
+pub use super::backend::SqlError;
+use super::backend::SqlKind;
 
 impl Error {
     /// Wraps an `io::Error` about `what`, turning ENOSPC/EDQUOT into [`Error::NoSpace`].
@@ -87,77 +86,28 @@ impl std::error::Error for Error {
     }
 }
 
-impl From<rusqlite::Error> for Error {
-    fn from(e: rusqlite::Error) -> Error {
-        use rusqlite::ErrorCode;
-        // The catalog never stores a value of another type, a NULL where a
-        // value belongs, or an integer out of range: only damage does.
-        if matches!(
-            e,
-            rusqlite::Error::InvalidColumnType(..)
-                | rusqlite::Error::FromSqlConversionFailure(..)
-                | rusqlite::Error::IntegralValueOutOfRange(..)
-        ) {
-            return Error::Corrupt(format!("catalog row: {e}"));
-        }
-        match e.sqlite_error_code() {
-            Some(ErrorCode::DatabaseBusy) => Error::Timeout,
-            Some(ErrorCode::DiskFull) => Error::NoSpace("catalog".into()),
-            Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase) => {
-                Error::Corrupt(format!("catalog: {e}"))
-            }
-            Some(ErrorCode::SystemIoFailure) => Error::Io {
+impl From<SqlError> for Error {
+    fn from(e: SqlError) -> Error {
+        match e.kind {
+            SqlKind::Conversion => Error::Corrupt(format!("catalog row: {e}")),
+            SqlKind::Busy => Error::Timeout,
+            SqlKind::Full => Error::NoSpace("catalog".into()),
+            SqlKind::Corrupt => Error::Corrupt(format!("catalog: {e}")),
+            SqlKind::Io => Error::Io {
                 what: "catalog".into(),
                 source: io::Error::other(e.to_string()),
             },
-            _ => Error::Sql(SqlError(e)),
+            SqlKind::NoRows | SqlKind::Constraint | SqlKind::Other => Error::Sql(e),
         }
-    }
-}
-
-// Transparent: the engine's `Error::Catalog` reads (Display and Debug) as
-// the database error it wraps, as when it held that error itself.
-impl fmt::Display for SqlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
-impl fmt::Debug for SqlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
-    }
-}
-
-impl std::error::Error for SqlError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rusqlite::ffi;
-
-    fn sqlite(code: std::ffi::c_int) -> Error {
-        Error::from(rusqlite::Error::SqliteFailure(ffi::Error::new(code), None))
-    }
 
     #[test]
-    fn sqlite_errors_are_classified_by_what_the_caller_can_do() {
-        assert!(matches!(sqlite(ffi::SQLITE_BUSY), Error::Timeout));
-        assert!(matches!(sqlite(ffi::SQLITE_FULL), Error::NoSpace(s) if s == "catalog"));
-        assert!(matches!(sqlite(ffi::SQLITE_CORRUPT), Error::Corrupt(s) if s.starts_with("catalog: ")));
-        assert!(matches!(sqlite(ffi::SQLITE_NOTADB), Error::Corrupt(_)));
-        assert!(matches!(sqlite(ffi::SQLITE_IOERR), Error::Io { what, .. } if what == "catalog"));
-        assert!(matches!(sqlite(ffi::SQLITE_CONSTRAINT), Error::Sql(_)));
-        let e = Error::from(rusqlite::Error::InvalidColumnType(
-            0,
-            "x".into(),
-            rusqlite::types::Type::Null,
-        ));
-        assert!(matches!(e, Error::Corrupt(s) if s.starts_with("catalog row: ")));
+    fn a_full_filesystem_is_no_space() {
         let full = io::Error::from_raw_os_error(libc::ENOSPC);
         assert!(matches!(Error::io("f", full), Error::NoSpace(s) if s == "f"));
     }

@@ -1,6 +1,7 @@
 //! SQL for events and asynchronous operations.
 
-use rusqlite::{ErrorCode, OptionalExtension, params};
+use super::backend::SqlResult;
+use super::conn::{OptionalExtension, Row, params};
 
 use super::{Conn, Error, Result, Tx, i, u};
 
@@ -25,23 +26,27 @@ pub struct EventRow {
 /// # Errors
 /// Catalog errors.
 pub fn insert_event(tx: &Tx<'_>, e: &EventRow) -> Result<u64> {
-    tx.prepare_cached(
-        "INSERT INTO events (kind, time_ms, op_id, op_name, outcome, lsu, basename, date, bytes, text)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![
-        e.kind,
-        i(e.time_ms),
-        i(e.op_id),
-        e.op_name,
-        e.outcome,
-        e.lsu,
-        e.basename,
-        e.date,
-        i(e.bytes),
-        e.text
-    ])?;
-    Ok(u(tx.last_insert_rowid()))
+    let id: i64 = tx
+        .prepare_cached(
+            "INSERT INTO events (kind, time_ms, op_id, op_name, outcome, lsu, basename, date, bytes, text)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
+        )?
+        .query_row(
+            params![
+                e.kind,
+                i(e.time_ms),
+                i(e.op_id),
+                e.op_name,
+                e.outcome,
+                e.lsu,
+                e.basename,
+                e.date,
+                i(e.bytes),
+                e.text
+            ],
+            |r| r.get(0),
+        )?;
+    Ok(u(id))
 }
 
 /// Up to `limit` events with ids above `after`, oldest first.
@@ -69,7 +74,7 @@ pub fn events_after(conn: &Conn, after: u64, limit: usize) -> Result<Vec<EventRo
                 text: r.get(10)?,
             })
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<SqlResult<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -98,7 +103,7 @@ pub struct OpRow {
 
 const OP_COLS: &str = "id, name, kind, state, outcome, owner, cancel, lsu, basename, date";
 
-fn op_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OpRow> {
+fn op_from_row(r: &Row<'_>) -> SqlResult<OpRow> {
     Ok(OpRow {
         id: u(r.get(0)?),
         name: r.get(1)?,
@@ -128,16 +133,19 @@ pub fn insert_op(
     date: &str,
     now_ms: u64,
 ) -> Result<u64> {
-    let r = tx.execute(
-        "INSERT INTO ops (name, kind, owner, lsu, basename, date, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    let r = tx.query_row(
+        "INSERT INTO ops (name, kind, owner, lsu, basename, date, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         RETURNING id",
         params![name, kind, owner, lsu, basename, date, i(now_ms)],
+        |r| r.get::<_, i64>(0),
     );
     match r {
-        Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => Err(Error::Exists(
-            format!("a running operation is named {:?}", name.unwrap_or("")),
-        )),
+        Err(e) if e.is_constraint() => Err(Error::Exists(format!(
+            "a running operation is named {:?}",
+            name.unwrap_or("")
+        ))),
         Err(e) => Err(e.into()),
-        Ok(_) => Ok(u(tx.last_insert_rowid())),
+        Ok(id) => Ok(u(id)),
     }
 }
 
@@ -168,7 +176,7 @@ pub fn running_ops_of(conn: &Conn, owner: &str) -> Result<Vec<OpRow>> {
     let mut st = conn.prepare(&sql)?;
     let rows = st
         .query_map([owner], op_from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<SqlResult<Vec<_>>>()?;
     Ok(rows)
 }
 

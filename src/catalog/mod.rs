@@ -9,6 +9,7 @@
 
 pub mod archive;
 pub mod audit;
+mod backend;
 pub mod checkpoint;
 mod conn;
 pub mod cred;
@@ -18,10 +19,12 @@ pub mod events;
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+use backend::SqlResult;
+use conn::{OptionalExtension, Row, params, params_from_iter};
 
 use crate::store::checksum::BlockCrcs;
 use crate::store::segment::HEADER_LEN;
+pub use backend::postgres::PgTarget;
 pub use conn::{Conn, Tx};
 pub use error::{Error, Result, SqlError};
 
@@ -218,10 +221,6 @@ pub(crate) fn i(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-/// Prepared statements each connection keeps (more than the catalog's
-/// distinct cached statements).
-const STATEMENT_CACHE: usize = 128;
-
 /// Opens (creating if needed) the catalog at `path` and applies the schema.
 ///
 /// # Errors
@@ -244,6 +243,11 @@ pub fn open_upgrading<E: From<Error>>(
     uuid: &str,
     may_upgrade: impl FnOnce(bool) -> std::result::Result<(), E>,
 ) -> std::result::Result<Conn, E> {
+    #[cfg(test)]
+    if let Some(target) = test_pg::target(path) {
+        drop(connect(path)?); // the file a server's directory is known by
+        return Ok(open_postgres(target, now_ms, uuid)?);
+    }
     let mut conn = connect(path)?;
     let mut elsewhere = false;
     if stored_format(&conn)?.as_deref() == Some(FORMAT_1) {
@@ -262,62 +266,87 @@ pub fn open_upgrading<E: From<Error>>(
         may_upgrade(elsewhere)?;
         upgrade_from_1(&tx)?;
     }
+    first_rows(tx, now_ms, uuid)?;
+    Ok(check_format(conn)?)
+}
+
+/// Opens (creating if needed) a pool's catalog in PostgreSQL and applies
+/// its schema (`schema_pg.sql`, under the writers' lock).
+///
+/// # Errors
+/// Catalog errors ([`Error::Io`] if the database cannot be reached or
+/// refuses the credentials); [`Error::NoServer`] if the schema holds a
+/// catalog of another format.
+pub fn open_postgres(target: PgTarget, now_ms: u64, uuid: &str) -> Result<Conn> {
+    let mut conn = Conn::new(Box::new(backend::postgres::Postgres::connect(target)?));
+    let tx = write_txn(&mut conn)?;
+    tx.execute_batch(include_str!("schema_pg.sql"))?;
+    first_rows(tx, now_ms, uuid)?;
+    check_format(conn)
+}
+
+/// The rows a new catalog starts with (none changed in an existing one),
+/// committed with `tx`.
+fn first_rows(tx: Tx<'_>, now_ms: u64, uuid: &str) -> Result<()> {
     tx.execute(
-        "INSERT OR IGNORE INTO server (key, value) VALUES ('format', ?1), ('uuid', ?2), ('created_ms', ?3),
-           ('epoch', '0')",
+        "INSERT INTO server (key, value) VALUES ('format', ?1), ('uuid', ?2), ('created_ms', ?3),
+           ('epoch', '0') ON CONFLICT DO NOTHING",
         params![FORMAT, uuid, now_ms.to_string()],
-    )
-    .map_err(Error::from)?;
+    )?;
     tx.execute(
-        "INSERT OR IGNORE INTO lsus (name, created_ms) VALUES (?1, ?2)",
+        "INSERT INTO lsus (name, created_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         params![DEFAULT_LSU, i(now_ms)],
-    )
-    .map_err(Error::from)?;
-    tx.commit()?;
+    )?;
+    tx.commit()
+}
+
+/// `conn` if its catalog is of this binary's format.
+fn check_format(conn: Conn) -> Result<Conn> {
     let format = server_value(&conn, "format")?;
     if format.as_deref() != Some(FORMAT) {
-        return Err(Error::NoServer(format!("catalog format {format:?}, expected {FORMAT}")).into());
+        return Err(Error::NoServer(format!(
+            "catalog format {format:?}, expected {FORMAT}"
+        )));
     }
     Ok(conn)
 }
 
-/// A connection to the catalog at `path` (created empty if missing, 0600),
-/// set up as every connection is: WAL, full sync, busy timeout, statement
-/// cache, case-sensitive LIKE.
-fn connect(path: &Path) -> Result<Conn> {
-    // SQLite creates a new database 0644 (less the umask) and gives the -wal
-    // and -shm files the database's mode: creating it 0600 first keeps all
-    // three private to the owner whatever the umask. Only a new file: closing
-    // a descriptor of our own on an existing catalog would drop every POSIX
-    // lock SQLite holds on it in this process (another server instance's),
-    // and another process could then checkpoint and delete the WAL under it.
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-        {
-            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-                return Err(Error::io(path.display().to_string(), e));
-            }
-            _ => {}
-        }
+/// `COMBSTORE_TEST_CATALOG=postgres` (`make test-scaleout`): every
+/// catalog the tests open by path is a schema of its own in the
+/// PostgreSQL database `COMBSTORE_PG_URL` names, the same schema for the
+/// same path (a reopened server finds its catalog). The SQLite file is
+/// still created, empty: a server directory is known by it.
+#[cfg(test)]
+pub(crate) mod test_pg {
+    use super::PgTarget;
+    use std::path::Path;
+
+    pub fn requested() -> bool {
+        std::env::var("COMBSTORE_TEST_CATALOG").is_ok_and(|v| v == "postgres")
     }
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    // Room for every cached statement a writer or reader uses: with
-    // rusqlite's default of 16 a random reader's two window queries were
-    // evicted between reads and parsed again each time.
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    let conn = Conn::new(conn);
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "wal_autocheckpoint", checkpoint::FALLBACK_PAGES)?;
-    // The archive query language's LIKE is case-sensitive (5800 semantics).
-    conn.pragma_update(None, "case_sensitive_like", true)?;
-    Ok(conn)
+
+    pub fn target(path: &Path) -> Option<PgTarget> {
+        if !requested() {
+            return None;
+        }
+        let url = std::env::var("COMBSTORE_PG_URL").expect("COMBSTORE_PG_URL (scripts/postgres.sh run)");
+        let hash = blake3::hash(path.as_os_str().as_encoded_bytes()).to_hex();
+        Some(PgTarget {
+            url,
+            schema: format!("t{}", &hash[..20]),
+        })
+    }
+}
+
+/// A connection to the SQLite catalog at `path` (created empty if
+/// missing, 0600: [`backend::sqlite::Sqlite::open`]).
+fn connect(path: &Path) -> Result<Conn> {
+    use backend::sqlite::{OpenError, Sqlite};
+    match Sqlite::open(path) {
+        Ok(db) => Ok(Conn::new(Box::new(db))),
+        Err(OpenError::Io(e)) => Err(Error::io(path.display().to_string(), e)),
+        Err(OpenError::Sql(e)) => Err(e.into()),
+    }
 }
 
 /// The catalog's `format`, or None while it has no `server` table (new).
@@ -453,8 +482,7 @@ pub fn commit_lazily<T, E: From<Error>>(
     conn: &mut Conn,
     f: impl FnOnce(&Tx<'_>) -> std::result::Result<T, E>,
 ) -> std::result::Result<T, E> {
-    conn.pragma_update(None, "synchronous", "NORMAL")
-        .map_err(Error::from)?;
+    conn.backend().set_durable(false).map_err(Error::from)?;
     let done = write_txn(conn).map_err(E::from).and_then(|tx| {
         let v = f(&tx)?;
         tx.commit()?;
@@ -462,8 +490,7 @@ pub fn commit_lazily<T, E: From<Error>>(
     });
     // Back to durable commits before anything else can commit on `conn`
     // (the caller holds it); failing that, the connection is unusable.
-    conn.pragma_update(None, "synchronous", "FULL")
-        .map_err(Error::from)?;
+    conn.backend().set_durable(true).map_err(Error::from)?;
     done
 }
 
@@ -479,7 +506,7 @@ pub fn server_value(conn: &Conn, key: &str) -> Result<Option<String>> {
 
 // ---------------------------------------------------------------- LSUs
 
-fn lsu_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LsuRow> {
+fn lsu_from_row(r: &Row<'_>) -> SqlResult<LsuRow> {
     Ok(LsuRow {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -526,9 +553,7 @@ pub fn lsus(conn: &Conn) -> Result<Vec<LsuRow>> {
     let mut st = conn.prepare(
         "SELECT id, name, label, capacity, used, used_phys, images, reclaim, low_space_pct FROM lsus ORDER BY name",
     )?;
-    let rows = st
-        .query_map([], lsu_from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map([], lsu_from_row)?.collect::<SqlResult<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -541,9 +566,7 @@ pub fn create_lsu(tx: &Tx<'_>, name: &str, now_ms: u64) -> Result<()> {
         "INSERT INTO lsus (name, created_ms) VALUES (?1, ?2)",
         params![name, i(now_ms)],
     ) {
-        Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
-            Err(Error::Invalid(format!("LSU {name} exists")))
-        }
+        Err(e) if e.is_constraint() => Err(Error::Invalid(format!("LSU {name} exists"))),
         r => r.map(|_| ()).map_err(Error::from),
     }
 }
@@ -569,10 +592,10 @@ pub fn set_lsu_reclaim(tx: &Tx<'_>, name: &str, policy: &str) -> Result<()> {
 /// Catalog errors.
 pub fn shared_and_own_bytes(conn: &Conn, image_id: i64) -> Result<(u64, u64)> {
     let (shared, own): (i64, i64) = conn.query_row(
-        "SELECT coalesce(sum(CASE WHEN EXISTS (SELECT 1 FROM extents o WHERE o.chunk_id = e.chunk_id
-                 AND o.image_id <> e.image_id) THEN e.len ELSE 0 END), 0),
-                coalesce(sum(CASE WHEN EXISTS (SELECT 1 FROM extents o WHERE o.chunk_id = e.chunk_id
-                 AND o.image_id <> e.image_id) THEN 0 ELSE e.len END), 0)
+        "SELECT CAST(coalesce(sum(CASE WHEN EXISTS (SELECT 1 FROM extents o WHERE o.chunk_id = e.chunk_id
+                 AND o.image_id <> e.image_id) THEN e.len ELSE 0 END), 0) AS BIGINT),
+                CAST(coalesce(sum(CASE WHEN EXISTS (SELECT 1 FROM extents o WHERE o.chunk_id = e.chunk_id
+                 AND o.image_id <> e.image_id) THEN 0 ELSE e.len END), 0) AS BIGINT)
          FROM extents e WHERE e.image_id = ?1",
         [image_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
@@ -643,7 +666,7 @@ pub fn set_lsu_label(tx: &Tx<'_>, name: &str, label: &str) -> Result<()> {
 
 const IMAGE_COLS: &str = "id, lsu_id, basename, date, state, size, ctime_ms, mtime_ms, complete_ms, objid, sha1, writer, temporary";
 
-fn image_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ImageRow, i64)> {
+fn image_from_row(r: &Row<'_>) -> SqlResult<(ImageRow, i64)> {
     let state: i64 = r.get(4)?;
     Ok((
         ImageRow {
@@ -725,18 +748,16 @@ pub fn insert_image_as(
     now_ms: u64,
     temporary: bool,
 ) -> Result<i64> {
-    let r = tx.execute(
+    let r = tx.query_row(
         "INSERT INTO images (lsu_id, basename, date, state, ctime_ms, mtime_ms, writer, temporary, pin)
          VALUES (?1, ?2, ?3, 0, ?4, ?4, ?5, ?6,
-                 (SELECT CAST(value AS INTEGER) FROM server WHERE key = 'epoch'))",
+                 (SELECT CAST(value AS BIGINT) FROM server WHERE key = 'epoch')) RETURNING id",
         params![lsu_id, name.basename, name.date, i(now_ms), writer, temporary],
+        |r| r.get(0),
     );
     match r {
-        Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
-            Err(Error::Exists(name.to_string()))
-        }
-        Err(e) => Err(e.into()),
-        Ok(_) => Ok(tx.last_insert_rowid()),
+        Err(e) if e.is_constraint() => Err(Error::Exists(name.to_string())),
+        r => Ok(r?),
     }
 }
 
@@ -748,7 +769,7 @@ pub fn insert_image_as(
 pub fn set_state(tx: &Tx<'_>, id: i64, state: ImageState, writer: Option<&str>, now_ms: u64) -> Result<()> {
     tx.execute(
         "UPDATE images SET state = ?2, writer = ?3, mtime_ms = ?4,
-           pin = CASE WHEN ?3 IS NULL THEN pin ELSE (SELECT CAST(value AS INTEGER) FROM server WHERE key = 'epoch') END
+           pin = CASE WHEN CAST(?3 AS TEXT) IS NULL THEN pin ELSE (SELECT CAST(value AS BIGINT) FROM server WHERE key = 'epoch') END
          WHERE id = ?1",
         params![id, state as i64, writer, i(now_ms)],
     )?;
@@ -790,7 +811,7 @@ pub fn list_images(
     after: Option<&ImageName>,
     limit: usize,
 ) -> Result<Vec<ImageName>> {
-    let row = |r: &rusqlite::Row<'_>| {
+    let row = |r: &Row<'_>| {
         Ok(ImageName {
             basename: r.get(0)?,
             date: r.get(1)?,
@@ -803,13 +824,13 @@ pub fn list_images(
         Some(n) => conn
             .prepare_cached(LIST_AFTER)?
             .query_map(params![lsu_id, n.basename, n.date, i(limit as u64)], row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
+            .collect::<SqlResult<Vec<_>>>()?,
         None => conn
             .prepare_cached(
                 "SELECT basename, date FROM images WHERE lsu_id = ?1 ORDER BY basename, date LIMIT ?2",
             )?
             .query_map(params![lsu_id, i(limit as u64)], row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
+            .collect::<SqlResult<Vec<_>>>()?,
     };
     Ok(rows)
 }
@@ -827,7 +848,7 @@ pub fn writing_images(conn: &Conn) -> Result<Vec<(i64, String, bool)>> {
     let mut st = conn.prepare("SELECT id, writer, temporary FROM images WHERE writer IS NOT NULL")?;
     let rows = st
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0)))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<SqlResult<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -840,7 +861,7 @@ pub fn delete_image_rows(tx: &Tx<'_>, id: i64) -> Result<Vec<i64>> {
     let chunks = {
         let mut st = tx.prepare("SELECT DISTINCT chunk_id FROM extents WHERE image_id = ?1")?;
         st.query_map([id], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<i64>>>()?
+            .collect::<SqlResult<Vec<i64>>>()?
     };
     tx.execute("DELETE FROM extents WHERE image_id = ?1", [id])?;
     tx.execute("DELETE FROM image_meta WHERE image_id = ?1", [id])?;
@@ -981,7 +1002,7 @@ pub struct ChunkHit {
     pub damaged: bool,
 }
 
-fn hit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<ChunkHit>> {
+fn hit_from_row(r: &Row<'_>) -> SqlResult<Option<ChunkHit>> {
     let fp: Vec<u8> = r.get(0)?;
     Ok(fp.try_into().ok().map(|fp| ChunkHit {
         fp,
@@ -1011,10 +1032,7 @@ pub fn chunks_by_fps(conn: &Conn, fps: &[[u8; 32]]) -> Result<Vec<ChunkHit>> {
             "SELECT fp, id, dead, segment_id, seg_off, damaged IS NOT NULL FROM chunks WHERE fp IN ({marks})"
         );
         let mut st = conn.prepare_cached(&sql)?;
-        let rows = st.query_map(
-            rusqlite::params_from_iter(group.iter().map(|f| &f[..])),
-            hit_from_row,
-        )?;
+        let rows = st.query_map(params_from_iter(group.iter().map(|f| &f[..])), hit_from_row)?;
         for r in rows {
             out.extend(r?);
         }
@@ -1073,7 +1091,7 @@ pub fn prefill_chunks(
 /// Catalog errors.
 pub fn epoch(conn: &Conn) -> Result<i64> {
     Ok(conn
-        .prepare_cached("SELECT CAST(value AS INTEGER) FROM server WHERE key = 'epoch'")?
+        .prepare_cached("SELECT CAST(value AS BIGINT) FROM server WHERE key = 'epoch'")?
         .query_row([], |r| r.get(0))
         .optional()?
         .unwrap_or(0))
@@ -1101,8 +1119,8 @@ fn min_pin(tx: &Tx<'_>) -> Result<Option<i64>> {
 fn next_epoch(tx: &Tx<'_>) -> Result<i64> {
     Ok(tx
         .prepare_cached(
-            "UPDATE server SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'epoch'
-             RETURNING CAST(value AS INTEGER)",
+            "UPDATE server SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) WHERE key = 'epoch'
+             RETURNING CAST(value AS BIGINT)",
         )?
         .query_row([], |r| r.get(0))?)
 }
@@ -1130,7 +1148,7 @@ pub fn sweep_dead(tx: &Tx<'_>) -> Result<Vec<FreeRange>> {
     let ids: Vec<i64> = tx
         .prepare_cached("SELECT id FROM chunks WHERE dead IS NOT NULL AND dead <= ?1")?
         .query_map([limit], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<SqlResult<_>>()?;
     let mut gone = Vec::with_capacity(ids.len());
     for id in ids {
         if is_referenced(tx, id)? {
@@ -1242,12 +1260,13 @@ fn queue_gaps(tx: &Tx<'_>, places: Vec<(i64, u64, i64)>) -> Result<Vec<FreeRange
     }
     let mut freed = Vec::with_capacity(merged.len());
     for (segment, a, b, lsu_id) in merged {
-        tx.prepare_cached(
-            "INSERT INTO free_ranges (segment_id, seg_off, len, lsu_id) VALUES (?1, ?2, ?3, ?4)",
-        )?
-        .execute(params![segment, i(a), i(b - a), lsu_id])?;
+        let id: i64 = tx
+            .prepare_cached(
+                "INSERT INTO free_ranges (segment_id, seg_off, len, lsu_id) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+            )?
+            .query_row(params![segment, i(a), i(b - a), lsu_id], |r| r.get(0))?;
         freed.push(FreeRange {
-            id: tx.last_insert_rowid(),
+            id,
             segment,
             seg_off: a,
             len: b - a,
@@ -1289,7 +1308,7 @@ pub fn clear_range(tx: &Tx<'_>, image_id: i64, a: u64, b: u64) -> Result<Vec<i64
         st.query_map(params![image_id, i(a) - i(MAX_CHUNK), i(b), i(a)], |r| {
             Ok((u(r.get(0)?), u(r.get(1)?), r.get(2)?, u(r.get(3)?)))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?
+        .collect::<SqlResult<Vec<_>>>()?
     };
     let mut touched = Vec::with_capacity(old.len());
     for (off, len, chunk_id, chunk_off) in old {
@@ -1425,23 +1444,17 @@ pub fn extents_from(conn: &Conn, image_id: i64, from: u64, limit: usize) -> Resu
                     seg_off: u(r.get(5)?),
                     len: u(r.get(6)?),
                     crcs: r
-                        .get_ref(7)?
+                        .value(7)?
                         .as_blob()
-                        .ok()
                         .and_then(|b| BlockCrcs::from_blob(b, u(r.get(6).unwrap_or(0))))
                         .unwrap_or_else(BlockCrcs::unmatchable),
                     raw_len: u(r.get::<_, Option<i64>>(8)?.unwrap_or(0)),
                     codec: r.get::<_, Option<i64>>(9)?.unwrap_or(-1),
-                    fp: r
-                        .get_ref(10)?
-                        .as_blob_or_null()
-                        .ok()
-                        .flatten()
-                        .map(|b| b.try_into().unwrap_or([0; 32])),
+                    fp: r.value(10)?.as_blob().map(|b| b.try_into().unwrap_or([0; 32])),
                 },
             })
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<SqlResult<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -1484,7 +1497,7 @@ pub fn queued_free_ranges(conn: &Conn, deferred_too: bool) -> Result<Vec<FreeRan
                 len: u(r.get(3)?),
             })
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<SqlResult<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -1513,11 +1526,11 @@ pub fn forget_free_ranges(tx: &Tx<'_>, ranges: &[FreeRange]) -> Result<()> {
 /// # Errors
 /// Catalog errors.
 pub fn new_segment(tx: &Tx<'_>, owner: &str, header_len: u64, now_ms: u64) -> Result<i64> {
-    tx.execute(
-        "INSERT INTO segments (owner, committed_end, created_ms) VALUES (?1, ?2, ?3)",
+    Ok(tx.query_row(
+        "INSERT INTO segments (owner, committed_end, created_ms) VALUES (?1, ?2, ?3) RETURNING id",
         params![owner, i(header_len), i(now_ms)],
-    )?;
-    Ok(tx.last_insert_rowid())
+        |r| r.get(0),
+    )?)
 }
 
 /// Takes ownership of an unowned, unsealed segment with room below
@@ -1559,7 +1572,8 @@ pub fn next_writer_epoch(tx: &Tx<'_>, id: i64) -> Result<u32> {
 /// Catalog errors.
 pub fn advance_segment(tx: &Tx<'_>, id: i64, end: u64, sealed: bool) -> Result<()> {
     tx.prepare_cached(
-        "UPDATE segments SET committed_end = max(committed_end, ?2), sealed = max(sealed, ?3) WHERE id = ?1",
+        "UPDATE segments SET committed_end = CASE WHEN committed_end > ?2 THEN committed_end ELSE ?2 END,
+           sealed = CASE WHEN sealed > ?3 THEN sealed ELSE ?3 END WHERE id = ?1",
     )?
     .execute(params![id, i(end), sealed])?;
     Ok(())
@@ -1591,7 +1605,7 @@ pub fn owned_segments(conn: &Conn, owner: &str) -> Result<Vec<(i64, u64)>> {
     let mut st = conn.prepare("SELECT id, committed_end FROM segments WHERE owner = ?1")?;
     let rows = st
         .query_map([owner], |r| Ok((r.get(0)?, u(r.get(1)?))))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<SqlResult<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -1606,7 +1620,7 @@ pub fn owner_tokens(conn: &Conn) -> Result<Vec<String>> {
     )?;
     let rows = st
         .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()?;
+        .collect::<SqlResult<Vec<String>>>()?;
     Ok(rows)
 }
 
@@ -1653,7 +1667,8 @@ pub fn write_meta(tx: &Tx<'_>, image_id: i64, off: u64, data: &[u8]) -> Result<(
     }
     blob[off..end].copy_from_slice(data);
     tx.execute(
-        "INSERT OR REPLACE INTO image_meta (image_id, data) VALUES (?1, ?2)",
+        "INSERT INTO image_meta (image_id, data) VALUES (?1, ?2)
+         ON CONFLICT (image_id) DO UPDATE SET data = excluded.data",
         params![image_id, blob],
     )?;
     Ok(())
@@ -1670,7 +1685,7 @@ pub fn segment_needs(conn: &Conn, image_id: i64) -> Result<Vec<(i64, u64)>> {
     )?;
     let rows = st
         .query_map([image_id], |r| Ok((r.get(0)?, u(r.get(1)?))))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<SqlResult<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -1689,7 +1704,7 @@ pub fn extents_in_range(conn: &Conn, image_id: i64, from: u64, len: u64) -> Resu
         .query_map(params![image_id, i(from) - i(MAX_CHUNK), i(end), i(from)], |r| {
             Ok((u(r.get(0)?), u(r.get(1)?), r.get::<_, i64>(2)?, u(r.get(3)?)))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<SqlResult<Vec<_>>>()?;
     Ok(rows
         .into_iter()
         .map(|(off, n, chunk_id, chunk_off)| {
@@ -1725,7 +1740,8 @@ pub fn copy_all_extents(tx: &Tx<'_>, from: i64, to: i64) -> Result<u64> {
 /// Catalog errors.
 pub fn copy_meta(tx: &Tx<'_>, from: i64, to: i64) -> Result<()> {
     tx.execute(
-        "INSERT OR REPLACE INTO image_meta (image_id, data) SELECT ?2, data FROM image_meta WHERE image_id = ?1",
+        "INSERT INTO image_meta (image_id, data) SELECT CAST(?2 AS BIGINT), data FROM image_meta WHERE image_id = ?1
+         ON CONFLICT (image_id) DO UPDATE SET data = excluded.data",
         params![from, to],
     )?;
     Ok(())
@@ -1787,7 +1803,7 @@ mod tests {
             .unwrap()
             .query_map([], |r| r.get(0))
             .unwrap()
-            .collect::<rusqlite::Result<_>>()
+            .collect::<SqlResult<_>>()
             .unwrap();
         assert_eq!(names, ["a", "default"], "the failed one rolled back");
     }
@@ -1865,7 +1881,7 @@ mod tests {
             .unwrap()
             .query_map(params![1, "b", "d", 10], |r| r.get(3))
             .unwrap()
-            .collect::<rusqlite::Result<_>>()
+            .collect::<SqlResult<_>>()
             .unwrap();
         assert!(
             plan.iter()

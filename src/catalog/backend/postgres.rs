@@ -1,0 +1,479 @@
+//! A pool's catalog in PostgreSQL, shared by every host of the pool.
+//!
+//! One schema per pool (`COMBSTORE_PG_SCHEMA`, default `combstore`), so
+//! one database can hold several pools (and the tests one each). Every
+//! write transaction first takes a transaction-scoped advisory lock of
+//! the schema (`pg_advisory_xact_lock`): writers on every host are
+//! ordered exactly as SQLite's `BEGIN IMMEDIATE` orders the processes of
+//! one host, so the catalog's read-then-write transactions stay free of
+//! races without serializable isolation. Reads run outside transactions,
+//! each statement on the latest committed state (READ COMMITTED).
+//!
+//! A PostgreSQL transaction whose statement failed is aborted as a whole
+//! (SQLite's goes on): the backend remembers it, and a commit of an
+//! aborted transaction is an error, never the silent rollback PostgreSQL
+//! answers `COMMIT` with. A lost connection (a restarted server) is
+//! reopened at the next statement outside a transaction; inside one the
+//! transaction is lost and its statements fail ([`SqlKind::Io`]).
+
+use std::cell::{Cell, RefCell, RefMut};
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use postgres::error::SqlState;
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use postgres::{Client, NoTls, Statement};
+
+use super::{Backend, Dialect, RowAccess, SqlError, SqlKind, SqlResult, ValRef};
+
+/// How long a statement waits for a lock (another host's write
+/// transaction) before it fails as [`SqlKind::Busy`].
+const LOCK_TIMEOUT: Duration = crate::catalog::BUSY_TIMEOUT;
+/// Statements prepared per connection before the cache starts afresh.
+const STATEMENT_CACHE: usize = 256;
+/// First key of the advisory lock every write transaction takes ("COMB");
+/// the second is the hash of the pool's schema name.
+const LOCK_SPACE: i32 = 0x434f_4d42;
+
+/// Where a pool's catalog is: a libpq-style connection string (or URL)
+/// and the schema inside that database.
+#[derive(Clone)]
+pub struct PgTarget {
+    pub url: String,
+    pub schema: String,
+}
+
+impl fmt::Debug for PgTarget {
+    // The URL may hold a password: never shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PgTarget {{ schema: {:?} }}", self.schema)
+    }
+}
+
+/// Whether `s` may name a pool's schema: an unquoted SQL identifier of
+/// lower-case letters, digits and `_` (it is spliced into `SET
+/// search_path`, so nothing else may reach the SQL text).
+pub fn valid_schema(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !s.as_bytes()[0].is_ascii_digit()
+}
+
+/// The writers' lock of a schema: (LOCK_SPACE, schema name).
+const LOCK_SQL: &str = "SELECT pg_advisory_xact_lock($1, hashtext($2))";
+
+/// A connection to a pool's PostgreSQL catalog.
+pub struct Postgres {
+    target: PgTarget,
+    config: postgres::Config,
+    client: RefCell<Option<Client>>,
+    cache: RefCell<HashMap<String, Statement>>,
+    /// A transaction is open.
+    in_tx: Cell<bool>,
+    /// A statement of the open transaction failed: it can only roll back.
+    aborted: Cell<bool>,
+}
+
+impl fmt::Debug for Postgres {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Postgres {{ {:?} }}", self.target)
+    }
+}
+
+impl Postgres {
+    /// Connects to `target`, creating its schema if needed.
+    ///
+    /// # Errors
+    /// [`SqlKind::Io`] if the server cannot be reached or refuses the
+    /// credentials (the server's words, never the password).
+    pub fn connect(target: PgTarget) -> SqlResult<Postgres> {
+        if !valid_schema(&target.schema) {
+            return Err(SqlError::new(
+                SqlKind::Other,
+                format!(
+                    "schema name {:?}: lower-case letters, digits and _ only",
+                    target.schema
+                ),
+            ));
+        }
+        let mut config: postgres::Config = target
+            .url
+            .parse()
+            .map_err(|e| SqlError::new(SqlKind::Other, format!("PostgreSQL connection string: {e}")))?;
+        // A host that vanished is seen within about 25 s (research §3).
+        config
+            .connect_timeout(Duration::from_secs(10))
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(10))
+            .keepalives_interval(Duration::from_secs(5))
+            .keepalives_retries(3)
+            .application_name("combstore");
+        let pg = Postgres {
+            target,
+            config,
+            client: RefCell::new(None),
+            cache: RefCell::new(HashMap::new()),
+            in_tx: Cell::new(false),
+            aborted: Cell::new(false),
+        };
+        drop(pg.client()?);
+        Ok(pg)
+    }
+
+    /// The connection, reopened if it was lost while no transaction was open.
+    fn client(&self) -> SqlResult<RefMut<'_, Client>> {
+        let mut slot = self.client.borrow_mut();
+        let lost = slot.as_ref().is_none_or(Client::is_closed);
+        if lost {
+            if self.in_tx.get() {
+                return Err(SqlError::new(
+                    SqlKind::Io,
+                    "the PostgreSQL connection was lost inside a transaction",
+                ));
+            }
+            self.cache.borrow_mut().clear();
+            let mut client = self.config.connect(NoTls).map_err(classify)?;
+            let schema = &self.target.schema; // valid_schema: an identifier
+            client
+                .batch_execute(&format!(
+                    "SET lock_timeout = '{}ms'; SET client_min_messages = warning; SET search_path TO {schema}",
+                    LOCK_TIMEOUT.as_millis()
+                ))
+                .map_err(classify)?;
+            // The schema is made under the writers' lock: two hosts
+            // creating it at once would otherwise collide.
+            let mut tx = client.transaction().map_err(classify)?;
+            tx.execute(LOCK_SQL, &[&LOCK_SPACE, &schema.as_str()])
+                .map_err(classify)?;
+            tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .map_err(classify)?;
+            tx.commit().map_err(classify)?;
+            *slot = Some(client);
+        }
+        Ok(RefMut::map(slot, |c| c.as_mut().expect("just connected")))
+    }
+
+    fn statement(&self, client: &mut Client, sql: &str) -> SqlResult<Statement> {
+        if let Some(st) = self.cache.borrow().get(sql) {
+            return Ok(st.clone());
+        }
+        let st = client.prepare(&placeholders(sql)).map_err(classify)?;
+        let mut cache = self.cache.borrow_mut();
+        if cache.len() >= STATEMENT_CACHE {
+            cache.clear();
+        }
+        cache.insert(sql.to_owned(), st.clone());
+        Ok(st)
+    }
+
+    /// Notes a failed statement inside a transaction.
+    fn failed<T>(&self, r: SqlResult<T>) -> SqlResult<T> {
+        if r.is_err() && self.in_tx.get() {
+            self.aborted.set(true);
+        }
+        r
+    }
+
+    fn run<T>(
+        &self,
+        sql: &str,
+        params: &[ValRef<'_>],
+        f: impl FnOnce(&mut Client, &Statement, &[&(dyn ToSql + Sync)]) -> Result<T, postgres::Error>,
+    ) -> SqlResult<T> {
+        let r = (|| {
+            let mut client = self.client()?;
+            let st = self.statement(&mut client, sql)?;
+            let binds: Vec<Bind<'_>> = params.iter().map(|v| Bind(*v)).collect();
+            let refs: Vec<&(dyn ToSql + Sync)> = binds.iter().map(|b| b as &(dyn ToSql + Sync)).collect();
+            f(&mut client, &st, &refs).map_err(classify)
+        })();
+        self.failed(r)
+    }
+}
+
+/// SQLite's `?N` and `?` placeholders as PostgreSQL's `$N` (string
+/// literals and quoted identifiers left as they are).
+pub fn placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut next = 0u32;
+    let mut quote: Option<char> = None;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => {
+                quote = None;
+                out.push(c);
+            }
+            (Some(_), c) => out.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                out.push(c);
+            }
+            (None, '?') => {
+                let mut digits = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    digits.push(*d);
+                    chars.next();
+                }
+                if digits.is_empty() {
+                    next += 1;
+                    digits = next.to_string();
+                }
+                out.push('$');
+                out.push_str(&digits);
+            }
+            (None, c) => out.push(c),
+        }
+    }
+    out
+}
+
+/// PostgreSQL's errors, classified.
+pub fn classify(e: postgres::Error) -> SqlError {
+    let kind = match e.code() {
+        Some(c) if c.code().starts_with("23") => SqlKind::Constraint,
+        Some(c)
+            if *c == SqlState::LOCK_NOT_AVAILABLE
+                || *c == SqlState::QUERY_CANCELED
+                || *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::T_R_DEADLOCK_DETECTED =>
+        {
+            SqlKind::Busy
+        }
+        Some(c) if c.code().starts_with("53") => SqlKind::Full,
+        Some(c) if *c == SqlState::DATA_CORRUPTED || *c == SqlState::INDEX_CORRUPTED => SqlKind::Corrupt,
+        // connection failures, refused credentials, an administrator's
+        // shutdown: the catalog cannot be reached
+        Some(c)
+            if c.code().starts_with("08") || c.code().starts_with("28") || c.code().starts_with("57P") =>
+        {
+            SqlKind::Io
+        }
+        Some(_) => SqlKind::Other,
+        None if e.is_closed() || std::error::Error::source(&e).is_some() => SqlKind::Io,
+        None => SqlKind::Other,
+    };
+    SqlError::new(kind, e)
+}
+
+/// A bound value, converted to the type PostgreSQL inferred for its
+/// placeholder (the catalog binds integers for BIGINT, BOOLEAN and
+/// INTEGER alike).
+#[derive(Debug)]
+struct Bind<'a>(ValRef<'a>);
+
+impl ToSql for Bind<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self.0 {
+            ValRef::Null => Ok(IsNull::Yes),
+            ValRef::Int(i) => match *ty {
+                Type::INT8 => i.to_sql(ty, out),
+                Type::INT4 => i32::try_from(i)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(i)?.to_sql(ty, out),
+                Type::BOOL => (i != 0).to_sql(ty, out),
+                #[allow(clippy::cast_precision_loss)]
+                Type::FLOAT8 => (i as f64).to_sql(ty, out),
+                Type::TEXT | Type::VARCHAR => i.to_string().to_sql(ty, out),
+                _ => Err(format!("an integer bound as {ty}").into()),
+            },
+            ValRef::Real(r) => match *ty {
+                Type::FLOAT8 => r.to_sql(ty, out),
+                _ => Err(format!("a double bound as {ty}").into()),
+            },
+            ValRef::Text(s) => match *ty {
+                Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => s.to_sql(ty, out),
+                _ => Err(format!("text bound as {ty}").into()),
+            },
+            ValRef::Blob(b) => match *ty {
+                Type::BYTEA => b.to_sql(ty, out),
+                _ => Err(format!("a blob bound as {ty}").into()),
+            },
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+struct Row<'r>(&'r postgres::Row);
+
+impl RowAccess for Row<'_> {
+    fn value(&self, idx: usize) -> SqlResult<ValRef<'_>> {
+        let r = self.0;
+        let col = r
+            .columns()
+            .get(idx)
+            .ok_or_else(|| SqlError::conversion(format!("no column {idx}")))?;
+        let bad = |e: postgres::Error| SqlError::conversion(format!("column {idx}: {e}"));
+        Ok(match *col.type_() {
+            Type::INT8 => r
+                .try_get::<_, Option<i64>>(idx)
+                .map_err(bad)?
+                .map_or(ValRef::Null, ValRef::Int),
+            Type::INT4 => r
+                .try_get::<_, Option<i32>>(idx)
+                .map_err(bad)?
+                .map_or(ValRef::Null, |v| ValRef::Int(v.into())),
+            Type::INT2 => r
+                .try_get::<_, Option<i16>>(idx)
+                .map_err(bad)?
+                .map_or(ValRef::Null, |v| ValRef::Int(v.into())),
+            Type::BOOL => r
+                .try_get::<_, Option<bool>>(idx)
+                .map_err(bad)?
+                .map_or(ValRef::Null, |v| ValRef::Int(v.into())),
+            Type::FLOAT8 => r
+                .try_get::<_, Option<f64>>(idx)
+                .map_err(bad)?
+                .map_or(ValRef::Null, ValRef::Real),
+            Type::FLOAT4 => r
+                .try_get::<_, Option<f32>>(idx)
+                .map_err(bad)?
+                .map_or(ValRef::Null, |v| ValRef::Real(v.into())),
+            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => r
+                .try_get::<_, Option<&str>>(idx)
+                .map_err(bad)?
+                .map_or(ValRef::Null, ValRef::Text),
+            Type::BYTEA => r
+                .try_get::<_, Option<&[u8]>>(idx)
+                .map_err(bad)?
+                .map_or(ValRef::Null, ValRef::Blob),
+            ref t => return Err(SqlError::conversion(format!("column {idx} of type {t}"))),
+        })
+    }
+
+    fn width(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl Backend for Postgres {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn execute(&self, sql: &str, params: &[ValRef<'_>]) -> SqlResult<usize> {
+        let n = self.run(sql, params, |c, st, p| c.execute(st, p))?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    fn query(
+        &self,
+        sql: &str,
+        params: &[ValRef<'_>],
+        row: &mut dyn FnMut(&dyn RowAccess) -> SqlResult<bool>,
+    ) -> SqlResult<()> {
+        // Rows are fetched whole before `row` sees any: the connection is
+        // free again while the caller works on them.
+        let rows = self.run(sql, params, |c, st, p| c.query(st, p))?;
+        for r in &rows {
+            if !row(&Row(r))? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn batch(&self, sql: &str) -> SqlResult<()> {
+        let r = self
+            .client()
+            .and_then(|mut c| c.batch_execute(sql).map_err(classify));
+        if r.is_ok() && self.in_tx.get() && sql.trim_start().starts_with("ROLLBACK TO") {
+            // the savepoint undid the failure
+            self.aborted.set(false);
+        }
+        self.failed(r)
+    }
+
+    fn begin_write(&self) -> SqlResult<()> {
+        self.client()?.batch_execute("BEGIN").map_err(classify)?;
+        self.in_tx.set(true);
+        self.aborted.set(false);
+        let locked = self.execute(
+            LOCK_SQL,
+            &[ValRef::Int(LOCK_SPACE.into()), ValRef::Text(&self.target.schema)],
+        );
+        if let Err(e) = locked {
+            let _ = self.rollback();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn commit(&self) -> SqlResult<()> {
+        if self.aborted.get() {
+            return Err(SqlError::new(
+                SqlKind::Other,
+                "commit of a transaction a failed statement aborted",
+            ));
+        }
+        let r = self
+            .client()
+            .and_then(|mut c| c.batch_execute("COMMIT").map_err(classify));
+        if r.is_ok() {
+            self.in_tx.set(false);
+        }
+        self.failed(r)
+    }
+
+    fn rollback(&self) -> SqlResult<()> {
+        if !self.in_tx.get() {
+            return Ok(());
+        }
+        let lost = self.client.borrow().as_ref().is_none_or(Client::is_closed);
+        let r = if lost {
+            Ok(()) // the server rolled it back with the connection
+        } else {
+            self.client()
+                .and_then(|mut c| c.batch_execute("ROLLBACK").map_err(classify))
+        };
+        self.in_tx.set(false);
+        self.aborted.set(false);
+        r
+    }
+
+    fn set_durable(&self, durable: bool) -> SqlResult<()> {
+        let mode = if durable { "on" } else { "off" };
+        self.batch(&format!("SET synchronous_commit TO {mode}"))
+    }
+
+    #[cfg(test)]
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_outside_quotes() {
+        assert_eq!(placeholders("a = ?1 AND b = ?12"), "a = $1 AND b = $12");
+        assert_eq!(placeholders("x IN (?, ?, ?)"), "x IN ($1, $2, $3)");
+        assert_eq!(
+            placeholders("'?1' = ?2 AND \"a?\" = ?"),
+            "'?1' = $2 AND \"a?\" = $1"
+        );
+    }
+
+    #[test]
+    fn only_plain_identifiers_name_a_schema() {
+        assert!(valid_schema("combstore"));
+        assert!(valid_schema("t_12"));
+        for bad in ["", "A", "1a", "a;b", "a b", "a\"", &"a".repeat(64)] {
+            assert!(!valid_schema(bad), "{bad}");
+        }
+    }
+}
