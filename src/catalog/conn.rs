@@ -45,6 +45,13 @@ impl Conn {
             .0
     }
 
+    /// The catalog's statements for tests that damage or inspect it on
+    /// purpose, on whichever database it is.
+    #[cfg(test)]
+    pub(crate) fn sql(&self) -> TestSql<'_> {
+        TestSql(self)
+    }
+
     /// A SQLite connection a test or fuzz target opened and prepared
     /// itself (a catalog of an older format built by hand, an in-memory one).
     #[cfg(any(test, feature = "fuzzing"))]
@@ -98,8 +105,31 @@ impl Conn {
     }
 }
 
+/// [`Conn::sql`].
+#[cfg(test)]
+pub(crate) struct TestSql<'c>(&'c Conn);
+
+#[cfg(test)]
+impl<'c> TestSql<'c> {
+    pub(crate) fn execute<P: Params>(&self, sql: &str, params: P) -> SqlResult<usize> {
+        self.0.execute(sql, params)
+    }
+
+    pub(crate) fn query_row<T, P, F>(&self, sql: &str, params: P, f: F) -> SqlResult<T>
+    where
+        P: Params,
+        F: FnOnce(&Row<'_>) -> SqlResult<T>,
+    {
+        self.0.query_row(sql, params, f)
+    }
+
+    pub(crate) fn prepare(&self, sql: &str) -> SqlResult<Stmt<'c>> {
+        self.0.prepare(sql)
+    }
+}
+
 /// A statement of a connection.
-pub(super) struct Stmt<'a> {
+pub(crate) struct Stmt<'a> {
     conn: &'a Conn,
     sql: String,
 }
@@ -109,12 +139,12 @@ fn no_rows() -> SqlError {
 }
 
 impl Stmt<'_> {
-    pub(super) fn execute<P: Params>(&mut self, params: P) -> SqlResult<usize> {
+    pub(crate) fn execute<P: Params>(&mut self, params: P) -> SqlResult<usize> {
         self.conn.0.execute(&self.sql, &params.vals())
     }
 
     /// The first row's value; [`SqlKind::NoRows`] if there is none.
-    pub(super) fn query_row<T, P, F>(&mut self, params: P, f: F) -> SqlResult<T>
+    pub(crate) fn query_row<T, P, F>(&mut self, params: P, f: F) -> SqlResult<T>
     where
         P: Params,
         F: FnOnce(&Row<'_>) -> SqlResult<T>,
@@ -123,7 +153,7 @@ impl Stmt<'_> {
     }
 
     /// Every row's value, in order (each `Ok` unless `f` failed on it).
-    pub(super) fn query_map<T, P, F>(
+    pub(crate) fn query_map<T, P, F>(
         &mut self,
         params: P,
         mut f: F,
@@ -141,7 +171,7 @@ impl Stmt<'_> {
     }
 
     /// Calls `f` on each row as it comes (nothing collected).
-    pub(super) fn for_each<P, F>(&mut self, params: P, mut f: F) -> SqlResult<()>
+    pub(crate) fn for_each<P, F>(&mut self, params: P, mut f: F) -> SqlResult<()>
     where
         P: Params,
         F: FnMut(&Row<'_>) -> SqlResult<()>,
@@ -154,29 +184,29 @@ impl Stmt<'_> {
 }
 
 /// One result row.
-pub(super) struct Row<'a>(&'a dyn RowAccess);
+pub(crate) struct Row<'a>(&'a dyn RowAccess);
 
 impl Row<'_> {
     /// Column `idx` as a `T` ([`SqlKind::Conversion`] if it holds another type).
-    pub(super) fn get<I: ColIndex, T: FromCol>(&self, idx: I) -> SqlResult<T> {
+    pub(crate) fn get<I: ColIndex, T: FromCol>(&self, idx: I) -> SqlResult<T> {
         let idx = idx.index();
         T::from_col(self.0.value(idx)?).map_err(|e| SqlError::conversion(format!("column {idx}: {e}")))
     }
 
     /// Number of columns.
-    pub(super) fn width(&self) -> usize {
+    pub(crate) fn width(&self) -> usize {
         self.0.width()
     }
 
     /// Column `idx` as it is.
-    pub(super) fn value(&self, idx: usize) -> SqlResult<ValRef<'_>> {
+    pub(crate) fn value(&self, idx: usize) -> SqlResult<ValRef<'_>> {
         self.0.value(idx)
     }
 }
 
 /// A column's index (a trait, as rusqlite's `RowIndex`, so that `r.get(0)`
 /// infers `usize` and `r.get::<_, T>(0)` reads).
-pub(super) trait ColIndex {
+pub(crate) trait ColIndex {
     fn index(self) -> usize;
 }
 
@@ -187,7 +217,7 @@ impl ColIndex for usize {
 }
 
 /// A Rust value read from a column.
-pub(super) trait FromCol: Sized {
+pub(crate) trait FromCol: Sized {
     fn from_col(v: ValRef<'_>) -> std::result::Result<Self, String>;
 }
 
@@ -252,7 +282,7 @@ impl<T: FromCol> FromCol for Option<T> {
 }
 
 /// A Rust value bound to a statement.
-pub(super) trait ToVal {
+pub(crate) trait ToVal {
     fn to_val(&self) -> ValRef<'_>;
 }
 
@@ -333,7 +363,7 @@ impl ToVal for ValRef<'_> {
 
 /// A statement's parameters: `params![a, b]`, `[x]`, `[]`, or
 /// [`params_from_iter`].
-pub(super) trait Params {
+pub(crate) trait Params {
     fn vals(&self) -> Vec<ValRef<'_>>;
 }
 
@@ -379,6 +409,14 @@ macro_rules! params {
     ($($p:expr),+ $(,)?) => { &[$(&$p as &dyn $crate::catalog::conn::ToVal),+] as &[&dyn $crate::catalog::conn::ToVal] };
 }
 pub(super) use params;
+
+/// `params!` for tests outside the catalog ([`Conn::sql`]).
+#[cfg(test)]
+macro_rules! test_params {
+    ($($p:expr),+ $(,)?) => { &[$(&$p as &dyn $crate::catalog::conn::ToVal),+] as &[&dyn $crate::catalog::conn::ToVal] };
+}
+#[cfg(test)]
+pub(crate) use test_params;
 
 /// `.optional()` on a single-row result: no row is `None`.
 pub(super) trait OptionalExtension<T> {

@@ -11,7 +11,7 @@ pub mod archive;
 pub mod audit;
 mod backend;
 pub mod checkpoint;
-mod conn;
+pub(crate) mod conn;
 pub mod cred;
 mod error;
 pub mod events;
@@ -25,6 +25,8 @@ use conn::{OptionalExtension, Row, params, params_from_iter};
 use crate::store::checksum::BlockCrcs;
 use crate::store::segment::HEADER_LEN;
 pub use backend::postgres::PgTarget;
+#[cfg(test)]
+pub(crate) use conn::test_params;
 pub use conn::{Conn, Tx};
 pub use error::{Error, Result, SqlError};
 

@@ -186,7 +186,7 @@ fn a_writer_that_found_a_chunk_keeps_it_when_its_last_image_goes() {
         s.shared
             .catalog
             .lock()
-            .raw()
+            .sql()
             .query_row("SELECT count(*) FROM chunks WHERE dead IS NOT NULL", [], |r| r
                 .get::<_, i64>(0))
             .unwrap()
@@ -225,7 +225,7 @@ fn a_writer_never_takes_a_chunk_released_before_it_opened() {
         .shared
         .catalog
         .lock()
-        .raw()
+        .sql()
         .query_row("SELECT count(*) FROM chunks WHERE dead IS NOT NULL", [], |r| {
             r.get(0)
         })
@@ -262,7 +262,7 @@ fn a_wrong_fingerprint_row_fails_reads_instead_of_returning_other_bytes() {
         // Damage: one of a's chunk rows gets another fingerprint.
         let conn = s.shared.catalog.lock();
         let (ca, cb): (i64, i64) = conn
-            .raw()
+            .sql()
             .query_row(
                 "SELECT (SELECT min(chunk_id) FROM extents e JOIN images i ON i.id = e.image_id WHERE i.basename = 'a'),
                         (SELECT min(chunk_id) FROM extents e JOIN images i ON i.id = e.image_id WHERE i.basename = 'b')",
@@ -270,14 +270,18 @@ fn a_wrong_fingerprint_row_fails_reads_instead_of_returning_other_bytes() {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap();
-        conn.raw()
+        conn.sql()
             .execute(
                 "UPDATE chunks SET fp = (SELECT fp FROM chunks WHERE id = ?1) WHERE id = ?2",
                 [ca, cb],
             )
             .unwrap_err(); // the fingerprint index is unique: two rows cannot share one
-        conn.raw()
-            .execute("UPDATE chunks SET fp = randomblob(32) WHERE id = ?1", [ca])
+        let other: Vec<u8> = (0..32u8).map(|k| k.wrapping_mul(37) ^ 0x5a).collect();
+        conn.sql()
+            .execute(
+                "UPDATE chunks SET fp = ?2 WHERE id = ?1",
+                crate::catalog::test_params![ca, other],
+            )
             .unwrap();
     }
     let mut r = s.open_image("default", &name("a")).unwrap();
@@ -381,7 +385,7 @@ fn a_prefilled_index_changes_nothing_a_writer_stores_or_reads() {
         s.shared
             .catalog
             .lock()
-            .raw()
+            .sql()
             .query_row("SELECT count(DISTINCT chunk_id) FROM extents", [], |r| r
                 .get::<_, i64>(0))
             .unwrap() as u64
@@ -392,7 +396,7 @@ fn a_prefilled_index_changes_nothing_a_writer_stores_or_reads() {
 fn chunk_map(s: &Server, n: &str) -> Vec<(i64, i64, Vec<u8>)> {
     let conn = s.shared.catalog.lock();
     let mut st = conn
-        .raw()
+        .sql()
         .prepare(
             "SELECT e.img_off, e.len, c.fp FROM extents e JOIN chunks c ON c.id = e.chunk_id
              JOIN images i ON i.id = e.image_id WHERE i.basename = ?1 ORDER BY e.img_off",
@@ -497,7 +501,7 @@ fn a_close_or_drop_right_after_a_write_stores_everything_written() {
 fn chunk_places(s: &Server, n: &str) -> Vec<(i64, i64, i64, i64)> {
     let conn = s.shared.catalog.lock();
     let mut st = conn
-        .raw()
+        .sql()
         .prepare(
             "SELECT c.id, c.segment_id, c.seg_off, c.len FROM extents e JOIN images i ON i.id = e.image_id
              JOIN chunks c ON c.id = e.chunk_id WHERE i.basename = ?1 ORDER BY e.img_off",
@@ -511,7 +515,7 @@ fn chunk_places(s: &Server, n: &str) -> Vec<(i64, i64, i64, i64)> {
 
 fn flagged(s: &Server, id: i64) -> bool {
     let conn = s.shared.catalog.lock();
-    conn.raw()
+    conn.sql()
         .query_row(
             "SELECT damaged IS NOT NULL FROM chunks WHERE id = ?1",
             [id],
@@ -597,7 +601,7 @@ fn a_damaged_chunk_row_is_repaired_without_freeing_the_chunk_its_damage_points_a
     s.shared
         .catalog
         .lock()
-        .raw()
+        .sql()
         .execute(
             "UPDATE chunks SET segment_id = ?1, seg_off = ?2 WHERE id = ?3",
             [seg, off, victim],
@@ -621,13 +625,18 @@ fn a_damaged_chunk_row_is_repaired_without_freeing_the_chunk_its_damage_points_a
 
 /// Damages chunk `id`'s row: its checksums no longer match its bytes.
 fn damage_crcs(s: &Server, id: i64) {
-    s.shared
-        .catalog
-        .lock()
-        .raw()
+    let conn = s.shared.catalog.lock();
+    let len: i64 = conn
+        .sql()
+        .query_row("SELECT length(crcs) FROM chunks WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let zeros = vec![0u8; usize::try_from(len).unwrap()];
+    conn.sql()
         .execute(
-            "UPDATE chunks SET crcs = zeroblob(length(crcs)) WHERE id = ?1",
-            [id],
+            "UPDATE chunks SET crcs = ?2 WHERE id = ?1",
+            crate::catalog::test_params![id, zeros],
         )
         .unwrap();
 }

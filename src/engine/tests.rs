@@ -566,13 +566,13 @@ fn check_finds_leaks_dangling_references_and_wrong_statistics() {
     {
         let conn = s.shared.catalog.lock();
         // An extent row removed: its chunk is leaked and the image shrinks.
-        conn.raw()
+        conn.sql()
             .execute("DELETE FROM extents WHERE img_off = 0", [])
             .unwrap();
-        conn.raw()
+        conn.sql()
             .execute("INSERT INTO extents VALUES (999, 0, 512, 424242, 0)", [])
             .unwrap();
-        conn.raw().execute("UPDATE lsus SET used = used + 1", []).unwrap();
+        conn.sql().execute("UPDATE lsus SET used = used + 1", []).unwrap();
     }
     let report = s.check().unwrap();
     let checks: Vec<_> = report
@@ -908,10 +908,10 @@ fn recovery_heals_records_left_unindexed() {
     {
         let conn = s.shared.catalog.lock();
         let pending = r#"[["ost.basename","t","img"]]"#;
-        conn.raw()
+        conn.sql()
             .execute("DELETE FROM object_fields WHERE oid = ?1", [&oid])
             .unwrap();
-        conn.raw()
+        conn.sql()
             .execute(
                 "UPDATE archive_objects SET indexed = 0, pending = ?2 WHERE oid = ?1",
                 [&oid, pending],
