@@ -226,6 +226,19 @@ impl<'a> Checker<'a> {
         self.dialect == Dialect::Postgres
     }
 
+    /// In PostgreSQL, an expression that is always NULL (`- NULL`, `abs(NULL)`)
+    /// as a NULL of type `want`: PostgreSQL types `- NULL` as a number,
+    /// which then cannot meet a string as SQLite's NULL does.
+    fn pg_null(&self, f: Frag, want: Option<FieldType>) -> Frag {
+        if !self.pg() || f.ty != Ty::Null {
+            return f;
+        }
+        match want {
+            Some(t) => Frag::leaf(&format!("CAST(NULL AS {})", pg_type(t)), Vec::new(), Ty::Null),
+            None => null_frag(),
+        }
+    }
+
     /// `(a <op> b ..)` comparing values of type `target`: in PostgreSQL
     /// text compares by code point (SQLite's BINARY) whatever the
     /// database's default collation, as the `v_text` column does.
@@ -319,6 +332,7 @@ impl<'a> Checker<'a> {
     /// A value operand (not a condition) of an accepted class.
     fn value_of(&mut self, e: &Expr, want: FieldType, ok: &[Class], what: &str) -> Result<Frag, QueryError> {
         let f = self.emit_as(e, want)?;
+        let f = self.pg_null(f, Some(want));
         match f.ty {
             Ty::Val(t) if ok.contains(&class(t)) => Ok(f),
             Ty::Null => Ok(f),
@@ -374,9 +388,10 @@ impl<'a> Checker<'a> {
             target = Some(FieldType::String);
         }
         for (i, e) in items.iter().enumerate() {
-            if frags[i].is_none() {
-                frags[i] = Some(self.flexible(e, target)?);
-            }
+            frags[i] = match frags[i].take() {
+                None => Some(self.flexible(e, target)?),
+                Some(f) => Some(self.pg_null(f, target)),
+            };
         }
         Ok((frags.into_iter().flatten().collect(), target))
     }
@@ -791,11 +806,19 @@ impl<'a> Checker<'a> {
                 let b = self.value_of(&args[1], FieldType::String, &txt, name)?;
                 tpl("({} || {})", vec![A::F(a), A::F(b)], string)
             }
+            Func::Substring if self.pg() => {
+                let s = self.value_of(&args[0], FieldType::String, &txt, name)?;
+                let y = self.value_of(&args[1], FieldType::Long, &num, name)?;
+                let z = match args.get(2) {
+                    Some(z) => Some(self.value_of(z, FieldType::Long, &num, name)?),
+                    None => None,
+                };
+                substr_pg(s, y, z)
+            }
             Func::Substring => {
                 let mut parts = vec![A::F(self.value_of(&args[0], FieldType::String, &txt, name)?)];
                 for a in &args[1..] {
-                    let n = self.value_of(a, FieldType::Long, &num, name)?;
-                    parts.push(A::F(self.pg_int(n)));
+                    parts.push(A::F(self.value_of(a, FieldType::Long, &num, name)?));
                 }
                 let t = if parts.len() == 2 {
                     "substr({}, {})"
@@ -814,7 +837,11 @@ impl<'a> Checker<'a> {
                     ("instr", "max")
                 };
                 match args.get(2) {
-                    None => tpl(&format!("{instr}({{}}, {{}})"), vec![A::F(hay), A::F(needle)], long),
+                    None => tpl(
+                        &format!("{instr}({{}}, {{}})"),
+                        vec![A::F(hay), A::F(needle)],
+                        long,
+                    ),
                     Some(st) => {
                         // The first match at or after `start` (below 1 counts
                         // as 1): instr within substr(hay, start), shifted
@@ -963,6 +990,46 @@ fn balanced(mut frags: Vec<Frag>, op: &str, ty: Ty) -> Frag {
         frags = next;
     }
     frags.pop().unwrap_or_else(null_frag)
+}
+
+/// SQLite's `substr(s, y[, z])` in PostgreSQL, whose `substr(s, p, l)`
+/// returns the characters at positions p .. p + l - 1 that exist (l >= 0).
+/// SQLite's is that window too, once its arguments are mapped: a start
+/// below 0 counts from the end (`y + length + 1`), and a negative length
+/// takes the |z| characters before the start (`start + z`, `|z|`); a
+/// double argument is truncated, as SQLite's integer conversion does.
+fn substr_pg(s: Frag, y: Frag, z: Option<Frag>) -> Frag {
+    let string = Ty::Val(FieldType::String);
+    let ty = y.ty;
+    let y = tpl("trunc({})", vec![A::F(y)], ty);
+    let start = tpl(
+        "CASE WHEN {} < {} THEN {} + char_length({}) + {} ELSE {} END",
+        vec![
+            A::F(y.clone()),
+            int(0),
+            A::F(y.clone()),
+            A::F(s.clone()),
+            int(1),
+            A::F(y),
+        ],
+        Ty::Val(FieldType::Long),
+    );
+    match z {
+        None => tpl(
+            "substr({}, CAST({} AS INTEGER))",
+            vec![A::F(s), A::F(start)],
+            string,
+        ),
+        Some(z) => {
+            let ty = z.ty;
+            let z = tpl("trunc({})", vec![A::F(z)], ty);
+            tpl(
+                "substr({}, CAST({} + least({}, {}) AS INTEGER), CAST(abs({}) AS INTEGER))",
+                vec![A::F(s), A::F(start), A::F(z.clone()), int(0), A::F(z)],
+                string,
+            )
+        }
+    }
 }
 
 /// PostgreSQL's type of values of type `t` (as stored in `object_fields`).

@@ -199,10 +199,12 @@ fn nan_and_negative_zero_in_the_catalog() {
     .unwrap();
     let got: Vec<(String, u64)> = rows
         .into_iter()
-        .map(|(o, v)| match Value::from_sql(FieldType::Double, v[0].clone()).unwrap() {
-            Value::Double(x) => (o, x.to_bits()),
-            other => panic!("{other:?}"),
-        })
+        .map(
+            |(o, v)| match Value::from_sql(FieldType::Double, v[0].clone()).unwrap() {
+                Value::Double(x) => (o, x.to_bits()),
+                other => panic!("{other:?}"),
+            },
+        )
         .collect();
     let mut want = vec![
         (oid(1), f64::NAN.to_bits()),
@@ -256,7 +258,10 @@ fn random_queries_give_sqlites_rows() {
     for _ in 0..3000 {
         let q = Gen { rng: &mut rng }.cond(3);
         let Ok(plan) = translate_for(dialect, &q, &["title"], &f) else {
-            assert!(translate(&q, &["title"], &f).is_err(), "{q:?} refused in {dialect:?} only");
+            assert!(
+                translate(&q, &["title"], &f).is_err(),
+                "{q:?} refused in {dialect:?} only"
+            );
             refused += 1;
             continue;
         };
@@ -283,6 +288,11 @@ fn random_queries_give_sqlites_rows() {
         }
         ran += 1;
     }
-    assert!(failures.is_empty(), "{} differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(ran > 300 && refused > 300, "ran {ran}, refused {refused}");
 }
