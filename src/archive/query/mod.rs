@@ -64,6 +64,20 @@
 //! - Arithmetic `+ - * /` on numbers is supported as a convenience
 //!   (the original passed it to its database).
 //!
+//! # PostgreSQL
+//! The same plan in PostgreSQL's SQL gives the same rows
+//! (`tests_catalog` runs every case on both): LIKE is PostgreSQL's own
+//! (case-sensitive) with the pattern as written and its escape a
+//! parameter (`ESCAPE ''`: none); text comparisons and UCASE/LCASE use
+//! the "C" collation (code-point order, ASCII letters); `strpos`,
+//! `greatest`, SQLite's `substr` mapped onto PostgreSQL's; `x / 0` is NULL
+//! (`nullif`); a double field reads NaN as NULL, as SQLite stores it, and
+//! is selected from `v_real`, which holds every double; CURRENT_DATE and
+//! CURRENT_TIME use the session's time zone (PostgreSQL's `TimeZone`, not
+//! the process's). [`Plan::bind`] gives every `?` its value's type
+//! (`CAST(? AS BIGINT)`, ...), since PostgreSQL infers parameter types
+//! from context and some contexts fix none.
+//!
 //! # Errors
 //! Every [`QueryError`] carries the character position (0-based, counted
 //! in Unicode characters) of the offending token in the WHERE expression
