@@ -24,6 +24,7 @@ use conn::{OptionalExtension, Row, params, params_from_iter};
 
 use crate::store::checksum::BlockCrcs;
 use crate::store::segment::HEADER_LEN;
+pub use backend::Dialect;
 pub use backend::postgres::PgTarget;
 #[cfg(test)]
 pub(crate) use conn::test_params;
@@ -221,6 +222,13 @@ pub(crate) fn u(v: i64) -> u64 {
 
 pub(crate) fn i(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// The SQL dialect of the database behind `conn`: what SQL built above
+/// the catalog (the archive query translator, `archive::query`) must
+/// speak to run on it through [`archive::run_query`].
+pub fn dialect(conn: &Conn) -> Dialect {
+    conn.dialect()
 }
 
 /// Opens (creating if needed) the catalog at `path` and applies the schema.

@@ -832,6 +832,13 @@ impl Server {
         archive::query_integrity_time(&self.shared)
     }
 
+    /// The SQL dialect of the server's catalog: what the query translator
+    /// must emit for [`Server::run_object_query`]
+    /// (`archive::query::translate_for`).
+    pub fn catalog_dialect(&self) -> crate::catalog::Dialect {
+        crate::catalog::dialect(&self.shared.catalog.lock())
+    }
+
     /// Runs SQL built by the query translator with its parameters.
     ///
     /// # Errors

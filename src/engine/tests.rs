@@ -782,7 +782,7 @@ fn a_capacity_quota_refuses_writes_past_it_and_reports_it() {
 
 fn query_oids(s: &Server, q: &str) -> Vec<String> {
     let schema = crate::archive::schema::Schema::factory();
-    let plan = crate::archive::query::translate(q, &[], &schema).unwrap();
+    let plan = crate::archive::query::translate_for(s.catalog_dialect(), q, &[], &schema).unwrap();
     let (sql, params) = plan.bind(&[], "", 1000).unwrap();
     s.run_object_query(&sql, &params)
         .unwrap()

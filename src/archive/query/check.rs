@@ -17,7 +17,7 @@
 use crate::archive::SqlValue;
 
 use super::parser::{ArithOp, Current, Expr, Func, Interval, Kind};
-use super::{FieldType, Fields, Param, Placeholder, QueryError, QueryErrorKind, Value};
+use super::{Dialect, FieldType, Fields, Param, Placeholder, QueryError, QueryErrorKind, Value};
 
 /// Longest `+ - * /` chain (each step nests one level in SQLite's tree).
 const MAX_ARITH_CHAIN: usize = 32;
@@ -158,6 +158,7 @@ pub(crate) struct Join {
 
 pub(crate) struct Checker<'a> {
     fields: &'a dyn Fields,
+    dialect: Dialect,
     pub joins: Vec<Join>,
     /// Indexed by parameter number - 1.
     pub placeholders: Vec<Option<Placeholder>>,
@@ -178,9 +179,10 @@ fn is_flexible(e: &Expr) -> bool {
 const CONDITION: &str = "a condition (a comparison, LIKE, BETWEEN, IN or IS [NOT] NULL)";
 
 impl<'a> Checker<'a> {
-    pub(crate) fn new(fields: &'a dyn Fields, n_params: usize) -> Checker<'a> {
+    pub(crate) fn new(fields: &'a dyn Fields, n_params: usize, dialect: Dialect) -> Checker<'a> {
         Checker {
             fields,
+            dialect,
             joins: Vec::new(),
             placeholders: vec![None; n_params],
         }
@@ -218,6 +220,36 @@ impl<'a> Checker<'a> {
             ty: def.ty,
         });
         Ok((self.joins.len(), def.ty))
+    }
+
+    fn pg(&self) -> bool {
+        self.dialect == Dialect::Postgres
+    }
+
+    /// In PostgreSQL, an expression that is always NULL (`- NULL`, `abs(NULL)`)
+    /// as a NULL of type `want`: PostgreSQL types `- NULL` as a number,
+    /// which then cannot meet a string as SQLite's NULL does.
+    fn pg_null(&self, f: Frag, want: Option<FieldType>) -> Frag {
+        if !self.pg() || f.ty != Ty::Null {
+            return f;
+        }
+        match want {
+            Some(t) => Frag::leaf(&format!("CAST(NULL AS {})", pg_type(t)), Vec::new(), Ty::Null),
+            None => null_frag(),
+        }
+    }
+
+    /// `(a <op> b ..)` comparing values of type `target`: in PostgreSQL
+    /// text compares by code point (SQLite's BINARY) whatever the
+    /// database's default collation, as the `v_text` column does.
+    fn compare(&self, template: &str, mut fs: Vec<Frag>, target: Option<FieldType>) -> Frag {
+        if self.pg()
+            && target.is_some_and(is_text)
+            && let Some(first) = fs.first_mut()
+        {
+            *first = tpl("({} COLLATE \"C\")", vec![A::F(first.clone())], first.ty);
+        }
+        tpl(template, fs.into_iter().map(A::F).collect(), Ty::Bool)
     }
 
     fn placeholder(&mut self, number: usize, pos: usize, ty: FieldType) -> Result<(), QueryError> {
@@ -276,6 +308,13 @@ impl<'a> Checker<'a> {
                 e.pos,
                 "cannot tell the type of this '?': compare it with a field or a typed value",
             )),
+            // PostgreSQL needs the type of a NULL whose context fixes none
+            // (`length(NULL)`)
+            (Kind::Null, Some(t)) if self.pg() => Ok(Frag::leaf(
+                &format!("CAST(NULL AS {})", pg_type(t)),
+                Vec::new(),
+                Ty::Null,
+            )),
             (Kind::Null, _) => Ok(Frag::leaf("NULL", Vec::new(), Ty::Null)),
             _ => self.emit(e),
         }
@@ -293,6 +332,7 @@ impl<'a> Checker<'a> {
     /// A value operand (not a condition) of an accepted class.
     fn value_of(&mut self, e: &Expr, want: FieldType, ok: &[Class], what: &str) -> Result<Frag, QueryError> {
         let f = self.emit_as(e, want)?;
+        let f = self.pg_null(f, Some(want));
         match f.ty {
             Ty::Val(t) if ok.contains(&class(t)) => Ok(f),
             Ty::Null => Ok(f),
@@ -348,9 +388,10 @@ impl<'a> Checker<'a> {
             target = Some(FieldType::String);
         }
         for (i, e) in items.iter().enumerate() {
-            if frags[i].is_none() {
-                frags[i] = Some(self.flexible(e, target)?);
-            }
+            frags[i] = match frags[i].take() {
+                None => Some(self.flexible(e, target)?),
+                Some(f) => Some(self.pg_null(f, target)),
+            };
         }
         Ok((frags.into_iter().flatten().collect(), target))
     }
@@ -392,12 +433,8 @@ impl<'a> Checker<'a> {
                 right,
             } => {
                 let what = format!("comparison '{}' at position {op_pos}", op.sql());
-                let (fs, _) = self.unify(&[left, right], &what)?;
-                Ok(tpl(
-                    &format!("({{}} {} {{}})", op.sql()),
-                    fs.into_iter().map(A::F).collect(),
-                    Ty::Bool,
-                ))
+                let (fs, target) = self.unify(&[left, right], &what)?;
+                Ok(self.compare(&format!("({{}} {} {{}})", op.sql()), fs, target))
             }
             Kind::Between {
                 negated,
@@ -407,13 +444,13 @@ impl<'a> Checker<'a> {
                 high,
             } => {
                 let what = format!("BETWEEN at position {op_pos}");
-                let (fs, _) = self.unify(&[expr, low, high], &what)?;
+                let (fs, target) = self.unify(&[expr, low, high], &what)?;
                 let t = if *negated {
                     "({} NOT BETWEEN {} AND {})"
                 } else {
                     "({} BETWEEN {} AND {})"
                 };
-                Ok(tpl(t, fs.into_iter().map(A::F).collect(), Ty::Bool))
+                Ok(self.compare(t, fs, target))
             }
             Kind::In {
                 negated,
@@ -424,10 +461,10 @@ impl<'a> Checker<'a> {
                 let what = format!("IN at position {op_pos}");
                 let mut items: Vec<&Expr> = vec![expr];
                 items.extend(list.iter());
-                let (fs, _) = self.unify(&items, &what)?;
+                let (fs, target) = self.unify(&items, &what)?;
                 let not = if *negated { "NOT " } else { "" };
                 let t = format!("({{}} {not}IN ({}))", vec!["{}"; list.len()].join(", "));
-                Ok(tpl(&t, fs.into_iter().map(A::F).collect(), Ty::Bool))
+                Ok(self.compare(&t, fs, target))
             }
             Kind::IsNull {
                 negated,
@@ -480,9 +517,20 @@ impl<'a> Checker<'a> {
                 interval,
                 args,
             } => self.call(*name_pos, *func, *interval, args),
-            Kind::Current(c) => Ok(current(*c)),
+            Kind::Current(c) => Ok(current(*c, self.dialect)),
             Kind::Attr(name) => {
                 let (n, ty) = self.join(name, Some(e.pos))?;
+                if ty == FieldType::Double && self.pg() {
+                    // SQLite's REAL holds no NaN (the catalog stores NULL
+                    // there, the bits in v_bits): PostgreSQL's NaN, which
+                    // equals itself and exceeds every number, reads as NULL
+                    // here too. nullif compares with =, under which NaN = NaN.
+                    return Ok(tpl(
+                        &format!("nullif(f{n}.v_real, {{}})"),
+                        vec![A::V(SqlValue::Real(f64::NAN))],
+                        Ty::Val(ty),
+                    ));
+                }
                 Ok(Frag::leaf(
                     &format!("f{n}.{}", ty.column()),
                     Vec::new(),
@@ -538,10 +586,23 @@ impl<'a> Checker<'a> {
             ));
         }
         let ty = target.map_or(Ty::Null, Ty::Val);
-        let mut frags = frags.into_iter();
+        let pg = self.pg();
+        let mut frags = frags.into_iter().map(|f| {
+            // NULL + NULL: PostgreSQL needs an operand type
+            if pg && target.is_none() && f.sql == "NULL" {
+                Frag::leaf("CAST(NULL AS BIGINT)", Vec::new(), Ty::Null)
+            } else {
+                f
+            }
+        });
         let mut acc = frags.next().unwrap_or_else(null_frag);
         for ((op, _, _), f) in rest.iter().zip(frags) {
-            acc = tpl(&format!("({{}} {} {{}})", op.sql()), vec![A::F(acc), A::F(f)], ty);
+            acc = if pg && op.sql() == "/" {
+                // SQLite's x / 0 is NULL, PostgreSQL's an error
+                tpl("({} / nullif({}, {}))", vec![A::F(acc), A::F(f), int(0)], ty)
+            } else {
+                tpl(&format!("({{}} {} {{}})", op.sql()), vec![A::F(acc), A::F(f)], ty)
+            };
         }
         Ok(acc)
     }
@@ -600,6 +661,9 @@ impl<'a> Checker<'a> {
             }
             _ => None,
         };
+        if self.pg() {
+            return self.like_pg(negated, x, pattern, pat, esc, &what);
+        }
         let glob = if negated {
             "({} NOT GLOB {})"
         } else {
@@ -637,6 +701,54 @@ impl<'a> Checker<'a> {
         Ok(tpl(glob, vec![A::F(x), A::P(param)], Ty::Bool))
     }
 
+    /// LIKE in PostgreSQL: its own LIKE is case-sensitive, matches whole
+    /// characters and takes the escape character as a parameter (`ESCAPE
+    /// ''`: none), so the pattern goes as it is, checked as
+    /// [`like_to_glob`] checks it (same errors as in SQLite).
+    fn like_pg(
+        &mut self,
+        negated: bool,
+        x: Frag,
+        pattern: &Expr,
+        pat: Option<LikeSrc>,
+        esc: Option<LikeSrc>,
+        what: &str,
+    ) -> Result<Frag, QueryError> {
+        let t = if negated {
+            "({} NOT LIKE {} ESCAPE {})"
+        } else {
+            "({} LIKE {} ESCAPE {})"
+        };
+        let Some(pat) = pat else {
+            let p = self.value_of(pattern, FieldType::String, &[Class::Text], what)?;
+            if esc.is_some() {
+                return Err(err(
+                    QueryErrorKind::Unsupported,
+                    pattern.pos,
+                    "LIKE ... ESCAPE needs a string literal or '?' as the pattern",
+                ));
+            }
+            return Ok(tpl(t, vec![A::F(x), A::F(p), text("")], Ty::Bool));
+        };
+        let escape = match &esc {
+            None => A::V(SqlValue::Text(String::new())),
+            Some(LikeSrc::Text(e)) => A::V(SqlValue::Text(e.clone())),
+            Some(LikeSrc::Binding(n)) => A::P(Param::Binding { number: *n }),
+        };
+        let pattern_param = match (pat, esc) {
+            (LikeSrc::Text(p), None) => {
+                like_to_glob(&p, None).map_err(|m| type_err(pattern.pos, m))?;
+                Param::Value(SqlValue::Text(p))
+            }
+            (LikeSrc::Text(p), Some(LikeSrc::Text(e))) => {
+                like_to_glob(&p, e.chars().next()).map_err(|m| type_err(pattern.pos, m))?;
+                Param::Value(SqlValue::Text(p))
+            }
+            (pattern, escape) => Param::Like { pattern, escape },
+        };
+        Ok(tpl(t, vec![A::F(x), A::P(pattern_param), escape], Ty::Bool))
+    }
+
     fn call(
         &mut self,
         name_pos: usize,
@@ -669,10 +781,13 @@ impl<'a> Checker<'a> {
         let f = match func {
             Func::Ucase | Func::Lcase | Func::Ltrim | Func::Rtrim => {
                 let a = self.value_of(&args[0], FieldType::String, &txt, name)?;
-                let t = match func {
-                    Func::Ucase => "upper({})",
-                    Func::Lcase => "lower({})",
-                    Func::Ltrim => "ltrim({})",
+                let t = match (func, self.dialect) {
+                    (Func::Ucase, Dialect::Sqlite) => "upper({})",
+                    (Func::Lcase, Dialect::Sqlite) => "lower({})",
+                    // ASCII letters only, as SQLite's: the C collation's
+                    (Func::Ucase, Dialect::Postgres) => "upper({} COLLATE \"C\")",
+                    (Func::Lcase, Dialect::Postgres) => "lower({} COLLATE \"C\")",
+                    (Func::Ltrim, _) => "ltrim({})",
                     _ => "rtrim({})",
                 };
                 tpl(t, vec![A::F(a)], string)
@@ -691,6 +806,15 @@ impl<'a> Checker<'a> {
                 let b = self.value_of(&args[1], FieldType::String, &txt, name)?;
                 tpl("({} || {})", vec![A::F(a), A::F(b)], string)
             }
+            Func::Substring if self.pg() => {
+                let s = self.value_of(&args[0], FieldType::String, &txt, name)?;
+                let y = self.value_of(&args[1], FieldType::Long, &num, name)?;
+                let z = match args.get(2) {
+                    Some(z) => Some(self.value_of(z, FieldType::Long, &num, name)?),
+                    None => None,
+                };
+                substr_pg(s, y, z)
+            }
             Func::Substring => {
                 let mut parts = vec![A::F(self.value_of(&args[0], FieldType::String, &txt, name)?)];
                 for a in &args[1..] {
@@ -706,19 +830,31 @@ impl<'a> Checker<'a> {
             Func::Locate => {
                 let needle = self.value_of(&args[0], FieldType::String, &txt, name)?;
                 let hay = self.value_of(&args[1], FieldType::String, &txt, name)?;
+                let pg = self.pg();
+                let (instr, max) = if pg {
+                    ("strpos", "greatest")
+                } else {
+                    ("instr", "max")
+                };
                 match args.get(2) {
-                    None => tpl("instr({}, {})", vec![A::F(hay), A::F(needle)], long),
+                    None => tpl(
+                        &format!("{instr}({{}}, {{}})"),
+                        vec![A::F(hay), A::F(needle)],
+                        long,
+                    ),
                     Some(st) => {
                         // The first match at or after `start` (below 1 counts
                         // as 1): instr within substr(hay, start), shifted
                         // back; 0 (not start - 1) when there is none.
                         let st = self.value_of(st, FieldType::Long, &num, name)?;
-                        let st = tpl("max({}, {})", vec![A::F(st), int(1)], long);
+                        let st = tpl(&format!("{max}({{}}, {{}})"), vec![A::F(st), int(1)], long);
                         tpl(
-                            "coalesce(nullif(instr(substr({}, {}), {}), {}) + {} - {}, {})",
+                            &format!(
+                                "coalesce(nullif({instr}(substr({{}}, {{}}), {{}}), {{}}) + {{}} - {{}}, {{}})"
+                            ),
                             vec![
                                 A::F(hay),
-                                A::F(st.clone()),
+                                A::F(self.pg_int(st.clone())),
                                 A::F(needle),
                                 int(0),
                                 A::F(st),
@@ -730,9 +866,9 @@ impl<'a> Checker<'a> {
                     }
                 }
             }
-            Func::CurDate => current(Current::Date),
-            Func::CurTime => current(Current::Time),
-            Func::Now => current(Current::Timestamp),
+            Func::CurDate => current(Current::Date, self.dialect),
+            Func::CurTime => current(Current::Time, self.dialect),
+            Func::Now => current(Current::Timestamp, self.dialect),
             Func::TimestampDiff | Func::TimestampAdd => {
                 let (iv, ipos) = interval.unwrap_or((Interval::Second, name_pos));
                 let unit_ms: i64 = match iv {
@@ -786,6 +922,16 @@ impl<'a> Checker<'a> {
             }
         };
         Ok(f)
+    }
+
+    /// A number as the INTEGER PostgreSQL's substr takes (SQLite's takes
+    /// any number, truncating a double): unchanged in SQLite.
+    fn pg_int(&self, f: Frag) -> Frag {
+        if !self.pg() {
+            return f;
+        }
+        let ty = f.ty;
+        tpl("CAST(trunc({}) AS INTEGER)", vec![A::F(f)], ty)
     }
 
     /// A timestamp or date operand of TIMESTAMPADD/DIFF, as ms since the
@@ -846,7 +992,60 @@ fn balanced(mut frags: Vec<Frag>, op: &str, ty: Ty) -> Frag {
     frags.pop().unwrap_or_else(null_frag)
 }
 
-fn current(c: Current) -> Frag {
+/// SQLite's `substr(s, y[, z])` in PostgreSQL, whose `substr(s, p, l)`
+/// returns the characters at positions p .. p + l - 1 that exist (l >= 0).
+/// SQLite's is that window too, once its arguments are mapped: a start
+/// below 0 counts from the end (`y + length + 1`), and a negative length
+/// takes the |z| characters before the start (`start + z`, `|z|`); a
+/// double argument is truncated, as SQLite's integer conversion does.
+fn substr_pg(s: Frag, y: Frag, z: Option<Frag>) -> Frag {
+    let string = Ty::Val(FieldType::String);
+    let ty = y.ty;
+    let y = tpl("trunc({})", vec![A::F(y)], ty);
+    let start = tpl(
+        "CASE WHEN {} < {} THEN {} + char_length({}) + {} ELSE {} END",
+        vec![
+            A::F(y.clone()),
+            int(0),
+            A::F(y.clone()),
+            A::F(s.clone()),
+            int(1),
+            A::F(y),
+        ],
+        Ty::Val(FieldType::Long),
+    );
+    match z {
+        None => tpl(
+            "substr({}, CAST({} AS INTEGER))",
+            vec![A::F(s), A::F(start)],
+            string,
+        ),
+        Some(z) => {
+            let ty = z.ty;
+            let z = tpl("trunc({})", vec![A::F(z)], ty);
+            tpl(
+                "substr({}, CAST({} + least({}, {}) AS INTEGER), CAST(abs({}) AS INTEGER))",
+                vec![A::F(s), A::F(start), A::F(z.clone()), int(0), A::F(z)],
+                string,
+            )
+        }
+    }
+}
+
+/// PostgreSQL's type of values of type `t` (as stored in `object_fields`).
+pub(crate) fn pg_type(t: FieldType) -> &'static str {
+    match t.column() {
+        "v_int" => "BIGINT",
+        "v_real" => "DOUBLE PRECISION",
+        "v_text" => "TEXT",
+        _ => "BYTEA",
+    }
+}
+
+fn current(c: Current, dialect: Dialect) -> Frag {
+    if dialect == Dialect::Postgres {
+        return current_pg(c);
+    }
     match c {
         // The local calendar date, as days since 1970-01-01.
         Current::Date => tpl(
@@ -864,6 +1063,33 @@ fn current(c: Current) -> Frag {
         Current::Timestamp => tpl(
             "CAST(unixepoch({}, {}) * {} AS INTEGER)",
             vec![text("now"), text("subsec"), int(1000)],
+            Ty::Val(FieldType::Timestamp),
+        ),
+    }
+}
+
+/// [`current`] in PostgreSQL: the statement's instant (SQLite's `'now'`
+/// is the statement's too); local time is the session's time zone
+/// (PostgreSQL's `TimeZone`), as SQLite's `'localtime'` is the process's.
+/// `extract(epoch from <timestamp without time zone>)` reads the local
+/// wall-clock time as if it were UTC, as SQLite's `unixepoch(..,
+/// 'localtime')` does.
+fn current_pg(c: Current) -> Frag {
+    let local = "CAST(floor(extract(epoch from CAST(statement_timestamp() AS TIMESTAMP))) AS BIGINT)";
+    match c {
+        Current::Date => tpl(
+            &format!("({local} / {{}})"),
+            vec![int(86_400)],
+            Ty::Val(FieldType::Date),
+        ),
+        Current::Time => tpl(
+            &format!("({local} % {{}})"),
+            vec![int(86_400)],
+            Ty::Val(FieldType::Time),
+        ),
+        Current::Timestamp => tpl(
+            "CAST(floor(extract(epoch from statement_timestamp()) * {}) AS BIGINT)",
+            vec![int(1000)],
             Ty::Val(FieldType::Timestamp),
         ),
     }

@@ -1,11 +1,12 @@
 //! The 5800 query language (HC-API-FACTS §4, seed 004): our own lexer,
-//! parser, type checker and translator to SQLite SQL over the storage
-//! layout of [`crate::archive`] (`archive_objects`, `object_fields`).
+//! parser, type checker and translator to SQL over the storage layout of
+//! [`crate::archive`] (`archive_objects`, `object_fields`), in the dialect
+//! of the catalog's database ([`Dialect`]: SQLite or PostgreSQL).
 //!
-//! Pure: no storage, no FFI. [`translate`] turns a WHERE expression and a
-//! select list into a [`Plan`]; [`Plan::bind`] adds a prepared
-//! statement's bindings and the paging cookie and gives the complete SQL
-//! and its parameters:
+//! Pure: no storage, no FFI. [`translate_for`] turns a WHERE expression
+//! and a select list into a [`Plan`] for a dialect ([`translate`]: for
+//! SQLite); [`Plan::bind`] adds a prepared statement's bindings and the
+//! paging cookie and gives the complete SQL and its parameters:
 //!
 //! ```sql
 //! SELECT o.oid[, fA.v_text, ...] FROM archive_objects o
@@ -63,6 +64,20 @@
 //! - Arithmetic `+ - * /` on numbers is supported as a convenience
 //!   (the original passed it to its database).
 //!
+//! # PostgreSQL
+//! The same plan in PostgreSQL's SQL gives the same rows
+//! (`tests_catalog` runs every case on both): LIKE is PostgreSQL's own
+//! (case-sensitive) with the pattern as written and its escape a
+//! parameter (`ESCAPE ''`: none); text comparisons and UCASE/LCASE use
+//! the "C" collation (code-point order, ASCII letters); `strpos`,
+//! `greatest`, SQLite's `substr` mapped onto PostgreSQL's; `x / 0` is NULL
+//! (`nullif`); a double field reads NaN as NULL, as SQLite stores it, and
+//! is selected from `v_real`, which holds every double; CURRENT_DATE and
+//! CURRENT_TIME use the session's time zone (PostgreSQL's `TimeZone`, not
+//! the process's). [`Plan::bind`] gives every `?` its value's type
+//! (`CAST(? AS BIGINT)`, ...), since PostgreSQL infers parameter types
+//! from context and some contexts fix none.
+//!
 //! # Errors
 //! Every [`QueryError`] carries the character position (0-based, counted
 //! in Unicode characters) of the offending token in the WHERE expression
@@ -76,12 +91,15 @@ mod sql;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_catalog;
+#[cfg(test)]
 mod tests_sqlite;
 
 use std::fmt;
 
 use super::value::Value;
 use super::{FieldType, Fields};
+pub use crate::catalog::Dialect;
 
 pub use check::{LikeSrc, like_to_glob};
 pub use parser::MAX_NESTING;
@@ -173,18 +191,36 @@ pub enum Param {
 }
 
 /// Translates a 5800 WHERE expression and select list (qualified field
-/// names, as given to `hc_query_ez`) against the schema `fields`.
+/// names, as given to `hc_query_ez`) against the schema `fields`, to
+/// SQLite's SQL (as [`translate_for`] with [`Dialect::Sqlite`]).
 ///
 /// # Errors
 /// A [`QueryError`] with the position of the problem in `where_clause`.
 pub fn translate(where_clause: &str, selects: &[&str], fields: &dyn Fields) -> Result<Plan, QueryError> {
+    translate_for(Dialect::Sqlite, where_clause, selects, fields)
+}
+
+/// Translates a 5800 WHERE expression and select list (qualified field
+/// names, as given to `hc_query_ez`) against the schema `fields`, to the
+/// SQL of `dialect`: that of the catalog connection the query will run on
+/// (`catalog::dialect`). Both dialects give the same rows.
+///
+/// # Errors
+/// A [`QueryError`] with the position of the problem in `where_clause`
+/// (the same errors in both dialects).
+pub fn translate_for(
+    dialect: Dialect,
+    where_clause: &str,
+    selects: &[&str],
+    fields: &dyn Fields,
+) -> Result<Plan, QueryError> {
     let toks = lexer::tokenize(where_clause)?;
     let n_params = toks
         .iter()
         .filter(|t| matches!(t.tok, lexer::Tok::Param(_)))
         .count();
     let expr = parser::parse(toks)?;
-    let mut ck = check::Checker::new(fields, n_params);
+    let mut ck = check::Checker::new(fields, n_params, dialect);
     let frag = ck.condition(&expr)?;
     let mut columns = Vec::with_capacity(selects.len());
     for name in selects {
@@ -192,7 +228,7 @@ pub fn translate(where_clause: &str, selects: &[&str], fields: &dyn Fields) -> R
         columns.push(SelectColumn {
             name: ck.joins[n - 1].name.clone(),
             ty,
-            sql: ty.select_sql(n),
+            sql: select_sql(dialect, ty, n),
         });
     }
     if ck.joins.len() > MAX_FIELDS {
@@ -226,12 +262,23 @@ pub fn translate(where_clause: &str, selects: &[&str], fields: &dyn Fields) -> R
         }
     }
     Ok(sql::Plan::new(
+        dialect,
         ck.joins,
         frag.sql,
         frag.params,
         columns,
         placeholders,
     ))
+}
+
+/// The SQL reading a selected field of type `ty` from join `n`: in
+/// SQLite a double's exact bits (`v_bits`) where REAL cannot hold it, in
+/// PostgreSQL its DOUBLE PRECISION column, which holds every double.
+fn select_sql(dialect: Dialect, ty: FieldType, n: usize) -> String {
+    match (dialect, ty) {
+        (Dialect::Postgres, FieldType::Double) => format!("f{n}.v_real"),
+        _ => ty.select_sql(n),
+    }
 }
 
 /// Fuzzing entry: translates arbitrary bytes (lossily as UTF-8) against

@@ -3,7 +3,7 @@
 use crate::archive::SqlValue;
 
 use super::check::{Join, a_type, is_text, like_to_glob};
-use super::{FieldType, LikeSrc, Param, Placeholder, QueryError, QueryErrorKind, Value};
+use super::{Dialect, FieldType, LikeSrc, Param, Placeholder, QueryError, QueryErrorKind, Value};
 
 /// A column of the select list.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +23,7 @@ pub struct SelectColumn {
 /// [`Plan::bind`]), then the paging cookie and the page size.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    dialect: Dialect,
     joins: Vec<Join>,
     where_sql: String,
     where_params: Vec<Param>,
@@ -33,6 +34,7 @@ pub struct Plan {
 
 impl Plan {
     pub(crate) fn new(
+        dialect: Dialect,
         joins: Vec<Join>,
         where_sql: String,
         where_params: Vec<Param>,
@@ -62,6 +64,7 @@ impl Plan {
         let key = if joins.is_empty() { "o.oid" } else { "f1.oid" };
         sql.push_str(&format!(" AND {key} > ? ORDER BY {key} LIMIT ?"));
         Plan {
+            dialect,
             joins,
             where_sql,
             where_params,
@@ -71,9 +74,16 @@ impl Plan {
         }
     }
 
-    /// The complete SQL statement (every value a `?`).
+    /// The complete SQL statement (every value a `?`). In PostgreSQL's
+    /// dialect [`Plan::bind`] gives each `?` the type of its value
+    /// (`CAST(? AS BIGINT)`, ...): run the SQL `bind` returns.
     pub fn sql(&self) -> &str {
         &self.sql
+    }
+
+    /// The dialect the SQL is written in.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     /// The distinct fields the query joins, in alias order (`f1`, `f2`,
@@ -205,13 +215,22 @@ impl Plan {
                     };
                     let glob = like_to_glob(&pat, esc)
                         .map_err(|m| QueryError::new(QueryErrorKind::Binding, Some(pat_pos), m))?;
-                    SqlValue::Text(glob)
+                    match self.dialect {
+                        Dialect::Sqlite => SqlValue::Text(glob),
+                        // PostgreSQL's LIKE takes the pattern as it is
+                        // (checked above), its escape a parameter of its own
+                        Dialect::Postgres => SqlValue::Text(pat),
+                    }
                 }
             });
         }
         params.push(SqlValue::Text(after_oid.to_string()));
         params.push(SqlValue::Integer(i64::from(page_size)));
-        Ok((self.sql.clone(), params))
+        let sql = match self.dialect {
+            Dialect::Sqlite => self.sql.clone(),
+            Dialect::Postgres => typed_placeholders(&self.sql, &params),
+        };
+        Ok((sql, params))
     }
 }
 
@@ -246,4 +265,34 @@ fn coerce(v: &Value, want: FieldType) -> Result<SqlValue, String> {
         },
         _ => Err("the types are incompatible".into()),
     }
+}
+
+/// PostgreSQL infers a parameter's type from its context, and some
+/// contexts fix none (`length(?)`, `? || ?`) or the wrong one (`v_int >
+/// ?` bound to a double): every `?` of `sql` (the translator's own text,
+/// which has no string literal) becomes `CAST(? AS <type>)`, the type of
+/// its value in `params` (a NULL stays untyped).
+fn typed_placeholders(sql: &str, params: &[SqlValue]) -> String {
+    let mut out = String::with_capacity(sql.len() + params.len() * 24);
+    let mut params = params.iter();
+    for c in sql.chars() {
+        if c != '?' {
+            out.push(c);
+            continue;
+        }
+        let ty = match params.next() {
+            Some(SqlValue::Integer(_)) => "BIGINT",
+            Some(SqlValue::Real(_)) => "DOUBLE PRECISION",
+            Some(SqlValue::Text(_)) => "TEXT",
+            Some(SqlValue::Blob(_)) => "BYTEA",
+            Some(SqlValue::Null) | None => {
+                out.push('?');
+                continue;
+            }
+        };
+        out.push_str("CAST(? AS ");
+        out.push_str(ty);
+        out.push(')');
+    }
+    out
 }

@@ -1473,7 +1473,7 @@ fn query(server: &Server, expr: &str, select: &[String], json: bool) -> Outcome 
     use combstore::archive::value::Value;
     let schema = server.archive_schema()?;
     let selects: Vec<&str> = select.iter().map(String::as_str).collect();
-    let plan = combstore::archive::query::translate(expr, &selects, &schema)
+    let plan = combstore::archive::query::translate_for(server.catalog_dialect(), expr, &selects, &schema)
         .map_err(|e| Failure::new(2, format!("query: {e}")))?;
     let mut after = String::new();
     let mut all = Vec::new();

@@ -13,7 +13,7 @@ use super::nvr::{self, days_of, ms_of};
 use super::session::Session;
 use super::sys::{self, hc_long_t, hcerr_t};
 use super::{HcResult, PSTMTS, RSETS, c_str, err, err_msg, guard, lookup, put, remove};
-use crate::archive::query::{Plan, translate};
+use crate::archive::query::{Plan, translate_for};
 use crate::archive::value::Value;
 
 /// A prepared statement: the query and its bindings by number.
@@ -94,7 +94,7 @@ fn run_query(
     }
     let sel = selects_of(selects, n_selects)?;
     let names = sel.clone().unwrap_or_default();
-    let plan = translate(query, &names, &s.schema.schema)
+    let plan = translate_for(s.server.catalog_dialect(), query, &names, &s.schema.schema)
         .map_err(|e| err_msg(sys::HCERR_BAD_REQUEST, e.to_string()))?;
     let rs = Rset {
         session: Arc::clone(s),
