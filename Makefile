@@ -123,16 +123,17 @@ test: lint test-rust harness test-scaleout
 # minutes the first time) and started on loopback (scripts/garage.sh):
 # an S3 round trip with curl, a PostgreSQL cluster's round trip
 # (scripts/postgres.sh), then the S3 pack store's tests and the engine's
-# tests with every server a pool on it; then the catalog's and the
-# engine's tests with every catalog in PostgreSQL.
+# tests with every server a pool on it, pools of two hosts sharing one
+# catalog in PostgreSQL; then the catalog's and the engine's tests with
+# every catalog in PostgreSQL.
 .PHONY: test-scaleout scaleout-tests catalog-pg-tests
 test-scaleout: deps
 	scripts/garage.sh smoke target/garage-smoke
 	# the multi-host catalog's server: a throwaway cluster of Debian's
 	# PostgreSQL, password auth, on loopback
 	scripts/postgres.sh smoke target/pg-smoke
-	scripts/garage.sh run target/garage $(MAKE) --no-print-directory scaleout-tests
-	scripts/postgres.sh run target/pg $(MAKE) --no-print-directory catalog-pg-tests
+	scripts/garage.sh run target/garage scripts/postgres.sh run target/pg \
+	  $(MAKE) --no-print-directory scaleout-tests catalog-pg-tests
 
 # Every catalog the tests open in a PostgreSQL schema of its own
 # (catalog::test_pg). Not run there, as they are SQLite's alone: upgrades
@@ -149,9 +150,13 @@ catalog-pg-tests:
 scaleout-tests:
 	$(CARGO) build --release --lib --bins
 	$(CARGO) test --release --lib -- --ignored store::s3:: dedup_tests::s3_
-	$(CARGO) test --release --test ffi -- --ignored pool:: --skip garage_down
-	# stops and resumes Garage: alone
-	$(CARGO) test --release --test ffi -- --ignored --exact pool::garage_down_fails_writes_and_reads_with_eio_loses_nothing_acknowledged_and_the_pool_goes_on
+	$(CARGO) test --release --test ffi -- --ignored pool:: --skip garage_down \
+	  --skip postgresql_restarted --skip a_host_whose_catalog_session
+	# each stops Garage or PostgreSQL, or ends every combstore session: alone
+	for t in garage_down_fails_writes_and_reads_with_eio_loses_nothing_acknowledged_and_the_pool_goes_on \
+	    postgresql_restarted_during_writes_fails_them_with_eio_loses_nothing_acknowledged_and_the_pool_goes_on \
+	    a_host_whose_catalog_session_was_lost_and_recovered_by_another_commits_nothing_more; do \
+	  $(CARGO) test --release --test ffi -- --ignored --exact pool::$$t || exit 1; done
 	COMBSTORE_TEST_STORE=s3 $(CARGO) test --release --lib engine::
 
 TORTURE_KILLS ?= 1000
@@ -171,10 +176,12 @@ crashpoints: build
 # Both run under a Garage of their own on loopback (the pool section,
 # issue 16; scripts/garage.sh builds it once into ~/.cache/combstore).
 bench: build bench-peers
-	scripts/garage.sh run target/garage-bench $(CARGO) bench --bench suite -- --quick
+	scripts/garage.sh run target/garage-bench scripts/postgres.sh run target/pg-bench \
+	  $(CARGO) bench --bench suite -- --quick
 
 bench-full: build bench-peers
-	scripts/garage.sh run target/garage-bench $(CARGO) bench --bench suite -- --full
+	scripts/garage.sh run target/garage-bench scripts/postgres.sh run target/pg-bench \
+	  $(CARGO) bench --bench suite -- --full
 
 # Issue 15's chunker, fingerprint and codec measurements (bench/chunking.rs,
 # about a minute; not part of `make test` nor `make bench`): a table and

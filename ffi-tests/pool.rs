@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::common::child::spawn_role;
 use crate::common::*;
 
 fn combstore(args: &[&str]) -> Output {
@@ -334,4 +335,381 @@ fn a_full_object_store_fails_the_backup_with_enospc_keeps_what_is_stored_and_tak
     assert!(stored, "no room after the delete");
     assert!(read_image(&lsu, &d3) == next);
     assert_rc!(api().close_server(sh), c::EOK, "stsp_close_server");
+}
+
+/// A pool file for several hosts: the test store under a folder of its
+/// own and the catalog in a PostgreSQL schema of its own (`make
+/// test-scaleout` exports `COMBSTORE_PG_URL`); `pg_url` replaces the real
+/// connection string if given.
+fn shared_pool_file(dir: &Path, pg_url: Option<&str>) -> PathBuf {
+    let path = pool_file(dir, 0o600, None);
+    let url = pg_url.map_or_else(
+        || std::env::var("COMBSTORE_PG_URL").expect("COMBSTORE_PG_URL: run `make test-scaleout`"),
+        str::to_owned,
+    );
+    let mut schema = [0u8; 8];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut schema))
+        .unwrap();
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(&format!(
+        "COMBSTORE_PG_URL={url}\nCOMBSTORE_PG_SCHEMA=pool_{:016x}\n",
+        u64::from_le_bytes(schema)
+    ));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn flags_of(lsu: &sys::sts_lsu_t, def: &sys::sts_image_def_t) -> u32 {
+    must_prop_byname(lsu, def).imo_flags
+}
+
+#[test]
+#[ignore = "needs Garage and PostgreSQL: make test-scaleout"]
+fn two_hosts_share_one_pool_and_one_recovers_the_backup_of_the_other_killed_mid_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pool = shared_pool_file(tmp.path(), None);
+    // two media servers: two directories (local state of their own), one
+    // pool file; the second joins the pool the first created
+    let (dir_a, dir_b) = (tmp.path().join("host-a"), tmp.path().join("host-b"));
+    for d in [&dir_a, &dir_b] {
+        let out = init_pool(d, &pool);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(
+        !dir_a.join("catalog.db").exists(),
+        "a shared pool has no local catalog"
+    );
+    let (name_a, name_b) = (server_name_for(&dir_a), server_name_for(&dir_b));
+    let sh_a = open_server(&name_a).unwrap_or_else(|rc| panic!("host A: {}", code_name(rc)));
+    let sh_b = open_server(&name_b).unwrap_or_else(|rc| panic!("host B: {}", code_name(rc)));
+    let (lsu_a, lsu_b) = (lsu_t(sh_a, "default"), lsu_t(sh_b, "default"));
+
+    // what host A stores, host B lists and reads, and dedups against
+    let night1 = seeded(0x7001, 12 << 20);
+    let d1 = image_def("client_full", "1765000000");
+    store_complete(&lsu_a, &d1, &night1);
+    assert!(read_image(&lsu_b, &d1) == night1, "host B reads host A's image");
+    let phys = lsu_info(&lsu_b).unwrap().lsu_used_phys;
+    let d2 = image_def("client_full", "1765086400");
+    store_complete(&lsu_b, &d2, &night1);
+    let phys2 = lsu_info(&lsu_a).unwrap().lsu_used_phys;
+    assert!(
+        phys2 - phys < 1 << 20,
+        "host B stored {} bytes again",
+        phys2 - phys
+    );
+
+    // a backup process of host A, alive: busy to host B, whose recovery
+    // leaves it alone
+    let len = (3 << 20) + 512;
+    let mut child = spawn_role("kill_writer", &[&name_a, "killed", "77", &len.to_string()]);
+    child.expect("READY", std::time::Duration::from_secs(120));
+    let dk = image_def("killed", "");
+    assert_ne!(
+        flags_of(&lsu_b, &dk) & c::II_BUSY_WRITE,
+        0,
+        "a live writer on host A"
+    );
+    let sh_b2 = open_server(&name_b).unwrap();
+    assert_ne!(
+        flags_of(&lsu_t(sh_b2, "default"), &dk) & c::II_BUSY_WRITE,
+        0,
+        "host B's recovery took a live writer of host A"
+    );
+    assert_rc!(api().close_server(sh_b2), c::EOK);
+    assert_eq!(
+        try_open(&lsu_b, &dk, c::O_WRITE).map(|_| ()),
+        Err(c::EBUSY),
+        "host B opened host A's live image for writing"
+    );
+    // host B goes on writing while host A's writer lives, then A's dies
+    let d3 = image_def("other_client", "1765000000");
+    let other = seeded(0x7003, 5 << 20);
+    store_complete(&lsu_b, &d3, &other);
+    child.kill9();
+
+    // host B's next open recovers it: abnormal, its flushed bytes kept
+    let sh_b3 = open_server(&name_b).unwrap();
+    let lsu_b3 = lsu_t(sh_b3, "default");
+    let info = must_prop_byname(&lsu_b3, &dk);
+    assert_eq!(
+        info.imo_flags & c::II_BUSY_WRITE,
+        0,
+        "{}",
+        flags_str(info.imo_flags)
+    );
+    assert_ne!(
+        info.imo_flags & c::II_ABNORMAL,
+        0,
+        "{}",
+        flags_str(info.imo_flags)
+    );
+    assert_eq!(info.imo_size, len as u64, "flushed data kept");
+    // resumed on host B, completed, read whole on host A
+    let wh = open(&lsu_b3, &dk, c::O_WRITE);
+    let more = seeded(78, 4096);
+    write_all(wh, &more, len as u64);
+    close(wh, c::CLOSE_COMPLETE);
+    let mut want = seeded(77, len);
+    want.extend_from_slice(&more);
+    assert!(
+        read_image(&lsu_a, &dk) == want,
+        "the resumed image, read on host A"
+    );
+    assert!(read_image(&lsu_a, &d3) == other, "host B's image, read on host A");
+    for sh in [sh_a, sh_b, sh_b3] {
+        assert_rc!(api().close_server(sh), c::EOK);
+    }
+    // the administrator's tool on either host sees one pool
+    let out = combstore(&["--server", dir_a.to_str().unwrap(), "verify"]);
+    assert!(
+        out.status.success(),
+        "verify: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+#[ignore = "needs Garage and PostgreSQL: make test-scaleout"]
+fn a_wrong_postgresql_password_fails_at_open_with_eio_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = std::env::var("COMBSTORE_PG_URL").expect("COMBSTORE_PG_URL: run `make test-scaleout`");
+    // postgresql://user:password@host:port/db
+    let (head, tail) = good.split_once('@').unwrap();
+    let user = head.rsplit_once(':').unwrap().0;
+    let bad = format!("{user}:not-the-password@{tail}");
+    let pool = shared_pool_file(tmp.path(), Some(&bad));
+    let dir = tmp.path().join("host");
+    let out = init_pool(&dir, &pool);
+    assert!(!out.status.success(), "init with a wrong password succeeded");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("password authentication failed"), "{text}");
+    assert!(
+        !text.contains("not-the-password"),
+        "the password was shown: {text}"
+    );
+    assert!(!dir.exists(), "init left {}", dir.display());
+    // a pool file put in place by hand: the C API's open fails with EIO
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(&pool, dir.join("pool.conf")).unwrap();
+    assert_eq!(open_server(&server_name_for(&dir)).map(|_| ()), Err(c::EIO));
+    let log = std::fs::read_to_string(dir.join("combstore.log")).unwrap_or_default();
+    assert!(
+        !log.contains("not-the-password"),
+        "the password was logged: {log}"
+    );
+    assert!(!dir.join("catalog.db").exists());
+}
+
+fn postgres(cmd: &str) {
+    let dir = std::env::var("COMBSTORE_PG_DIR").expect("COMBSTORE_PG_DIR: run `make test-scaleout`");
+    let st = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/postgres.sh"))
+        .args([cmd, &dir])
+        .status()
+        .unwrap();
+    assert!(st.success(), "postgres.sh {cmd}");
+}
+
+/// Starts PostgreSQL again if the test stopped it and failed before it did.
+struct PgBack(bool);
+
+impl Drop for PgBack {
+    fn drop(&mut self) {
+        if !self.0 {
+            postgres("resume");
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs Garage and PostgreSQL, alone: make test-scaleout"]
+fn postgresql_restarted_during_writes_fails_them_with_eio_loses_nothing_acknowledged_and_the_pool_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("host");
+    assert!(
+        init_pool(&dir, &shared_pool_file(tmp.path(), None))
+            .status
+            .success()
+    );
+    let name = server_name_for(&dir);
+    let sh = open_server(&name).unwrap();
+    let lsu = lsu_t(sh, "default");
+    let a = seeded(0xa31, 12 << 20);
+    let da = image_def("host3_full", "1765000000");
+    store_complete(&lsu, &da, &a);
+
+    // a backup half written and flushed (acknowledged) when the catalog
+    // goes down: the rest is never acknowledged complete
+    let db = image_def("host3_full", "1765086400");
+    let b = seeded(0xb32, 12 << 20);
+    let half = 6 << 20;
+    let wh = create(&lsu, &db);
+    write_all(wh, &b[..half], 0);
+    flush(wh);
+    postgres("stop");
+    let mut up = PgBack(false);
+    let mut write_rc = c::EOK;
+    for (i, piece) in b[half..].chunks(1 << 20).enumerate() {
+        write_rc = write_at(wh, piece, (half + (i << 20)) as u64);
+        if write_rc != c::EOK {
+            break;
+        }
+    }
+    let close_rc = api().close_image(wh, c::CLOSE_COMPLETE);
+    assert_ne!(
+        close_rc,
+        c::EOK,
+        "a backup closed complete while its catalog was down"
+    );
+    assert!(
+        [write_rc, close_rc].contains(&c::EIO),
+        "write {} close {}",
+        code_name(write_rc),
+        code_name(close_rc)
+    );
+    // a restore while the catalog is down: right bytes or EIO, never others
+    let reader = try_open(&lsu, &da, c::O_READ);
+    if let Ok(reader) = reader {
+        match read_at(reader, 1 << 20, 4 << 20) {
+            Ok(got) => assert!(
+                got == a[1 << 20..5 << 20],
+                "wrong bytes while the catalog was down"
+            ),
+            Err(rc) => assert_eq!(rc, c::EIO, "{}", code_name(rc)),
+        }
+        let _ = api().close_image(reader, 0);
+    } else {
+        assert_eq!(reader.map(|_| ()), Err(c::EIO));
+    }
+
+    postgres("resume");
+    up.0 = true;
+    // the same handle goes on: what was acknowledged is there, and the
+    // next backup is taken
+    assert!(read_image(&lsu, &da) == a, "image A differs after the restart");
+    let dc = image_def("host3_full", "1765172800");
+    store_complete(&lsu, &dc, &b);
+    assert!(read_image(&lsu, &dc) == b, "the backup after the restart differs");
+    assert_rc!(api().close_server(sh), c::EOK, "stsp_close_server");
+    // the backup of the outage: not complete, its acknowledged half kept
+    let sh = open_server(&name).unwrap();
+    let lsu = lsu_t(sh, "default");
+    let info = must_prop_byname(&lsu, &db);
+    assert_eq!(
+        info.imo_flags & c::II_COMPLETE,
+        0,
+        "{}",
+        flags_str(info.imo_flags)
+    );
+    assert!(
+        info.imo_size >= half as u64,
+        "acknowledged bytes lost: size {}",
+        info.imo_size
+    );
+    // resumed and completed: the acknowledged half is the first half
+    let wh = open(&lsu, &db, c::O_WRITE);
+    write_all(wh, &b[half..], half as u64);
+    close(wh, c::CLOSE_COMPLETE);
+    assert!(read_image(&lsu, &db) == b, "the resumed backup differs");
+    assert_rc!(api().close_server(sh), c::EOK, "stsp_close_server");
+    let out = combstore(&["--server", dir.to_str().unwrap(), "verify"]);
+    assert!(
+        out.status.success(),
+        "verify: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+#[ignore = "needs Garage and PostgreSQL, alone: make test-scaleout"]
+fn a_host_whose_catalog_session_was_lost_and_recovered_by_another_commits_nothing_more() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pool = shared_pool_file(tmp.path(), None);
+    let (dir_a, dir_b) = (tmp.path().join("host-a"), tmp.path().join("host-b"));
+    for d in [&dir_a, &dir_b] {
+        assert!(init_pool(d, &pool).status.success());
+    }
+    let sh_a = open_server(&server_name_for(&dir_a)).unwrap();
+    let lsu_a = lsu_t(sh_a, "default");
+    let dx = image_def("cut_off", "");
+    let x = seeded(0xc41, 8 << 20);
+    let wh = create(&lsu_a, &dx);
+    write_all(wh, &x[..4 << 20], 0);
+    flush(wh);
+    // host A's sessions end (a network partition, an administrator's
+    // pg_terminate_backend): to the pool, host A's owner is dead
+    let url = std::env::var("COMBSTORE_PG_URL").unwrap();
+    let out = Command::new("psql")
+        .args([
+            &url,
+            "-qtAc",
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE application_name = 'combstore' AND pid <> pg_backend_pid()",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // host B opens: its recovery takes host A's image over
+    let sh_b = open_server(&server_name_for(&dir_b)).unwrap();
+    let lsu_b = lsu_t(sh_b, "default");
+    let info = must_prop_byname(&lsu_b, &dx);
+    assert_ne!(
+        info.imo_flags & c::II_ABNORMAL,
+        0,
+        "{}",
+        flags_str(info.imo_flags)
+    );
+    assert_eq!(info.imo_size, 4 << 20, "flushed data kept");
+    // host A's writer must not commit over what host B recovered
+    let mut rc = c::EOK;
+    for (i, piece) in x[4 << 20..].chunks(1 << 20).enumerate() {
+        rc = write_at(wh, piece, ((4 << 20) + (i << 20)) as u64);
+        if rc != c::EOK {
+            break;
+        }
+    }
+    let close_rc = api().close_image(wh, c::CLOSE_COMPLETE);
+    assert!(
+        rc == c::EIO || close_rc == c::EIO,
+        "write {} close {}",
+        code_name(rc),
+        code_name(close_rc)
+    );
+    // and the instance is dead to the pool: its connection comes back
+    // (the first try may meet the closed one, the second reconnects) but
+    // finds its owner recovered, so nothing new is written through it
+    for k in 0..2 {
+        let rc = try_create(&lsu_a, &image_def(&format!("after_cut_{k}"), "")).map(|_| ());
+        assert_eq!(rc, Err(c::EIO), "try {k}");
+    }
+    assert_eq!(
+        prop_byname(&lsu_b, &image_def("after_cut_1", "")).map(|_| ()),
+        Err(c::ENOENT)
+    );
+    let info = must_prop_byname(&lsu_b, &dx);
+    assert_eq!(info.imo_size, 4 << 20, "the cut-off host committed more");
+    assert_eq!(
+        info.imo_flags & c::II_COMPLETE,
+        0,
+        "{}",
+        flags_str(info.imo_flags)
+    );
+    // host B resumes it; a new handle on host A is a live owner again
+    let wh = open(&lsu_b, &dx, c::O_WRITE);
+    write_all(wh, &x[4 << 20..], 4 << 20);
+    close(wh, c::CLOSE_COMPLETE);
+    let _ = api().close_server(sh_a);
+    let sh_a = open_server(&server_name_for(&dir_a)).unwrap();
+    assert!(
+        read_image(&lsu_t(sh_a, "default"), &dx) == x,
+        "host A reads the image host B completed"
+    );
+    for sh in [sh_a, sh_b] {
+        assert_rc!(api().close_server(sh), c::EOK);
+    }
 }

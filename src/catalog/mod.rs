@@ -15,6 +15,7 @@ pub(crate) mod conn;
 pub mod cred;
 mod error;
 pub mod events;
+mod owners;
 
 use std::path::Path;
 use std::time::Duration;
@@ -25,11 +26,12 @@ use conn::{OptionalExtension, Row, params, params_from_iter};
 use crate::store::checksum::BlockCrcs;
 use crate::store::segment::HEADER_LEN;
 pub use backend::Dialect;
-pub use backend::postgres::PgTarget;
+pub use backend::postgres::{PgTarget, valid_schema};
 #[cfg(test)]
 pub(crate) use conn::test_params;
 pub use conn::{Conn, Tx};
 pub use error::{Error, Result, SqlError};
+pub use owners::{PgOwners, fence, record_dead_owner};
 
 /// Catalog format written in `server.format`: 2 since issue 15's
 /// content-addressed chunks. An open turns a format 1 catalog into format

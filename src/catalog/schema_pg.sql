@@ -82,6 +82,14 @@ CREATE TABLE IF NOT EXISTS extents (
 );
 CREATE INDEX IF NOT EXISTS extents_chunk ON extents (chunk_id);
 
+-- Owners whose leftovers recovery took over (inserted in its transaction):
+-- an owner that lost its PostgreSQL session finds itself here and stops
+-- (catalog::backend::postgres, "fence").
+CREATE TABLE IF NOT EXISTS dead_owners (
+    token        TEXT COLLATE "C" PRIMARY KEY,
+    recovered_ms BIGINT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS image_meta (
     image_id BIGINT PRIMARY KEY,
     data     BYTEA NOT NULL

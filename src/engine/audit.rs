@@ -19,7 +19,6 @@ use super::{images, lsus};
 use crate::catalog::{self, ImageState, MAX_CHUNK, audit};
 use crate::log_error;
 use crate::logging::Level;
-use crate::store::lock;
 use crate::store::segment::HEADER_LEN;
 
 /// How much a finding matters.
@@ -187,9 +186,7 @@ pub(crate) fn check(sh: &Shared) -> Result<CheckReport> {
         );
     }
     for token in catalog::owner_tokens(&conn)? {
-        if token != sh.owner.token()
-            && !lock::is_alive(&sh.lock_dir, &token).map_err(|e| Error::io("lock", e))?
-        {
+        if token != sh.owner.token() && !sh.owner.is_alive(&token).map_err(|e| Error::io("lock", e))? {
             report.add(
                 Severity::Warning,
                 "writer gone, recovery pending",

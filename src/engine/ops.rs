@@ -23,7 +23,6 @@ use super::shared::Shared;
 use super::{images, lsus};
 use crate::catalog::{self, ImageState, events::EventRow};
 use crate::logging::ServerLog;
-use crate::store::lock;
 use crate::{log_info, log_warn};
 
 /// Worker threads per process.
@@ -193,9 +192,7 @@ pub(crate) fn wait_op(
         if !op.running {
             return Ok(Outcome::from_name(&op.outcome));
         }
-        if op.owner != sh.owner.token()
-            && !lock::is_alive(&sh.lock_dir, &op.owner).map_err(|e| Error::io("lock", e))?
-        {
+        if op.owner != sh.owner.token() && !sh.owner.is_alive(&op.owner).map_err(|e| Error::io("lock", e))? {
             recover()?;
             continue;
         }

@@ -8,6 +8,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
 use super::error::{Error, Result};
+use crate::catalog::PgTarget;
 use crate::store::s3::{POOL_FILE, config};
 
 /// Makes `dir`, a server not created yet, a pool on the object store
@@ -23,6 +24,7 @@ pub fn write_pool_file(dir: &Path, text: &str) -> Result<()> {
     let vars = config::parse(text).map_err(Error::Invalid)?;
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     config::S3Config::from_vars(&vars, env).map_err(Error::Invalid)?;
+    target_of(&vars, env).map_err(Error::Invalid)?;
     let dest = dir.join(POOL_FILE);
     if dir.join(super::server::CATALOG_FILE).exists() {
         return match fs::read_to_string(&dest) {
@@ -52,4 +54,52 @@ pub fn write_pool_file(dir: &Path, text: &str) -> Result<()> {
     f.write_all(text.as_bytes())
         .and_then(|()| f.sync_all())
         .map_err(|e| Error::io(dest.display().to_string(), e))
+}
+
+/// Where the catalog of the pool in `dir` is, if the pool names one in
+/// PostgreSQL (`COMBSTORE_PG_URL`, a libpq connection string or URL; or
+/// `COMBSTORE_PG_SCHEMA` alone with the URL in the environment). A file
+/// holding the URL must be private (mode 0600 or 0400): it may hold a
+/// password. None for a server whose catalog is its SQLite file.
+///
+/// # Errors
+/// [`Error::Invalid`] for a malformed pool file or one readable by others;
+/// I/O errors reading it.
+pub fn catalog_target(dir: &Path) -> Result<Option<PgTarget>> {
+    let path = dir.join(POOL_FILE);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => return Ok(None),
+        Err(e) => return Err(Error::io(path.display().to_string(), e)),
+    };
+    let shown = path.display();
+    let vars = config::parse(&text).map_err(|e| Error::Invalid(format!("{shown}: {e}")))?;
+    if vars.get("COMBSTORE_PG_URL").is_some_and(|v| !v.is_empty()) {
+        config::check_private(&path).map_err(|e| Error::Invalid(e.to_string()))?;
+    }
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    target_of(&vars, env).map_err(|e| Error::Invalid(format!("{shown}: {e}")))
+}
+
+/// The PostgreSQL catalog a pool file's names give, if any.
+fn target_of(
+    vars: &std::collections::BTreeMap<String, String>,
+    env: impl Fn(&str) -> Option<String>,
+) -> std::result::Result<Option<PgTarget>, String> {
+    let get = |k: &str| vars.get(k).filter(|v| !v.is_empty()).cloned();
+    let url = match (get("COMBSTORE_PG_URL"), get("COMBSTORE_PG_SCHEMA")) {
+        (Some(url), _) => url,
+        (None, Some(_)) => {
+            env("COMBSTORE_PG_URL").ok_or("no COMBSTORE_PG_URL in the file or the environment")?
+        }
+        (None, None) => return Ok(None),
+    };
+    let schema = get("COMBSTORE_PG_SCHEMA").unwrap_or_else(|| "combstore".into());
+    if !crate::catalog::valid_schema(&schema) {
+        return Err(format!(
+            "COMBSTORE_PG_SCHEMA {schema:?}: lower-case letters, digits and _, not starting with a digit"
+        ));
+    }
+    Ok(Some(PgTarget { url, schema }))
 }

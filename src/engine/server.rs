@@ -35,7 +35,8 @@ use crate::catalog::checkpoint::Checkpointer;
 use crate::catalog::{self, ImageState};
 use crate::logging::{Level, ServerLog};
 use crate::store::ChunkStore;
-use crate::store::lock::{self, OwnerLock, SetupLock};
+use crate::store::liveness::Liveness;
+use crate::store::lock::{self, LocalOwners, SetupLock};
 use crate::store::s3;
 use crate::store::segment::HEADER_LEN;
 use crate::{log_info, log_warn};
@@ -111,17 +112,32 @@ impl Server {
         }
         let log = ServerLog::open(dir);
         let catalog_path = dir.join(CATALOG_FILE);
-        let conn = catalog::open_upgrading(
-            &catalog_path,
-            now_ms(),
-            &crate::store::random_hex128(),
-            |elsewhere| refuse_upgrade_under_others(dir, &lock_dir, elsewhere),
-        )?;
+        // A pool shared by several hosts names its catalog in PostgreSQL
+        // (engine::pool); any other server's is the SQLite file here.
+        let shared_catalog = super::pool::catalog_target(dir)?;
+        let conn = match &shared_catalog {
+            Some(target) => catalog::open_postgres(target.clone(), now_ms(), &crate::store::random_hex128())?,
+            None => catalog::open_upgrading(
+                &catalog_path,
+                now_ms(),
+                &crate::store::random_hex128(),
+                |elsewhere| refuse_upgrade_under_others(dir, &lock_dir, elsewhere),
+            )?,
+        };
         drop(setup);
         cred::authorize(&conn, access, &log)?;
         let uuid = catalog::server_value(&conn, "uuid")?.unwrap_or_default();
-        let owner = OwnerLock::acquire(&lock_dir).map_err(|e| Error::io("owner lock", e))?;
-        let checkpointer = if checkpoints {
+        let owner: Box<dyn Liveness> = match &shared_catalog {
+            // Liveness across hosts: advisory locks, this instance's own
+            // held on the connection its commits go through (the fence).
+            Some(target) => {
+                let owners = catalog::PgOwners::start(target.clone())?;
+                catalog::fence(&conn, owners.token())?;
+                Box::new(owners)
+            }
+            None => Box::new(LocalOwners::acquire(&lock_dir).map_err(|e| Error::io("owner lock", e))?),
+        };
+        let checkpointer = if checkpoints && shared_catalog.is_none() {
             Some(Checkpointer::start(&catalog_path, log.clone())?)
         } else {
             None
@@ -130,7 +146,6 @@ impl Server {
         let shared = Arc::new(Shared {
             dir: dir.to_owned(),
             store,
-            lock_dir,
             uuid,
             _checkpointer: checkpointer,
             catalog: Mutex::new(conn),
@@ -182,6 +197,9 @@ impl Server {
         if !dir.is_absolute() {
             return Err(Error::NoServer(format!("{shown} is not an absolute path")));
         }
+        if super::pool::catalog_target(dir)?.is_some() {
+            return Ok(()); // a pool whose catalog is in PostgreSQL
+        }
         let catalog = dir.join(CATALOG_FILE);
         match fs::metadata(&catalog) {
             Ok(m) if m.is_file() => Ok(()),
@@ -226,8 +244,10 @@ impl Server {
         let sh = &self.shared;
         let tokens = catalog::owner_tokens(&sh.catalog.lock())?;
         for token in tokens.iter().filter(|t| t.as_str() != sh.owner.token()) {
-            let Some(dead) =
-                lock::claim_if_dead(&sh.lock_dir, token).map_err(|e| Error::io("owner lock", e))?
+            let Some(dead) = sh
+                .owner
+                .claim_if_dead(token)
+                .map_err(|e| Error::io("owner lock", e))?
             else {
                 continue;
             };
@@ -270,6 +290,7 @@ impl Server {
             }
             crate::store::crash::point("recover.after_cut");
             catalog::release_segments(&tx, token)?;
+            catalog::record_dead_owner(&tx, token, now_ms())?;
             let failed_ops = ops::fail_ops_of(&tx, token, &sh.log)?;
             tx.commit()?;
             drop(conn);

@@ -18,7 +18,7 @@ use crate::catalog::checkpoint::Checkpointer;
 use crate::catalog::{self, FreeRange};
 use crate::log_warn;
 use crate::logging::ServerLog;
-use crate::store::lock::{self, OwnerLock};
+use crate::store::liveness::Liveness;
 use crate::store::segment::HEADER_LEN;
 use crate::store::{ChunkStore, SegmentWriter};
 
@@ -31,13 +31,14 @@ pub(crate) struct Shared {
     /// Where chunk bytes live (segment files in `segments/`; in memory
     /// for some of the engine's tests).
     pub store: Arc<dyn ChunkStore>,
-    pub lock_dir: PathBuf,
     pub uuid: String,
     /// Background checkpoints (none for inspection); stopped before the
     /// catalog connection closes.
     pub _checkpointer: Option<Checkpointer>,
     pub catalog: Mutex<catalog::Conn>,
-    pub owner: OwnerLock,
+    /// Who is alive: this instance's token and everyone else's
+    /// (`store::liveness`: lock files, or a pool's advisory locks).
+    pub owner: Box<dyn Liveness>,
     /// Segments this instance owns and no writer is appending to.
     pub idle: Mutex<Vec<Box<dyn SegmentWriter>>>,
     /// Bytes [`Shared::ensure_room`] may grant before asking the
@@ -54,7 +55,7 @@ impl Shared {
         match writer {
             None => Ok(false),
             Some(w) if w == self.owner.token() => Ok(true),
-            Some(w) => lock::is_alive(&self.lock_dir, w).map_err(|e| Error::io("owner lock", e)),
+            Some(w) => self.owner.is_alive(w).map_err(|e| Error::io("owner lock", e)),
         }
     }
 

@@ -14,6 +14,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::liveness::{DeadClaim, Liveness};
+
 /// The lock this server instance holds while it lives.
 #[derive(Debug)]
 pub struct OwnerLock {
@@ -92,6 +94,46 @@ impl SetupLock {
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(20));
         }
+    }
+}
+
+/// [`Liveness`] by owner lock files in a server's `locks/` directory:
+/// the owners of one host.
+#[derive(Debug)]
+pub struct LocalOwners {
+    dir: PathBuf,
+    owner: OwnerLock,
+}
+
+impl LocalOwners {
+    /// Takes a fresh owner lock in `dir`.
+    ///
+    /// # Errors
+    /// As [`OwnerLock::acquire`].
+    pub fn acquire(dir: &Path) -> io::Result<LocalOwners> {
+        Ok(LocalOwners {
+            dir: dir.to_owned(),
+            owner: OwnerLock::acquire(dir)?,
+        })
+    }
+}
+
+impl Liveness for LocalOwners {
+    fn token(&self) -> &str {
+        self.owner.token()
+    }
+
+    fn claim_if_dead(&self, token: &str) -> io::Result<Option<Box<dyn DeadClaim>>> {
+        if token == self.token() {
+            return Ok(None);
+        }
+        Ok(claim_if_dead(&self.dir, token)?.map(|d| Box::new(d) as Box<dyn DeadClaim>))
+    }
+}
+
+impl DeadClaim for DeadOwner {
+    fn forget(self: Box<Self>) {
+        DeadOwner::forget(*self);
     }
 }
 

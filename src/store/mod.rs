@@ -10,6 +10,7 @@
 pub mod checksum;
 pub mod chunk_store;
 pub mod crash;
+pub mod liveness;
 pub mod local;
 pub mod lock;
 pub mod memory;

@@ -83,6 +83,14 @@ pub trait Backend: Send + fmt::Debug {
     /// Whether commits wait until they are durable (the default) or only
     /// until another process can see them (`catalog::commit_lazily`).
     fn set_durable(&self, durable: bool) -> SqlResult<()>;
+    /// Ties this connection to the life of owner `token` where liveness
+    /// lives in the database (`catalog::PgOwners`): the owner's lock is
+    /// held on this connection, so a commit can only go through while the
+    /// owner is alive to every host. Nothing to do where it does not
+    /// (SQLite: lock files).
+    fn fence(&self, _token: &str) -> SqlResult<()> {
+        Ok(())
+    }
     /// The backend itself, for tests that inspect or damage a database of
     /// a known kind on purpose.
     #[cfg(test)]

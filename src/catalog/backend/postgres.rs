@@ -76,6 +76,20 @@ pub struct Postgres {
     in_tx: Cell<bool>,
     /// A statement of the open transaction failed: it can only roll back.
     aborted: Cell<bool>,
+    /// The owner whose lock this session holds ([`Backend::fence`]).
+    fence: RefCell<Option<String>>,
+    /// The session holding the fence was lost and the owner could not be
+    /// taken back: every statement fails from now on.
+    lost: Cell<bool>,
+}
+
+/// The advisory lock key of owner `token` of a pool's `schema` (64 bits
+/// of a hash: two live owners sharing one is as unlikely as two tokens).
+pub fn owner_key(schema: &str, token: &str) -> i64 {
+    let h = blake3::hash(format!("combstore owner {schema}/{token}").as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&h.as_bytes()[..8]);
+    i64::from_le_bytes(b)
 }
 
 impl fmt::Debug for Postgres {
@@ -119,6 +133,8 @@ impl Postgres {
             cache: RefCell::new(HashMap::new()),
             in_tx: Cell::new(false),
             aborted: Cell::new(false),
+            fence: RefCell::new(None),
+            lost: Cell::new(false),
         };
         drop(pg.client()?);
         Ok(pg)
@@ -126,6 +142,9 @@ impl Postgres {
 
     /// The connection, reopened if it was lost while no transaction was open.
     fn client(&self) -> SqlResult<RefMut<'_, Client>> {
+        if self.lost.get() {
+            return Err(lost_owner());
+        }
         let mut slot = self.client.borrow_mut();
         let lost = slot.as_ref().is_none_or(Client::is_closed);
         if lost {
@@ -152,6 +171,29 @@ impl Postgres {
             tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
                 .map_err(classify)?;
             tx.commit().map_err(classify)?;
+            if let Some(token) = self.fence.borrow().as_deref() {
+                // The fence went with the old session: other hosts may
+                // have found this owner dead meanwhile. Take its lock back
+                // only if none holds it (recovering it) and none recorded
+                // it recovered; otherwise this instance is dead to the pool.
+                let key = owner_key(schema, token);
+                let got: bool = client
+                    .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                    .map_err(classify)?
+                    .get(0);
+                let recovered: bool = got
+                    && client
+                        .query_one(
+                            "SELECT EXISTS (SELECT 1 FROM dead_owners WHERE token = $1)",
+                            &[&token],
+                        )
+                        .map_err(classify)?
+                        .get(0);
+                if !got || recovered {
+                    self.lost.set(true);
+                    return Err(lost_owner());
+                }
+            }
             *slot = Some(client);
         }
         Ok(RefMut::map(slot, |c| c.as_mut().expect("just connected")))
@@ -193,6 +235,14 @@ impl Postgres {
         })();
         self.failed(r)
     }
+}
+
+fn lost_owner() -> SqlError {
+    SqlError::new(
+        SqlKind::Io,
+        "this server instance lost its PostgreSQL session, and with it its owner lock: \
+         other hosts may have recovered its images; open the server again",
+    )
 }
 
 /// SQLite's `?N` and `?` placeholders as PostgreSQL's `$N` (string
@@ -257,7 +307,14 @@ pub fn classify(e: postgres::Error) -> SqlError {
         None if e.is_closed() || std::error::Error::source(&e).is_some() => SqlKind::Io,
         None => SqlKind::Other,
     };
-    SqlError::new(kind, e)
+    // The server's own words ("password authentication failed for user
+    // ..."): postgres::Error shows only "db error" and keeps them inside.
+    let text = match (e.as_db_error(), std::error::Error::source(&e)) {
+        (Some(db), _) => format!("PostgreSQL: {} ({})", db.message(), db.code().code()),
+        (None, Some(cause)) => format!("PostgreSQL: {e}: {cause}"),
+        (None, None) => format!("PostgreSQL: {e}"),
+    };
+    SqlError::new(kind, text)
 }
 
 /// A bound value, converted to the type PostgreSQL inferred for its
@@ -446,6 +503,23 @@ impl Backend for Postgres {
     fn set_durable(&self, durable: bool) -> SqlResult<()> {
         let mode = if durable { "on" } else { "off" };
         self.batch(&format!("SET synchronous_commit TO {mode}"))
+    }
+
+    fn fence(&self, token: &str) -> SqlResult<()> {
+        let key = owner_key(&self.target.schema, token);
+        let got: bool = self
+            .client()?
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+            .map_err(classify)?
+            .get(0);
+        if !got {
+            return Err(SqlError::new(
+                SqlKind::Other,
+                "a fresh owner token's lock is held already",
+            ));
+        }
+        *self.fence.borrow_mut() = Some(token.to_owned());
+        Ok(())
     }
 
     #[cfg(test)]
