@@ -1116,7 +1116,8 @@ fn setup_leftover(name: &std::ffi::OsStr) -> bool {
 /// something besides what a first open creates before its catalog.
 /// Called under the setup lock, so no other open is half-way through.
 fn check_ours(dir: &Path) -> Result<()> {
-    if dir.join(CATALOG_FILE).exists() {
+    // A pool whose catalog is in PostgreSQL has no catalog file here.
+    if dir.join(CATALOG_FILE).exists() || super::pool::catalog_target(dir)?.is_some() {
         return Ok(());
     }
     let entries = fs::read_dir(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;

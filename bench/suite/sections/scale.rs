@@ -14,21 +14,115 @@ use crate::util::{logical_bytes, p50_p99, read_full};
 
 const SMALL: usize = 64 << 10;
 
+const PREFILL_NOTE: &str = "created by the engine's Rust API (Server::prefill_empty_images: the rows of create + \
+     close complete, archive records indexed, 10,000 images per transaction), not through C; everything after \
+     it is through the C entry points";
+
 pub fn run(ctx: &mut Ctx) {
     let n = ctx.cfg.catalog_images;
     println!("5. catalog scale ({n} images)");
     let dir = ctx.work.join("scale-server");
-    prefill_figure(
-        ctx,
-        false,
-        &dir,
-        n,
-        "catalog.prefill",
-        "created by the engine's Rust API (Server::prefill_empty_images: the rows of create + close complete, \
-         archive records indexed, 10,000 images per transaction), not through C; everything after it is \
-         through the C entry points",
+    prefill_figure(ctx, false, &dir, n, "catalog.prefill", PREFILL_NOTE);
+    measure(ctx, &dir, n, "catalog");
+    let size = logical_bytes(&dir.join("catalog.db")) + logical_bytes(&dir.join("catalog.db-wal"));
+    let total = n + ctx.cfg.create_samples as u64;
+    ctx.add(
+        Figure::new(
+            "catalog.size",
+            &format!("catalog: catalog.db + WAL at {n} images"),
+            size as f64 / 1e6,
+            "MB",
+        )
+        .note(&format!("{} bytes per image", size / total)),
     );
-    let srv = Srv::open(&dir);
+    std::fs::remove_dir_all(&dir).expect("remove scale server");
+}
+
+/// The issue 16 comparison: the same figures at `ctx.cfg.pg_catalog_images`
+/// images on two pools on the same object store, one with its catalog in
+/// PostgreSQL (scripts/postgres.sh, loopback, fsync on), one in SQLite,
+/// in this run. Skipped
+/// without `COMBSTORE_PG_URL` and the S3 store (`make bench` starts both).
+pub fn run_pg(ctx: &mut Ctx) {
+    let n = ctx.cfg.pg_catalog_images;
+    let Some(pool) = pool_text() else {
+        println!("5b. catalog on PostgreSQL: skipped (no COMBSTORE_PG_URL or COMBSTORE_S3_*)");
+        return;
+    };
+    println!("5b. catalog on PostgreSQL vs SQLite ({n} images)");
+    // Both are pools on the same object store: only the catalog differs.
+    let lite = ctx.work.join("scale-sqlite");
+    let s3_only: String = pool
+        .lines()
+        .filter(|l| !l.starts_with("COMBSTORE_PG_"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    write_pool_file(&lite, &s3_only);
+    prefill_figure(ctx, false, &lite, n, "catalog_sqlite.prefill", PREFILL_NOTE);
+    let (lite_p99, lite_rate) = measure(ctx, &lite, n, "catalog_sqlite");
+    std::fs::remove_dir_all(&lite).expect("remove scale server");
+    let pg = ctx.work.join("scale-pg");
+    write_pool_file(&pg, &pool);
+    prefill_figure(ctx, false, &pg, n, "catalog_pg.prefill", PREFILL_NOTE);
+    let (pg_p99, pg_rate) = measure(ctx, &pg, n, "catalog_pg");
+    ctx.add(
+        Figure::new(
+            "catalog_pg.create_close_p99_ratio",
+            "catalog: create+close p99, PostgreSQL / SQLite",
+            pg_p99 / lite_p99,
+            "x",
+        )
+        .note(
+            "same images, same run, both pools on the same Garage (only the catalog differs); PostgreSQL 15 on \
+             loopback, fsync and synchronous_commit on",
+        ),
+    );
+    ctx.add(Figure::new(
+        "catalog_pg.list_rate_ratio",
+        "catalog: list rate, PostgreSQL / SQLite",
+        pg_rate / lite_rate,
+        "x",
+    ));
+    std::fs::remove_dir_all(&pg).expect("remove pool dir");
+}
+
+fn write_pool_file(dir: &std::path::Path, text: &str) {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::create_dir_all(dir).expect("pool dir");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dir.join("pool.conf"))
+        .expect("pool.conf");
+    std::io::Write::write_all(&mut f, text.as_bytes()).expect("pool.conf");
+}
+
+/// A pool file naming the S3 store and the PostgreSQL database of the
+/// environment, under a prefix and a schema of its own.
+fn pool_text() -> Option<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let url = var("COMBSTORE_PG_URL")?;
+    let tag = std::process::id();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    Some(format!(
+        "COMBSTORE_S3_ENDPOINT={}\nCOMBSTORE_S3_REGION={}\nCOMBSTORE_S3_BUCKET={}\nCOMBSTORE_S3_PREFIX=bench/{tag}-{nanos}\n\
+         COMBSTORE_S3_KEY_ID={}\nCOMBSTORE_S3_SECRET={}\nCOMBSTORE_PG_URL={url}\nCOMBSTORE_PG_SCHEMA=bench_{tag}_{nanos}\n",
+        var("COMBSTORE_S3_ENDPOINT")?,
+        var("COMBSTORE_S3_REGION").unwrap_or_else(|| "garage".into()),
+        var("COMBSTORE_S3_BUCKET")?,
+        var("COMBSTORE_S3_KEY_ID")?,
+        var("COMBSTORE_S3_SECRET")?,
+    ))
+}
+
+/// Through C on the server in `dir` (`n` images prefilled): create+close
+/// latency, lookup latency, a full listing. Returns (create+close p99 ms,
+/// names listed per second).
+fn measure(ctx: &mut Ctx, dir: &std::path::Path, n: u64, key: &str) -> (f64, f64) {
+    let srv = Srv::open(dir);
     let lsu = srv.lsu();
 
     let mut payload = vec![0u8; SMALL];
@@ -43,18 +137,19 @@ pub fn run(ctx: &mut Ctx) {
             t.elapsed().as_secs_f64() * 1e3
         })
         .collect();
-    let (p50, p99) = p50_p99(&mut create_ms);
+    let (p50, create_p99) = p50_p99(&mut create_ms);
+    let p99 = create_p99;
     let at = format!("at {n} images");
     ctx.add(Figure::new(
-        "catalog.create_close_p50",
-        &format!("catalog: create+write 64 KiB+close p50 {at}"),
+        &format!("{key}.create_close_p50"),
+        &format!("{key}: create+write 64 KiB+close p50 {at}"),
         p50,
         "ms",
     ));
     ctx.add(
         Figure::new(
-            "catalog.create_close_p99",
-            &format!("catalog: create+write 64 KiB+close p99 {at}"),
+            &format!("{key}.create_close_p99"),
+            &format!("{key}: create+write 64 KiB+close p99 {at}"),
             p99,
             "ms",
         )
@@ -76,14 +171,14 @@ pub fn run(ctx: &mut Ctx) {
         .collect();
     let (p50, p99) = p50_p99(&mut byname_ms);
     ctx.add(Figure::new(
-        "catalog.byname_p50",
-        &format!("catalog: get_image_prop_byname p50 {at}"),
+        &format!("{key}.byname_p50"),
+        &format!("{key}: get_image_prop_byname p50 {at}"),
         p50,
         "ms",
     ));
     ctx.add(Figure::new(
-        "catalog.byname_p99",
-        &format!("catalog: get_image_prop_byname p99 {at}"),
+        &format!("{key}.byname_p99"),
+        &format!("{key}: get_image_prop_byname p99 {at}"),
         p99,
         "ms",
     ));
@@ -105,31 +200,21 @@ pub fn run(ctx: &mut Ctx) {
     let total = n + ctx.cfg.create_samples as u64;
     assert_eq!(listed, total, "listed names");
     ctx.add(Figure::new(
-        "catalog.list_time",
-        &format!("catalog: full list of {total} names"),
+        &format!("{key}.list_time"),
+        &format!("{key}: full list of {total} names"),
         list_secs,
         "s",
     ));
     ctx.add(
         Figure::new(
-            "catalog.list_rate",
-            "catalog: full list rate",
+            &format!("{key}.list_rate"),
+            &format!("{key}: full list rate"),
             total as f64 / list_secs,
             "names/s",
         )
         .target(Target::AtLeast(500_000.0))
         .note("the issue's target is 1,000,000 names in < 2 s, i.e. >= 500,000 names/s"),
     );
-    let size = logical_bytes(&dir.join("catalog.db")) + logical_bytes(&dir.join("catalog.db-wal"));
-    ctx.add(
-        Figure::new(
-            "catalog.size",
-            &format!("catalog: catalog.db + WAL {at}"),
-            size as f64 / 1e6,
-            "MB",
-        )
-        .note(&format!("{} bytes per image", size / total)),
-    );
     drop(srv);
-    std::fs::remove_dir_all(&dir).expect("remove scale server");
+    (create_p99, total as f64 / list_secs)
 }

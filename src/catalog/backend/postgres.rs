@@ -78,6 +78,9 @@ pub struct Postgres {
     aborted: Cell<bool>,
     /// The owner whose lock this session holds ([`Backend::fence`]).
     fence: RefCell<Option<String>>,
+    /// The next write transaction commits without waiting for its WAL
+    /// to reach the disk ([`Backend::set_durable`]).
+    lazy: Cell<bool>,
     /// The session holding the fence was lost and the owner could not be
     /// taken back: every statement fails from now on.
     lost: Cell<bool>,
@@ -134,6 +137,7 @@ impl Postgres {
             in_tx: Cell::new(false),
             aborted: Cell::new(false),
             fence: RefCell::new(None),
+            lazy: Cell::new(false),
             lost: Cell::new(false),
         };
         drop(pg.client()?);
@@ -454,14 +458,22 @@ impl Backend for Postgres {
     }
 
     fn begin_write(&self) -> SqlResult<()> {
-        self.client()?.batch_execute("BEGIN").map_err(classify)?;
+        // One round trip: the transaction, its durability, the writers'
+        // lock (the schema is an identifier: valid_schema).
+        let lazy = if self.lazy.get() {
+            "SET LOCAL synchronous_commit TO off; "
+        } else {
+            ""
+        };
+        let sql = format!(
+            "BEGIN; {lazy}SELECT pg_advisory_xact_lock({LOCK_SPACE}, hashtext('{}'))",
+            self.target.schema
+        );
+        let mut client = self.client()?;
         self.in_tx.set(true);
         self.aborted.set(false);
-        let locked = self.execute(
-            LOCK_SQL,
-            &[ValRef::Int(LOCK_SPACE.into()), ValRef::Text(&self.target.schema)],
-        );
-        if let Err(e) = locked {
+        if let Err(e) = client.batch_execute(&sql).map_err(classify) {
+            drop(client);
             let _ = self.rollback();
             return Err(e);
         }
@@ -501,8 +513,9 @@ impl Backend for Postgres {
     }
 
     fn set_durable(&self, durable: bool) -> SqlResult<()> {
-        let mode = if durable { "on" } else { "off" };
-        self.batch(&format!("SET synchronous_commit TO {mode}"))
+        // taken up by the next write transaction (SET LOCAL: its own only)
+        self.lazy.set(!durable);
+        Ok(())
     }
 
     fn fence(&self, token: &str) -> SqlResult<()> {
