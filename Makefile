@@ -158,6 +158,9 @@ scaleout-tests:
 	    a_host_whose_catalog_session_was_lost_and_recovered_by_another_commits_nothing_more; do \
 	  $(CARGO) test --release --test ffi -- --ignored --exact pool::$$t || exit 1; done
 	COMBSTORE_TEST_STORE=s3 $(CARGO) test --release --lib engine::
+	# the C harness's scenarios of pools shared by hosts (c-harness/scenarios-pool)
+	$(MAKE) -C c-harness run PLUGIN=$(abspath $(PLUGIN)) COMBSTORE_BIN=$(abspath target/release/combstore) \
+	  SCENARIOS="$(patsubst c-harness/%,%,$(sort $(wildcard c-harness/scenarios-pool/*.txt)))"
 
 TORTURE_KILLS ?= 1000
 .PHONY: torture crashpoints
