@@ -99,6 +99,9 @@ fn a_pool_takes_backups_copies_and_deletes_through_the_c_api_and_keeps_no_chunk_
     };
     store_complete(&lsu, &d2, &night2);
     let phys2 = lsu_info(&lsu).unwrap().lsu_used_phys;
+    // the local disk holds no chunk: no capacity of its to report (and a
+    // full local disk refuses nothing); the object store answers "full"
+    assert_eq!(lsu_info(&lsu).unwrap().lsu_capacity, i64::MAX as u64);
     assert!(
         phys2 - phys1 < 1 << 20,
         "the second night stored {} bytes",
@@ -188,23 +191,33 @@ fn a_wrong_secret_or_a_readable_pool_file_fails_at_open_with_a_clear_message() {
     assert!(log.contains("403 Forbidden"), "the refusal is not logged: {log}");
 }
 
-/// Runs `scripts/garage.sh CMD` on the Garage `make test-scaleout` runs.
-fn garage(cmd: &str) {
-    let dir = std::env::var("COMBSTORE_GARAGE_DIR").expect("COMBSTORE_GARAGE_DIR: run `make test-scaleout`");
-    let st = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/garage.sh"))
+/// Runs `scripts/<script>.sh CMD DIR` on the server `make test-scaleout`
+/// runs (its directory in `dir_var`).
+fn service(script: &str, dir_var: &str, cmd: &str) {
+    let dir = std::env::var(dir_var).unwrap_or_else(|_| panic!("{dir_var}: run `make test-scaleout`"));
+    let st = Command::new(format!("{}/scripts/{script}.sh", env!("CARGO_MANIFEST_DIR")))
         .args([cmd, &dir])
         .status()
         .unwrap();
-    assert!(st.success(), "garage.sh {cmd}");
+    assert!(st.success(), "{script}.sh {cmd}");
 }
 
-/// Starts Garage again when dropped, so that a failing assertion does not
-/// leave it stopped for the tests after.
-struct Resume(bool);
+fn garage(cmd: &str) {
+    service("garage", "COMBSTORE_GARAGE_DIR", cmd);
+}
+
+fn postgres(cmd: &str) {
+    service("postgres", "COMBSTORE_PG_DIR", cmd);
+}
+
+/// Resumes a stopped server (`garage` or `postgres`) when dropped unless
+/// it was resumed (`.1`), so that a failing assertion does not leave it
+/// stopped for the tests after.
+struct Resume(fn(&str), bool);
 impl Drop for Resume {
     fn drop(&mut self) {
-        if !self.0 {
-            garage("resume");
+        if !self.1 {
+            (self.0)("resume");
         }
     }
 }
@@ -231,7 +244,7 @@ fn garage_down_fails_writes_and_reads_with_eio_loses_nothing_acknowledged_and_th
     let reader = open(&lsu, &da, c::O_READ);
 
     garage("stop");
-    let mut up = Resume(false);
+    let mut up = Resume(garage, false);
     // a backup while the store is down: never acknowledged complete
     let db = image_def("host2_full", "1765086400");
     let b = seeded(0xb22, 20 << 20);
@@ -261,7 +274,7 @@ fn garage_down_fails_writes_and_reads_with_eio_loses_nothing_acknowledged_and_th
     assert_rc!(api().close_image(reader, 0), c::EOK, "stsp_close_image");
 
     garage("resume");
-    up.0 = true;
+    up.1 = true;
     // everything acknowledged is there; the pool takes the next backup
     assert!(read_image(&lsu, &da) == a, "image A differs after the outage");
     let dc = image_def("host2_full", "1765172800");
@@ -502,26 +515,6 @@ fn a_wrong_postgresql_password_fails_at_open_with_eio_and_writes_nothing() {
     assert!(!dir.join("catalog.db").exists());
 }
 
-fn postgres(cmd: &str) {
-    let dir = std::env::var("COMBSTORE_PG_DIR").expect("COMBSTORE_PG_DIR: run `make test-scaleout`");
-    let st = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/postgres.sh"))
-        .args([cmd, &dir])
-        .status()
-        .unwrap();
-    assert!(st.success(), "postgres.sh {cmd}");
-}
-
-/// Starts PostgreSQL again if the test stopped it and failed before it did.
-struct PgBack(bool);
-
-impl Drop for PgBack {
-    fn drop(&mut self) {
-        if !self.0 {
-            postgres("resume");
-        }
-    }
-}
-
 #[test]
 #[ignore = "needs Garage and PostgreSQL, alone: make test-scaleout"]
 fn postgresql_restarted_during_writes_fails_them_with_eio_loses_nothing_acknowledged_and_the_pool_goes_on() {
@@ -548,7 +541,7 @@ fn postgresql_restarted_during_writes_fails_them_with_eio_loses_nothing_acknowle
     write_all(wh, &b[..half], 0);
     flush(wh);
     postgres("stop");
-    let mut up = PgBack(false);
+    let mut up = Resume(postgres, false);
     let mut write_rc = c::EOK;
     for (i, piece) in b[half..].chunks(1 << 20).enumerate() {
         write_rc = write_at(wh, piece, (half + (i << 20)) as u64);
@@ -584,7 +577,7 @@ fn postgresql_restarted_during_writes_fails_them_with_eio_loses_nothing_acknowle
     }
 
     postgres("resume");
-    up.0 = true;
+    up.1 = true;
     // the same handle goes on: what was acknowledged is there, and the
     // next backup is taken
     assert!(read_image(&lsu, &da) == a, "image A differs after the restart");

@@ -54,8 +54,12 @@ pub(crate) fn info(sh: &Shared, name: &str) -> Result<LsuInfo> {
     let row = catalog::lsu(&sh.catalog.lock(), name)?;
     let capacity = if row.capacity > 0 {
         row.capacity
-    } else {
+    } else if sh.store.on_server_filesystem() {
         fs_capacity(&sh.dir)?
+    } else {
+        // A pool without a quota: no capacity to ask an object store for
+        // (it answers "full" itself, STS_ENOSPC); the largest storable.
+        POOL_CAPACITY
     };
     Ok(LsuInfo {
         deferred_reclaim: row.reclaim == "deferred",
@@ -68,6 +72,9 @@ pub(crate) fn info(sh: &Shared, name: &str) -> Result<LsuInfo> {
         low_space_pct: row.low_space_pct,
     })
 }
+
+/// The capacity an LSU of a pool reports when it has no quota.
+pub const POOL_CAPACITY: u64 = i64::MAX as u64;
 
 fn fs_capacity(dir: &Path) -> Result<u64> {
     Ok(fs_space(dir)?.0)

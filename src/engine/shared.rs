@@ -144,12 +144,18 @@ impl Shared {
     /// filesystem would then keep less than the catalog's reserve free
     /// (see [`Room::ensure`]). Nothing is written.
     pub fn ensure_room(&self, bytes: u64) -> Result<()> {
+        if !self.store.on_server_filesystem() {
+            return Ok(()); // a pool: the object store answers "full" itself
+        }
         self.room.ensure(&self.dir, bytes)
     }
 
     /// Raises a low-space event when the LSU's filesystem has fallen below
     /// its threshold since the last check (once per crossing).
     pub fn check_low_space(&self, lsu_id: i64) -> Result<()> {
+        if !self.store.on_server_filesystem() {
+            return Ok(()); // a pool's local filesystem holds no chunk
+        }
         let (pct, was_low, name) = catalog::events::low_space_state(&self.catalog.lock(), lsu_id)?;
         let (total, avail) = fs_space(&self.dir)?;
         let low = total > 0 && u128::from(avail) * 100 < u128::from(total) * u128::from(pct);

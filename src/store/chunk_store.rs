@@ -118,6 +118,15 @@ pub trait ChunkStore: Send + Sync + fmt::Debug {
         false
     }
 
+    /// Whether chunk bytes take room on the server directory's
+    /// filesystem (segment files; memory, which tests treat so), which
+    /// the engine then checks before storing them and reports as the
+    /// LSU's capacity; false for a store that answers "full" itself (an
+    /// object store's quota) and has no capacity to ask.
+    fn on_server_filesystem(&self) -> bool {
+        true
+    }
+
     /// Names of what the store holds that is no segment of `known`
     /// (stray files), for `combstore check`.
     fn strays(&self, known: &HashSet<i64>) -> Vec<String>;

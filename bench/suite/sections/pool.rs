@@ -119,15 +119,20 @@ fn raw_get(s: &Store, path: &str) -> (u64, f64) {
 
 /// A new pool in `dir`, under a folder of its own in the bucket.
 fn new_pool(s: &Store, dir: &Path) {
-    use std::os::unix::fs::OpenOptionsExt;
     let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir).expect("pool dir");
     let mut text: String = s.vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     text.push_str(&format!(
         "COMBSTORE_S3_PREFIX=bench/pool-{}-{}\n",
         std::process::id(),
         dir.file_name().unwrap().to_string_lossy()
     ));
+    write_pool_file(dir, &text);
+}
+
+/// Makes `dir` and writes `text` as its pool file (0600: it holds secrets).
+pub fn write_pool_file(dir: &Path, text: &str) {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::create_dir_all(dir).expect("pool dir");
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

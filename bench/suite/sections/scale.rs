@@ -10,6 +10,7 @@ use crate::contenders::{Srv, def};
 use crate::datagen::SplitMix;
 use crate::report::{Figure, Target};
 use crate::roles::{prefill_figure, prefilled_image};
+use crate::sections::pool::write_pool_file;
 use crate::util::{logical_bytes, p50_p99, read_full};
 
 const SMALL: usize = 64 << 10;
@@ -84,18 +85,6 @@ pub fn run_pg(ctx: &mut Ctx) {
         "x",
     ));
     std::fs::remove_dir_all(&pg).expect("remove pool dir");
-}
-
-fn write_pool_file(dir: &std::path::Path, text: &str) {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::create_dir_all(dir).expect("pool dir");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(dir.join("pool.conf"))
-        .expect("pool.conf");
-    std::io::Write::write_all(&mut f, text.as_bytes()).expect("pool.conf");
 }
 
 /// A pool file naming the S3 store and the PostgreSQL database of the

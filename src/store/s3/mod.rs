@@ -573,6 +573,10 @@ impl ChunkStore for S3Packs {
         true
     }
 
+    fn on_server_filesystem(&self) -> bool {
+        false
+    }
+
     fn strays(&self, known: &HashSet<i64>) -> Vec<String> {
         let inner = &self.inner;
         let mut out = Vec::new();
