@@ -155,7 +155,8 @@ scaleout-tests:
 	# each stops Garage or PostgreSQL, or ends every combstore session: alone
 	for t in garage_down_fails_writes_and_reads_with_eio_loses_nothing_acknowledged_and_the_pool_goes_on \
 	    postgresql_restarted_during_writes_fails_them_with_eio_loses_nothing_acknowledged_and_the_pool_goes_on \
-	    a_host_whose_catalog_session_was_lost_and_recovered_by_another_commits_nothing_more; do \
+	    a_host_whose_catalog_session_was_lost_and_recovered_by_another_commits_nothing_more \
+	    a_host_whose_catalog_session_was_lost_and_whose_image_another_reopened_commits_nothing_more; do \
 	  $(CARGO) test --release --test ffi -- --ignored --exact pool::$$t || exit 1; done
 	COMBSTORE_TEST_STORE=s3 $(CARGO) test --release --lib engine::
 	# the C harness's scenarios of pools shared by hosts (c-harness/scenarios-pool)

@@ -617,6 +617,22 @@ fn postgresql_restarted_during_writes_fails_them_with_eio_loses_nothing_acknowle
 #[test]
 #[ignore = "needs Garage and PostgreSQL, alone: make test-scaleout"]
 fn a_host_whose_catalog_session_was_lost_and_recovered_by_another_commits_nothing_more() {
+    cut_off_host_commits_nothing_more(false);
+}
+
+#[test]
+#[ignore = "needs Garage and PostgreSQL, alone: make test-scaleout"]
+fn a_host_whose_catalog_session_was_lost_and_whose_image_another_reopened_commits_nothing_more() {
+    cut_off_host_commits_nothing_more(true);
+}
+
+/// Host A writes an image and flushes; every combstore session is ended
+/// (a network partition, an administrator's pg_terminate_backend), so to
+/// the pool host A's owner is dead; host B takes the image over: by its
+/// recovery at open, or (`by_reopen`, B open all along) by reopening the
+/// image for writing, which finds its writer dead. Host A must commit
+/// nothing more: its connection comes back, but its owner was buried.
+fn cut_off_host_commits_nothing_more(by_reopen: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let pool = shared_pool_file(tmp.path(), None);
     let (dir_a, dir_b) = (tmp.path().join("host-a"), tmp.path().join("host-b"));
@@ -625,13 +641,12 @@ fn a_host_whose_catalog_session_was_lost_and_recovered_by_another_commits_nothin
     }
     let sh_a = open_server(&server_name_for(&dir_a)).unwrap();
     let lsu_a = lsu_t(sh_a, "default");
+    let early_b = by_reopen.then(|| open_server(&server_name_for(&dir_b)).unwrap());
     let dx = image_def("cut_off", "");
     let x = seeded(0xc41, 8 << 20);
     let wh = create(&lsu_a, &dx);
     write_all(wh, &x[..4 << 20], 0);
     flush(wh);
-    // host A's sessions end (a network partition, an administrator's
-    // pg_terminate_backend): to the pool, host A's owner is dead
     let url = std::env::var("COMBSTORE_PG_URL").unwrap();
     let out = Command::new("psql")
         .args([
@@ -647,18 +662,25 @@ fn a_host_whose_catalog_session_was_lost_and_recovered_by_another_commits_nothin
         "psql: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // host B opens: its recovery takes host A's image over
-    let sh_b = open_server(&server_name_for(&dir_b)).unwrap();
+    let sh_b = early_b.unwrap_or_else(|| open_server(&server_name_for(&dir_b)).unwrap());
     let lsu_b = lsu_t(sh_b, "default");
-    let info = must_prop_byname(&lsu_b, &dx);
-    assert_ne!(
-        info.imo_flags & c::II_ABNORMAL,
-        0,
-        "{}",
-        flags_str(info.imo_flags)
-    );
-    assert_eq!(info.imo_size, 4 << 20, "flushed data kept");
-    // host A's writer must not commit over what host B recovered
+    if !by_reopen {
+        // host B's open recovered host A's image
+        let info = must_prop_byname(&lsu_b, &dx);
+        assert_ne!(
+            info.imo_flags & c::II_ABNORMAL,
+            0,
+            "{}",
+            flags_str(info.imo_flags)
+        );
+        assert_eq!(info.imo_size, 4 << 20, "flushed data kept");
+    }
+    // host B takes the image over for writing (B's own session was ended
+    // too: its first call may meet the closed connection)
+    let wh_b = try_open(&lsu_b, &dx, c::O_WRITE)
+        .or_else(|_| try_open(&lsu_b, &dx, c::O_WRITE))
+        .unwrap_or_else(|rc| panic!("host B reopens: {}", code_name(rc)));
+    // host A's writer must not commit over what host B took over
     let mut rc = c::EOK;
     for (i, piece) in x[4 << 20..].chunks(1 << 20).enumerate() {
         rc = write_at(wh, piece, ((4 << 20) + (i << 20)) as u64);
@@ -675,7 +697,7 @@ fn a_host_whose_catalog_session_was_lost_and_recovered_by_another_commits_nothin
     );
     // and the instance is dead to the pool: its connection comes back
     // (the first try may meet the closed one, the second reconnects) but
-    // finds its owner recovered, so nothing new is written through it
+    // finds its owner buried, so nothing new is written through it
     for k in 0..2 {
         let rc = try_create(&lsu_a, &image_def(&format!("after_cut_{k}"), "")).map(|_| ());
         assert_eq!(rc, Err(c::EIO), "try {k}");
@@ -692,10 +714,9 @@ fn a_host_whose_catalog_session_was_lost_and_recovered_by_another_commits_nothin
         "{}",
         flags_str(info.imo_flags)
     );
-    // host B resumes it; a new handle on host A is a live owner again
-    let wh = open(&lsu_b, &dx, c::O_WRITE);
-    write_all(wh, &x[4 << 20..], 4 << 20);
-    close(wh, c::CLOSE_COMPLETE);
+    // host B completes it; a new handle on host A is a live owner again
+    write_all(wh_b, &x[4 << 20..], 4 << 20);
+    close(wh_b, c::CLOSE_COMPLETE);
     let _ = api().close_server(sh_a);
     let sh_a = open_server(&server_name_for(&dir_a)).unwrap();
     assert!(

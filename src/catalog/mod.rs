@@ -1644,11 +1644,13 @@ pub fn owner_tokens(conn: &Conn) -> Result<Vec<String>> {
 /// Catalog errors.
 pub fn read_meta(conn: &Conn, image_id: i64, off: u64, buf: &mut [u8]) -> Result<(usize, u64)> {
     // substr() of a zero-length blob is NULL (metadata written with 0 bytes).
+    // Its arguments are 32-bit in PostgreSQL: metadata is at most 8 MiB,
+    // so an offset past 2^31 reads nothing either way, and no read needs
+    // more than 16 MiB.
+    let (off, len) = (off.min(i32::MAX as u64 - 1), (buf.len() as u64).min(16 << 20));
     let row: Option<(i64, Option<Vec<u8>>)> = conn
         .prepare_cached("SELECT length(data), substr(data, ?2 + 1, ?3) FROM image_meta WHERE image_id = ?1")?
-        .query_row(params![image_id, i(off), i(buf.len() as u64)], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(params![image_id, i(off), i(len)], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let Some((size, bytes)) = row else {
         return Ok((0, 0));

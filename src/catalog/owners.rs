@@ -4,12 +4,20 @@
 //! which PostgreSQL drops when the session ends: the owner's process died
 //! (at once), its host vanished (TCP keepalives: about 25 s), or the
 //! session was lost. The instance's own lock is held on its catalog
-//! connection ([`fence`]); the questions about others' are asked on a
-//! second session of its own, so they never wait for the catalog's mutex
-//! and a claim of a dead owner is held there while recovery runs.
+//! connection ([`fence`]).
+//!
+//! An owner found dead is **buried** before anyone acts on what it owned:
+//! one transaction takes its key (`pg_try_advisory_xact_lock`, which fails
+//! while its session holds it) and records it in `dead_owners`, and
+//! commits. The lock and the tombstone cannot come apart, so an owner
+//! whose session comes back after that finds itself buried and stops
+//! (`backend::postgres`, "fence"), whoever found it dead and whatever that
+//! did next (recovery, a reopen or delete of its image, an audit). Dead
+//! once seen dead: a question about an owner is itself the burial. The
+//! questions go through a session of this instance's own, so they never
+//! wait for the catalog's mutex.
 
 use std::io;
-use std::sync::Arc;
 
 use parking_lot::Mutex;
 
@@ -24,7 +32,7 @@ use crate::store::liveness::{DeadClaim, Liveness};
 pub struct PgOwners {
     token: String,
     schema: String,
-    session: Arc<Mutex<Postgres>>,
+    session: Mutex<Postgres>,
 }
 
 impl PgOwners {
@@ -39,20 +47,42 @@ impl PgOwners {
         Ok(PgOwners {
             token: crate::store::random_hex128(),
             schema,
-            session: Arc::new(Mutex::new(Postgres::connect(target)?)),
+            session: Mutex::new(Postgres::connect(target)?),
         })
     }
 
-    /// Takes `key`'s lock on the owners' session if it is free.
-    fn try_lock(&self, key: i64) -> io::Result<bool> {
+    /// Buries `token` if no session holds its lock: true if it is dead
+    /// (buried now or before).
+    fn bury(&self, token: &str) -> crate::catalog::backend::SqlResult<bool> {
+        let key = owner_key(&self.schema, token);
         let pg = self.session.lock();
-        let mut got = false;
-        pg.query("SELECT pg_try_advisory_lock(?1)", &[ValRef::Int(key)], &mut |r| {
-            got = r.value(0)? == ValRef::Int(1);
-            Ok(false)
-        })
-        .map_err(io::Error::other)?;
-        Ok(got)
+        // the lock and the tombstone in one transaction (no retry inside)
+        pg.begin_plain()?;
+        let r = (|| {
+            let mut got = false;
+            pg.query(
+                "SELECT pg_try_advisory_xact_lock(?1)",
+                &[ValRef::Int(key)],
+                &mut |r| {
+                    got = r.value(0)? == ValRef::Int(1);
+                    Ok(false)
+                },
+            )?;
+            if got {
+                pg.execute(
+                    "INSERT INTO dead_owners (token, recovered_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                    &[ValRef::Text(token), ValRef::Int(i(wall_ms()))],
+                )?;
+                pg.commit()?;
+            } else {
+                pg.rollback()?;
+            }
+            Ok(got)
+        })();
+        if r.is_err() {
+            let _ = pg.rollback();
+        }
+        r
     }
 }
 
@@ -65,36 +95,28 @@ impl Liveness for PgOwners {
         if token == self.token {
             return Ok(None);
         }
-        let key = owner_key(&self.schema, token);
-        if !self.try_lock(key)? {
-            return Ok(None);
+        if self.bury(token).map_err(io::Error::other)? {
+            Ok(Some(Box::new(Buried)))
+        } else {
+            Ok(None)
         }
-        Ok(Some(Box::new(PgClaim {
-            key,
-            session: Arc::clone(&self.session),
-        })))
     }
 }
 
-/// A dead owner's advisory lock, held by the owners' session.
+/// Now, in ms since the epoch (for the tombstone's record only).
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A buried owner: nothing to hold (the tombstone is for good; recovery's
+/// transactions, ordered by the writers' lock, find its rows once).
 #[derive(Debug)]
-struct PgClaim {
-    key: i64,
-    session: Arc<Mutex<Postgres>>,
-}
+struct Buried;
 
-impl DeadClaim for PgClaim {
+impl DeadClaim for Buried {
     fn forget(self: Box<Self>) {}
-}
-
-impl Drop for PgClaim {
-    fn drop(&mut self) {
-        // A lost session dropped it already.
-        let _ = self
-            .session
-            .lock()
-            .execute("SELECT pg_advisory_unlock(?1)", &[ValRef::Int(self.key)]);
-    }
 }
 
 /// Holds owner `token`'s lock on `conn`, the connection its commits go
@@ -109,7 +131,7 @@ pub fn fence(conn: &Conn, token: &str) -> Result<()> {
 }
 
 /// Records that recovery took over dead owner `token`'s leftovers (in
-/// recovery's transaction).
+/// recovery's transaction; a buried owner has its row already).
 ///
 /// # Errors
 /// Catalog errors.

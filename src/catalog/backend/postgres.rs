@@ -121,7 +121,9 @@ impl Postgres {
             .url
             .parse()
             .map_err(|e| SqlError::new(SqlKind::Other, format!("PostgreSQL connection string: {e}")))?;
-        // A host that vanished is seen within about 25 s (research §3).
+        // A host that vanished is seen within about 25 s (research §3):
+        // keepalives on both ends (the server's, set per session below,
+        // end the session and so free the vanished owner's locks).
         config
             .connect_timeout(Duration::from_secs(10))
             .keepalives(true)
@@ -163,18 +165,24 @@ impl Postgres {
             let schema = &self.target.schema; // valid_schema: an identifier
             client
                 .batch_execute(&format!(
-                    "SET lock_timeout = '{}ms'; SET client_min_messages = warning; SET search_path TO {schema}",
+                    "SET lock_timeout = '{}ms'; SET client_min_messages = warning; SET search_path TO {schema};
+                     SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3",
                     LOCK_TIMEOUT.as_millis()
                 ))
                 .map_err(classify)?;
-            // The schema is made under the writers' lock: two hosts
-            // creating it at once would otherwise collide.
-            let mut tx = client.transaction().map_err(classify)?;
-            tx.execute(LOCK_SQL, &[&LOCK_SPACE, &schema.as_str()])
-                .map_err(classify)?;
-            tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-                .map_err(classify)?;
-            tx.commit().map_err(classify)?;
+            // The schema is made under the writers' lock (two hosts
+            // creating it at once would otherwise collide), at the first
+            // connection only: a reconnection may happen while this
+            // process's catalog connection holds that lock (a question
+            // about an owner asked inside a write transaction).
+            if slot.is_none() {
+                let mut tx = client.transaction().map_err(classify)?;
+                tx.execute(LOCK_SQL, &[&LOCK_SPACE, &schema.as_str()])
+                    .map_err(classify)?;
+                tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                    .map_err(classify)?;
+                tx.commit().map_err(classify)?;
+            }
             if let Some(token) = self.fence.borrow().as_deref() {
                 // The fence went with the old session: other hosts may
                 // have found this owner dead meanwhile. Take its lock back
@@ -228,16 +236,48 @@ impl Postgres {
         &self,
         sql: &str,
         params: &[ValRef<'_>],
-        f: impl FnOnce(&mut Client, &Statement, &[&(dyn ToSql + Sync)]) -> Result<T, postgres::Error>,
+        f: impl Fn(&mut Client, &Statement, &[&(dyn ToSql + Sync)]) -> Result<T, postgres::Error>,
     ) -> SqlResult<T> {
-        let r = (|| {
+        let r = self.once_more(|| {
             let mut client = self.client()?;
             let st = self.statement(&mut client, sql)?;
             let binds: Vec<Bind<'_>> = params.iter().map(|v| Bind(*v)).collect();
             let refs: Vec<&(dyn ToSql + Sync)> = binds.iter().map(|b| b as &(dyn ToSql + Sync)).collect();
             f(&mut client, &st, &refs).map_err(classify)
-        })();
+        });
         self.failed(r)
+    }
+
+    /// Runs `attempt`, and once more if it failed because the connection
+    /// had been lost (a restarted server, a terminated session: only a
+    /// statement finds that out) while no transaction was open, so that
+    /// the first statement after a reconnection is not an error of its
+    /// own. Inside a transaction the transaction is lost: no retry.
+    fn once_more<T>(&self, attempt: impl Fn() -> SqlResult<T>) -> SqlResult<T> {
+        match attempt() {
+            Err(e)
+                if e.kind == SqlKind::Io
+                    && !self.in_tx.get()
+                    && !self.lost.get()
+                    && self.client.borrow().as_ref().is_some_and(Client::is_closed) =>
+            {
+                attempt()
+            }
+            r => r,
+        }
+    }
+
+    /// Starts a transaction that takes no lock of its own (its statements
+    /// may), tracked as [`Backend::begin_write`]'s: no retry inside it,
+    /// commit refused after a failed statement.
+    pub fn begin_plain(&self) -> SqlResult<()> {
+        self.once_more(|| {
+            self.client()
+                .and_then(|mut c| c.batch_execute("BEGIN").map_err(classify))
+        })?;
+        self.in_tx.set(true);
+        self.aborted.set(false);
+        Ok(())
     }
 }
 
@@ -447,9 +487,10 @@ impl Backend for Postgres {
     }
 
     fn batch(&self, sql: &str) -> SqlResult<()> {
-        let r = self
-            .client()
-            .and_then(|mut c| c.batch_execute(sql).map_err(classify));
+        let r = self.once_more(|| {
+            self.client()
+                .and_then(|mut c| c.batch_execute(sql).map_err(classify))
+        });
         if r.is_ok() && self.in_tx.get() && sql.trim_start().starts_with("ROLLBACK TO") {
             // the savepoint undid the failure
             self.aborted.set(false);
@@ -469,12 +510,14 @@ impl Backend for Postgres {
             "BEGIN; {lazy}SELECT pg_advisory_xact_lock({LOCK_SPACE}, hashtext('{}'))",
             self.target.schema
         );
-        let mut client = self.client()?;
+        let r = self.once_more(|| {
+            self.client()
+                .and_then(|mut c| c.batch_execute(&sql).map_err(classify))
+        });
         self.in_tx.set(true);
         self.aborted.set(false);
-        if let Err(e) = client.batch_execute(&sql).map_err(classify) {
-            drop(client);
-            let _ = self.rollback();
+        if let Err(e) = r {
+            let _ = self.rollback(); // BEGIN may have gone through
             return Err(e);
         }
         Ok(())

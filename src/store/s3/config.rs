@@ -76,6 +76,13 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, String>, String> {
             return Err(format!("line {}: expected NAME=value", n + 1));
         };
         let k = k.trim().trim_start_matches("export ").trim();
+        if !k
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        {
+            // not a name: never shown (it may be a URL holding a password)
+            return Err(format!("line {}: expected NAME=value", n + 1));
+        }
         if !k.starts_with("COMBSTORE_") {
             return Err(format!("line {}: unknown name {k}", n + 1));
         }
