@@ -191,6 +191,27 @@ fn a_wrong_secret_or_a_readable_pool_file_fails_at_open_with_a_clear_message() {
     assert!(log.contains("403 Forbidden"), "the refusal is not logged: {log}");
 }
 
+/// Writes `data` at `from` in 1 MiB calls until one fails, then closes the
+/// image complete: while the store or the catalog is down (`what`), the
+/// close must not succeed, and one of the two must be `STS_EIO`.
+fn backup_refused_with_eio(wh: sys::sts_image_handle_t, data: &[u8], from: usize, what: &str) {
+    let mut write_rc = c::EOK;
+    for (i, piece) in data.chunks(1 << 20).enumerate() {
+        write_rc = write_at(wh, piece, (from + (i << 20)) as u64);
+        if write_rc != c::EOK {
+            break;
+        }
+    }
+    let close_rc = api().close_image(wh, c::CLOSE_COMPLETE);
+    assert_ne!(close_rc, c::EOK, "a backup closed complete while {what}");
+    assert!(
+        [write_rc, close_rc].contains(&c::EIO),
+        "write {} close {}",
+        code_name(write_rc),
+        code_name(close_rc)
+    );
+}
+
 /// Runs `scripts/<script>.sh CMD DIR` on the server `make test-scaleout`
 /// runs (its directory in `dir_var`).
 fn service(script: &str, dir_var: &str, cmd: &str) {
@@ -249,25 +270,7 @@ fn garage_down_fails_writes_and_reads_with_eio_loses_nothing_acknowledged_and_th
     let db = image_def("host2_full", "1765086400");
     let b = seeded(0xb22, 20 << 20);
     let wh = create(&lsu, &db);
-    let mut write_rc = c::EOK;
-    for (i, piece) in b.chunks(1 << 20).enumerate() {
-        write_rc = write_at(wh, piece, (i << 20) as u64);
-        if write_rc != c::EOK {
-            break;
-        }
-    }
-    let close_rc = api().close_image(wh, c::CLOSE_COMPLETE);
-    assert_ne!(
-        close_rc,
-        c::EOK,
-        "a backup closed complete while its store was down"
-    );
-    assert!(
-        [write_rc, close_rc].contains(&c::EIO),
-        "write {} close {}",
-        code_name(write_rc),
-        code_name(close_rc)
-    );
+    backup_refused_with_eio(wh, &b, 0, "its store was down");
     // a restore while the store is down: an I/O error, never damage
     let rc = read_at(reader, 1 << 20, 4 << 20).unwrap_err();
     assert_eq!(rc, c::EIO, "{}", code_name(rc));
@@ -542,25 +545,7 @@ fn postgresql_restarted_during_writes_fails_them_with_eio_loses_nothing_acknowle
     flush(wh);
     postgres("stop");
     let mut up = Resume(postgres, false);
-    let mut write_rc = c::EOK;
-    for (i, piece) in b[half..].chunks(1 << 20).enumerate() {
-        write_rc = write_at(wh, piece, (half + (i << 20)) as u64);
-        if write_rc != c::EOK {
-            break;
-        }
-    }
-    let close_rc = api().close_image(wh, c::CLOSE_COMPLETE);
-    assert_ne!(
-        close_rc,
-        c::EOK,
-        "a backup closed complete while its catalog was down"
-    );
-    assert!(
-        [write_rc, close_rc].contains(&c::EIO),
-        "write {} close {}",
-        code_name(write_rc),
-        code_name(close_rc)
-    );
+    backup_refused_with_eio(wh, &b[half..], half, "its catalog was down");
     // a restore while the catalog is down: right bytes or EIO, never others
     let reader = try_open(&lsu, &da, c::O_READ);
     if let Ok(reader) = reader {
@@ -681,20 +666,7 @@ fn cut_off_host_commits_nothing_more(by_reopen: bool) {
         .or_else(|_| try_open(&lsu_b, &dx, c::O_WRITE))
         .unwrap_or_else(|rc| panic!("host B reopens: {}", code_name(rc)));
     // host A's writer must not commit over what host B took over
-    let mut rc = c::EOK;
-    for (i, piece) in x[4 << 20..].chunks(1 << 20).enumerate() {
-        rc = write_at(wh, piece, ((4 << 20) + (i << 20)) as u64);
-        if rc != c::EOK {
-            break;
-        }
-    }
-    let close_rc = api().close_image(wh, c::CLOSE_COMPLETE);
-    assert!(
-        rc == c::EIO || close_rc == c::EIO,
-        "write {} close {}",
-        code_name(rc),
-        code_name(close_rc)
-    );
+    backup_refused_with_eio(wh, &x[4 << 20..], 4 << 20, "its host was taken over");
     // and the instance is dead to the pool: its connection comes back
     // (the first try may meet the closed one, the second reconnects) but
     // finds its owner buried, so nothing new is written through it
