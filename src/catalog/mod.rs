@@ -1470,6 +1470,32 @@ pub fn extents_from(conn: &Conn, image_id: i64, from: u64, limit: usize) -> Resu
     Ok(rows)
 }
 
+/// Up to `limit` extents of an image that start at or after `from`, in
+/// image order, as (img_off, len, chunk id): what a reader looking ahead
+/// needs to know which chunks it will read again (no join, no chunk row).
+///
+/// # Errors
+/// SQL errors.
+pub fn extent_chunks_from(
+    conn: &Conn,
+    image_id: i64,
+    from: u64,
+    limit: usize,
+) -> Result<Vec<(u64, u64, i64)>> {
+    // The limit is written into the statement, as in extents_from.
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT img_off, len, chunk_id FROM extents WHERE image_id = ?1 AND img_off >= ?2
+         ORDER BY img_off LIMIT {limit}"
+    ))?;
+    let rows = st
+        .query_map(params![image_id, i(from)], |r| {
+            Ok((u(r.get(0)?), u(r.get(1)?), r.get(2)?))
+        })?
+        .collect::<SqlResult<Vec<_>>>()?;
+    Ok(rows)
+}
+
 /// Number of extents of an image.
 ///
 /// # Errors

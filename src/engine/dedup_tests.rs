@@ -784,3 +784,55 @@ fn s3_pool_objects_missing_or_corrupted_are_named_by_verify_and_repaired_by_the_
     assert!(damaged_names(&s).is_empty());
     assert_eq!(s.check().unwrap().errors(), 0);
 }
+
+/// On a store whose every request pays a round trip (an object store), a
+/// reader reading on fetches a chunk its image uses again once and copies
+/// it at the later uses (engine::reuse); reads that jump, reads of parts
+/// of chunks and a budget smaller than the repeats read the same bytes.
+#[test]
+fn an_image_read_on_an_object_store_fetches_its_repeated_chunks_once() {
+    use crate::store::memory::MemoryStore;
+    let blocks: Vec<Vec<u8>> = (0..4).map(|k| stream(20 + k, 128 << 10)).collect();
+    let order = [0, 1, 0, 2, 1, 0, 3, 2, 0, 1, 3, 3, 0, 2, 1, 0];
+    let bytes: Vec<u8> = order.iter().flat_map(|&k| blocks[k].clone()).collect();
+    let mut fetched = Vec::new();
+    for announces in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("srv");
+        let store = std::sync::Arc::new(if announces {
+            MemoryStore::like_object_store()
+        } else {
+            MemoryStore::new()
+        });
+        super::test_store::use_memory_store(&path, store.clone());
+        let s = Server::open(&path).unwrap();
+        write(&s, "default", "r", &bytes);
+        let before = store.read_bytes();
+        let mut r = s.open_image("default", &name("r")).unwrap();
+        let mut back = vec![0u8; bytes.len()];
+        for (k, piece) in back.chunks_mut(64 << 10).enumerate() {
+            assert_eq!(r.read(k as u64 * (64 << 10), piece).unwrap(), piece.len());
+        }
+        assert!(back == bytes, "read in order (announces: {announces})");
+        fetched.push(store.read_bytes() - before);
+        // jumps, back and forth, and reads of parts of chunks
+        for &(off, len) in &[
+            (300_000u64, 70_001usize),
+            (10_000, 200_000),
+            (0, 512),
+            (1_600_000, 168_000),
+            (90_000, 400_000),
+        ] {
+            let mut buf = vec![0u8; len];
+            let n = r.read_any(off, &mut buf).unwrap();
+            assert!(
+                n > 0 && buf[..n] == bytes[off as usize..off as usize + n],
+                "{off}+{len}"
+            );
+        }
+        drop(r);
+        assert_eq!(s.check().unwrap().errors(), 0);
+    }
+    // fetched without and with keeping: unique bytes are a quarter
+    assert!(fetched[1] * 4 < fetched[0] * 3, "{fetched:?}");
+}

@@ -32,6 +32,7 @@ use super::digest::StreamHash;
 use super::error::{Error, Result};
 use super::names::ImageName;
 use super::pipeline::{Batch, Pipeline};
+use super::reuse::Reuse;
 use super::shared::{SEGMENT_TARGET, Shared};
 use super::squeeze;
 use crate::catalog::{
@@ -1416,6 +1417,9 @@ pub struct ImageReader {
     /// The two threads that read and decode a read's whole chunks.
     lanes: [Lane; 2],
     decompressor: Decompressor,
+    /// Chunks this reader will read again, kept (on a store whose
+    /// requests pay a round trip; super::reuse).
+    reuse: Option<Reuse>,
 }
 
 /// Extents a reader loads at a time while reading on (about 320 bytes
@@ -1436,6 +1440,7 @@ pub const JUMP_WINDOW: usize = if cfg!(test) { 2 } else { 16 };
 impl ImageReader {
     pub(crate) fn new(sh: Arc<Shared>, id: i64, size: u64) -> ImageReader {
         let segs = sh.store.reader();
+        let reuse = sh.store.announce_every_read().then(Reuse::default);
         ImageReader {
             sh,
             id,
@@ -1453,6 +1458,7 @@ impl ImageReader {
             span: None,
             lanes: Default::default(),
             decompressor: Decompressor::new(),
+            reuse,
         }
     }
 
@@ -1508,6 +1514,15 @@ impl ImageReader {
         let n = (buf.len() as u64).min(self.size - off) as usize;
         let out = &mut buf[..n];
         let end = off + n as u64;
+        if let Some(reuse) = &mut self.reuse {
+            if off != self.next_off {
+                reuse.restart(off);
+            }
+            let (sh, id) = (&self.sh, self.id);
+            reuse.look_ahead(end, |from, limit| {
+                Ok(catalog::extent_chunks_from(&sh.catalog.lock(), id, from, limit)?)
+            })?;
+        }
         let mut pos = off;
         while pos < end {
             if pos < self.win_from || pos >= self.win_to {
@@ -1530,6 +1545,8 @@ impl ImageReader {
             // Whole format 2 chunks of this window: read and decoded in
             // runs, on two threads (decode_batch).
             let mut batch: Vec<Decode> = Vec::new();
+            // Extents read past (image offset, chunk), for self.reuse.
+            let mut passed: Vec<(u64, i64)> = Vec::new();
             while pos < stop {
                 let at = (pos - off) as usize;
                 match self.window.get(idx).copied() {
@@ -1538,7 +1555,13 @@ impl ImageReader {
                         let from = e.chunk_off + (pos - e.img_off);
                         let len = (upto - pos) as usize;
                         let c = e.chunk;
-                        if c.fp.is_some() || c.codec != Codec::Raw as i64 {
+                        if upto == e.img_off + e.len {
+                            passed.push((e.img_off, c.id));
+                        }
+                        let kept = self.reuse.as_ref().and_then(|r| r.kept(c.id));
+                        if let Some(bytes) = kept.filter(|b| from == 0 && b.len() == len) {
+                            out[at..at + len].copy_from_slice(bytes);
+                        } else if c.fp.is_some() || c.codec != Codec::Raw as i64 {
                             if from == 0 && len as u64 == c.raw_len && c.raw_len <= MAX_CHUNK {
                                 batch.push(Decode {
                                     chunk: c,
@@ -1567,6 +1590,14 @@ impl ImageReader {
                 }
             }
             self.decode_batch(out, &batch)?;
+            if let Some(reuse) = &mut self.reuse {
+                for d in &batch {
+                    reuse.offer(d.chunk.id, &out[d.out.clone()]);
+                }
+                for (img_off, chunk) in passed {
+                    reuse.passed(img_off, chunk);
+                }
+            }
         }
         self.next_off = end;
         Ok(n)
@@ -1588,6 +1619,10 @@ impl ImageReader {
                 break;
             }
             let c = e.chunk;
+            if self.reuse.as_ref().is_some_and(|r| r.kept(c.id).is_some()) {
+                idx += 1;
+                continue; // read from memory
+            }
             let (a, b) = if c.fp.is_some() || c.codec != Codec::Raw as i64 {
                 (c.seg_off, c.seg_off.saturating_add(c.len))
             } else {
@@ -1896,12 +1931,23 @@ impl ImageReader {
                 return Ok(());
             }
         }
+        if let Some(bytes) = self.reuse.as_ref().and_then(|r| r.kept(c.id)) {
+            if bytes.len() as u64 == c.raw_len {
+                let from = from as usize;
+                out.copy_from_slice(&bytes[from..from + out.len()]);
+                return Ok(());
+            }
+        }
         let whole = from == 0 && out.len() as u64 == c.raw_len;
         if let Err(why) = self.load_span(idx, read_end) {
             return fail(self, out, why);
         }
         let r = if whole {
-            self.decode_into(&c, out)
+            let r = self.decode_into(&c, out);
+            if let (Ok(()), Some(reuse)) = (&r, &mut self.reuse) {
+                reuse.offer(c.id, out);
+            }
+            r
         } else {
             // Reuse the last chunk's buffer (it is replaced either way).
             let mut raw = self.decoded.take().map(|(_, v)| v).unwrap_or_default();
@@ -1910,6 +1956,9 @@ impl ImageReader {
             if r.is_ok() {
                 let f = from as usize;
                 out.copy_from_slice(&raw[f..f + out.len()]);
+                if let Some(reuse) = &mut self.reuse {
+                    reuse.offer(c.id, &raw);
+                }
                 self.decoded = Some((c.id, raw));
             }
             r

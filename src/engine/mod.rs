@@ -17,6 +17,7 @@ pub mod ops;
 mod pipeline;
 pub mod pool;
 mod records;
+mod reuse;
 pub mod server;
 mod shared;
 mod space;

@@ -61,6 +61,14 @@ pub fn use_memory(dir: &Path) {
         .or_default();
 }
 
+/// Keeps the chunks of the server in `dir` in `store` from now on.
+pub fn use_memory_store(dir: &Path, store: Arc<MemoryStore>) {
+    STORES
+        .lock()
+        .get_or_insert_with(HashMap::new)
+        .insert(dir.join("segments"), store);
+}
+
 /// A new server in a temporary directory for a test: its chunks in
 /// memory if [`memory_requested`], else in segment files.
 pub fn server() -> (tempfile::TempDir, super::Server) {

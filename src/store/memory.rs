@@ -10,6 +10,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
@@ -33,12 +34,31 @@ pub struct MemoryStore {
     segments: Arc<Mutex<HashMap<i64, Shared>>>,
     /// Segments set aside (the catalog did not know them), by name.
     aside: Mutex<Vec<String>>,
+    /// Answers `announce_every_read` as an object store does.
+    announces: bool,
+    /// Bytes its readers have read.
+    read_bytes: Arc<AtomicU64>,
 }
 
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> MemoryStore {
         MemoryStore::default()
+    }
+
+    /// An empty store that asks for every read's places, as an object
+    /// store does (`ChunkStore::announce_every_read`): the engine's
+    /// readers then behave as on a pool.
+    pub fn like_object_store() -> MemoryStore {
+        MemoryStore {
+            announces: true,
+            ..MemoryStore::default()
+        }
+    }
+
+    /// Bytes its readers have read so far.
+    pub fn read_bytes(&self) -> u64 {
+        self.read_bytes.load(Ordering::Relaxed)
     }
 
     fn get(&self, id: i64) -> io::Result<Shared> {
@@ -106,7 +126,12 @@ impl ChunkStore for MemoryStore {
     fn reader(&self) -> Box<dyn SegmentReader> {
         Box::new(MemoryReader {
             segments: self.segments.clone(),
+            read_bytes: self.read_bytes.clone(),
         })
+    }
+
+    fn announce_every_read(&self) -> bool {
+        self.announces
     }
 
     fn free(&self, id: i64, off: u64, len: u64) -> io::Result<()> {
@@ -198,6 +223,7 @@ impl SegmentWriter for MemoryWriter {
 #[derive(Debug)]
 struct MemoryReader {
     segments: Arc<Mutex<HashMap<i64, Shared>>>,
+    read_bytes: Arc<AtomicU64>,
 }
 
 impl SegmentReader for MemoryReader {
@@ -213,6 +239,7 @@ impl SegmentReader for MemoryReader {
         {
             Some(b) => {
                 buf.copy_from_slice(b);
+                self.read_bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
                 Ok(())
             }
             None => Err(io::Error::new(
