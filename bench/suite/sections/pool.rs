@@ -15,6 +15,7 @@ use object_store::{ClientOptions, ObjectStore, ObjectStoreExt};
 
 use crate::Ctx;
 use crate::contenders::{self, Source, Srv};
+use crate::datagen;
 use crate::report::{Figure, Target};
 use crate::roles;
 use crate::util::best_interleaved;
@@ -244,6 +245,34 @@ pub fn run(ctx: &mut Ctx) {
             "MB/s",
         )
         .ratio(rawg, "raw GET")
+        .target(Target::AtLeast(0.7)),
+    );
+
+    // generation 2 into the same pool (most of its chunks are generation
+    // 1's, in generation 1's objects), restored vs the same raw GET
+    let gen2 = ctx.work.join("stream-gen2.bin");
+    if !gen2.exists() {
+        datagen::to_file(&gen2, ctx.cfg.seed, 2, len).expect("write generation 2");
+    }
+    let srv = Srv::open(&dir);
+    contenders::ingest(&srv.lsu(), "pool1_gen2", &Source::file(&gen2, 0, len), 1 << 20);
+    drop(srv);
+    let best = best_interleaved(2, ctx.cfg.reps, |i, _| {
+        if i == 0 {
+            raw_get(&s, &raw_obj)
+        } else {
+            let srv = Srv::open(&dir);
+            contenders::restore(&srv.lsu(), "pool1_gen2", 1 << 20, |_| ())
+        }
+    });
+    ctx.add(
+        Figure::new(
+            "pool.restore_gen2",
+            "pool: restore of generation 2 (deduplicated against 1)",
+            best[1].0,
+            "MB/s",
+        )
+        .ratio(best[0].0, "raw GET")
         .target(Target::AtLeast(0.7)),
     );
 

@@ -39,25 +39,50 @@ const DEPTH: u64 = 3;
 /// on from there: the two threads of a restore take turns on runs of
 /// chunks, so each skips what the other reads.
 const SEQ_SLACK: u64 = BLOCK;
-/// Streams (one per segment) a reader follows at once.
-const STREAMS: usize = 4;
+/// Streams a reader follows at once (several may be in one segment).
+const STREAMS: usize = 8;
 /// Objects a read tries, listing again between them, before it reports
 /// the bytes missing.
 const TRIES: usize = 3;
+
+/// How far each of a reader's streams (segment, offset) reached, the
+/// one least recently gone on from first.
+#[derive(Debug, Default)]
+struct Streams(Vec<(i64, u64)>);
+
+impl Streams {
+    /// Whether a read at `off` of segment `id` goes on from one of the
+    /// reader's streams; records how far that stream reaches after it.
+    /// A read that goes on from none starts a stream of its own, in place
+    /// of the one least recently gone on from: a restore of a second full
+    /// reads on in two places of one segment at once (the first full's
+    /// chunks and its own new ones), and a chunk read once, far from
+    /// both, soon drops out.
+    fn goes_on(&mut self, id: i64, off: u64, end: u64) -> bool {
+        let on = self
+            .0
+            .iter()
+            .position(|&(s, reach)| s == id && off >= reach && off <= reach + SEQ_SLACK);
+        if let Some(i) = on {
+            self.0.remove(i);
+        } else if self.0.len() >= STREAMS {
+            self.0.remove(0);
+        }
+        self.0.push((id, end));
+        on.is_some()
+    }
+}
 
 pub(super) struct S3Reader {
     inner: Arc<Inner>,
     /// Bytes of segment `.0` from `.1`.
     window: Option<(i64, u64, Bytes)>,
-    /// How far this reader's sequential stream in each segment reached.
-    /// A read behind it (a chunk shared with an older image) leaves it
-    /// where it is.
-    frontier: Vec<(i64, u64)>,
+    streams: Streams,
 }
 
 impl fmt::Debug for S3Reader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "S3Reader({:?})", self.frontier)
+        write!(f, "S3Reader({:?})", self.streams)
     }
 }
 
@@ -80,32 +105,7 @@ impl S3Reader {
         S3Reader {
             inner,
             window: None,
-            frontier: Vec::new(),
-        }
-    }
-
-    /// Whether a read at `off` of segment `id` goes on from the reader's
-    /// stream there; records how far the stream reaches after it.
-    fn goes_on(&mut self, id: i64, off: u64, end: u64) -> bool {
-        match self.frontier.iter_mut().find(|f| f.0 == id) {
-            Some(f) if off >= f.1 && off <= f.1 + SEQ_SLACK => {
-                f.1 = end;
-                true
-            }
-            Some(f) => {
-                if off > f.1 {
-                    // a jump forward: the stream goes on from here
-                    f.1 = end;
-                }
-                false
-            }
-            None => {
-                if self.frontier.len() >= STREAMS {
-                    self.frontier.remove(0);
-                }
-                self.frontier.push((id, end));
-                false
-            }
+            streams: Streams::default(),
         }
     }
 
@@ -220,7 +220,7 @@ impl S3Reader {
 impl SegmentReader for S3Reader {
     fn read_exact_at(&mut self, id: i64, off: u64, buf: &mut [u8]) -> io::Result<()> {
         let end = off.saturating_add(buf.len() as u64);
-        let going_on = self.goes_on(id, off, end);
+        let going_on = self.streams.goes_on(id, off, end);
         let mut done = 0;
         while done < buf.len() {
             let at = off + done as u64;
@@ -253,5 +253,52 @@ impl SegmentReader for S3Reader {
             }
             at = (d.start + (k + 1) * SMALL).min(d.end());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reader_goes_on_in_several_places_of_a_segment_and_forgets_one_off_reads() {
+        let mut st = Streams::default();
+        let (m, far) = (1 << 20, 64 << 20);
+        assert!(!st.goes_on(1, 0, m), "a first read starts a stream");
+        assert!(st.goes_on(1, m, 2 * m));
+        // a second full: its own new chunks far on in the same segment...
+        assert!(!st.goes_on(1, 100 * far, 100 * far + m));
+        assert!(st.goes_on(1, 100 * far + m, 100 * far + 2 * m));
+        // ...between runs of the first full's chunks, each going on
+        assert!(
+            st.goes_on(1, 2 * m + SEQ_SLACK, 3 * m + SEQ_SLACK),
+            "within the slack"
+        );
+        assert!(st.goes_on(1, 100 * far + 2 * m, 100 * far + 3 * m));
+        // a read behind a stream goes on from none
+        assert!(!st.goes_on(1, m / 2, m / 2 + 10));
+        // one-off reads elsewhere push out the least recently gone on from
+        for k in 1..=STREAMS as u64 - 3 {
+            assert!(!st.goes_on(1, k * far, k * far + 10));
+        }
+        assert_eq!(st.0.len(), STREAMS);
+        assert!(
+            st.goes_on(1, 3 * m + SEQ_SLACK, 4 * m + SEQ_SLACK),
+            "the first full's stream is kept"
+        );
+        assert!(
+            st.goes_on(1, 100 * far + 3 * m, 100 * far + 4 * m),
+            "and the second's"
+        );
+        assert!(
+            !st.goes_on(1, 50 * far, 50 * far + 10),
+            "one more pushes out the oldest one-off"
+        );
+        assert!(!st.goes_on(1, m / 2 + 10, m), "the read behind was pushed out");
+        assert!(st.goes_on(1, 4 * m + SEQ_SLACK, 5 * m + SEQ_SLACK));
+        assert!(
+            !st.goes_on(1, 6 * m + 2 * SEQ_SLACK, 7 * m + 2 * SEQ_SLACK),
+            "past the slack: a jump"
+        );
     }
 }
