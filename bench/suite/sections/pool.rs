@@ -118,6 +118,20 @@ fn raw_get(s: &Store, path: &str) -> (u64, f64) {
     (bytes, t.elapsed().as_secs_f64())
 }
 
+/// Best MB/s of a GET of `raw_obj` and of a restore of `image` from the
+/// pool in `dir` (1 MiB reads), interleaved.
+fn restore_vs_get(ctx: &Ctx, s: &Store, raw_obj: &str, dir: &Path, image: &str) -> (f64, f64) {
+    let best = best_interleaved(2, ctx.cfg.reps, |i, _| {
+        if i == 0 {
+            raw_get(s, raw_obj)
+        } else {
+            let srv = Srv::open(dir);
+            contenders::restore(&srv.lsu(), image, 1 << 20, |_| ())
+        }
+    });
+    (best[0].0, best[1].0)
+}
+
 /// A new pool in `dir`, under a folder of its own in the bucket.
 fn new_pool(s: &Store, dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
@@ -222,15 +236,7 @@ pub fn run(ctx: &mut Ctx) {
 
     // restore of the last pool's image vs a GET of the last raw object
     let raw_obj = format!("bench/raw/one-{}-0", ctx.cfg.reps - 1);
-    let best = best_interleaved(2, ctx.cfg.reps, |i, _| {
-        if i == 0 {
-            raw_get(&s, &raw_obj)
-        } else {
-            let srv = Srv::open(&dir);
-            contenders::restore(&srv.lsu(), "pool1", 1 << 20, |_| ())
-        }
-    });
-    let (rawg, poolr) = (best[0].0, best[1].0);
+    let (rawg, poolr) = restore_vs_get(ctx, &s, &raw_obj, &dir, "pool1");
     ctx.add(Figure::new(
         "pool.raw_get",
         "pool: raw GET of the object (streaming)",
@@ -257,22 +263,15 @@ pub fn run(ctx: &mut Ctx) {
     let srv = Srv::open(&dir);
     contenders::ingest(&srv.lsu(), "pool1_gen2", &Source::file(&gen2, 0, len), 1 << 20);
     drop(srv);
-    let best = best_interleaved(2, ctx.cfg.reps, |i, _| {
-        if i == 0 {
-            raw_get(&s, &raw_obj)
-        } else {
-            let srv = Srv::open(&dir);
-            contenders::restore(&srv.lsu(), "pool1_gen2", 1 << 20, |_| ())
-        }
-    });
+    let (rawg2, gen2r) = restore_vs_get(ctx, &s, &raw_obj, &dir, "pool1_gen2");
     ctx.add(
         Figure::new(
             "pool.restore_gen2",
             "pool: restore of generation 2 (deduplicated against 1)",
-            best[1].0,
+            gen2r,
             "MB/s",
         )
-        .ratio(best[0].0, "raw GET")
+        .ratio(rawg2, "raw GET")
         .target(Target::AtLeast(0.7)),
     );
 
