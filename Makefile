@@ -149,7 +149,7 @@ catalog-pg-tests:
 
 scaleout-tests:
 	$(CARGO) build --release --lib --bins
-	$(CARGO) test --release --lib -- --ignored store::s3:: dedup_tests::s3_
+	$(CARGO) test --release --lib -- --ignored store::s3:: dedup_tests::s3_ catalog::backend::postgres::tests::tls_
 	$(CARGO) test --release --test ffi -- --ignored pool:: --skip garage_down \
 	  --skip postgresql_restarted --skip a_host_whose_catalog_session
 	# each stops Garage or PostgreSQL, or ends every combstore session: alone

@@ -2,12 +2,16 @@
 # PostgreSQL, the catalog of issue 16's multi-host pools, for tests: a
 # throwaway cluster of Debian's own PostgreSQL, run as its own process on
 # loopback, with password authentication (so that a wrong password can be
-# tested) and nothing shared with the machine's clusters.
+# tested), TLS with a certificate of a throwaway CA (so that combstore's
+# verification is tested), and nothing shared with the machine's clusters.
 #
 #   scripts/postgres.sh install     apt-get install postgresql if missing
 #   scripts/postgres.sh start DIR   a new cluster in DIR: role and database
-#                                   "combstore" with a random password;
-#                                   DIR/pg.env holds COMBSTORE_PG_URL (0600)
+#                                   "combstore" with a random password, TLS
+#                                   on (DIR/ca.crt signed the server's
+#                                   certificate, for 127.0.0.1 only);
+#                                   DIR/pg.env holds COMBSTORE_PG_URL and
+#                                   COMBSTORE_PG_CA (0600)
 #   scripts/postgres.sh stop DIR    stops it (fast shutdown)
 #   scripts/postgres.sh resume DIR  starts it again with its data
 #   scripts/postgres.sh smoke DIR   start, connect, a table round trip, a
@@ -57,8 +61,31 @@ serve() {
     # -k: its socket in DIR; fsync stays on (a test may restart it and
     # expects what it acknowledged to be there)
     pg_ctl -l "$DIR/server.log" -w -t 30 \
-        -o "-k $DIR -p $PORT -c listen_addresses=127.0.0.1" start >/dev/null \
+        -o "-k $DIR -p $PORT -c listen_addresses=127.0.0.1 -c ssl=on \
+            -c ssl_cert_file=$DIR/tls/server.crt -c ssl_key_file=$DIR/tls/server.key" start >/dev/null \
         || die "PostgreSQL did not start: $(tail -5 "$DIR/server.log")"
+}
+
+# A throwaway CA (DIR/ca.crt) and the server's certificate it signs, for
+# the address 127.0.0.1 alone (DIR/tls, the server's key 0600).
+certificates() {
+    command -v openssl >/dev/null || die "openssl is needed for the test certificates"
+    mkdir -p "$DIR/tls"
+    (
+        cd "$DIR/tls"
+        umask 077
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+            -subj "/CN=combstore test CA" -keyout ca.key -out ../ca.crt \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -subj "/CN=127.0.0.1" -keyout server.key -out server.csr 2>/dev/null
+        printf '%s\n' "subjectAltName=IP:127.0.0.1" "basicConstraints=CA:FALSE" \
+            "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >server.ext
+        openssl x509 -req -in server.csr -CA ../ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+            -extfile server.ext -out server.crt 2>/dev/null
+        rm -f ca.key server.csr server.ext ../ca.srl ca.srl
+    ) || die "could not make the test certificates"
+    chmod 644 "$DIR/ca.crt"
 }
 
 start() {
@@ -67,6 +94,7 @@ start() {
     rm -rf "$DIR"
     mkdir -p "$DIR"
     chmod 700 "$DIR"
+    certificates
     local pass
     pass=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
     (umask 077; printf '%s\n' "$pass" >"$DIR/pwfile")
@@ -81,6 +109,7 @@ start() {
     (
         umask 077
         echo "COMBSTORE_PG_URL=postgresql://combstore:$pass@127.0.0.1:$PORT/combstore" >"$DIR/pg.env"
+        echo "COMBSTORE_PG_CA=$DIR/ca.crt" >>"$DIR/pg.env"
     )
     [ "$(id -u)" = 0 ] && chown root: "$DIR/pg.env"
     echo "postgres.sh: PostgreSQL $(basename "$(dirname "$(bindir)")") on 127.0.0.1:$PORT (database combstore; $DIR/pg.env)"
@@ -106,11 +135,14 @@ smoke() {
         -c "INSERT INTO smoke VALUES (1, '\\x00ff')" >/dev/null
     [ "$(psql -qtA "$COMBSTORE_PG_URL" -c "SELECT encode(v, 'hex') FROM smoke WHERE k = 1")" = 00ff ] \
         || die "the row read back differs"
+    [ "$(psql -qtA "$COMBSTORE_PG_URL?sslmode=verify-full&sslrootcert=$COMBSTORE_PG_CA" \
+        -c "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")" = t ] \
+        || die "no verified TLS session"
     local wrong=${COMBSTORE_PG_URL/combstore:*@/combstore:wrong@}
     if psql -qtA "$wrong" -c "SELECT 1" >/dev/null 2>&1; then
         die "a wrong password was accepted"
     fi
-    echo "postgres.sh: smoke test passed (connect, a table round trip, wrong password refused)"
+    echo "postgres.sh: smoke test passed (connect, a table round trip, verified TLS, wrong password refused)"
 }
 
 cmd=${1:-}

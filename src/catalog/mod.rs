@@ -346,6 +346,7 @@ pub(crate) mod test_pg {
         Some(PgTarget {
             url,
             schema: format!("t{}", &hash[..20]),
+            ca: std::env::var_os("COMBSTORE_PG_CA").map(Into::into),
         })
     }
 }

@@ -58,7 +58,9 @@ pub fn write_pool_file(dir: &Path, text: &str) -> Result<()> {
 
 /// Where the catalog of the pool in `dir` is, if the pool names one in
 /// PostgreSQL (`COMBSTORE_PG_URL`, a libpq connection string or URL; or
-/// `COMBSTORE_PG_SCHEMA` alone with the URL in the environment). A file
+/// `COMBSTORE_PG_SCHEMA` alone with the URL in the environment), with
+/// `COMBSTORE_PG_CA` (file or environment) the CA certificates that sign
+/// the server's TLS certificate. A file
 /// holding the URL must be private (mode 0600 or 0400): it may hold a
 /// password. None for a server whose catalog is its SQLite file.
 ///
@@ -101,5 +103,65 @@ fn target_of(
             "COMBSTORE_PG_SCHEMA {schema:?}: lower-case letters, digits and _, not starting with a digit"
         ));
     }
-    Ok(Some(PgTarget { url, schema }))
+    // the CA may come from the environment as the URL may
+    let ca = get("COMBSTORE_PG_CA")
+        .or_else(|| env("COMBSTORE_PG_CA"))
+        .map(std::path::PathBuf::from);
+    if let Some(ca) = ca.as_ref().filter(|p| !p.is_absolute()) {
+        return Err(format!("COMBSTORE_PG_CA {}: not an absolute path", ca.display()));
+    }
+    Ok(Some(PgTarget { url, schema, ca }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_pool_file_names_its_catalog_and_the_ca_of_its_tls() {
+        let none = |_: &str| None;
+        assert!(
+            target_of(&vars(&[]), none).unwrap().is_none(),
+            "no catalog: SQLite"
+        );
+        let t = target_of(&vars(&[("COMBSTORE_PG_URL", "postgresql://h/db")]), none)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (t.url.as_str(), t.schema.as_str(), t.ca),
+            ("postgresql://h/db", "combstore", None)
+        );
+        let file = vars(&[
+            ("COMBSTORE_PG_URL", "postgresql://h/db"),
+            ("COMBSTORE_PG_CA", "/etc/ca.pem"),
+        ]);
+        let t = target_of(&file, none).unwrap().unwrap();
+        assert_eq!(t.ca.as_deref(), Some(Path::new("/etc/ca.pem")));
+        // the CA from the environment, as the URL may be
+        let env = |k: &str| (k == "COMBSTORE_PG_CA").then(|| "/srv/ca.pem".to_string());
+        let t = target_of(&vars(&[("COMBSTORE_PG_URL", "postgresql://h/db")]), env)
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.ca.as_deref(), Some(Path::new("/srv/ca.pem")));
+        let t = target_of(&file, env).unwrap().unwrap();
+        assert_eq!(
+            t.ca.as_deref(),
+            Some(Path::new("/etc/ca.pem")),
+            "the file's first"
+        );
+        // a relative path would depend on the host's working directory
+        let e = target_of(
+            &vars(&[("COMBSTORE_PG_URL", "u"), ("COMBSTORE_PG_CA", "ca.pem")]),
+            none,
+        )
+        .unwrap_err();
+        assert!(e.contains("not an absolute path"), "{e}");
+    }
 }

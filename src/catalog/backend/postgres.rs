@@ -24,7 +24,8 @@ use std::time::Duration;
 use bytes::BytesMut;
 use postgres::error::SqlState;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use postgres::{Client, NoTls, Statement};
+use postgres::{Client, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{Backend, Dialect, RowAccess, SqlError, SqlKind, SqlResult, ValRef};
 
@@ -37,19 +38,70 @@ const STATEMENT_CACHE: usize = 256;
 /// the second is the hash of the pool's schema name.
 const LOCK_SPACE: i32 = 0x434f_4d42;
 
-/// Where a pool's catalog is: a libpq-style connection string (or URL)
-/// and the schema inside that database.
+/// Where a pool's catalog is: a libpq-style connection string (or URL),
+/// the schema inside that database, and the certificates (PEM) that
+/// alone are trusted to sign the server's TLS certificate (else the
+/// system's trusted roots).
 #[derive(Clone)]
 pub struct PgTarget {
     pub url: String,
     pub schema: String,
+    pub ca: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for PgTarget {
     // The URL may hold a password: never shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PgTarget {{ schema: {:?} }}", self.schema)
+        write!(f, "PgTarget {{ schema: {:?}, ca: {:?} }}", self.schema, self.ca)
     }
+}
+
+/// The TLS every connection to the catalog offers (`sslmode` decides
+/// whether it must be used: `prefer`, the default, uses it whenever the
+/// server offers it; `require` fails without it; `disable` never asks).
+/// The server's certificate is always verified, host name included (as
+/// libpq's `verify-full`): against the certificates of `ca`, or the
+/// system's trusted roots. A certificate that does not verify fails the
+/// connection, never falls back to plain text.
+fn tls(ca: Option<&std::path::Path>) -> SqlResult<MakeRustlsConnect> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let bad = |what: String| SqlError::new(SqlKind::Other, what);
+    let mut roots = rustls::RootCertStore::empty();
+    match ca {
+        Some(path) => {
+            let shown = path.display();
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| bad(format!("COMBSTORE_PG_CA {shown}: {e}")))?;
+            if certs.is_empty() {
+                return Err(bad(format!("COMBSTORE_PG_CA {shown}: no PEM certificate in it")));
+            }
+            for c in certs {
+                roots
+                    .add(c)
+                    .map_err(|e| bad(format!("COMBSTORE_PG_CA {shown}: {e}")))?;
+            }
+        }
+        None => {
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// `url` with libpq's verifying `sslmode`s (`verify-ca`, `verify-full`)
+/// as `require`: the client verifies every certificate anyway, and the
+/// connection string parser knows only `disable`, `prefer`, `require`.
+fn libpq_sslmodes(url: &str) -> String {
+    url.replace("sslmode=verify-full", "sslmode=require")
+        .replace("sslmode=verify-ca", "sslmode=require")
 }
 
 /// Whether `s` may name a pool's schema: an unquoted SQL identifier of
@@ -70,6 +122,7 @@ const LOCK_SQL: &str = "SELECT pg_advisory_xact_lock($1, hashtext($2))";
 pub struct Postgres {
     target: PgTarget,
     config: postgres::Config,
+    tls: MakeRustlsConnect,
     client: RefCell<Option<Client>>,
     cache: RefCell<HashMap<String, Statement>>,
     /// A transaction is open.
@@ -117,10 +170,10 @@ impl Postgres {
                 ),
             ));
         }
-        let mut config: postgres::Config = target
-            .url
+        let mut config: postgres::Config = libpq_sslmodes(&target.url)
             .parse()
             .map_err(|e| SqlError::new(SqlKind::Other, format!("PostgreSQL connection string: {e}")))?;
+        let tls = tls(target.ca.as_deref())?;
         // A host that vanished is seen within about 25 s (research §3):
         // keepalives on both ends (the server's, set per session below,
         // end the session and so free the vanished owner's locks).
@@ -134,6 +187,7 @@ impl Postgres {
         let pg = Postgres {
             target,
             config,
+            tls,
             client: RefCell::new(None),
             cache: RefCell::new(HashMap::new()),
             in_tx: Cell::new(false),
@@ -161,7 +215,7 @@ impl Postgres {
                 ));
             }
             self.cache.borrow_mut().clear();
-            let mut client = self.config.connect(NoTls).map_err(classify)?;
+            let mut client = self.config.connect(self.tls.clone()).map_err(classify)?;
             let schema = &self.target.schema; // valid_schema: an identifier
             client
                 .batch_execute(&format!(
@@ -596,6 +650,60 @@ mod tests {
             placeholders("'?1' = ?2 AND \"a?\" = ?"),
             "'?1' = $2 AND \"a?\" = $1"
         );
+    }
+
+    /// Whether the session of `pg` is encrypted, as the server sees it.
+    fn encrypted(pg: &Postgres) -> bool {
+        pg.client()
+            .unwrap()
+            .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+            .unwrap()
+            .get(0)
+    }
+
+    #[test]
+    #[ignore = "needs the PostgreSQL of make test-scaleout (TLS on, its CA in COMBSTORE_PG_CA)"]
+    fn tls_is_used_when_offered_and_the_server_certificate_is_always_verified() {
+        let url = std::env::var("COMBSTORE_PG_URL").expect("COMBSTORE_PG_URL");
+        let ca = std::path::PathBuf::from(std::env::var("COMBSTORE_PG_CA").expect("COMBSTORE_PG_CA"));
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let connect = |url: String, ca: Option<&std::path::Path>| {
+            Postgres::connect(PgTarget {
+                url,
+                schema: "tls_test".into(),
+                ca: ca.map(Into::into),
+            })
+        };
+        // the default (prefer), require, and libpq's verify-full: TLS
+        for mode in ["", "sslmode=require", "sslmode=verify-full", "sslmode=verify-ca"] {
+            let u = if mode.is_empty() {
+                url.clone()
+            } else {
+                format!("{url}{sep}{mode}")
+            };
+            assert!(encrypted(&connect(u, Some(&ca)).unwrap()), "{mode}");
+        }
+        assert!(!encrypted(
+            &connect(format!("{url}{sep}sslmode=disable"), Some(&ca)).unwrap()
+        ));
+        // a certificate that does not verify is refused, never a fall
+        // back to plain text: signed by none of the system's roots...
+        for mode in ["sslmode=prefer", "sslmode=require"] {
+            let e = connect(format!("{url}{sep}{mode}"), None).unwrap_err();
+            assert_eq!(e.kind, SqlKind::Io, "{mode}: {e}");
+            assert!(e.to_string().contains("certificate"), "{mode}: {e}");
+        }
+        // ...or naming another host (the test certificate names 127.0.0.1)
+        let e = connect(url.replace("127.0.0.1", "localhost"), Some(&ca)).unwrap_err();
+        assert!(e.to_string().contains("not valid for name \"localhost\""), "{e}");
+        // a CA file that holds no certificate, or is missing
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate\n").unwrap();
+        let e = connect(url.clone(), Some(&junk)).unwrap_err();
+        assert!(e.to_string().contains("no PEM certificate"), "{e}");
+        let e = connect(url.clone(), Some(&dir.path().join("none.pem"))).unwrap_err();
+        assert!(e.to_string().contains("none.pem"), "{e}");
     }
 
     #[test]

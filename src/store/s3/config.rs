@@ -125,10 +125,11 @@ impl S3Config {
         vars: &BTreeMap<String, String>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<S3Config, String> {
-        const KNOWN: [&str; 9] = [
+        const KNOWN: [&str; 10] = [
             // the pool's shared catalog: engine::pool::catalog_target
             "COMBSTORE_PG_URL",
             "COMBSTORE_PG_SCHEMA",
+            "COMBSTORE_PG_CA",
             "COMBSTORE_S3_ENDPOINT",
             "COMBSTORE_S3_REGION",
             "COMBSTORE_S3_BUCKET",
