@@ -5,7 +5,7 @@
 # tested), TLS with a certificate of a throwaway CA (so that combstore's
 # verification is tested), and nothing shared with the machine's clusters.
 #
-#   scripts/postgres.sh install     apt-get install postgresql if missing
+#   scripts/postgres.sh install     apt-get install postgresql openssl if missing
 #   scripts/postgres.sh start DIR   a new cluster in DIR: role and database
 #                                   "combstore" with a random password, TLS
 #                                   on (DIR/ca.crt signed the server's
@@ -36,13 +36,13 @@ bindir() {
 }
 
 install() {
-    if bindir >/dev/null && command -v psql >/dev/null; then
+    if bindir >/dev/null && command -v psql >/dev/null && command -v openssl >/dev/null; then
         return
     fi
-    echo "postgres.sh: installing PostgreSQL (Debian's package)"
+    echo "postgres.sh: installing PostgreSQL (Debian's package) and openssl (the test certificates)"
     if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql openssl >/dev/null
     bindir >/dev/null || die "no initdb after installing postgresql"
 }
 
