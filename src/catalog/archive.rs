@@ -71,9 +71,7 @@ pub fn objects_of_image(conn: &Conn, image_id: i64) -> Result<Vec<ObjectRow>> {
 /// Catalog errors.
 pub fn index_object(tx: &Tx<'_>, oid: &str, fields: &[(String, SqlValue)]) -> Result<()> {
     tx.execute("DELETE FROM object_fields WHERE oid = ?1", [oid])?;
-    let mut st = tx.prepare_cached(
-        "INSERT INTO object_fields (oid, name, v_int, v_real, v_text, v_blob, v_bits) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
+    let mut rows: Vec<[SqlValue; 7]> = Vec::with_capacity(fields.len());
     for (name, v) in fields {
         let (mut a, mut b, mut c, mut d) = (SqlValue::Null, SqlValue::Null, SqlValue::Null, SqlValue::Null);
         let mut bits = SqlValue::Null;
@@ -90,7 +88,28 @@ pub fn index_object(tx: &Tx<'_>, oid: &str, fields: &[(String, SqlValue)]) -> Re
             SqlValue::Blob(_) => d = v.clone(),
             SqlValue::Null => continue,
         }
-        st.execute(params![oid, name, a, b, c, d, bits])?;
+        rows.push([
+            SqlValue::Text(oid.to_owned()),
+            SqlValue::Text(name.clone()),
+            a,
+            b,
+            c,
+            d,
+            bits,
+        ]);
+    }
+    // several rows to a statement (a round trip each on PostgreSQL)
+    let mut rest = &rows[..];
+    for n in super::batch_sizes(rows.len()) {
+        let (now, later) = rest.split_at(n);
+        rest = later;
+        let mut st = tx.prepare_cached(&format!(
+            "INSERT INTO object_fields (oid, name, v_int, v_real, v_text, v_blob, v_bits) VALUES {}",
+            super::values_list(7, n)
+        ))?;
+        st.execute(params_from_iter(
+            now.iter().flat_map(|r| r.iter().map(ToVal::to_val)),
+        ))?;
     }
     tx.execute(
         "UPDATE archive_objects SET indexed = 1, pending = NULL WHERE oid = ?1",

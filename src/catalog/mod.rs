@@ -17,10 +17,11 @@ mod error;
 pub mod events;
 mod owners;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use backend::SqlResult;
+use backend::{SqlResult, ValRef};
 use conn::{OptionalExtension, Row, params, params_from_iter};
 
 use crate::store::checksum::BlockCrcs;
@@ -1288,6 +1289,117 @@ fn queue_gaps(tx: &Tx<'_>, places: Vec<(i64, u64, i64)>) -> Result<Vec<FreeRange
     Ok(freed)
 }
 
+/// Rows one multi-row `INSERT` carries at most. On PostgreSQL every
+/// statement is a network round trip: a commit of 64 MiB of new data
+/// (4,096 chunks of 16 KiB) inserted each chunk and each extent with a
+/// statement of its own, 8,192 round trips.
+const BATCH_ROWS: usize = 64;
+
+/// How `n` rows are split into multi-row statements: [`BATCH_ROWS`]
+/// while they last, then powers of two, so that a table's inserts use
+/// at most 7 statement texts (each prepared once per connection).
+pub(crate) fn batch_sizes(mut n: usize) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    while n > 0 {
+        let k = if n >= BATCH_ROWS {
+            BATCH_ROWS
+        } else {
+            1 << n.ilog2()
+        };
+        sizes.push(k);
+        n -= k;
+    }
+    sizes
+}
+
+/// `(?1, .., ?cols), (?cols+1, ..), ..` for `rows` rows.
+pub(crate) fn values_list(cols: usize, rows: usize) -> String {
+    let row = |r: usize| {
+        let marks: Vec<String> = (1..=cols).map(|c| format!("?{}", r * cols + c)).collect();
+        format!("({})", marks.join(", "))
+    };
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+}
+
+/// Appends extents that overlap nothing already recorded (nor each
+/// other), several to a statement.
+///
+/// # Errors
+/// Catalog errors (a constraint error if one did overlap a start).
+pub fn insert_extents(tx: &Tx<'_>, image_id: i64, extents: &[NewExtent]) -> Result<()> {
+    let mut rest = extents;
+    for rows in batch_sizes(extents.len()) {
+        let (now, later) = rest.split_at(rows);
+        rest = later;
+        let mut st = tx.prepare_cached(&format!(
+            "INSERT INTO extents (image_id, img_off, len, chunk_id, chunk_off) VALUES {}",
+            values_list(5, rows)
+        ))?;
+        let vals = now
+            .iter()
+            .flat_map(|e| [image_id, i(e.img_off), i(e.len), e.chunk_id, i(e.chunk_off)].map(ValRef::Int));
+        st.execute(params_from_iter(vals))?;
+    }
+    Ok(())
+}
+
+/// Records the chunks of `chunks` whose fingerprint no row has yet,
+/// several to a statement, and returns their (fingerprint, id); a chunk
+/// left out is recorded already (or twice in `chunks`): [`insert_chunk`]
+/// finds it. Every chunk must have a fingerprint.
+///
+/// # Errors
+/// [`Error::Invalid`] for a chunk [`insert_chunk`] would refuse, or one
+/// without a fingerprint; catalog errors.
+pub fn insert_new_chunks(tx: &Tx<'_>, chunks: &[NewChunk<'_>]) -> Result<HashMap<[u8; 32], i64>> {
+    let mut ids = HashMap::with_capacity(chunks.len());
+    if let Some(c) = chunks.iter().find(|c| {
+        c.fp.is_none() || c.len == 0 || c.len > MAX_CHUNK || c.raw_len == 0 || c.raw_len > MAX_CHUNK
+    }) {
+        return Err(Error::Invalid(format!(
+            "chunk length {} ({} stored), fingerprint {}",
+            c.raw_len,
+            c.len,
+            if c.fp.is_some() { "given" } else { "missing" }
+        )));
+    }
+    let mut rest = chunks;
+    for rows in batch_sizes(chunks.len()) {
+        let (now, later) = rest.split_at(rows);
+        rest = later;
+        let crcs: Vec<Vec<u8>> = now.iter().map(|c| c.crcs.to_blob()).collect();
+        let mut st = tx.prepare_cached(&format!(
+            "INSERT INTO chunks (segment_id, seg_off, len, crcs, lsu_id, raw_len, codec, fp)
+             VALUES {} ON CONFLICT (fp) DO NOTHING RETURNING fp, id",
+            values_list(8, rows)
+        ))?;
+        let vals = now.iter().zip(&crcs).flat_map(|(c, crcs)| {
+            [
+                ValRef::Int(c.segment),
+                ValRef::Int(i(c.seg_off)),
+                ValRef::Int(i(c.len)),
+                ValRef::Blob(crcs),
+                ValRef::Int(c.lsu_id),
+                ValRef::Int(i(c.raw_len)),
+                ValRef::Int(c.codec),
+                ValRef::Blob(c.fp.map_or(&[][..], |f| &f[..])),
+            ]
+        });
+        let got = st
+            .query_map(params_from_iter(vals), |r| {
+                let fp: Vec<u8> = r.get(0)?;
+                Ok((fp, r.get::<_, i64>(1)?))
+            })?
+            .collect::<SqlResult<Vec<_>>>()?;
+        for (fp, id) in got {
+            if let Ok(fp) = <[u8; 32]>::try_from(fp.as_slice()) {
+                ids.insert(fp, id);
+            }
+        }
+    }
+    Ok(ids)
+}
+
 /// Appends an extent that overlaps nothing already recorded.
 ///
 /// # Errors
@@ -1849,6 +1961,106 @@ mod tests {
         assert_eq!(names, ["a", "default"], "the failed one rolled back");
     }
 
+    fn default_lsu(tx: &Tx<'_>) -> i64 {
+        tx.query_row("SELECT id FROM lsus LIMIT 1", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn chunks_and_extents_go_several_to_a_statement_and_read_back_as_one_at_a_time() {
+        assert_eq!(batch_sizes(0), Vec::<usize>::new());
+        assert_eq!(batch_sizes(1), [1]);
+        assert_eq!(batch_sizes(100), [64, 32, 4]);
+        assert_eq!(batch_sizes(200), [64, 64, 64, 8]);
+        let mut sizes = std::collections::BTreeSet::new();
+        for n in 0..300 {
+            let b = batch_sizes(n);
+            assert_eq!(b.iter().sum::<usize>(), n);
+            sizes.extend(b);
+        }
+        assert!(sizes.len() <= 7, "statement texts: {sizes:?}");
+        assert_eq!(values_list(2, 2), "(?1, ?2), (?3, ?4)");
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open(&dir.path().join("catalog.db"), 0, "u").unwrap();
+        let tx = write_txn(&mut conn).unwrap();
+        let (lsu, crcs) = (default_lsu(&tx), crate::store::checksum::BlockCrcs::of(b"x"));
+        let fps: Vec<[u8; 32]> = (0..100u8).map(|k| [k; 32]).collect();
+        let chunk = |k: usize| NewChunk {
+            segment: 1,
+            seg_off: 4096 + k as u64 * 10,
+            len: 1,
+            raw_len: 1,
+            codec: 0,
+            fp: Some(&fps[k % 100]),
+            crcs: &crcs,
+            lsu_id: lsu,
+        };
+        // chunk 0 is recorded already; 10 and 11 come twice (as 110, 111)
+        let Inserted::New(first) = insert_chunk(&tx, &chunk(0)).unwrap() else {
+            panic!("a new fingerprint was found")
+        };
+        let list: Vec<NewChunk<'_>> = (0..100).chain([110, 111]).map(chunk).collect();
+        let got = insert_new_chunks(&tx, &list).unwrap();
+        assert_eq!(got.len(), 99, "every new fingerprint once");
+        assert!(!got.contains_key(&fps[0]));
+        let place = |id: i64| -> i64 {
+            tx.query_row("SELECT seg_off FROM chunks WHERE id = ?1", [id], |r| r.get(0))
+                .unwrap()
+        };
+        for k in 1..100 {
+            assert_eq!(
+                place(got[&fps[k]]),
+                4096 + k as i64 * 10,
+                "chunk {k}: its row, the first copy's place"
+            );
+        }
+        let rows: i64 = tx
+            .query_row("SELECT count(*) FROM chunks", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 100);
+        // the one recorded already is found one at a time, as before
+        assert!(matches!(insert_chunk(&tx, &chunk(0)).unwrap(), Inserted::Existing(id) if id == first));
+        let bad = NewChunk { fp: None, ..chunk(5) };
+        assert!(matches!(
+            insert_new_chunks(&tx, &[chunk(1), bad]),
+            Err(Error::Invalid(_))
+        ));
+
+        // 130 extents of an image, in three statements
+        let name = ImageName {
+            basename: "batch".into(),
+            date: "1".into(),
+        };
+        let image = insert_image(&tx, lsu, &name, "w", 0).unwrap();
+        let extents: Vec<NewExtent> = (0..130u64)
+            .map(|k| NewExtent {
+                img_off: k * 100,
+                len: 100,
+                chunk_id: got[&fps[1 + k as usize % 99]],
+                chunk_off: k % 3,
+            })
+            .collect();
+        insert_extents(&tx, image, &extents).unwrap();
+        insert_extents(&tx, image, &[]).unwrap();
+        let back = extent_chunks_from(&tx, image, 0, 1000).unwrap();
+        let want: Vec<(u64, u64, i64)> = extents.iter().map(|e| (e.img_off, e.len, e.chunk_id)).collect();
+        assert_eq!(back, want);
+        let offs: Vec<i64> = tx
+            .prepare("SELECT chunk_off FROM extents WHERE image_id = ?1 ORDER BY img_off")
+            .unwrap()
+            .query_map([image], |r| r.get(0))
+            .unwrap()
+            .collect::<SqlResult<_>>()
+            .unwrap();
+        assert_eq!(
+            offs,
+            extents.iter().map(|e| e.chunk_off as i64).collect::<Vec<_>>()
+        );
+        // an extent at a start already recorded fails the statement
+        assert!(insert_extents(&tx, image, &extents[5..7]).is_err());
+    }
+
     #[test]
     fn recharging_a_chunk_nothing_refers_to_leaves_it_charged() {
         // the crash torture met this: a writer's chunk, recorded first by
@@ -1856,10 +2068,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = open(&dir.path().join("catalog.db"), 0, "u").unwrap();
         let tx = write_txn(&mut conn).unwrap();
-        let lsu: i64 = tx
-            .query_row("SELECT id FROM lsus LIMIT 1", [], |r| r.get(0))
-            .unwrap();
-        let crcs = crate::store::checksum::BlockCrcs::of(b"x");
+        let (lsu, crcs) = (default_lsu(&tx), crate::store::checksum::BlockCrcs::of(b"x"));
         let fp = [7u8; 32];
         let c = NewChunk {
             segment: 1,

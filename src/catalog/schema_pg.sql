@@ -123,14 +123,25 @@ BEGIN
     UPDATE lsus SET used = used - OLD.size, images = images - 1 WHERE id = OLD.lsu_id;
     RETURN NULL;
 END $$;
+-- Chunks come and go by the thousand in one transaction (a writer's
+-- commit, a sweep): their triggers run once per statement, over its
+-- rows, because each UPDATE of the same lsus row adds a version the next
+-- one must walk past (one UPDATE per chunk made a commit of 4,096 new
+-- chunks quadratic; PostgreSQL 10's transition tables).
 CREATE OR REPLACE FUNCTION combstore_chunks_ins() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE lsus SET used_phys = used_phys + combstore_stored(NEW.fp, NEW.len) WHERE id = NEW.lsu_id;
+    UPDATE lsus SET used_phys = used_phys + n.bytes
+      FROM (SELECT lsu_id, CAST(sum(combstore_stored(fp, len)) AS BIGINT) AS bytes
+              FROM new_rows GROUP BY lsu_id) n
+     WHERE lsus.id = n.lsu_id;
     RETURN NULL;
 END $$;
 CREATE OR REPLACE FUNCTION combstore_chunks_del() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE lsus SET used_phys = used_phys - combstore_stored(OLD.fp, OLD.len) WHERE id = OLD.lsu_id;
+    UPDATE lsus SET used_phys = used_phys - o.bytes
+      FROM (SELECT lsu_id, CAST(sum(combstore_stored(fp, len)) AS BIGINT) AS bytes
+              FROM old_rows GROUP BY lsu_id) o
+     WHERE lsus.id = o.lsu_id;
     RETURN NULL;
 END $$;
 CREATE OR REPLACE FUNCTION combstore_chunks_move() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -146,9 +157,9 @@ CREATE OR REPLACE TRIGGER images_size AFTER UPDATE OF size ON images
 CREATE OR REPLACE TRIGGER images_del AFTER DELETE ON images
     FOR EACH ROW EXECUTE FUNCTION combstore_images_del();
 CREATE OR REPLACE TRIGGER chunks_ins AFTER INSERT ON chunks
-    FOR EACH ROW EXECUTE FUNCTION combstore_chunks_ins();
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION combstore_chunks_ins();
 CREATE OR REPLACE TRIGGER chunks_del AFTER DELETE ON chunks
-    FOR EACH ROW EXECUTE FUNCTION combstore_chunks_del();
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION combstore_chunks_del();
 CREATE OR REPLACE TRIGGER chunks_move AFTER UPDATE OF lsu_id ON chunks
     FOR EACH ROW WHEN (OLD.lsu_id <> NEW.lsu_id) EXECUTE FUNCTION combstore_chunks_move();
 

@@ -186,6 +186,32 @@ struct Pending {
     chunk: PendingChunk,
 }
 
+impl Pending {
+    /// The row a stored chunk is to get (None for a chunk found recorded).
+    fn new_chunk(&self, lsu_id: i64) -> Option<NewChunk<'_>> {
+        match &self.chunk {
+            PendingChunk::Stored {
+                segment,
+                seg_off,
+                len,
+                codec,
+                crcs,
+                fp,
+            } => Some(NewChunk {
+                segment: *segment,
+                seg_off: *seg_off,
+                len: *len,
+                raw_len: self.len,
+                codec: *codec as i64,
+                fp: Some(fp.as_bytes()),
+                crcs,
+                lsu_id,
+            }),
+            PendingChunk::Held(_) | PendingChunk::Same(_) => None,
+        }
+    }
+}
+
 #[derive(Debug)]
 enum PendingChunk {
     /// Stored by this writer: `len` stored bytes at `seg_off` in `segment`.
@@ -699,16 +725,14 @@ impl ImageWriter {
         } else {
             Vec::new()
         };
-        for p in &pieces {
-            catalog::insert_extent(
-                &tx,
-                self.id,
-                &NewExtent {
-                    img_off: to + (p.img_off - from),
-                    ..*p
-                },
-            )?;
-        }
+        let moved: Vec<NewExtent> = pieces
+            .iter()
+            .map(|p| NewExtent {
+                img_off: to + (p.img_off - from),
+                ..*p
+            })
+            .collect();
+        catalog::insert_extents(&tx, self.id, &moved)?;
         let freed = catalog::release_orphans(&tx, &touched)?;
         let size = self.size.max(to + len);
         catalog::set_size(&tx, self.id, size, now_ms())?;
@@ -1115,27 +1139,29 @@ impl ImageWriter {
         let mut unrecorded = Vec::new();
         let mut stored_new = Vec::new();
         let mut healed = Vec::new();
+        // The chunks no row has yet and the extents that overlap nothing
+        // go several to a statement (a round trip each on PostgreSQL);
+        // the rest one at a time, as before.
+        let stored: Vec<NewChunk<'_>> = self
+            .pending
+            .iter()
+            .filter_map(|p| p.new_chunk(self.lsu_id))
+            .collect();
+        let mut fresh = catalog::insert_new_chunks(&tx, &stored)?;
+        let mut plain: Vec<NewExtent> = Vec::new();
         for p in &self.pending {
             let chunk_id = match &p.chunk {
                 PendingChunk::Stored {
-                    segment,
-                    seg_off,
-                    len,
-                    codec,
-                    crcs,
-                    fp,
+                    fp, segment, seg_off, ..
                 } => {
-                    let c = NewChunk {
-                        segment: *segment,
-                        seg_off: *seg_off,
-                        len: *len,
-                        raw_len: p.len,
-                        codec: *codec as i64,
-                        fp: Some(fp.as_bytes()),
-                        crcs,
-                        lsu_id: self.lsu_id,
+                    // the first of several pending copies takes the row
+                    let inserted = match fresh.remove(fp.as_bytes()) {
+                        Some(id) => Inserted::New(id),
+                        None => {
+                            catalog::insert_chunk(&tx, &p.new_chunk(self.lsu_id).expect("a stored chunk"))?
+                        }
                     };
-                    match catalog::insert_chunk(&tx, &c)? {
+                    match inserted {
                         Inserted::New(id) => {
                             stored_new.push((*fp, id));
                             id
@@ -1168,12 +1194,15 @@ impl ImageWriter {
                 chunk_off: 0,
             };
             if p.img_off < end {
+                // it may overwrite extents still waiting in `plain`
+                catalog::insert_extents(&tx, self.id, &std::mem::take(&mut plain))?;
                 touched.extend(catalog::overwrite_extent(&tx, self.id, &e)?);
             } else {
-                catalog::insert_extent(&tx, self.id, &e)?;
+                plain.push(e);
             }
             end = end.max(p.img_off + p.len);
         }
+        catalog::insert_extents(&tx, self.id, &plain)?;
         let mut freed = catalog::release_orphans(&tx, &touched)?;
         // A chunk revived by this commit (found dead, or repaired) is
         // charged to an LSU that refers to it.

@@ -134,6 +134,13 @@ fn restore_vs_get(ctx: &Ctx, s: &Store, raw_obj: &str, dir: &Path, image: &str) 
 
 /// A new pool in `dir`, under a folder of its own in the bucket.
 fn new_pool(s: &Store, dir: &Path) {
+    new_pool_with(s, dir, None);
+}
+
+/// [`new_pool`], with its catalog in a new schema of the PostgreSQL
+/// database at `pg_url` if given (a pool several hosts share; its CA
+/// comes from the environment's `COMBSTORE_PG_CA`).
+fn new_pool_with(s: &Store, dir: &Path, pg_url: Option<&str>) {
     let _ = std::fs::remove_dir_all(dir);
     let mut text: String = s.vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     text.push_str(&format!(
@@ -141,6 +148,16 @@ fn new_pool(s: &Store, dir: &Path) {
         std::process::id(),
         dir.file_name().unwrap().to_string_lossy()
     ));
+    if let Some(url) = pg_url {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        text.push_str(&format!(
+            "COMBSTORE_PG_URL={url}\nCOMBSTORE_PG_SCHEMA=bench_pool_{}_{nanos}\n",
+            std::process::id()
+        ));
+    }
     write_pool_file(dir, &text);
 }
 
@@ -222,6 +239,33 @@ pub fn run(ctx: &mut Ctx) {
         .ratio(raw1, "raw PUT")
         .target(Target::AtLeast(0.7)),
     );
+    // the same into a pool whose catalog is in PostgreSQL (what several
+    // hosts share): every catalog statement is a round trip
+    if let Ok(url) = std::env::var("COMBSTORE_PG_URL") {
+        let pg_dir = ctx.work.join("pool-pg");
+        let best = best_interleaved(2, ctx.cfg.reps, |i, rep| {
+            if i == 0 {
+                raw_put(&s, &stream, len, 1, &format!("one-pg-{rep}"))
+            } else {
+                new_pool_with(&s, &pg_dir, Some(&url));
+                let srv = Srv::open(&pg_dir);
+                let r = contenders::ingest(&srv.lsu(), "pool1", &Source::file(&stream, 0, len), 1 << 20);
+                drop(srv);
+                r
+            }
+        });
+        ctx.add(
+            Figure::new(
+                "pool.ingest_pg",
+                "pool: ingest, catalog in PostgreSQL, 1 stream",
+                best[1].0,
+                "MB/s",
+            )
+            .ratio(best[0].0, "raw PUT")
+            .target(Target::AtLeast(0.7)),
+        );
+        let _ = std::fs::remove_dir_all(&pg_dir);
+    }
     if ctx.single_mbs > 0.0 {
         ctx.add(
             Figure::new(
