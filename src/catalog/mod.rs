@@ -1292,12 +1292,15 @@ fn queue_gaps(tx: &Tx<'_>, places: Vec<(i64, u64, i64)>) -> Result<Vec<FreeRange
 /// Rows one multi-row `INSERT` carries at most. On PostgreSQL every
 /// statement is a network round trip: a commit of 64 MiB of new data
 /// (4,096 chunks of 16 KiB) inserted each chunk and each extent with a
-/// statement of its own, 8,192 round trips.
-const BATCH_ROWS: usize = 64;
+/// statement of its own, 8,192 round trips. 256 rows (2,048 parameters
+/// at most, well within both databases' limits) ingested into a pool
+/// with its catalog in PostgreSQL in 0.965x the time of 64 (median of 8
+/// farm-bench pairs).
+const BATCH_ROWS: usize = 256;
 
 /// How `n` rows are split into multi-row statements: [`BATCH_ROWS`]
 /// while they last, then powers of two, so that a table's inserts use
-/// at most 7 statement texts (each prepared once per connection).
+/// at most 9 statement texts (each prepared once per connection).
 pub(crate) fn batch_sizes(mut n: usize) -> Vec<usize> {
     let mut sizes = Vec::new();
     while n > 0 {
@@ -1971,14 +1974,15 @@ mod tests {
         assert_eq!(batch_sizes(0), Vec::<usize>::new());
         assert_eq!(batch_sizes(1), [1]);
         assert_eq!(batch_sizes(100), [64, 32, 4]);
-        assert_eq!(batch_sizes(200), [64, 64, 64, 8]);
+        assert_eq!(batch_sizes(200), [128, 64, 8]);
+        assert_eq!(batch_sizes(600), [256, 256, 64, 16, 8]);
         let mut sizes = std::collections::BTreeSet::new();
-        for n in 0..300 {
+        for n in 0..1000 {
             let b = batch_sizes(n);
             assert_eq!(b.iter().sum::<usize>(), n);
             sizes.extend(b);
         }
-        assert!(sizes.len() <= 7, "statement texts: {sizes:?}");
+        assert!(sizes.len() <= 9, "statement texts: {sizes:?}");
         assert_eq!(values_list(2, 2), "(?1, ?2), (?3, ?4)");
 
         let dir = tempfile::tempdir().unwrap();
@@ -2027,7 +2031,7 @@ mod tests {
             Err(Error::Invalid(_))
         ));
 
-        // 130 extents of an image, in three statements
+        // 130 extents of an image, in two statements (128 + 2)
         let name = ImageName {
             basename: "batch".into(),
             date: "1".into(),
