@@ -1522,7 +1522,13 @@ impl ImageReader {
     /// window (catalog::insert_chunk's `Healed`: same row, new place) is
     /// read again once from a fresh window.
     pub(crate) fn read_any(&mut self, off: u64, buf: &mut [u8]) -> Result<usize> {
-        match self.read_once(off, buf) {
+        let r = self.read_once(off, buf);
+        if r.is_err() {
+            // Whatever the failed read counted as read past, the next read
+            // (this one again, say) starts the reader's look-ahead afresh.
+            self.next_off = u64::MAX;
+        }
+        match r {
             Err(Error::Corrupt(_)) if self.moved.take() => {
                 self.win_from = u64::MAX;
                 self.win_to = u64::MAX;

@@ -57,8 +57,9 @@ impl fmt::Debug for PgTarget {
 }
 
 /// The TLS every connection to the catalog offers (`sslmode` decides
-/// whether it must be used: `prefer`, the default, uses it whenever the
-/// server offers it; `require` fails without it; `disable` never asks).
+/// whether it must be used: `require`, the default over TCP
+/// ([`default_tls`]), fails without it; `prefer` uses it whenever the
+/// server offers it; `disable` never asks).
 /// The server's certificate is always verified, host name included (as
 /// libpq's `verify-full`): against the certificates of `ca`, or the
 /// system's trusted roots. A certificate that does not verify fails the
@@ -96,12 +97,39 @@ fn tls(ca: Option<&std::path::Path>) -> SqlResult<MakeRustlsConnect> {
     Ok(MakeRustlsConnect::new(config))
 }
 
+/// Where option `opt` (`name=value`) is set in connection string `url`:
+/// at its start or after `?`, `&` or white space (never inside another
+/// value, a password say).
+fn option_at(url: &str, opt: &str) -> Option<usize> {
+    url.match_indices(opt)
+        .map(|(i, _)| i)
+        .find(|&i| i == 0 || matches!(url.as_bytes()[i - 1], b'?' | b'&' | b' ' | b'\t'))
+}
+
 /// `url` with libpq's verifying `sslmode`s (`verify-ca`, `verify-full`)
 /// as `require`: the client verifies every certificate anyway, and the
 /// connection string parser knows only `disable`, `prefer`, `require`.
 fn libpq_sslmodes(url: &str) -> String {
-    url.replace("sslmode=verify-full", "sslmode=require")
-        .replace("sslmode=verify-ca", "sslmode=require")
+    let mut url = url.to_owned();
+    for mode in ["sslmode=verify-full", "sslmode=verify-ca"] {
+        while let Some(i) = option_at(&url, mode) {
+            url.replace_range(i..i + mode.len(), "sslmode=require");
+        }
+    }
+    url
+}
+
+/// The `sslmode` a connection string leaves unsaid is `require` over
+/// TCP (the parser's default, `prefer`, lets a machine in the path
+/// answer "no TLS" and then read the session, even ask for the password
+/// in clear), `prefer` on a Unix socket (no TLS there, and no network).
+fn default_tls(config: &mut postgres::Config, url: &str) {
+    use postgres::config::{Host, SslMode};
+    let said = option_at(url, "sslmode=").is_some();
+    let tcp = config.get_hosts().iter().any(|h| matches!(h, Host::Tcp(_)));
+    if !said && tcp {
+        config.ssl_mode(SslMode::Require);
+    }
 }
 
 /// Whether `s` may name a pool's schema: an unquoted SQL identifier of
@@ -170,9 +198,11 @@ impl Postgres {
                 ),
             ));
         }
-        let mut config: postgres::Config = libpq_sslmodes(&target.url)
+        let url = libpq_sslmodes(&target.url);
+        let mut config: postgres::Config = url
             .parse()
             .map_err(|e| SqlError::new(SqlKind::Other, format!("PostgreSQL connection string: {e}")))?;
+        default_tls(&mut config, &url);
         let tls = tls(target.ca.as_deref())?;
         // A host that vanished is seen within about 25 s (research §3):
         // keepalives on both ends (the server's, set per session below,
@@ -674,8 +704,15 @@ mod tests {
                 ca: ca.map(Into::into),
             })
         };
-        // the default (prefer), require, and libpq's verify-full: TLS
-        for mode in ["", "sslmode=require", "sslmode=verify-full", "sslmode=verify-ca"] {
+        // the default (require over TCP), prefer, require, and libpq's
+        // verify-full and verify-ca: TLS
+        for mode in [
+            "",
+            "sslmode=prefer",
+            "sslmode=require",
+            "sslmode=verify-full",
+            "sslmode=verify-ca",
+        ] {
             let u = if mode.is_empty() {
                 url.clone()
             } else {
@@ -704,6 +741,34 @@ mod tests {
         assert!(e.to_string().contains("no PEM certificate"), "{e}");
         let e = connect(url.clone(), Some(&dir.path().join("none.pem"))).unwrap_err();
         assert!(e.to_string().contains("none.pem"), "{e}");
+    }
+
+    #[test]
+    fn tls_is_required_over_tcp_unless_the_connection_string_says_otherwise() {
+        use postgres::config::SslMode;
+        let mode = |url: &str| {
+            let url = libpq_sslmodes(url);
+            let mut c: postgres::Config = url.parse().unwrap();
+            default_tls(&mut c, &url);
+            c.get_ssl_mode()
+        };
+        assert_eq!(mode("postgresql://u:p@db.example:5432/x"), SslMode::Require);
+        assert_eq!(mode("host=db.example user=u dbname=x"), SslMode::Require);
+        assert_eq!(mode("postgresql://u:p@db/x?sslmode=prefer"), SslMode::Prefer);
+        assert_eq!(mode("host=db sslmode=disable user=u"), SslMode::Disable);
+        assert_eq!(
+            mode("postgresql://u:p@db/x?application_name=c&sslmode=verify-full"),
+            SslMode::Require
+        );
+        assert_eq!(mode("host=db sslmode=verify-ca"), SslMode::Require);
+        // a Unix socket has no TLS to require
+        assert_eq!(mode("host=/run/postgresql user=u dbname=x"), SslMode::Prefer);
+        // an option's name inside a value (a password) is no option
+        assert_eq!(
+            libpq_sslmodes("postgresql://u:xsslmode=verify-full@db/x"),
+            "postgresql://u:xsslmode=verify-full@db/x"
+        );
+        assert_eq!(mode("host=db password=asslmode=prefer user=u"), SslMode::Require);
     }
 
     #[test]

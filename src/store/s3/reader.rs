@@ -172,7 +172,7 @@ impl S3Reader {
             // the stream's next blocks, on into the objects that follow
             // (else the places announced past the end of this one would
             // be fetched in small blocks, then again in big ones)
-            let mut next = d.start + (k + 1) * BLOCK;
+            let mut next = (d.start + (k + 1) * BLOCK).min(d.end());
             for _ in 0..DEPTH {
                 let Some(n) = l.holding(next) else { break };
                 let kn = (next - n.start) / BLOCK;
