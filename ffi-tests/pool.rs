@@ -519,6 +519,52 @@ fn a_wrong_postgresql_password_fails_at_open_with_eio_and_writes_nothing() {
 }
 
 #[test]
+#[ignore = "needs Garage and PostgreSQL: make test-scaleout"]
+fn a_postgresql_certificate_no_trusted_ca_signed_fails_at_open_with_eio_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    // a CA of its own, which did not sign the test server's certificate
+    let other = tmp.path().join("other-ca.pem");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ])
+        .args(["-days", "1", "-subj", "/CN=another CA", "-keyout"])
+        .arg(tmp.path().join("other-ca.key"))
+        .arg("-out")
+        .arg(&other)
+        .output()
+        .expect("openssl (scripts/postgres.sh installs it)");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let pool = shared_pool_file(tmp.path(), None);
+    let mut text = std::fs::read_to_string(&pool).unwrap();
+    text.push_str(&format!("COMBSTORE_PG_CA={}\n", other.display()));
+    std::fs::write(&pool, text).unwrap();
+    let dir = tmp.path().join("host");
+    let out = init_pool(&dir, &pool);
+    assert!(
+        !out.status.success(),
+        "init trusted a certificate no trusted CA signed"
+    );
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("certificate"), "{text}");
+    assert!(!dir.exists(), "init left {}", dir.display());
+    // a pool file put in place by hand: the C API's open fails with EIO,
+    // the reason in the server's log
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(&pool, dir.join("pool.conf")).unwrap();
+    assert_eq!(open_server(&server_name_for(&dir)).map(|_| ()), Err(c::EIO));
+    let log = std::fs::read_to_string(dir.join("combstore.log")).unwrap_or_default();
+    assert!(log.contains("certificate"), "{log}");
+    assert!(!dir.join("catalog.db").exists());
+}
+
+#[test]
 #[ignore = "needs Garage and PostgreSQL, alone: make test-scaleout"]
 fn postgresql_restarted_during_writes_fails_them_with_eio_loses_nothing_acknowledged_and_the_pool_goes_on() {
     let tmp = tempfile::tempdir().unwrap();
