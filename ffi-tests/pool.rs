@@ -195,6 +195,11 @@ fn a_wrong_secret_or_a_readable_pool_file_fails_at_open_with_a_clear_message() {
 /// image complete: while the store or the catalog is down (`what`), the
 /// close must not succeed, and one of the two must be `STS_EIO`.
 fn backup_refused_with_eio(wh: sys::sts_image_handle_t, data: &[u8], from: usize, what: &str) {
+    backup_refused_with(wh, data, from, what, c::EIO);
+}
+
+/// [`backup_refused_with_eio`] with `code` the error one of the two must be.
+fn backup_refused_with(wh: sys::sts_image_handle_t, data: &[u8], from: usize, what: &str, code: i32) {
     let mut write_rc = c::EOK;
     for (i, piece) in data.chunks(1 << 20).enumerate() {
         write_rc = write_at(wh, piece, (from + (i << 20)) as u64);
@@ -205,7 +210,7 @@ fn backup_refused_with_eio(wh: sys::sts_image_handle_t, data: &[u8], from: usize
     let close_rc = api().close_image(wh, c::CLOSE_COMPLETE);
     assert_ne!(close_rc, c::EOK, "a backup closed complete while {what}");
     assert!(
-        [write_rc, close_rc].contains(&c::EIO),
+        [write_rc, close_rc].contains(&code),
         "write {} close {}",
         code_name(write_rc),
         code_name(close_rc)
@@ -310,21 +315,7 @@ fn a_full_object_store_fails_the_backup_with_enospc_keeps_what_is_stored_and_tak
     let d2 = image_def("host3_full", "1765086400");
     let wh = create(&lsu, &d2);
     let big = seeded(0xf022, 20 << 20);
-    let mut write_rc = c::EOK;
-    for (i, piece) in big.chunks(1 << 20).enumerate() {
-        write_rc = write_at(wh, piece, (i << 20) as u64);
-        if write_rc != c::EOK {
-            break;
-        }
-    }
-    let close_rc = api().close_image(wh, c::CLOSE_COMPLETE);
-    assert_ne!(close_rc, c::EOK, "a backup past the quota closed complete");
-    assert!(
-        [write_rc, close_rc].contains(&c::ENOSPC),
-        "write {} close {}",
-        code_name(write_rc),
-        code_name(close_rc)
-    );
+    backup_refused_with(wh, &big, 0, "past the quota", c::ENOSPC);
     // what was stored is intact
     assert!(read_image(&lsu, &d1) == first, "the first image differs");
     // deleting it makes room (compaction deletes its objects)
