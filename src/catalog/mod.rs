@@ -298,6 +298,15 @@ pub fn open_postgres(target: PgTarget, now_ms: u64, uuid: &str) -> Result<Conn> 
     check_format(conn)
 }
 
+/// A further session to the catalog in PostgreSQL at `target`, which
+/// [`open_postgres`] opened already (no schema set up, no format check).
+///
+/// # Errors
+/// As [`open_postgres`]'s connection.
+pub fn connect_postgres(target: PgTarget) -> Result<Conn> {
+    Ok(Conn::new(Box::new(backend::postgres::Postgres::connect(target)?)))
+}
+
 /// The rows a new catalog starts with (none changed in an existing one),
 /// committed with `tx`.
 fn first_rows(tx: Tx<'_>, now_ms: u64, uuid: &str) -> Result<()> {

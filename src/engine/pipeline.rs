@@ -182,6 +182,11 @@ impl Pipeline {
         self.inflight.as_ref().is_some_and(|(_, sent)| *sent)
     }
 
+    /// The fingerprints of the batch in flight (none if none is).
+    pub(crate) fn inflight_fps(&self) -> &[Fingerprint] {
+        self.inflight.as_ref().map_or(&[], |(b, _)| &b.fps[..])
+    }
+
     /// Image bytes of the chunks in flight (cut, not stored yet).
     pub(crate) fn inflight_bytes(&self) -> u64 {
         self.inflight_bytes

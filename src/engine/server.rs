@@ -143,12 +143,14 @@ impl Server {
             None
         };
         let store = chunk_store_for(dir, &seg_dir, &uuid)?;
+        let finder = shared_catalog.map(super::finder::Finder::start).transpose()?;
         let shared = Arc::new(Shared {
             dir: dir.to_owned(),
             store,
             uuid,
             _checkpointer: checkpointer,
             catalog: Mutex::new(conn),
+            finder,
             owner,
             idle: Mutex::new(Vec::new()),
             room: Default::default(),

@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 use super::clock::now_ms;
 use super::error::{Error, Result};
 use super::events;
+use super::finder::{self, Answer, Finder};
 use super::space::{Room, fs_space};
 use crate::catalog::checkpoint::Checkpointer;
 use crate::catalog::{self, FreeRange};
@@ -36,6 +37,9 @@ pub(crate) struct Shared {
     /// catalog connection closes.
     pub _checkpointer: Option<Checkpointer>,
     pub catalog: Mutex<catalog::Conn>,
+    /// A pool's catalog in PostgreSQL: the thread answering writers'
+    /// chunk lookups on a session of its own ([`Shared::ask`]).
+    pub finder: Option<Finder>,
     /// Who is alive: this instance's token and everyone else's
     /// (`store::liveness`: lock files, or a pool's advisory locks).
     pub owner: Box<dyn Liveness>,
@@ -56,6 +60,17 @@ impl Shared {
             None => Ok(false),
             Some(w) if w == self.owner.token() => Ok(true),
             Some(w) => self.owner.is_alive(w).map_err(|e| Error::io("owner lock", e)),
+        }
+    }
+
+    /// Looks up the chunks of `unknown` for a writer (arguments as
+    /// [`finder::find`]'s): answered later by the finder thread if the
+    /// catalog is in PostgreSQL (engine::finder says why), else at once on
+    /// the catalog's connection (SQLite answers in microseconds).
+    pub fn ask(&self, unknown: Vec<[u8; 32]>, pin: i64, prefetched: Option<(i64, u64)>) -> Answer {
+        match &self.finder {
+            Some(f) => f.ask(unknown, pin, prefetched),
+            None => Answer::Ready(finder::find(&self.catalog.lock(), &unknown, pin, prefetched)),
         }
     }
 
