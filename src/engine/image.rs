@@ -30,6 +30,7 @@ use sha1::{Digest, Sha1};
 use super::clock::now_ms;
 use super::digest::StreamHash;
 use super::error::{Error, Result};
+use super::finder::{Answer, PREFETCH};
 use super::names::ImageName;
 use super::pipeline::{Batch, Pipeline};
 use super::reuse::Reuse;
@@ -234,9 +235,6 @@ enum PendingChunk {
 /// most this many (about 80 bytes each: 5 MiB, a GiB of chunks), then it
 /// starts again.
 const KNOWN_MAX: usize = if cfg!(test) { 256 } else { 1 << 16 };
-/// Chunks loaded after a chunk found by fingerprint (16 MiB of a full at
-/// 16 KiB chunks).
-const PREFETCH: usize = if cfg!(test) { 16 } else { 1024 };
 
 /// An image open for writing.
 #[derive(Debug)]
@@ -281,6 +279,9 @@ pub struct ImageWriter {
     copied: CopiedFrom,
     /// Bytes the LSU's quota allowed at the last commit (None: no quota).
     room: Option<u64>,
+    /// Time spent waiting for chunk lookups since the last commit (its
+    /// debug log).
+    lookups: std::time::Duration,
     failed: bool,
     closed: bool,
 }
@@ -406,6 +407,7 @@ impl ImageWriter {
                 CopiedFrom::Mixed
             },
             room,
+            lookups: std::time::Duration::ZERO,
             failed: false,
             closed: false,
         }
@@ -918,10 +920,13 @@ impl ImageWriter {
         let mut buf = std::mem::take(&mut self.buf);
         let cuts = Cuts::of(&buf, last_is_final);
         let fps = squeeze::fingerprints(&buf, &cuts.chunks, !self.pipe.helper_busy());
-        // The batch before is stored first, so that its new chunks are
-        // pending when this one's are looked up: a chunk repeated in the
-        // next buffer is stored once.
-        let r = self.drain().and_then(|()| self.resolve(&fps));
+        // Asked before the batch before is stored, and answered while it
+        // is (engine::finder: a round trip to a catalog in PostgreSQL);
+        // that batch's new chunks are then pending when this one's fresh
+        // ones are chosen: a chunk repeated in the next buffer is stored
+        // once.
+        let asked = self.ask(&fps);
+        let r = self.drain().and_then(|()| self.answer(asked));
         if r.is_err() {
             buf.clear();
             self.buf = buf;
@@ -1056,50 +1061,46 @@ impl ImageWriter {
         })
     }
 
-    /// Looks up, with one catalog statement per
-    /// [`catalog::FPS_PER_QUERY`], the fingerprints of `fps` this writer
-    /// does not know yet, and remembers the chunks it may refer to: found
-    /// live, or dead only since this writer registered
-    /// (catalog::release_orphans says why that is safe and an older dead
-    /// one is not). A chunk found where no earlier lookup led brings the
-    /// chunks stored after it in its segment along
-    /// ([`catalog::chunks_after`]): a second full meets its first's
-    /// chunks in the order they were stored.
+    /// Looks up the fingerprints of `fps` this writer does not know yet
+    /// (engine::finder::find) and remembers the chunks it may refer to.
     fn resolve(&mut self, fps: &[Fingerprint]) -> Result<()> {
+        let asked = self.ask(fps);
+        self.answer(asked)
+    }
+
+    /// Sends [`Self::resolve`]'s question (None if there is nothing to
+    /// ask), so that the writer can store the batch before while it is
+    /// answered.
+    fn ask(&mut self, fps: &[Fingerprint]) -> Option<Answer> {
         let unknown: Vec<[u8; 32]> = fps
             .iter()
             .filter(|f| !self.known.contains_key(f) && !self.pending_fps.contains_key(f))
             .map(|f| f.0)
             .collect();
         if unknown.is_empty() {
-            return Ok(());
+            return None;
         }
         if self.known.len() + unknown.len() + PREFETCH > KNOWN_MAX {
-            self.known.clear();
+            // The batch in flight was told which chunks the server holds:
+            // those it refers to stay known until it is stored.
+            let inflight: std::collections::HashSet<&Fingerprint> = self.pipe.inflight_fps().iter().collect();
+            self.known.retain(|fp, _| inflight.contains(fp));
             self.prefetched = None;
         }
-        let conn = self.sh.catalog.lock();
-        let hits = catalog::chunks_by_fps(&conn, &unknown)?;
-        for h in hits {
-            // A damaged chunk is stored anew (and repaired by the commit).
-            if h.damaged || h.dead.is_some_and(|d| d <= self.pin) {
-                continue;
-            }
-            self.known.insert(Fingerprint(h.fp), h.id);
-            let seen = self
-                .prefetched
-                .is_some_and(|(seg, upto)| seg == h.segment && h.seg_off <= upto);
-            if !seen {
-                let after = catalog::chunks_after(&conn, h.segment, h.seg_off, PREFETCH)?;
-                let upto = after.last().map_or(h.seg_off, |a| a.seg_off);
-                for a in after {
-                    if !a.damaged && a.dead.is_none_or(|d| d > self.pin) {
-                        self.known.insert(Fingerprint(a.fp), a.id);
-                    }
-                }
-                self.prefetched = Some((h.segment, upto));
-            }
-        }
+        Some(self.sh.ask(unknown, self.pin, self.prefetched))
+    }
+
+    /// Waits for the answer to [`Self::ask`] and remembers what it found.
+    fn answer(&mut self, asked: Option<Answer>) -> Result<()> {
+        let Some(asked) = asked else {
+            return Ok(());
+        };
+        let started = std::time::Instant::now();
+        let found = asked.wait();
+        self.lookups += started.elapsed();
+        let found = found?;
+        self.known.extend(found.chunks);
+        self.prefetched = found.prefetched;
         Ok(())
     }
 
@@ -1126,11 +1127,13 @@ impl ImageWriter {
     /// and its completion with one catalog commit (one WAL sync) instead
     /// of two.
     fn commit_with(&mut self, size: u64, also: impl FnOnce(&catalog::Tx<'_>) -> Result<()>) -> Result<()> {
+        let started = std::time::Instant::now();
         for seg in self.retired.iter_mut().chain(self.seg.as_mut()) {
             seg.sync()
                 .map_err(|e| Error::io(format!("segment {}", seg.id()), e))?;
         }
         crate::store::crash::point("write.after_sync");
+        let synced = started.elapsed();
         let mut conn = self.sh.catalog.lock();
         let tx = catalog::write_txn(&mut conn)?;
         let mut end = self.committed_size;
@@ -1230,6 +1233,18 @@ impl ImageWriter {
         tx.commit()?;
         drop(conn);
         crate::store::crash::point("write.after_commit");
+        // Where a writer's time goes, for an administrator who asks
+        // (COMBSTORE_LOG=combstore::engine::image=debug).
+        log_debug!(
+            self.sh.log,
+            "image #{} commit of {} pieces: data durable in {:.1} ms, catalog {:.1} ms; waited {:.1} ms for lookups since the last commit",
+            self.id,
+            self.pending.len(),
+            synced.as_secs_f64() * 1e3,
+            (started.elapsed() - synced).as_secs_f64() * 1e3,
+            self.lookups.as_secs_f64() * 1e3
+        );
+        self.lookups = std::time::Duration::ZERO;
         for (_, _, id, _) in healed {
             log_info!(
                 self.sh.log,

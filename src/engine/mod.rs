@@ -9,6 +9,7 @@ pub mod cred;
 mod digest;
 pub mod error;
 pub mod events;
+mod finder;
 pub mod image;
 mod images;
 mod lsus;

@@ -143,7 +143,14 @@ impl Server {
             None
         };
         let store = chunk_store_for(dir, &seg_dir, &uuid)?;
-        let finder = shared_catalog.map(super::finder::Finder::start).transpose()?;
+        // Writers' chunk lookups go through a session of their own where
+        // the catalog is in PostgreSQL (engine::finder), the tests'
+        // catalogs there (catalog::test_pg) too.
+        #[cfg(test)]
+        let lookups_at = shared_catalog.or_else(|| catalog::test_pg::target(&catalog_path));
+        #[cfg(not(test))]
+        let lookups_at = shared_catalog;
+        let finder = lookups_at.map(super::finder::Finder::start).transpose()?;
         let shared = Arc::new(Shared {
             dir: dir.to_owned(),
             store,
