@@ -151,6 +151,10 @@ smoke() {
         --user "$COMBSTORE_S3_KEY_ID:$COMBSTORE_S3_SECRET" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
     head -c 3000000 /dev/urandom >"$DIR/object"
     "${s3[@]}" -T "$DIR/object" "$url" >/dev/null
+    # pools' COMBSTORE_S3_PAYLOAD=crc64 relies on the store checking it
+    if "${s3[@]}" -H "x-amz-checksum-crc64nvme: AAAAAAAAAAA=" -T "$DIR/object" "$url" >/dev/null 2>&1; then
+        die "a body whose CRC64-NVME does not match was accepted"
+    fi
     "${s3[@]}" -o "$DIR/back" "$url"
     cmp "$DIR/object" "$DIR/back" || die "the object read back differs"
     "${s3[@]}" -r 1000000-1000999 -o "$DIR/range" "$url"
@@ -164,7 +168,7 @@ smoke() {
         -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -o /dev/null "$url" 2>/dev/null; then
         die "a wrong secret was accepted"
     fi
-    echo "garage.sh: smoke test passed (PUT, GET, ranged GET, DELETE, wrong secret refused)"
+    echo "garage.sh: smoke test passed (PUT, GET, ranged GET, DELETE, wrong checksum and wrong secret refused)"
 }
 
 cmd=${1:-}

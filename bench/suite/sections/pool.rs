@@ -29,21 +29,34 @@ struct Store {
     rt: tokio::runtime::Runtime,
 }
 
-fn store() -> Option<Store> {
-    let vars: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("COMBSTORE_S3_") && k != "COMBSTORE_S3_PREFIX")
+/// The store of the environment's `COMBSTORE_S3_*` (its pools'
+/// payloads signed: the default over http) or, with `crc64`, the same
+/// with `COMBSTORE_S3_PAYLOAD=crc64` (unsigned, carrying their
+/// CRC64-NVME: the default over https); the raw uploads use the client
+/// the pools do.
+fn store(crc64: bool) -> Option<Store> {
+    let mut vars: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| {
+            k.starts_with("COMBSTORE_S3_") && k != "COMBSTORE_S3_PREFIX" && k != "COMBSTORE_S3_PAYLOAD"
+        })
         .collect();
+    if crc64 {
+        vars.push(("COMBSTORE_S3_PAYLOAD".into(), "crc64".into()));
+    }
     let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let endpoint = get("COMBSTORE_S3_ENDPOINT")?;
-    let os = AmazonS3Builder::new()
+    let mut builder = AmazonS3Builder::new()
         .with_endpoint(&endpoint)
         .with_region(get("COMBSTORE_S3_REGION").unwrap_or_else(|| "garage".into()))
         .with_bucket_name(get("COMBSTORE_S3_BUCKET")?)
         .with_access_key_id(get("COMBSTORE_S3_KEY_ID")?)
         .with_secret_access_key(get("COMBSTORE_S3_SECRET")?)
-        .with_client_options(ClientOptions::new().with_allow_http(endpoint.starts_with("http://")))
-        .build()
-        .expect("object store client");
+        .with_unsigned_payload(crc64)
+        .with_client_options(ClientOptions::new().with_allow_http(endpoint.starts_with("http://")));
+    if crc64 {
+        builder = builder.with_checksum_algorithm(object_store::aws::Checksum::CRC64NVME);
+    }
+    let os = builder.build().expect("object store client");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -174,6 +187,27 @@ pub fn write_pool_file(dir: &Path, text: &str) {
     std::io::Write::write_all(&mut f, text.as_bytes()).expect("pool.conf");
 }
 
+/// Best MB/s of 4 raw uploads at once and of [`pool_processes`]' 4
+/// streams into pool `pool-<tag>`, interleaved.
+fn four_streams(ctx: &Ctx, s: &Store, tag: &str, pg_url: Option<&str>) -> (f64, f64) {
+    let dir = ctx.work.join(format!("pool-{tag}"));
+    let best = best_interleaved(2, ctx.cfg.conc_reps, |i, rep| {
+        if i == 0 {
+            raw_put(
+                s,
+                &ctx.stream,
+                ctx.cfg.stream_len,
+                4,
+                &format!("four-{tag}-{rep}"),
+            )
+        } else {
+            pool_processes(ctx, s, &dir, 4, pg_url)
+        }
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    (best[0].0, best[1].0)
+}
+
 /// A plugin ingest's figure against the raw PUT measured with it.
 fn ingest_figure(id: &str, label: &str, mbs: f64, raw: f64) -> Figure {
     Figure::new(id, label, mbs, "MB/s")
@@ -208,7 +242,7 @@ fn pool_processes(ctx: &Ctx, s: &Store, dir: &Path, streams: usize, pg_url: Opti
 
 pub fn run(ctx: &mut Ctx) {
     println!("9. pool: chunk data in an S3 object store (issue 16)");
-    let Some(s) = store() else {
+    let Some(s) = store(false) else {
         ctx.add(Figure::skipped(
             "pool.ingest",
             "pool: ingest",
@@ -321,14 +355,7 @@ pub fn run(ctx: &mut Ctx) {
     );
 
     // 4 streams from 2 processes vs 4 raw uploads at once
-    let best = best_interleaved(2, ctx.cfg.conc_reps, |i, rep| {
-        if i == 0 {
-            raw_put(&s, &stream, len, 4, &format!("four-{rep}"))
-        } else {
-            pool_processes(ctx, &s, &ctx.work.join("pool-conc"), 4, None)
-        }
-    });
-    let (raw4, pool4) = (best[0].0, best[1].0);
+    let (raw4, pool4) = four_streams(ctx, &s, "conc", None);
     ctx.add(Figure::new(
         "pool.raw_put4",
         "pool: raw multipart PUT, 4 streams at once",
@@ -343,22 +370,23 @@ pub fn run(ctx: &mut Ctx) {
     ));
     // the same with the catalog in PostgreSQL: the two processes stand
     // for two hosts sharing one pool, every commit ordered by the
-    // catalog's lock
+    // catalog's lock; then with the payload check https pools use
     if let Ok(url) = std::env::var("COMBSTORE_PG_URL") {
-        let best = best_interleaved(2, ctx.cfg.conc_reps, |i, rep| {
-            if i == 0 {
-                raw_put(&s, &stream, len, 4, &format!("four-pg-{rep}"))
-            } else {
-                pool_processes(ctx, &s, &ctx.work.join("pool-conc-pg"), 4, Some(&url))
-            }
-        });
+        let (raw, pool) = four_streams(ctx, &s, "conc-pg", Some(&url));
         ctx.add(ingest_figure(
             "pool.ingest4_pg",
             "pool: ingest, 4 streams from 2 processes, catalog in PostgreSQL",
-            best[1].0,
-            best[0].0,
+            pool,
+            raw,
         ));
-        let _ = std::fs::remove_dir_all(ctx.work.join("pool-conc-pg"));
+        let c = store(true).expect("the store above");
+        let (raw, pool) = four_streams(ctx, &c, "conc-crc", Some(&url));
+        ctx.add(ingest_figure(
+            "pool.ingest4_pg_crc64",
+            "pool: the same, payloads with CRC64 (https default)",
+            pool,
+            raw,
+        ));
     }
     ctx.note(format!(
         "pool: Garage {} on loopback (single node, scripts/garage.sh), the same {} stream; raw = object_store, \
@@ -370,5 +398,4 @@ pub fn run(ctx: &mut Ctx) {
         ctx.cfg.conc_reps
     ));
     let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_dir_all(ctx.work.join("pool-conc"));
 }

@@ -14,6 +14,7 @@
 //! | `COMBSTORE_S3_PREFIX` | folder of this pool in the bucket (default `combstore/<server uuid>`) |
 //! | `COMBSTORE_S3_KEY_ID`, `COMBSTORE_S3_SECRET` | the access key; from the environment if the file has none |
 //! | `COMBSTORE_S3_RETRY_SECONDS` | how long one request is retried before its error is returned (default 30) |
+//! | `COMBSTORE_S3_PAYLOAD` | how an upload's bytes are checked on the way: `signed` or `crc64` ([`Payload`]; default `crc64` over https, `signed` over http) |
 //!
 //! A file holding a secret must be readable by its owner only (mode 0600
 //! or 0400): otherwise the server refuses to open, naming the file, so a
@@ -44,6 +45,29 @@ pub struct S3Config {
     pub secret: String,
     /// How long a failing request is retried (connection refused, 5xx).
     pub retry: Duration,
+    pub payload: Payload,
+}
+
+/// How the bytes of each upload are checked on their way to the store
+/// (`COMBSTORE_S3_PAYLOAD`). Either way the store refuses a request
+/// whose body does not match, and the upload fails (nothing is
+/// acknowledged); chunks carry their own checksums besides, verified at
+/// every read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Payload {
+    /// The request's signature covers a SHA-256 of its body (SigV4's
+    /// signed payload): a body changed on the way is refused, by accident
+    /// or by anyone in the path. Both ends hash every byte with SHA-256,
+    /// about a tenth of the plugin's CPU on a pool's ingest. The default
+    /// over http://, where nothing else protects the bytes.
+    Signed,
+    /// The body is unsigned and carries its CRC64-NVME
+    /// (`x-amz-checksum-crc64nvme`), which the store checks (Garage 2.x
+    /// does, and answers InvalidDigest): a body damaged on the way is
+    /// refused, at a small fraction of SHA-256's cost. Against someone in
+    /// the path who would forge a body to a checksum, only TLS protects
+    /// it: the default over https://, as AWS's own SDKs do.
+    Crc64,
 }
 
 impl fmt::Debug for S3Config {
@@ -56,6 +80,7 @@ impl fmt::Debug for S3Config {
             .field("key_id", &self.key_id)
             .field("secret", &"(hidden)")
             .field("retry", &self.retry)
+            .field("payload", &self.payload)
             .finish()
     }
 }
@@ -125,7 +150,7 @@ impl S3Config {
         vars: &BTreeMap<String, String>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<S3Config, String> {
-        const KNOWN: [&str; 10] = [
+        const KNOWN: [&str; 11] = [
             // the pool's shared catalog: engine::pool::catalog_target
             "COMBSTORE_PG_URL",
             "COMBSTORE_PG_SCHEMA",
@@ -137,6 +162,7 @@ impl S3Config {
             "COMBSTORE_S3_KEY_ID",
             "COMBSTORE_S3_SECRET",
             "COMBSTORE_S3_RETRY_SECONDS",
+            "COMBSTORE_S3_PAYLOAD",
         ];
         if let Some(k) = vars.keys().find(|k| !KNOWN.contains(&k.as_str())) {
             return Err(format!("unknown name {k}"));
@@ -170,6 +196,13 @@ impl S3Config {
                 .filter(|&n| (1..=3600).contains(&n))
                 .ok_or("COMBSTORE_S3_RETRY_SECONDS must be 1 to 3600")?,
         };
+        let payload = match get("COMBSTORE_S3_PAYLOAD").as_deref() {
+            None if endpoint.starts_with("https://") => Payload::Crc64,
+            None => Payload::Signed,
+            Some("signed") => Payload::Signed,
+            Some("crc64") => Payload::Crc64,
+            Some(_) => return Err("COMBSTORE_S3_PAYLOAD must be signed or crc64".into()),
+        };
         Ok(S3Config {
             endpoint,
             region: get("COMBSTORE_S3_REGION").unwrap_or_else(|| "garage".into()),
@@ -178,6 +211,7 @@ impl S3Config {
             key_id,
             secret,
             retry: Duration::from_secs(retry),
+            payload,
         })
     }
 }
@@ -205,6 +239,28 @@ pub fn check_private(path: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_payload_check_is_crc64_over_https_signed_over_http_unless_set() {
+        let payload = |text: &str| S3Config::from_vars(&parse(text).unwrap(), |_| None).map(|c| c.payload);
+        let keys = "COMBSTORE_S3_BUCKET=b\nCOMBSTORE_S3_KEY_ID=k\nCOMBSTORE_S3_SECRET=s\n";
+        let http = format!("COMBSTORE_S3_ENDPOINT=http://127.0.0.1:39000\n{keys}");
+        let https = format!("COMBSTORE_S3_ENDPOINT=https://s3.example\n{keys}");
+        assert_eq!(payload(&http), Ok(Payload::Signed));
+        assert_eq!(payload(&https), Ok(Payload::Crc64));
+        assert_eq!(
+            payload(&format!("{http}COMBSTORE_S3_PAYLOAD=crc64\n")),
+            Ok(Payload::Crc64)
+        );
+        assert_eq!(
+            payload(&format!("{https}COMBSTORE_S3_PAYLOAD=signed\n")),
+            Ok(Payload::Signed)
+        );
+        assert_eq!(
+            payload(&format!("{https}COMBSTORE_S3_PAYLOAD=md5\n")),
+            Err("COMBSTORE_S3_PAYLOAD must be signed or crc64".to_string())
+        );
+    }
 
     const FILE: &str = "# a pool\nCOMBSTORE_S3_ENDPOINT=http://127.0.0.1:39000\nexport COMBSTORE_S3_BUCKET=\"b\"\n\nCOMBSTORE_S3_KEY_ID=GK1\nCOMBSTORE_S3_SECRET=s3cr3t\n";
 

@@ -36,7 +36,7 @@ use object_store::path::Path as ObjPath;
 use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig};
 use parking_lot::Mutex;
 
-pub use config::{POOL_FILE, S3Config};
+pub use config::{POOL_FILE, Payload, S3Config};
 use layout::{Data, Listing, Name};
 use runtime::block_on;
 
@@ -149,13 +149,18 @@ impl S3Packs {
             retry_timeout: cfg.retry,
             ..Default::default()
         };
-        let os = AmazonS3Builder::new()
+        let mut builder = AmazonS3Builder::new()
             .with_endpoint(&cfg.endpoint)
             .with_region(&cfg.region)
             .with_bucket_name(&cfg.bucket)
             .with_access_key_id(&cfg.key_id)
             .with_secret_access_key(&cfg.secret)
             .with_retry(retry)
+            .with_unsigned_payload(cfg.payload == Payload::Crc64);
+        if cfg.payload == Payload::Crc64 {
+            builder = builder.with_checksum_algorithm(object_store::aws::Checksum::CRC64NVME);
+        }
+        let os = builder
             // (allow_http is a client option: set here, not on the builder,
             // which with_client_options would override)
             .with_client_options(

@@ -35,8 +35,30 @@ fn s3_packs_keep_the_contract() {
 
 #[test]
 #[ignore = "needs Garage: make test-scaleout"]
+fn s3_packs_keep_the_contract_with_crc64_payloads() {
+    let mut cfg = test_config();
+    cfg.payload = Payload::Crc64;
+    contract(&S3Packs::open(&cfg, "uuid-of-test").unwrap());
+}
+
+#[test]
+#[ignore = "needs Garage: make test-scaleout"]
 fn s3_large_syncs_go_up_in_parts_and_read_back_from_another_host() {
-    let a = packs();
+    large_syncs_go_up_in_parts(Payload::Signed);
+}
+
+/// Multipart uploads with each part's CRC64-NVME (the store checks
+/// every part and completes the upload).
+#[test]
+#[ignore = "needs Garage: make test-scaleout"]
+fn s3_large_syncs_go_up_in_parts_with_crc64_payloads() {
+    large_syncs_go_up_in_parts(Payload::Crc64);
+}
+
+fn large_syncs_go_up_in_parts(payload: Payload) {
+    let mut cfg = test_config();
+    cfg.payload = payload;
+    let a = S3Packs::open(&cfg, "uuid-of-test").unwrap();
     let mut w = a.create(5).unwrap();
     let data: Vec<u8> = (0..(3 * PART + 12345))
         .map(|i| (i * 7 + i / 4096) as u8)
