@@ -1072,6 +1072,15 @@ impl ImageWriter {
     /// ask), so that the writer can store the batch before while it is
     /// answered.
     fn ask(&mut self, fps: &[Fingerprint]) -> Option<Answer> {
+        if self.known.len() + fps.len() + PREFETCH > KNOWN_MAX {
+            // Starting again keeps what the batch in flight was told the
+            // server holds (it refers to them when it is stored) and what
+            // this buffer would find: neither is asked for again.
+            let keep: std::collections::HashSet<&Fingerprint> =
+                self.pipe.inflight_fps().iter().chain(fps).collect();
+            self.known.retain(|fp, _| keep.contains(fp));
+            self.prefetched = None;
+        }
         let unknown: Vec<[u8; 32]> = fps
             .iter()
             .filter(|f| !self.known.contains_key(f) && !self.pending_fps.contains_key(f))
@@ -1079,13 +1088,6 @@ impl ImageWriter {
             .collect();
         if unknown.is_empty() {
             return None;
-        }
-        if self.known.len() + unknown.len() + PREFETCH > KNOWN_MAX {
-            // The batch in flight was told which chunks the server holds:
-            // those it refers to stay known until it is stored.
-            let inflight: std::collections::HashSet<&Fingerprint> = self.pipe.inflight_fps().iter().collect();
-            self.known.retain(|fp, _| inflight.contains(fp));
-            self.prefetched = None;
         }
         Some(self.sh.ask(unknown, self.pin, self.prefetched))
     }

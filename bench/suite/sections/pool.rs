@@ -29,20 +29,20 @@ struct Store {
     rt: tokio::runtime::Runtime,
 }
 
-/// The store of the environment's `COMBSTORE_S3_*` (its pools'
-/// payloads signed: the default over http) or, with `crc64`, the same
-/// with `COMBSTORE_S3_PAYLOAD=crc64` (unsigned, carrying their
-/// CRC64-NVME: the default over https); the raw uploads use the client
-/// the pools do.
+/// The store of the environment's `COMBSTORE_S3_*` with its pools'
+/// payloads signed (`COMBSTORE_S3_PAYLOAD=signed`, the default) or,
+/// with `crc64`, unsigned and carrying their CRC64-NVME; the raw uploads
+/// use the client the pools do, whatever the endpoint's scheme.
 fn store(crc64: bool) -> Option<Store> {
     let mut vars: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| {
             k.starts_with("COMBSTORE_S3_") && k != "COMBSTORE_S3_PREFIX" && k != "COMBSTORE_S3_PAYLOAD"
         })
         .collect();
-    if crc64 {
-        vars.push(("COMBSTORE_S3_PAYLOAD".into(), "crc64".into()));
-    }
+    vars.push((
+        "COMBSTORE_S3_PAYLOAD".into(),
+        if crc64 { "crc64" } else { "signed" }.into(),
+    ));
     let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let endpoint = get("COMBSTORE_S3_ENDPOINT")?;
     let mut builder = AmazonS3Builder::new()
@@ -383,7 +383,7 @@ pub fn run(ctx: &mut Ctx) {
         let (raw, pool) = four_streams(ctx, &c, "conc-crc", Some(&url));
         ctx.add(ingest_figure(
             "pool.ingest4_pg_crc64",
-            "pool: the same, payloads with CRC64 (https default)",
+            "pool: the same, payloads with CRC64 (opt-in)",
             pool,
             raw,
         ));

@@ -14,7 +14,7 @@
 //! | `COMBSTORE_S3_PREFIX` | folder of this pool in the bucket (default `combstore/<server uuid>`) |
 //! | `COMBSTORE_S3_KEY_ID`, `COMBSTORE_S3_SECRET` | the access key; from the environment if the file has none |
 //! | `COMBSTORE_S3_RETRY_SECONDS` | how long one request is retried before its error is returned (default 30) |
-//! | `COMBSTORE_S3_PAYLOAD` | how an upload's bytes are checked on the way: `signed` or `crc64` ([`Payload`]; default `crc64` over https, `signed` over http) |
+//! | `COMBSTORE_S3_PAYLOAD` | how an upload's bytes are checked on the way: `signed` (default) or `crc64` ([`Payload`]) |
 //!
 //! A file holding a secret must be readable by its owner only (mode 0600
 //! or 0400): otherwise the server refuses to open, naming the file, so a
@@ -58,15 +58,17 @@ pub enum Payload {
     /// The request's signature covers a SHA-256 of its body (SigV4's
     /// signed payload): a body changed on the way is refused, by accident
     /// or by anyone in the path. Both ends hash every byte with SHA-256,
-    /// about a tenth of the plugin's CPU on a pool's ingest. The default
-    /// over http://, where nothing else protects the bytes.
+    /// about a tenth of the plugin's CPU on a pool's ingest. The default:
+    /// every S3 store checks it.
     Signed,
     /// The body is unsigned and carries its CRC64-NVME
-    /// (`x-amz-checksum-crc64nvme`), which the store checks (Garage 2.x
+    /// (`x-amz-checksum-crc64nvme`), which the store must check (Garage 2
     /// does, and answers InvalidDigest): a body damaged on the way is
-    /// refused, at a small fraction of SHA-256's cost. Against someone in
-    /// the path who would forge a body to a checksum, only TLS protects
-    /// it: the default over https://, as AWS's own SDKs do.
+    /// refused, at a small fraction of SHA-256's cost. Chosen by the
+    /// administrator, for a store known to check it (a store that ignores
+    /// the header would check nothing), and over https:// only: against
+    /// someone in the path who forges a body to its checksum, only TLS
+    /// protects it (AWS's own SDKs send unsigned bodies over TLS alone).
     Crc64,
 }
 
@@ -197,9 +199,7 @@ impl S3Config {
                 .ok_or("COMBSTORE_S3_RETRY_SECONDS must be 1 to 3600")?,
         };
         let payload = match get("COMBSTORE_S3_PAYLOAD").as_deref() {
-            None if endpoint.starts_with("https://") => Payload::Crc64,
-            None => Payload::Signed,
-            Some("signed") => Payload::Signed,
+            None | Some("signed") => Payload::Signed,
             Some("crc64") => Payload::Crc64,
             Some(_) => return Err("COMBSTORE_S3_PAYLOAD must be signed or crc64".into()),
         };
@@ -241,13 +241,13 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
-    fn the_payload_check_is_crc64_over_https_signed_over_http_unless_set() {
+    fn the_payload_check_is_signed_unless_crc64_is_asked_for() {
         let payload = |text: &str| S3Config::from_vars(&parse(text).unwrap(), |_| None).map(|c| c.payload);
         let keys = "COMBSTORE_S3_BUCKET=b\nCOMBSTORE_S3_KEY_ID=k\nCOMBSTORE_S3_SECRET=s\n";
         let http = format!("COMBSTORE_S3_ENDPOINT=http://127.0.0.1:39000\n{keys}");
         let https = format!("COMBSTORE_S3_ENDPOINT=https://s3.example\n{keys}");
         assert_eq!(payload(&http), Ok(Payload::Signed));
-        assert_eq!(payload(&https), Ok(Payload::Crc64));
+        assert_eq!(payload(&https), Ok(Payload::Signed));
         assert_eq!(
             payload(&format!("{http}COMBSTORE_S3_PAYLOAD=crc64\n")),
             Ok(Payload::Crc64)
