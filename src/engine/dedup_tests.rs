@@ -758,6 +758,39 @@ fn only_damage_flags_a_chunk_not_an_io_error_that_may_pass() {
     }
 }
 
+/// A pool whose uploads carry their CRC64-NVME instead of a signature
+/// stores and reads back like any, deduplicates, and its log warns once
+/// per open that over http nothing stops anyone in the path.
+#[test]
+#[ignore = "needs Garage: make test-scaleout"]
+fn s3_a_pool_with_crc64_payloads_round_trips_and_warns_over_http() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("srv");
+    super::test_store::use_s3(&dir);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join(crate::store::s3::POOL_FILE))
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"COMBSTORE_S3_PAYLOAD=crc64\n").unwrap();
+    let s = Server::open(&dir).unwrap();
+    let gen1 = stream(33, 3 << 20);
+    let gen2 = edited(&gen1, 4, 9);
+    write(&s, "default", "full-1", &gen1);
+    let after1 = phys(&s, "default");
+    write(&s, "default", "full-2", &gen2);
+    assert!(phys(&s, "default") - after1 < gen2.len() as u64 / 5);
+    drop(s);
+    let s = Server::open(&dir).unwrap();
+    assert_eq!(read(&s, "default", "full-1"), gen1);
+    assert_eq!(read(&s, "default", "full-2"), gen2);
+    let log = std::fs::read_to_string(dir.join(crate::logging::LOG_FILE)).unwrap();
+    let warned = log
+        .lines()
+        .filter(|l| l.contains(" WARN ") && l.contains("COMBSTORE_S3_PAYLOAD=crc64 over http"))
+        .count();
+    assert_eq!(warned, 2, "one warning per open:\n{log}");
+}
+
 #[test]
 #[ignore = "needs Garage: make test-scaleout"]
 fn s3_pool_objects_missing_or_corrupted_are_named_by_verify_and_repaired_by_the_next_backup() {

@@ -142,7 +142,7 @@ impl Server {
         } else {
             None
         };
-        let store = chunk_store_for(dir, &seg_dir, &uuid)?;
+        let store = chunk_store_for(dir, &seg_dir, &uuid, &log)?;
         // Writers' chunk lookups go through a session of their own where
         // the catalog is in PostgreSQL (engine::finder), the tests'
         // catalogs there (catalog::test_pg) too.
@@ -1030,7 +1030,7 @@ fn stored_bytes_present(store: &dyn ChunkStore, needs: &[(i64, u64)]) -> bool {
 /// [`Error::Invalid`] for a malformed or world-readable pool file; an
 /// object store that refuses the key or cannot be reached is
 /// [`Error::Io`] naming it (nothing has been written to it).
-fn chunk_store_for(dir: &Path, seg_dir: &Path, uuid: &str) -> Result<Arc<dyn ChunkStore>> {
+fn chunk_store_for(dir: &Path, seg_dir: &Path, uuid: &str, log: &ServerLog) -> Result<Arc<dyn ChunkStore>> {
     #[cfg(test)]
     if let Some(store) = super::test_store::memory_for(seg_dir) {
         return Ok(store);
@@ -1038,6 +1038,13 @@ fn chunk_store_for(dir: &Path, seg_dir: &Path, uuid: &str) -> Result<Arc<dyn Chu
     let pool_file = dir.join(s3::POOL_FILE);
     match s3::S3Config::of_server(dir) {
         Ok(Some(cfg)) => {
+            if cfg.payload == s3::Payload::Crc64 && cfg.endpoint.starts_with("http://") {
+                log_warn!(
+                    log,
+                    "{}: COMBSTORE_S3_PAYLOAD=crc64 over http: uploads are checked for damage, but nothing stops anyone in the path from changing them (use https, or signed)",
+                    pool_file.display()
+                );
+            }
             let packs = s3::S3Packs::open(&cfg, uuid)
                 .map_err(|e| Error::io(format!("the pool's object store ({})", cfg.endpoint), e))?;
             Ok(Arc::new(packs))
