@@ -1070,7 +1070,9 @@ fn current(c: Current, dialect: Dialect) -> Frag {
 
 /// [`current`] in PostgreSQL: the statement's instant (SQLite's `'now'`
 /// is the statement's too); local time is the session's time zone
-/// (PostgreSQL's `TimeZone`), as SQLite's `'localtime'` is the process's.
+/// (PostgreSQL's `TimeZone`), which every session of the catalog sets to
+/// the process's (catalog::backend::postgres::process_time_zone), as
+/// SQLite's `'localtime'` is the process's.
 /// `extract(epoch from <timestamp without time zone>)` reads the local
 /// wall-clock time as if it were UTC, as SQLite's `unixepoch(..,
 /// 'localtime')` does.

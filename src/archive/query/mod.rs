@@ -73,8 +73,9 @@
 //! `greatest`, SQLite's `substr` mapped onto PostgreSQL's; `x / 0` is NULL
 //! (`nullif`); a double field reads NaN as NULL, as SQLite stores it, and
 //! is selected from `v_real`, which holds every double; CURRENT_DATE and
-//! CURRENT_TIME use the session's time zone (PostgreSQL's `TimeZone`, not
-//! the process's). [`Plan::bind`] gives every `?` its value's type
+//! CURRENT_TIME use the session's time zone (PostgreSQL's `TimeZone`),
+//! which each session of the catalog sets to the process's, as SQLite
+//! uses (a zone the server does not know leaves the server's default). [`Plan::bind`] gives every `?` its value's type
 //! (`CAST(? AS BIGINT)`, ...), since PostgreSQL infers parameter types
 //! from context and some contexts fix none.
 //!

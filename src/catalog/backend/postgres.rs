@@ -165,6 +165,55 @@ pub struct Postgres {
     /// The session holding the fence was lost and the owner could not be
     /// taken back: every statement fails from now on.
     lost: Cell<bool>,
+    /// The process's time zone, which every session takes
+    /// ([`process_time_zone`]).
+    time_zone: Option<String>,
+}
+
+/// The process's time zone as the C library finds it, by name (an IANA
+/// name such as `Europe/Paris`, or a POSIX `TZ` string): `TZ` (empty:
+/// UTC), else the zone `/etc/localtime` links to, else `/etc/timezone`.
+/// None if it cannot be told, or is not a plain name.
+///
+/// Why: the 5800 queries' CURRENT_DATE and CURRENT_TIME are local time,
+/// the process's in SQLite (`'localtime'`); in PostgreSQL they are the
+/// session's `TimeZone`, the server's default unless set. Each session
+/// takes the process's, so both catalogs answer alike on every host.
+pub fn process_time_zone() -> Option<String> {
+    zone_from(
+        std::env::var("TZ").ok().as_deref(),
+        std::fs::read_link("/etc/localtime").ok().as_deref(),
+        std::fs::read_to_string("/etc/timezone").ok().as_deref(),
+    )
+}
+
+fn zone_from(tz: Option<&str>, link: Option<&std::path::Path>, etc_timezone: Option<&str>) -> Option<String> {
+    // ".../zoneinfo/[posix/]Europe/Paris" -> "Europe/Paris"
+    let named = |p: &std::path::Path| {
+        let p = p.to_str()?;
+        let name = &p[p.find("zoneinfo/")? + "zoneinfo/".len()..];
+        Some(name.strip_prefix("posix/").unwrap_or(name).to_owned())
+    };
+    let name = match tz {
+        Some("") => "UTC".to_owned(),
+        Some(t) => {
+            let t = t.strip_prefix(':').unwrap_or(t);
+            if t.starts_with('/') {
+                named(std::path::Path::new(t))?
+            } else {
+                t.to_owned()
+            }
+        }
+        None => link
+            .and_then(named)
+            .or_else(|| etc_timezone.map(|s| s.trim().to_owned()))?,
+    };
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_+-:.,<>".contains(&b));
+    plain.then_some(name)
 }
 
 /// The advisory lock key of owner `token` of a pool's `schema` (64 bits
@@ -225,6 +274,7 @@ impl Postgres {
             fence: RefCell::new(None),
             lazy: Cell::new(false),
             lost: Cell::new(false),
+            time_zone: process_time_zone(),
         };
         drop(pg.client()?);
         Ok(pg)
@@ -254,6 +304,11 @@ impl Postgres {
                     LOCK_TIMEOUT.as_millis()
                 ))
                 .map_err(classify)?;
+            if let Some(tz) = &self.time_zone {
+                // process_time_zone says why; a zone this server does not
+                // know leaves its default (docs/format.md)
+                let _ = client.execute("SELECT set_config('TimeZone', $1, false)", &[tz]);
+            }
             // The schema is made under the writers' lock (two hosts
             // creating it at once would otherwise collide), at the first
             // connection only: a reconnection may happen while this
@@ -769,6 +824,72 @@ mod tests {
             "postgresql://u:xsslmode=verify-full@db/x"
         );
         assert_eq!(mode("host=db password=asslmode=prefer user=u"), SslMode::Require);
+    }
+
+    #[test]
+    fn the_process_time_zone_is_found_as_the_c_library_finds_it() {
+        let link = std::path::Path::new("/usr/share/zoneinfo/Europe/Paris");
+        let posix = std::path::Path::new("/usr/share/zoneinfo/posix/Asia/Tokyo");
+        assert_eq!(
+            zone_from(Some("America/New_York"), Some(link), None).as_deref(),
+            Some("America/New_York")
+        );
+        assert_eq!(
+            zone_from(Some(":Europe/Berlin"), None, None).as_deref(),
+            Some("Europe/Berlin")
+        );
+        assert_eq!(
+            zone_from(Some("/usr/share/zoneinfo/Asia/Tokyo"), None, None).as_deref(),
+            Some("Asia/Tokyo")
+        );
+        assert_eq!(zone_from(Some(""), Some(link), None).as_deref(), Some("UTC"));
+        assert_eq!(
+            zone_from(None, Some(link), Some("Etc/UTC\n")).as_deref(),
+            Some("Europe/Paris")
+        );
+        assert_eq!(zone_from(None, Some(posix), None).as_deref(), Some("Asia/Tokyo"));
+        assert_eq!(
+            zone_from(None, None, Some("Etc/UTC\n")).as_deref(),
+            Some("Etc/UTC")
+        );
+        assert_eq!(zone_from(None, None, None), None);
+        assert_eq!(zone_from(Some("UTC'; DROP SCHEMA x; --"), None, None), None);
+        assert_eq!(
+            zone_from(None, Some(std::path::Path::new("/etc/elsewhere")), None),
+            None
+        );
+    }
+
+    /// Each session takes the process's time zone, whatever the server's
+    /// default: the 5800 queries' CURRENT_DATE then agrees with SQLite's.
+    #[test]
+    #[ignore = "needs the PostgreSQL of make test-scaleout (TLS on, its CA in COMBSTORE_PG_CA)"]
+    fn tls_sessions_take_the_process_time_zone() {
+        let target = PgTarget {
+            url: std::env::var("COMBSTORE_PG_URL").expect("COMBSTORE_PG_URL"),
+            schema: "tz_test".into(),
+            ca: std::env::var_os("COMBSTORE_PG_CA").map(Into::into),
+        };
+        let show = |pg: &Postgres| -> String {
+            pg.client()
+                .unwrap()
+                .query_one("SHOW TimeZone", &[])
+                .unwrap()
+                .get(0)
+        };
+        for zone in ["America/New_York", "Asia/Tokyo"] {
+            let mut pg = Postgres::connect(target.clone()).unwrap();
+            pg.time_zone = Some(zone.into());
+            // a new session (the first one predates the zone)
+            *pg.client.borrow_mut() = None;
+            assert_eq!(show(&pg), zone);
+        }
+        // one the server does not know leaves its default, and a session
+        let mut pg = Postgres::connect(target).unwrap();
+        let default = show(&pg);
+        pg.time_zone = Some("Nowhere/Atlantis".into());
+        *pg.client.borrow_mut() = None;
+        assert_eq!(show(&pg), default);
     }
 
     #[test]
