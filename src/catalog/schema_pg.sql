@@ -217,6 +217,13 @@ CREATE TABLE IF NOT EXISTS object_fields (
 );
 CREATE INDEX IF NOT EXISTS object_fields_oid ON object_fields (oid, name);
 CREATE INDEX IF NOT EXISTS object_fields_int_oid ON object_fields (name, v_int, oid) WHERE v_int IS NOT NULL;
-CREATE INDEX IF NOT EXISTS object_fields_real_oid ON object_fields (name, v_real, oid) WHERE v_real IS NOT NULL;
+-- A query reads a double as nullif(v_real, NaN) (archive::query: NaN reads
+-- as NULL, as in SQLite, where REAL cannot hold it): indexed as written
+-- there, so that a comparison is one index range; the plain column's index
+-- (catalogs before it) served no query.
+DROP INDEX IF EXISTS object_fields_real_oid;
+CREATE INDEX IF NOT EXISTS object_fields_real_nn_oid ON object_fields
+    (name, (nullif(v_real, 'NaN'::double precision)), oid)
+    WHERE nullif(v_real, 'NaN'::double precision) IS NOT NULL;
 CREATE INDEX IF NOT EXISTS object_fields_text_oid ON object_fields (name, v_text, oid) WHERE v_text IS NOT NULL;
 CREATE INDEX IF NOT EXISTS object_fields_blob_oid ON object_fields (name, v_blob, oid) WHERE v_blob IS NOT NULL;

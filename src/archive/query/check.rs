@@ -525,9 +525,13 @@ impl<'a> Checker<'a> {
                     // there, the bits in v_bits): PostgreSQL's NaN, which
                     // equals itself and exceeds every number, reads as NULL
                     // here too. nullif compares with =, under which NaN = NaN.
-                    return Ok(tpl(
-                        &format!("nullif(f{n}.v_real, {{}})"),
-                        vec![A::V(SqlValue::Real(f64::NAN))],
+                    // The NaN is the translator's constant, no value of the
+                    // query's, written as the catalog's index on this very
+                    // expression is (object_fields_real_nn_oid,
+                    // schema_pg.sql), which a parameter would not match.
+                    return Ok(Frag::leaf(
+                        &format!("nullif(f{n}.v_real, {PG_NAN})"),
+                        Vec::new(),
                         Ty::Val(ty),
                     ));
                 }
@@ -1067,6 +1071,10 @@ fn current(c: Current, dialect: Dialect) -> Frag {
         ),
     }
 }
+
+/// PostgreSQL's NaN of a double field's value, as the catalog's index on
+/// `nullif(v_real, NaN)` is written (schema_pg.sql).
+pub(crate) const PG_NAN: &str = "'NaN'::double precision";
 
 /// [`current`] in PostgreSQL: the statement's instant (SQLite's `'now'`
 /// is the statement's too); local time is the session's time zone

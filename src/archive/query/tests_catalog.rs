@@ -296,3 +296,33 @@ fn random_queries_give_sqlites_rows() {
     );
     assert!(ran > 300 && refused > 300, "ran {ran}, refused {refused}");
 }
+
+/// In PostgreSQL, a comparison of a double field is one range of the
+/// index on the expression it compares (`nullif(v_real, NaN)`), as an
+/// integer's or a text's is of its column's (SQLite: tests_sqlite).
+#[test]
+fn a_double_comparison_is_an_index_range_in_postgresql_too() {
+    let (_d, conn) = catalog();
+    if catalog::dialect(&conn) != Dialect::Postgres {
+        return; // PostgreSQL's plans (COMBSTORE_TEST_CATALOG=postgres)
+    }
+    // a handful of rows: the planner would scan them all otherwise
+    catalog::archive::run_query(&conn, "SELECT set_config('enable_seqscan', 'off', false)", &[]).unwrap();
+    for q in ["system.test.type_double = 2.5", "system.test.type_double > 1.0"] {
+        let plan = translate_for(Dialect::Postgres, q, &[], &fields()).unwrap();
+        let (sql, params) = plan.bind(&[], "", 100).unwrap();
+        let steps: Vec<String> = catalog::archive::run_query(&conn, &format!("EXPLAIN {sql}"), &params)
+            .unwrap()
+            .into_iter()
+            .map(|mut r| match r.remove(0) {
+                S::Text(t) => t,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(
+            steps.iter().any(|s| s.contains("object_fields_real_nn_oid")),
+            "{q}:\n{}",
+            steps.join("\n")
+        );
+    }
+}
