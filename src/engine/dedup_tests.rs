@@ -84,20 +84,26 @@ fn phys(s: &Server, lsu: &str) -> u64 {
     s.lsu_info(lsu).unwrap().used_phys
 }
 
+/// Writes `gen1` and then `gen2` as images full-1 and full-2; returns
+/// the bytes full-1 stored and those full-2 added (`used_phys`).
+fn two_fulls(s: &Server, gen1: &[u8], gen2: &[u8]) -> (u64, u64) {
+    write(s, "default", "full-1", gen1);
+    let after1 = phys(s, "default");
+    write(s, "default", "full-2", gen2);
+    (after1, phys(s, "default") - after1)
+}
+
 #[test]
 fn a_second_full_stores_only_what_changed_and_both_read_back() {
     let (_d, s) = server();
     let gen1 = stream(1, 8 << 20);
     let gen2 = edited(&gen1, 12, 7);
-    write(&s, "default", "full-1", &gen1);
-    let after1 = phys(&s, "default");
+    let (after1, growth) = two_fulls(&s, &gen1, &gen2);
     assert!(
         after1 < gen1.len() as u64 * 3 / 4,
         "compressed: {after1} of {}",
         gen1.len()
     );
-    write(&s, "default", "full-2", &gen2);
-    let growth = phys(&s, "default") - after1;
     // 12 edits touch at most ~3 chunks of <= 64 KiB each
     assert!(growth < 12 * 3 * (64 << 10), "gen 2 added {growth} bytes");
     assert!(growth < gen2.len() as u64 / 5, "gen 2 added {growth} bytes");
@@ -121,10 +127,7 @@ fn a_second_full_past_the_writers_memory_stores_only_its_edits() {
     let (_d, s) = server();
     let gen1 = stream(2, 8 << 20);
     let gen2 = edited(&gen1, 64, 5);
-    write(&s, "default", "full-1", &gen1);
-    let after1 = phys(&s, "default");
-    write(&s, "default", "full-2", &gen2);
-    let growth = phys(&s, "default") - after1;
+    let (_, growth) = two_fulls(&s, &gen1, &gen2);
     assert!(growth < 64 * 2 * (16 << 10), "gen 2 added {growth} bytes");
     assert_eq!(read(&s, "default", "full-2"), gen2);
 }
@@ -775,10 +778,8 @@ fn s3_a_pool_with_crc64_payloads_round_trips_and_warns_over_http() {
     let s = Server::open(&dir).unwrap();
     let gen1 = stream(33, 3 << 20);
     let gen2 = edited(&gen1, 4, 9);
-    write(&s, "default", "full-1", &gen1);
-    let after1 = phys(&s, "default");
-    write(&s, "default", "full-2", &gen2);
-    assert!(phys(&s, "default") - after1 < gen2.len() as u64 / 5);
+    let (_, growth) = two_fulls(&s, &gen1, &gen2);
+    assert!(growth < gen2.len() as u64 / 5);
     drop(s);
     let s = Server::open(&dir).unwrap();
     assert_eq!(read(&s, "default", "full-1"), gen1);
