@@ -234,6 +234,7 @@ impl FromCol for SqlValue {
             ValRef::Real(r) => SqlValue::Real(r),
             ValRef::Text(s) => SqlValue::Text(s.to_owned()),
             ValRef::Blob(b) => SqlValue::Blob(b.to_vec()),
+            ValRef::Ints(_) | ValRef::Blobs(_) => return Err("an array, which no column holds".into()),
         })
     }
 }

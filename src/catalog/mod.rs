@@ -1023,6 +1023,8 @@ pub struct ChunkHit {
     pub seg_off: u64,
     /// Flagged by [`mark_damaged`]: not to be referred to.
     pub damaged: bool,
+    /// The LSU its stored bytes are charged to.
+    pub lsu_id: i64,
 }
 
 fn hit_from_row(r: &Row<'_>) -> SqlResult<Option<ChunkHit>> {
@@ -1034,6 +1036,7 @@ fn hit_from_row(r: &Row<'_>) -> SqlResult<Option<ChunkHit>> {
         segment: r.get(3).unwrap_or(0),
         seg_off: u(r.get(4).unwrap_or(0)),
         damaged: r.get(5).unwrap_or(true),
+        lsu_id: r.get(6).unwrap_or(0),
     }))
 }
 
@@ -1041,24 +1044,61 @@ fn hit_from_row(r: &Row<'_>) -> SqlResult<Option<ChunkHit>> {
 pub const FPS_PER_QUERY: usize = 64;
 
 /// The chunks recorded under any of `fps` (in no particular order; a
-/// fingerprint without a chunk is absent). One statement per
-/// [`FPS_PER_QUERY`] fingerprints: a writer resolves a whole buffer's
-/// chunks at once.
+/// fingerprint without a chunk is absent): a writer resolves a whole
+/// buffer's chunks at once. On PostgreSQL one statement (`= ANY` of an
+/// array: one round trip), on SQLite one per [`FPS_PER_QUERY`].
 ///
 /// # Errors
 /// Catalog errors.
 pub fn chunks_by_fps(conn: &Conn, fps: &[[u8; 32]]) -> Result<Vec<ChunkHit>> {
     let mut out = Vec::new();
+    if conn.dialect() == Dialect::Postgres {
+        if fps.is_empty() {
+            return Ok(out);
+        }
+        let fps: Vec<&[u8]> = fps.iter().map(|f| &f[..]).collect();
+        let mut st = conn.prepare_cached(
+            "SELECT fp, id, dead, segment_id, seg_off, damaged IS NOT NULL, lsu_id FROM chunks WHERE fp = ANY(?1::bytea[])",
+        )?;
+        for r in st.query_map([ValRef::Blobs(&fps)], hit_from_row)? {
+            out.extend(r?);
+        }
+        return Ok(out);
+    }
     for group in fps.chunks(FPS_PER_QUERY) {
         let marks = vec!["?"; group.len()].join(", ");
         let sql = format!(
-            "SELECT fp, id, dead, segment_id, seg_off, damaged IS NOT NULL FROM chunks WHERE fp IN ({marks})"
+            "SELECT fp, id, dead, segment_id, seg_off, damaged IS NOT NULL, lsu_id FROM chunks WHERE fp IN ({marks})"
         );
         let mut st = conn.prepare_cached(&sql)?;
         let rows = st.query_map(params_from_iter(group.iter().map(|f| &f[..])), hit_from_row)?;
         for r in rows {
             out.extend(r?);
         }
+    }
+    Ok(out)
+}
+
+/// The chunks of `fps` recorded already, for a commit whose
+/// [`insert_new_chunks`] left them out: what [`insert_chunk`] would find
+/// ([`Inserted::Existing`]), revived if dead, found with one lookup
+/// ([`chunks_by_fps`]) instead of three statements each (on PostgreSQL,
+/// three round trips inside the write lock). A damaged one is left out:
+/// [`insert_chunk`] repairs it with the bytes just stored.
+///
+/// # Errors
+/// Catalog errors.
+pub fn existing_chunks(tx: &Tx<'_>, fps: &[[u8; 32]]) -> Result<HashMap<[u8; 32], ChunkHit>> {
+    let mut out = HashMap::with_capacity(fps.len());
+    for h in chunks_by_fps(tx, fps)? {
+        if h.damaged {
+            continue;
+        }
+        if h.dead.is_some() {
+            tx.prepare_cached("UPDATE chunks SET dead = NULL WHERE id = ?1")?
+                .execute([h.id])?;
+        }
+        out.insert(h.fp, ChunkHit { dead: None, ..h });
     }
     Ok(out)
 }
@@ -1072,7 +1112,7 @@ pub fn chunks_by_fps(conn: &Conn, fps: &[[u8; 32]]) -> Result<Vec<ChunkHit>> {
 /// Catalog errors.
 pub fn chunks_after(conn: &Conn, segment: i64, seg_off: u64, limit: usize) -> Result<Vec<ChunkHit>> {
     let mut st = conn.prepare_cached(
-        "SELECT fp, id, dead, segment_id, seg_off, damaged IS NOT NULL FROM chunks
+        "SELECT fp, id, dead, segment_id, seg_off, damaged IS NOT NULL, lsu_id FROM chunks
          WHERE segment_id = ?1 AND seg_off > ?2 AND fp IS NOT NULL ORDER BY seg_off LIMIT ?3",
     )?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -1211,14 +1251,14 @@ pub fn recharge(tx: &Tx<'_>, id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Queues the space around `seg_off` of `segment` that no row records (a
-/// writer stored a chunk another writer recorded first, or repaired a
-/// damaged one whose bytes were there).
+/// Queues the space around each place (segment, offset, LSU charged)
+/// that no row records (a writer stored a chunk another writer recorded
+/// first, or repaired a damaged one whose bytes were there).
 ///
 /// # Errors
 /// Catalog errors.
-pub fn free_unrecorded(tx: &Tx<'_>, segment: i64, seg_off: u64, lsu_id: i64) -> Result<Vec<FreeRange>> {
-    queue_gaps(tx, vec![(segment, seg_off, lsu_id)])
+pub fn free_unrecorded(tx: &Tx<'_>, places: Vec<(i64, u64, i64)>) -> Result<Vec<FreeRange>> {
+    queue_gaps(tx, places)
 }
 
 /// Deletes chunk `id`; returns (segment, offset, LSU charged) if it existed.
@@ -1238,16 +1278,144 @@ fn delete_chunk(tx: &Tx<'_>, id: i64) -> Result<Option<(i64, u64, i64)>> {
 /// Overlapping ranges are merged; the ranges are queued in `free_ranges`.
 fn queue_gaps(tx: &Tx<'_>, places: Vec<(i64, u64, i64)>) -> Result<Vec<FreeRange>> {
     let mut gaps: Vec<(i64, u64, u64, i64)> = Vec::with_capacity(places.len());
-    for (segment, off, lsu_id) in places {
+    for (p, near) in places.iter().zip(neighbours(tx, &places)?) {
+        let (segment, _, lsu_id) = *p;
         // A place another row still names (a repaired damaged row's old
         // location may have been a damaged value: another chunk's) is
         // not free at all.
+        if near.named {
+            continue;
+        }
+        let start = near.prev_end.map_or(HEADER_LEN, u).max(HEADER_LEN);
+        let end = near.next_start.or(near.committed).map_or(0, u);
+        let end = end.min(near.committed.map_or(0, u));
+        let (a, b) = (crate::store::align_up(start), end / 4096 * 4096);
+        if b > a {
+            gaps.push((segment, a, b, lsu_id));
+        }
+    }
+    gaps.sort_unstable();
+    let mut merged: Vec<(i64, u64, u64, i64)> = Vec::with_capacity(gaps.len());
+    for g in gaps {
+        match merged.last_mut() {
+            Some(m) if m.0 == g.0 && g.1 <= m.2 => m.2 = m.2.max(g.2),
+            _ => merged.push(g),
+        }
+    }
+    if merged.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut freed = Vec::with_capacity(merged.len());
+    if tx.dialect() == Dialect::Postgres {
+        // one statement; the ids come back keyed by their (segment, start),
+        // which merging made unique
+        let col = |f: fn(&(i64, u64, u64, i64)) -> i64| merged.iter().map(f).collect::<Vec<i64>>();
+        let (segs, offs) = (col(|g| g.0), col(|g| i(g.1)));
+        let (lens, lsus) = (col(|g| i(g.2 - g.1)), col(|g| g.3));
+        let ids: HashMap<(i64, i64), i64> = tx
+            .prepare_cached(
+                "INSERT INTO free_ranges (segment_id, seg_off, len, lsu_id)
+                 SELECT * FROM unnest(?1::bigint[], ?2::bigint[], ?3::bigint[], ?4::bigint[])
+                 RETURNING segment_id, seg_off, id",
+            )?
+            .query_map(
+                [
+                    ValRef::Ints(&segs),
+                    ValRef::Ints(&offs),
+                    ValRef::Ints(&lens),
+                    ValRef::Ints(&lsus),
+                ],
+                |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)),
+            )?
+            .collect::<SqlResult<_>>()?;
+        for (segment, a, b, _) in merged {
+            let id = ids.get(&(segment, i(a))).copied().ok_or_else(|| {
+                Error::Corrupt(format!(
+                    "catalog: free range at {a} of segment {segment} not returned"
+                ))
+            })?;
+            freed.push(FreeRange {
+                id,
+                segment,
+                seg_off: a,
+                len: b - a,
+            });
+        }
+        return Ok(freed);
+    }
+    for (segment, a, b, lsu_id) in merged {
+        let id: i64 = tx
+            .prepare_cached(
+                "INSERT INTO free_ranges (segment_id, seg_off, len, lsu_id) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+            )?
+            .query_row(params![segment, i(a), i(b - a), lsu_id], |r| r.get(0))?;
+        freed.push(FreeRange {
+            id,
+            segment,
+            seg_off: a,
+            len: b - a,
+        });
+    }
+    Ok(freed)
+}
+
+/// What [`queue_gaps`] needs to know around a place in a segment.
+struct Near {
+    /// A row records a chunk at the place itself.
+    named: bool,
+    /// The end of the last recorded chunk before it.
+    prev_end: Option<i64>,
+    /// The start of the first recorded chunk after it.
+    next_start: Option<i64>,
+    /// The segment's committed end (None: no such segment).
+    committed: Option<i64>,
+}
+
+/// [`Near`] for each of `places` (segment, offset, _), in order: on
+/// PostgreSQL with one statement for them all (a commit that stored
+/// hundreds of chunks another writer recorded first made 4 round trips
+/// for each, inside the write lock), on SQLite with 4 for each.
+fn neighbours(tx: &Tx<'_>, places: &[(i64, u64, i64)]) -> Result<Vec<Near>> {
+    if places.is_empty() {
+        return Ok(Vec::new());
+    }
+    if tx.dialect() == Dialect::Postgres {
+        let segs: Vec<i64> = places.iter().map(|p| p.0).collect();
+        let offs: Vec<i64> = places.iter().map(|p| i(p.1)).collect();
+        let near: Vec<Near> = tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM chunks c WHERE c.segment_id = p.seg AND c.seg_off = p.off),
+                        (SELECT c.seg_off + c.len FROM chunks c WHERE c.segment_id = p.seg AND c.seg_off < p.off
+                          ORDER BY c.seg_off DESC LIMIT 1),
+                        (SELECT c.seg_off FROM chunks c WHERE c.segment_id = p.seg AND c.seg_off > p.off
+                          ORDER BY c.seg_off LIMIT 1),
+                        (SELECT s.committed_end FROM segments s WHERE s.id = p.seg)
+                   FROM unnest(?1::bigint[], ?2::bigint[]) WITH ORDINALITY AS p(seg, off, k)
+                  ORDER BY p.k",
+            )?
+            .query_map([ValRef::Ints(&segs), ValRef::Ints(&offs)], |r| {
+                Ok(Near {
+                    named: r.get(0)?,
+                    prev_end: r.get(1)?,
+                    next_start: r.get(2)?,
+                    committed: r.get(3)?,
+                })
+            })?
+            .collect::<SqlResult<_>>()?;
+        if near.len() != places.len() {
+            return Err(Error::Corrupt(format!(
+                "catalog: {} of {} places answered",
+                near.len(),
+                places.len()
+            )));
+        }
+        return Ok(near);
+    }
+    let mut out = Vec::with_capacity(places.len());
+    for &(segment, off, _) in places {
         let named: bool = tx
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM chunks WHERE segment_id = ?1 AND seg_off = ?2)")?
             .query_row(params![segment, i(off)], |r| r.get(0))?;
-        if named {
-            continue;
-        }
         let prev_end: Option<i64> = tx
             .prepare_cached(
                 "SELECT seg_off + len FROM chunks WHERE segment_id = ?1 AND seg_off < ?2
@@ -1265,46 +1433,24 @@ fn queue_gaps(tx: &Tx<'_>, places: Vec<(i64, u64, i64)>) -> Result<Vec<FreeRange
             .prepare_cached("SELECT committed_end FROM segments WHERE id = ?1")?
             .query_row([segment], |r| r.get(0))
             .optional()?;
-        let start = prev_end.map_or(HEADER_LEN, u).max(HEADER_LEN);
-        let end = next_start.or(committed).map_or(0, u);
-        let end = end.min(committed.map_or(0, u));
-        let (a, b) = (crate::store::align_up(start), end / 4096 * 4096);
-        if b > a {
-            gaps.push((segment, a, b, lsu_id));
-        }
-    }
-    gaps.sort_unstable();
-    let mut merged: Vec<(i64, u64, u64, i64)> = Vec::with_capacity(gaps.len());
-    for g in gaps {
-        match merged.last_mut() {
-            Some(m) if m.0 == g.0 && g.1 <= m.2 => m.2 = m.2.max(g.2),
-            _ => merged.push(g),
-        }
-    }
-    let mut freed = Vec::with_capacity(merged.len());
-    for (segment, a, b, lsu_id) in merged {
-        let id: i64 = tx
-            .prepare_cached(
-                "INSERT INTO free_ranges (segment_id, seg_off, len, lsu_id) VALUES (?1, ?2, ?3, ?4) RETURNING id",
-            )?
-            .query_row(params![segment, i(a), i(b - a), lsu_id], |r| r.get(0))?;
-        freed.push(FreeRange {
-            id,
-            segment,
-            seg_off: a,
-            len: b - a,
+        out.push(Near {
+            named,
+            prev_end,
+            next_start,
+            committed,
         });
     }
-    Ok(freed)
+    Ok(out)
 }
 
-/// Rows one multi-row `INSERT` carries at most. On PostgreSQL every
-/// statement is a network round trip: a commit of 64 MiB of new data
-/// (4,096 chunks of 16 KiB) inserted each chunk and each extent with a
-/// statement of its own, 8,192 round trips. 256 rows (2,048 parameters
-/// at most, well within both databases' limits) ingested into a pool
-/// with its catalog in PostgreSQL in 0.965x the time of 64 (median of 8
-/// farm-bench pairs).
+/// Rows one multi-row `INSERT` carries at most, on SQLite. (On
+/// PostgreSQL, where every statement is a network round trip, a commit's
+/// chunks and extents go in one statement each, as arrays: `unnest`.)
+/// 256 rows (2,048 parameters at most, well within the limits) ingested
+/// into a pool with its catalog in PostgreSQL in 0.965x the time of 64
+/// (median of 8 farm-bench pairs), when PostgreSQL took multi-row
+/// statements too; a commit of 64 MiB (4,096 chunks of 16 KiB) had
+/// inserted each chunk and each extent with a statement of its own.
 const BATCH_ROWS: usize = 256;
 
 /// How `n` rows are split into multi-row statements: [`BATCH_ROWS`]
@@ -1334,11 +1480,32 @@ pub(crate) fn values_list(cols: usize, rows: usize) -> String {
 }
 
 /// Appends extents that overlap nothing already recorded (nor each
-/// other), several to a statement.
+/// other): on PostgreSQL in one statement (arrays, `unnest`), on SQLite
+/// several to a statement.
 ///
 /// # Errors
 /// Catalog errors (a constraint error if one did overlap a start).
 pub fn insert_extents(tx: &Tx<'_>, image_id: i64, extents: &[NewExtent]) -> Result<()> {
+    if extents.is_empty() {
+        return Ok(());
+    }
+    if tx.dialect() == Dialect::Postgres {
+        let col = |f: fn(&NewExtent) -> i64| extents.iter().map(f).collect::<Vec<i64>>();
+        let (offs, lens) = (col(|e| i(e.img_off)), col(|e| i(e.len)));
+        let (chunk_ids, chunk_offs) = (col(|e| e.chunk_id), col(|e| i(e.chunk_off)));
+        tx.prepare_cached(
+            "INSERT INTO extents (image_id, img_off, len, chunk_id, chunk_off)
+             SELECT ?1::bigint, * FROM unnest(?2::bigint[], ?3::bigint[], ?4::bigint[], ?5::bigint[])",
+        )?
+        .execute([
+            ValRef::Int(image_id),
+            ValRef::Ints(&offs),
+            ValRef::Ints(&lens),
+            ValRef::Ints(&chunk_ids),
+            ValRef::Ints(&chunk_offs),
+        ])?;
+        return Ok(());
+    }
     let mut rest = extents;
     for rows in batch_sizes(extents.len()) {
         let (now, later) = rest.split_at(rows);
@@ -1356,7 +1523,7 @@ pub fn insert_extents(tx: &Tx<'_>, image_id: i64, extents: &[NewExtent]) -> Resu
 }
 
 /// Records the chunks of `chunks` whose fingerprint no row has yet,
-/// several to a statement, and returns their (fingerprint, id); a chunk
+/// as [`insert_extents`] inserts extents, and returns their (fingerprint, id); a chunk
 /// left out is recorded already (or twice in `chunks`): [`insert_chunk`]
 /// finds it. Every chunk must have a fingerprint.
 ///
@@ -1374,6 +1541,47 @@ pub fn insert_new_chunks(tx: &Tx<'_>, chunks: &[NewChunk<'_>]) -> Result<HashMap
             c.len,
             if c.fp.is_some() { "given" } else { "missing" }
         )));
+    }
+    if chunks.is_empty() {
+        return Ok(ids);
+    }
+    let mut take = |fp: Vec<u8>, id: i64| {
+        if let Ok(fp) = <[u8; 32]>::try_from(fp.as_slice()) {
+            ids.insert(fp, id);
+        }
+    };
+    if tx.dialect() == Dialect::Postgres {
+        let col = |f: &dyn Fn(&NewChunk<'_>) -> i64| chunks.iter().map(f).collect::<Vec<i64>>();
+        let (segments, offs, lens) = (col(&|c| c.segment), col(&|c| i(c.seg_off)), col(&|c| i(c.len)));
+        let (lsus, raw_lens, codecs) = (col(&|c| c.lsu_id), col(&|c| i(c.raw_len)), col(&|c| c.codec));
+        let crcs: Vec<Vec<u8>> = chunks.iter().map(|c| c.crcs.to_blob()).collect();
+        let crcs: Vec<&[u8]> = crcs.iter().map(Vec::as_slice).collect();
+        let fps: Vec<&[u8]> = chunks.iter().map(|c| c.fp.map_or(&[][..], |f| &f[..])).collect();
+        let mut st = tx.prepare_cached(
+            "INSERT INTO chunks (segment_id, seg_off, len, crcs, lsu_id, raw_len, codec, fp)
+             SELECT * FROM unnest(?1::bigint[], ?2::bigint[], ?3::bigint[], ?4::bytea[],
+                                  ?5::bigint[], ?6::bigint[], ?7::bigint[], ?8::bytea[])
+             ON CONFLICT (fp) DO NOTHING RETURNING fp, id",
+        )?;
+        let got = st
+            .query_map(
+                [
+                    ValRef::Ints(&segments),
+                    ValRef::Ints(&offs),
+                    ValRef::Ints(&lens),
+                    ValRef::Blobs(&crcs),
+                    ValRef::Ints(&lsus),
+                    ValRef::Ints(&raw_lens),
+                    ValRef::Ints(&codecs),
+                    ValRef::Blobs(&fps),
+                ],
+                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)),
+            )?
+            .collect::<SqlResult<Vec<_>>>()?;
+        for (fp, id) in got {
+            take(fp, id);
+        }
+        return Ok(ids);
     }
     let mut rest = chunks;
     for rows in batch_sizes(chunks.len()) {
@@ -1404,9 +1612,7 @@ pub fn insert_new_chunks(tx: &Tx<'_>, chunks: &[NewChunk<'_>]) -> Result<HashMap
             })?
             .collect::<SqlResult<Vec<_>>>()?;
         for (fp, id) in got {
-            if let Ok(fp) = <[u8; 32]>::try_from(fp.as_slice()) {
-                ids.insert(fp, id);
-            }
+            take(fp, id);
         }
     }
     Ok(ids)
@@ -1673,6 +1879,27 @@ pub fn queued_free_ranges(conn: &Conn, deferred_too: bool) -> Result<Vec<FreeRan
 /// # Errors
 /// Catalog errors.
 pub fn forget_free_ranges(tx: &Tx<'_>, ranges: &[FreeRange]) -> Result<()> {
+    if ranges.is_empty() {
+        return Ok(());
+    }
+    if tx.dialect() == Dialect::Postgres {
+        // one statement (a round trip) for them all
+        let col = |f: fn(&FreeRange) -> i64| ranges.iter().map(f).collect::<Vec<i64>>();
+        let (ids, segs) = (col(|r| r.id), col(|r| r.segment));
+        let (offs, lens) = (col(|r| i(r.seg_off)), col(|r| i(r.len)));
+        tx.prepare_cached(
+            "DELETE FROM free_ranges f
+              USING unnest(?1::bigint[], ?2::bigint[], ?3::bigint[], ?4::bigint[]) AS d(id, seg, off, len)
+              WHERE f.id = d.id AND f.segment_id = d.seg AND f.seg_off = d.off AND f.len = d.len",
+        )?
+        .execute([
+            ValRef::Ints(&ids),
+            ValRef::Ints(&segs),
+            ValRef::Ints(&offs),
+            ValRef::Ints(&lens),
+        ])?;
+        return Ok(());
+    }
     let mut st = tx.prepare_cached(
         "DELETE FROM free_ranges WHERE id = ?1 AND segment_id = ?2 AND seg_off = ?3 AND len = ?4",
     )?;
@@ -2032,6 +2259,24 @@ mod tests {
             .query_row("SELECT count(*) FROM chunks", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 100);
+        // all of them found by one lookup of 101 fingerprints (on SQLite
+        // in two statements, on PostgreSQL in one), the unknown one not
+        let mut asked: Vec<[u8; 32]> = fps.clone();
+        asked.push([0xee; 32]);
+        let mut hits: Vec<(i64, bool)> = chunks_by_fps(&tx, &asked)
+            .unwrap()
+            .iter()
+            .map(|h| (h.id, h.damaged || h.dead.is_some() || h.segment != 1))
+            .collect();
+        hits.sort_unstable();
+        let mut want: Vec<(i64, bool)> = got
+            .values()
+            .map(|&id| (id, false))
+            .chain([(first, false)])
+            .collect();
+        want.sort_unstable();
+        assert_eq!(hits, want);
+        assert!(chunks_by_fps(&tx, &[]).unwrap().is_empty());
         // the one recorded already is found one at a time, as before
         assert!(matches!(insert_chunk(&tx, &chunk(0)).unwrap(), Inserted::Existing(id) if id == first));
         let bad = NewChunk { fp: None, ..chunk(5) };
@@ -2040,7 +2285,8 @@ mod tests {
             Err(Error::Invalid(_))
         ));
 
-        // 130 extents of an image, in two statements (128 + 2)
+        // 130 extents of an image, in two statements on SQLite (128 + 2),
+        // one on PostgreSQL
         let name = ImageName {
             basename: "batch".into(),
             date: "1".into(),

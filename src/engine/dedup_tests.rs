@@ -242,16 +242,7 @@ fn a_writer_never_takes_a_chunk_released_before_it_opened() {
     s.reclaim().unwrap();
     assert_eq!(read(&s, "default", "late"), bytes);
     assert_eq!(s.check().unwrap().errors(), 0);
-    let dead: i64 = s
-        .shared
-        .catalog
-        .lock()
-        .sql()
-        .query_row("SELECT count(*) FROM chunks WHERE dead IS NOT NULL", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    assert_eq!(dead, 0);
+    assert_eq!(dead_chunks(&s), 0);
 }
 
 #[test]
@@ -270,6 +261,50 @@ fn two_writers_storing_the_same_new_chunks_record_them_once() {
     assert_eq!(read(&s, "default", "b"), bytes);
     assert!(phys(&s, "default") <= bytes.len() as u64);
     assert_eq!(s.check().unwrap().errors(), 0);
+    let queued = crate::catalog::pending_free_ranges(&s.shared.catalog.lock()).unwrap();
+    assert!(
+        queued.is_empty(),
+        "the copy's space punched and forgotten: {queued:?}"
+    );
+}
+
+/// Chunks waiting, dead, to be reclaimed.
+fn dead_chunks(s: &Server) -> i64 {
+    let conn = s.shared.catalog.lock();
+    conn.sql()
+        .query_row("SELECT count(*) FROM chunks WHERE dead IS NOT NULL", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+}
+
+/// A writer of LSU "second" stores chunks that a writer of "default"
+/// records first; "default"'s image is deleted while the second writer is
+/// open (its chunks wait, dead). The second writer's commit finds them
+/// dead, revives them and charges them to "second", which alone refers to
+/// them.
+#[test]
+fn chunks_another_lsu_recorded_first_and_released_are_revived_and_charged_to_the_writer() {
+    let (_d, s) = server();
+    s.create_lsu("second").unwrap();
+    let bytes = stream(31, 1 << 20);
+    let mut b = s.create_image("second", &name("b")).unwrap();
+    b.write_any(0, &bytes).unwrap(); // stored, not committed
+    write(&s, "default", "a", &bytes);
+    s.delete_image("default", &name("a")).unwrap();
+    assert!(dead_chunks(&s) > 0, "a's chunks wait while a writer is open");
+    b.close(true).unwrap();
+    assert_eq!(read(&s, "second", "b"), bytes);
+    assert_eq!(phys(&s, "default"), 0, "default refers to nothing any more");
+    assert!(phys(&s, "second") > 0);
+    assert!(phys(&s, "second") <= bytes.len() as u64, "b's copies freed");
+    assert_eq!(
+        s.check().unwrap().errors(),
+        0,
+        "every chunk charged to an LSU that refers to it"
+    );
+    s.shared.sweep().unwrap();
+    assert_eq!(read(&s, "second", "b"), bytes, "revived: not reclaimed");
 }
 
 #[test]

@@ -19,7 +19,7 @@
 //! write or sync the handle is poisoned: the error is returned once, then
 //! [`Error::PreviousIo`]; fsync is never retried and trusted.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -1153,18 +1153,38 @@ impl ImageWriter {
             .filter_map(|p| p.new_chunk(self.lsu_id))
             .collect();
         let mut fresh = catalog::insert_new_chunks(&tx, &stored)?;
+        // Those left out were recorded first, by another writer (concurrent
+        // streams of similar clients store the same new chunks): found
+        // with one lookup.
+        let left: Vec<[u8; 32]> = stored
+            .iter()
+            .filter_map(|c| c.fp)
+            .filter(|fp| !fresh.contains_key(*fp))
+            .copied()
+            .collect();
+        let known = catalog::existing_chunks(&tx, &left)?;
+        // chunks this commit recorded, for later copies of them
+        let mut taken: HashMap<[u8; 32], i64> = HashMap::new();
         let mut plain: Vec<NewExtent> = Vec::new();
         for p in &self.pending {
             let chunk_id = match &p.chunk {
                 PendingChunk::Stored {
                     fp, segment, seg_off, ..
                 } => {
-                    // the first of several pending copies takes the row
-                    let inserted = match fresh.remove(fp.as_bytes()) {
-                        Some(id) => Inserted::New(id),
-                        None => {
-                            catalog::insert_chunk(&tx, &p.new_chunk(self.lsu_id).expect("a stored chunk"))?
-                        }
+                    // the first of several pending copies takes the row;
+                    // with the LSU an existing one is charged to (None:
+                    // not known)
+                    let (inserted, charged) = if let Some(id) = fresh.remove(fp.as_bytes()) {
+                        taken.insert(*fp.as_bytes(), id);
+                        (Inserted::New(id), None)
+                    } else if let Some(&id) = taken.get(fp.as_bytes()) {
+                        (Inserted::Existing(id), Some(self.lsu_id))
+                    } else if let Some(h) = known.get(fp.as_bytes()) {
+                        (Inserted::Existing(h.id), Some(h.lsu_id))
+                    } else {
+                        // damaged: repaired with these bytes
+                        let c = p.new_chunk(self.lsu_id).expect("a stored chunk");
+                        (catalog::insert_chunk(&tx, &c)?, None)
                     };
                     match inserted {
                         Inserted::New(id) => {
@@ -1173,7 +1193,7 @@ impl ImageWriter {
                         }
                         Inserted::Existing(id) => {
                             // Another writer recorded the same chunk first.
-                            unrecorded.push((*segment, *seg_off, id));
+                            unrecorded.push((*segment, *seg_off, id, charged));
                             id
                         }
                         Inserted::Healed {
@@ -1210,8 +1230,15 @@ impl ImageWriter {
         catalog::insert_extents(&tx, self.id, &plain)?;
         let mut freed = catalog::release_orphans(&tx, &touched)?;
         // A chunk revived by this commit (found dead, or repaired) is
-        // charged to an LSU that refers to it.
-        for id in unrecorded.iter().map(|u| u.2).chain(healed.iter().map(|h| h.2)) {
+        // charged to an LSU that refers to it. One charged to this
+        // writer's LSU is, unless this commit overwrote its extent again.
+        let lost: HashSet<i64> = touched.iter().copied().collect();
+        let recharged = unrecorded
+            .iter()
+            .filter(|u| u.3 != Some(self.lsu_id) || lost.contains(&u.2))
+            .map(|u| u.2)
+            .chain(healed.iter().map(|h| h.2));
+        for id in recharged {
             catalog::recharge(&tx, id)?;
         }
         for seg in &self.retired {
@@ -1222,12 +1249,15 @@ impl ImageWriter {
         }
         // After the segments' ends advanced: the space of a duplicate
         // lies below them.
-        for &(segment, seg_off, _) in &unrecorded {
-            freed.extend(catalog::free_unrecorded(&tx, segment, seg_off, self.lsu_id)?);
-        }
-        for &(segment, seg_off, _, lsu_id) in &healed {
-            freed.extend(catalog::free_unrecorded(&tx, segment, seg_off, lsu_id)?);
-        }
+        let places = unrecorded
+            .iter()
+            .map(|&(segment, seg_off, ..)| (segment, seg_off, self.lsu_id))
+            .chain(
+                healed
+                    .iter()
+                    .map(|&(segment, seg_off, _, lsu_id)| (segment, seg_off, lsu_id)),
+            );
+        freed.extend(catalog::free_unrecorded(&tx, places.collect())?);
         if !self.pending.is_empty() || size != self.committed_size {
             catalog::set_size(&tx, self.id, size, now_ms())?;
         }

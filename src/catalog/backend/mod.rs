@@ -31,6 +31,13 @@ pub enum ValRef<'a> {
     Real(f64),
     Text(&'a str),
     Blob(&'a [u8]),
+    /// An array of integers (`BIGINT[]`), bound only, and only where the
+    /// [`Dialect`] has arrays (PostgreSQL): one statement then carries a
+    /// whole commit's rows (`unnest`) or a whole buffer's lookups
+    /// (`= ANY`). SQLite refuses it.
+    Ints(&'a [i64]),
+    /// An array of blobs (`BYTEA[]`), as [`ValRef::Ints`].
+    Blobs(&'a [&'a [u8]]),
 }
 
 impl<'a> ValRef<'a> {

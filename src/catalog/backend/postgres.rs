@@ -536,6 +536,14 @@ impl ToSql for Bind<'_> {
                 Type::BYTEA => b.to_sql(ty, out),
                 _ => Err(format!("a blob bound as {ty}").into()),
             },
+            ValRef::Ints(a) => match *ty {
+                Type::INT8_ARRAY => a.to_sql(ty, out),
+                _ => Err(format!("an integer array bound as {ty}").into()),
+            },
+            ValRef::Blobs(a) => match *ty {
+                Type::BYTEA_ARRAY => a.to_sql(ty, out),
+                _ => Err(format!("a blob array bound as {ty}").into()),
+            },
         }
     }
 

@@ -103,18 +103,23 @@ struct Bind<'a>(ValRef<'a>);
 
 impl ToSql for Bind<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::Borrowed(value_ref(self.0)))
+        value_ref(self.0).map(ToSqlOutput::Borrowed)
     }
 }
 
-fn value_ref(v: ValRef<'_>) -> ValueRef<'_> {
-    match v {
+fn value_ref(v: ValRef<'_>) -> rusqlite::Result<ValueRef<'_>> {
+    Ok(match v {
         ValRef::Null => ValueRef::Null,
         ValRef::Int(i) => ValueRef::Integer(i),
         ValRef::Real(r) => ValueRef::Real(r),
         ValRef::Text(s) => ValueRef::Text(s.as_bytes()),
         ValRef::Blob(b) => ValueRef::Blob(b),
-    }
+        ValRef::Ints(_) | ValRef::Blobs(_) => {
+            return Err(rusqlite::Error::ToSqlConversionFailure(
+                "SQLite has no arrays: a statement for PostgreSQL's dialect bound one".into(),
+            ));
+        }
+    })
 }
 
 fn binds<'a>(params: &'a [ValRef<'a>]) -> impl Iterator<Item = Bind<'a>> + 'a {
@@ -207,7 +212,7 @@ impl Backend for Sqlite {
 impl ToSql for crate::archive::SqlValue {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         use crate::catalog::conn::ToVal;
-        Ok(ToSqlOutput::Borrowed(value_ref(self.to_val())))
+        value_ref(self.to_val()).map(ToSqlOutput::Borrowed)
     }
 }
 
@@ -253,5 +258,28 @@ mod tests {
             rusqlite::types::Type::Null,
         )));
         assert!(matches!(e, Error::Corrupt(s) if s.starts_with("catalog row: ")));
+    }
+
+    #[test]
+    fn an_array_bound_to_sqlite_is_an_error_not_a_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Sqlite::open(&dir.path().join("t.db")).unwrap();
+        db.batch("CREATE TABLE t (v)").unwrap();
+        for v in [ValRef::Ints(&[1, 2]), ValRef::Blobs(&[b"a"])] {
+            let e = db.execute("INSERT INTO t VALUES (?1)", &[v]).unwrap_err();
+            assert!(e.to_string().contains("no arrays"), "{e}");
+        }
+        db.execute("INSERT INTO t VALUES (?1)", &[ValRef::Int(3)])
+            .unwrap();
+        let mut n = 0;
+        db.query("SELECT count(*) FROM t", &[], &mut |r| {
+            n = match r.value(0)? {
+                ValRef::Int(n) => n,
+                v => panic!("{v:?}"),
+            };
+            Ok(false)
+        })
+        .unwrap();
+        assert_eq!(n, 1, "nothing of the refused statements stored");
     }
 }
