@@ -2349,6 +2349,76 @@ mod tests {
         assert_eq!(charged, lsu);
     }
 
+    /// The space around places no row records, as queued: from the end
+    /// of the chunk before to the start of the chunk after (or the
+    /// committed end), whole blocks only, a place a row names skipped,
+    /// the same gap twice queued once. The same on both catalogs (on
+    /// PostgreSQL the neighbours of all places come from one statement).
+    #[test]
+    fn unrecorded_places_queue_the_whole_blocks_between_their_recorded_neighbours() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open(&dir.path().join("catalog.db"), 0, "u").unwrap();
+        let tx = write_txn(&mut conn).unwrap();
+        let (lsu, crcs) = (default_lsu(&tx), crate::store::checksum::BlockCrcs::of(b"x"));
+        let h = HEADER_LEN;
+        let (seg, empty) = (
+            new_segment(&tx, "w", h, 0).unwrap(),
+            new_segment(&tx, "w", h, 0).unwrap(),
+        );
+        advance_segment(&tx, seg, h + 60_000, false).unwrap();
+        advance_segment(&tx, empty, h + 10_000, false).unwrap();
+        // chunks at [h, h+5000), [h+20000, h+28000), [h+28000, h+38000);
+        // none at h+5000 (a duplicate stored there, another row won)
+        let fps: Vec<[u8; 32]> = (1..=3u8).map(|k| [k; 32]).collect();
+        for (k, (off, len)) in [(0u64, 5000u64), (20_000, 8000), (28_000, 10_000)]
+            .into_iter()
+            .enumerate()
+        {
+            let c = NewChunk {
+                segment: seg,
+                seg_off: h + off,
+                len,
+                raw_len: len,
+                codec: 0,
+                fp: Some(&fps[k]),
+                crcs: &crcs,
+                lsu_id: lsu,
+            };
+            assert!(matches!(insert_chunk(&tx, &c).unwrap(), Inserted::New(_)));
+        }
+        let places = vec![
+            (seg, h + 5000, lsu),
+            (seg, h + 20_000, lsu), // named by a row: not free
+            (seg, h + 38_000, lsu),
+            (seg, h + 5000, lsu), // the same gap again
+            (empty, h + 100, lsu),
+        ];
+        let got: Vec<(i64, u64, u64)> = free_unrecorded(&tx, places)
+            .unwrap()
+            .iter()
+            .map(|r| (r.segment, r.seg_off, r.len))
+            .collect();
+        let block = |a: u64, b: u64| {
+            (
+                crate::store::align_up(a),
+                b / 4096 * 4096 - crate::store::align_up(a),
+            )
+        };
+        let (a1, l1) = block(h + 5000, h + 20_000);
+        let (a2, l2) = block(h + 38_000, h + 60_000);
+        let (a3, l3) = block(h, h + 10_000);
+        assert!(l1 > 0 && l2 > 0 && l3 > 0);
+        assert_eq!(got, [(seg, a1, l1), (seg, a2, l2), (empty, a3, l3)]);
+        let mut queued: Vec<(i64, u64, u64)> = queued_free_ranges(&tx, true)
+            .unwrap()
+            .iter()
+            .map(|r| (r.segment, r.seg_off, r.len))
+            .collect();
+        queued.sort_unstable();
+        assert_eq!(queued, got);
+        assert!(free_unrecorded(&tx, Vec::new()).unwrap().is_empty());
+    }
+
     #[test]
     fn forgetting_a_punched_range_spares_a_new_range_that_reuses_its_id() {
         let dir = tempfile::tempdir().unwrap();
