@@ -514,7 +514,7 @@ fn main() {
     let unique_bytes: usize = unique.iter().map(|c| c.len()).sum();
     let k = a.codec_avg / KIB;
     let mut j_codecs = Vec::new();
-    for codec in [Codec::Zstd(1), Codec::Zstd(3), Codec::Lz4] {
+    for codec in [Codec::Zstd(1), Codec::Zstd(2), Codec::Zstd(3), Codec::Lz4] {
         let mut c = Compressor::new(codec);
         let secs = best(a.reps, || unique.iter().map(|ch| c.compress(ch)).sum::<usize>());
         // The stored forms, for the ratio and the decompression timing.
