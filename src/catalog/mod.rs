@@ -1056,12 +1056,14 @@ pub fn chunks_by_fps(conn: &Conn, fps: &[[u8; 32]]) -> Result<Vec<ChunkHit>> {
         if fps.is_empty() {
             return Ok(out);
         }
-        let fps: Vec<&[u8]> = fps.iter().map(|f| &f[..]).collect();
-        let mut st = conn.prepare_cached(
-            "SELECT fp, id, dead, segment_id, seg_off, damaged IS NOT NULL, lsu_id FROM chunks WHERE fp = ANY(?1::bytea[])",
-        )?;
-        for r in st.query_map([ValRef::Blobs(&fps)], hit_from_row)? {
-            out.extend(r?);
+        for group in fps.chunks(ARRAY_ROWS) {
+            let group: Vec<&[u8]> = group.iter().map(|f| &f[..]).collect();
+            let mut st = conn.prepare_cached(
+                "SELECT fp, id, dead, segment_id, seg_off, damaged IS NOT NULL, lsu_id FROM chunks WHERE fp = ANY(?1::bytea[])",
+            )?;
+            for r in st.query_map([ValRef::Blobs(&group)], hit_from_row)? {
+                out.extend(r?);
+            }
         }
         return Ok(out);
     }
@@ -1307,27 +1309,31 @@ fn queue_gaps(tx: &Tx<'_>, places: Vec<(i64, u64, i64)>) -> Result<Vec<FreeRange
     }
     let mut freed = Vec::with_capacity(merged.len());
     if tx.dialect() == Dialect::Postgres {
-        // one statement; the ids come back keyed by their (segment, start),
-        // which merging made unique
-        let col = |f: fn(&(i64, u64, u64, i64)) -> i64| merged.iter().map(f).collect::<Vec<i64>>();
-        let (segs, offs) = (col(|g| g.0), col(|g| i(g.1)));
-        let (lens, lsus) = (col(|g| i(g.2 - g.1)), col(|g| g.3));
-        let ids: HashMap<(i64, i64), i64> = tx
-            .prepare_cached(
-                "INSERT INTO free_ranges (segment_id, seg_off, len, lsu_id)
-                 SELECT * FROM unnest(?1::bigint[], ?2::bigint[], ?3::bigint[], ?4::bigint[])
-                 RETURNING segment_id, seg_off, id",
-            )?
-            .query_map(
-                [
-                    ValRef::Ints(&segs),
-                    ValRef::Ints(&offs),
-                    ValRef::Ints(&lens),
-                    ValRef::Ints(&lsus),
-                ],
-                |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)),
-            )?
-            .collect::<SqlResult<_>>()?;
+        // one statement (per ARRAY_ROWS); the ids come back keyed by their
+        // (segment, start), which merging made unique
+        let mut ids: HashMap<(i64, i64), i64> = HashMap::with_capacity(merged.len());
+        for group in merged.chunks(ARRAY_ROWS) {
+            let col = |f: fn(&(i64, u64, u64, i64)) -> i64| group.iter().map(f).collect::<Vec<i64>>();
+            let (segs, offs) = (col(|g| g.0), col(|g| i(g.1)));
+            let (lens, lsus) = (col(|g| i(g.2 - g.1)), col(|g| g.3));
+            let got = tx
+                .prepare_cached(
+                    "INSERT INTO free_ranges (segment_id, seg_off, len, lsu_id)
+                     SELECT * FROM unnest(?1::bigint[], ?2::bigint[], ?3::bigint[], ?4::bigint[])
+                     RETURNING segment_id, seg_off, id",
+                )?
+                .query_map(
+                    [
+                        ValRef::Ints(&segs),
+                        ValRef::Ints(&offs),
+                        ValRef::Ints(&lens),
+                        ValRef::Ints(&lsus),
+                    ],
+                    |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)),
+                )?
+                .collect::<SqlResult<Vec<_>>>()?;
+            ids.extend(got);
+        }
         for (segment, a, b, _) in merged {
             let id = ids.get(&(segment, i(a))).copied().ok_or_else(|| {
                 Error::Corrupt(format!(
@@ -1380,36 +1386,11 @@ fn neighbours(tx: &Tx<'_>, places: &[(i64, u64, i64)]) -> Result<Vec<Near>> {
         return Ok(Vec::new());
     }
     if tx.dialect() == Dialect::Postgres {
-        let segs: Vec<i64> = places.iter().map(|p| p.0).collect();
-        let offs: Vec<i64> = places.iter().map(|p| i(p.1)).collect();
-        let near: Vec<Near> = tx
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM chunks c WHERE c.segment_id = p.seg AND c.seg_off = p.off),
-                        (SELECT c.seg_off + c.len FROM chunks c WHERE c.segment_id = p.seg AND c.seg_off < p.off
-                          ORDER BY c.seg_off DESC LIMIT 1),
-                        (SELECT c.seg_off FROM chunks c WHERE c.segment_id = p.seg AND c.seg_off > p.off
-                          ORDER BY c.seg_off LIMIT 1),
-                        (SELECT s.committed_end FROM segments s WHERE s.id = p.seg)
-                   FROM unnest(?1::bigint[], ?2::bigint[]) WITH ORDINALITY AS p(seg, off, k)
-                  ORDER BY p.k",
-            )?
-            .query_map([ValRef::Ints(&segs), ValRef::Ints(&offs)], |r| {
-                Ok(Near {
-                    named: r.get(0)?,
-                    prev_end: r.get(1)?,
-                    next_start: r.get(2)?,
-                    committed: r.get(3)?,
-                })
-            })?
-            .collect::<SqlResult<_>>()?;
-        if near.len() != places.len() {
-            return Err(Error::Corrupt(format!(
-                "catalog: {} of {} places answered",
-                near.len(),
-                places.len()
-            )));
+        let mut out = Vec::with_capacity(places.len());
+        for group in places.chunks(ARRAY_ROWS) {
+            out.extend(neighbours_pg(tx, group)?);
         }
-        return Ok(near);
+        return Ok(out);
     }
     let mut out = Vec::with_capacity(places.len());
     for &(segment, off, _) in places {
@@ -1442,6 +1423,50 @@ fn neighbours(tx: &Tx<'_>, places: &[(i64, u64, i64)]) -> Result<Vec<Near>> {
     }
     Ok(out)
 }
+
+/// [`neighbours`] on PostgreSQL: one statement for `places`.
+fn neighbours_pg(tx: &Tx<'_>, places: &[(i64, u64, i64)]) -> Result<Vec<Near>> {
+    let segs: Vec<i64> = places.iter().map(|p| p.0).collect();
+    let offs: Vec<i64> = places.iter().map(|p| i(p.1)).collect();
+    let near: Vec<Near> = tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM chunks c WHERE c.segment_id = p.seg AND c.seg_off = p.off),
+                        (SELECT c.seg_off + c.len FROM chunks c WHERE c.segment_id = p.seg AND c.seg_off < p.off
+                          ORDER BY c.seg_off DESC LIMIT 1),
+                        (SELECT c.seg_off FROM chunks c WHERE c.segment_id = p.seg AND c.seg_off > p.off
+                          ORDER BY c.seg_off LIMIT 1),
+                        (SELECT s.committed_end FROM segments s WHERE s.id = p.seg)
+                   FROM unnest(?1::bigint[], ?2::bigint[]) WITH ORDINALITY AS p(seg, off, k)
+                  ORDER BY p.k",
+            )?
+            .query_map([ValRef::Ints(&segs), ValRef::Ints(&offs)], |r| {
+                Ok(Near {
+                    named: r.get(0)?,
+                    prev_end: r.get(1)?,
+                    next_start: r.get(2)?,
+                    committed: r.get(3)?,
+                })
+            })?
+            .collect::<SqlResult<_>>()?;
+    if near.len() != places.len() {
+        return Err(Error::Corrupt(format!(
+            "catalog: {} of {} places answered",
+            near.len(),
+            places.len()
+        )));
+    }
+    Ok(near)
+}
+
+/// Rows one statement binds as arrays at most, on PostgreSQL: a commit's
+/// (about 4,000 for 64 MiB) in one, and a copy or a delete of millions of
+/// extents in statements of bounded size (8 bytes a value: 512 KiB an
+/// array).
+#[cfg(not(test))]
+const ARRAY_ROWS: usize = 1 << 16;
+/// Small in tests, so that the tests' commits use several statements.
+#[cfg(test)]
+const ARRAY_ROWS: usize = 50;
 
 /// Rows one multi-row `INSERT` carries at most, on SQLite. (On
 /// PostgreSQL, where every statement is a network round trip, a commit's
@@ -1490,20 +1515,22 @@ pub fn insert_extents(tx: &Tx<'_>, image_id: i64, extents: &[NewExtent]) -> Resu
         return Ok(());
     }
     if tx.dialect() == Dialect::Postgres {
-        let col = |f: fn(&NewExtent) -> i64| extents.iter().map(f).collect::<Vec<i64>>();
-        let (offs, lens) = (col(|e| i(e.img_off)), col(|e| i(e.len)));
-        let (chunk_ids, chunk_offs) = (col(|e| e.chunk_id), col(|e| i(e.chunk_off)));
-        tx.prepare_cached(
-            "INSERT INTO extents (image_id, img_off, len, chunk_id, chunk_off)
-             SELECT ?1::bigint, * FROM unnest(?2::bigint[], ?3::bigint[], ?4::bigint[], ?5::bigint[])",
-        )?
-        .execute([
-            ValRef::Int(image_id),
-            ValRef::Ints(&offs),
-            ValRef::Ints(&lens),
-            ValRef::Ints(&chunk_ids),
-            ValRef::Ints(&chunk_offs),
-        ])?;
+        for group in extents.chunks(ARRAY_ROWS) {
+            let col = |f: fn(&NewExtent) -> i64| group.iter().map(f).collect::<Vec<i64>>();
+            let (offs, lens) = (col(|e| i(e.img_off)), col(|e| i(e.len)));
+            let (chunk_ids, chunk_offs) = (col(|e| e.chunk_id), col(|e| i(e.chunk_off)));
+            tx.prepare_cached(
+                "INSERT INTO extents (image_id, img_off, len, chunk_id, chunk_off)
+                 SELECT ?1::bigint, * FROM unnest(?2::bigint[], ?3::bigint[], ?4::bigint[], ?5::bigint[])",
+            )?
+            .execute([
+                ValRef::Int(image_id),
+                ValRef::Ints(&offs),
+                ValRef::Ints(&lens),
+                ValRef::Ints(&chunk_ids),
+                ValRef::Ints(&chunk_offs),
+            ])?;
+        }
         return Ok(());
     }
     let mut rest = extents;
@@ -1551,35 +1578,37 @@ pub fn insert_new_chunks(tx: &Tx<'_>, chunks: &[NewChunk<'_>]) -> Result<HashMap
         }
     };
     if tx.dialect() == Dialect::Postgres {
-        let col = |f: &dyn Fn(&NewChunk<'_>) -> i64| chunks.iter().map(f).collect::<Vec<i64>>();
-        let (segments, offs, lens) = (col(&|c| c.segment), col(&|c| i(c.seg_off)), col(&|c| i(c.len)));
-        let (lsus, raw_lens, codecs) = (col(&|c| c.lsu_id), col(&|c| i(c.raw_len)), col(&|c| c.codec));
-        let crcs: Vec<Vec<u8>> = chunks.iter().map(|c| c.crcs.to_blob()).collect();
-        let crcs: Vec<&[u8]> = crcs.iter().map(Vec::as_slice).collect();
-        let fps: Vec<&[u8]> = chunks.iter().map(|c| c.fp.map_or(&[][..], |f| &f[..])).collect();
-        let mut st = tx.prepare_cached(
-            "INSERT INTO chunks (segment_id, seg_off, len, crcs, lsu_id, raw_len, codec, fp)
-             SELECT * FROM unnest(?1::bigint[], ?2::bigint[], ?3::bigint[], ?4::bytea[],
-                                  ?5::bigint[], ?6::bigint[], ?7::bigint[], ?8::bytea[])
-             ON CONFLICT (fp) DO NOTHING RETURNING fp, id",
-        )?;
-        let got = st
-            .query_map(
-                [
-                    ValRef::Ints(&segments),
-                    ValRef::Ints(&offs),
-                    ValRef::Ints(&lens),
-                    ValRef::Blobs(&crcs),
-                    ValRef::Ints(&lsus),
-                    ValRef::Ints(&raw_lens),
-                    ValRef::Ints(&codecs),
-                    ValRef::Blobs(&fps),
-                ],
-                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)),
-            )?
-            .collect::<SqlResult<Vec<_>>>()?;
-        for (fp, id) in got {
-            take(fp, id);
+        for group in chunks.chunks(ARRAY_ROWS) {
+            let col = |f: &dyn Fn(&NewChunk<'_>) -> i64| group.iter().map(f).collect::<Vec<i64>>();
+            let (segments, offs, lens) = (col(&|c| c.segment), col(&|c| i(c.seg_off)), col(&|c| i(c.len)));
+            let (lsus, raw_lens, codecs) = (col(&|c| c.lsu_id), col(&|c| i(c.raw_len)), col(&|c| c.codec));
+            let crcs: Vec<Vec<u8>> = group.iter().map(|c| c.crcs.to_blob()).collect();
+            let crcs: Vec<&[u8]> = crcs.iter().map(Vec::as_slice).collect();
+            let fps: Vec<&[u8]> = group.iter().map(|c| c.fp.map_or(&[][..], |f| &f[..])).collect();
+            let mut st = tx.prepare_cached(
+                "INSERT INTO chunks (segment_id, seg_off, len, crcs, lsu_id, raw_len, codec, fp)
+                 SELECT * FROM unnest(?1::bigint[], ?2::bigint[], ?3::bigint[], ?4::bytea[],
+                                      ?5::bigint[], ?6::bigint[], ?7::bigint[], ?8::bytea[])
+                 ON CONFLICT (fp) DO NOTHING RETURNING fp, id",
+            )?;
+            let got = st
+                .query_map(
+                    [
+                        ValRef::Ints(&segments),
+                        ValRef::Ints(&offs),
+                        ValRef::Ints(&lens),
+                        ValRef::Blobs(&crcs),
+                        ValRef::Ints(&lsus),
+                        ValRef::Ints(&raw_lens),
+                        ValRef::Ints(&codecs),
+                        ValRef::Blobs(&fps),
+                    ],
+                    |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)),
+                )?
+                .collect::<SqlResult<Vec<_>>>()?;
+            for (fp, id) in got {
+                take(fp, id);
+            }
         }
         return Ok(ids);
     }
@@ -1884,20 +1913,22 @@ pub fn forget_free_ranges(tx: &Tx<'_>, ranges: &[FreeRange]) -> Result<()> {
     }
     if tx.dialect() == Dialect::Postgres {
         // one statement (a round trip) for them all
-        let col = |f: fn(&FreeRange) -> i64| ranges.iter().map(f).collect::<Vec<i64>>();
-        let (ids, segs) = (col(|r| r.id), col(|r| r.segment));
-        let (offs, lens) = (col(|r| i(r.seg_off)), col(|r| i(r.len)));
-        tx.prepare_cached(
-            "DELETE FROM free_ranges f
-              USING unnest(?1::bigint[], ?2::bigint[], ?3::bigint[], ?4::bigint[]) AS d(id, seg, off, len)
-              WHERE f.id = d.id AND f.segment_id = d.seg AND f.seg_off = d.off AND f.len = d.len",
-        )?
-        .execute([
-            ValRef::Ints(&ids),
-            ValRef::Ints(&segs),
-            ValRef::Ints(&offs),
-            ValRef::Ints(&lens),
-        ])?;
+        for group in ranges.chunks(ARRAY_ROWS) {
+            let col = |f: fn(&FreeRange) -> i64| group.iter().map(f).collect::<Vec<i64>>();
+            let (ids, segs) = (col(|r| r.id), col(|r| r.segment));
+            let (offs, lens) = (col(|r| i(r.seg_off)), col(|r| i(r.len)));
+            tx.prepare_cached(
+                "DELETE FROM free_ranges f
+                  USING unnest(?1::bigint[], ?2::bigint[], ?3::bigint[], ?4::bigint[]) AS d(id, seg, off, len)
+                  WHERE f.id = d.id AND f.segment_id = d.seg AND f.seg_off = d.off AND f.len = d.len",
+            )?
+            .execute([
+                ValRef::Ints(&ids),
+                ValRef::Ints(&segs),
+                ValRef::Ints(&offs),
+                ValRef::Ints(&lens),
+            ])?;
+        }
         return Ok(());
     }
     let mut st = tx.prepare_cached(
