@@ -1097,8 +1097,17 @@ pub fn existing_chunks(tx: &Tx<'_>, fps: &[[u8; 32]]) -> Result<HashMap<[u8; 32]
             continue;
         }
         if h.dead.is_some() {
-            tx.prepare_cached("UPDATE chunks SET dead = NULL WHERE id = ?1")?
+            // Writers are serialized, so no reclaim can delete it between the
+            // lookup and here; if one did, failing beats referring to it.
+            let n = tx
+                .prepare_cached("UPDATE chunks SET dead = NULL WHERE id = ?1")?
                 .execute([h.id])?;
+            if n != 1 {
+                return Err(Error::Corrupt(format!(
+                    "catalog: chunk {} vanished while revived",
+                    h.id
+                )));
+            }
         }
         out.insert(h.fp, ChunkHit { dead: None, ..h });
     }
@@ -2448,6 +2457,56 @@ mod tests {
         queued.sort_unstable();
         assert_eq!(queued, got);
         assert!(free_unrecorded(&tx, Vec::new()).unwrap().is_empty());
+
+        // 120 gaps of their own, more than one statement's worth on
+        // PostgreSQL (ARRAY_ROWS is 50 in tests): chunk k of 4096 bytes at
+        // h + k * 16384, its place's gap the 3 blocks after it
+        let many = new_segment(&tx, "w", h, 0).unwrap();
+        advance_segment(&tx, many, h + 120 * 16384, false).unwrap();
+        let fps: Vec<[u8; 32]> = (0..120u32)
+            .map(|k| {
+                let mut f = [0xa5; 32];
+                f[..4].copy_from_slice(&k.to_le_bytes());
+                f
+            })
+            .collect();
+        for (k, fp) in fps.iter().enumerate() {
+            let c = NewChunk {
+                segment: many,
+                seg_off: h + k as u64 * 16384,
+                len: 4096,
+                raw_len: 4096,
+                codec: 0,
+                fp: Some(fp),
+                crcs: &crcs,
+                lsu_id: lsu,
+            };
+            insert_chunk(&tx, &c).unwrap();
+        }
+        let places: Vec<(i64, u64, i64)> = (0..120u64).map(|k| (many, h + k * 16384 + 4096, lsu)).collect();
+        let ranges = free_unrecorded(&tx, places).unwrap();
+        let got: Vec<(u64, u64)> = ranges.iter().map(|r| (r.seg_off, r.len)).collect();
+        let want: Vec<(u64, u64)> = (0..120u64).map(|k| (h + k * 16384 + 4096, 12288)).collect();
+        assert_eq!(got, want);
+        let queued: HashMap<i64, (i64, u64, u64)> = queued_free_ranges(&tx, true)
+            .unwrap()
+            .iter()
+            .map(|r| (r.id, (r.segment, r.seg_off, r.len)))
+            .collect();
+        for r in &ranges {
+            assert_eq!(
+                queued.get(&r.id),
+                Some(&(many, r.seg_off, r.len)),
+                "range {} by its id",
+                r.id
+            );
+        }
+        forget_free_ranges(&tx, &ranges).unwrap();
+        assert_eq!(
+            queued_free_ranges(&tx, true).unwrap().len(),
+            3,
+            "only the first part's remain"
+        );
     }
 
     #[test]

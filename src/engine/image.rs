@@ -19,7 +19,7 @@
 //! write or sync the handle is poisoned: the error is returned once, then
 //! [`Error::PreviousIo`]; fsync is never retried and trusted.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -1231,11 +1231,12 @@ impl ImageWriter {
         let mut freed = catalog::release_orphans(&tx, &touched)?;
         // A chunk revived by this commit (found dead, or repaired) is
         // charged to an LSU that refers to it. One charged to this
-        // writer's LSU is, unless this commit overwrote its extent again.
-        let lost: HashSet<i64> = touched.iter().copied().collect();
+        // writer's LSU is: this commit's extent refers to it (or, if the
+        // commit overwrote that extent again, release_orphans recharged
+        // it as one of `touched`).
         let recharged = unrecorded
             .iter()
-            .filter(|u| u.3 != Some(self.lsu_id) || lost.contains(&u.2))
+            .filter(|u| u.3 != Some(self.lsu_id))
             .map(|u| u.2)
             .chain(healed.iter().map(|h| h.2));
         for id in recharged {
