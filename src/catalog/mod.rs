@@ -1053,9 +1053,6 @@ pub const FPS_PER_QUERY: usize = 64;
 pub fn chunks_by_fps(conn: &Conn, fps: &[[u8; 32]]) -> Result<Vec<ChunkHit>> {
     let mut out = Vec::new();
     if conn.dialect() == Dialect::Postgres {
-        if fps.is_empty() {
-            return Ok(out);
-        }
         for group in fps.chunks(ARRAY_ROWS) {
             let group: Vec<&[u8]> = group.iter().map(|f| &f[..]).collect();
             let mut st = conn.prepare_cached(
@@ -1313,9 +1310,6 @@ fn queue_gaps(tx: &Tx<'_>, places: Vec<(i64, u64, i64)>) -> Result<Vec<FreeRange
             _ => merged.push(g),
         }
     }
-    if merged.is_empty() {
-        return Ok(Vec::new());
-    }
     let mut freed = Vec::with_capacity(merged.len());
     if tx.dialect() == Dialect::Postgres {
         // one statement (per ARRAY_ROWS); the ids come back keyed by their
@@ -1391,9 +1385,6 @@ struct Near {
 /// hundreds of chunks another writer recorded first made 4 round trips
 /// for each, inside the write lock), on SQLite with 4 for each.
 fn neighbours(tx: &Tx<'_>, places: &[(i64, u64, i64)]) -> Result<Vec<Near>> {
-    if places.is_empty() {
-        return Ok(Vec::new());
-    }
     if tx.dialect() == Dialect::Postgres {
         let mut out = Vec::with_capacity(places.len());
         for group in places.chunks(ARRAY_ROWS) {
@@ -1520,9 +1511,6 @@ pub(crate) fn values_list(cols: usize, rows: usize) -> String {
 /// # Errors
 /// Catalog errors (a constraint error if one did overlap a start).
 pub fn insert_extents(tx: &Tx<'_>, image_id: i64, extents: &[NewExtent]) -> Result<()> {
-    if extents.is_empty() {
-        return Ok(());
-    }
     if tx.dialect() == Dialect::Postgres {
         for group in extents.chunks(ARRAY_ROWS) {
             let col = |f: fn(&NewExtent) -> i64| group.iter().map(f).collect::<Vec<i64>>();
@@ -1577,9 +1565,6 @@ pub fn insert_new_chunks(tx: &Tx<'_>, chunks: &[NewChunk<'_>]) -> Result<HashMap
             c.len,
             if c.fp.is_some() { "given" } else { "missing" }
         )));
-    }
-    if chunks.is_empty() {
-        return Ok(ids);
     }
     let mut take = |fp: Vec<u8>, id: i64| {
         if let Ok(fp) = <[u8; 32]>::try_from(fp.as_slice()) {
@@ -1917,9 +1902,6 @@ pub fn queued_free_ranges(conn: &Conn, deferred_too: bool) -> Result<Vec<FreeRan
 /// # Errors
 /// Catalog errors.
 pub fn forget_free_ranges(tx: &Tx<'_>, ranges: &[FreeRange]) -> Result<()> {
-    if ranges.is_empty() {
-        return Ok(());
-    }
     if tx.dialect() == Dialect::Postgres {
         // one statement (a round trip) for them all
         for group in ranges.chunks(ARRAY_ROWS) {
