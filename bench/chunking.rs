@@ -165,6 +165,9 @@ fn dedup(g1: &[u8], c1: &[(usize, usize)], g2: &[u8], c2: &[(usize, usize)]) -> 
 #[derive(Clone, Copy, PartialEq)]
 enum Codec {
     Zstd(i32),
+    /// The engine's own: zstd -1, chunks whose bytes look random kept raw
+    /// untried (`combstore::chunking::codec::looks_random`).
+    Engine,
     Lz4,
 }
 
@@ -172,6 +175,7 @@ impl Codec {
     fn name(self) -> String {
         match self {
             Codec::Zstd(l) => format!("zstd -{l}"),
+            Codec::Engine => "zstd -1, random skipped".into(),
             Codec::Lz4 => "lz4 (lz4_flex)".into(),
         }
     }
@@ -180,6 +184,7 @@ impl Codec {
 /// Compresses chunks one at a time with a reused context.
 struct Compressor {
     zstd: Option<zstd::bulk::Compressor<'static>>,
+    engine: Option<combstore::chunking::Compressor>,
     out: Vec<u8>,
 }
 
@@ -188,8 +193,9 @@ impl Compressor {
         Compressor {
             zstd: match codec {
                 Codec::Zstd(l) => Some(zstd::bulk::Compressor::new(l).expect("zstd context")),
-                Codec::Lz4 => None,
+                Codec::Engine | Codec::Lz4 => None,
             },
+            engine: (codec == Codec::Engine).then(combstore::chunking::Compressor::new),
             out: Vec::with_capacity(2 * MIB),
         }
     }
@@ -197,6 +203,16 @@ impl Compressor {
     /// The compressed size of `chunk` (the bytes stay in `self.out`).
     fn compress(&mut self, chunk: &[u8]) -> usize {
         self.out.clear();
+        if let Some(e) = &mut self.engine {
+            // a chunk kept raw is reported at its own size (never pays)
+            return match e.compress(chunk) {
+                (combstore::chunking::Codec::Zstd, stored) => {
+                    self.out.extend_from_slice(stored);
+                    stored.len()
+                }
+                _ => chunk.len(),
+            };
+        }
         match &mut self.zstd {
             Some(z) => z.compress_to_buffer(chunk, &mut self.out).expect("zstd"),
             None => {
@@ -514,7 +530,13 @@ fn main() {
     let unique_bytes: usize = unique.iter().map(|c| c.len()).sum();
     let k = a.codec_avg / KIB;
     let mut j_codecs = Vec::new();
-    for codec in [Codec::Zstd(1), Codec::Zstd(2), Codec::Zstd(3), Codec::Lz4] {
+    for codec in [
+        Codec::Zstd(1),
+        Codec::Engine,
+        Codec::Zstd(2),
+        Codec::Zstd(3),
+        Codec::Lz4,
+    ] {
         let mut c = Compressor::new(codec);
         let secs = best(a.reps, || unique.iter().map(|ch| c.compress(ch)).sum::<usize>());
         // The stored forms, for the ratio and the decompression timing.
@@ -538,7 +560,9 @@ fn main() {
             let mut total = 0;
             for (comp, n) in &kept {
                 total += match codec {
-                    Codec::Zstd(_) => dz.decompress_to_buffer(comp, &mut out[..*n]).expect("unzstd"),
+                    Codec::Zstd(_) | Codec::Engine => {
+                        dz.decompress_to_buffer(comp, &mut out[..*n]).expect("unzstd")
+                    }
                     Codec::Lz4 => lz4_flex::block::decompress_into(comp, &mut out[..*n]).expect("unlz4"),
                 };
             }

@@ -1,6 +1,9 @@
 //! How a chunk is stored: zstd level 1, or raw when compressing does not
 //! save at least 1/8 (docs/dedup-choices.md). Each chunk is compressed on
 //! its own, so a read decompresses only the chunks it returns bytes of.
+//! A chunk whose bytes look random (already compressed or encrypted data)
+//! is stored raw without trying zstd, which would spend as much time on
+//! it as on a chunk it shrinks ([`looks_random`]).
 
 use std::fmt;
 
@@ -68,6 +71,9 @@ impl Compressor {
         let Some(ctx) = &mut self.ctx else {
             return (Codec::Raw, raw);
         };
+        if looks_random(raw) {
+            return (Codec::Raw, raw);
+        }
         let room = raw.len() - raw.len() / 8;
         self.out.clear();
         self.out.reserve(room);
@@ -79,6 +85,51 @@ impl Compressor {
             _ => (Codec::Raw, raw),
         }
     }
+}
+
+/// Bytes per window [`looks_random`] tests on its own; a chunk shorter
+/// than one is always tried.
+const WINDOW: usize = 4096;
+/// Runs of [`RUN`] bytes sampled per window, spread evenly over it.
+const RUNS: usize = 16;
+const RUN: usize = 32;
+/// Bytes sampled per window.
+const SAMPLES: usize = RUNS * RUN;
+/// The largest sum of squared byte counts (of [`SAMPLES`] bytes over 256
+/// values) that still passes for random bytes. Pearson's chi-square
+/// against the uniform distribution is `sum(c^2) * 256 / SAMPLES -
+/// SAMPLES`: 255 on average for random bytes, standard deviation 22.6;
+/// the bar is 6 deviations up (chi-square 391). Bytes skewed enough for
+/// zstd's entropy coding to save 1/8 (7 bits of entropy per byte, e.g.
+/// 128 values used evenly) give about 767, text several thousand.
+const MAX_SQUARES: u32 = ((255 + 6 * 23 + SAMPLES) * SAMPLES / 256) as u32;
+
+/// Whether every 4 KiB window of `raw` has its bytes spread over the 256
+/// values as evenly as random bytes are (a chi-square test of 512 sampled
+/// bytes per window). Such a chunk is compressed data, encrypted data or
+/// noise, and zstd cannot save the 1/8 that keeps a chunk compressed,
+/// unless the chunk repeats its own random bytes within it: those are
+/// stored raw, a loss of space only. One window that is not random (text,
+/// zeros, a header) is enough for the chunk to be tried. Costs about 3%
+/// of compressing the chunk.
+pub fn looks_random(raw: &[u8]) -> bool {
+    let windows = raw.len() / WINDOW;
+    if windows == 0 {
+        return false;
+    }
+    let len = raw.len() / windows;
+    (0..windows).all(|w| {
+        let window = &raw[w * len..(w + 1) * len];
+        let step = window.len() / RUNS;
+        let mut counts = [0u16; 256];
+        for r in 0..RUNS {
+            for &b in &window[r * step..r * step + RUN] {
+                counts[usize::from(b)] += 1;
+            }
+        }
+        let squares: u32 = counts.iter().map(|&c| u32::from(c) * u32::from(c)).sum();
+        squares <= MAX_SQUARES
+    })
 }
 
 /// Decodes stored chunks, reusing one context, made at the first zstd
@@ -172,6 +223,58 @@ mod tests {
         let (codec, stored) = c.compress(&raw);
         assert_eq!(codec, Codec::Raw);
         assert_eq!(stored, &raw[..]);
+    }
+
+    /// `n` bytes from a 64-bit LCG seeded with `seed` (its high bits).
+    fn noise(seed: u64, n: usize) -> Vec<u8> {
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (x >> 56) as u8
+            })
+            .collect()
+    }
+
+    fn text(n: usize) -> Vec<u8> {
+        let line = b"2026-12-07T13:51:15Z combstore[4242]: image 17 closed complete, 65536 bytes\n";
+        line.iter().copied().cycle().take(n).collect()
+    }
+
+    #[test]
+    fn random_chunks_are_recognized_at_every_size_and_seed() {
+        for seed in 0..2000u64 {
+            let n = 4096 + (seed as usize * 977) % (60 * 1024);
+            assert!(looks_random(&noise(seed, n)), "seed {seed}, {n} bytes");
+        }
+    }
+
+    #[test]
+    fn chunks_with_any_window_that_is_not_random_are_tried() {
+        assert!(!looks_random(&text(16 * 1024)));
+        assert!(!looks_random(&vec![0u8; 16 * 1024]));
+        // shorter than a window: always tried
+        assert!(!looks_random(&noise(1, 4095)));
+        // 6 bits per byte: zstd's entropy coding saves a quarter
+        let six: Vec<u8> = noise(2, 16 * 1024).iter().map(|b| b & 63).collect();
+        assert!(!looks_random(&six));
+        assert_eq!(Compressor::new().compress(&six).0, Codec::Zstd);
+        // 7 bits per byte, which zstd can no longer save 1/8 of, is still tried
+        let seven: Vec<u8> = noise(3, 16 * 1024).iter().map(|b| b & 127).collect();
+        assert!(!looks_random(&seven));
+        // three random windows and one of text: tried, and it pays
+        let mut mixed = noise(4, 12 * 1024);
+        mixed.extend(text(4 * 1024));
+        assert!(!looks_random(&mixed));
+        let mut c = Compressor::new();
+        let (codec, stored) = c.compress(&mixed);
+        assert_eq!(codec, Codec::Zstd);
+        let stored = stored.to_vec();
+        let mut out = vec![0; mixed.len()];
+        Decompressor::new().decode(codec, &stored, &mut out).unwrap();
+        assert_eq!(out, mixed);
     }
 
     #[test]
