@@ -20,7 +20,10 @@
 # GARAGE_VERSION pins the release; COMBSTORE_CACHE (default
 # ~/.cache/combstore) is where it is installed, outside any clone;
 # GARAGE_PORT (default 39000) is the S3 port, the RPC and admin ports
-# follow it. docs/scale-out-research.md has the reasons for each setting.
+# follow it. GARAGE_COMPRESSION (default: Garage's own, zstd level 1 on
+# every block) sets compression_level, e.g. "none" as README advises for
+# a store that holds only pools (their chunks arrive compressed).
+# docs/scale-out-research.md has the reasons for each setting.
 set -euo pipefail
 
 GARAGE_VERSION=${GARAGE_VERSION:-2.5.0}
@@ -28,6 +31,7 @@ CACHE=${COMBSTORE_CACHE:-$HOME/.cache/combstore}
 ROOT=$CACHE/garage-$GARAGE_VERSION
 BIN=$ROOT/bin/garage
 PORT=${GARAGE_PORT:-39000}
+COMPRESSION=${GARAGE_COMPRESSION:-}
 
 die() { echo "garage.sh: $*" >&2; exit 1; }
 
@@ -55,6 +59,7 @@ metadata_dir = "$DIR/meta"
 data_dir = "$DIR/data"
 db_engine = "lmdb"
 replication_factor = 1
+${COMPRESSION:+compression_level = $( [ "$COMPRESSION" = none ] && echo '"none"' || echo "$COMPRESSION" )}
 rpc_bind_addr = "127.0.0.1:$((PORT + 1))"
 rpc_public_addr = "127.0.0.1:$((PORT + 1))"
 rpc_secret = "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
