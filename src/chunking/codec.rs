@@ -65,8 +65,9 @@ impl Compressor {
         }
     }
 
-    /// The stored form of `raw`: compressed if that saves at least 1/8,
-    /// else `raw` itself.
+    /// The stored form of `raw`: compressed if that saves more than 1/8,
+    /// else `raw` itself, which is also what a chunk that
+    /// [`looks_random`] gets without zstd being tried.
     pub fn compress<'a>(&'a mut self, raw: &'a [u8]) -> (Codec, &'a [u8]) {
         let Some(ctx) = &mut self.ctx else {
             return (Codec::Raw, raw);
@@ -99,14 +100,17 @@ const SAMPLES: usize = RUNS * RUN;
 /// values) that still passes for random bytes. Pearson's chi-square
 /// against the uniform distribution is `sum(c^2) * 256 / SAMPLES -
 /// SAMPLES`: 255 on average for random bytes, standard deviation 22.6;
-/// the bar is 6 deviations up (chi-square 391). Bytes skewed enough for
+/// the bar is 255 + 6 * 23 = 393, which random bytes pass but for about
+/// one window in 16 million (the chi-square tail, heavier than a normal
+/// one; zstd is then merely tried). Bytes skewed enough for
 /// zstd's entropy coding to save 1/8 (7 bits of entropy per byte, e.g.
 /// 128 values used evenly) give about 767, text several thousand.
 const MAX_SQUARES: u32 = ((255 + 6 * 23 + SAMPLES) * SAMPLES / 256) as u32;
 
-/// Whether every 4 KiB window of `raw` has its bytes spread over the 256
-/// values as evenly as random bytes are (a chi-square test of 512 sampled
-/// bytes per window). Such a chunk is compressed data, encrypted data or
+/// Whether every window of `raw` (its length split into windows of
+/// 4-8 KiB) has its bytes spread over the 256 values as evenly as random
+/// bytes are (a chi-square test of 512 sampled bytes per window, at 16
+/// evenly spaced places). Such a chunk is compressed data, encrypted data or
 /// noise, and zstd cannot save the 1/8 that keeps a chunk compressed,
 /// unless the chunk repeats its own random bytes within it: those are
 /// stored raw, a loss of space only. One window that is not random (text,
@@ -248,6 +252,10 @@ mod tests {
         for seed in 0..2000u64 {
             let n = 4096 + (seed as usize * 977) % (60 * 1024);
             assert!(looks_random(&noise(seed, n)), "seed {seed}, {n} bytes");
+        }
+        // the largest chunk, and lengths past it (nothing panics)
+        for n in [64 * 1024, 64 * 1024 + 1, 1 << 20, 8191, 8192, 8193] {
+            assert!(looks_random(&noise(n as u64, n)), "{n} bytes");
         }
     }
 
