@@ -9,7 +9,8 @@
 //!    chunks are compressed while the next buffer is cut, and appended
 //!    when it is: engine::pipeline; a commit appends the buffer in flight
 //!    first);
-//! 2. at a commit point (every [`COMMIT_EVERY`] bytes, flush, close) each
+//! 2. at a commit point (every `ChunkStore::commit_every` bytes: 64 MiB
+//!    on segment files, 256 MiB on an object store; flush, close) each
 //!    segment written since the last commit is `fdatasync`ed;
 //! 3. one catalog transaction inserts the chunks and extents, advances the
 //!    segments' committed ends and sets the image's size.
@@ -51,9 +52,6 @@ pub const BLOCK_SIZE: u64 = 512;
 pub const MAX_IO: u64 = 1 << 30;
 /// Largest image metadata, in bytes.
 pub const MAX_META: u64 = 8 << 20;
-/// A writer commits at least this often (bytes), so other processes see
-/// its size and a crash loses at most this much unflushed data.
-pub const COMMIT_EVERY: u64 = 64 << 20;
 
 /// How far past a read its places are announced, on a store that asks
 /// for every read's places (ChunkStore::announce_every_read).
@@ -242,6 +240,10 @@ pub struct ImageWriter {
     sh: Arc<Shared>,
     id: i64,
     lsu_id: i64,
+    /// Bytes stored between commits at most (the store's
+    /// `commit_every`), so other processes see the image's size and a
+    /// crash loses at most this much of what was not flushed.
+    commit_every: u64,
     committed_size: u64,
     size: u64,
     /// Bytes not yet cut into chunks, at `buf_off`; after a cut, they
@@ -374,6 +376,7 @@ impl ImageWriter {
             )
         };
         ImageWriter {
+            commit_every: sh.store.commit_every(),
             sh,
             id,
             lsu_id,
@@ -450,10 +453,10 @@ impl ImageWriter {
         self.size = self.size.max(off + data.len() as u64);
         // Chunks in flight count as cut: commits fall where they did
         // before the pipeline, and so do the cuts they force.
-        if self.pending_bytes + self.pipe.inflight_bytes() >= COMMIT_EVERY {
+        if self.pending_bytes + self.pipe.inflight_bytes() >= self.commit_every {
             // A cut where the commit falls (the committed size must end a
             // write, at a block boundary, for a resume after a crash): it
-            // costs a chunk or two of dedup per COMMIT_EVERY, as cuts
+            // costs a chunk or two of dedup per commit, as cuts
             // realign on content within a chunk or two.
             let r = self.commit();
             self.poison_on_err(r)?;
@@ -866,7 +869,7 @@ impl ImageWriter {
         });
         self.pending_bytes += c.raw_len;
         self.size = self.size.max(at + c.raw_len);
-        if self.pending_bytes >= COMMIT_EVERY {
+        if self.pending_bytes >= self.commit_every {
             self.commit()?;
         }
         Ok(())

@@ -180,6 +180,39 @@ fn abandoned_writer_leaves_committed_data_resumable() {
     assert_eq!(read_all(&s, &name("x")), a);
 }
 
+/// A writer commits as often as its chunk store asks
+/// (`ChunkStore::commit_every`: an object store asks for fewer, larger
+/// commits): what it wrote without a flush is in the catalog up to its
+/// last commit, and another handle sees that size.
+#[test]
+fn writers_commit_as_often_as_their_store_asks() {
+    use crate::store::memory::MemoryStore;
+    // what a writer has not cut into chunks yet (up to a buffer) is not
+    // committed: at 1 MiB, 3.5 MiB written commit at least 1 MiB
+    for (every, seen) in [(Some(1u64 << 20), 1u64 << 20), (None, 0)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("srv");
+        let store = match every {
+            Some(b) => MemoryStore::new().with_commit_every(b),
+            None => MemoryStore::new(),
+        };
+        super::test_store::use_memory_store(&path, std::sync::Arc::new(store));
+        let s = Server::open(&path).unwrap();
+        let bytes = data(21, 7 << 19);
+        let mut w = s.create_image("default", &name("c")).unwrap();
+        for (i, piece) in bytes.chunks(256 << 10).enumerate() {
+            w.write((i << 18) as u64, piece).unwrap();
+        }
+        let size = s.image_info("default", &name("c")).unwrap().size;
+        assert!(
+            if seen == 0 { size == 0 } else { size >= seen },
+            "every {every:?}: {size}"
+        );
+        w.close(true).unwrap();
+        assert_eq!(read_all(&s, &name("c")), bytes);
+    }
+}
+
 /// Simulates the process that owns `s` dying with `w` open: leaks the
 /// writer and the server (no Drop runs) and drops the owner lock's flock
 /// by removing its file.

@@ -33,6 +33,11 @@ pub struct SegmentStat {
     pub allocated: u64,
 }
 
+/// Bytes a writer stores between commits on segment files (and in
+/// memory): an `fdatasync` every 64 MiB costs little (the suite's ref
+/// A64 writes at several times the plugin's speed).
+pub const COMMIT_EVERY: u64 = 64 << 20;
+
 /// Numbered segments of chunk bytes. Every method may be called from many
 /// threads at once; each segment has at most one writer (the catalog's
 /// lease says which), but any number of readers.
@@ -116,6 +121,16 @@ pub trait ChunkStore: Send + Sync + fmt::Debug {
     /// shares with older ones) at once rather than one after the other.
     fn announce_every_read(&self) -> bool {
         false
+    }
+
+    /// How many bytes an image's writer stores between two commits at
+    /// most ([`COMMIT_EVERY`] unless the store asks otherwise). Each
+    /// commit waits for the data to be durable (an `fdatasync`, or an
+    /// object completed on an object store) and then writes the catalog,
+    /// while the writer stands still; what a crash can lose of an image
+    /// not flushed is below it.
+    fn commit_every(&self) -> u64 {
+        COMMIT_EVERY
     }
 
     /// Whether chunk bytes take room on the server directory's

@@ -36,6 +36,8 @@ pub struct MemoryStore {
     aside: Mutex<Vec<String>>,
     /// Answers `announce_every_read` as an object store does.
     announces: bool,
+    /// Answers `commit_every` with this instead of the default.
+    commit_every: Option<u64>,
     /// Bytes its readers have read.
     read_bytes: Arc<AtomicU64>,
 }
@@ -53,6 +55,15 @@ impl MemoryStore {
         MemoryStore {
             announces: true,
             ..MemoryStore::default()
+        }
+    }
+
+    /// The same store answering `commit_every` with `bytes`.
+    #[must_use]
+    pub fn with_commit_every(self, bytes: u64) -> MemoryStore {
+        MemoryStore {
+            commit_every: Some(bytes),
+            ..self
         }
     }
 
@@ -132,6 +143,11 @@ impl ChunkStore for MemoryStore {
 
     fn announce_every_read(&self) -> bool {
         self.announces
+    }
+
+    fn commit_every(&self) -> u64 {
+        self.commit_every
+            .unwrap_or(crate::store::chunk_store::COMMIT_EVERY)
     }
 
     fn free(&self, id: i64, off: u64, len: u64) -> io::Result<()> {

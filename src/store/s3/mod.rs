@@ -49,6 +49,13 @@ pub const PART: usize = 8 << 20;
 /// oldest: the writer's memory is bounded by `(PARTS_IN_FLIGHT + 1) *
 /// PART` (32 MiB).
 pub const PARTS_IN_FLIGHT: usize = 3;
+/// Bytes a writer stores between commits on a pool, four times what it
+/// stores on segment files: each commit completes an object (the writer
+/// waits for its last parts to be uploaded) and writes the catalog
+/// (round trips to PostgreSQL), and at 64 MiB those waits took a twelfth
+/// of one stream's time (docs/scale-out-research.md, increment 7). An
+/// object then holds up to 256 MiB of a writer's chunks.
+pub const COMMIT_EVERY: u64 = 256 << 20;
 /// An object is rewritten without its dead bytes once this fraction
 /// (1/n) of it is dead; below, frees are only noted.
 const COMPACT_AT: u64 = 4;
@@ -576,6 +583,10 @@ impl ChunkStore for S3Packs {
 
     fn announce_every_read(&self) -> bool {
         true
+    }
+
+    fn commit_every(&self) -> u64 {
+        COMMIT_EVERY
     }
 
     fn on_server_filesystem(&self) -> bool {
