@@ -114,8 +114,9 @@ const MAX_SQUARES: u32 = ((255 + 6 * 23 + SAMPLES) * SAMPLES / 256) as u32;
 /// noise, and zstd cannot save the 1/8 that keeps a chunk compressed,
 /// unless the chunk repeats its own random bytes within it: those are
 /// stored raw, a loss of space only. One window that is not random (text,
-/// zeros, a header) is enough for the chunk to be tried. Costs about 3%
-/// of compressing the chunk.
+/// zeros, a header) is enough for the chunk to be tried, and ends the
+/// test. In a profile of four streams into a pool it took 6% of what
+/// compression took (0.8% of the machine's CPU).
 pub fn looks_random(raw: &[u8]) -> bool {
     let windows = raw.len() / WINDOW;
     if windows == 0 {

@@ -183,7 +183,7 @@ fn abandoned_writer_leaves_committed_data_resumable() {
 /// A writer commits as often as its chunk store asks
 /// (`ChunkStore::commit_every`: an object store asks for fewer, larger
 /// commits): what it wrote without a flush is in the catalog up to its
-/// last commit, and another handle sees that size.
+/// last commit, the size other processes see.
 #[test]
 fn writers_commit_as_often_as_their_store_asks() {
     use crate::store::memory::MemoryStore;
