@@ -393,7 +393,7 @@ fn verify_one(
         row
     };
     report.images += 1;
-    let mut reader = ImageReader::new(Arc::clone(sh), row.id, row.size);
+    let mut reader = ImageReader::new(Arc::clone(sh), row.id, row.size).reading_the_store();
     let mut hasher = Sha1::new();
     let mut buf = vec![0u8; MAX_CHUNK as usize];
     let mut off = 0;

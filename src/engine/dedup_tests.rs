@@ -872,6 +872,33 @@ fn s3_pool_objects_missing_or_corrupted_are_named_by_verify_and_repaired_by_the_
     assert_eq!(s.check().unwrap().errors(), 0);
 }
 
+/// A pool host with a cache (COMBSTORE_S3_CACHE_MIB) reads the images it
+/// wrote from its disk, even an object the store has lost, but a verify
+/// checks the store itself and names the image.
+#[test]
+#[ignore = "needs Garage: make test-scaleout"]
+fn s3_a_host_cache_serves_reads_but_verify_checks_the_store() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("srv");
+    super::test_store::use_s3(&dir);
+    let conf = dir.join(crate::store::s3::POOL_FILE);
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str("COMBSTORE_S3_CACHE_MIB=64\n");
+    std::fs::write(&conf, text).unwrap();
+    let s = Server::open(&dir).unwrap();
+    let a = stream(33, 1 << 20);
+    let b = stream(34, 256 << 10);
+    write(&s, "default", "a", &a);
+    write(&s, "default", "b", &b);
+    assert!(dir.join("cache").is_dir());
+    let (_, sega, offa, _) = chunk_places(&s, "a")[3];
+    let uuid = s.shared.uuid.clone();
+    crate::store::s3::tests::damage_object(&dir, &uuid, sega, offa as u64, true);
+    assert_eq!(read(&s, "default", "a"), a, "read from the host's copy");
+    assert_eq!(damaged_names(&s), ["a"], "the store lost a's object");
+    assert_eq!(read(&s, "default", "b"), b);
+}
+
 /// On a store whose every request pays a round trip (an object store), a
 /// reader reading on fetches a chunk its image uses again once and copies
 /// it at the later uses (engine::reuse); reads that jump, reads of parts

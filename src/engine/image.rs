@@ -1395,9 +1395,13 @@ struct Lane {
 }
 
 impl Lane {
-    fn ready(&mut self, store: &Arc<dyn crate::store::ChunkStore>) -> &mut Lane {
+    fn ready(&mut self, store: &Arc<dyn crate::store::ChunkStore>, from_store: bool) -> &mut Lane {
         if self.segs.is_none() {
-            self.segs = Some(store.reader());
+            self.segs = Some(if from_store {
+                store.store_reader()
+            } else {
+                store.reader()
+            });
         }
         self
     }
@@ -1500,6 +1504,9 @@ pub struct ImageReader {
     /// Chunks this reader will read again, kept (on a store whose
     /// requests pay a round trip; super::reuse).
     reuse: Option<Reuse>,
+    /// Reads what the store itself holds, past any copy on this host
+    /// ([`ImageReader::reading_the_store`]).
+    from_store: bool,
 }
 
 /// Extents a reader loads at a time while reading on (about 320 bytes
@@ -1539,7 +1546,16 @@ impl ImageReader {
             lanes: Default::default(),
             decompressor: Decompressor::new(),
             reuse,
+            from_store: false,
         }
+    }
+
+    /// This reader, reading what the store itself holds rather than a
+    /// copy the host keeps (a pool's host cache): what a verify checks.
+    pub(crate) fn reading_the_store(mut self) -> ImageReader {
+        self.segs = self.sh.store.store_reader();
+        self.from_store = true;
+        self
     }
 
     /// Size of the image.
@@ -1793,10 +1809,10 @@ impl ImageReader {
         let store = &self.sh.store;
         let [mine, helper] = &mut self.lanes;
         let failed = if bytes < DECODE_SPLIT_MIN || runs.len() < 2 {
-            run(mine.ready(store))
+            run(mine.ready(store, self.from_store))
         } else {
-            let helper = helper.ready(store);
-            let mine = mine.ready(store);
+            let helper = helper.ready(store, self.from_store);
+            let mine = mine.ready(store, self.from_store);
             let (first, second) = super::cores::both(|| run(mine), || run(helper));
             let second =
                 second.unwrap_or_else(|_| Some((0, None, "could not be decoded (internal error)".into())));

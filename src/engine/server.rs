@@ -1046,7 +1046,9 @@ fn chunk_store_for(dir: &Path, seg_dir: &Path, uuid: &str, log: &ServerLog) -> R
                 );
             }
             let packs = s3::S3Packs::open(&cfg, uuid)
-                .map_err(|e| Error::io(format!("the pool's object store ({})", cfg.endpoint), e))?;
+                .map_err(|e| Error::io(format!("the pool's object store ({})", cfg.endpoint), e))?
+                .with_host_cache(dir, cfg.cache_bytes)
+                .map_err(|e| Error::io(format!("{}'s cache folder", dir.display()), e))?;
             Ok(Arc::new(packs))
         }
         Ok(None) => Ok(Arc::new(crate::store::local::LocalSegments::new(seg_dir, uuid))),

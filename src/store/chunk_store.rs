@@ -76,6 +76,14 @@ pub trait ChunkStore: Send + Sync + fmt::Debug {
     /// A reader with its own state (open descriptors, read-ahead).
     fn reader(&self) -> Box<dyn SegmentReader>;
 
+    /// A reader of what the store itself holds, past any copy kept on
+    /// this host (a pool's host cache): what `verify` reads, so that it
+    /// checks the store. The same as [`ChunkStore::reader`] for a store
+    /// that keeps no such copy.
+    fn store_reader(&self) -> Box<dyn SegmentReader> {
+        self.reader()
+    }
+
     /// Frees `len` bytes at `off` of segment `id`, rounded up to a whole
     /// number of 4096-byte blocks (the caller hands over only blocks no
     /// live chunk touches: `catalog` trims freed ranges so): afterwards

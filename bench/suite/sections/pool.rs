@@ -174,6 +174,18 @@ fn new_pool_with(s: &Store, dir: &Path, pg_url: Option<&str>) {
     write_pool_file(dir, &text);
 }
 
+/// MiB of the host cache of the bench's cached pool: the whole stream.
+const CACHE_MIB: u64 = 4096;
+
+/// Adds `line` to `dir`'s pool file.
+fn append_pool_line(dir: &Path, line: &str) {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("pool.conf"))
+        .expect("pool.conf");
+    std::io::Write::write_all(&mut f, format!("{line}\n").as_bytes()).expect("pool.conf");
+}
+
 /// Makes `dir` and writes `text` as its pool file (0600: it holds secrets).
 pub fn write_pool_file(dir: &Path, text: &str) {
     use std::os::unix::fs::OpenOptionsExt;
@@ -241,6 +253,115 @@ fn pool_processes(ctx: &Ctx, s: &Store, dir: &Path, streams: usize, pg_url: Opti
         .collect();
     let secs = roles::released_together("ingest", &args);
     (part / per as u64 * per as u64 * 2, secs)
+}
+
+/// The link [`far_restores`] reaches the store through:
+/// bench/slow-link.py on a free port, stopped when dropped.
+struct SlowLink {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl SlowLink {
+    /// A link of [`FAR_MBPS`] and [`FAR_DELAY_MS`] each way to the store
+    /// `s` names (on this machine); `None` if it cannot be started.
+    fn start(s: &Store) -> Option<SlowLink> {
+        let endpoint = s
+            .vars
+            .iter()
+            .find(|(k, _)| k == "COMBSTORE_S3_ENDPOINT")?
+            .1
+            .clone();
+        let target = endpoint.rsplit(':').next()?.trim_end_matches('/').to_owned();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/slow-link.py");
+        let child = std::process::Command::new("python3")
+            .arg(script)
+            .args([
+                port.to_string(),
+                target,
+                FAR_MBPS.to_string(),
+                FAR_DELAY_MS.to_string(),
+            ])
+            .spawn()
+            .ok()?;
+        let link = SlowLink {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(link);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for SlowLink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// MB/s each way of the far store's link, and its delay each way (ms).
+const FAR_MBPS: u64 = 100;
+const FAR_DELAY_MS: u64 = 10;
+
+/// A restore right after the backup from a pool whose store is far away
+/// (reached through a [`SlowLink`]), without and with the host cache:
+/// each pool is ingested once, then the two restores run interleaved.
+fn far_restores(ctx: &mut Ctx, s: &Store) {
+    let Some(link) = SlowLink::start(s) else {
+        ctx.add(Figure::skipped(
+            "pool.restore_far_cached",
+            "pool: restore right after the backup, far store, host cache",
+            "bench/slow-link.py could not be started (python3)",
+        ));
+        return;
+    };
+    let len = ctx.cfg.stream_len;
+    let far = |name: &str, cached: bool| {
+        let d = ctx.work.join(name);
+        new_pool(s, &d);
+        append_pool_line(&d, &format!("COMBSTORE_S3_ENDPOINT={}", link.endpoint));
+        if cached {
+            append_pool_line(&d, &format!("COMBSTORE_S3_CACHE_MIB={CACHE_MIB}"));
+        }
+        let srv = Srv::open(&d);
+        contenders::ingest(&srv.lsu(), "pool1", &Source::file(&ctx.stream, 0, len), 1 << 20);
+        d
+    };
+    let dirs = [far("pool-far", false), far("pool-far-cached", true)];
+    let best = best_interleaved(2, ctx.cfg.reps, |i, _| {
+        let srv = Srv::open(&dirs[i]);
+        contenders::restore(&srv.lsu(), "pool1", 1 << 20, |_| ())
+    });
+    drop(link);
+    for d in &dirs {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    ctx.add(Figure::new(
+        "pool.restore_far",
+        "pool: restore right after the backup, far store (100 MB/s, 20 ms)",
+        best[0].0,
+        "MB/s",
+    ));
+    ctx.add(
+        Figure::new(
+            "pool.restore_far_cached",
+            "pool: the same, from the host cache (opt-in)",
+            best[1].0,
+            "MB/s",
+        )
+        .ratio(best[0].0, "no cache"),
+    );
 }
 
 pub fn run(ctx: &mut Ctx) {
@@ -356,6 +477,35 @@ pub fn run(ctx: &mut Ctx) {
         .ratio(rawg2, "raw GET")
         .target(Target::AtLeast(0.7)),
     );
+
+    // the host cache (opt-in): what writing every uploaded byte to a
+    // local file too costs one stream's ingest, against the default
+    // measured alongside
+    let cached_dir = ctx.work.join("pool-cached");
+    let best = best_interleaved(2, ctx.cfg.reps, |i, _| {
+        let d = if i == 0 { &dir } else { &cached_dir };
+        new_pool(&s, d);
+        if i == 1 {
+            append_pool_line(d, &format!("COMBSTORE_S3_CACHE_MIB={CACHE_MIB}"));
+        }
+        let srv = Srv::open(d);
+        let r = contenders::ingest(&srv.lsu(), "pool1", &Source::file(&stream, 0, len), 1 << 20);
+        drop(srv);
+        r
+    });
+    let _ = std::fs::remove_dir_all(&cached_dir);
+    ctx.add(
+        Figure::new(
+            "pool.ingest_cached",
+            "pool: ingest, 1 stream, with the host cache (opt-in)",
+            best[1].0,
+            "MB/s",
+        )
+        .ratio(best[0].0, "no cache"),
+    );
+    // and where it pays: a restore right after the backup from a store
+    // far away, from the store and from the host cache
+    far_restores(ctx, &s);
 
     // 4 streams from 2 processes vs 4 raw uploads at once
     let (raw4, pool4) = four_streams(ctx, &s, "conc", None);

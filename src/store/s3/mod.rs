@@ -19,6 +19,7 @@
 
 mod cache;
 pub mod config;
+mod host_cache;
 mod layout;
 mod reader;
 mod runtime;
@@ -82,6 +83,9 @@ struct Inner {
     listings: Mutex<HashMap<i64, Arc<Listing>>>,
     /// Blocks read lately, shared by the process's readers.
     cache: cache::BlockCache,
+    /// The data objects this host uploaded lately, on its disk
+    /// ([`S3Packs::with_host_cache`]).
+    host: Option<host_cache::HostCache>,
 }
 
 impl fmt::Debug for S3Packs {
@@ -186,6 +190,7 @@ impl S3Packs {
                 server_uuid: server_uuid.to_owned(),
                 listings: Mutex::new(HashMap::new()),
                 cache: Default::default(),
+                host: None,
             }),
         };
         // one listing request proves endpoint, bucket and key
@@ -193,6 +198,24 @@ impl S3Packs {
         block_on(packs.inner.os.list_with_delimiter(Some(&probe)))?
             .map_err(|e| io_err(&format!("opening {}", packs.inner.display), e))?;
         Ok(packs)
+    }
+
+    /// This store, keeping a copy of each data object its writers upload
+    /// in `server_dir`'s cache folder, `max_bytes` at most ([`host_cache`]:
+    /// reads of what this host wrote lately are served from it), unless
+    /// `max_bytes` is 0.
+    ///
+    /// # Errors
+    /// If the cache folder cannot be made.
+    pub fn with_host_cache(mut self, server_dir: &std::path::Path, max_bytes: u64) -> io::Result<S3Packs> {
+        if max_bytes > 0 {
+            let cache = host_cache::HostCache::open(server_dir, &self.inner.display, max_bytes)?;
+            match Arc::get_mut(&mut self.inner) {
+                Some(inner) => inner.host = Some(cache),
+                None => return Err(io::Error::other("the store is in use already")),
+            }
+        }
+        Ok(self)
     }
 
     /// Where the pool's objects are (`s3://bucket/prefix`).
@@ -519,7 +542,11 @@ impl ChunkStore for S3Packs {
     }
 
     fn reader(&self) -> Box<dyn SegmentReader> {
-        Box::new(reader::S3Reader::new(self.inner.clone()))
+        Box::new(reader::S3Reader::new(self.inner.clone(), true))
+    }
+
+    fn store_reader(&self) -> Box<dyn SegmentReader> {
+        Box::new(reader::S3Reader::new(self.inner.clone(), false))
     }
 
     fn free(&self, id: i64, off: u64, len: u64) -> io::Result<()> {

@@ -75,6 +75,9 @@ impl Streams {
 
 pub(super) struct S3Reader {
     inner: Arc<Inner>,
+    /// Whether reads are served from the host cache where it holds the
+    /// object (not for a verify: it checks the store).
+    host: bool,
     /// Bytes of segment `.0` from `.1`.
     window: Option<(i64, u64, Bytes)>,
     streams: Streams,
@@ -101,9 +104,10 @@ fn missing(id: i64, l: &Listing, at: u64) -> io::Error {
 }
 
 impl S3Reader {
-    pub fn new(inner: Arc<Inner>) -> S3Reader {
+    pub fn new(inner: Arc<Inner>, host: bool) -> S3Reader {
         S3Reader {
             inner,
+            host,
             window: None,
             streams: Streams::default(),
         }
@@ -165,8 +169,22 @@ impl S3Reader {
         going_on: bool,
     ) -> io::Result<bool> {
         let inner = &self.inner;
-        let path = inner.obj(id, d.name());
         let rel = at - d.start;
+        let host = inner.host.as_ref().filter(|_| self.host);
+        if let Some(h) = host {
+            // the block a reader going on reads, else just the bytes
+            let (a, z) = if going_on {
+                let k = rel / BLOCK;
+                (k * BLOCK, ((k + 1) * BLOCK).min(d.len))
+            } else {
+                (rel, rel + want.min(d.len - rel))
+            };
+            if let Some(b) = h.read(id, d, a, z) {
+                self.window = Some((id, d.start + a, b));
+                return Ok(true);
+            }
+        }
+        let path = inner.obj(id, d.name());
         let cached = if going_on {
             let k = rel / BLOCK;
             // the stream's next blocks, on into the objects that follow
@@ -176,9 +194,12 @@ impl S3Reader {
             for _ in 0..DEPTH {
                 let Some(n) = l.holding(next) else { break };
                 let kn = (next - n.start) / BLOCK;
-                inner
-                    .cache
-                    .block(&inner.os, &inner.obj(id, n.name()), id, &n, BLOCK, kn);
+                // (an object the host holds is read from its file)
+                if !host.is_some_and(|h| h.holds(id, &n)) {
+                    inner
+                        .cache
+                        .block(&inner.os, &inner.obj(id, n.name()), id, &n, BLOCK, kn);
+                }
                 next = (n.start + (kn + 1) * BLOCK).min(n.end());
             }
             Some((BLOCK, inner.cache.block(&inner.os, &path, id, d, BLOCK, k)))
@@ -239,15 +260,26 @@ impl SegmentReader for S3Reader {
             return;
         };
         let inner = &self.inner;
+        let host = inner.host.as_ref().filter(|_| self.host);
+        // whether the host holds the object last looked at
+        let mut held: Option<(Name, bool)> = None;
         let mut at = off;
         let end = off.saturating_add(len);
         while at < end {
             let Some(d) = l.holding(at) else { return };
             let rel = at - d.start;
             let k = rel / SMALL;
+            let on_host = match held {
+                Some((name, h)) if name == d.name() => h,
+                _ => {
+                    let h = host.is_some_and(|h| h.holds(id, &d));
+                    held = Some((d.name(), h));
+                    h
+                }
+            };
             // a place a stream of this process is already bringing in
-            // (its big block) needs nothing more
-            if inner.cache.find(id, &d, BLOCK, rel).is_none() {
+            // (its big block) needs nothing more, nor one the host holds
+            if inner.cache.find(id, &d, BLOCK, rel).is_none() && !on_host {
                 let path = inner.obj(id, d.name());
                 inner.cache.block(&inner.os, &path, id, &d, SMALL, k);
             }

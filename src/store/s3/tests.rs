@@ -257,3 +257,71 @@ fn s3_a_reader_with_an_old_listing_and_two_compactors_at_once_still_find_every_l
     // some live runs (a bounded duplicate: at most the object once more)
     assert!(st.allocated < HEADER_LEN + 32 * 4096, "{st:?}: compacted");
 }
+
+#[test]
+#[ignore = "needs Garage: make test-scaleout"]
+fn s3_a_host_reads_what_it_uploaded_from_its_cache_and_verify_reads_the_store() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let s = packs().with_host_cache(server_dir.path(), 64 << 20).unwrap();
+    let mut w = s.create(6).unwrap();
+    let big: Vec<u8> = (0..2 * PART + 777).map(|i| (i * 13 + i / 999) as u8).collect();
+    let small = vec![9u8; 5000];
+    let at_big = w.append(&big).unwrap();
+    w.sync().unwrap(); // a multipart upload
+    let at_small = w.append(&small).unwrap();
+    w.sync().unwrap(); // a single PUT
+    let files = |dir: &std::path::Path| -> usize {
+        walk(dir)
+            .iter()
+            .filter(|p| !p.to_string_lossy().contains("tmp-"))
+            .count()
+    };
+    assert_eq!(files(server_dir.path()), 2, "a file per data object");
+    let read = |r: &mut Box<dyn SegmentReader>, at: u64, n: usize| -> io::Result<Vec<u8>> {
+        let mut got = vec![0u8; n];
+        r.read_exact_at(6, at, &mut got).map(|()| got)
+    };
+    // the store loses the big object behind the pool's back: this host
+    // still reads it, from its cache, but a verify's reader does not
+    let l = s.inner.relist(6).unwrap();
+    let d = l.holding(at_big).unwrap();
+    s.inner.delete(&s.inner.obj(6, d.name())).unwrap();
+    let mut r = s.reader();
+    assert!(read(&mut r, at_big, big.len()).unwrap() == big, "from the cache");
+    assert_eq!(
+        read(&mut r, at_big + PART as u64 + 5, 100).unwrap(),
+        &big[PART + 5..PART + 105]
+    );
+    let e = read(&mut s.store_reader(), at_big, 100).unwrap_err();
+    assert!(
+        matches!(e.kind(), io::ErrorKind::UnexpectedEof | io::ErrorKind::NotFound),
+        "{e}"
+    );
+    // a damaged cache file is not read: the store's bytes are, and the
+    // file goes
+    let cached: Vec<_> = walk(server_dir.path())
+        .into_iter()
+        .filter(|p| {
+            p.to_string_lossy()
+                .ends_with(&l.holding(at_small).unwrap().name().render())
+        })
+        .collect();
+    assert_eq!(cached.len(), 1);
+    let f = std::fs::OpenOptions::new().write(true).open(&cached[0]).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&f, &[0u8], 10).unwrap();
+    assert_eq!(read(&mut s.reader(), at_small, small.len()).unwrap(), small);
+    assert!(!cached[0].exists());
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.file_type().unwrap().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}

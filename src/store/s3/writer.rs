@@ -12,6 +12,7 @@ use bytes::Bytes;
 use object_store::{MultipartUpload, ObjectStoreExt};
 use tokio::task::JoinHandle;
 
+use super::host_cache::Spool;
 use super::layout::{Data, Name};
 use super::runtime::{block_on, runtime};
 use super::{Inner, PART, PARTS_IN_FLIGHT, io_err};
@@ -36,6 +37,9 @@ pub(super) struct S3Writer {
     /// An upload failed: everything since the last sync is lost, and
     /// this writer appends no more.
     failed: bool,
+    /// The host cache's file of the object being uploaded
+    /// (`super::host_cache`): the bytes that left for the store.
+    spool: Option<Spool>,
 }
 
 impl fmt::Debug for S3Writer {
@@ -59,6 +63,21 @@ impl S3Writer {
             buf: Vec::new(),
             upload: None,
             failed: false,
+            spool: None,
+        }
+    }
+
+    /// Copies the object's next bytes, about to leave for the store, to
+    /// the host cache's file (the first ones start it). Caching never
+    /// fails a backup: a file that cannot be written is dropped.
+    fn spool(&mut self, bytes: &[u8], first: bool) {
+        if first {
+            self.spool = self.inner.host.as_ref().and_then(|h| h.spool(bytes.len() as u64));
+        }
+        if let Some(s) = self.spool.as_mut() {
+            if s.write(bytes).is_err() {
+                self.spool = None;
+            }
         }
     }
 
@@ -75,6 +94,7 @@ impl S3Writer {
 
     fn lost(&mut self, e: io::Error) -> io::Error {
         self.failed = true;
+        self.spool = None;
         self.abort();
         self.buf = Vec::new();
         e
@@ -84,6 +104,7 @@ impl S3Writer {
     /// one if none is under way; waits for the oldest part while too
     /// many are in flight.
     fn send_part(&mut self, part: Vec<u8>) -> io::Result<()> {
+        self.spool(&part, self.upload.is_none());
         if self.upload.is_none() {
             let path = self.path(self.synced);
             let mp = block_on(self.inner.os.put_multipart(&path))?
@@ -165,10 +186,12 @@ impl SegmentWriter for S3Writer {
         let r = match self.upload.take() {
             None => {
                 let bytes = Bytes::from(std::mem::take(&mut self.buf));
+                self.spool(&bytes, true);
                 self.inner.put(&self.path(start), bytes)
             }
             Some(mut up) => {
                 let last = std::mem::take(&mut self.buf);
+                self.spool(&last, false);
                 let r = finish(&mut up, last);
                 if r.is_err() {
                     // lost() aborts it
@@ -182,15 +205,17 @@ impl SegmentWriter for S3Writer {
         if let Err(e) = r {
             return Err(self.lost(e));
         }
-        self.inner.uploaded(
-            self.id,
-            Data {
-                start,
-                len: self.end - start,
-                epoch: self.epoch,
-                piece: None,
-            },
-        );
+        let d = Data {
+            start,
+            len: self.end - start,
+            epoch: self.epoch,
+            piece: None,
+        };
+        // the store holds the object: its file may now take its name
+        if let (Some(host), Some(spool)) = (self.inner.host.as_ref(), self.spool.take()) {
+            host.keep(spool, self.id, &d);
+        }
+        self.inner.uploaded(self.id, d);
         self.synced = self.end;
         Ok(())
     }
