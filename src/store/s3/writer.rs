@@ -67,15 +67,15 @@ impl S3Writer {
         }
     }
 
-    /// Copies the object's next bytes, about to leave for the store, to
+    /// Hands the object's next bytes, about to leave for the store, to
     /// the host cache's file (the first ones start it). Caching never
     /// fails a backup: a file that cannot be written is dropped.
-    fn spool(&mut self, bytes: &[u8], first: bool) {
+    fn spool(&mut self, bytes: &Bytes, first: bool) {
         if first {
             self.spool = self.inner.host.as_ref().and_then(|h| h.spool(bytes.len() as u64));
         }
         if let Some(s) = self.spool.as_mut() {
-            if s.write(bytes).is_err() {
+            if s.write(bytes.clone()).is_err() {
                 self.spool = None;
             }
         }
@@ -104,6 +104,7 @@ impl S3Writer {
     /// one if none is under way; waits for the oldest part while too
     /// many are in flight.
     fn send_part(&mut self, part: Vec<u8>) -> io::Result<()> {
+        let part = Bytes::from(part);
         self.spool(&part, self.upload.is_none());
         if self.upload.is_none() {
             let path = self.path(self.synced);
@@ -116,7 +117,7 @@ impl S3Writer {
         }
         let rt = runtime()?;
         let up = self.upload.as_mut().expect("started above");
-        let fut = up.mp.put_part(Bytes::from(part).into());
+        let fut = up.mp.put_part(part.into());
         up.parts.push_back(rt.spawn(fut));
         while up.parts.len() > PARTS_IN_FLIGHT {
             let oldest = up.parts.pop_front().expect("non-empty");
@@ -190,7 +191,7 @@ impl SegmentWriter for S3Writer {
                 self.inner.put(&self.path(start), bytes)
             }
             Some(mut up) => {
-                let last = std::mem::take(&mut self.buf);
+                let last = Bytes::from(std::mem::take(&mut self.buf));
                 self.spool(&last, false);
                 let r = finish(&mut up, last);
                 if r.is_err() {
@@ -223,11 +224,10 @@ impl SegmentWriter for S3Writer {
 
 /// Sends `last` as the upload's final part, waits for every part, and
 /// completes the upload.
-fn finish(up: &mut Upload, last: Vec<u8>) -> io::Result<()> {
+fn finish(up: &mut Upload, last: Bytes) -> io::Result<()> {
     if !last.is_empty() {
         let rt = runtime()?;
-        up.parts
-            .push_back(rt.spawn(up.mp.put_part(Bytes::from(last).into())));
+        up.parts.push_back(rt.spawn(up.mp.put_part(last.into())));
     }
     while let Some(p) = up.parts.pop_front() {
         wait(p)?;
