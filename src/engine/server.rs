@@ -1047,7 +1047,7 @@ fn chunk_store_for(dir: &Path, seg_dir: &Path, uuid: &str, log: &ServerLog) -> R
             }
             let packs = s3::S3Packs::open(&cfg, uuid)
                 .map_err(|e| Error::io(format!("the pool's object store ({})", cfg.endpoint), e))?
-                .with_host_cache(dir, cfg.cache_bytes)
+                .with_host_cache(dir, &cfg.endpoint, cfg.cache_bytes)
                 .map_err(|e| Error::io(format!("{}'s cache folder", dir.display()), e))?;
             Ok(Arc::new(packs))
         }

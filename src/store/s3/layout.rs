@@ -141,6 +141,10 @@ pub(super) struct Listing {
     pub ends: Vec<u64>,
     /// Names that are none of the above (left by something else).
     pub foreign: Vec<String>,
+    /// The ETags the store gave data objects (without quotes), where
+    /// known: what tells a host's cached copy of an object from another
+    /// object under the same name (a segment made anew under an old id).
+    tags: std::collections::HashMap<Name, String>,
 }
 
 impl Listing {
@@ -171,9 +175,20 @@ impl Listing {
         self.frees.sort_unstable();
     }
 
+    /// Records the ETag the store gave object `name`.
+    pub fn tag(&mut self, name: Name, tag: &str) {
+        self.tags.insert(name, tag.trim_matches('"').to_owned());
+    }
+
+    /// The ETag of object `name`, if known.
+    pub fn tag_of(&self, name: Name) -> Option<&str> {
+        self.tags.get(&name).map(String::as_str)
+    }
+
     /// Records a data object uploaded since the listing was made.
     pub fn add(&mut self, d: Data) {
         self.data.retain(|x| x.name() != d.name());
+        self.tags.remove(&d.name());
         self.data.push(d);
         self.sort();
     }

@@ -203,17 +203,27 @@ impl S3Packs {
     /// This store, keeping a copy of each data object its writers upload
     /// in `server_dir`'s cache folder, `max_bytes` at most ([`host_cache`]:
     /// reads of what this host wrote lately are served from it), unless
-    /// `max_bytes` is 0.
+    /// `max_bytes` is 0, when the folder of this pool's cache is removed
+    /// (a cache turned off is not left to go stale). `endpoint` names the
+    /// store, with the bucket and folder, for the folder's name.
     ///
     /// # Errors
     /// If the cache folder cannot be made.
-    pub fn with_host_cache(mut self, server_dir: &std::path::Path, max_bytes: u64) -> io::Result<S3Packs> {
-        if max_bytes > 0 {
-            let cache = host_cache::HostCache::open(server_dir, &self.inner.display, max_bytes)?;
-            match Arc::get_mut(&mut self.inner) {
-                Some(inner) => inner.host = Some(cache),
-                None => return Err(io::Error::other("the store is in use already")),
-            }
+    pub fn with_host_cache(
+        mut self,
+        server_dir: &std::path::Path,
+        endpoint: &str,
+        max_bytes: u64,
+    ) -> io::Result<S3Packs> {
+        let pool = format!("{endpoint} {}", self.inner.display);
+        if max_bytes == 0 {
+            host_cache::HostCache::remove(server_dir, &pool);
+            return Ok(self);
+        }
+        let cache = host_cache::HostCache::open(server_dir, &pool, max_bytes)?;
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.host = Some(cache),
+            None => return Err(io::Error::other("the store is in use already")),
         }
         Ok(self)
     }
@@ -323,9 +333,10 @@ impl Inner {
         self.path(&format!("{}/{}", self.seg_folder(id), name.render()))
     }
 
-    fn put(&self, path: &ObjPath, bytes: Bytes) -> io::Result<()> {
+    /// PUTs `bytes` as `path`; the object's ETag, if the store gave one.
+    fn put(&self, path: &ObjPath, bytes: Bytes) -> io::Result<Option<String>> {
         block_on(self.os.put(path, bytes.into()))?
-            .map(|_| ())
+            .map(|r| r.e_tag)
             .map_err(|e| io_err(&format!("writing {path}"), e))
     }
 
@@ -345,11 +356,17 @@ impl Inner {
     fn relist(&self, id: i64) -> io::Result<Arc<Listing>> {
         let prefix = self.path(&self.seg_folder(id));
         let metas = self.list_all(&prefix)?;
-        let listing = Arc::new(Listing::from_names(
+        let mut listing = Listing::from_names(
             metas
                 .iter()
                 .filter_map(|m| Some((m.location.filename()?, m.size))),
-        ));
+        );
+        for m in &metas {
+            if let (Some(name), Some(tag)) = (m.location.filename().and_then(Name::parse), &m.e_tag) {
+                listing.tag(name, tag);
+            }
+        }
+        let listing = Arc::new(listing);
         let mut ls = self.listings.lock();
         if ls.len() >= LISTINGS_MAX {
             ls.clear();
@@ -380,11 +397,16 @@ impl Inner {
         self.relist(id)
     }
 
-    /// Notes an object this process has just uploaded.
-    fn uploaded(&self, id: i64, d: Data) {
+    /// Notes an object this process has just uploaded (with its ETag,
+    /// if the store gave one).
+    fn uploaded(&self, id: i64, d: Data, e_tag: Option<&str>) {
         let mut ls = self.listings.lock();
         if let Some(l) = ls.get_mut(&id) {
-            Arc::make_mut(l).add(d);
+            let l = Arc::make_mut(l);
+            l.add(d);
+            if let Some(tag) = e_tag {
+                l.tag(d.name(), tag);
+            }
         }
     }
 
@@ -449,8 +471,13 @@ impl ChunkStore for S3Packs {
             epoch: 0,
             piece: None,
         };
-        inner.put(&inner.obj(id, head.name()), header(id, &inner.server_uuid).into())?;
-        inner.uploaded(id, head);
+        // a segment made anew under an id used before (a catalog that
+        // lost it) has none of the old one's objects: nor does the cache
+        if let Some(h) = &inner.host {
+            h.forget_segment(id);
+        }
+        let tag = inner.put(&inner.obj(id, head.name()), header(id, &inner.server_uuid).into())?;
+        inner.uploaded(id, head, tag.as_deref());
         Ok(Box::new(writer::S3Writer::new(inner.clone(), id, 0, HEADER_LEN)))
     }
 
@@ -487,6 +514,9 @@ impl ChunkStore for S3Packs {
             inner.delete(&m.location)?;
         }
         inner.forget(id);
+        if let Some(h) = &inner.host {
+            h.forget_segment(id);
+        }
         Ok(format!("{}/{aside}", inner.display))
     }
 

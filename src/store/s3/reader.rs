@@ -171,7 +171,9 @@ impl S3Reader {
         let inner = &self.inner;
         let rel = at - d.start;
         let host = inner.host.as_ref().filter(|_| self.host);
-        if let Some(h) = host {
+        // (only an object whose ETag the listing knows: the file must be
+        // of this object, not of another once under its name)
+        if let (Some(h), Some(tag)) = (host, l.tag_of(d.name())) {
             // the block a reader going on reads, else just the bytes
             let (a, z) = if going_on {
                 let k = rel / BLOCK;
@@ -179,7 +181,7 @@ impl S3Reader {
             } else {
                 (rel, rel + want.min(d.len - rel))
             };
-            if let Some(b) = h.read(id, d, a, z) {
+            if let Some(b) = h.read(id, d, tag, a, z) {
                 self.window = Some((id, d.start + a, b));
                 return Ok(true);
             }

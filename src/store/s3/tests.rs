@@ -262,7 +262,9 @@ fn s3_a_reader_with_an_old_listing_and_two_compactors_at_once_still_find_every_l
 #[ignore = "needs Garage: make test-scaleout"]
 fn s3_a_host_reads_what_it_uploaded_from_its_cache_and_verify_reads_the_store() {
     let server_dir = tempfile::tempdir().unwrap();
-    let s = packs().with_host_cache(server_dir.path(), 64 << 20).unwrap();
+    let s = packs()
+        .with_host_cache(server_dir.path(), "http://test", 64 << 20)
+        .unwrap();
     let mut w = s.create(6).unwrap();
     let big: Vec<u8> = (0..2 * PART + 777).map(|i| (i * 13 + i / 999) as u8).collect();
     let small = vec![9u8; 5000];

@@ -203,9 +203,10 @@ impl SegmentWriter for S3Writer {
         };
         // every failure goes through lost(): nothing appended since the
         // last sync is acknowledged, ever
-        if let Err(e) = r {
-            return Err(self.lost(e));
-        }
+        let tag = match r {
+            Ok(tag) => tag,
+            Err(e) => return Err(self.lost(e)),
+        };
         let d = Data {
             start,
             len: self.end - start,
@@ -213,18 +214,18 @@ impl SegmentWriter for S3Writer {
             piece: None,
         };
         // the store holds the object: its file may now take its name
-        if let (Some(host), Some(spool)) = (self.inner.host.as_ref(), self.spool.take()) {
-            host.keep(spool, self.id, &d);
+        if let (Some(host), Some(spool), Some(tag)) = (self.inner.host.as_ref(), self.spool.take(), &tag) {
+            host.keep(spool, self.id, &d, tag);
         }
-        self.inner.uploaded(self.id, d);
+        self.inner.uploaded(self.id, d, tag.as_deref());
         self.synced = self.end;
         Ok(())
     }
 }
 
 /// Sends `last` as the upload's final part, waits for every part, and
-/// completes the upload.
-fn finish(up: &mut Upload, last: Bytes) -> io::Result<()> {
+/// completes the upload; the object's ETag, if the store gave one.
+fn finish(up: &mut Upload, last: Bytes) -> io::Result<Option<String>> {
     if !last.is_empty() {
         let rt = runtime()?;
         up.parts.push_back(rt.spawn(up.mp.put_part(last.into())));
@@ -233,7 +234,7 @@ fn finish(up: &mut Upload, last: Bytes) -> io::Result<()> {
         wait(p)?;
     }
     block_on(up.mp.complete())?
-        .map(|_| ())
+        .map(|r| r.e_tag)
         .map_err(|e| io_err("completing an upload", e))
 }
 
