@@ -23,7 +23,8 @@ use bytes::Bytes;
 use object_store::ObjectStoreExt;
 
 use super::Inner;
-use super::cache::{BLOCK, Got, SMALL};
+use super::cache::{BLOCK, Got, SMALL, block_range};
+use super::host_cache::HostCache;
 use super::io_err;
 use super::layout::{Data, Listing, Name};
 use super::runtime::block_on;
@@ -113,6 +114,11 @@ impl S3Reader {
         }
     }
 
+    /// The host cache, if this reader reads from it.
+    fn host(&self) -> Option<&HostCache> {
+        self.inner.host.as_ref().filter(|_| self.host)
+    }
+
     /// Copies what the window holds of `out` from `at`; how many bytes.
     fn copy_window(&self, id: i64, at: u64, out: &mut [u8]) -> usize {
         match &self.window {
@@ -170,14 +176,13 @@ impl S3Reader {
     ) -> io::Result<bool> {
         let inner = &self.inner;
         let rel = at - d.start;
-        let host = inner.host.as_ref().filter(|_| self.host);
+        let host = self.host();
         // (only an object whose ETag the listing knows: the file must be
         // of this object, not of another once under its name)
         if let (Some(h), Some(tag)) = (host, l.tag_of(d.name())) {
             // the block a reader going on reads, else just the bytes
             let (a, z) = if going_on {
-                let k = rel / BLOCK;
-                (k * BLOCK, ((k + 1) * BLOCK).min(d.len))
+                block_range(d, BLOCK, rel / BLOCK)
             } else {
                 (rel, rel + want.min(d.len - rel))
             };
@@ -262,7 +267,7 @@ impl SegmentReader for S3Reader {
             return;
         };
         let inner = &self.inner;
-        let host = inner.host.as_ref().filter(|_| self.host);
+        let host = self.host();
         // whether the host holds the object last looked at
         let mut held: Option<(Name, bool)> = None;
         let mut at = off;
